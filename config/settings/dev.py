@@ -1,0 +1,6 @@
+"""Local development: `make run`. Embedded SQLite and eager Celery unless the environment says otherwise."""
+from .base import *  # noqa: F401,F403
+from .base import env_bool
+
+DEBUG = env_bool("DEBUG", True)
+SECRET_KEY = SECRET_KEY or "dev-only-insecure-key-do-not-use-in-production"  # noqa: F405

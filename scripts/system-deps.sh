@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the few Debian packages the Python stack needs (Pango for WeasyPrint, poppler-utils
+# for the PDF checks), when they are missing and we are root. Safe to run again.
+set -u
+need=()
+ldconfig -p 2>/dev/null | grep -q libpango-1.0 || need+=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0)
+command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
+if [ ${#need[@]} -eq 0 ]; then exit 0; fi
+if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+  echo "Installing system packages: ${need[*]}"
+  (apt-get install -y -qq "${need[@]}" >/dev/null 2>&1) || (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq "${need[@]}" >/dev/null 2>&1) \
+    || echo "warning: could not install ${need[*]}; PDF tests will be skipped"
+else
+  echo "note: missing ${need[*]} (install them for PDF rendering)"
+fi
+exit 0
