@@ -1,0 +1,68 @@
+"""Registries through which other apps extend onboarding without onboarding importing them.
+
+- Requirement providers add outstanding items to a case (a tax form, a cleared screening alert).
+- Activation checks add conditions to `assert_relationship_active` (a current tax form).
+- Case hooks run on case events (screening on submission).
+
+Each app registers in its AppConfig.ready().
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Outstanding:
+    """One thing a case still needs, with the reason a person can act on."""
+
+    code: str  # stable, e.g. "document.proof_of_address"
+    subject: str  # who or what it is about, e.g. "party:12"
+    reason: str  # "beneficial owner Jane Doe (32% through Acme Holdings) has no proof of address"
+    category: str = "kyc"  # kyc | document | screening | tax | edd | approval
+    source: str = ""  # the rule's citation
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "subject": self.subject,
+            "reason": self.reason,
+            "category": self.category,
+            "source": self.source,
+            "detail": self.detail,
+        }
+
+
+RequirementProvider = Callable[[Any], list[Outstanding]]  # (case) -> outstanding items
+ActivationCheck = Callable[[Any], list[str]]  # (relationship) -> reasons it is not current
+CaseHook = Callable[[Any, str], None]  # (case, event) ; event in {"submitted", "approved", ...}
+
+_providers: dict[str, RequirementProvider] = {}
+_activation_checks: dict[str, ActivationCheck] = {}
+_case_hooks: dict[str, CaseHook] = {}
+
+
+def register_provider(name: str, provider: RequirementProvider) -> None:
+    _providers[name] = provider
+
+
+def register_activation_check(name: str, check: ActivationCheck) -> None:
+    _activation_checks[name] = check
+
+
+def register_case_hook(name: str, hook: CaseHook) -> None:
+    _case_hooks[name] = hook
+
+
+def providers() -> dict[str, RequirementProvider]:
+    return dict(_providers)
+
+
+def activation_checks() -> dict[str, ActivationCheck]:
+    return dict(_activation_checks)
+
+
+def case_hooks() -> dict[str, CaseHook]:
+    return dict(_case_hooks)
