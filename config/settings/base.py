@@ -39,8 +39,11 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "onboarding",
     "compliance",
+    "compliance.tax",
+    "trading.reference",
     "accounts",
     "trading",
+    "trading.reconciliation",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class ReconciliationConfig(AppConfig):
+    name = "trading.reconciliation"
+    label = "reconciliation"
+    default_auto_field = "django.db.models.BigAutoField"
