@@ -118,6 +118,7 @@ class Market(models.Model):
     )
     settlement_currency = currency_field()
     is_otc = models.BooleanField(default=False)
+    source = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["mic"]
@@ -350,6 +351,7 @@ class FxRate(models.Model):
 class EligibilityRule(models.Model):
     """Who may hold instruments carrying `tag`. Empty lists mean "no restriction on this axis".
 
+    The rule applies to an account booked in `applies_to_booking_jurisdictions` (empty: any).
     An account is ineligible when the instrument carries the tag and the account's investor type
     is not in `allowed_investor_types`, or its booking jurisdiction is not in
     `allowed_booking_jurisdictions`, or it is a US person and `us_persons_allowed` is false."""
@@ -357,6 +359,9 @@ class EligibilityRule(models.Model):
     code = models.CharField(max_length=60)
     tag = models.CharField(max_length=60, db_index=True)
     description = models.CharField(max_length=300)
+    applies_to_booking_jurisdictions = models.JSONField(
+        default=list, blank=True, help_text="The rule only applies to accounts booked here (empty: everywhere)"
+    )
     allowed_investor_types = models.JSONField(default=list, blank=True)
     allowed_booking_jurisdictions = models.JSONField(default=list, blank=True)
     allowed_booking_centre_kinds = models.JSONField(default=list, blank=True)
