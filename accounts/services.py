@@ -114,6 +114,11 @@ def _validated(obj, exclude: Sequence[str] = ()):
     return obj
 
 
+def _plain(value: Decimal) -> str:
+    """1E+2 -> "100", 92.500 -> "92.5"."""
+    return format(value.normalize(), "f")
+
+
 def _today() -> dt.date:
     return timezone.localdate()
 
@@ -490,7 +495,7 @@ def trade_book(
     listing = Listing.objects.select_related("market", "instrument").get(pk=listing.pk)
     if not listing.allows_fractional and (quantity % listing.lot_size) != 0:
         raise ValidationFailed(
-            f"{listing.ticker} trades in lots of {listing.lot_size.normalize()}", detail={"lot_size": str(listing.lot_size)}
+            f"{listing.ticker} trades in lots of {_plain(listing.lot_size)}", detail={"lot_size": str(listing.lot_size)}
         )
     held_markets = set(custody_account.markets.values_list("mic", flat=True))
     if held_markets and listing.market.mic not in held_markets:
@@ -526,7 +531,7 @@ def trade_book(
     return _post(
         account=account, kind=kind, trade_date=trade_date, settle_date=max(securities_date, cash_date), legs=legs,
         actor=actor, external_ref=external_ref, lot_method=lot_method, specific_lots=specific_lots,
-        description=f"{side} {quantity.normalize()} {listing.ticker} @ {price.normalize()} {listing.price_unit}",
+        description=f"{side} {_plain(quantity)} {listing.ticker} @ {_plain(price)} {listing.price_unit}",
         detail={"listing": listing.pk, "price": str(price), "price_unit": listing.price_unit,
                 "price_divisor": str(listing.price_divisor), "fx_rate_to_base": str(rate)},
     )
@@ -759,7 +764,7 @@ def _quantity_event(
         Transaction(account=accounts[pk], kind=kind, trade_date=ex_date, settle_date=pay_date,
                     corporate_action_ref=reference, external_ref=f"CA:{reference}" if reference else "",
                     detail={**detail, "factor": str(factor), "isin": instrument.isin},
-                    description=f"{kind} {instrument.isin} x{factor.normalize()}")
+                    description=f"{kind} {instrument.isin} x{_plain(factor)}")
         for pk in by_account
         if not (reference and Transaction.objects.filter(account_id=pk, external_ref=f"CA:{reference}").exists())
     ]
