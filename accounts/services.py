@@ -1054,3 +1054,36 @@ def model_override_add(
                          "substitute": substitute.pk if substitute else None, "currency": currency,
                          "weight": str(weight) if weight is not None else None, "reason": reason})
     return override
+
+
+@transaction.atomic
+def model_delivery_load(*, path: str, publisher: Firm | None = None, actor: User | None = None) -> list[dict[str, Any]]:
+    """Load a model delivery CSV (see `accounts.modelfiles`). Every line is checked before any
+    model is written; a model whose content is unchanged keeps its version."""
+    from pathlib import Path
+
+    from . import modelfiles
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise modelfiles.ModelFileError(f"{path}: cannot read: {exc}", detail={"file": str(path)}) from exc
+    parsed = modelfiles.parse(
+        text, path=str(path),
+        isin_known=lambda isins: set(Instrument.objects.filter(isin__in=isins).values_list("isin", flat=True)),
+        model_known=lambda codes: set(ModelPortfolio.objects.filter(code__in=codes).values_list("code", flat=True)),
+    )
+    report = []
+    # sleeve models first, so a model of models finds them
+    for model in sorted(parsed, key=lambda m: any(t == "sleeve" for t, _i, _w in m.lines)):
+        lines = [TargetLine(weight=w, isin=i if t == "instrument" else "", cash_currency=i if t == "cash" else "",
+                            sleeve_model=i if t == "sleeve" else "") for t, i, w in model.lines]
+        before = ModelPortfolio.objects.filter(code=model.code).order_by("-version").values_list("version", flat=True).first()
+        published = model_publish(
+            code=model.code, name=model.name, provider=model.provider, base_currency=model.base_currency,
+            effective_from=model.effective_from, lines=lines, publisher=publisher, actor=actor,
+            source_file=Path(path).name, checksum=model.checksum,
+        )
+        report.append({"code": model.code, "version": published.version, "lines": len(lines),
+                       "created": published.version != before})
+    return report
