@@ -6,6 +6,7 @@ from .models import (
     CashBalance,
     Custodian,
     CustodyAccount,
+    CustodyCashAccount,
     Household,
     LotRelief,
     ModelOverride,
@@ -187,3 +188,11 @@ class ModelOverrideAdmin(admin.ModelAdmin):
     list_filter = ["kind"]
     search_fields = ["subscription__account__number", "instrument__isin", "reason"]
     raw_id_fields = ["subscription", "instrument", "substitute"]
+
+
+@admin.register(CustodyCashAccount)
+class CustodyCashAccountAdmin(admin.ModelAdmin):
+    list_display = ["number", "currency", "custody_account", "is_active"]
+    list_filter = ["currency", "is_active"]
+    search_fields = ["number", "custody_account__number"]
+    raw_id_fields = ["custody_account"]

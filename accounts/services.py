@@ -48,6 +48,7 @@ from .models import (
     CashPurpose,
     Custodian,
     CustodyAccount,
+    CustodyCashAccount,
     FileFormat,
     Household,
     LegType,
@@ -209,6 +210,24 @@ def custody_account_add(
     record_event(subject=account, event_type="account.custody_added", actor=actor,
                  detail={"custody_account": custody.pk, "custodian": custodian.bic, "number": number, "markets": sorted(mics)})
     return custody
+
+
+@transaction.atomic
+def custody_cash_account_add(
+    *, custody_account: CustodyAccount, currency: str, number: str, actor: User | None = None
+) -> CustodyCashAccount:
+    """Record the custodian's cash account for one currency (IBAN or its own number)."""
+    _require_access(actor, custody_account.account.firm_id)
+    cash_account = _validated(CustodyCashAccount(custody_account=custody_account, currency=currency, number=number),
+                              exclude=["custody_account"])
+    try:
+        with transaction.atomic():
+            cash_account.save()
+    except IntegrityError as exc:
+        raise ValidationFailed(f"{custody_account.number} already has a {currency} cash account") from exc
+    record_event(subject=custody_account.account, event_type="account.cash_account_added", actor=actor,
+                 detail={"custody_account": custody_account.pk, "currency": currency, "number": number})
+    return cash_account
 
 
 @transaction.atomic
