@@ -503,6 +503,21 @@ def trade_book(
     unless given. `fx_rate` is local -> base (defaults to the newest rate on file)."""
     account = _lock_account(account)
     _gate(account, actor=actor)
+    return _book_trade(
+        account=account, custody_account=custody_account, listing=listing, side=side, quantity=quantity, price=price,
+        trade_date=trade_date, actor=actor, settle_date=settle_date, commission=commission, fees=fees, taxes=taxes,
+        fx_rate=fx_rate, sleeve=sleeve, external_ref=external_ref, lot_method=lot_method,
+        specific_lots=specific_lots, check_eligibility=True,
+    )
+
+
+def _book_trade(
+    *, account: Account, custody_account: CustodyAccount, listing: Listing, side: str, quantity: Decimal,
+    price: Decimal, trade_date: dt.date, actor: User | None, settle_date: dt.date | None, commission: Decimal,
+    fees: Decimal, taxes: Decimal, fx_rate: Decimal | None, sleeve: Sleeve | None, external_ref: str,
+    lot_method: str | None, specific_lots: Sequence[tuple[int, Decimal]] | None, check_eligibility: bool,
+    securities_settle_date: dt.date | None = None,
+) -> Transaction:
     if side not in TRADE_SIDES:
         raise ValidationFailed(f"side must be one of {sorted(TRADE_SIDES)}", detail={"side": side})
     kind, sign, is_short = TRADE_SIDES[side]
@@ -522,7 +537,7 @@ def trade_book(
             f"custody account {custody_account.number} does not hold {listing.market.mic} securities",
             detail={"market": listing.market.mic, "custody_markets": sorted(held_markets)},
         )
-    if sign > 0 and not is_short:
+    if check_eligibility and sign > 0 and not is_short:
         _check_eligible(account, listing.instrument, trade_date)
     if settle_date is None:
         dates = ref_selectors.settlement_dates(listing=listing, trade_date=trade_date)
@@ -554,6 +569,66 @@ def trade_book(
         detail={"listing": listing.pk, "price": str(price), "price_unit": listing.price_unit,
                 "price_divisor": str(listing.price_divisor), "fx_rate_to_base": str(rate)},
     )
+
+
+def _custody_for_market(account: Account, market_id: int) -> CustodyAccount:
+    """The account's custody account that holds this market (or, failing that, its only one)."""
+    custody = list(account.custody_accounts.filter(is_active=True).prefetch_related("markets").order_by("pk"))
+    for candidate in custody:
+        if any(m.pk == market_id for m in candidate.markets.all()):
+            return candidate
+    if len(custody) == 1:
+        return custody[0]
+    raise ValidationFailed(f"account {account.number} has no custody account for this market",
+                           detail={"account": account.pk, "market": market_id})
+
+
+@transaction.atomic
+def trade_post(*, order: Any, actor: User | None = None) -> Transaction:
+    """Book a filled order from the order system (duck-typed: account, custody_account or None,
+    listing, side buy/sell, filled_quantity, average_price in quote units, trade_date,
+    settle_date, reference). The order went through the gate and eligibility when it was
+    released; its execution is booked whatever happened since, because it happened.
+    Idempotent on the order reference."""
+    account = _lock_account(order.account_id)
+    custody = order.custody_account or _custody_for_market(account, order.listing.market_id)
+    return _book_trade(
+        account=account, custody_account=custody, listing=order.listing, side=str(order.side),
+        quantity=order.filled_quantity, price=order.average_price, trade_date=order.trade_date, actor=actor,
+        settle_date=order.settle_date, commission=getattr(order, "commission", ZERO) or ZERO, fees=ZERO, taxes=ZERO,
+        fx_rate=None, sleeve=getattr(order, "sleeve", None), external_ref=f"ORDER:{order.reference}",
+        lot_method=None, specific_lots=None, check_eligibility=False,
+    )
+
+
+@transaction.atomic
+def fx_post(*, fx_order: Any, actor: User | None = None, custody_account: CustodyAccount | None = None) -> Transaction:
+    """Book an executed FX order (duck-typed: account, buy/sell currency and amount,
+    trade_date, value_date, reference). Booked in `custody_account`, else in the custody
+    account holding a market that settles in the currency bought, else the first one."""
+    account = _lock_account(fx_order.account_id)
+    if custody_account is None:
+        custody = list(account.custody_accounts.filter(is_active=True).prefetch_related("markets").order_by("pk"))
+        if not custody:
+            raise ValidationFailed("the account has no custody account")
+        custody_account = next(
+            (c for c in custody if any(m.settlement_currency == fx_order.buy_currency for m in c.markets.all())),
+            custody[0],
+        )
+    sold = quantize_money(Decimal(fx_order.sell_amount), fx_order.sell_currency)
+    bought = quantize_money(Decimal(fx_order.buy_amount), fx_order.buy_currency)
+    base_value = quantize_money(sold * _fx_to_base(account, fx_order.sell_currency, fx_order.trade_date),
+                                account.base_currency)
+    legs = [
+        Leg(custody_account=custody_account, currency=fx_order.sell_currency, amount=-sold,
+            cash_purpose=CashPurpose.FX, amount_base=-base_value),
+        Leg(custody_account=custody_account, currency=fx_order.buy_currency, amount=bought,
+            cash_purpose=CashPurpose.FX, amount_base=base_value),
+    ]
+    return _post(account=account, kind=TransactionKind.FX_SPOT, trade_date=fx_order.trade_date,
+                 settle_date=fx_order.value_date, legs=legs, actor=actor, external_ref=f"FX:{fx_order.reference}",
+                 description=f"FX sell {sold} {fx_order.sell_currency} buy {bought} {fx_order.buy_currency}",
+                 detail={"fx_order": fx_order.reference})
 
 
 @transaction.atomic

@@ -236,3 +236,31 @@ def ref_custodian(bic):
     from accounts.models import Custodian
 
     return Custodian.objects.get(bic=bic)
+
+
+def test_a_filled_order_is_booked_once_with_lots_even_if_the_relationship_was_suspended_since(booked, ref):
+    from types import SimpleNamespace
+
+    account, custody = booked
+    fund(account, custody["eu"], "GBP", "100000")
+    order = SimpleNamespace(account_id=account.pk, account=account, custody_account=None, listing=ref.listings["VOD.L"],
+                            side="buy", filled_quantity=Decimal(1000), average_price=Decimal("92.40"),
+                            trade_date=WED, settle_date=TRADE_DAY, reference="O-1")
+    Relationship.objects.filter(party=account.owner).update(state="suspended")
+    txn = services.trade_post(order=order)
+    assert services.trade_post(order=order).pk == txn.pk
+    security = txn.movements.get(leg="security")
+    assert security.custody_account == custody["eu"]  # the custody account holding XLON
+    assert security.quantity == 1000 and txn.movements.get(leg="cash").amount == Decimal("-924.00")
+    assert selectors.open_lots(account=account).get().cost_local == Decimal("924.00")
+
+
+def test_a_filled_fx_order_is_booked_in_the_custody_account_settling_the_bought_currency(booked):
+    from types import SimpleNamespace
+
+    account, custody = booked
+    fx = SimpleNamespace(account_id=account.pk, buy_currency="USD", buy_amount=Decimal("1308"), sell_currency="GBP",
+                         sell_amount=Decimal("1000"), trade_date=WED, value_date=TRADE_DAY, reference="FX-1")
+    txn = services.fx_post(fx_order=fx)
+    assert {(m.custody_account_id, m.currency, m.amount) for m in txn.movements.all()} == {
+        (custody["us"].pk, "GBP", Decimal("-1000.00")), (custody["us"].pk, "USD", Decimal("1308.00"))}
