@@ -135,7 +135,9 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    "open-due-reviews": {"task": "onboarding.tasks.open_due_reviews", "schedule": 24 * 60 * 60},
+}
 
 LOGGING = {
     "version": 1,
