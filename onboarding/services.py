@@ -16,6 +16,7 @@ from django.utils import timezone
 from django_fsm import TransitionNotAllowed
 
 from . import requirements as registry
+from . import webhooks
 from .audit import record_event
 from .exceptions import (
     FourEyesViolation,
@@ -357,6 +358,8 @@ def _transition(case: OnboardingCase, method: str, *, actor: User | None, event:
     case.save()
     record_event(subject=case, event_type=event, actor=actor, from_state=before, to_state=case.state,
                  reason=reason, detail=detail or {})
+    webhooks.emit(firm=case.firm_id, event_type="case.state_changed",
+                  data={"case": case.pk, "party": case.party_id, "from": before, "to": case.state})
     return case
 
 
