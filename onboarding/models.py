@@ -9,6 +9,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
+from .crypto import EncryptedDateField, EncryptedTextField, blind_index, mask
+
 
 class FirmKind(models.TextChoices):
     RIA = "ria", "Registered investment adviser"
@@ -88,7 +90,7 @@ class Party(models.Model):
     # Persons
     given_names = models.CharField(max_length=200, blank=True)
     family_name = models.CharField(max_length=200, blank=True)
-    date_of_birth = models.DateField(null=True, blank=True)
+    date_of_birth = EncryptedDateField(null=True, blank=True, help_text="Encrypted at rest")
     place_of_birth_country = models.CharField(max_length=2, blank=True)
     nationalities = models.JSONField(default=list, blank=True, help_text="ISO 3166-1 alpha-2 codes")
     is_pep = models.BooleanField(default=False)
@@ -174,22 +176,31 @@ class PartyIdentifier(models.Model):
     party = models.ForeignKey(Party, on_delete=models.CASCADE, related_name="identifiers")
     kind = models.CharField(max_length=20, choices=IdentifierKind.choices)
     country = models.CharField(max_length=2, blank=True, help_text="Issuing country")
-    value = models.CharField(max_length=64)
+    value = EncryptedTextField(help_text="Encrypted at rest")
+    value_index = models.CharField(max_length=64, editable=False, default="", help_text="Keyed hash for look-ups")
     validator = models.CharField(max_length=60, blank=True, help_text="How the value was validated")
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["party", "kind", "country", "value"], name="uniq_party_identifier")
+            models.UniqueConstraint(fields=["party", "kind", "country", "value_index"], name="uniq_party_identifier")
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.country} {self.value}"
+        return f"{self.get_kind_display()} {self.country} {mask(self.value)}"
+
+    def save(self, *args, **kwargs):
+        self.value_index = blind_index(self.value or "")
+        super().save(*args, **kwargs)
+
+    @property
+    def masked_value(self) -> str:
+        return mask(self.value) if self.kind != "lei" else self.value
 
 
 class TaxResidence(models.Model):
     party = models.ForeignKey(Party, on_delete=models.CASCADE, related_name="tax_residences")
     country = models.CharField(max_length=2)
-    tin = models.CharField(max_length=64, blank=True)
+    tin = EncryptedTextField(blank=True, help_text="Encrypted at rest")
     no_tin_reason = models.CharField(
         max_length=1,
         blank=True,

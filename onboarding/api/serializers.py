@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from ..crypto import mask
+
 from ..models import (
     Address,
     ControlRole,
@@ -28,6 +30,10 @@ class AddressSerializer(serializers.ModelSerializer):
 
 
 class IdentifierSerializer(serializers.ModelSerializer):
+    """Identifiers are masked; POST /parties/{id}/reveal/ shows them in full and is audited."""
+
+    value = serializers.CharField(source="masked_value", read_only=True)
+
     class Meta:
         model = PartyIdentifier
         fields = ["id", "kind", "country", "value", "validator"]
@@ -35,13 +41,19 @@ class IdentifierSerializer(serializers.ModelSerializer):
 
 
 class TaxResidenceSerializer(serializers.ModelSerializer):
+    tin = serializers.SerializerMethodField()
+
     class Meta:
         model = TaxResidence
         fields = ["id", "country", "tin", "no_tin_reason", "no_tin_explanation"]
 
+    def get_tin(self, obj) -> str:
+        return mask(obj.tin)
+
 
 class PartySerializer(serializers.ModelSerializer):
     display_name = serializers.CharField(read_only=True)
+    date_of_birth = serializers.SerializerMethodField()
     addresses = AddressSerializer(many=True, read_only=True)
     identifiers = IdentifierSerializer(many=True, read_only=True)
     tax_residences = TaxResidenceSerializer(many=True, read_only=True)
@@ -59,8 +71,13 @@ class PartySerializer(serializers.ModelSerializer):
         read_only_fields = ["version", "created_at", "updated_at"]
 
 
+    def get_date_of_birth(self, obj) -> str | None:
+        return f"{obj.date_of_birth.year}-••-••" if obj.date_of_birth else None
+
+
 class PartyCreateSerializer(PartySerializer):
     kind = serializers.ChoiceField(choices=PartyKind.choices)
+    date_of_birth = serializers.DateField(required=False, allow_null=True)
     client_type = serializers.ChoiceField(choices=Party._meta.get_field("client_type").choices, required=False)
 
 

@@ -45,6 +45,7 @@ class PartyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         fields = {k: v for k, v in data.validated_data.items() if k not in ("kind", "client_type")}
         party = services.party_create(firm=_firm_of(request), actor=request.user, kind=data.validated_data["kind"],
                                       client_type=data.validated_data.get("client_type"), **fields)
+        party = parties_for(request.user).prefetch_related("addresses", "identifiers", "tax_residences").get(pk=party.pk)
         return Response(s.PartySerializer(party).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=s.PartyUpdateSerializer, responses={200: s.PartySerializer})
@@ -54,6 +55,13 @@ class PartyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         data.is_valid(raise_exception=True)
         party = services.party_update(party=party, actor=request.user, **data.validated_data)
         return Response(s.PartySerializer(party).data)
+
+    @extend_schema(request=None, responses={200: dict})
+    @action(detail=True, methods=["post"])
+    def reveal(self, request, pk=None):
+        """The sensitive values in full; every reveal is written to the audit trail."""
+        party = get_party_for(request.user, pk)
+        return Response(services.party_reveal_sensitive(party=party, actor=request.user))
 
     @extend_schema(request=s.IdentifierInputSerializer, responses={201: s.IdentifierSerializer})
     @action(detail=True, methods=["post"])

@@ -224,3 +224,24 @@ def test_the_openapi_schema_is_served(db):
     response = APIClient().get("/api/schema/")
     assert response.status_code == 200
     assert b"/api/v1/cases/{id}/requirements/" in response.content
+
+
+def test_sensitive_values_are_masked_and_a_reveal_is_audited(firm, partner):
+    from onboarding.models import AuditEvent
+
+    pid = partner.post("/api/v1/parties/", {"kind": "person", "given_names": "S", "family_name": "T",
+                                             "date_of_birth": "1981-06-07"}, format="json").json()["id"]
+    partner.post(f"/api/v1/parties/{pid}/identifiers/", {"kind": "tax_id", "country": "US", "value": "536-90-4399"},
+                 format="json")
+    body = partner.get(f"/api/v1/parties/{pid}/").json()
+    assert body["date_of_birth"] == "1981-••-••"
+    assert body["identifiers"][0]["value"] == "•••••4399"
+    assert "536904399" not in json.dumps(body)
+    listed = partner.get("/api/v1/parties/").json()
+    assert "536904399" not in json.dumps(listed)
+    revealed = partner.post(f"/api/v1/parties/{pid}/reveal/").json()
+    assert revealed["identifiers"][0]["value"] == "536904399"
+    assert revealed["date_of_birth"] == "1981-06-07"
+    assert AuditEvent.objects.filter(event_type="party.sensitive_revealed", subject_id=str(pid)).count() == 1
+    operations = client_for(UserFactory(firm=firm, role="operations"))
+    assert operations.post(f"/api/v1/parties/{pid}/reveal/").status_code == 403
