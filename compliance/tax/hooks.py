@@ -34,11 +34,15 @@ def relationship_tax_check(relationship: Any) -> list[str]:
     return [f"{FORM_TYPES[req.form]} from {req.subject_name}: {why}" for req, why, _ in missing]
 
 
-def on_case_event(case: Any, event: str) -> None:
+def on_case_event(case_or_party: Any, event: str) -> None:
+    """onboarding calls hooks with a case ("submitted", ...) or a party ("party_changed")."""
     if event == "party_changed":
+        from onboarding.models import OnboardingCase
+
         from .services import tax_forms_review_party_change
 
-        tax_forms_review_party_change(party=case.party)
+        party = case_or_party.party if isinstance(case_or_party, OnboardingCase) else case_or_party
+        tax_forms_review_party_change(party=party)
 
 
 def register() -> None:

@@ -126,7 +126,7 @@ class TreatyRate(RuleRowMixin):
     income_type = models.CharField(max_length=30)
     article = models.CharField(max_length=30)
     rate = models.DecimalField(
-        max_digits=6, decimal_places=3, validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+        max_digits=6, decimal_places=3, validators=[MinValueValidator(Decimal(0)), MaxValueValidator(Decimal(100))],
         help_text="Percent",
     )
 

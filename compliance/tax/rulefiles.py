@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +49,7 @@ def _decimal(path: Path, where: str, value: Any, field: str) -> Decimal:
             f"{path.name}: {where}: '{field}' is not a number: {value!r}",
             detail={"file": path.name, "row": where, "field": field},
         ) from exc
-    if not Decimal("0") <= result <= Decimal("100"):
+    if not Decimal(0) <= result <= Decimal(100):
         raise TaxRuleFileInvalid(
             f"{path.name}: {where}: '{field}' must be a percentage 0-100",
             detail={"file": path.name, "row": where, "field": field},
@@ -155,21 +155,21 @@ def load_tins(path: Path | None = None) -> dict[str, Any]:
     return data
 
 
-@lru_cache(maxsize=None)
+@cache
 def treaties() -> dict[str, Any]:
     return load_treaties()
 
 
-@lru_cache(maxsize=None)
+@cache
 def withholding() -> dict[str, Any]:
     return load_withholding()
 
 
-@lru_cache(maxsize=None)
+@cache
 def form_rules() -> dict[str, Any]:
     return load_form_rules()
 
 
-@lru_cache(maxsize=None)
+@cache
 def tins() -> dict[str, Any]:
     return load_tins()

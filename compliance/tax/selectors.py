@@ -9,6 +9,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from onboarding.exceptions import MeridianError
 from onboarding.models import OnboardingCase, OwnershipLink, Party, PartyKind, Relationship
 
 from . import rulefiles
@@ -21,6 +22,7 @@ from .determination import (
     is_crs_jurisdiction,
     is_us_person,
 )
+from .exceptions import TaxRuleFileInvalid
 from .forms_catalogue import FORM_TYPES, W8_FORMS
 from .indicia import PartyContext
 from .models import FormRule, TaxForm, TaxFormStatus, TreatyRate, WithholdingRule
@@ -44,15 +46,73 @@ def withholding_rules() -> list[dict[str, Any]]:
     return rows or rulefiles.withholding()["rules"]
 
 
-def form_rules_for(case: OnboardingCase | None = None) -> list[dict[str, Any]]:
-    """The pinned rule pack's `tax_forms` if the case has them, else the loaded FormRule rows,
-    else form_rules.yaml."""
+# Rule packs (onboarding/rulepacks/*.yaml) name forms and facts their own way.
+PACK_FORM_NAMES = {"W9": "W9", "W8BEN": "W8BEN", "W8BEN-E": "W8BENE", "W8BENE": "W8BENE", "W8IMY": "W8IMY",
+                   "W8ECI": "W8ECI", "CRS-I": "CRS_IND", "CRS-E": "CRS_ENT", "CRS-CP": "CRS_CP"}
+PACK_FACT_NAMES = {"party_kind": "kind", "crs": "booking_centre_crs"}
+PACK_FACT_VALUES = {("kind", "person"): "individual"}
+
+
+def _translate_pack_rule(rule: dict[str, Any], *, defaults: dict[str, dict[str, Any]], source: str) -> dict[str, Any]:
+    form = PACK_FORM_NAMES.get(str(rule.get("form", "")))
+    if form is None:
+        raise TaxRuleFileInvalid(f"rule pack tax_forms: unknown form {rule.get('form')!r}", detail={"rule": rule})
+    when = {}
+    for key, value in (rule.get("when") or {}).items():
+        key = PACK_FACT_NAMES.get(key, key)
+        when[key] = PACK_FACT_VALUES.get((key, value), value)
+    base = defaults.get(form, {})
+    return {
+        "code": rule.get("code") or base.get("code") or f"tax.{form.lower()}",
+        "form": form,
+        "when": when,
+        "per": rule.get("per") or base.get("per"),
+        "reason": rule.get("reason") or base.get("reason", ""),
+        "source": rule.get("source") or source or base.get("source", ""),
+        "effective_from": rule.get("effective_from") or base.get("effective_from"),
+    }
+
+
+def pack_tax_policy(case: OnboardingCase) -> tuple[list[dict[str, Any]] | None, bool | None]:
+    """The case's rule-pack `tax_forms` (translated to this app's rule shape) and its
+    `crs_participating` flag; (None, None) when no pack policy is available."""
+    try:
+        from onboarding.selectors import case_policy
+
+        resolved = case_policy(case)
+    except MeridianError:  # no packs loaded: use this app's rules
+        return None, None
+    policy = resolved.get("policy") or {}
+    crs = policy.get("crs_participating")
+    pack_rules = policy.get("tax_forms")
+    if not pack_rules:
+        return None, crs
+    own = rulefiles.form_rules()["tax_forms"]
+    defaults = {r["form"]: r for r in own}
+    source = (resolved.get("key_sources") or {}).get("tax_forms", "")
+    rules = [_translate_pack_rule(r, defaults=defaults, source=source) for r in pack_rules]
+    named = {r["form"] for r in rules}
+    # The pack names the forms; per-controlling-person self-certifications it does not name come
+    # from this app's rules (a passive NFE's controlling persons).
+    rules += [r for r in own if r.get("per") and r["form"] not in named]
+    return rules, crs
+
+
+def form_rules_for(case: OnboardingCase | None = None) -> tuple[list[dict[str, Any]], bool | None]:
+    """Rules deciding the forms, and the CRS flag when the rule pack sets it. In order: rules
+    pinned on the case by the tax tests (`policy.tax_forms`), the case's rule pack, the loaded
+    FormRule rows, form_rules.yaml."""
     if case is not None:
         pinned = (case.policy or {}).get("tax_forms")
         if pinned:
-            return pinned
+            return pinned, None
+        rules, crs = pack_tax_policy(case)
+        if rules:
+            return rules, crs
+    else:
+        crs = None
     rows = [r.as_rule() for r in FormRule.objects.filter(is_active=True)]
-    return rows or rulefiles.form_rules()["tax_forms"]
+    return (rows or rulefiles.form_rules()["tax_forms"]), crs
 
 
 # --- Party facts -----------------------------------------------------------------------------
@@ -122,7 +182,8 @@ def _valid_form(party: Party, form_type: str, on: dt.date) -> TaxForm | None:
     )
 
 
-def party_facts(party: Party, *, booking_centre: str, effectively_connected: bool | None = None) -> PartyFacts:
+def party_facts(party: Party, *, booking_centre: str, effectively_connected: bool | None = None,
+                crs_participating: bool | None = None) -> PartyFacts:
     rules = rulefiles.form_rules()
     kind = "individual" if party.kind == PartyKind.PERSON else "entity"
     us = is_us_person(
@@ -156,7 +217,8 @@ def party_facts(party: Party, *, booking_centre: str, effectively_connected: boo
         client_type=party.client_type,
         us_person=us,
         booking_centre=booking_centre.upper(),
-        booking_centre_crs=is_crs_jurisdiction(booking_centre, rules),
+        booking_centre_crs=(is_crs_jurisdiction(booking_centre, rules) if crs_participating is None
+                            else crs_participating),
         intermediary=bool(cls.get("intermediary")),
         effectively_connected=effectively_connected,
         passive_nfe=cls.get("crs") == "passive_nfe",
@@ -179,8 +241,10 @@ def required_forms(party: Party, *, booking_centre: str, case: OnboardingCase | 
     effectively_connected = None
     if case is not None and "effectively_connected" in ((case.policy or {}).get("tax") or {}):
         effectively_connected = bool(case.policy["tax"]["effectively_connected"])
-    facts = party_facts(party, booking_centre=booking_centre, effectively_connected=effectively_connected)
-    return determine_forms(facts, form_rules_for(case))
+    rules, crs = form_rules_for(case)
+    facts = party_facts(party, booking_centre=booking_centre, effectively_connected=effectively_connected,
+                        crs_participating=crs)
+    return determine_forms(facts, rules)
 
 
 def _ref_to_pk(ref: str) -> int:
@@ -203,9 +267,7 @@ def missing_forms(party: Party, *, booking_centre: str, on: dt.date | None = Non
             continue
         if latest is None:
             why = "no form on file"
-        elif latest.status == TaxFormStatus.VALID:  # valid but past valid_until: expiry task not yet run
-            why = f"expired on {latest.valid_until}"
-        elif latest.status == TaxFormStatus.EXPIRED:
+        elif latest.status == TaxFormStatus.VALID or latest.status == TaxFormStatus.EXPIRED:  # valid but past valid_until: expiry task not yet run
             why = f"expired on {latest.valid_until}"
         elif latest.status == TaxFormStatus.INVALID:
             why = f"form on file is invalid: {latest.status_reason or 'see validation errors'}"

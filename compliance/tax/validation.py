@@ -54,7 +54,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "CRS_CP": ("name", "date_of_birth", "residence_address", "tax_residences", "entity_name", "role"),
 }
 ADDRESS_FIELDS = ("line1", "city", "country")
-PO_BOX = re.compile(r"\b(P\.?\s?O\.?\s?BOX|POSTFACH|BOITE POSTALE|APARTADO)\b", re.I)
+PO_BOX = re.compile(r"\b(P\.?\s?O\.?\s?BOX|POSTFACH|BOITE POSTALE|APARTADO)\b", re.IGNORECASE)
 
 
 def _check_address(result: ValidationResult, name: str, value: Any, *, no_po_box: bool = False) -> None:

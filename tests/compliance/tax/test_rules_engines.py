@@ -121,24 +121,24 @@ ON = dt.date(2026, 6, 1)
 
 def test_undocumented_foreign_payee_suffers_30_percent():
     d = withholding_rate(PayeeStatus(us_person=False, documented=False), income_type="dividends", on=ON)
-    assert d.rate == Decimal("30") and d.is_default
+    assert d.rate == Decimal(30) and d.is_default
 
 
 def test_valid_treaty_claim_gives_the_treaty_rate():
     d = withholding_rate(PayeeStatus(False, True, treaty_country="CN", treaty_income_types=("dividends",)),
                          income_type="dividends", on=ON)
-    assert (d.rate, d.rule, d.treaty_article) == (Decimal("10"), "treaty", "9")
+    assert (d.rate, d.rule, d.treaty_article) == (Decimal(10), "treaty", "9")
 
 
 def test_documented_foreign_person_without_treaty_claim_pays_30_percent():
     d = withholding_rate(PayeeStatus(False, True), income_type="dividends", on=ON)
-    assert (d.rate, d.rule) == (Decimal("30"), "statutory_documented")
+    assert (d.rate, d.rule) == (Decimal(30), "statutory_documented")
 
 
 def test_treaty_claim_for_another_income_type_does_not_lower_the_rate():
     d = withholding_rate(PayeeStatus(False, True, treaty_country="GB", treaty_income_types=("interest",)),
                          income_type="dividends", on=ON)
-    assert d.rate == Decimal("30")
+    assert d.rate == Decimal(30)
 
 
 def test_us_person_without_certified_tin_suffers_24_percent_backup_withholding():

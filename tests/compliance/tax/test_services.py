@@ -113,7 +113,7 @@ def test_the_expiry_sweep_expires_flags_and_puts_the_party_on_default_withholdin
                                     signed_on=dt.date(2023, 2, 1), today=dt.date(2023, 3, 1))
     assert old.valid_until == dt.date(2026, 12, 31)
     assert WithholdingStatus.objects.get(party=briton).basis == "documented"
-    assert selectors.withholding_for(briton, income_type="dividends", on=dt.date(2026, 6, 1)).rate == Decimal("15")
+    assert selectors.withholding_for(briton, income_type="dividends", on=dt.date(2026, 6, 1)).rate == Decimal(15)
 
     soon = services.tax_forms_expiry_sweep(today=dt.date(2026, 10, 15))
     assert soon["expiring"] == [old.pk] and soon["expired"] == []
@@ -126,14 +126,14 @@ def test_the_expiry_sweep_expires_flags_and_puts_the_party_on_default_withholdin
     assert result["default_withholding_parties"] == [briton.pk]
     assert WithholdingStatus.objects.get(party=briton).basis == "default"
     decision = selectors.withholding_for(briton, income_type="dividends", on=dt.date(2027, 1, 2))
-    assert (decision.rate, decision.rule) == (Decimal("30"), "statutory_undocumented")
+    assert (decision.rate, decision.rule) == (Decimal(30), "statutory_undocumented")
     assert services.tax_forms_expiry_sweep(today=dt.date(2027, 1, 1))["expired"] == []  # idempotent
 
 
 def test_us_person_without_a_w9_suffers_backup_withholding_and_with_one_none(american):
-    assert selectors.withholding_for(american, income_type="interest", on=TODAY).rate == Decimal("24")
+    assert selectors.withholding_for(american, income_type="interest", on=TODAY).rate == Decimal(24)
     capture(american, "W9")
-    assert selectors.withholding_for(american, income_type="interest", on=TODAY).rate == Decimal("0")
+    assert selectors.withholding_for(american, income_type="interest", on=TODAY).rate == Decimal(0)
 
 
 def test_loading_the_rule_files_twice_upserts_the_rows(db):
@@ -141,8 +141,8 @@ def test_loading_the_rule_files_twice_upserts_the_rows(db):
     second = services.tax_rules_load()
     assert first == second
     assert TreatyRate.objects.filter(is_active=True).count() == first["treaty_rates"]
-    assert TreatyRate.objects.get(country="CN", income_type="dividends").rate == Decimal("10")
-    assert WithholdingRule.objects.get(code="backup_withholding").rate == Decimal("24")
+    assert TreatyRate.objects.get(country="CN", income_type="dividends").rate == Decimal(10)
+    assert WithholdingRule.objects.get(code="backup_withholding").rate == Decimal(24)
     assert WithholdingRule.objects.get(code="treaty").rate is None
 
 
