@@ -62,10 +62,14 @@ class TaxForm(ConcurrentTransitionMixin, models.Model):
         ]
         constraints = [
             models.UniqueConstraint(
-                fields=["party", "form_type", "related_party"],
-                condition=models.Q(status="valid"),
+                fields=["party", "form_type"],
+                condition=models.Q(status="valid", related_party__isnull=True),
                 name="tax_one_valid_form_per_kind",
-                nulls_distinct=False,
+            ),
+            models.UniqueConstraint(
+                fields=["party", "form_type", "related_party"],
+                condition=models.Q(status="valid", related_party__isnull=False),
+                name="tax_one_valid_cp_form_per_entity",
             ),
             models.CheckConstraint(
                 name="tax_valid_until_after_signing",

@@ -151,3 +151,12 @@ def test_a_rate_edited_in_the_admin_table_is_used_for_withholding(briton):
     capture(briton, "W8BEN")
     TreatyRate.objects.filter(country="GB", income_type="dividends").update(rate=Decimal("12.5"))
     assert selectors.withholding_for(briton, income_type="dividends", on=TODAY).rate == Decimal("12.5")
+
+
+def test_the_database_refuses_two_valid_forms_of_the_same_kind(briton):
+    from django.db import IntegrityError, transaction
+
+    first = capture(briton, "W8BEN")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        TaxForm.objects.create(firm=briton.firm, party=briton, form_type="W8BEN", status="valid", data={})
+    assert TaxForm.objects.filter(party=briton, status="valid").get() == first
