@@ -173,3 +173,14 @@ def form_rules() -> dict[str, Any]:
 @cache
 def tins() -> dict[str, Any]:
     return load_tins()
+
+
+@cache
+def reporting_codes() -> dict[str, Any]:
+    path = RULES_DIR / "reporting_codes.yaml"
+    data = _read(path)
+    for section in ("form_1099", "form_1042s", "fatca"):
+        if section not in data:
+            raise TaxRuleFileInvalid(f"{path.name}: missing section '{section}'", detail={"file": path.name})
+        _require(path, section, data[section], ("source", "effective_from"))
+    return data

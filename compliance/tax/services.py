@@ -278,3 +278,36 @@ def _refresh_withholding_status(party: Party, *, today: dt.date | None = None) -
         record_event(subject=current, event_type="tax.withholding_basis", firm=party.firm, from_state=before,
                      to_state=basis, reason=reason, detail={"party": party.pk})
     return basis
+
+
+# --- Reports ----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def tax_report_record(
+    *,
+    kind: str,
+    year: int,
+    institution,
+    receiving_country: str,
+    message_ref_id: str,
+    content: bytes,
+    reported: int,
+    exceptions: list[dict[str, str]],
+    output_name: str = "",
+    actor: User | None = None,
+):
+    """Record that a report was produced: what went in, what could not, and the file's hash."""
+    import hashlib
+
+    from .models import TaxReportRun
+
+    run = TaxReportRun.objects.create(
+        kind=kind, year=year, institution=institution, receiving_country=receiving_country,
+        message_ref_id=message_ref_id, accounts_reported=reported, exceptions=exceptions,
+        sha256=hashlib.sha256(content).hexdigest(), output_name=output_name, created_by=actor,
+    )
+    record_event(subject=run, event_type=f"tax.report.{kind}", actor=actor, to_state="produced",
+                 detail={"year": year, "receiving": receiving_country, "reported": reported,
+                         "exceptions": len([e for e in exceptions if e.get("severity") == "error"])})
+    return run
