@@ -106,7 +106,10 @@ class _Converter:
             negative, text = True, text[1:]
         elif text.startswith("+"):
             text = text[1:]
-        if self.thousands:
+        if self.thousands and self.thousands in text:
+            whole = text.split(self.decimal_sep)[0] if self.decimal_sep != self.thousands else text
+            if not re.fullmatch(r"\d{1,3}(%s\d{3})+" % re.escape(self.thousands), whole):
+                raise ValueError(f"{raw!r} has misplaced thousands separators {self.thousands!r}")
             text = text.replace(self.thousands, "")
         if self.decimal_sep != ".":
             if "." in text:
