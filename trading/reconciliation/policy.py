@@ -66,9 +66,10 @@ def price_units(spec: dict | None = None) -> dict[str, tuple[str, Decimal]]:
 def sla_rules(spec: dict | None = None, *, on: dt.date | None = None) -> list[SlaRule]:
     spec = spec or read_yaml("sla.yaml")
     on = on or dt.date.today()
+    rules = [r for r in spec["rules"] if _effective(r, on)] or spec["rules"]  # older statements: first version
     return [SlaRule(code=r["code"], min_amount_base=Decimal(str(r["min_amount_base"])),
                     min_age_hours=int(r["min_age_hours"]), priority=int(r["priority"]),
-                    due_hours=int(r["due_hours"])) for r in spec["rules"] if _effective(r, on)]
+                    due_hours=int(r["due_hours"])) for r in rules]
 
 
 def priority_for(amount_base: Decimal, age_hours: float, rules: list[SlaRule]) -> SlaRule:
