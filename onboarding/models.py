@@ -437,6 +437,9 @@ class OnboardingCase(ConcurrentTransitionMixin, models.Model):
         default=list, blank=True, help_text="Pack versions pinned at submission, e.g. ['GLOBAL@1', 'EU@2']"
     )
     policy = models.JSONField(default=dict, blank=True, help_text="Resolved policy pinned at submission")
+    acknowledged_flags = models.JSONField(
+        default=list, blank=True, help_text="Review flags (e.g. circular holdings) an officer has acknowledged"
+    )
     created_by = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
     submitted_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     submitted_at = models.DateTimeField(null=True, blank=True)
