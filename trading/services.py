@@ -300,3 +300,56 @@ __all__ = [
     "blocks_export_csv", "blocks_export_fix", "execution_reports_import", "block_allocate", "order_settle",
     "order_fail_settlement", "Side",
 ]
+
+
+# --- rebalance runs -----------------------------------------------------------------------------------
+
+
+def rebalance_run(*, where: str, params: list, trade_date: dt.date, key: str, dry_run: bool = False,
+                  chunk: int | None = None, actor=None, engine_params=None) -> dict:
+    """Load the selected accounts in bulk, run the engine, route and write the proposed orders
+    in bulk. Idempotent per (key, chunk): a chunk already written is not written again."""
+    import time
+
+    from .models import RebalanceRun, RunChunk, RunStatus
+    from .rebalancing import engine as eng
+    from .rebalancing.book import load_book
+    from .rebalancing.write import route, write_orders
+
+    t0 = time.perf_counter()
+    with transaction.atomic():
+        run, _ = RebalanceRun.objects.get_or_create(key=key, defaults={
+            "trade_date": trade_date, "dry_run": dry_run, "scope": {"where": where, "params": [str(p) for p in params]}})
+        if chunk is not None and RunChunk.objects.filter(run=run, number=chunk).exists():
+            return {"run": run.pk, "chunk": chunk, "skipped": True}
+    book = load_book(where=where, params=params, trade_date=trade_date)
+    t1 = time.perf_counter()
+    result = eng.rebalance(book.listings, book.currencies, book.accounts, book.lots, book.loss_sales,
+                           engine_params or eng.Params(trade_day=trade_date.toordinal()))
+    t2 = time.perf_counter()
+    stats = {"run": run.pk, "accounts": len(book.account_ids), "holdings": book.positions,
+             "out_of_band": int(result.out_of_band.sum()), "orders": len(result.orders), "fx_orders": len(result.fx),
+             "forwards": len(result.forwards), "cash_limited": int((result.buy_scale < 1).sum()),
+             "wash_sale_blocked": int(result.wash_blocked.sum()), "dry_run": dry_run}
+    if not dry_run:
+        with transaction.atomic():
+            custody, broker = route(book, result.orders)
+            stats["unrouted"] = int((broker < 0).sum())
+            write_orders(run_id=run.pk, book=book, result=result, custody=custody, broker=broker)
+            if chunk is not None:
+                RunChunk.objects.create(run=run, number=chunk, accounts=stats["accounts"], orders=stats["orders"],
+                                        fx_orders=stats["fx_orders"])
+            run = RebalanceRun.objects.select_for_update().get(pk=run.pk)
+            before = run.status
+            run.stats = {**run.stats, **({f"chunk_{chunk}": stats} if chunk is not None else stats)}
+            if chunk is None:
+                run.status = RunStatus.COMPLETED
+                run.finished_at = timezone.now()
+            run.save()
+            record_event(subject=run, event_type="rebalance.proposed", actor=actor, from_state=before,
+                         to_state=run.status, detail=stats)
+    t3 = time.perf_counter()
+    stats.update(seconds_load=round(t1 - t0, 3), seconds_compute=round(t2 - t1, 3), seconds_write=round(t3 - t2, 3))
+    stats["_result"] = result
+    stats["_book"] = book
+    return stats

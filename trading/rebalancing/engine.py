@@ -529,6 +529,7 @@ def _fund(acc, currencies, fx_to_base, ctarget, total, sell_flow, buy_local, idx
     sweep_day = np.where(ok_after.any(axis=2), np.argmax(ok_after, axis=2), D - 1)
     sell_day = np.where(base_short[:, None], rescue_day, sweep_day)
     base_get = _round_down(sell_amt * rate, base_minor)
+    sell_amt = np.where(base_get > 0, sell_amt, 0.0)
     delta = np.zeros((A, C, D))
     si, sc = np.nonzero(sell_amt > 0)
     np.add.at(delta, (si, sc, sell_day[si, sc]), -sell_amt[si, sc])
