@@ -88,3 +88,40 @@ def test_a_follow_latest_subscription_picks_up_a_new_model_version(book, ref):
     assert data.model_ids[0] == latest.pk
     i_sap = list(data.instrument_ids).index(ref.instruments["SAP"].pk)
     assert data.targets[0, i_sap] == 1 and np.isclose(data.targets[0].sum(), 1)
+
+
+def test_an_uma_account_gets_its_sleeves_models_flattened_and_scaled(firm, owner, custodians, ref):
+    account, _custody = make_account(firm, owner, custodians, number="UMA-1")
+    equity = services.model_publish(code="EQ", name="EQ", provider="P", base_currency="GBP", effective_from=DAY,
+                                    lines=[services.TargetLine(weight=Decimal("0.6"), isin=ref.instruments["AAPL"].isin),
+                                           services.TargetLine(weight=Decimal("0.4"), isin=ref.instruments["SAP"].isin)])
+    income = services.model_publish(code="INC", name="INC", provider="P", base_currency="GBP", effective_from=DAY,
+                                    lines=[services.TargetLine(weight=Decimal("0.9"), isin=ref.instruments["DEMO_BOND"].isin),
+                                           services.TargetLine(weight=Decimal("0.1"), cash_currency="GBP")])
+    growth = services.sleeve_add(account=account, name="growth", target_weight=Decimal("0.7"))
+    bonds = services.sleeve_add(account=account, name="bonds", target_weight=Decimal("0.3"))
+    services.model_subscribe(account=account, model=equity, sleeve=growth, start_date=DAY)
+    services.model_subscribe(account=account, model=income, sleeve=bonds, start_date=DAY)
+    data = selectors.rebalance_inputs(account_ids=[account.pk], as_of=DAY)
+    weight = {int(i): w for i, w in zip(data.instrument_ids, data.targets[0], strict=True)}
+    assert weight[ref.instruments["AAPL"].pk] == pytest.approx(0.42)
+    assert weight[ref.instruments["SAP"].pk] == pytest.approx(0.28)
+    assert weight[ref.instruments["DEMO_BOND"].pk] == pytest.approx(0.27)
+    assert data.cash_targets[0, data.currencies.index("GBP")] == pytest.approx(0.03)
+    # a model of models flattens the same way
+    balanced = services.model_publish(code="BAL", name="BAL", provider="P", base_currency="GBP", effective_from=DAY,
+                                      lines=[services.TargetLine(weight=Decimal("0.7"), sleeve_model="EQ"),
+                                             services.TargetLine(weight=Decimal("0.3"), sleeve_model="INC")])
+    services.model_subscribe(account=account, model=balanced, start_date=DAY)
+    again = selectors.rebalance_inputs(account_ids=[account.pk], as_of=DAY)
+    np.testing.assert_allclose(again.targets, data.targets)
+    assert again.model_ids[0] == balanced.pk
+
+
+def test_open_lots_come_as_arrays(book, ref):
+    accounts, _ = book
+    lots = selectors.lots_inputs(account_ids=[a.pk for a, _c, _s in accounts])
+    aapl = lots.instrument_ids == ref.instruments["AAPL"].pk
+    assert sorted(lots.quantity_open[aapl]) == [100, 200, 300]
+    assert lots.unit_cost_local[aapl] == pytest.approx(270)
+    assert lots.acquisition_dates.dtype == np.dtype("datetime64[D]")
