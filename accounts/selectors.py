@@ -533,3 +533,82 @@ def lots_inputs(*, account_ids: Sequence[int]) -> LotInputs:
         unit_cost_base=np.array([float(r[8]) for r in rows]) / np.where(qty == 0, 1, qty),
         local_currency=[r[9] for r in rows],
     )
+
+
+# --- Books per custodian (for reconciliation) -------------------------------------------------------
+
+
+@dataclass
+class CustodianBooks:
+    """Our side of a custodian's statements on `as_of`, keyed by custody account number.
+
+    positions: (custody number, instrument id, isin, trade qty, settled qty, price per unit in
+    `price_currency`, price currency, FX to the account's base, base currency)
+    pending: (custody number, instrument id, quantity, trade date, settle date) for security legs
+    traded by `as_of` and settling after it
+    pending_cash: (custody number, currency, amount, settle date) likewise for cash legs
+    cash: (custody number, currency, trade-date amount, settled amount)
+    corporate_actions: (instrument id, effective date, quantity factor, kind)
+    """
+
+    custodian_bic: str
+    as_of: dt.date
+    positions: list[tuple] = field(default_factory=list)
+    pending: list[tuple] = field(default_factory=list)
+    pending_cash: list[tuple] = field(default_factory=list)
+    cash: list[tuple] = field(default_factory=list)
+    corporate_actions: list[tuple] = field(default_factory=list)
+
+
+def custodian_books(*, custodian_bic: str, as_of: dt.date, with_prices: bool = True) -> CustodianBooks:
+    """Everything we hold at one custodian, in a fixed number of queries."""
+    base = Movement.objects.filter(custody_account__custodian__bic=custodian_bic, trade_date__lte=as_of)
+    out = CustodianBooks(custodian_bic=custodian_bic, as_of=as_of)
+    rows = list(
+        base.filter(leg=LegType.SECURITY)
+        .values_list("custody_account__number", "instrument_id", "instrument__isin", "account__base_currency",
+                     "custody_account_id")
+        .annotate(trade=Sum("quantity"), settled=Sum("quantity", filter=Q(settle_date__lte=as_of)))
+        .order_by("custody_account__number", "instrument_id")
+    )
+    rows = [r for r in rows if r[5] or r[6]]
+    quotes, fx_by_base = {}, {}
+    listing_of: dict[tuple[int, int], int | None] = {}
+    if with_prices and rows:
+        account_ids = list(base.values_list("account_id", flat=True).distinct())
+        listing_of = _pricing_listings(account_ids, {(r[4], r[1]) for r in rows})
+        quotes = ref_selectors.latest_prices(listing_ids=[v for v in listing_of.values() if v], on=as_of)
+        currencies = {q.currency for q in quotes.values()}
+        for base_ccy in {r[3] for r in rows}:
+            fx_by_base[base_ccy] = ref_selectors.fx_rates_to(target=base_ccy, currencies=currencies, on=as_of)
+    for number, instrument_id, isin, base_ccy, custody_id, trade_q, settled_q in rows:
+        quote = quotes.get(listing_of.get((custody_id, instrument_id)))
+        price = quote.in_currency if quote else None
+        ccy = quote.currency if quote else ""
+        rate = fx_by_base.get(base_ccy, {}).get(ccy)
+        out.positions.append((number, instrument_id, isin, trade_q or ZERO, settled_q or ZERO, price, ccy,
+                              rate.rate if rate else None, base_ccy))
+    out.pending = list(
+        base.filter(leg=LegType.SECURITY, settle_date__gt=as_of)
+        .values_list("custody_account__number", "instrument_id", "quantity", "trade_date", "settle_date")
+        .order_by("settle_date", "pk")
+    )
+    out.pending_cash = list(
+        base.filter(leg=LegType.CASH, settle_date__gt=as_of)
+        .values_list("custody_account__number", "currency", "settle_date").annotate(a=Sum("amount"))
+        .values_list("custody_account__number", "currency", "a", "settle_date").order_by("settle_date")
+    )
+    out.cash = list(
+        base.filter(leg=LegType.CASH).values_list("custody_account__number", "currency")
+        .annotate(trade=Sum("amount"), settled=Sum("amount", filter=Q(settle_date__lte=as_of)))
+        .order_by("custody_account__number", "currency")
+    )
+    from .models import TransactionKind
+
+    events = Movement.objects.filter(
+        transaction__kind__in=[TransactionKind.SPLIT, TransactionKind.ADR_RATIO_CHANGE],
+        custody_account__custodian__bic=custodian_bic, trade_date__lte=as_of,
+    ).values_list("instrument_id", "trade_date", "transaction__kind", "transaction__detail")
+    out.corporate_actions = sorted({(i, d, Decimal(detail.get("factor", "1")), kind) for i, d, kind, detail in events},
+                                   key=lambda r: (r[1], r[0]))
+    return out

@@ -264,3 +264,21 @@ def test_a_filled_fx_order_is_booked_in_the_custody_account_settling_the_bought_
     txn = services.fx_post(fx_order=fx)
     assert {(m.custody_account_id, m.currency, m.amount) for m in txn.movements.all()} == {
         (custody["us"].pk, "GBP", Decimal("-1000.00")), (custody["us"].pk, "USD", Decimal("1308.00"))}
+
+
+def test_the_books_at_one_custodian_show_positions_pending_trades_cash_and_corporate_actions(booked, ref):
+    account, custody = booked
+    fund(account, custody["eu"], "GBP", "100000")
+    buy(account, custody["eu"], ref.listings["VOD.L"], 10000, "92", day=dt.date(2026, 11, 16))
+    buy(account, custody["eu"], ref.listings["VOD.L"], 5000, "92", day=TRADE_DAY)  # settles Tue 24
+    services.corporate_action_split(instrument=ref.instruments["VOD"], new_shares=2, old_shares=1,
+                                    ex_date=dt.date(2026, 11, 18), reference="VOD-SPLIT")
+    books = selectors.custodian_books(custodian_bic="CITIGB2L", as_of=TRADE_DAY)
+    (number, _inst, isin, trade_q, settled_q, price, ccy, fx, base), = books.positions
+    assert (number, isin, trade_q, settled_q) == ("A-1-EU", "GB00BH4HKS39", Decimal(25000), Decimal(20000))
+    assert (price, ccy, fx, base) == (Decimal("0.9236"), "GBP", Decimal(1), "GBP")
+    assert [(p[2], p[4]) for p in books.pending] == [(Decimal(5000), dt.date(2026, 11, 24))]
+    assert books.pending_cash == [("A-1-EU", "GBP", Decimal("-4600.00"), dt.date(2026, 11, 24))]
+    assert books.cash == [("A-1-EU", "GBP", Decimal("86200.00"), Decimal("90800.00"))]
+    assert books.corporate_actions == [(ref.instruments["VOD"].pk, dt.date(2026, 11, 18), Decimal(2), "split")]
+    assert selectors.custodian_books(custodian_bic="IRVTUS3N", as_of=TRADE_DAY).positions == []
