@@ -53,6 +53,23 @@ def accounts_for_firm(*, firm: Firm | int) -> QuerySet[Account]:
     return Account.objects.filter(firm=firm).select_related("owner", "household")
 
 
+def accounts_visible_to(*, user) -> QuerySet[Account]:
+    """The tenant rule: a firm user sees the firm's accounts; platform officers see all."""
+    if user.is_superuser or getattr(user, "is_platform_officer", False):
+        return Account.objects.all().select_related("owner", "household")
+    return accounts_for_firm(firm=user.firm_id)
+
+
+def account_get(*, user, pk: int) -> Account:
+    """One account the user may see, else NotFound (never confirming it exists elsewhere)."""
+    from onboarding.exceptions import NotFound
+
+    account = accounts_visible_to(user=user).filter(pk=pk).first()
+    if account is None:
+        raise NotFound("account not found")
+    return account
+
+
 # --- Positions and cash ---------------------------------------------------------------------------
 
 

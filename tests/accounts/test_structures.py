@@ -119,3 +119,14 @@ def test_a_custody_account_keeps_one_cash_account_per_currency(booked):
         services.custody_cash_account_add(custody_account=custody["eu"], currency="GBP", number="OTHER")
     with pytest.raises(ValidationFailed):
         services.custody_cash_account_add(custody_account=custody["eu"], currency="gbp", number="X")
+
+
+def test_a_firm_user_sees_only_the_firms_accounts(booked, advisor):
+    from accounts import selectors
+    from tests.factories import OfficerFactory
+
+    account, _ = booked
+    assert selectors.account_get(user=advisor, pk=account.pk) == account
+    with pytest.raises(NotFound):
+        selectors.account_get(user=UserFactory(), pk=account.pk)
+    assert selectors.accounts_visible_to(user=OfficerFactory()).filter(pk=account.pk).exists()
