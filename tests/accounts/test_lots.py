@@ -110,3 +110,15 @@ def test_relief_always_sums_to_the_quantity_and_never_overdraws_a_lot(raw, metho
         assert costs == sorted(costs, reverse=True)
     with pytest.raises(LotSelectionError):
         lot_engine.select(lots, total + 1, method)
+
+
+def test_the_derived_position_carries_the_cost_of_the_open_lots(three_lots, ref):
+    from accounts.models import Position
+
+    account, custody, lots = three_lots
+    sell(account, custody, ref, 150, lot_method="fifo")
+    services.books_refresh(account_ids=[account.pk], as_of=dt.date(2026, 11, 20))
+    pos = Position.objects.get(account=account, basis="trade")
+    assert pos.quantity == 150
+    assert pos.cost_local == Decimal("15000.00") + Decimal("25000.00")  # half of lot 2, all of lot 3
+    assert Position.objects.get(account=account, basis="settle").quantity == 150
