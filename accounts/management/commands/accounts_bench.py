@@ -14,6 +14,7 @@ from accounts.services import books_refresh
 from onboarding.models import Firm, Party
 from trading.reference.demo import reference_demo
 from trading.reference.models import Instrument, Listing
+from trading.reference.services import prices_upsert
 
 
 class _Rollback(Exception):
@@ -58,8 +59,11 @@ class Command(BaseCommand):
             body = f"GB00BENCH{k:02d}"[:11]
             code = body + isin_mod.calc_check_digit(body)
             inst = Instrument.objects.create(name=f"Bench {k}", instrument_type="equity", isin=code, currency="GBP")
-            Listing.objects.create(instrument=inst, market=xlon, ticker=f"BN{k}", trading_currency="GBP",
-                                   price_unit="GBp", price_divisor=Decimal(100), is_primary=True)
+            listing = Listing.objects.create(instrument=inst, market=xlon, ticker=f"BN{k}", trading_currency="GBP",
+                                             price_unit="GBp", price_divisor=Decimal(100), is_primary=True)
+            prices_upsert(rows=[{"listing_id": listing.pk, "price_date": day, "price": Decimal(100 + k),
+                                 "as_of": dt.datetime.combine(day, dt.time(17), tzinfo=dt.timezone.utc)}],
+                          source="BENCH")
             instruments.append(inst)
             k += 1
         instruments = instruments[:n_holdings]
