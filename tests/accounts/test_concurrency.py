@@ -48,10 +48,10 @@ def _race(n, action):
 @pytest.fixture
 def holding(firm, owner, custodians, ref):
     account, custody = make_account(firm, owner, custodians, number="C-1")
-    services.cash_deposit(account=account, custody_account=custody["us"], currency="USD", amount=Decimal("100000"),
+    services.cash_deposit(account=account, custody_account=custody["us"], currency="USD", amount=Decimal(100000),
                           value_date=dt.date(2026, 11, 2))
     services.trade_book(account=account, custody_account=custody["us"], listing=ref.listings["AAPL"], side="buy",
-                        quantity=Decimal(100), price=Decimal("270"), trade_date=dt.date(2026, 11, 2))
+                        quantity=Decimal(100), price=Decimal(270), trade_date=dt.date(2026, 11, 2))
     return account, custody
 
 
@@ -59,7 +59,7 @@ def test_ten_simultaneous_sales_of_twenty_from_a_hundred_sell_exactly_five(holdi
     account, custody = holding
     outcomes = _race(10, lambda i: services.trade_book(
         account=account, custody_account=custody["us"], listing=ref.listings["AAPL"], side="sell",
-        quantity=Decimal(20), price=Decimal("271"), trade_date=DAY, external_ref=f"S-{i}"))
+        quantity=Decimal(20), price=Decimal(271), trade_date=DAY, external_ref=f"S-{i}"))
     assert outcomes.count("ok") == 5, outcomes
     assert outcomes.count("InsufficientPosition") == 5, outcomes
     assert selectors.positions(account=account, as_of=DAY) == []

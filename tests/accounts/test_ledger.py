@@ -46,22 +46,22 @@ def test_trade_date_and_settlement_date_positions_and_cash_differ_until_settleme
     on_trade_day = {b: selectors.positions(account=account, as_of=WED, basis=b) for b in (Basis.TRADE, Basis.SETTLE)}
     assert on_trade_day[Basis.TRADE][0].quantity == 100
     assert on_trade_day[Basis.SETTLE] == []
-    assert selectors.cash_by_currency(account=account, as_of=WED, basis=Basis.TRADE)["USD"] == Decimal("23000")
-    assert selectors.cash_by_currency(account=account, as_of=WED, basis=Basis.SETTLE)["USD"] == Decimal("50000")
+    assert selectors.cash_by_currency(account=account, as_of=WED, basis=Basis.TRADE)["USD"] == Decimal(23000)
+    assert selectors.cash_by_currency(account=account, as_of=WED, basis=Basis.SETTLE)["USD"] == Decimal(50000)
     next_day = dt.date(2026, 11, 19)
     assert selectors.positions(account=account, as_of=next_day, basis=Basis.SETTLE)[0].quantity == 100
-    assert selectors.cash_by_currency(account=account, as_of=next_day, basis=Basis.SETTLE)["USD"] == Decimal("23000")
+    assert selectors.cash_by_currency(account=account, as_of=next_day, basis=Basis.SETTLE)["USD"] == Decimal(23000)
 
 
 def test_the_derived_position_and_cash_tables_hold_both_bases(booked, ref, time_machine):
-    time_machine.move_to(dt.datetime(2026, 11, 18, 18, 0, tzinfo=dt.timezone.utc))
+    time_machine.move_to(dt.datetime(2026, 11, 18, 18, 0, tzinfo=dt.UTC))
     account, custody = booked
     fund(account, custody["us"], "USD", "50000")
     buy(account, custody["us"], ref.listings["AAPL"], 100, "270")
     pos = {p.basis: p.quantity for p in Position.objects.filter(account=account)}
     assert pos == {"trade": Decimal(100)}
     cash = {c.basis: c.amount for c in CashBalance.objects.filter(account=account, currency="USD")}
-    assert cash == {"trade": Decimal("23000"), "settle": Decimal("50000")}
+    assert cash == {"trade": Decimal(23000), "settle": Decimal(50000)}
     services.books_refresh(account_ids=[account.pk], as_of=dt.date(2026, 11, 19))
     assert {p.basis for p in Position.objects.filter(account=account)} == {"trade", "settle"}
 
@@ -114,24 +114,24 @@ def test_a_short_sale_may_take_the_position_below_zero_only_on_a_short_enabled_a
 
     account, custody = make_account(firm, owner, custodians, number="S-1", allows_short=True)
     services.trade_book(account=account, custody_account=custody["us"], listing=ref.listings["SPY"],
-                        side="sell_short", quantity=Decimal(10), price=Decimal("668"), trade_date=WED)
+                        side="sell_short", quantity=Decimal(10), price=Decimal(668), trade_date=WED)
     assert selectors.positions(account=account, as_of=WED)[0].quantity == -10
     plain, plain_custody = make_account(firm, owner, custodians, number="S-2")
     with pytest.raises(ValidationFailed):
         services.trade_book(account=plain, custody_account=plain_custody["us"], listing=ref.listings["SPY"],
-                            side="sell_short", quantity=Decimal(10), price=Decimal("668"), trade_date=WED)
+                            side="sell_short", quantity=Decimal(10), price=Decimal(668), trade_date=WED)
 
 
 def test_the_database_refuses_updates_and_deletes_of_ledger_rows(booked):
     account, custody = booked
     txn = fund(account, custody["eu"], "GBP", "1000")
     with pytest.raises(DatabaseError), transaction.atomic():
-        Movement.objects.filter(transaction=txn).update(amount=Decimal("2000"))
+        Movement.objects.filter(transaction=txn).update(amount=Decimal(2000))
     with pytest.raises(DatabaseError), transaction.atomic():
         Transaction.objects.filter(pk=txn.pk).update(description="edited")
     with pytest.raises(DatabaseError), transaction.atomic():
         Movement.objects.filter(transaction=txn).delete()
-    assert Movement.objects.get(transaction=txn).amount == Decimal("1000")
+    assert Movement.objects.get(transaction=txn).amount == Decimal(1000)
 
 
 def test_the_database_refuses_a_cash_leg_with_a_quantity_and_a_bad_currency(booked, ref):
@@ -195,7 +195,7 @@ def test_fx_spot_settles_on_the_spot_value_date_in_both_currencies(booked):
     account, custody = booked
     fund(account, custody["us"], "GBP", "10000")
     txn = services.fx_spot_book(account=account, custody_account=custody["us"], sell_currency="GBP",
-                                sell_amount=Decimal("10000"), buy_currency="USD", rate=Decimal("1.3080"),
+                                sell_amount=Decimal(10000), buy_currency="USD", rate=Decimal("1.3080"),
                                 trade_date=dt.date(2026, 11, 9))
     assert txn.settle_date == dt.date(2026, 11, 12)  # 11 Nov Veterans Day: no USD value
     legs = {m.currency: m.amount for m in txn.movements.all()}
@@ -208,7 +208,7 @@ def test_a_reversal_mirrors_the_transaction_and_cannot_be_repeated(booked, ref):
     txn = buy(account, custody["us"], ref.listings["AAPL"], 10, "270")
     services.transaction_reverse(txn=txn, reason="wrong account")
     assert selectors.positions(account=account, as_of=TRADE_DAY) == []
-    assert selectors.cash_by_currency(account=account, as_of=TRADE_DAY, basis=Basis.TRADE)["USD"] == Decimal("50000")
+    assert selectors.cash_by_currency(account=account, as_of=TRADE_DAY, basis=Basis.TRADE)["USD"] == Decimal(50000)
     assert not selectors.open_lots(account=account).exists()
     with pytest.raises(LedgerError):
         services.transaction_reverse(txn=txn, reason="again")
@@ -259,8 +259,8 @@ def test_a_filled_fx_order_is_booked_in_the_custody_account_settling_the_bought_
     from types import SimpleNamespace
 
     account, custody = booked
-    fx = SimpleNamespace(account_id=account.pk, buy_currency="USD", buy_amount=Decimal("1308"), sell_currency="GBP",
-                         sell_amount=Decimal("1000"), trade_date=WED, value_date=TRADE_DAY, reference="FX-1")
+    fx = SimpleNamespace(account_id=account.pk, buy_currency="USD", buy_amount=Decimal(1308), sell_currency="GBP",
+                         sell_amount=Decimal(1000), trade_date=WED, value_date=TRADE_DAY, reference="FX-1")
     txn = services.fx_post(fx_order=fx)
     assert {(m.custody_account_id, m.currency, m.amount) for m in txn.movements.all()} == {
         (custody["us"].pk, "GBP", Decimal("-1000.00")), (custody["us"].pk, "USD", Decimal("1308.00"))}

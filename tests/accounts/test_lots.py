@@ -28,7 +28,7 @@ def three_lots(booked, ref):
 
 def sell(account, custody, ref, qty, **kw):
     return services.trade_book(account=account, custody_account=custody["us"], listing=ref.listings["AAPL"],
-                               side="sell", quantity=Decimal(qty), price=Decimal("280"),
+                               side="sell", quantity=Decimal(qty), price=Decimal(280),
                                trade_date=dt.date(2026, 11, 16), **kw)
 
 
@@ -38,7 +38,7 @@ def test_a_lot_records_its_cost_in_local_and_base_currency(three_lots):
     assert (first.acquisition_date, first.quantity, first.local_currency, first.cost_local) == (
         dt.date(2026, 11, 2), Decimal(100), "USD", Decimal("20000.00"))
     assert first.base_currency == "GBP"
-    assert first.cost_base == (Decimal("20000") / Decimal("1.3080")).quantize(Decimal("0.01"))
+    assert first.cost_base == (Decimal(20000) / Decimal("1.3080")).quantize(Decimal("0.01"))
 
 
 def test_fifo_relieves_the_oldest_lots_first(three_lots, ref):
@@ -47,7 +47,7 @@ def test_fifo_relieves_the_oldest_lots_first(three_lots, ref):
     reliefs = {r.lot_id: r.quantity for r in LotRelief.objects.all()}
     assert reliefs == {lots[0].pk: Decimal(100), lots[1].pk: Decimal(50)}
     gain = sum(r.gain_local for r in selectors.realised_gains(account=account, start=dt.date(2026, 11, 1), end=dt.date(2026, 11, 30)))
-    assert gain == Decimal("150") * 280 - Decimal("20000") - Decimal("15000")
+    assert gain == Decimal(150) * 280 - Decimal(20000) - Decimal(15000)
 
 
 def test_hifo_relieves_the_most_expensive_lots_first(three_lots, ref):

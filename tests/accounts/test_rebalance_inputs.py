@@ -28,9 +28,9 @@ def book(firm, owner, custodians, ref):
         fund(account, custody["us"], "USD", "100000")
         fund(account, custody["eu"], "GBP", "100000")
         services.trade_book(account=account, custody_account=custody["us"], listing=ref.listings["AAPL"], side="buy",
-                            quantity=Decimal(100 * (n + 1)), price=Decimal("270"), trade_date=dt.date(2026, 11, 16))
+                            quantity=Decimal(100 * (n + 1)), price=Decimal(270), trade_date=dt.date(2026, 11, 16))
         services.trade_book(account=account, custody_account=custody["eu"], listing=ref.listings["VOD.L"], side="buy",
-                            quantity=Decimal(1000), price=Decimal("90"), trade_date=DAY)  # settles Tue 24
+                            quantity=Decimal(1000), price=Decimal(90), trade_date=DAY)  # settles Tue 24
         sub = services.model_subscribe(account=account, model=model, start_date=DAY)
         accounts.append((account, custody, sub))
     services.model_override_add(subscription=accounts[2][2], kind="restricted", instrument=ref.instruments["VOD"],

@@ -12,7 +12,6 @@ from . import calendars, eligibility
 from .exceptions import FxRateMissing, SettlementCycleMissing
 from .models import Currency, EligibilityRule, FxRate, Instrument, Listing, Market, Price, SettlementCycle
 
-
 # --- Settlement ------------------------------------------------------------------------------
 
 
@@ -216,8 +215,8 @@ def market_session(*, market: Market, day: dt.date) -> Session | None:
     if not calendars.is_exchange_session(day, market.calendar_code):
         return None
     tz = zoneinfo.ZoneInfo(market.time_zone)
-    opens = dt.datetime.combine(day, market.open_time, tzinfo=tz).astimezone(dt.timezone.utc)
-    closes = dt.datetime.combine(day, market.close_time, tzinfo=tz).astimezone(dt.timezone.utc)
+    opens = dt.datetime.combine(day, market.open_time, tzinfo=tz).astimezone(dt.UTC)
+    closes = dt.datetime.combine(day, market.close_time, tzinfo=tz).astimezone(dt.UTC)
     return Session(market.mic, day, opens, closes)
 
 

@@ -8,7 +8,15 @@ from decimal import Decimal
 from django.core.management.base import BaseCommand
 from django.db import connection, transaction
 
-from accounts.models import Account, CustodyAccount, ModelPortfolio, ModelSubscription, ModelTarget, Movement, Transaction
+from accounts.models import (
+    Account,
+    CustodyAccount,
+    ModelPortfolio,
+    ModelSubscription,
+    ModelTarget,
+    Movement,
+    Transaction,
+)
 from accounts.selectors import rebalance_inputs
 from accounts.services import books_refresh
 from onboarding.models import Firm, Party
@@ -62,7 +70,7 @@ class Command(BaseCommand):
             listing = Listing.objects.create(instrument=inst, market=xlon, ticker=f"BN{k}", trading_currency="GBP",
                                              price_unit="GBp", price_divisor=Decimal(100), is_primary=True)
             prices_upsert(rows=[{"listing_id": listing.pk, "price_date": day, "price": Decimal(100 + k),
-                                 "as_of": dt.datetime.combine(day, dt.time(17), tzinfo=dt.timezone.utc)}],
+                                 "as_of": dt.datetime.combine(day, dt.time(17), tzinfo=dt.UTC)}],
                           source="BENCH")
             instruments.append(inst)
             k += 1
@@ -84,7 +92,7 @@ class Command(BaseCommand):
         movements = []
         for a, c, t in zip(accounts, custody, txns, strict=True):
             movements.append(Movement(transaction=t, account=a, custody_account=c, leg="cash", cash_purpose="deposit",
-                                      currency="GBP", amount=Decimal("1000000"), trade_date=t.trade_date,
+                                      currency="GBP", amount=Decimal(1000000), trade_date=t.trade_date,
                                       settle_date=t.settle_date))
             for j, inst in enumerate(instruments):
                 movements.append(Movement(transaction=t, account=a, custody_account=c, leg="security", instrument=inst,
