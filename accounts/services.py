@@ -926,6 +926,73 @@ def corporate_action_adr_ratio_change(
     return txns
 
 
+@transaction.atomic
+def corporate_action_cash_dividend(
+    *, instrument: Instrument, amount_per_share: Decimal, currency: str, ex_date: dt.date, pay_date: dt.date,
+    reference: str, default_withholding_rate: Decimal = ZERO, withholding_rates: dict[int, Decimal] | None = None,
+    actor: User | None = None,
+) -> list[Transaction]:
+    """A cash dividend for every holder: entitlement is the long holding traded before the
+    ex-date, per custody account and sleeve; gross on the pay date, withholding beside it at
+    the account's rate (`withholding_rates[account id]`, e.g. from the tax treaty tables) or
+    the default. Idempotent on `reference`."""
+    if not reference:
+        raise ValidationFailed("a corporate action needs a reference")
+    amount_per_share = Decimal(amount_per_share)
+    rates = withholding_rates or {}
+    holders = _holders(instrument, ex_date)
+    by_account: dict[int, list] = defaultdict(list)
+    for row in holders:
+        by_account[row[0]].append(row)
+    done = set(Transaction.objects.filter(account_id__in=by_account, external_ref=f"CA:{reference}")
+               .values_list("account_id", flat=True))
+    accounts = {a.pk: a for a in Account.objects.select_for_update().filter(pk__in=set(by_account) - done)}
+    fx = {base: ref_selectors.fx_rates_to(target=base, currencies=[currency], on=ex_date)[currency].rate
+          for base in {a.base_currency for a in accounts.values()}}
+    headers, legs_by_account = [], {}
+    for pk, account in accounts.items():
+        rate = Decimal(rates.get(pk, default_withholding_rate))
+        to_base = fx[account.base_currency]
+        legs = []
+        total_gross = total_wht = ZERO
+        for _a, custody_id, sleeve_id, qty, _ccy in by_account[pk]:
+            gross = quantize_money(qty * amount_per_share, currency)
+            wht = quantize_money(gross * rate, currency)
+            total_gross += gross
+            total_wht += wht
+            legs.append((custody_id, sleeve_id, CashPurpose.DIVIDEND, gross))
+            if wht:
+                legs.append((custody_id, sleeve_id, CashPurpose.WITHHOLDING, -wht))
+        legs_by_account[pk] = (legs, to_base)
+        headers.append(Transaction(
+            account=account, kind=TransactionKind.DIVIDEND, trade_date=ex_date, settle_date=pay_date,
+            external_ref=f"CA:{reference}", corporate_action_ref=reference,
+            description=f"dividend {instrument.isin} {_plain(amount_per_share)} {currency}",
+            detail={"instrument": instrument.pk, "isin": instrument.isin, "per_share": str(amount_per_share),
+                    "withholding_rate": str(rate), "gross": str(total_gross), "withholding": str(total_wht),
+                    "net": str(total_gross - total_wht)},
+        ))
+    Transaction.objects.bulk_create(headers)
+    if headers and not headers[0].pk:
+        headers = list(Transaction.objects.filter(external_ref=f"CA:{reference}", account_id__in=accounts))
+    movements = []
+    for txn in headers:
+        legs, to_base = legs_by_account[txn.account_id]
+        base_ccy = accounts[txn.account_id].base_currency
+        for custody_id, sleeve_id, purpose, amount in legs:
+            movements.append(Movement(
+                transaction=txn, account_id=txn.account_id, custody_account_id=custody_id, sleeve_id=sleeve_id,
+                leg=LegType.CASH, cash_purpose=purpose, currency=currency, amount=amount,
+                amount_base=quantize_money(amount * to_base, base_ccy), trade_date=ex_date, settle_date=pay_date,
+            ))
+    Movement.objects.bulk_create(movements, batch_size=2000)
+    record_event(subject=instrument, event_type="corporate_action.dividend", actor=actor, firm=None,
+                 detail={"reference": reference, "per_share": str(amount_per_share), "currency": currency,
+                         "accounts": len(headers), "ex_date": ex_date.isoformat(), "pay_date": pay_date.isoformat()})
+    books_refresh(account_ids=[t.account_id for t in headers])
+    return headers
+
+
 # --- Reversal ----------------------------------------------------------------------------------
 
 

@@ -66,3 +66,29 @@ def test_a_reverse_split_takes_quantity_out_without_breaking_the_no_negative_rul
     services.corporate_action_split(instrument=ref.instruments["VOD"], new_shares=1, old_shares=10,
                                     ex_date=dt.date(2026, 11, 16), reference="VOD-CONSOL")
     assert selectors.positions(account=account, as_of=dt.date(2026, 11, 20))[0].quantity == 1000
+
+
+def test_a_cash_dividend_pays_every_holder_with_its_own_withholding_rate_once(firm, owner, custodians, ref):
+    a, ca = make_account(firm, owner, custodians, number="D-1")
+    b, cb = make_account(firm, owner, custodians, number="D-2", base="USD")
+    for account, custody, qty in ((a, ca, 100), (b, cb, 1000)):
+        fund(account, custody["us"], "USD", "500000")
+        buy(account, custody["us"], ref.listings["AAPL"], qty, "200")
+    buy(a, ca["us"], ref.listings["AAPL"], 50, "200", day=dt.date(2026, 11, 16))  # on the ex-date: no entitlement
+    for _ in range(2):
+        services.corporate_action_cash_dividend(
+            instrument=ref.instruments["AAPL"], amount_per_share=Decimal("0.26"), currency="USD",
+            ex_date=dt.date(2026, 11, 16), pay_date=dt.date(2026, 11, 20), reference="AAPL-DIV-Q4",
+            default_withholding_rate=Decimal("0.30"), withholding_rates={a.pk: Decimal("0.15")})
+    txns = {t.account_id: t for t in Transaction.objects.filter(kind="dividend")}
+    assert len(txns) == 2
+    assert sorted((m.cash_purpose, m.amount) for m in txns[a.pk].movements.all()) == [
+        ("dividend", Decimal("26.00")), ("withholding", Decimal("-3.90"))]
+    assert sorted((m.cash_purpose, m.amount) for m in txns[b.pk].movements.all()) == [
+        ("dividend", Decimal("260.00")), ("withholding", Decimal("-78.00"))]
+    # a GBP account books the base amount at the ex-date rate; cash arrives on the pay date
+    gross_a = txns[a.pk].movements.get(cash_purpose="dividend")
+    assert gross_a.amount_base == (Decimal("26") / Decimal("1.3080")).quantize(Decimal("0.01"))
+    pending = selectors.cash_by_currency(account=a, as_of=dt.date(2026, 11, 19), basis="settle")["USD"]
+    settled = selectors.cash_by_currency(account=a, as_of=dt.date(2026, 11, 20), basis="settle")["USD"]
+    assert settled - pending == Decimal("22.10")
