@@ -287,6 +287,14 @@ def period_return(*, account: Account, start: dt.date, end: dt.date) -> ReturnSp
     return split_return(np.array(base_start), np.array(p0), np.array(p1), np.array(x0), np.array(x1))
 
 
+def daily_return(*, account: Account, day: dt.date) -> ReturnSplit:
+    """The return of `day` against the previous weekday's close, split local / currency."""
+    previous = day - dt.timedelta(days=1)
+    while previous.weekday() >= 5:
+        previous -= dt.timedelta(days=1)
+    return period_return(account=account, start=previous, end=day)
+
+
 # --- Bulk inputs for the rebalancer --------------------------------------------------------------
 
 

@@ -108,6 +108,7 @@ def test_the_daily_return_splits_into_local_and_currency_parts(booked, ref):
     assert split.local + split.currency == pytest.approx(split.total)
     end_value = 11000 / 1.30 + 9500 + 10000 / 1.30
     assert split.total == pytest.approx(end_value / 26000 - 1)
+    assert selectors.daily_return(account=account, day=tue) == split
 
 
 def test_local_and_currency_parts_always_add_up_to_the_total():
