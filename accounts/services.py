@@ -596,7 +596,7 @@ def trade_post(*, order: Any, actor: User | None = None) -> Transaction:
         account=account, custody_account=custody, listing=order.listing, side=str(order.side),
         quantity=order.filled_quantity, price=order.average_price, trade_date=order.trade_date, actor=actor,
         settle_date=order.settle_date, commission=getattr(order, "commission", ZERO) or ZERO, fees=ZERO, taxes=ZERO,
-        fx_rate=None, sleeve=getattr(order, "sleeve", None), external_ref=f"ORDER:{order.reference}",
+        fx_rate=None, sleeve=getattr(order, "sleeve", None), external_ref=order.reference,
         lot_method=None, specific_lots=None, check_eligibility=False,
     )
 
@@ -626,7 +626,7 @@ def fx_post(*, fx_order: Any, actor: User | None = None, custody_account: Custod
             cash_purpose=CashPurpose.FX, amount_base=base_value),
     ]
     return _post(account=account, kind=TransactionKind.FX_SPOT, trade_date=fx_order.trade_date,
-                 settle_date=fx_order.value_date, legs=legs, actor=actor, external_ref=f"FX:{fx_order.reference}",
+                 settle_date=fx_order.value_date, legs=legs, actor=actor, external_ref=fx_order.reference,
                  description=f"FX sell {sold} {fx_order.sell_currency} buy {bought} {fx_order.buy_currency}",
                  detail={"fx_order": fx_order.reference})
 
