@@ -101,18 +101,23 @@ def positions(*, account: Account, as_of: dt.date, basis: str = Basis.TRADE, by_
     return out
 
 
-def cash_balances(*, account: Account, as_of: dt.date, basis: str = Basis.SETTLE) -> dict[tuple[int, str], Decimal]:
-    """{(custody account, currency): amount} on the basis asked."""
+def cash_balances(
+    *, account: Account, as_of: dt.date, basis: str = Basis.SETTLE, sleeve=None
+) -> dict[tuple[int, str], Decimal]:
+    """{(custody account, currency): amount} on the basis asked (one sleeve's own cash if given)."""
+    qs = Movement.objects.filter(_date_filter(basis, as_of), account=account, leg=LegType.CASH)
+    if sleeve is not None:
+        qs = qs.filter(sleeve=sleeve)
     rows = (
-        Movement.objects.filter(_date_filter(basis, as_of), account=account, leg=LegType.CASH)
+        qs
         .values_list("custody_account_id", "currency").annotate(a=Sum("amount")).order_by("custody_account_id", "currency")
     )
     return {(c, ccy): a for c, ccy, a in rows}
 
 
-def cash_by_currency(*, account: Account, as_of: dt.date, basis: str = Basis.SETTLE) -> dict[str, Decimal]:
+def cash_by_currency(*, account: Account, as_of: dt.date, basis: str = Basis.SETTLE, sleeve=None) -> dict[str, Decimal]:
     out: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    for (_custody, ccy), amount in cash_balances(account=account, as_of=as_of, basis=basis).items():
+    for (_custody, ccy), amount in cash_balances(account=account, as_of=as_of, basis=basis, sleeve=sleeve).items():
         out[ccy] += amount
     return dict(out)
 

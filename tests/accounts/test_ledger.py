@@ -282,3 +282,37 @@ def test_the_books_at_one_custodian_show_positions_pending_trades_cash_and_corpo
     assert books.cash == [("A-1-EU", "GBP", Decimal("86200.00"), Decimal("90800.00"))]
     assert books.corporate_actions == [(ref.instruments["VOD"].pk, dt.date(2026, 11, 18), Decimal(2), "split")]
     assert selectors.custodian_books(custodian_bic="IRVTUS3N", as_of=TRADE_DAY).positions == []
+
+
+def test_sleeves_keep_their_own_cash_and_holdings(booked, ref):
+    account, custody = booked
+    growth = services.sleeve_add(account=account, name="growth", target_weight=Decimal("0.6"))
+    income = services.sleeve_add(account=account, name="income", target_weight=Decimal("0.4"))
+    services.cash_deposit(account=account, custody_account=custody["us"], currency="USD", amount=Decimal(10000),
+                          value_date=WED, sleeve=growth)
+    services.cash_transfer(account=account, from_custody=custody["us"], to_custody=custody["us"], currency="USD",
+                           amount=Decimal(4000), value_date=WED, from_sleeve=growth, to_sleeve=income)
+    buy(account, custody["us"], ref.listings["AAPL"], 10, "270", sleeve=income)
+    assert selectors.cash_by_currency(account=account, as_of=WED, basis="trade", sleeve=growth) == {"USD": Decimal(6000)}
+    assert selectors.cash_by_currency(account=account, as_of=WED, basis="trade", sleeve=income) == {"USD": Decimal(1300)}
+    held = selectors.positions(account=account, as_of=WED)
+    assert [(p.sleeve_id, p.quantity) for p in held] == [(income.pk, Decimal(10))]
+    with pytest.raises(InsufficientPosition):  # the growth sleeve holds none
+        sell(account, custody["us"], ref.listings["AAPL"], 1, "270", sleeve=growth)
+
+
+def test_stock_connect_a_shares_are_bought_only_through_a_hong_kong_booking_centre(firm, owner, custodians, ref):
+    from tests.accounts.conftest import make_account
+
+    hk, hk_custody = make_account(firm, owner, custodians, number="HK-1", booking_jurisdiction="HK")
+    services.custody_account_add(account=hk, custodian=custodians["HSBCHKHH"], number="HK-1-SH", markets=["XSHG"])
+    sh = hk.custody_accounts.get(number="HK-1-SH")
+    fund(hk, sh, "CNY", "1000000")
+    buy(hk, sh, ref.listings["600519.SS"], 100, "1460", day=dt.date(2026, 11, 16))
+    ch, _ = make_account(firm, owner, custodians, number="CH-1", booking_jurisdiction="CH")
+    services.custody_account_add(account=ch, custodian=custodians["HSBCHKHH"], number="CH-1-SH", markets=["XSHG"])
+    ch_sh = ch.custody_accounts.get(number="CH-1-SH")
+    fund(ch, ch_sh, "CNY", "1000000")
+    with pytest.raises(IneligibleInstrument) as err:
+        buy(ch, ch_sh, ref.listings["600519.SS"], 100, "1460", day=dt.date(2026, 11, 16))
+    assert err.value.detail["rules"] == ["stock_connect_northbound"]
