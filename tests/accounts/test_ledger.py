@@ -316,3 +316,16 @@ def test_stock_connect_a_shares_are_bought_only_through_a_hong_kong_booking_cent
     with pytest.raises(IneligibleInstrument) as err:
         buy(ch, ch_sh, ref.listings["600519.SS"], 100, "1460", day=dt.date(2026, 11, 16))
     assert err.value.detail["rules"] == ["stock_connect_northbound"]
+
+
+def test_the_nightly_task_rolls_settlement_date_balances_forward(booked, ref, time_machine):
+    from accounts.tasks import books_refresh_task
+
+    time_machine.move_to(dt.datetime(2026, 11, 18, 18, 0, tzinfo=dt.timezone.utc))
+    account, custody = booked
+    fund(account, custody["us"], "USD", "50000")
+    buy(account, custody["us"], ref.listings["AAPL"], 100, "270")
+    assert not Position.objects.filter(account=account, basis="settle").exists()
+    result = books_refresh_task.delay(account_ids=[account.pk], as_of="2026-11-19").get()
+    assert result["positions"] == 2
+    assert Position.objects.get(account=account, basis="settle").quantity == 100
