@@ -112,7 +112,7 @@ def cash_balances(
         qs
         .values_list("custody_account_id", "currency").annotate(a=Sum("amount")).order_by("custody_account_id", "currency")
     )
-    return {(c, ccy): a for c, ccy, a in rows}
+    return {(c, ccy): quantize_money(a or ZERO, ccy) for c, ccy, a in rows}
 
 
 def cash_by_currency(*, account: Account, as_of: dt.date, basis: str = Basis.SETTLE, sleeve=None) -> dict[str, Decimal]:
@@ -146,9 +146,10 @@ def projected_cash(*, account: Account, as_of: dt.date, custody_account=None) ->
         by_ccy[ccy].append((day, amount))
     out = []
     for ccy in sorted(set(settled) | set(by_ccy)):
-        balance = settled.get(ccy, ZERO)
+        balance = quantize_money(settled.get(ccy) or ZERO, ccy)
         out.append(ProjectedCash(ccy, as_of, balance, balance))
         for day, amount in by_ccy.get(ccy, []):
+            amount = quantize_money(amount, ccy)
             balance += amount
             out.append(ProjectedCash(ccy, day, amount, balance))
     return out
