@@ -643,3 +643,48 @@ def custodian_books(*, custodian_bic: str, as_of: dt.date, with_prices: bool = T
     out.corporate_actions = sorted({(i, d, Decimal(detail.get("factor", "1")), kind) for i, d, kind, detail in events},
                                    key=lambda r: (r[1], r[0]))
     return out
+
+
+# --- Self-check ---------------------------------------------------------------------------------
+
+
+def books_discrepancies(*, account_ids: Sequence[int] | None = None) -> list[dict]:
+    """Where derived state disagrees with the ledger: open lots vs long positions (all dates),
+    and the Position / CashBalance tables vs the ledger on their own `as_of` date."""
+    from .models import CashBalance, Position
+
+    moves = Movement.objects.all()
+    lots = TaxLot.objects.filter(quantity_open__gt=0)
+    pos_table = Position.objects.all()
+    cash_table = CashBalance.objects.all()
+    if account_ids is not None:
+        moves, lots = moves.filter(account_id__in=account_ids), lots.filter(account_id__in=account_ids)
+        pos_table, cash_table = pos_table.filter(account_id__in=account_ids), cash_table.filter(account_id__in=account_ids)
+    out: list[dict] = []
+    long_q = dict(
+        ((a, c, s, i), q) for a, c, s, i, q in
+        moves.filter(leg=LegType.SECURITY, is_short=False)
+        .values_list("account_id", "custody_account_id", "sleeve_id", "instrument_id").annotate(q=Sum("quantity")).order_by()
+    )
+    lot_q = dict(
+        ((a, c, s, i), q) for a, c, s, i, q in
+        lots.values_list("account_id", "custody_account_id", "sleeve_id", "instrument_id").annotate(q=Sum("quantity_open")).order_by()
+    )
+    for key in sorted(set(long_q) | set(lot_q), key=lambda k: tuple(x or 0 for x in k)):
+        ledger, in_lots = long_q.get(key) or ZERO, lot_q.get(key) or ZERO
+        if ledger != in_lots:
+            out.append({"check": "lots_vs_ledger", "account": key[0], "custody_account": key[1], "sleeve": key[2],
+                        "instrument": key[3], "ledger": str(ledger), "lots": str(in_lots)})
+    for row in pos_table.values("account_id", "custody_account_id", "sleeve_id", "instrument_id", "basis", "quantity", "as_of"):
+        flt = Q(trade_date__lte=row["as_of"]) if row["basis"] == Basis.TRADE else Q(settle_date__lte=row["as_of"])
+        ledger = moves.filter(flt, leg=LegType.SECURITY, custody_account_id=row["custody_account_id"],
+                              sleeve_id=row["sleeve_id"], instrument_id=row["instrument_id"]).aggregate(q=Sum("quantity"))["q"]
+        if (ledger or ZERO) != row["quantity"]:
+            out.append({"check": "position_table", **{k: str(v) for k, v in row.items()}, "ledger": str(ledger)})
+    for row in cash_table.values("account_id", "custody_account_id", "sleeve_id", "currency", "basis", "amount", "as_of"):
+        flt = Q(trade_date__lte=row["as_of"]) if row["basis"] == Basis.TRADE else Q(settle_date__lte=row["as_of"])
+        ledger = moves.filter(flt, leg=LegType.CASH, custody_account_id=row["custody_account_id"],
+                              sleeve_id=row["sleeve_id"], currency=row["currency"]).aggregate(a=Sum("amount"))["a"]
+        if quantize_money(ledger or ZERO, row["currency"]) != quantize_money(row["amount"], row["currency"]):
+            out.append({"check": "cash_table", **{k: str(v) for k, v in row.items()}, "ledger": str(ledger)})
+    return out

@@ -122,3 +122,20 @@ def test_the_derived_position_carries_the_cost_of_the_open_lots(three_lots, ref)
     assert pos.quantity == 150
     assert pos.cost_local == Decimal("15000.00") + Decimal("25000.00")  # half of lot 2, all of lot 3
     assert Position.objects.get(account=account, basis="settle").quantity == 150
+
+
+def test_the_books_check_finds_nothing_after_normal_posting_and_reports_a_tampered_lot(three_lots, ref):
+    import json
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    account, custody, lots = three_lots
+    sell(account, custody, ref, 120, lot_method="hifo")
+    assert selectors.books_discrepancies(account_ids=[account.pk]) == []
+    TaxLot.objects.filter(pk=lots[0].pk).update(quantity_open=Decimal(1))
+    out = StringIO()
+    with pytest.raises(SystemExit):
+        call_command("books_check", "--json", stdout=out)
+    found = json.loads(out.getvalue())["discrepancies"]
+    assert [(d["check"], Decimal(d["ledger"]), Decimal(d["lots"])) for d in found] == [("lots_vs_ledger", 180, 81)]
