@@ -51,6 +51,7 @@ def test_random_trading_keeps_lots_positions_and_cash_consistent(firm, owner, cu
     assert position == lots == held >= 0
     assert selectors.cash_by_currency(account=account, as_of=end, basis="settle")["USD"] == cash
     assert all(lot.quantity_open >= 0 for lot in TaxLot.objects.filter(account=account))
+    assert selectors.books_discrepancies(account_ids=[account.pk]) == []
 
 
 def test_valuation_takes_a_fixed_number_of_queries_whatever_the_holdings(booked, ref):
