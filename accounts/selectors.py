@@ -271,6 +271,25 @@ def valuation(*, account: Account, on: dt.date, basis: str = Basis.TRADE) -> Val
     return result
 
 
+@dataclass(frozen=True)
+class HouseholdValuation:
+    currency: str
+    on: dt.date
+    total: Decimal
+    by_account: dict[int, Decimal]  # account id -> value in `currency`
+
+
+def household_valuation(*, household, on: dt.date, currency: str, basis: str = Basis.TRADE) -> HouseholdValuation:
+    """Every account of a household valued and converted into one reporting currency."""
+    accounts = list(Account.objects.filter(household=household).exclude(status="closed").order_by("pk"))
+    fx = ref_selectors.fx_rates_to(target=currency, currencies={a.base_currency for a in accounts}, on=on)
+    by_account = {}
+    for account in accounts:
+        value = valuation(account=account, on=on, basis=basis).total_base
+        by_account[account.pk] = quantize_money(value * fx[account.base_currency].rate, currency)
+    return HouseholdValuation(currency=currency, on=on, total=sum(by_account.values(), ZERO), by_account=by_account)
+
+
 def period_return(*, account: Account, start: dt.date, end: dt.date) -> ReturnSplit:
     """Base-currency return of the holdings at `start` (trade-date basis) held to `end`, split
     into the local (asset) return and the currency return. External flows are excluded by
