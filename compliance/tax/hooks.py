@@ -30,7 +30,8 @@ def outstanding_tax_forms(case: Any) -> list[Outstanding]:
 
 def relationship_tax_check(relationship: Any) -> list[str]:
     """Reasons the relationship is not currently documented for tax (empty when it is)."""
-    missing = selectors.missing_forms(relationship.party, booking_centre=selectors.booking_centre_for(relationship))
+    missing = selectors.missing_forms(relationship.party, booking_centre=selectors.booking_centre_for(relationship),
+                                      case=selectors.latest_case(relationship))
     return [f"{FORM_TYPES[req.form]} from {req.subject_name}: {why}" for req, why, _ in missing]
 
 

@@ -232,8 +232,12 @@ def party_facts(party: Party, *, booking_centre: str, effectively_connected: boo
 # --- Requirements ----------------------------------------------------------------------------
 
 
+def latest_case(relationship: Relationship) -> OnboardingCase | None:
+    return relationship.cases.order_by("-created_at", "-id").first()
+
+
 def booking_centre_for(relationship: Relationship) -> str:
-    case = relationship.cases.order_by("-created_at", "-id").first()
+    case = latest_case(relationship)
     return (case.jurisdiction if case else "") or relationship.firm.home_jurisdiction
 
 

@@ -6,6 +6,8 @@ import datetime as dt
 from typing import Any
 
 from django.db import transaction
+from django.db.models import CharField, Value
+from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from onboarding.audit import record_event
@@ -226,33 +228,54 @@ def tax_forms_review_party_change(*, party: Party, actor: User | None = None) ->
 @transaction.atomic
 def tax_forms_expiry_sweep(*, today: dt.date | None = None) -> dict[str, Any]:
     """Daily: expire forms past their validity, flag those expiring within the warning window
-    (once per form), and put parties left without a form on default withholding."""
+    (once per form), and put parties left without a form on default withholding.
+
+    Set-oriented: one locked read and one UPDATE per kind of change, audit events written with
+    bulk_create in the same transaction. Safe to run twice (an expired form is no longer valid,
+    a flagged form has expiry_notified_on)."""
+    from onboarding.models import AuditEvent
+
     today = today or timezone.localdate()
     horizon = today + dt.timedelta(days=expiry_warning_days())
-    expired_ids, warned_ids = [], []
-    parties: set[int] = set()
-    for form in TaxForm.objects.select_for_update().filter(status=TaxFormStatus.VALID, valid_until__lt=today).order_by("id"):
-        form.expire()
-        form.status_reason = f"expired on {form.valid_until}"
-        form.save()
-        _event(form, "tax_form.expired", actor=None, from_state=TaxFormStatus.VALID, reason=form.status_reason)
-        expired_ids.append(form.pk)
-        parties.add(form.party_id)
-    expiring = TaxForm.objects.select_for_update().filter(
-        status=TaxFormStatus.VALID, valid_until__gte=today, valid_until__lte=horizon, expiry_notified_on__isnull=True,
-    ).order_by("id")
-    for form in expiring:
-        form.expiry_notified_on = today
-        form.save(update_fields=["expiry_notified_on", "updated_at"])
-        record_event(subject=form, event_type="tax_form.expiring", firm=form.firm,
-                     reason=f"expires on {form.valid_until}",
-                     detail={"form_type": form.form_type, "party": form.party_id, "valid_until": str(form.valid_until)})
-        warned_ids.append(form.pk)
+    due = list(
+        TaxForm.objects.select_for_update()
+        .filter(status=TaxFormStatus.VALID, valid_until__lt=today)
+        .order_by("id")
+        .values("id", "firm_id", "party_id", "form_type", "valid_until")
+    )
+    expiring = list(
+        TaxForm.objects.select_for_update()
+        .filter(status=TaxFormStatus.VALID, valid_until__gte=today, valid_until__lte=horizon,
+                expiry_notified_on__isnull=True)
+        .order_by("id")
+        .values("id", "firm_id", "party_id", "form_type", "valid_until")
+    )
+    now = timezone.now()
+    # The FSM field is protected against attribute assignment; a queryset UPDATE is the bulk
+    # equivalent of `expire()` (valid -> expired), restricted to rows still valid.
+    TaxForm.objects.filter(pk__in=[r["id"] for r in due], status=TaxFormStatus.VALID).update(
+        status=TaxFormStatus.EXPIRED, updated_at=now,
+        status_reason=Concat(Value("expired on "), Cast("valid_until", output_field=CharField())))
+    TaxForm.objects.filter(pk__in=[r["id"] for r in expiring]).update(expiry_notified_on=today, updated_at=now)
+    events = [
+        AuditEvent(firm_id=r["firm_id"], subject_type="tax.taxform", subject_id=str(r["id"]),
+                   event_type="tax_form.expired", from_state=TaxFormStatus.VALID, to_state=TaxFormStatus.EXPIRED,
+                   reason=f"expired on {r['valid_until']}",
+                   detail={"form_type": r["form_type"], "party": r["party_id"]})
+        for r in due
+    ] + [
+        AuditEvent(firm_id=r["firm_id"], subject_type="tax.taxform", subject_id=str(r["id"]),
+                   event_type="tax_form.expiring", reason=f"expires on {r['valid_until']}",
+                   detail={"form_type": r["form_type"], "party": r["party_id"], "valid_until": str(r["valid_until"])})
+        for r in expiring
+    ]
+    AuditEvent.objects.bulk_create(events)
     default_parties = []
-    for party in Party.objects.filter(pk__in=parties).prefetch_related("tax_residences"):
+    for party in Party.objects.filter(pk__in={r["party_id"] for r in due}).order_by("pk"):
         if _refresh_withholding_status(party, today=today) == "default":
             default_parties.append(party.pk)
-    return {"expired": expired_ids, "expiring": warned_ids, "default_withholding_parties": default_parties}
+    return {"expired": [r["id"] for r in due], "expiring": [r["id"] for r in expiring],
+            "default_withholding_parties": default_parties}
 
 
 def _refresh_withholding_status(party: Party, *, today: dt.date | None = None) -> str:

@@ -123,6 +123,8 @@ def test_the_expiry_sweep_expires_flags_and_puts_the_party_on_default_withholdin
     result = services.tax_forms_expiry_sweep(today=dt.date(2027, 1, 1))
     old.refresh_from_db()
     assert result["expired"] == [old.pk] and old.status == TaxFormStatus.EXPIRED
+    assert old.status_reason == "expired on 2026-12-31"
+    assert [e.event_type for e in events_for(old)][-2:] == ["tax_form.expiring", "tax_form.expired"]
     assert result["default_withholding_parties"] == [briton.pk]
     assert WithholdingStatus.objects.get(party=briton).basis == "default"
     decision = selectors.withholding_for(briton, income_type="dividends", on=dt.date(2027, 1, 2))
