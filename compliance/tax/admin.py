@@ -2,8 +2,12 @@
 (validate again, invalidate); treaty rates and withholding rules are editable rule rows."""
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from django.contrib import admin, messages
 
+from onboarding.crypto import mask
 from onboarding.exceptions import MeridianError
 
 from . import services
@@ -18,23 +22,42 @@ from .models import (
 )
 
 
+SENSITIVE_KEYS = ("tin", "date_of_birth", "birth_date")
+
+
+def mask_sensitive(value: Any, key: str = "") -> Any:
+    """Mask TINs and dates of birth anywhere in form data."""
+    if isinstance(value, dict):
+        return {k: mask_sensitive(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask_sensitive(v, key) for v in value]
+    if value and any(key == s or key.endswith("_" + s) for s in SENSITIVE_KEYS):
+        return mask(str(value))
+    return value
+
+
 @admin.register(TaxForm)
 class TaxFormAdmin(admin.ModelAdmin):
     list_display = ("id", "form_type", "party", "related_party", "status", "signed_on", "valid_until", "firm")
     list_filter = ("form_type", "status", "firm", "chapter4_status")
-    search_fields = ("party__given_names", "party__family_name", "party__legal_name", "data")
+    search_fields = ("party__given_names", "party__family_name", "party__legal_name")
     date_hierarchy = "signed_on"
     raw_id_fields = ("party", "related_party", "captured_by")
+    exclude = ("data", "party_snapshot")
     readonly_fields = (
-        "firm", "party", "related_party", "form_type", "data", "signed_on", "valid_until", "status",
+        "firm", "party", "related_party", "form_type", "data_masked", "signed_on", "valid_until", "status",
         "chapter3_status", "chapter4_status", "treaty_country", "treaty_income_types", "certified_tin",
-        "exempt_payee", "indicia", "cure_documents", "validation_errors", "status_reason", "party_snapshot",
+        "exempt_payee", "indicia", "cure_documents", "validation_errors", "status_reason",
         "expiry_notified_on", "captured_by", "created_at", "updated_at",
     )
     actions = ["validate_again", "invalidate"]
 
     def has_add_permission(self, request) -> bool:  # forms come in through tax_form_capture
         return False
+
+    @admin.display(description="Form data (TINs and dates of birth masked)")
+    def data_masked(self, obj: TaxForm) -> str:
+        return json.dumps(mask_sensitive(obj.data), indent=2, sort_keys=True)
 
     @admin.action(description="Validate again")
     def validate_again(self, request, queryset):

@@ -162,3 +162,15 @@ def test_the_database_refuses_two_valid_forms_of_the_same_kind(briton):
     with pytest.raises(IntegrityError), transaction.atomic():
         TaxForm.objects.create(firm=briton.firm, party=briton, form_type="W8BEN", status="valid", data={})
     assert TaxForm.objects.filter(party=briton, status="valid").get() == first
+
+
+def test_form_data_is_encrypted_at_rest(briton):
+    from django.db import connection
+
+    f = capture(briton, "W8BEN")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT data FROM tax_taxform WHERE id = %s", [f.pk])
+        raw = cursor.fetchone()[0]
+    assert raw.startswith("enc:") and "1955839661" not in raw
+    f.refresh_from_db()
+    assert f.data["foreign_tin"] == "1955839661"
