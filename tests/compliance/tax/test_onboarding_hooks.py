@@ -133,3 +133,22 @@ def test_a_rule_pack_form_name_this_app_does_not_know_is_refused():
 
     with pytest.raises(TaxRuleFileInvalid):
         _translate_pack_rule({"form": "W-4"}, defaults={}, source="pack")
+
+
+@time_machine.travel(dt.datetime(2026, 6, 1, 12, tzinfo=dt.timezone.utc))
+def test_moving_house_through_onboarding_voids_the_w8_after_commit(django_capture_on_commit_callbacks):
+    """End to end: onboarding.services.party_update fires party_changed on commit; the W-8BEN
+    is void and the relationship is no longer currently documented."""
+    from onboarding.services import party_update
+
+    party = PersonFactory()
+    AddressFactory(party=party)
+    case = CaseFactory(party=party, jurisdiction="US")
+    w8 = services.tax_form_capture(party=party, form_type="W8BEN", data=form("W8BEN"), signed_on=SIGNED)
+    assert relationship_tax_check(case.relationship) == []
+    with django_capture_on_commit_callbacks(execute=True):
+        party_update(party=party, actor=None, residence_country="IE")
+    w8.refresh_from_db()
+    assert w8.status == TaxFormStatus.INVALID and w8.status_reason == "change in circumstances: residence"
+    assert relationship_tax_check(case.relationship) == [
+        f"Form W-8BEN from {party.display_name}: form on file is invalid: change in circumstances: residence"]
