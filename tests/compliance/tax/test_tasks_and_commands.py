@@ -52,3 +52,10 @@ def test_expiry_sweep_command_prints_counts():
     assert json.loads(out.getvalue()) == {"expired": 0, "expiring": 0, "default_withholding_parties": 0}
     with pytest.raises(CommandError):
         call_command("tax_expiry_sweep", "--today", "yesterday")
+
+
+def test_the_benchmark_prints_one_json_object_with_a_schema_valid_report(shared_data):
+    out = StringIO()
+    call_command("tax_benchmark", "--accounts", "40", "--xsd-dir", str(shared_data / "crs-xsd"), stdout=out)
+    result = json.loads(out.getvalue())
+    assert result["accounts"] == 40 and result["crs_schema_errors"] == 0 and result["crs_reported"] > 0
