@@ -124,3 +124,17 @@ def test_the_case_file_degrades_when_the_rule_pack_evaluator_fails(monkeypatch):
     case = CaseFactory(party=PersonFactory(given_names="Solo", family_name="Client"), jurisdiction="US")
     text = pdf_text(render_case_file_pdf(case))
     assert "Registered providers only" in text and "Form W-8BEN" in text
+
+
+def test_the_case_file_uses_the_rule_pack_evaluator_when_packs_are_loaded():
+    from onboarding.services import rulepacks_load
+
+    rulepacks_load()
+    company = EntityFactory(legal_name="Thames Holdings Ltd")
+    OwnershipFactory(owner=PersonFactory(given_names="Major", family_name="Owner"), owned=company, percentage=60)
+    case = CaseFactory(party=company, jurisdiction="GB")
+    text = pdf_text(render_case_file_pdf(case))
+    assert "Effective shares are products along each ownership path" in text
+    assert "From the pinned rule pack and every registered provider" in text
+    assert "Major Owner" in text and "60.00" in text
+    assert "tax.w8bene" in text  # the tax provider's item among the pack's requirements
