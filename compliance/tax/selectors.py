@@ -68,7 +68,8 @@ def _translate_pack_rule(rule: dict[str, Any], *, defaults: dict[str, dict[str, 
         "when": when,
         "per": rule.get("per") or base.get("per"),
         "reason": rule.get("reason") or base.get("reason", ""),
-        "source": rule.get("source") or source or base.get("source", ""),
+        "source": rule.get("source") or "; ".join(
+            x for x in (base.get("source", ""), f"rule pack {source.split(':', 1)[0]}" if source else "") if x),
         "effective_from": rule.get("effective_from") or base.get("effective_from"),
     }
 

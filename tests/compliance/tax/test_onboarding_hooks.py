@@ -124,7 +124,9 @@ def test_the_onboarding_rule_packs_tax_forms_and_crs_flag_drive_the_forms():
     offshore = CaseFactory(party=PersonFactory(), jurisdiction="CH")
     items = outstanding_tax_forms(offshore)
     assert sorted(i.detail["form_type"] for i in items) == ["CRS_IND", "W8BEN"]
-    assert all(i.source for i in items)
+    sources = {i.detail["form_type"]: i.source for i in items}
+    assert all("rule pack global.defaults" in src for src in sources.values())
+    assert "IRS Instructions for Form W-8BEN" in sources["W8BEN"] and "OECD CRS" in sources["CRS_IND"]
 
 
 def test_a_rule_pack_form_name_this_app_does_not_know_is_refused():
