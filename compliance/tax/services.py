@@ -114,6 +114,37 @@ def tax_form_capture(
     return form
 
 
+@transaction.atomic
+def tax_form_prepare(*, party: Party, form_type: str, actor: User | None = None,
+                     related_party: Party | None = None, role: str = "") -> TaxForm:
+    """A draft form pre-filled from the party's data, to be rendered and sent for signature."""
+    if form_type not in FORM_TYPES:
+        raise TaxFormInvalid(f"unknown form type {form_type!r}", detail={"form_type": form_type})
+    party = Party.objects.prefetch_related("addresses", "tax_residences").get(pk=party.pk)
+    data = selectors.prefill_form_data(party, form_type, related_party=related_party, role=role)
+    form = TaxForm.objects.create(firm=party.firm, party=party, related_party=related_party, form_type=form_type,
+                                  data=data, captured_by=actor)
+    record_event(subject=form, event_type="tax_form.prepared", actor=actor, firm=form.firm, to_state=form.status,
+                 detail={"form_type": form_type, "party": party.pk})
+    return form
+
+
+@transaction.atomic
+def tax_form_record_signed(*, form: TaxForm, signed_on: dt.date, changes: dict[str, Any] | None = None,
+                           actor: User | None = None, today: dt.date | None = None) -> TaxForm:
+    """The client returned the prepared form signed (with any corrections): receive and validate it."""
+    form = _lock(form)
+    if form.status != TaxFormStatus.DRAFT:
+        raise TaxFormStateError(f"a {form.status} form cannot be signed again", detail={"status": form.status})
+    form.data = {**form.data, **(changes or {})}
+    form.signed_on = signed_on
+    form.receive()
+    form.save()
+    _event(form, "tax_form.received", actor=actor, from_state=TaxFormStatus.DRAFT,
+           detail={"corrected_fields": sorted(changes or {})})
+    return tax_form_validate(form=form, actor=actor, today=today)
+
+
 def _treaty_income_types(form: TaxForm) -> list[str]:
     claim = form.data.get("treaty_claim") or {}
     claims = claim if isinstance(claim, list) else [claim]
