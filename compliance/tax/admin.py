@@ -21,7 +21,6 @@ from .models import (
     WithholdingStatus,
 )
 
-
 SENSITIVE_KEYS = ("tin", "date_of_birth", "birth_date")
 
 

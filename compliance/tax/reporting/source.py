@@ -202,7 +202,7 @@ def figures_from_accounts_app(*, year: int, institution: ReportingInstitution
         payments = []
         for (purpose, ccy), amount in sorted(totals.items()):
             if purpose == CashPurpose.DIVIDEND:
-                withheld = -totals.get((CashPurpose.WITHHOLDING, ccy), Decimal("0"))
+                withheld = -totals.get((CashPurpose.WITHHOLDING, ccy), Decimal(0))
                 rate = (withheld / amount * 100).quantize(Decimal("0.01")) if amount else None
                 payments.append(Payment("CRS501", amount, ccy, withheld=withheld, withholding_rate=rate))
             elif purpose == CashPurpose.INTEREST and amount > 0:

@@ -11,7 +11,12 @@ import time_machine
 from pypdf import PdfReader
 
 from compliance.tax import services
-from compliance.tax.documents import RefusingURLFetcher, html_to_pdf, render_case_file_pdf, render_tax_form_pdf
+from compliance.tax.documents import (
+    RefusingURLFetcher,
+    html_to_pdf,
+    render_case_file_pdf,
+    render_tax_form_pdf,
+)
 from compliance.tax.forms_catalogue import FORM_TYPES
 from onboarding.audit import record_event
 
@@ -43,7 +48,7 @@ def make_form(kind: str, **changes):
     else:
         party = PersonFactory(given_names=form(kind)["name"].split()[0], family_name=form(kind)["name"].split()[1])
     related = EntityFactory(legal_name="Solaris Family Trust") if kind == "CRS_CP" else None
-    with time_machine.travel(dt.datetime(2026, 6, 1, tzinfo=dt.timezone.utc)):
+    with time_machine.travel(dt.datetime(2026, 6, 1, tzinfo=dt.UTC)):
         return services.tax_form_capture(party=party, form_type=kind, data=form(kind, **changes), signed_on=SIGNED,
                                          related_party=related)
 
@@ -101,7 +106,7 @@ def test_the_case_file_shows_party_ownership_requirements_forms_screening_and_au
     settlor = PersonFactory(given_names="Ann", family_name="Lee")
     OwnershipFactory(owner=settlor, owned=trust, role="settlor", percentage=0)
     case = CaseFactory(party=trust, jurisdiction="CH")
-    with time_machine.travel(dt.datetime(2026, 6, 1, tzinfo=dt.timezone.utc)):
+    with time_machine.travel(dt.datetime(2026, 6, 1, tzinfo=dt.UTC)):
         services.tax_form_capture(party=trust, form_type="W8BENE", data=form("W8BENE", name="Solaris Family Trust"),
                                   signed_on=SIGNED)
     record_event(subject=case, event_type="screening.cleared", to_state="cleared",

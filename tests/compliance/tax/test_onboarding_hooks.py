@@ -111,7 +111,7 @@ def test_a_rule_pack_pinned_on_the_case_drives_the_determination():
     assert [i.code for i in outstanding_tax_forms(case)] == ["pack.crs_everyone"]
 
 
-@time_machine.travel(dt.datetime(2026, 7, 1, 12, tzinfo=dt.timezone.utc))
+@time_machine.travel(dt.datetime(2026, 7, 1, 12, tzinfo=dt.UTC))
 def test_the_onboarding_rule_packs_tax_forms_and_crs_flag_drive_the_forms():
     """With the lead's rule packs loaded: a Briton booked in the US owes a W-8BEN only (the US
     pack sets crs_participating false); booked in Switzerland also a CRS self-certification."""
@@ -137,7 +137,7 @@ def test_a_rule_pack_form_name_this_app_does_not_know_is_refused():
         _translate_pack_rule({"form": "W-4"}, defaults={}, source="pack")
 
 
-@time_machine.travel(dt.datetime(2026, 6, 1, 12, tzinfo=dt.timezone.utc))
+@time_machine.travel(dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC))
 def test_moving_house_through_onboarding_voids_the_w8_after_commit(django_capture_on_commit_callbacks):
     """End to end: onboarding.services.party_update fires party_changed on commit; the W-8BEN
     is void and the relationship is no longer currently documented."""

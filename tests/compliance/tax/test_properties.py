@@ -46,7 +46,7 @@ def test_the_rate_is_always_one_the_rules_or_the_treaty_table_can_give(us, docum
                                                                        income):
     decision = withholding_rate(PayeeStatus(us, documented, certified, exempt, country, (income,)),
                                 income_type=income, on=dt.date(2026, 6, 1))
-    assert decision.rate in {Decimal("0"), Decimal("24"), Decimal("30")} | TREATY_RATES
+    assert decision.rate in {Decimal(0), Decimal(24), Decimal(30)} | TREATY_RATES
     if exempt:
         assert decision.rate == 0
     elif us and not (documented and certified):

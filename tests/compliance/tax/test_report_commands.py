@@ -167,12 +167,12 @@ def test_the_accounts_adapter_reads_year_end_balances_and_income_from_the_ledger
     account, custody = make_account(owner.firm, owner, custodians_demo(), number="CH-77", base="GBP")
     day = dt.date(2026, 11, 2)
     accounts_services.cash_deposit(account=account, custody_account=custody["us"], currency="USD",
-                                   amount=Decimal("50000"), value_date=day)
+                                   amount=Decimal(50000), value_date=day)
     aapl = ref.listings["AAPL"]
     accounts_services.trade_book(account=account, custody_account=custody["us"], listing=aapl, side="buy",
-                                 quantity=Decimal("100"), price=Decimal("200"), trade_date=day)
+                                 quantity=Decimal(100), price=Decimal(200), trade_date=day)
     accounts_services.trade_book(account=account, custody_account=custody["us"], listing=aapl, side="sell",
-                                 quantity=Decimal("40"), price=Decimal("210"), trade_date=dt.date(2026, 11, 16))
+                                 quantity=Decimal(40), price=Decimal(210), trade_date=dt.date(2026, 11, 16))
     accounts_services.dividend_book(account=account, custody_account=custody["us"], instrument=aapl.instrument,
                                     currency="USD", gross_amount=Decimal("25.00"), ex_date=dt.date(2026, 11, 9),
                                     pay_date=dt.date(2026, 11, 12), withholding_rate=Decimal("0.15"))
