@@ -36,8 +36,13 @@ def relationship_tax_check(relationship: Any) -> list[str]:
 
 
 def on_case_event(case_or_party: Any, event: str) -> None:
-    """onboarding calls hooks with a case ("submitted", ...) or a party ("party_changed")."""
-    if event == "party_changed":
+    """onboarding calls hooks with a case ("submitted", ...) or a party ("party_changed").
+    On submission the missing forms are prepared (pre-filled drafts to send for signature)."""
+    if event == "submitted":
+        from .services import tax_forms_prepare_missing
+
+        tax_forms_prepare_missing(case=case_or_party)
+    elif event == "party_changed":
         from onboarding.models import OnboardingCase
 
         from .services import tax_forms_review_party_change

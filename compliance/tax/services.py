@@ -130,6 +130,31 @@ def tax_form_prepare(*, party: Party, form_type: str, actor: User | None = None,
 
 
 @transaction.atomic
+def tax_forms_prepare_missing(*, case, actor: User | None = None) -> list[TaxForm]:
+    """On submission: a pre-filled draft of every required form that has neither a current valid
+    form nor a draft or received one, ready to render and send for signature. Idempotent."""
+    prepared = []
+    missing = selectors.missing_forms(case.party, booking_centre=case.jurisdiction, case=case)
+    refs = {int(ref.split(":", 1)[1]) for req, _w, _l in missing for ref in (req.subject_ref, req.for_ref) if ref}
+    parties = Party.objects.in_bulk(refs)
+    for req, _why, _latest in missing:
+        party = parties.get(int(req.subject_ref.split(":", 1)[1]))
+        related = parties.get(int(req.for_ref.split(":", 1)[1])) if req.for_ref else None
+        if party is None:
+            continue
+        pending = TaxForm.objects.filter(party=party, form_type=req.form, related_party=related,
+                                         status__in=[TaxFormStatus.DRAFT, TaxFormStatus.RECEIVED])
+        if pending.exists():
+            continue
+        role_code = ""
+        if req.form == "CRS_CP" and related is not None:
+            role_code = dict((p.pk, code) for p, code in selectors.controlling_persons(related)).get(party.pk, "")
+        prepared.append(tax_form_prepare(party=party, form_type=req.form, actor=actor, related_party=related,
+                                         role=role_code))
+    return prepared
+
+
+@transaction.atomic
 def tax_form_record_signed(*, form: TaxForm, signed_on: dt.date, changes: dict[str, Any] | None = None,
                            actor: User | None = None, today: dt.date | None = None) -> TaxForm:
     """The client returned the prepared form signed (with any corrections): receive and validate it."""

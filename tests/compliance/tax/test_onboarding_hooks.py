@@ -9,7 +9,7 @@ import time_machine
 
 from compliance.tax import services
 from compliance.tax.hooks import on_case_event, outstanding_tax_forms, relationship_tax_check
-from compliance.tax.models import TaxFormStatus
+from compliance.tax.models import TaxForm, TaxFormStatus
 from onboarding import requirements
 
 from .factories import (
@@ -154,3 +154,21 @@ def test_moving_house_through_onboarding_voids_the_w8_after_commit(django_captur
     assert w8.status == TaxFormStatus.INVALID and w8.status_reason == "change in circumstances: residence"
     assert relationship_tax_check(case.relationship) == [
         f"Form W-8BEN from {party.display_name}: form on file is invalid: change in circumstances: residence"]
+
+
+@time_machine.travel(dt.datetime(2026, 6, 1, 12, tzinfo=dt.timezone.utc))
+def test_submission_prepares_a_prefilled_draft_of_every_missing_form_once():
+    trust = EntityFactory(client_type="trust", legal_name="Solaris Family Trust", country_of_incorporation="KY")
+    settlor = PersonFactory(given_names="Ann", family_name="Lee", firm=trust.firm)
+    TaxResidenceFactory(party=settlor)
+    OwnershipFactory(owner=settlor, owned=trust, role="settlor", percentage=0)
+    case = CaseFactory(party=trust, jurisdiction="CH")
+    on_case_event(case, "submitted")
+    drafts = TaxForm.objects.filter(status=TaxFormStatus.DRAFT).order_by("form_type")
+    assert [(d.form_type, d.party_id) for d in drafts] == [
+        ("CRS_CP", settlor.pk), ("CRS_ENT", trust.pk), ("W8BENE", trust.pk)]
+    cp = drafts[0]
+    assert (cp.related_party_id, cp.data["role"], cp.data["entity_name"]) == (trust.pk, "CRS804", "Solaris Family Trust")
+    on_case_event(case, "submitted")  # again: nothing new
+    assert TaxForm.objects.count() == 3
+    assert len(outstanding_tax_forms(case)) == 3  # drafts do not meet the requirement
