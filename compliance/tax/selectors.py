@@ -319,6 +319,11 @@ def withholding_for(party: Party, *, income_type: str, on: dt.date | None = None
                             rules=withholding_rules(), treaty_rows=treaty_rows())
 
 
+def withholding_fraction_for(party: Party, *, income_type: str, on: dt.date | None = None) -> Decimal:
+    """The rate as a fraction (0.15), the form `accounts.services.dividend_book` takes."""
+    return withholding_for(party, income_type=income_type, on=on).rate / Decimal(100)
+
+
 def forms_for_party(party: Party) -> QuerySet[TaxForm]:
     return TaxForm.objects.filter(party=party).order_by("-created_at", "-id")
 

@@ -218,3 +218,8 @@ def test_the_render_task_stores_the_pdf(briton, settings, tmp_path):
     with default_storage.open(name) as fh:
         assert fh.read(4) == b"%PDF"
     assert tax_render_form_pdf.delay(f.pk).get() == name  # idempotent: same name, replaced
+
+
+def test_the_withholding_fraction_is_what_the_ledger_books(briton):
+    capture(briton, "W8BEN")
+    assert selectors.withholding_fraction_for(briton, income_type="dividends", on=TODAY) == Decimal("0.15")
