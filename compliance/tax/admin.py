@@ -10,7 +10,7 @@ from django.contrib import admin, messages
 from onboarding.crypto import mask
 from onboarding.exceptions import MeridianError
 
-from . import services
+from . import selectors, services
 from .models import (
     FormRule,
     ReportingInstitution,
@@ -35,10 +35,23 @@ def mask_sensitive(value: Any, key: str = "") -> Any:
     return value
 
 
+class ExpiringFilter(admin.SimpleListFilter):
+    title = "expiry"
+    parameter_name = "expiring"
+
+    def lookups(self, request, model_admin):
+        return [("soon", "Expires within the warning window")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "soon":
+            return queryset.filter(pk__in=selectors.forms_expiring().values("pk"))
+        return queryset
+
+
 @admin.register(TaxForm)
 class TaxFormAdmin(admin.ModelAdmin):
     list_display = ("id", "form_type", "party", "related_party", "status", "signed_on", "valid_until", "firm")
-    list_filter = ("form_type", "status", "firm", "chapter4_status")
+    list_filter = ("form_type", "status", ExpiringFilter, "firm", "chapter4_status")
     search_fields = ("party__given_names", "party__family_name", "party__legal_name")
     date_hierarchy = "signed_on"
     raw_id_fields = ("party", "related_party", "captured_by")

@@ -328,6 +328,18 @@ def forms_for_party(party: Party) -> QuerySet[TaxForm]:
     return TaxForm.objects.filter(party=party).order_by("-created_at", "-id")
 
 
+def forms_expiring(*, firm=None, on: dt.date | None = None, within_days: int | None = None) -> QuerySet[TaxForm]:
+    """Valid forms whose validity ends within the warning window (90 days by default)."""
+    from .validity import expiry_warning_days
+
+    on = on or timezone.localdate()
+    horizon = on + dt.timedelta(days=expiry_warning_days() if within_days is None else within_days)
+    qs = TaxForm.objects.filter(status=TaxFormStatus.VALID, valid_until__gte=on, valid_until__lte=horizon)
+    if firm is not None:
+        qs = qs.filter(firm=firm)
+    return qs.select_related("party").order_by("valid_until", "id")
+
+
 def forms_for_firm(firm) -> QuerySet[TaxForm]:
     return TaxForm.objects.filter(firm=firm).select_related("party")
 

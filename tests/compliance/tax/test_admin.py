@@ -27,6 +27,7 @@ def test_admin_lists_and_pages_load_and_tins_are_masked(officer_client):
     for name in ("taxform", "treatyrate", "withholdingrule", "formrule", "reportinginstitution", "taxreportrun",
                  "withholdingstatus"):
         assert officer_client.get(reverse(f"admin:tax_{name}_changelist")).status_code == 200, name
+    assert officer_client.get(reverse("admin:tax_taxform_changelist") + "?expiring=soon").status_code == 200
     page = officer_client.get(reverse("admin:tax_taxform_change", args=[f.pk])).content.decode()
     assert "1955839661" not in page and "9661" in page
 

@@ -115,6 +115,8 @@ def test_the_expiry_sweep_expires_flags_and_puts_the_party_on_default_withholdin
     assert WithholdingStatus.objects.get(party=briton).basis == "documented"
     assert selectors.withholding_for(briton, income_type="dividends", on=dt.date(2026, 6, 1)).rate == Decimal(15)
 
+    assert list(selectors.forms_expiring(on=dt.date(2026, 10, 15))) == [old]
+    assert not selectors.forms_expiring(on=dt.date(2026, 9, 1)).exists()
     soon = services.tax_forms_expiry_sweep(today=dt.date(2026, 10, 15))
     assert soon["expiring"] == [old.pk] and soon["expired"] == []
     again = services.tax_forms_expiry_sweep(today=dt.date(2026, 10, 16))
