@@ -33,6 +33,7 @@ class AccountFigures:
     currency: str
     closed: bool = False
     payments: tuple[Payment, ...] = field(default_factory=tuple)
+    us_person: bool = False  # the ledger's own flag (accounts.Account.is_us_person)
 
 
 def fi_from_institution(inst: ReportingInstitution) -> ReportingFI:
@@ -121,8 +122,8 @@ def book_from_figures(figures: list[AccountFigures]) -> list[Account]:
             raise ReportError(f"account {f.number}: no party {f.party_id}", detail={"account": f.number})
         holder, us_form, us_person = holder_from_party(party)
         accounts.append(Account(number=f.number, holder=holder, balance=f.balance, currency=f.currency,
-                                payments=f.payments, closed=f.closed, us_person=us_person, us_form=us_form,
-                                undocumented=not us_form))
+                                payments=f.payments, closed=f.closed, us_person=us_person or f.us_person,
+                                us_form=us_form, undocumented=not us_form))
     return accounts
 
 
@@ -210,5 +211,6 @@ def figures_from_accounts_app(*, year: int, institution: ReportingInstitution
             elif purpose == "proceeds":
                 payments.append(Payment("CRS503", amount, ccy))
         figures.append(AccountFigures(number=account.number, party_id=account.owner_id, balance=balance,
-                                      currency=account.base_currency, closed=closed, payments=tuple(payments)))
+                                      currency=account.base_currency, closed=closed, payments=tuple(payments),
+                                      us_person=account.is_us_person))
     return figures, problems
