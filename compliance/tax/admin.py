@@ -90,22 +90,29 @@ class TaxFormAdmin(admin.ModelAdmin):
                 self.message_user(request, f"Form {form.pk}: {exc.message}", level=messages.ERROR)
 
 
+class RuleRowAdmin(admin.ModelAdmin):
+    """Rule rows are editable by compliance officers; every save is audited by the service."""
+
+    def save_model(self, request, obj, form, change):
+        services.tax_rule_row_save(row=obj, actor=request.user, changed=list(form.changed_data))
+
+
 @admin.register(TreatyRate)
-class TreatyRateAdmin(admin.ModelAdmin):
+class TreatyRateAdmin(RuleRowAdmin):
     list_display = ("country", "income_type", "article", "rate", "effective_from", "effective_to", "is_active", "source")
     list_filter = ("income_type", "is_active", "country")
     search_fields = ("country", "article", "source")
 
 
 @admin.register(WithholdingRule)
-class WithholdingRuleAdmin(admin.ModelAdmin):
+class WithholdingRuleAdmin(RuleRowAdmin):
     list_display = ("priority", "code", "rate", "conditions", "effective_from", "is_active", "source")
     list_filter = ("is_active",)
     search_fields = ("code", "description", "source")
 
 
 @admin.register(FormRule)
-class FormRuleAdmin(admin.ModelAdmin):
+class FormRuleAdmin(RuleRowAdmin):
     list_display = ("position", "code", "form_type", "conditions", "per", "effective_from", "is_active")
     list_filter = ("form_type", "is_active")
     search_fields = ("code", "reason", "source")

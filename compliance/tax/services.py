@@ -79,6 +79,17 @@ def tax_rules_load(*, actor: User | None = None) -> dict[str, int]:
     return {"treaty_rates": len(treaty_objs), "withholding_rules": len(rule_objs), "form_rules": len(form_objs)}
 
 
+@transaction.atomic
+def tax_rule_row_save(*, row: TreatyRate | WithholdingRule | FormRule, actor: User | None,
+                      changed: list[str]) -> None:
+    """Save a rule row edited by a compliance officer, with an audit event naming what changed."""
+    created = row.pk is None
+    row.save()
+    record_event(subject=row, event_type="tax.rule_created" if created else "tax.rule_changed", actor=actor,
+                 reason="edited in the admin",
+                 detail={"fields": sorted(changed), "values": {f: str(getattr(row, f, "")) for f in sorted(changed)}})
+
+
 # --- Forms ------------------------------------------------------------------------------------
 
 

@@ -37,3 +37,24 @@ def test_masking_reaches_nested_tins():
     masked = mask_sensitive(data)
     assert masked["tax_residences"][0]["tin"].endswith("9661") and "1955" not in masked["tax_residences"][0]["tin"]
     assert masked["us_tin"].endswith("4399") and masked["name"] == "A"
+
+
+def test_editing_a_treaty_rate_in_the_admin_is_audited(officer_client):
+    from decimal import Decimal
+
+    from compliance.tax.models import TreatyRate
+    from onboarding.audit import events_for
+
+    services.tax_rules_load()
+    row = TreatyRate.objects.get(country="IN", income_type="dividends")
+    url = reverse("admin:tax_treatyrate_change", args=[row.pk])
+    response = officer_client.post(url, {
+        "country": "IN", "income_type": "dividends", "article": row.article, "rate": "20", "source": row.source,
+        "effective_from": row.effective_from.isoformat(), "version": row.version, "is_active": "on",
+    })
+    assert response.status_code == 302, response.content[:2000]
+    row.refresh_from_db()
+    assert row.rate == Decimal("20")
+    event = events_for(row).get()
+    assert event.event_type == "tax.rule_changed" and event.detail["fields"] == ["rate"]
+    assert event.actor.username == "officer"
