@@ -249,7 +249,7 @@ def required_forms(party: Party, *, booking_centre: str, case: OnboardingCase | 
     rules, crs = form_rules_for(case)
     facts = party_facts(party, booking_centre=booking_centre, effectively_connected=effectively_connected,
                         crs_participating=crs)
-    return determine_forms(facts, rules)
+    return determine_forms(facts, rules, on=timezone.localdate())
 
 
 def _ref_to_pk(ref: str) -> int:

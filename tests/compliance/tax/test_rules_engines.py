@@ -194,3 +194,9 @@ def test_norway_is_a_crs_jurisdiction_with_a_tin_rule():
 
     assert is_crs_jurisdiction("NO")
     assert validate_tin("NO", "974760673", entity=True).method == "stdnum:no.orgnr"
+
+
+def test_a_form_rule_not_yet_in_force_is_not_applied():
+    rules = [{"code": "x", "form": "CRS_IND", "when": {}, "reason": "r", "source": "s", "effective_from": "2027-01-01"}]
+    assert determine_forms(facts(), rules, on=dt.date(2026, 12, 31)) == []
+    assert [r.code for r in determine_forms(facts(), rules, on=dt.date(2027, 1, 1))] == ["x"]
