@@ -31,7 +31,7 @@ SQLITE_REVERSE = [
 def forwards(apps, schema_editor):
     vendor = schema_editor.connection.vendor
     if vendor == "postgresql":
-        schema_editor.execute(PG_SQL)
+        schema_editor.execute(PG_SQL, params=None)
     elif vendor == "sqlite":
         for statement in SQLITE_SQL:
             schema_editor.execute(statement)
@@ -40,7 +40,7 @@ def forwards(apps, schema_editor):
 def backwards(apps, schema_editor):
     vendor = schema_editor.connection.vendor
     if vendor == "postgresql":
-        schema_editor.execute(PG_REVERSE)
+        schema_editor.execute(PG_REVERSE, params=None)
     elif vendor == "sqlite":
         for statement in SQLITE_REVERSE:
             schema_editor.execute(statement)

@@ -1,0 +1,225 @@
+"""The compliance officer's admin for onboarding. Transitions are buttons/actions that call
+services; the state fields are read-only here (they are protected on the model)."""
+from __future__ import annotations
+
+import json
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.utils.html import format_html, format_html_join
+
+from . import services
+from .audit import events_for
+from .exceptions import MeridianError
+from .models import (
+    Address,
+    AuditEvent,
+    Document,
+    Firm,
+    OnboardingCase,
+    OwnershipLink,
+    Party,
+    PartyIdentifier,
+    Relationship,
+    RulePack,
+    TaxResidence,
+    User,
+)
+from .selectors import beneficial_owner_summary, case_outstanding
+
+
+@admin.register(Firm)
+class FirmAdmin(admin.ModelAdmin):
+    list_display = ("name", "kind", "home_jurisdiction", "created_at")
+    list_filter = ("kind", "home_jurisdiction")
+    search_fields = ("name", "lei")
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    list_display = ("username", "email", "firm", "role", "is_staff", "is_active")
+    list_filter = ("role", "firm", "is_staff")
+    fieldsets = BaseUserAdmin.fieldsets + (("Meridian", {"fields": ("firm", "role")}),)
+    add_fieldsets = BaseUserAdmin.add_fieldsets + (("Meridian", {"fields": ("firm", "role")}),)
+
+
+class AddressInline(admin.TabularInline):
+    model = Address
+    extra = 0
+
+
+class IdentifierInline(admin.TabularInline):
+    """Masked here; the full value is revealed only through the audited reveal service."""
+
+    model = PartyIdentifier
+    extra = 0
+    fields = ("kind", "country", "masked_value", "validator")
+    readonly_fields = ("kind", "country", "masked_value", "validator")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class TaxResidenceInline(admin.TabularInline):
+    model = TaxResidence
+    extra = 0
+    fields = ("country", "masked_tin", "no_tin_reason", "no_tin_explanation")
+    readonly_fields = ("country", "masked_tin", "no_tin_reason", "no_tin_explanation")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="TIN")
+    def masked_tin(self, obj):
+        from .crypto import mask
+
+        return mask(obj.tin)
+
+
+class OwnersInline(admin.TabularInline):
+    model = OwnershipLink
+    fk_name = "owned"
+    extra = 0
+    verbose_name = "owner or controller"
+    verbose_name_plural = "owners and controllers"
+
+
+class DocumentInline(admin.TabularInline):
+    model = Document
+    extra = 0
+    fields = ("doc_type", "original_name", "content_type", "size", "expires_on", "uploaded_at")
+    readonly_fields = ("original_name", "content_type", "size", "uploaded_at")
+
+
+@admin.register(Party)
+class PartyAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "firm", "kind", "client_type", "residence_country", "is_pep", "version")
+    list_filter = ("kind", "client_type", "is_pep", "firm", "residence_country")
+    search_fields = ("given_names", "family_name", "legal_name", "email")
+    inlines = [AddressInline, IdentifierInline, TaxResidenceInline, OwnersInline, DocumentInline]
+    readonly_fields = ("version", "created_at", "updated_at", "masked_date_of_birth")
+    exclude = ("date_of_birth",)
+
+    @admin.display(description="Date of birth")
+    def masked_date_of_birth(self, obj):
+        return f"{obj.date_of_birth.year}-••-••" if obj.date_of_birth else "-"
+
+
+class CaseActionForm(forms.Form):
+    reason = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+@admin.register(OnboardingCase)
+class OnboardingCaseAdmin(admin.ModelAdmin):
+    list_display = ("id", "party", "firm", "kind", "jurisdiction", "state", "risk_level", "submitted_at")
+    list_filter = ("state", "kind", "risk_level", "jurisdiction", "firm")
+    search_fields = ("party__given_names", "party__family_name", "party__legal_name", "id")
+    readonly_fields = (
+        "firm", "party", "relationship", "kind", "jurisdiction", "state", "risk_level", "rule_pack_versions",
+        "submitted_by", "submitted_at", "first_approver", "approved_by", "decided_at", "created_at",
+        "outstanding_checklist", "ownership_chart", "audit_trail", "pinned_policy",
+    )
+    exclude = ("policy", "acknowledged_flags", "created_by")
+    actions = ["start_review", "approve", "reject"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(description="Outstanding requirements")
+    def outstanding_checklist(self, obj):
+        items = case_outstanding(obj)
+        if not items:
+            return "Nothing outstanding."
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join("", "<li><strong>{}</strong>: {}<br><small>{}</small></li>",
+                             ((i.category, i.reason, i.source) for i in items)),
+        )
+
+    @admin.display(description="Beneficial owners and controllers")
+    def ownership_chart(self, obj):
+        rows = beneficial_owner_summary(obj)
+        if not rows:
+            return "No owners or controllers recorded."
+        return format_html(
+            "<table><tr><th>Party</th><th>Effective %</th><th>Through</th><th>Roles</th><th>BO</th></tr>{}</table>",
+            format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", (
+                (r["name"], r["effective_percentage"], " > ".join(r["through"]) or "direct", ", ".join(r["roles"]),
+                 "yes" if r["is_beneficial_owner"] else "") for r in rows)),
+        )
+
+    @admin.display(description="Audit trail")
+    def audit_trail(self, obj):
+        return format_html(
+            "<ol>{}</ol>",
+            format_html_join("", "<li>{} {} {} &rarr; {} by {} {}</li>", (
+                (e.created_at.strftime("%Y-%m-%d %H:%M:%S"), e.event_type, e.from_state, e.to_state,
+                 e.actor or "system", e.reason) for e in events_for(obj))),
+        )
+
+    @admin.display(description="Pinned policy")
+    def pinned_policy(self, obj):
+        return format_html("<pre>{}</pre>", json.dumps(obj.policy.get("policy", {}), indent=1)[:4000])
+
+    def _run(self, request, queryset, action):
+        done = 0
+        for case in queryset:
+            try:
+                action(case)
+                done += 1
+            except MeridianError as exc:
+                self.message_user(request, f"Case {case.pk}: {exc.message}", messages.ERROR)
+        if done:
+            self.message_user(request, f"{done} case(s) updated.", messages.SUCCESS)
+
+    @admin.action(description="Start review")
+    def start_review(self, request, queryset):
+        self._run(request, queryset, lambda c: services.case_start_review(case=c, actor=request.user))
+
+    @admin.action(description="Approve (four-eyes where required)")
+    def approve(self, request, queryset):
+        self._run(request, queryset, lambda c: services.case_approve(case=c, actor=request.user))
+
+    @admin.action(description="Reject")
+    def reject(self, request, queryset):
+        self._run(request, queryset, lambda c: services.case_reject(case=c, actor=request.user,
+                                                                    reason="Rejected from the admin"))
+
+
+@admin.register(Relationship)
+class RelationshipAdmin(admin.ModelAdmin):
+    list_display = ("party", "firm", "state", "risk_level", "next_review_due", "approved_at")
+    list_filter = ("state", "risk_level", "firm")
+    search_fields = ("party__given_names", "party__family_name", "party__legal_name")
+    readonly_fields = ("firm", "party", "state", "risk_level", "approved_at", "next_review_due")
+
+
+@admin.register(RulePack)
+class RulePackAdmin(admin.ModelAdmin):
+    list_display = ("code", "version", "scope", "name", "effective_from", "is_active", "created_at")
+    list_filter = ("scope", "is_active")
+    search_fields = ("code", "name")
+    readonly_fields = ("code", "version", "scope", "name", "jurisdictions", "effective_from", "source_file",
+                       "checksum", "created_by", "created_at")
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "event_type", "subject_type", "subject_id", "from_state", "to_state", "actor", "firm")
+    list_filter = ("event_type", "subject_type", "firm")
+    search_fields = ("subject_id", "reason", "event_type")
+    readonly_fields = [f.name for f in AuditEvent._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+admin.site.register(Document)
+admin.site.site_header = "Meridian compliance"
