@@ -9,8 +9,10 @@ Scoring a query name against a listed name (both tokenised by `normalize.tokeniz
 2. Each token is weighted: rare tokens weigh 1, common ones less (inverse document frequency
    over the list's names), particles (AL, BIN, DE...) and legal forms (LTD, LLC, GMBH...) much less.
 3. Coverage of each side: the weighted mean of every token's best match on the other side.
-   The side with less weight is "small"; score = cover_small * (1 - unmatched_penalty * (1 - cover_large)),
-   so a dropped middle name costs a little, and a missing surname a lot.
+   The side with less weight is "small"; score = cover_small * (1 - unmatched_penalty * unmatched_large),
+   where unmatched_large is the share of the larger side's weight that matched nothing, so a
+   dropped middle name costs a little. Against the index, a listed surname ("SURNAME, Given")
+   that nothing matches multiplies the score by `surname_missing_factor`.
    If only one name token matches while either side has two or more, the score is multiplied by
    `single_token_factor`; if no real name token matches (only particles/legal forms), it is 0.
    The result is symmetric in its two arguments.
@@ -193,20 +195,24 @@ def combine(S: np.ndarray, wa: np.ndarray, wb: np.ndarray, name_a: np.ndarray, n
         return 0.0
     ca = float(np.dot(wa, best_a)) / Wa
     cb = float(np.dot(wb, best_b)) / Wb
+    fa = float(np.dot(wa, best_a > 0)) / Wa
+    fb = float(np.dot(wb, best_b > 0)) / Wb
     return _finish(ca, cb, Wa, Wb, int(((best_a > 0) & name_a).sum()), int(((best_b > 0) & name_b).sum()),
-                   int(name_a.sum()), int(name_b.sum()), cfg)
+                   int(name_a.sum()), int(name_b.sum()), cfg, fa, fb)
 
 
 def _finish(ca: float, cb: float, Wa: float, Wb: float, ma: int, mb: int, na: int, nb: int,
-            cfg: MatcherConfig) -> float:
+            cfg: MatcherConfig, fa: float, fb: float) -> float:
+    """ca/cb: similarity-weighted coverage of each side; fa/fb: share of each side's weight
+    that found any match; ma/mb: name tokens matched; na/nb: name tokens."""
     matched = min(ma, mb)
     if matched == 0:
         return 0.0  # only particles / legal forms in common
-    if Wa < Wb or (Wa == Wb and ca >= cb):
-        small, large = ca, cb
+    if Wa < Wb or (Wa == Wb and (ca, fa) >= (cb, fb)):
+        small, large_found = ca, fb
     else:
-        small, large = cb, ca
-    score = small * (1.0 - cfg.unmatched_penalty * (1.0 - large))
+        small, large_found = cb, fa
+    score = small * (1.0 - cfg.unmatched_penalty * (1.0 - large_found))
     if matched == 1 and max(na, nb) >= 2:
         score *= cfg.single_token_factor
     return min(1.0, max(0.0, score))
@@ -425,6 +431,8 @@ class ScreeningIndex:
         Wc = wc.sum(axis=1)
         cq = (wq[:, None] * best_q).sum(axis=0) / Wq
         cc = (wc * best_c).sum(axis=1) / np.maximum(Wc, 1e-12)
+        fq = (wq[:, None] * (best_q > 0)).sum(axis=0) / Wq
+        fc = (wc * (best_c > 0)).sum(axis=1) / np.maximum(Wc, 1e-12)
         mq = ((best_q > 0) & nq[:, None]).sum(axis=0)
         mc = ((best_c > 0) & nc).sum(axis=1)
         nq_total = int(nq.sum())
@@ -435,7 +443,7 @@ class ScreeningIndex:
         out = np.empty(len(candidates))
         for k in range(len(candidates)):
             out[k] = _finish(float(cq[k]), float(cc[k]), Wq, float(Wc[k]), int(mq[k]), int(mc[k]),
-                             nq_total, int(nc_total[k]), cfg)
+                             nq_total, int(nc_total[k]), cfg, float(fq[k]), float(fc[k]))
             if surname_missing[k]:
                 out[k] *= cfg.surname_missing_factor
         return out
