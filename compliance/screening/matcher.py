@@ -44,7 +44,7 @@ from .normalize import LEGAL, NAME, PARTICLE, name_variants, phonetic, skeleton,
 class MatcherConfig:
     threshold: float = 0.80
     token_cutoff: float = 0.75
-    skeleton_sim: float = 0.85
+    skeleton_sim: float = 0.80
     initial_sim: float = 0.80
     particle_weight: float = 0.2
     legal_weight: float = 0.05
