@@ -77,3 +77,10 @@ def ofac_active(db, ofac_files):
     from compliance.services import watchlist_import
 
     return watchlist_import(source="ofac", paths=ofac_files)
+
+
+@pytest.fixture
+def packs(db):
+    from onboarding.services import rulepacks_load
+
+    return rulepacks_load()
