@@ -187,3 +187,16 @@ def test_due_reviews_open_a_case_once_and_overdue_ones_are_flagged_once(firm):
     assert not reviews.filter(relationship=later).exists()
     flag = events_for(overdue).get(event_type="relationship.review_overdue")
     assert flag.detail["days_overdue"] == 5
+
+
+@pytest.mark.django_db
+def test_submission_screens_and_rates_the_case_through_the_hooks(packs, firm, advisor, risk_model,
+                                                                 django_capture_on_commit_callbacks):
+    party = onboarding.party_create(firm=firm, actor=advisor, kind="person", given_names="Ali", family_name="Rezaei",
+                                    date_of_birth="1975-01-01", residence_country="IR", nationalities=["IR"])
+    case = onboarding.case_create(firm=firm, party=party, actor=advisor, jurisdiction="GB")
+    with django_capture_on_commit_callbacks(execute=True):
+        onboarding.case_submit(case=case, actor=advisor)
+    case.refresh_from_db()
+    assert case.risk_level == "high"
+    assert events_for(party).filter(event_type="screening.performed").exists()
