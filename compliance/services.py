@@ -146,6 +146,9 @@ def screen_party(*, party: Party, trigger: str, case: OnboardingCase | None = No
                        snapshots=[s.pk for s in snapshots])
     if index is None:
         run.save()
+        record_event(subject=party, event_type="screening.performed", firm=party.firm,
+                     detail={"trigger": trigger, "hits": 0, "alerts_opened": 0, "suppressed": 0, "snapshots": [],
+                             "warning": "no active watchlist"})
         return []
     thresholds = selectors.thresholds_for(party.firm_id)
     hits = index.screen(selectors.query_for_party(party), threshold=min(thresholds.values()),
