@@ -11,6 +11,7 @@ from onboarding import services
 from onboarding.api.auth import api_token_create, api_token_revoke
 from onboarding.models import OnboardingCase, Party, WebhookDelivery
 from onboarding.webhooks import verify
+from tests.compliance.tax.samples import form as tax_form
 from tests.factories import FirmFactory, OfficerFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -135,6 +136,14 @@ def test_the_full_journey_from_party_to_activation_through_the_api(packs, firm, 
                               "file": SimpleUploadedFile("x.pdf", PDF, content_type="application/pdf")},
                               format="multipart")
         assert upload.status_code == 201, upload.json()
+    tax_codes = {i["code"] for i in partner.get(f"/api/v1/cases/{case['id']}/requirements/").json()}
+    assert tax_codes and all(code.startswith("tax.") for code in tax_codes), tax_codes
+    for form_type in ("W8BEN", "CRS_IND"):
+        response = partner.post("/api/v1/tax-forms/", {"party": pid, "form_type": form_type,
+                                "signed_on": "2026-11-01", "data": tax_form(form_type, name="Jane Doe",
+                                                                            date_of_birth="1980-02-03")}, format="json")
+        assert response.status_code == 201, response.json()
+        assert response.json()["status"] == "valid", response.json()
     assert partner.get(f"/api/v1/cases/{case['id']}/requirements/").json() == []
 
     assert partner.post(f"/api/v1/cases/{case['id']}/submit/").json()["state"] == "submitted"
