@@ -1,6 +1,6 @@
 """What compliance registers with onboarding: a requirement provider (live screening alerts
 block approval), an activation check (a confirmed match blocks account actions) and a case
-hook (screen and rate on submission; re-screen on a change of party data)."""
+hook (screen and rate on submission; re-screen on a change of party data or ownership)."""
 from __future__ import annotations
 
 from typing import Any
@@ -23,7 +23,9 @@ def screening_outstanding(case: Any) -> list[Outstanding]:
 
     items = []
     alerts = (ScreeningAlert.objects.filter(party_id__in=case_party_ids(case))
-              .exclude(state=AlertState.CLEARED).select_related("party").order_by("pk"))
+              .exclude(state=AlertState.CLEARED)
+              .exclude(state=AlertState.CONFIRMED, is_pep=True)  # a confirmed PEP means EDD, not a refusal
+              .select_related("party").order_by("pk"))
     for alert in alerts:
         confirmed = alert.state == AlertState.CONFIRMED
         items.append(Outstanding(
@@ -41,7 +43,8 @@ def screening_outstanding(case: Any) -> list[Outstanding]:
 def confirmed_match_check(relationship: Any) -> list[str]:
     from .models import AlertState, ScreeningAlert
 
-    if ScreeningAlert.objects.filter(party_id=relationship.party_id, state=AlertState.CONFIRMED).exists():
+    if ScreeningAlert.objects.filter(party_id=relationship.party_id, state=AlertState.CONFIRMED,
+                                     is_pep=False).exists():
         return ["compliance has declined this client"]
     return []
 
@@ -53,6 +56,8 @@ def on_case_event(case_or_party: Any, event: str) -> None:
         tasks.screen_case.delay(case_or_party.pk)
     elif event == "party_changed":
         tasks.party_changed.delay(case_or_party.pk)
+    elif event == "ownership_changed":
+        tasks.ownership_changed.delay(case_or_party.pk)
 
 
 def register() -> None:

@@ -142,8 +142,31 @@ def relationships_touching(party: Party) -> list[Relationship]:
 
 
 def last_changed_fields(party: Party) -> set[str]:
-    event = events_for(party).filter(event_type="party.updated").order_by("-created_at", "-id").first()
-    return set(event.detail.get("fields", [])) if event else set()
+    """What the latest change of party data touched: the fields of a `party.updated` event, or
+    "residential_address" when a residential address was replaced."""
+    event = (events_for(party).filter(event_type__in=["party.updated", "party.address_set"])
+             .order_by("-created_at", "-id").first())
+    if event is None:
+        return set()
+    if event.event_type == "party.address_set":
+        replaced = event.detail.get("replaced") and event.detail.get("kind") == "residential"
+        return {"residential_address"} if replaced else set()
+    return set(event.detail.get("fields", []))
+
+
+def book_party_ids(max_depth: int = 10) -> list[int]:
+    """Every client of a relationship not closed, and every owner or controller above them."""
+    from onboarding.models import OwnershipLink
+
+    ids = set(Relationship.objects.exclude(state=RelationshipState.CLOSED).values_list("party_id", flat=True))
+    frontier = set(ids)
+    for _ in range(max_depth):
+        owners = set(OwnershipLink.objects.filter(owned_id__in=frontier).values_list("owner_id", flat=True)) - ids
+        if not owners:
+            break
+        ids |= owners
+        frontier = owners
+    return sorted(ids)
 
 
 def overdue_already_flagged(relationship: Relationship) -> bool:

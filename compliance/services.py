@@ -128,6 +128,11 @@ def watchlist_import(
 
 
 def _hit_is_suppressed(party: Party, hit: Hit, entry_hash: str, now: dt.datetime) -> bool:
+    """A confirmed pair stays decided; a cleared pair is remembered until it expires or the
+    party or the entry changes."""
+    if ScreeningAlert.objects.filter(party=party, source=hit.source, entry_ref=hit.ref,
+                                     state=AlertState.CONFIRMED).exists():
+        return True
     return ClearedMatch.objects.filter(
         party=party, source=hit.source, entry_ref=hit.ref, entry_hash=entry_hash, party_version=party.version,
         expires_at__gt=now,
@@ -299,9 +304,10 @@ def alert_clear(*, alert: ScreeningAlert, actor: User, note: str) -> ScreeningAl
 
 @transaction.atomic
 def alert_confirm(*, alert: ScreeningAlert, actor: User, note: str) -> ScreeningAlert:
-    """Confirm a true match. Open cases of the party (and of the clients it owns or controls)
-    are rejected and their relationships suspended. The firm is told that compliance declined
-    the client, never which list or entry matched."""
+    """Confirm a true match. For a sanctions match, open cases of the party (and of the clients
+    it owns or controls) are rejected and their relationships suspended; the firm is told that
+    compliance declined the client, never which list or entry matched. A PEP match instead marks
+    the party PEP and re-rates its open cases."""
     _require_officer(actor)
     if not note.strip():
         raise AlertNoteRequired("confirming a match needs a note")
@@ -310,7 +316,10 @@ def alert_confirm(*, alert: ScreeningAlert, actor: User, note: str) -> Screening
     alert.decision_note = note
     alert.decided_at = timezone.now()
     _alert_transition(alert, "confirm", actor=actor, note=note, event="screening.alert_confirmed",
-                      detail={"source": alert.source, "ref": alert.entry_ref})
+                      detail={"source": alert.source, "ref": alert.entry_ref, "pep": alert.is_pep})
+    if alert.is_pep:
+        _confirm_pep(alert, actor)
+        return alert
     for case in selectors.open_cases_touching(alert.party):
         if case.state in (CaseState.SUBMITTED, CaseState.IN_REVIEW, CaseState.AWAITING_SECOND_APPROVAL):
             onboarding_services.case_reject(case=case, actor=actor, reason=NEUTRAL_FIRM_MESSAGE)
@@ -320,6 +329,19 @@ def alert_confirm(*, alert: ScreeningAlert, actor: User, note: str) -> Screening
             onboarding_services.relationship_suspend(relationship=relationship, actor=actor,
                                                      reason=NEUTRAL_FIRM_MESSAGE)
     return alert
+
+
+def _confirm_pep(alert: ScreeningAlert, actor: User) -> None:
+    """A confirmed PEP is not a reason to decline: the party is marked PEP (a change of
+    circumstances, which re-screens and opens an early review) and open cases are re-rated,
+    which brings EDD and senior approval through the rule packs."""
+    party = alert.party
+    if not party.is_pep:
+        onboarding_services.party_update(party=party, actor=actor, is_pep=True)
+    if RiskModel.objects.filter(is_active=True).exists():
+        for case in selectors.open_cases_touching(party):
+            if case.state != CaseState.DRAFT:
+                rate_case(case=case, actor=actor)
 
 
 # --------------------------------------------------------------------------------------------
@@ -446,9 +468,19 @@ def party_changed(*, party: Party) -> None:
     change is one of the event triggers (residence, nationality, PEP status)."""
     screen_party(party=party, trigger="party_changed")
     fields = selectors.last_changed_fields(party)
-    triggers = sorted(fields & {"residence_country", "nationalities", "is_pep", "country_of_incorporation"})
+    triggers = sorted(fields & {"residence_country", "nationalities", "is_pep", "country_of_incorporation",
+                                "residential_address"})
     if triggers:
         _open_event_reviews(party, reason="change of " + ", ".join(triggers))
+
+
+def ownership_changed(*, party: Party) -> None:
+    """Hook for onboarding's "ownership_changed" on the owned party: screen its (new) owners and
+    controllers, and open an early review of its active relationships."""
+    related = [pk for pk in ownership_of(party).shares if pk != party.pk]
+    for owner in Party.objects.filter(pk__in=related).order_by("pk"):
+        screen_party(party=owner, trigger="ownership_changed")
+    _open_event_reviews(party, reason="change of ownership")
 
 
 def open_due_reviews(*, today: dt.date | None = None, lead_days: int = 30) -> dict:

@@ -9,9 +9,9 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import transaction
 
-from onboarding.models import OnboardingCase, Party, Relationship, RelationshipState
+from onboarding.models import OnboardingCase, Party
 
-from . import services
+from . import selectors, services
 from .models import WatchlistSnapshot
 
 CHUNK = 500
@@ -24,8 +24,7 @@ def rescreen_book(snapshot_id: int) -> dict:
     snapshot = WatchlistSnapshot.objects.get(pk=snapshot_id)
     if not snapshot.is_active:
         return {"skipped": "snapshot no longer active"}
-    client_firms = Relationship.objects.exclude(state=RelationshipState.CLOSED).values_list("firm_id", flat=True)
-    party_ids = list(Party.objects.filter(firm_id__in=client_firms).order_by("pk").values_list("pk", flat=True))
+    party_ids = selectors.book_party_ids()
     chunks = [party_ids[i:i + CHUNK] for i in range(0, len(party_ids), CHUNK)]
     for chunk in chunks:
         rescreen_chunk.delay(snapshot_id, chunk)
@@ -56,6 +55,11 @@ def screen_case(case_id: int) -> int:
 @shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
 def party_changed(party_id: int) -> None:
     services.party_changed(party=Party.objects.get(pk=party_id))
+
+
+@shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
+def ownership_changed(party_id: int) -> None:
+    services.ownership_changed(party=Party.objects.get(pk=party_id))
 
 
 @shared_task(acks_late=True)

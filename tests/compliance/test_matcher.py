@@ -207,3 +207,13 @@ def test_listed_names_are_found_in_the_real_lists(full_index, query, kind, expec
 def test_common_innocent_names_do_not_hit_the_real_lists(full_index):
     for name in ["John Smith", "Emma Laurent", "Hiroshi Tanaka", "Priya Sharma", "Blue River Capital LLC"]:
         assert full_index.screen(Query(name, kind="entity" if "LLC" in name else "person")) == [], name
+
+
+@settings(max_examples=150, deadline=None)
+@given(names, st.sampled_from([None, "person", "entity"]),
+       st.one_of(st.none(), st.dates().map(lambda d: d.isoformat())),
+       st.lists(st.sampled_from(["RU", "GB", "AE", "CO"]), max_size=2))
+def test_index_hits_always_score_in_the_unit_interval(name, kind, dob, countries):
+    index = small_index()
+    for hit in index.screen(Query(name, kind=kind, dob=dob, countries=tuple(countries)), threshold=0):
+        assert 0.0 <= hit.score <= 1.0 and 0.0 <= hit.name_score <= 1.0

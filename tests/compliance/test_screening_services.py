@@ -314,3 +314,60 @@ def test_a_list_update_rescreens_the_book_against_what_changed(
     from compliance.tasks import rescreen_chunk
 
     assert rescreen_chunk(snapshot.pk, [party.pk]) == 0
+
+
+def ftm_pep_file(tmp_path):
+    path = tmp_path / "peps.json"
+    path.write_text(json.dumps({
+        "id": "Q-lopez", "schema": "Person", "target": True, "datasets": ["everypolitician"],
+        "topics": ["role.pep"],
+        "properties": {"name": ["Maria Fernanda Lopez"], "birthDate": ["1965-04-02"], "nationality": ["mx"],
+                       "position": ["Senator"]}}) + "\n", encoding="utf-8")
+    return path
+
+
+def test_a_confirmed_pep_match_marks_the_party_pep_and_rates_the_case_high_instead_of_declining(
+        tmp_path, packs, firm, advisor, officer, django_capture_on_commit_callbacks):
+    services.risk_models_load()
+    services.watchlist_import(source="ftm", paths=[ftm_pep_file(tmp_path)])
+    party = onboarding.party_create(firm=firm, actor=advisor, kind="person", given_names="Maria Fernanda",
+                                    family_name="Lopez", date_of_birth="1965-04-02", residence_country="GB",
+                                    nationalities=["MX"])
+    case = onboarding.case_create(firm=firm, party=party, actor=advisor, jurisdiction="GB")
+    with django_capture_on_commit_callbacks(execute=True):
+        onboarding.case_submit(case=case, actor=advisor)
+    alert = ScreeningAlert.objects.get(party=party)
+    assert alert.is_pep and alert.source == "ftm"
+    with django_capture_on_commit_callbacks(execute=True):
+        services.alert_confirm(alert=alert, actor=officer, note="she is the senator")
+    party.refresh_from_db()
+    case.refresh_from_db()
+    assert party.is_pep
+    assert case.state == CaseState.SUBMITTED and case.risk_level == "high"
+    assert [i for i in case_outstanding(case) if i.category == "screening"] == []
+
+
+def test_a_new_owner_is_screened_and_the_owned_client_goes_to_early_review(
+        firm, advisor, ofac_active, django_capture_on_commit_callbacks):
+    company = EntityFactory(firm=firm, legal_name="Harbor Holdings Ltd")
+    active_relationship(firm, company)
+    owner = listed_person(firm)
+    with django_capture_on_commit_callbacks(execute=True):
+        onboarding.ownership_link_add(owner=owner, owned=company, actor=advisor, percentage=Decimal("40"))
+    assert ScreeningAlert.objects.get().party == owner
+    review = OnboardingCase.objects.get(party=company, kind=CaseKind.EVENT_REVIEW)
+    assert events_for(review).get(event_type="case.created").reason == "change of ownership"
+
+
+def test_the_book_for_delta_screening_is_clients_and_everyone_above_them(firm, advisor):
+    from compliance.selectors import book_party_ids
+
+    company = EntityFactory(firm=firm)
+    holding = EntityFactory(firm=firm)
+    person = PersonFactory(firm=firm)
+    stranger = PersonFactory(firm=firm)
+    active_relationship(firm, company)
+    onboarding.ownership_link_add(owner=holding, owned=company, actor=advisor, percentage=Decimal("100"))
+    onboarding.ownership_link_add(owner=person, owned=holding, actor=advisor, percentage=Decimal("100"))
+    assert book_party_ids() == sorted([company.pk, holding.pk, person.pk])
+    assert stranger.pk not in book_party_ids()
