@@ -81,6 +81,26 @@ def _classify_sql(push: dict, columns: list[str], *, custodian: str, as_of: dt.d
     w = tol.corporate_action_window_days
     cust = _lit(custodian)
     qtol = int(tol.quantity_absolute * 10**6)
+    passes = [("isin", "NULLIF(c.isin, '')", "custodian_code = ''"), ("cusip", "NULLIF(c.cusip, '')", "custodian_code = ''"),
+              ("sedol", "NULLIF(c.sedol, '')", "custodian_code = ''"),
+              ("ticker_mic", "CASE WHEN c.ticker <> '' THEN c.ticker || '@' || c.mic END", "custodian_code = ''"),
+              ("custodian_code", "NULLIF(c.ccode, '')", f"custodian_code IN ('', {cust})")]
+    needed = {"isin": "isin", "cusip": "cusip", "sedol": "sedol", "ticker_mic": "ticker", "custodian_code": "custodian_code"}
+    used = [(n, *rest) for n, *rest in passes if needed[n] in push["exprs"]]
+    def probe(n, key):  # a weaker key is looked up only for lines the stronger passes left unresolved
+        if n == 0:
+            return key
+        unresolved = " AND ".join(f"i{m}.instrument_id IS NULL" for m in range(n))
+        return f"CASE WHEN {unresolved} THEN {key} END"
+
+    joins = "\n  ".join(
+        f"LEFT JOIN (SELECT value, instrument_id, quantity_factor::float8 AS f FROM reconciliation_instrumentidentifier "
+        f"WHERE kind = '{name}' AND {cond}) i{n} ON i{n}.value = {probe(n, key)}"
+        for n, (name, key, cond) in enumerate(used))
+    iid = "COALESCE(" + ", ".join(f"i{n}.instrument_id" for n in range(len(used))) + ", NULL::int8)"
+    factor = "COALESCE(" + ", ".join(f"i{n}.f" for n in range(len(used))) + ", NULL::float8)"
+    pass_case = "CASE " + " ".join(f"WHEN i{n}.instrument_id IS NOT NULL THEN {passes.index(next(p for p in passes if p[0] == name))}"
+                                   for n, (name, _, _) in enumerate(used)) + " END" if used else "NULL::int"
     ident = ("COALESCE(NULLIF(isin, ''), NULLIF(cusip, ''), NULLIF(sedol, ''), "
              "NULLIF(ticker || CASE WHEN ticker <> '' THEN '@' || mic ELSE '' END, ''), ccode)")
     qconv = "CASE WHEN factor IS NULL OR factor = 1 THEN qty ELSE round(qty * factor)::int8 END"
@@ -93,7 +113,7 @@ def _classify_sql(push: dict, columns: list[str], *, custodian: str, as_of: dt.d
     else:
         cg = f"""  SELECT acct, iid, iid IS NULL AS unknown, {qconv} AS qc, line, pass, price_n / COALESCE(factor, 1) AS pc,
          ccy_n AS ccyc, fx AS fxc, CASE WHEN iid IS NULL THEN {ident} END AS ident
-  FROM r"""
+  FROM r OFFSET 0  -- a fence: convert each line's text once"""
     return f"""
 WITH c AS (
   SELECT s.line_no + {1 if push['header'] else 0} AS line, {f('account')} AS acct, {f('isin')} AS isin,
@@ -103,50 +123,35 @@ WITH c AS (
   FROM recon_stage s
 ), units(code, ccy, divisor) AS (VALUES {unit_values}),
 r AS (
-  SELECT c.*,
-    COALESCE(i1.instrument_id, i2.instrument_id, i3.instrument_id, i4.instrument_id, i5.instrument_id) AS iid,
-    COALESCE(i1.f, i2.f, i3.f, i4.f, i5.f) AS factor,
-    CASE WHEN i1.instrument_id IS NOT NULL THEN 0 WHEN i2.instrument_id IS NOT NULL THEN 1
-         WHEN i3.instrument_id IS NOT NULL THEN 2 WHEN i4.instrument_id IS NOT NULL THEN 3
-         WHEN i5.instrument_id IS NOT NULL THEN 4 END AS pass,
+  SELECT c.*, {iid} AS iid, {factor} AS factor, {pass_case} AS pass,
     COALESCE(u.ccy, c.pccy) AS ccy_n, c.price / COALESCE(u.divisor, 1) AS price_n
   FROM c
-  LEFT JOIN (SELECT value, instrument_id, quantity_factor::float8 AS f FROM reconciliation_instrumentidentifier
-             WHERE kind = 'isin' AND custodian_code = '') i1 ON i1.value = c.isin
-  LEFT JOIN (SELECT value, instrument_id, quantity_factor::float8 AS f FROM reconciliation_instrumentidentifier
-             WHERE kind = 'cusip' AND custodian_code = '') i2 ON i2.value = c.cusip
-  LEFT JOIN (SELECT value, instrument_id, quantity_factor::float8 AS f FROM reconciliation_instrumentidentifier
-             WHERE kind = 'sedol' AND custodian_code = '') i3 ON i3.value = c.sedol
-  LEFT JOIN (SELECT value, instrument_id, quantity_factor::float8 AS f FROM reconciliation_instrumentidentifier
-             WHERE kind = 'ticker_mic' AND custodian_code = '') i4 ON i4.value = c.ticker || '@' || c.mic
-  LEFT JOIN (SELECT value, instrument_id, quantity_factor::float8 AS f FROM reconciliation_instrumentidentifier
-             WHERE kind = 'custodian_code' AND custodian_code IN ('', {cust})) i5 ON i5.value = c.ccode
+  {joins}
   LEFT JOIN units u ON u.code = c.pccy
 ), cg AS (
 {cg}
 ), b AS (
-  SELECT custody_account AS acct, instrument_id AS iid, round(quantity * 1000000)::int8 AS qb, price::float8 AS pb,
-         price_currency AS ccyb, fx_rate::float8 AS fxb
+  SELECT custody_account AS acct, instrument_id AS iid, quantity_micro AS qb, price_float AS pb,
+         price_currency AS ccyb, fx_float AS fxb
   FROM reconciliation_bookposition WHERE custodian_code = {cust}
-), p AS (
-  SELECT custody_account AS acct, instrument_id AS iid, sum(round(quantity * 1000000)::int8) AS pend
-  FROM reconciliation_bookpendingtrade
-  WHERE {pend_filter} AND custodian_code = {cust} AND instrument_id IS NOT NULL
-    AND trade_date <= {_lit(as_of)}::date AND settle_date > {_lit(as_of)}::date
-  GROUP BY 1, 2
-), ca AS (
-  SELECT instrument_id AS iid, max(ratio)::float8 AS ratio FROM reconciliation_bookcorporateaction
-  WHERE effective_date BETWEEN {_lit(as_of)}::date - {w} AND {_lit(as_of)}::date + {w} GROUP BY 1
 ), j AS (
   SELECT COALESCE(cg.acct, b.acct) AS acct, COALESCE(cg.iid, b.iid) AS iid, cg.qc, b.qb, cg.pc, b.pb,
          cg.ccyc, b.ccyb, cg.fxc, b.fxb, cg.line, cg.pass, COALESCE(cg.unknown, false) AS unknown, cg.ident,
          COALESCE(cg.qc, 0) - COALESCE(b.qb, 0) AS dq
   FROM cg FULL OUTER JOIN b ON b.acct = cg.acct AND b.iid = cg.iid
 ), k AS (
-  SELECT j.*, p.pend, ca.ratio, abs(j.dq) > {qtol} AS qdiff,
+  SELECT j.*,
+    CASE WHEN abs(j.dq) > {qtol} THEN (
+      SELECT sum(round(t.quantity * 1000000)::int8) FROM reconciliation_bookpendingtrade t
+      WHERE {pend_filter} AND t.custodian_code = {cust} AND t.custody_account = j.acct AND t.instrument_id = j.iid
+        AND t.trade_date <= {_lit(as_of)}::date AND t.settle_date > {_lit(as_of)}::date) END AS pend,
+    CASE WHEN abs(j.dq) > {qtol} THEN (
+      SELECT max(a.ratio)::float8 FROM reconciliation_bookcorporateaction a WHERE a.instrument_id = j.iid
+        AND a.effective_date BETWEEN {_lit(as_of)}::date - {w} AND {_lit(as_of)}::date + {w}) END AS ratio,
+    abs(j.dq) > {qtol} AS qdiff,
     (j.qb::float8 * 1e-6::float8 * j.pc * COALESCE(j.fxc, j.fxb)) AS mvc,
     (j.qb::float8 * 1e-6::float8 * j.pb * j.fxb) AS mvb
-  FROM j LEFT JOIN p ON p.acct = j.acct AND p.iid = j.iid LEFT JOIN ca ON ca.iid = j.iid
+  FROM j
   OFFSET 0
 ), cls AS (
   SELECT k.*,
