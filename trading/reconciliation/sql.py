@@ -255,6 +255,13 @@ def _audit_columns() -> str:
 
 def _write_breaks_sql(cur, *, run: ReconRun, custodian: str, as_of: dt.date, base_currency: str,
                       actor_id: int | None) -> dict:
+    steps: dict[str, float] = {}
+
+    def run_sql(label: str, statement: str) -> None:
+        t = time.perf_counter()
+        cur.execute(statement)
+        steps[label] = round(time.perf_counter() - t, 4)
+
     bt = Break._meta.db_table
     at = _audit_columns()
     rules = sla_rules(on=as_of)
@@ -262,12 +269,12 @@ def _write_breaks_sql(cur, *, run: ReconRun, custodian: str, as_of: dt.date, bas
     sla_case = " ".join(
         f"WHEN d.amount >= {r.min_amount_base} AND (({_lit(as_of)}::date - COALESCE(b.first_seen, {_lit(as_of)}::date))"
         f" * 24) >= {r.min_age_hours} THEN {_lit(f'{r.priority}|{r.code}|{r.due_hours}')}" for r in rules)
-    cur.execute(f"""
+    run_sql("key", f"""
         UPDATE recon_diff d SET key = left(encode(sha256(convert_to({_lit(custodian)} || '|' || d.acct || '|position|'
             || CASE WHEN d.iid IS NOT NULL THEN 'I:' || d.iid ELSE 'ID:' || d.ident END, 'UTF8')), 'hex'), 40)""")
-    cur.execute("CREATE INDEX ON recon_diff (key)")
-    cur.execute("ANALYZE recon_diff")
-    cur.execute(f"""
+    run_sql("key_index", "CREATE INDEX ON recon_diff (key)")
+    run_sql("analyze", "ANALYZE recon_diff")
+    run_sql("sla", f"""
         CREATE TEMP TABLE recon_diff_sla ON COMMIT DROP AS
         SELECT d.key, split_part(s.v, '|', 1)::int AS priority, split_part(s.v, '|', 2) AS sla_rule,
                (COALESCE(b.first_seen, {_lit(as_of)}::date)::timestamp AT TIME ZONE 'UTC')
@@ -283,26 +290,28 @@ def _write_breaks_sql(cur, *, run: ReconRun, custodian: str, as_of: dt.date, bas
         return (f"INSERT INTO {at} {audit_cols} SELECT NULL, {actor}, 'reconciliation.break', x.id::text, {_lit(event)}, "
                 f"{frm}, {to}, {reason_sql}, {detail}, now() FROM x")
 
+    cur.execute("CREATE UNIQUE INDEX ON recon_diff_sla (key)")
+    cur.execute("ANALYZE recon_diff_sla")
     counts = {}
     # reopen: resolved before, a real difference again today
-    cur.execute(f"""WITH x AS (UPDATE {bt} b SET state = 'open', resolution_reason = ''
+    run_sql("reopen", f"""WITH x AS (UPDATE {bt} b SET state = 'open', resolution_reason = ''
         FROM recon_diff d WHERE b.key = d.key AND b.state = 'resolved' AND NOT d.explained RETURNING b.id)
         {audit('break.reopened', "'resolved'", "'open'", "'difference seen again'")}""")
     counts["breaks_reopened"] = cur.rowcount
     # explained today while still active
-    cur.execute(f"""WITH x AS (UPDATE {bt} b SET state = 'resolved', resolution_reason = d.cause
+    run_sql("explain", f"""WITH x AS (UPDATE {bt} b SET state = 'resolved', resolution_reason = d.cause
         FROM recon_diff d WHERE b.key = d.key AND b.state IN ('open', 'assigned', 'investigating') AND d.explained
         RETURNING b.id, d.cause)
         {audit('break.explained', "'active'", "'resolved'", 'x.cause')}""")
     # carried: same key, same break row (owner, notes, first_seen stay)
-    cur.execute(f"""UPDATE {bt} b SET kind = d.kind, cause = d.cause, explained = d.explained,
+    run_sql("carry", f"""UPDATE {bt} b SET kind = d.kind, cause = d.cause, explained = d.explained,
         custodian_quantity = d.qc, book_quantity = d.qb, custodian_price = round(d.pc::numeric, 8), book_price = round(d.pb::numeric, 8),
         custodian_fx = round(d.fxc::numeric, 12), book_fx = round(d.fxb::numeric, 12), amount_base = d.amount, last_seen = {_lit(as_of)},
         last_run_id = {run.pk}, line = d.line, occurrences = b.occurrences + 1, priority = s.priority,
         sla_rule = s.sla_rule, due_at = s.due_at, updated_at = now()
         FROM recon_diff d JOIN recon_diff_sla s ON s.key = d.key WHERE b.key = d.key""")
     counts["breaks_carried"] = cur.rowcount
-    cur.execute(f"""WITH x AS (
+    run_sql("insert", f"""WITH x AS (
         INSERT INTO {bt} (key, firm_id, custodian_code, custody_account, instrument_id, identifier, asset, kind, cause,
           explained, state, owner_id, custodian_quantity, book_quantity, custodian_price, book_price, custodian_fx,
           book_fx, amount_base, base_currency, priority, sla_rule, due_at, first_seen, last_seen, first_run_id,
@@ -321,13 +330,14 @@ def _write_breaks_sql(cur, *, run: ReconRun, custodian: str, as_of: dt.date, bas
           CASE WHEN x.explained THEN 'resolved' ELSE 'open' END, CASE WHEN x.explained THEN x.cause ELSE x.kind END,
           {detail}, now() FROM x""")
     counts["breaks_new"] = cur.rowcount
-    cur.execute(f"""WITH x AS (UPDATE {bt} SET state = 'resolved',
+    run_sql("clear", f"""WITH x AS (UPDATE {bt} SET state = 'resolved',
           resolution_reason = {_lit(f'cleared: no difference in run {run.pk} ({as_of})')}, updated_at = now()
         WHERE custodian_code = {_lit(custodian)} AND asset = 'position'
           AND state IN ('open', 'assigned', 'investigating') AND last_run_id IS DISTINCT FROM {run.pk}
         RETURNING id)
         {audit('break.cleared', "'active'", "'resolved'", "'no difference'")}""")
     counts["breaks_cleared"] = cur.rowcount
+    counts["seconds_write_steps"] = steps
     return counts
 
 
