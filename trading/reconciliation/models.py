@@ -282,15 +282,18 @@ class Break(ConcurrentTransitionMixin, models.Model):
     due_at = models.DateTimeField(null=True, blank=True)
     first_seen = models.DateField()
     last_seen = models.DateField()
-    first_run = models.ForeignKey(ReconRun, null=True, on_delete=models.SET_NULL, related_name="+")
-    last_run = models.ForeignKey(ReconRun, null=True, on_delete=models.SET_NULL, related_name="+")
+    # Written set-wise tens of thousands at a time by the run that owns them: no per-row RI trigger.
+    first_run = models.ForeignKey(ReconRun, null=True, on_delete=models.DO_NOTHING, related_name="+",
+                                  db_constraint=False, db_index=False)
+    last_run = models.ForeignKey(ReconRun, null=True, on_delete=models.DO_NOTHING, related_name="+",
+                                 db_constraint=False)
     occurrences = models.PositiveIntegerField(default=1)
     line = models.IntegerField(null=True, blank=True)
     resolution_reason = models.TextField(blank=True)
     write_off_requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                               on_delete=models.PROTECT, related_name="+")
+                                               on_delete=models.PROTECT, related_name="+", db_index=False)
     written_off_approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                                on_delete=models.PROTECT, related_name="+")
+                                                on_delete=models.PROTECT, related_name="+", db_index=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -209,8 +209,10 @@ def _classify(cur, push, columns, custodian, as_of, tol, nbooks) -> tuple[int, i
     twice, or one custodian-only key in two lines), roll back and aggregate."""
     units = price_units()
     cur.execute("SAVEPOINT recon_fast")
+    t = time.perf_counter()
     cur.execute(_classify_sql(push, columns, custodian=custodian, as_of=as_of, basis="SETT", tol=tol, units=units))
     pairs, clean, ndiff, book_side = cur.fetchone()
+    _classify.last_seconds = time.perf_counter() - t
     duplicated = book_side > nbooks
     if not duplicated:
         cur.execute("SELECT EXISTS (SELECT 1 FROM recon_diff WHERE iid IS NOT NULL GROUP BY acct, iid "
@@ -273,7 +275,6 @@ def _write_breaks_sql(cur, *, run: ReconRun, custodian: str, as_of: dt.date, bas
         UPDATE recon_diff d SET key = left(encode(sha256(convert_to({_lit(custodian)} || '|' || d.acct || '|position|'
             || CASE WHEN d.iid IS NOT NULL THEN 'I:' || d.iid ELSE 'ID:' || d.ident END, 'UTF8')), 'hex'), 40)""")
     run_sql("key_index", "CREATE INDEX ON recon_diff (key)")
-    run_sql("analyze", "ANALYZE recon_diff")
     run_sql("sla", f"""
         CREATE TEMP TABLE recon_diff_sla ON COMMIT DROP AS
         SELECT d.key, split_part(s.v, '|', 1)::int AS priority, split_part(s.v, '|', 2) AS sla_rule,
@@ -291,7 +292,6 @@ def _write_breaks_sql(cur, *, run: ReconRun, custodian: str, as_of: dt.date, bas
                 f"{frm}, {to}, {reason_sql}, {detail}, now() FROM x")
 
     cur.execute("CREATE UNIQUE INDEX ON recon_diff_sla (key)")
-    cur.execute("ANALYZE recon_diff_sla")
     counts = {}
     # reopen: resolved before, a real difference again today
     run_sql("reopen", f"""WITH x AS (UPDATE {bt} b SET state = 'open', resolution_reason = ''
@@ -356,6 +356,8 @@ def reconcile_positions_sql(*, custodian_code: str, path: Path, stored: Path, sh
         with connection.cursor() as cur:
             cur.execute("SET LOCAL work_mem = '512MB'")
             cur.execute("SET LOCAL jit = off")
+            # ON COMMIT DROP is not enough when the caller's transaction is wider than this one
+            cur.execute("DROP TABLE IF EXISTS recon_stage, recon_diff, recon_diff_sla")
             cur.execute(f"CREATE TEMP TABLE recon_stage (line_no bigint GENERATED ALWAYS AS IDENTITY, "
                         f"{', '.join(_q(c) + ' text' for c in columns)}) ON COMMIT DROP")
             progress("load")
@@ -374,7 +376,9 @@ def reconcile_positions_sql(*, custodian_code: str, path: Path, stored: Path, sh
             cur.execute(DIFF_TABLE)
             progress("match")
             t = time.perf_counter()
+            t_count = time.perf_counter()
             nbooks = BookPosition.objects.filter(custodian_code=custodian_code).count()
+            timings["seconds_count_books"] = time.perf_counter() - t_count
             cur.execute("SAVEPOINT recon_match")
             try:
                 pairs, clean, ndiff = _classify(cur, push, columns, custodian_code, as_of, tol, nbooks)
@@ -389,6 +393,7 @@ def reconcile_positions_sql(*, custodian_code: str, path: Path, stored: Path, sh
                                                              "reason": f"{value!r} is not valid"}) from None
             nrows = rows
             timings["seconds_match"] = time.perf_counter() - t
+            timings["seconds_classify_statement"] = getattr(_classify, "last_seconds", 0)
             progress("write")
             t = time.perf_counter()
             cfile = CustodianFile.objects.create(custodian_code=custodian_code, name=path.name, sha256=sha, size=size,
