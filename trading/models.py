@@ -165,13 +165,16 @@ class Block(models.Model):
 class Order(models.Model):
     """A proposed security trade for one account, routed to a custody account and a broker."""
 
+    # indexes are kept to what the queries need (the (account, status) index serves account
+    # lookups); a rebalance writes hundreds of thousands of rows at once
     run = models.ForeignKey(RebalanceRun, null=True, blank=True, on_delete=models.PROTECT, related_name="orders")
-    reference = models.CharField(max_length=40, unique=True)
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="orders")
+    reference = models.CharField(max_length=40)
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="orders", db_index=False)
     custody_account = models.ForeignKey(CustodyAccount, null=True, blank=True, on_delete=models.PROTECT,
-                                        related_name="orders")
-    listing = models.ForeignKey(Listing, on_delete=models.PROTECT, related_name="+")
-    broker = models.ForeignKey(Broker, null=True, blank=True, on_delete=models.PROTECT, related_name="orders")
+                                        related_name="orders", db_index=False)
+    listing = models.ForeignKey(Listing, on_delete=models.PROTECT, related_name="+", db_index=False)
+    broker = models.ForeignKey(Broker, null=True, blank=True, on_delete=models.PROTECT, related_name="orders",
+                               db_index=False)
     block = models.ForeignKey(Block, null=True, blank=True, on_delete=models.PROTECT, related_name="orders")
     side = models.CharField(max_length=4, choices=Side.choices)
     quantity = models.DecimalField(**QTY)
@@ -192,6 +195,7 @@ class Order(models.Model):
         ordering = ["trade_date", "account", "-side", "id"]
         indexes = [models.Index(fields=["status", "trade_date"]), models.Index(fields=["account", "status"])]
         constraints = [
+            models.UniqueConstraint(fields=["reference"], name="uniq_order_reference"),
             models.CheckConstraint(name="order_quantity_positive", condition=Q(quantity__gt=0)),
             models.CheckConstraint(name="order_fill_within_quantity",
                                    condition=Q(filled_quantity__gte=0) & Q(filled_quantity__lte=F("quantity"))),
@@ -259,7 +263,7 @@ class FxOrder(models.Model):
     `value_date`: spot funding/sweeps netted per account and pair, or hedge forwards."""
 
     run = models.ForeignKey(RebalanceRun, null=True, blank=True, on_delete=models.PROTECT, related_name="fx_orders")
-    reference = models.CharField(max_length=40, unique=True)
+    reference = models.CharField(max_length=40)
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="fx_orders")
     kind = models.CharField(max_length=8, choices=FxKind.choices, default=FxKind.SPOT)
     buy_currency = models.CharField(max_length=3)
@@ -275,6 +279,7 @@ class FxOrder(models.Model):
     class Meta:
         ordering = ["trade_date", "account", "id"]
         constraints = [
+            models.UniqueConstraint(fields=["reference"], name="uniq_fx_order_reference"),
             models.CheckConstraint(name="fx_amounts_positive", condition=Q(buy_amount__gt=0) & Q(sell_amount__gt=0)),
             models.CheckConstraint(name="fx_pair_differs", condition=~Q(buy_currency=F("sell_currency"))),
             models.CheckConstraint(name="fx_value_on_or_after_trade", condition=Q(value_date__gte=F("trade_date"))),
