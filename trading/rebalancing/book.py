@@ -7,6 +7,7 @@ by an SQL predicate on accounts_account (`a.`), so chunks are id ranges.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -54,6 +55,7 @@ def _t(model) -> str:
 
 def load_book(*, where: str, params: list, trade_date: dt.date, days: int = DAYS) -> Book:
     """`where` is an SQL predicate on accounts_account aliased `a` (e.g. "a.firm_id = %s")."""
+    timings: dict[str, float] = {"_t": time.perf_counter()}
     acc_t, pos_t = _t(Account), _t(Position)
     sel = f"SELECT a.id FROM {acc_t} a WHERE a.status = 'active' AND ({where})"
 
@@ -65,11 +67,13 @@ def load_book(*, where: str, params: list, trade_date: dt.date, days: int = DAYS
         "booking_jurisdiction", "booking_centre"))
     A = len(aid)
 
+    _lap(timings, 'accounts')
     # positions (trade-date basis, summed over custody accounts) --------------------------------------
     p_acc, p_ins, p_qty = fetch(
         f"SELECT p.account_id::int8, p.instrument_id::int8, p.quantity::float8 FROM {pos_t} p "
         f"JOIN ({sel}) s ON s.id = p.account_id WHERE p.basis = 'trade' AND p.quantity <> 0", params, "iif")
 
+    _lap(timings, 'positions')
     # subscriptions and model targets --------------------------------------------------------------
     subs = list(ModelSubscription.objects.filter(
         status="active", sleeve__isnull=True, account_id__in=_ids_or_none(aid, where, params)
@@ -85,8 +89,9 @@ def load_book(*, where: str, params: list, trade_date: dt.date, days: int = DAYS
     targets = list(ModelTarget.objects.filter(model_id__in=set(acct_model.values())).values_list(
         "model_id", "instrument_id", "cash_currency", "weight"))
 
+    _lap(timings, 'models')
     # instruments and their listings ----------------------------------------------------------------
-    instrument_ids = set(np.unique(p_ins).tolist()) | {t[1] for t in targets if t[1]}
+    instrument_ids = set(engine.unique_sorted(p_ins).tolist()) | {t[1] for t in targets if t[1]}
     inst = {r[0]: r for r in Instrument.objects.filter(pk__in=instrument_ids).values_list(
         "pk", "underlying_id", "underlying_ratio", "eligibility_tags", "instrument_type")}
     # depositary receipts and their ordinaries can stand in for each other
@@ -106,6 +111,7 @@ def load_book(*, where: str, params: list, trade_date: dt.date, days: int = DAYS
     markets = {m.pk: m for m in Market.objects.filter(pk__in={r[1] for r in lrows.values()})}
     prices = ref.latest_prices(listing_ids=listing_ids.tolist(), on=trade_date)
 
+    _lap(timings, 'instruments')
     # currencies -----------------------------------------------------------------------------------------
     bases = {m[1] for m in meta}
     codes = sorted(bases | {lrows[l][2] for l in listing_ids.tolist()} | {t[2] for t in targets if t[2]})
@@ -127,6 +133,7 @@ def load_book(*, where: str, params: list, trade_date: dt.date, days: int = DAYS
     currencies = engine.Currencies(codes=codes, fx=fx, minor_units=np.array([minor_units(c) for c in codes]),
                                    spot_day=spot, open=open_)
 
+    _lap(timings, 'currencies')
     # listings ------------------------------------------------------------------------------------------
     settle_cache: dict[tuple, int] = {}
     settle = np.full(L, -1)
@@ -161,6 +168,7 @@ def load_book(*, where: str, params: list, trade_date: dt.date, days: int = DAYS
         underlying=underlying, ratio=ratio, settle_day=settle, substitute=substitute,
     )
 
+    _lap(timings, 'listings')
     # slots: positions and model targets per account ----------------------------------------------
     known = _lookup(inst_ids, p_ins)
     keep = (len(inst_ids) > 0) & (inst_ids[known] == p_ins) if len(inst_ids) else np.zeros(len(p_ins), bool)
@@ -189,7 +197,7 @@ def load_book(*, where: str, params: list, trade_date: dt.date, days: int = DAYS
     sub_a = rep_a[~allowed[rep_a, t_list[t_idx]] & (substitute[t_list[t_idx]] >= 0)]
     sub_l = substitute[t_list[t_idx]][~allowed[rep_a, t_list[t_idx]] & (substitute[t_list[t_idx]] >= 0)]
     keys = np.concatenate([arow * L + pl, rep_a * L + t_list[t_idx], sub_a * L + sub_l])
-    ukeys = np.unique(keys)
+    ukeys = engine.unique_sorted(keys)
     s_acc, s_lst = ukeys // max(L, 1), ukeys % max(L, 1)
     n_slots = np.bincount(s_acc, minlength=A)
     S = int(n_slots.max()) if A and len(ukeys) else 1
@@ -206,6 +214,7 @@ def load_book(*, where: str, params: list, trade_date: dt.date, days: int = DAYS
     ineligible = np.zeros((A, S), dtype=bool)
     ineligible[s_acc, s_pos] = ~allowed[s_acc, s_lst]
 
+    _lap(timings, 'slots')
     # cash ladder: settled balances plus pending cash legs by settle date --------------------------
     cash = np.zeros((A, len(codes), days))
     ccy_case = " ".join(f"WHEN '{c}' THEN {i}" for i, c in enumerate(codes))
@@ -221,6 +230,7 @@ def load_book(*, where: str, params: list, trade_date: dt.date, days: int = DAYS
     for m, c, w in cash_t:
         ctarget[a_model == m, c] += w
 
+    _lap(timings, 'cash')
     base = np.array([cidx[m[1]] for m in meta], dtype=np.int64)
     accounts = engine.Accounts(
         base=base, slot_listing=slot_listing, qty=qty, target=target, cash=cash, cash_target=ctarget,
@@ -230,6 +240,7 @@ def load_book(*, where: str, params: list, trade_date: dt.date, days: int = DAYS
         lot_method=np.array([METHODS.get(m[4], engine.FIFO) for m in meta]),
     )
 
+    _lap(timings, 'accounts_arrays')
     # tax lots ----------------------------------------------------------------------------------------
     lot_t = _t(TaxLot)
     l_id, l_acc, l_ins, l_qty, l_cost, l_day = fetch(
@@ -238,11 +249,20 @@ def load_book(*, where: str, params: list, trade_date: dt.date, days: int = DAYS
         f"JOIN ({sel}) s ON s.id = l.account_id WHERE l.quantity_open > 0", params, "iiiffi")
     lots = engine.TaxLots(account=np.searchsorted(aid, l_acc), listing=_lookup(inst_ids, l_ins), qty=l_qty,
                           cost=l_cost, acquired=l_day + EPOCH.toordinal())
+    _lap(timings, 'lots')
     loss = _loss_sales(sel, params, trade_date, ins_pos, underlying)
     return Book(trade_date=trade_date, account_ids=aid, listing_ids=listing_ids,
                 market_ids=np.array([lrows[l][1] for l in listing_ids.tolist()], dtype=np.int64),
                 currency_codes=codes, listings=listings, currencies=currencies, accounts=accounts, lots=lots,
-                lot_ids=l_id, loss_sales=loss, positions=len(p_acc), stats={"slots": S})
+                lot_ids=l_id, loss_sales=loss, positions=len(p_acc),
+                stats={"slots": S, "load_detail": (_lap(timings, "wash_sales") or
+                                                   {k: round(v, 3) for k, v in timings.items() if k != "_t"})})
+
+
+def _lap(timings: dict, name: str) -> None:
+    now = time.perf_counter()
+    timings[name] = now - timings["_t"]
+    timings["_t"] = now
 
 
 def _ids_or_none(aid: np.ndarray, where: str, params: list):

@@ -225,6 +225,14 @@ class Result:
     stats: dict = field(default_factory=dict)
 
 
+def unique_sorted(a: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (sort-based; numpy's hash-based unique is much slower on int keys)."""
+    s = np.sort(np.asarray(a), kind="stable")
+    if len(s) == 0:
+        return s
+    return s[np.r_[True, s[1:] != s[:-1]]]
+
+
 def _default(value, shape, fill, dtype=None):
     if value is not None:
         return np.asarray(value) if dtype is None else np.asarray(value, dtype=dtype)
@@ -431,12 +439,13 @@ def _rebalance_rows(
         keys = [loss_sales.household[recent] * U + loss_sales.underlying[recent]]
         li, sj = np.nonzero(loss_slot & acc.us_taxpayer[:, None])
         keys.append(acc.household[li] * U + listings.underlying[lst[li, sj]])
-        blocked_keys = np.unique(np.concatenate(keys))
+        blocked_keys = unique_sorted(np.concatenate(keys))
         if len(blocked_keys):
             cand = (buys > 0) & acc.us_taxpayer[:, None]
             ci, cj = np.nonzero(cand)
             k = acc.household[ci] * U + listings.underlying[lst[ci, cj]]
-            hit = np.isin(k, blocked_keys)
+            pos = np.clip(np.searchsorted(blocked_keys, k), 0, len(blocked_keys) - 1)
+            hit = blocked_keys[pos] == k
             wash_blocked[ci[hit], cj[hit]] = True
             buys = np.where(wash_blocked, 0.0, buys)
 
