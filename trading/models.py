@@ -183,7 +183,8 @@ class Order(models.Model):
                                 db_constraint=False)
     broker = models.ForeignKey(Broker, null=True, blank=True, on_delete=models.PROTECT, related_name="orders",
                                db_index=False, db_constraint=False)
-    block = models.ForeignKey(Block, null=True, blank=True, on_delete=models.PROTECT, related_name="orders")
+    block = models.ForeignKey(Block, null=True, blank=True, on_delete=models.PROTECT, related_name="orders",
+                              db_index=False)
     side = models.CharField(max_length=4, choices=Side.choices)
     quantity = models.DecimalField(**QTY)
     currency = models.CharField(max_length=3)
@@ -201,7 +202,10 @@ class Order(models.Model):
 
     class Meta:
         ordering = ["trade_date", "account", "-side", "id"]
-        indexes = [models.Index(fields=["status", "trade_date"]), models.Index(fields=["account", "status"])]
+        indexes = [
+            models.Index(fields=["status", "trade_date"]), models.Index(fields=["account", "status"]),
+            models.Index(fields=["block"], condition=Q(block__isnull=False), name="order_block_idx"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["reference"], name="uniq_order_reference"),
             models.CheckConstraint(name="order_quantity_positive", condition=Q(quantity__gt=0)),
@@ -270,9 +274,11 @@ class FxOrder(models.Model):
     """Buy `buy_amount` of `buy_currency` against `sell_amount` of `sell_currency` for value on
     `value_date`: spot funding/sweeps netted per account and pair, or hedge forwards."""
 
-    run = models.ForeignKey(RebalanceRun, null=True, blank=True, on_delete=models.PROTECT, related_name="fx_orders")
+    # keys checked set-wise by a statement trigger, as for Order (migration 0002)
+    run = models.ForeignKey(RebalanceRun, null=True, blank=True, on_delete=models.PROTECT, related_name="fx_orders",
+                            db_constraint=False)
     reference = models.CharField(max_length=40)
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="fx_orders")
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="fx_orders", db_constraint=False)
     kind = models.CharField(max_length=8, choices=FxKind.choices, default=FxKind.SPOT)
     buy_currency = models.CharField(max_length=3)
     buy_amount = models.DecimalField(**MONEY)

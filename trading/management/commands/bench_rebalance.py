@@ -48,14 +48,22 @@ class Command(BaseCommand):
         parser.add_argument("--out-of-band", type=float, default=0.10, help="Share of accounts given a deposit")
         parser.add_argument("--seed", type=int, default=7)
         parser.add_argument("--json", action="store_true")
+        parser.add_argument("--reuse-book", action="store_true",
+                            help="Keep the bench book already built (same sizes); drop only its orders")
 
     def handle(self, *args, **o):
         if not is_postgres():
             raise CommandError("bench_rebalance needs PostgreSQL (set DATABASE_URL)")
         k = max(1, min(o["currencies"], len(MARKETS)))
         t = time.perf_counter()
-        built = build_book(n_accounts=o["accounts"], holdings=o["holdings"], n_ccy=k, oob=o["out_of_band"],
-                           seed=o["seed"])
+        firm = Firm.objects.filter(name=FIRM).first()
+        if o["reuse_book"] and firm is not None and Account.objects.filter(firm=firm).count() == o["accounts"]:
+            with transaction.atomic():
+                _clear_orders(firm)
+            built = {"firm_id": firm.pk}
+        else:
+            built = build_book(n_accounts=o["accounts"], holdings=o["holdings"], n_ccy=k, oob=o["out_of_band"],
+                               seed=o["seed"])
         seconds_build = time.perf_counter() - t
         with connection.cursor() as cur:
             cur.execute("ANALYZE")
@@ -281,6 +289,12 @@ def build_book(*, n_accounts: int, holdings: int, n_ccy: int, oob: float, seed: 
                rows)
     execute("SET LOCAL session_replication_role = origin")
     return {"firm_id": firm.pk, "positions": len(qty)}
+
+
+def _clear_orders(firm) -> None:
+    acc = f"SELECT id FROM {Account._meta.db_table} WHERE firm_id = {int(firm.pk)}"
+    execute(f"DELETE FROM {FxOrder._meta.db_table} WHERE account_id IN ({acc})")
+    execute(f"DELETE FROM {Order._meta.db_table} WHERE account_id IN ({acc})")
 
 
 def _clear(firm) -> None:
