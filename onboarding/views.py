@@ -17,6 +17,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import transaction
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -25,7 +26,6 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_POST
 
 from . import selectors, services
-from .audit import events_for
 from .exceptions import MeridianError, NotFound
 from .exceptions import PermissionDenied as MeridianPermissionDenied
 from .forms import (
@@ -38,8 +38,10 @@ from .forms import (
 )
 from .models import (
     OPEN_CASE_STATES,
+    AuditEvent,
     CaseState,
     Document,
+    DocumentType,
     OnboardingCase,
     OwnershipLink,
     Party,
@@ -136,6 +138,38 @@ def ownership_structure(case: OnboardingCase, summary: list[dict] | None = None)
     root = Node(party=case.party)
     grow(root, {case.party_id})
     return Structure(root=root, parties=parties, links=used)
+
+
+# --- Presenting outstanding items ---------------------------------------------------------------
+
+DOCUMENT_LABELS = dict(DocumentType.choices)
+
+
+@dataclass(frozen=True)
+class OutstandingRow:
+    """An outstanding item as a page shows it: the reason, the rule it comes from, the documents
+    that would satisfy it (by name), and the wizard step where the advisor can act on it."""
+
+    code: str
+    reason: str
+    category: str
+    source: str
+    accepted: list[str]
+    step: str
+    step_url: str
+
+
+def present(case: OnboardingCase, items: list[Outstanding]) -> list[OutstandingRow]:
+    editable = case.state in EDITABLE_STATES
+    rows = []
+    for item in items:
+        step = step_of(item, case)
+        rows.append(OutstandingRow(
+            code=item.code, reason=item.reason, category=item.category, source=item.source,
+            accepted=[DOCUMENT_LABELS.get(code, code) for code in item.detail.get("accepted", [])],
+            step=step, step_url=reverse("portal:wizard_step", args=[case.pk, step]) if editable and step != "review" else "",
+        ))
+    return rows
 
 
 # --- Wizard steps -------------------------------------------------------------------------------
@@ -268,7 +302,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     user = request.user
     counts = selectors.dashboard_counts(user)
     open_cases = list(selectors.cases_for(user).filter(state__in=OPEN_CASE_STATES).order_by("-updated_at")[:30])
-    case_rows = [{"case": case, "outstanding": selectors.case_outstanding(case)} for case in open_cases]
+    case_rows = [{"case": case, "outstanding": present(case, selectors.case_outstanding(case))} for case in open_cases]
     today = timezone.localdate()
     relationships = selectors.relationships_for(user)
     reviews_due = list(
@@ -366,7 +400,7 @@ def wizard_context(case: OnboardingCase, step: str, **extra: Any) -> dict[str, A
     grouped = outstanding_by_step(case, outstanding)
     return {
         "case": case, "step": step, "step_label": STEP_LABELS[step], "steps": step_nav(case, step, outstanding),
-        "outstanding": outstanding, "step_outstanding": grouped.get(step, []),
+        "outstanding": present(case, outstanding), "step_outstanding": present(case, grouped.get(step, [])),
         "next_step": next_step(case, step), **extra,
     }
 
@@ -524,11 +558,13 @@ def step_review(request: HttpRequest, case: OnboardingCase) -> HttpResponse:
             return redirect("portal:case_detail", case.pk)
     context = wizard_context(case, "review")
     order = [name for name, _ in STEPS]
+    grouped: dict[str, list[OutstandingRow]] = defaultdict(list)
+    for row in context["outstanding"]:
+        grouped[row.step].append(row)
     context["grouped"] = [
         {"label": STEP_LABELS[name], "items": items,
          "url": reverse("portal:wizard_step", args=[case.pk, name]) if name != "review" else ""}
-        for name, items in sorted(outstanding_by_step(case, context["outstanding"]).items(),
-                                  key=lambda kv: order.index(kv[0]))
+        for name, items in sorted(grouped.items(), key=lambda kv: order.index(kv[0]))
     ]
     context["summary"] = selectors.beneficial_owner_summary(case) if case.party.kind == PartyKind.ENTITY else []
     return render(request, "portal/wizard_review.html", context)
@@ -542,13 +578,26 @@ def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
     structure = ownership_structure(case, summary)
     documents = Document.objects.filter(firm_id=case.firm_id, party_id__in=list(structure.parties)) \
         .select_related("party").order_by("party_id", "-uploaded_at")
-    events = list(events_for(case).select_related("actor").order_by("-created_at", "-id")[:100])
+    events = case_audit_trail(case, structure)
     return render(request, "portal/case_detail.html", {
-        "case": case, "outstanding": outstanding, "summary": summary, "structure": structure,
+        "case": case, "outstanding": present(case, outstanding), "summary": summary, "structure": structure,
         "documents": documents, "events": events, "withdraw_form": WithdrawForm(),
         "can_withdraw": case.state in WITHDRAWABLE_STATES, "can_edit": case.state in EDITABLE_STATES,
         "policy_packs": case.rule_pack_versions,
     })
+
+
+def case_audit_trail(case: OnboardingCase, structure: Structure, limit: int = 200) -> list[AuditEvent]:
+    """The case's own events and those of the parties in its structure (data, ownership,
+    documents), newest first."""
+    query = Q(subject_type=OnboardingCase._meta.label_lower, subject_id=str(case.pk)) | Q(
+        subject_type=Party._meta.label_lower, subject_id__in=[str(pk) for pk in structure.parties]
+    )
+    events = list(AuditEvent.objects.filter(query).select_related("actor").order_by("-created_at", "-id")[:limit])
+    for event in events:
+        party = structure.parties.get(int(event.subject_id)) if event.subject_type == Party._meta.label_lower else None
+        event.about = party.display_name if party else f"case {case.pk}"
+    return events
 
 
 @portal_view
@@ -590,5 +639,7 @@ def validate_field(request: HttpRequest) -> HttpResponse:
             how = "checksum verified" if result.validator.startswith("stdnum") else "format checked"
             return HttpResponse(format_html('<span class="ok">✓ {} ({})</span>', result.value, how))
     except MeridianError as exc:
-        return HttpResponse(format_html('<span class="error">{}</span>', exc.message))
+        head, sep, rest = exc.message.partition(": ")
+        message = rest if sep and " " not in head.strip() else exc.message
+        return HttpResponse(format_html('<span class="error">{}</span>', message))
     return HttpResponse(format_html('<span class="error">{}</span>', f"cannot check '{check}'"), status=400)
