@@ -50,14 +50,31 @@ class AddressInline(admin.TabularInline):
 
 
 class IdentifierInline(admin.TabularInline):
+    """Masked here; the full value is revealed only through the audited reveal service."""
+
     model = PartyIdentifier
     extra = 0
-    readonly_fields = ("validator",)
+    fields = ("kind", "country", "masked_value", "validator")
+    readonly_fields = ("kind", "country", "masked_value", "validator")
+
+    def has_add_permission(self, request, obj=None):
+        return False
 
 
 class TaxResidenceInline(admin.TabularInline):
     model = TaxResidence
     extra = 0
+    fields = ("country", "masked_tin", "no_tin_reason", "no_tin_explanation")
+    readonly_fields = ("country", "masked_tin", "no_tin_reason", "no_tin_explanation")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="TIN")
+    def masked_tin(self, obj):
+        from .crypto import mask
+
+        return mask(obj.tin)
 
 
 class OwnersInline(admin.TabularInline):
@@ -81,7 +98,12 @@ class PartyAdmin(admin.ModelAdmin):
     list_filter = ("kind", "client_type", "is_pep", "firm", "residence_country")
     search_fields = ("given_names", "family_name", "legal_name", "email")
     inlines = [AddressInline, IdentifierInline, TaxResidenceInline, OwnersInline, DocumentInline]
-    readonly_fields = ("version", "created_at", "updated_at")
+    readonly_fields = ("version", "created_at", "updated_at", "masked_date_of_birth")
+    exclude = ("date_of_birth",)
+
+    @admin.display(description="Date of birth")
+    def masked_date_of_birth(self, obj):
+        return f"{obj.date_of_birth.year}-••-••" if obj.date_of_birth else "-"
 
 
 class CaseActionForm(forms.Form):

@@ -27,3 +27,26 @@ def open_review_for(relationship_id: int) -> int:
     case = relationship_open_review(relationship=relationship, actor=None, reason="periodic review due",
                                     kind=CaseKind.PERIODIC_REVIEW)
     return case.pk
+
+
+class WebhookNotDelivered(Exception):
+    pass
+
+
+@shared_task(bind=True, acks_late=True, max_retries=8, retry_backoff=True, retry_backoff_max=3600)
+def deliver_webhook(self, delivery_id: int) -> str:
+    """Deliver one webhook; retried with exponential backoff; a delivered one is never re-sent."""
+    from .models import WebhookDelivery
+    from .webhooks import attempt
+
+    delivery = WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
+    if delivery.status == "delivered":
+        return "already delivered"
+    if attempt(delivery):
+        return "delivered"
+    if self.request.retries >= self.max_retries:
+        WebhookDelivery.objects.filter(pk=delivery_id).update(status="failed")
+        return "failed"
+    if self.app.conf.task_always_eager:
+        return "pending"  # eager mode (no broker): retries are left to the next sweep
+    raise self.retry(exc=WebhookNotDelivered(delivery.last_error or str(delivery.last_status_code)))

@@ -27,3 +27,24 @@ def officer(db):
 @pytest.fixture
 def second_officer(db):
     return OfficerFactory()
+
+
+@pytest.fixture(autouse=True)
+def onboarding_alone(request):
+    """Onboarding's own tests run without the providers, checks and hooks other apps register
+    (screening, tax, ...), whose behaviour their own tests and the integration tests cover."""
+    if request.node.get_closest_marker("with_registered_apps"):
+        yield
+        return
+    from onboarding import requirements as registry
+
+    saved = (dict(registry._providers), dict(registry._activation_checks), dict(registry._case_hooks))
+    registry._providers.clear()
+    registry._activation_checks.clear()
+    registry._case_hooks.clear()
+    try:
+        yield
+    finally:
+        for target, values in zip((registry._providers, registry._activation_checks, registry._case_hooks), saved):
+            target.clear()
+            target.update(values)
