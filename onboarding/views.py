@@ -244,15 +244,22 @@ def tax_forms_for_case(case: OnboardingCase) -> dict[str, Any]:
     if tax is not None and hasattr(tax, "missing_forms"):
         try:
             centre = tax.booking_centre_for(case.relationship)
-            missing = tax.missing_forms(case.party, booking_centre=centre, case=case)
             required = tax.required_forms(case.party, booking_centre=centre, case=case)
-            return {
-                "source": "compliance.tax",
-                "required": [{"form": tax.form_label(r.form), "why": getattr(r, "reason", "")} for r in required],
-                "missing": [{"form": tax.form_label(req.form), "why": why} for req, why, _latest in missing],
-            }
+            missing = {(req.form, req.subject_ref): why
+                       for req, why, _latest in tax.missing_forms(case.party, booking_centre=centre, case=case)}
+            on_file = list(tax.forms_for_party(case.party)[:20]) if hasattr(tax, "forms_for_party") else []
         except MeridianError as exc:
-            return {"source": "compliance.tax", "error": exc.message, "required": [], "missing": []}
+            return {"source": "compliance.tax", "error": exc.message, "required": [], "on_file": []}
+        return {
+            "source": "compliance.tax",
+            "required": [
+                {"form": tax.form_label(req.form), "who": req.subject_name, "why": req.reason, "source": req.source,
+                 "missing": missing.get((req.form, req.subject_ref), "")}
+                for req in required
+            ],
+            "on_file": [{"form": tax.form_label(f.form_type), "status": f.get_status_display(),
+                         "valid_until": f.valid_until, "reason": f.status_reason} for f in on_file],
+        }
     policy = selectors.case_policy(case).get("policy", {})
     kind = case.party.kind
     listed = []
@@ -269,7 +276,7 @@ def tax_forms_for_case(case: OnboardingCase) -> dict[str, Any]:
             conditions.append("the booking jurisdiction participates in CRS"
                               + (" (it does)" if policy.get("crs_participating") else " (it does not)"))
         listed.append({"form": rule.get("form", "?"), "why": "when " + " and ".join(conditions) if conditions else "always"})
-    return {"source": "policy", "required": listed, "missing": []}
+    return {"source": "policy", "required": listed, "on_file": []}
 
 
 def tax_forms_expiring(user) -> list[Any]:

@@ -222,7 +222,7 @@ def test_tax_residence_without_tin_needs_a_reason(signed_in, firm, advisor):
     assert ok.status_code == 302
     assert case.party.tax_residences.get().no_tin_reason == "A"
     page = signed_in.get(url)
-    assert b"W8BEN-E" in page.content or b"CRS-E" in page.content
+    assert b"W-8BEN-E" in page.content or b"CRS self-certification (entity)" in page.content
 
 
 def test_resume_reopens_at_the_first_incomplete_step(signed_in, firm, advisor):
