@@ -1,6 +1,6 @@
 """The advisor portal (server-rendered). Account pages live under clients/accounts/ so they never
 clash with Django auth's /accounts/login/."""
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
@@ -15,4 +15,5 @@ urlpatterns = [
     path("cases/<int:case_id>/onboarding/<str:step>/", views.wizard_step, name="wizard_step"),
     path("cases/<int:case_id>/ownership/<int:link_id>/remove/", views.ownership_remove, name="ownership_remove"),
     path("validate/", views.validate_field, name="validate"),
+    path("clients/accounts/", include("accounts.urls")),
 ]

@@ -328,6 +328,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "tax_expiring": tax_forms_expiring(user),
         "tax_installed": optional_module("compliance.tax.selectors") is not None,
         "accounts_by_status": accounts_by_status(user),
+        "accounts_url": reverse("portal:account_list"),
     })
 
 
