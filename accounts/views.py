@@ -20,7 +20,7 @@ from . import selectors
 from .models import Account, Basis, ModelSubscription, SubscriptionStatus
 
 CHART_WIDTH = 720
-LABEL_WIDTH = 200
+LABEL_WIDTH = 210
 VALUE_WIDTH = 90
 ROW_HEIGHT = 28
 
@@ -61,6 +61,7 @@ def account_list(request: HttpRequest) -> HttpResponse:
 @dataclass(frozen=True)
 class DriftLine:
     label: str
+    short: str  # for the chart's axis
     current: float  # weight, 0..1
     target: float
     value_base: float
@@ -84,11 +85,12 @@ def drift_lines(inputs: Any, names: dict[int, str]) -> list[DriftLine]:
     for k, instrument_id in enumerate(inputs.instrument_ids.tolist()):
         value, target = float(values[k]), float(inputs.targets[0, k])
         if value or target:
-            lines.append(DriftLine(names.get(instrument_id, f"instrument {instrument_id}"), value / total, target, value))
+            name = names.get(instrument_id, f"instrument {instrument_id}")
+            lines.append(DriftLine(name, name.split(" (")[0], value / total, target, value))
     for k, currency in enumerate(inputs.currencies):
         value, target = float(cash_base[k]), float(inputs.cash_targets[0, k])
         if value or target:
-            lines.append(DriftLine(f"Cash {currency}", value / total, target, value))
+            lines.append(DriftLine(f"Cash {currency}", f"Cash {currency}", value / total, target, value))
     return sorted(lines, key=lambda line: -abs(line.drift))
 
 
@@ -105,7 +107,7 @@ def drift_chart(lines: list[DriftLine]) -> dict[str, Any]:
     for index, line in enumerate(lines):
         y = 24 + index * ROW_HEIGHT
         rows.append({
-            "label": line.label, "y": y, "text_y": y + 14, "bar_width": round(x(line.current) - LABEL_WIDTH, 1),
+            "label": line.label, "short": line.short, "y": y, "text_y": y + 14, "bar_width": round(x(line.current) - LABEL_WIDTH, 1),
             "target_x": x(line.target), "current_pct": f"{line.current * 100:.1f}", "target_pct": f"{line.target * 100:.1f}",
             "drift_pp": f"{line.drift * 100:+.1f}", "over": line.drift > 0.0005, "under": line.drift < -0.0005,
         })

@@ -33,19 +33,24 @@ def signed_in(client, advisor, packs):
 @pytest.fixture
 def audit_cleared_for_flush(transactional_db):
     """A transactional test ends with a flush, which SQLite does with DELETE: the append-only
-    trigger on the audit table would refuse it. After the test, empty the audit table with the
-    trigger lifted for that one statement and put it back, so the flush deletes no audit rows.
-    (PostgreSQL flushes with TRUNCATE, which row triggers do not see.)"""
-    import importlib
-
+    triggers (audit trail, ledger) would refuse it. After the test, lift those triggers, flush,
+    and put them back, so the fixture's own flush finds empty tables. (PostgreSQL flushes with
+    TRUNCATE, which row triggers do not see.)"""
+    from django.core.management.color import no_style
     from django.db import connection
 
     yield
     if connection.vendor != "sqlite":
         return
-    migration = importlib.import_module("onboarding.migrations.0002_audit_append_only")
     with connection.cursor() as cursor:
-        cursor.execute("DROP TRIGGER IF EXISTS onboarding_auditevent_no_delete")
-        cursor.execute("DELETE FROM onboarding_auditevent")
-        for statement in migration.SQLITE_SQL:
-            cursor.execute(statement)
+        cursor.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND sql LIKE '%DELETE%'")
+        triggers = cursor.fetchall()
+        for name, _sql in triggers:
+            cursor.execute(f'DROP TRIGGER "{name}"')
+    try:
+        tables = connection.introspection.django_table_names(only_existing=True, include_views=False)
+        connection.ops.execute_sql_flush(connection.ops.sql_flush(no_style(), tables, allow_cascade=True))
+    finally:
+        with connection.cursor() as cursor:
+            for _name, sql in triggers:
+                cursor.execute(sql)

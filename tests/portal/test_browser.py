@@ -208,3 +208,31 @@ def test_advisor_onboards_an_entity_with_two_owners_submits_and_sees_what_is_out
     page.wait.until(lambda d: page.heading() == "Dashboard")
     assert "Borealis Capital Ltd" in page.text()
     page.screenshot("08-dashboard")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_account_page_renders_holdings_and_the_drift_chart(live_server, audit_cleared_for_flush, browser, monkeypatch):
+    from accounts.demo import accounts_demo
+    from onboarding import requirements
+    from onboarding.models import Relationship
+    from tests.factories import PersonFactory
+
+    monkeypatch.setattr(requirements, "_activation_checks", {})
+    firm = FirmFactory(name="Thames Wealth Partners", home_jurisdiction="GB")
+    advisor = UserFactory(firm=firm, username="advisor")
+    owner = PersonFactory(firm=firm, given_names="Hugo", family_name="Holder", residence_country="CH")
+    Relationship.objects.create(firm=firm, party=owner, state="active")
+    demo = accounts_demo(firm=firm, owner=owner, actor=advisor)
+    page = Page(browser, live_server.url)
+    page.open("/accounts/login/")
+    page.fill({"username": "advisor", "password": "pw"})
+    page.click_button("Sign in")
+    page.wait.until(lambda d: page.heading() == "Dashboard")
+    page.click_link("Accounts")
+    page.click_link("DEMO-001")
+    page.open(f"/clients/accounts/{demo.account.pk}/?on=2026-11-23")
+    page.wait_for_text("h1", "DEMO-001")
+    chart = browser.find_element(page.By.CSS_SELECTOR, "figure.chart svg")
+    assert chart.size["width"] > 300 and chart.size["height"] > 100
+    assert "Holdings across custodians" in page.text() and "BNY Mellon" in page.text()
+    page.screenshot("09-account")
