@@ -3,9 +3,8 @@ services decide what is valid, and their errors (`MeridianError`) are put back n
 field they name with `add_service_error`."""
 from __future__ import annotations
 
-from typing import Any
-
 import json
+from typing import Any, ClassVar
 
 from django import forms
 from django.urls import reverse_lazy
@@ -121,7 +120,7 @@ class PartyForm(forms.Form):
     ENTITY_FIELDS = ("legal_name", "date_of_incorporation", "country_of_incorporation", "is_listed", "is_regulated_fi")
     COMMON_FIELDS = ("residence_country", "email", "phone", "source_of_wealth", "source_of_funds")
     # Names services use in their messages -> this form's fields
-    ALIASES = {
+    ALIASES: ClassVar[dict[str, str | None]] = {
         "address country": "address_country", "address": "address_line1", "region": "address_region",
         "passport": "id_value", "national_id": "id_value", "passport country": "id_country",
         "national_id country": "id_country", "registration": "registration_number",
@@ -220,7 +219,7 @@ class OwnerForm(forms.Form):
     percentage = forms.DecimalField(label="Percentage held", required=False, min_value=0, max_value=100,
                                     decimal_places=4, initial=0, widget=forms.NumberInput(attrs={"step": "0.01"}))
 
-    ALIASES = {"owner": "existing", "owned": "owned", "address country": "address_country",
+    ALIASES: ClassVar[dict[str, str | None]] = {"owner": "existing", "owned": "owned", "address country": "address_country",
                "address": "address_line1", "legal_name": "legal_name"}
 
     def __init__(self, *args: Any, owned_choices: list[tuple[int, str]], existing_choices: list[tuple[int, str]],
@@ -264,7 +263,7 @@ class DocumentForm(forms.Form):
                            widget=forms.ClearableFileInput(attrs={"accept": ".pdf,.png,.jpg,.jpeg,application/pdf,image/png,image/jpeg"}))
     expires_on = forms.DateField(label="Expires on", required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
-    ALIASES = {"file": "file", "doc_type": "doc_type"}
+    ALIASES: ClassVar[dict[str, str | None]] = {"file": "file", "doc_type": "doc_type"}
 
     def __init__(self, *args: Any, party_choices: list[tuple[int, str]], **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -285,7 +284,7 @@ class TaxResidenceForm(forms.Form):
     no_tin_explanation = forms.CharField(label="Explanation (reason B)", required=False,
                                          widget=forms.Textarea(attrs={"rows": 2}))
 
-    ALIASES = {"tax residence": "country", "tin country": "country"}
+    ALIASES: ClassVar[dict[str, str | None]] = {"tax residence": "country", "tin country": "country"}
 
     def __init__(self, *args: Any, party_choices: list[tuple[int, str]], **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -296,3 +295,86 @@ class TaxResidenceForm(forms.Form):
 
 class WithdrawForm(forms.Form):
     reason = forms.CharField(label="Why is the case withdrawn?", required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+def _choices(values: list[str]) -> list[tuple[str, str]]:
+    return [("", "—"), *[(value, value.replace("_", " ")) for value in values]]
+
+
+class TaxFormCaptureForm(forms.Form):
+    """Step 4: a tax self-certification as the client signed it (W-9, W-8BEN, W-8BEN-E, CRS).
+    Fields start from the party's data; the tax service validates what was signed."""
+
+    form_type = forms.ChoiceField(label="Form")
+    name = forms.CharField(label="Name on the form", max_length=300)
+    address_line1 = forms.CharField(label="Permanent address", required=False, max_length=200)
+    address_city = forms.CharField(label="City", required=False, max_length=100)
+    address_postal_code = forms.CharField(label="Postal code", required=False, max_length=20)
+    address_country = country_field("Address country")
+    date_of_birth = forms.DateField(label="Date of birth", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    citizenship = country_field("Citizenship (W-8BEN)")
+    country_of_incorporation = country_field("Country of incorporation")
+    us_tin = forms.CharField(label="US TIN (W-9)", required=False, max_length=20)
+    tax_classification = forms.ChoiceField(
+        label="Federal tax classification (W-9)", required=False,
+        choices=_choices(["individual", "c_corporation", "s_corporation", "partnership", "trust_estate", "llc"]),
+    )
+    foreign_tin = forms.CharField(label="Foreign TIN (W-8)", required=False, max_length=64)
+    foreign_tin_not_required = forms.BooleanField(label="A foreign TIN is not legally required", required=False)
+    chapter3_status = forms.ChoiceField(label="Chapter 3 status (W-8BEN-E)", required=False)
+    chapter4_status = forms.ChoiceField(label="Chapter 4 (FATCA) status (W-8BEN-E)", required=False)
+    giin = forms.CharField(label="GIIN", required=False, max_length=19)
+    no_substantial_us_owners = forms.BooleanField(label="No substantial US owners (passive NFFE)", required=False)
+    crs_classification = forms.ChoiceField(label="CRS classification (entity)", required=False)
+    signer_name = forms.CharField(label="Signed by", max_length=200)
+    signed_on = forms.DateField(label="Signed on", widget=forms.DateInput(attrs={"type": "date"}))
+    certified = forms.BooleanField(label="Signed under penalties of perjury (W-9 / W-8)", required=False)
+
+    # The tax service's field names -> this form's
+    ALIASES: ClassVar[dict[str, str | None]] = {
+        "permanent_address": "address_line1", "residence_address": "address_line1", "address": "address_line1",
+        "tin": "us_tin", "tax_residences": None,
+    }
+
+    def __init__(self, *args: Any, form_types: list[tuple[str, str]], statuses: dict[str, list[str]], **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.fields["form_type"].choices = form_types
+        self.fields["chapter3_status"].choices = _choices(statuses.get("chapter3_beneficial_owner", []))
+        self.fields["chapter4_status"].choices = _choices(statuses.get("chapter4", []))
+        self.fields["crs_classification"].choices = _choices(statuses.get("crs_entity", []))
+
+    def field_for(self, issue_field: str) -> str | None:
+        """The form field a tax validation issue ("permanent_address.line1", "signed_on") is about."""
+        head = issue_field.split("[")[0].split(".")[0]
+        tail = issue_field.rsplit(".", 1)[-1] if "." in issue_field else ""
+        if head in ("permanent_address", "residence_address", "address") and tail in ("city", "country"):
+            return f"address_{tail}"
+        name = self.ALIASES.get(head, head)
+        return name if name in self.fields else None
+
+    def form_data(self, tax_residences: list[dict[str, str]]) -> dict[str, Any]:
+        """The form's content in the tax service's shape."""
+        d = self.cleaned_data
+        address = {"line1": d["address_line1"], "city": d["address_city"], "postal_code": d["address_postal_code"],
+                   "country": (d["address_country"] or "").upper()}
+        data: dict[str, Any] = {"name": d["name"], "signer_name": d["signer_name"], "certified": d["certified"]}
+        form_type = d["form_type"]
+        if form_type == "W9":
+            data.update({"tax_classification": d["tax_classification"], "address": address, "tin": d["us_tin"]})
+        elif form_type in ("W8BEN", "W8BENE"):
+            data.update({"permanent_address": address, "foreign_tin": d["foreign_tin"],
+                         "foreign_tin_not_required": d["foreign_tin_not_required"]})
+            if form_type == "W8BEN":
+                data.update({"citizenship": (d["citizenship"] or "").upper(),
+                             "date_of_birth": d["date_of_birth"].isoformat() if d["date_of_birth"] else ""})
+            else:
+                data.update({"country_of_incorporation": (d["country_of_incorporation"] or "").upper(),
+                             "chapter3_status": d["chapter3_status"], "chapter4_status": d["chapter4_status"],
+                             "giin": d["giin"], "no_substantial_us_owners": d["no_substantial_us_owners"]})
+        elif form_type == "CRS_IND":
+            data.update({"residence_address": address, "tax_residences": tax_residences,
+                         "date_of_birth": d["date_of_birth"].isoformat() if d["date_of_birth"] else ""})
+        elif form_type == "CRS_ENT":
+            data.update({"address": address, "tax_residences": tax_residences,
+                         "crs_classification": d["crs_classification"]})
+        return data

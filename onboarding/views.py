@@ -8,9 +8,10 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import wraps
-from typing import Any, Callable
+from typing import Any
 
 import pycountry
 from django.contrib import messages
@@ -32,6 +33,7 @@ from .forms import (
     DocumentForm,
     OwnerForm,
     PartyForm,
+    TaxFormCaptureForm,
     TaxResidenceForm,
     WithdrawForm,
     add_service_error,
@@ -253,12 +255,14 @@ def tax_forms_for_case(case: OnboardingCase) -> dict[str, Any]:
         return {
             "source": "compliance.tax",
             "required": [
-                {"form": tax.form_label(req.form), "who": req.subject_name, "why": req.reason, "source": req.source,
-                 "missing": missing.get((req.form, req.subject_ref), "")}
+                {"form": tax.form_label(req.form), "code": req.form, "who": req.subject_name, "why": req.reason,
+                 "source": req.source, "missing": missing.get((req.form, req.subject_ref), ""),
+                 "own": req.subject_ref == tax.party_ref(case.party)}
                 for req in required
             ],
             "on_file": [{"form": tax.form_label(f.form_type), "status": f.get_status_display(),
-                         "valid_until": f.valid_until, "reason": f.status_reason} for f in on_file],
+                         "valid_until": f.valid_until, "reason": f.status_reason, "signed_on": f.signed_on}
+                        for f in on_file],
         }
     policy = selectors.case_policy(case).get("policy", {})
     kind = case.party.kind
@@ -372,7 +376,7 @@ def save_party_details(party: Party, form: PartyForm, actor) -> None:
         try:
             services.party_add_identifier(party=party, actor=actor, **identifier)
         except MeridianError as exc:
-            head, sep, rest = exc.message.partition(": ")
+            _head, sep, rest = exc.message.partition(": ")
             raise type(exc)(f"{field_name}: {rest if sep else exc.message}", detail={field_name: exc.detail}) from exc
 
 
@@ -534,10 +538,43 @@ def step_documents(request: HttpRequest, case: OnboardingCase) -> HttpResponse:
     ), status=422 if form.errors else 200)
 
 
+def tax_capture_form(request: HttpRequest, case: OnboardingCase, tax_forms: dict[str, Any]) -> TaxFormCaptureForm | None:
+    """The tax form capture, when compliance.tax is installed: the forms this client must give
+    first, fields started from the party's data."""
+    services_module = optional_module("compliance.tax.services")
+    rulefiles = optional_module("compliance.tax.rulefiles")
+    catalogue = optional_module("compliance.tax.forms_catalogue")
+    if services_module is None or rulefiles is None or catalogue is None:
+        return None
+    party = case.party
+    own = [(f["code"], f["form"]) for f in tax_forms.get("required", []) if f.get("own") and f.get("code")]
+    kind_forms = ["W9", "W8BEN", "CRS_IND"] if party.kind == PartyKind.PERSON else ["W9", "W8BENE", "CRS_ENT"]
+    choices = list(dict.fromkeys(own + [(code, catalogue.FORM_TYPES[code]) for code in kind_forms]))
+    missing_first = next((f["code"] for f in tax_forms.get("required", []) if f.get("own") and f.get("missing")), None)
+    address = party.addresses.filter(kind__in=["residential", "registered"]).first()
+    initial = {
+        "form_type": missing_first or (choices[0][0] if choices else ""), "name": party.display_name,
+        "date_of_birth": party.date_of_birth, "citizenship": (party.nationalities or [""])[0],
+        "country_of_incorporation": party.country_of_incorporation, "signed_on": timezone.localdate(),
+        "signer_name": party.display_name if party.kind == PartyKind.PERSON else "",
+        "tax_classification": "individual" if party.kind == PartyKind.PERSON else "",
+    }
+    if address:
+        initial.update({"address_line1": address.line1, "address_city": address.city,
+                        "address_postal_code": address.postal_code, "address_country": address.country})
+    data = request.POST if request.method == "POST" and request.POST.get("action") == "tax_form" else None
+    return TaxFormCaptureForm(data, form_types=choices, statuses=rulefiles.form_rules().get("statuses", {}),
+                              initial=initial, prefix="tf")
+
+
 def step_tax(request: HttpRequest, case: OnboardingCase) -> HttpResponse:
-    form = TaxResidenceForm(request.POST or None, party_choices=[(case.party_id, case.party.display_name)],
+    posted = request.POST.get("action") if request.method == "POST" else None
+    form = TaxResidenceForm(request.POST if posted == "residence" else None,
+                            party_choices=[(case.party_id, case.party.display_name)],
                             initial={"party": case.party_id, "country": case.party.jurisdiction})
-    if request.method == "POST" and form.is_valid():
+    tax_forms = tax_forms_for_case(case)
+    capture = tax_capture_form(request, case, tax_forms)
+    if posted == "residence" and form.is_valid():
         try:
             services.party_set_tax_residence(
                 party=case.party, actor=request.user, country=form.cleaned_data["country"],
@@ -549,10 +586,44 @@ def step_tax(request: HttpRequest, case: OnboardingCase) -> HttpResponse:
         else:
             messages.success(request, "Tax residence saved.")
             return redirect("portal:wizard_step", case.pk, "tax")
+    if posted == "tax_form" and capture is not None and capture.is_valid():
+        response = record_tax_form(request, case, capture)
+        if response is not None:
+            return response
+    has_errors = bool(form.errors or (capture is not None and capture.errors))
     return render(request, "portal/wizard_tax.html", wizard_context(
         case, "tax", form=form, residences=case.party.tax_residences.order_by("country"),
-        tax_forms=tax_forms_for_case(case),
-    ), status=422 if form.errors else 200)
+        tax_forms=tax_forms_for_case(case), capture=capture,
+    ), status=422 if has_errors else 200)
+
+
+def record_tax_form(request: HttpRequest, case: OnboardingCase, capture: TaxFormCaptureForm) -> HttpResponse | None:
+    """Hand the signed form to the tax service, which records and validates it. A form found
+    invalid is kept as received; its problems go back next to the fields they are about."""
+    tax_services = optional_module("compliance.tax.services")
+    residences = [
+        {"country": r.country, "tin": r.tin, "no_tin_reason": r.no_tin_reason, "explanation": r.no_tin_explanation}
+        for r in case.party.tax_residences.order_by("country")
+    ]
+    try:
+        recorded = tax_services.tax_form_capture(
+            party=case.party, form_type=capture.cleaned_data["form_type"], data=capture.form_data(residences),
+            signed_on=capture.cleaned_data["signed_on"], actor=request.user,
+        )
+    except MeridianError as exc:
+        add_service_error(capture, exc, TaxFormCaptureForm.ALIASES)
+        return None
+    label = dict(capture.fields["form_type"].choices).get(recorded.form_type, recorded.form_type)
+    if recorded.status == "valid":
+        until = f", valid until {recorded.valid_until}" if recorded.valid_until else ""
+        messages.success(request, f"{label} recorded and valid{until}.")
+        return redirect("portal:wizard_step", case.pk, "tax")
+    for issue in recorded.validation_errors or []:
+        capture.add_error(capture.field_for(issue.get("field", "")), issue.get("message", ""))
+    if not recorded.validation_errors:
+        capture.add_error(None, recorded.status_reason or f"the form is {recorded.status}")
+    messages.error(request, f"{label} was recorded but is not valid; correct it and record it again.")
+    return None
 
 
 def step_review(request: HttpRequest, case: OnboardingCase) -> HttpResponse:

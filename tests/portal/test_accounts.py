@@ -61,7 +61,7 @@ def test_account_page_shows_cash_per_currency_with_projected_settlement(signed_i
 def test_drift_chart_is_server_rendered_svg_with_a_row_per_line(signed_in, demo):
     page = signed_in.get(reverse("portal:account_detail", args=[demo.account.pk]), {"on": ON})
     html = page.content.decode()
-    svg = re.search(r"<svg.*?</svg>", html, re.S).group(0)
+    svg = re.search(r"<svg.*?</svg>", html, re.DOTALL).group(0)
     assert 'role="img"' in svg
     drift = page.context["drift"]
     assert drift, "the demo account follows a model"

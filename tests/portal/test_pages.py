@@ -215,10 +215,10 @@ def test_document_for_a_party_outside_the_structure_is_refused(signed_in, firm, 
 def test_tax_residence_without_tin_needs_a_reason(signed_in, firm, advisor):
     case = entity_case(firm, advisor)
     url = reverse("portal:wizard_step", args=[case.pk, "tax"])
-    bad = signed_in.post(url, {"party": case.party_id, "country": "GB"})
+    bad = signed_in.post(url, {"action": "residence", "party": case.party_id, "country": "GB"})
     assert bad.status_code == 422
     assert "reason it is missing" in bad.context["form"].errors["tin"][0]
-    ok = signed_in.post(url, {"party": case.party_id, "country": "GB", "no_tin_reason": "A"})
+    ok = signed_in.post(url, {"action": "residence", "party": case.party_id, "country": "GB", "no_tin_reason": "A"})
     assert ok.status_code == 302
     assert case.party.tax_residences.get().no_tin_reason == "A"
     page = signed_in.get(url)
