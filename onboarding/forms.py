@@ -17,6 +17,11 @@ PERSON_ID_KINDS = [(IdentifierKind.PASSPORT, "Passport"), (IdentifierKind.NATION
 COUNTRY_HELP = "Two-letter ISO code, e.g. GB, US, DE"
 
 
+def date_widget() -> forms.DateInput:
+    """A native date picker; its value must be ISO whatever the locale's date format."""
+    return forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"})
+
+
 def country_field(label: str, *, required: bool = False, **kwargs: Any) -> forms.CharField:
     return forms.CharField(
         label=label, required=required, max_length=2, help_text=kwargs.pop("help_text", COUNTRY_HELP),
@@ -77,7 +82,7 @@ class PartyForm(forms.Form):
     client_type = forms.ChoiceField(label="Type of entity", choices=ENTITY_TYPES, required=False)
     legal_name = forms.CharField(label="Legal name", required=False, max_length=300)
     date_of_incorporation = forms.DateField(
-        label="Date of incorporation", required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label="Date of incorporation", required=False, widget=date_widget()
     )
     country_of_incorporation = country_field("Country of incorporation")
     is_listed = forms.BooleanField(label="Listed on a recognised exchange", required=False)
@@ -85,7 +90,7 @@ class PartyForm(forms.Form):
     # Person
     given_names = forms.CharField(label="Given names", required=False, max_length=200)
     family_name = forms.CharField(label="Family name", required=False, max_length=200)
-    date_of_birth = forms.DateField(label="Date of birth", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_of_birth = forms.DateField(label="Date of birth", required=False, widget=date_widget())
     nationalities = forms.CharField(
         label="Nationalities", required=False, help_text="ISO codes separated by commas, e.g. GB, IE",
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
@@ -206,7 +211,7 @@ class OwnerForm(forms.Form):
                              widget=forms.RadioSelect)
     given_names = forms.CharField(label="Given names", required=False, max_length=200)
     family_name = forms.CharField(label="Family name", required=False, max_length=200)
-    date_of_birth = forms.DateField(label="Date of birth", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_of_birth = forms.DateField(label="Date of birth", required=False, widget=date_widget())
     nationalities = forms.CharField(label="Nationalities", required=False, help_text="ISO codes, e.g. GB, IE")
     legal_name = forms.CharField(label="Legal name (entity)", required=False, max_length=300)
     client_type = forms.ChoiceField(label="Type of entity", choices=ENTITY_TYPES, required=False)
@@ -261,7 +266,7 @@ class DocumentForm(forms.Form):
     doc_type = forms.ChoiceField(label="Type of document", choices=DocumentType.choices)
     file = forms.FileField(label="File", help_text="PDF, PNG or JPEG, up to 10 MB",
                            widget=forms.ClearableFileInput(attrs={"accept": ".pdf,.png,.jpg,.jpeg,application/pdf,image/png,image/jpeg"}))
-    expires_on = forms.DateField(label="Expires on", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    expires_on = forms.DateField(label="Expires on", required=False, widget=date_widget())
 
     ALIASES: ClassVar[dict[str, str | None]] = {"file": "file", "doc_type": "doc_type"}
 
@@ -311,7 +316,7 @@ class TaxFormCaptureForm(forms.Form):
     address_city = forms.CharField(label="City", required=False, max_length=100)
     address_postal_code = forms.CharField(label="Postal code", required=False, max_length=20)
     address_country = country_field("Address country")
-    date_of_birth = forms.DateField(label="Date of birth", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_of_birth = forms.DateField(label="Date of birth", required=False, widget=date_widget())
     citizenship = country_field("Citizenship (W-8BEN)")
     country_of_incorporation = country_field("Country of incorporation")
     us_tin = forms.CharField(label="US TIN (W-9)", required=False, max_length=20)
@@ -327,7 +332,7 @@ class TaxFormCaptureForm(forms.Form):
     no_substantial_us_owners = forms.BooleanField(label="No substantial US owners (passive NFFE)", required=False)
     crs_classification = forms.ChoiceField(label="CRS classification (entity)", required=False)
     signer_name = forms.CharField(label="Signed by", max_length=200)
-    signed_on = forms.DateField(label="Signed on", widget=forms.DateInput(attrs={"type": "date"}))
+    signed_on = forms.DateField(label="Signed on", widget=date_widget())
     certified = forms.BooleanField(label="Signed under penalties of perjury (W-9 / W-8)", required=False)
 
     # The tax service's field names -> this form's

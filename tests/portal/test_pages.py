@@ -310,3 +310,11 @@ def test_live_validation_fragment(signed_in, params, expected, ok):
 
 def test_live_validation_needs_sign_in(client, db):
     assert client.get(reverse("portal:validate"), {"check": "country", "field": "c", "c": "GB"}).status_code == 302
+
+
+def test_a_resumed_party_step_shows_saved_dates_in_the_date_picker(signed_in, firm, advisor):
+    """The date inputs are native pickers: their value must be ISO even though the site's locale
+    writes dates as dd/mm/yyyy."""
+    case = entity_case(firm, advisor)
+    html = signed_in.get(reverse("portal:wizard_step", args=[case.pk, "party"])).content.decode()
+    assert 'type="date" name="date_of_incorporation" value="2005-05-05"' in html
