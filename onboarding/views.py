@@ -287,10 +287,12 @@ def tax_forms_expiring(user) -> list[Any]:
     tax = optional_module("compliance.tax.selectors")
     if tax is None or not hasattr(tax, "forms_for_firm") or user.firm_id is None:
         return []
+    validity = optional_module("compliance.tax.validity")
+    days = validity.expiry_warning_days() if validity is not None and hasattr(validity, "expiry_warning_days") else 90
     today = timezone.localdate()
     return list(
         tax.forms_for_firm(user.firm).filter(status="valid", valid_until__isnull=False,
-                                             valid_until__lte=today + dt.timedelta(days=90))
+                                             valid_until__lte=today + dt.timedelta(days=days))
         .order_by("valid_until")[:20]
     )
 

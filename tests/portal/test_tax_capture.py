@@ -59,3 +59,21 @@ def test_a_form_for_another_firms_case_cannot_be_recorded(client, other_advisor,
     client.force_login(other_advisor)
     assert capture(client, case, form_type="W8BENE").status_code == 404
     assert not TaxForm.objects.exists()
+
+
+def test_the_dashboard_lists_tax_forms_expiring_soon(signed_in, case, advisor, time_machine):
+    import datetime as dt
+
+    from compliance.tax.services import tax_form_capture
+
+    time_machine.move_to(dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC))
+    data = {"name": "Fjord Holdings AS", "country_of_incorporation": "NO", "chapter3_status": "corporation",
+            "chapter4_status": "active_nffe", "foreign_tin_not_required": True, "certified": True,
+            "signer_name": "Kari Nordmann",
+            "permanent_address": {"line1": "Karl Johans gate 1", "city": "Oslo", "country": "NO"}}
+    soon = tax_form_capture(party=case.party, form_type="W8BENE", data=data, signed_on=dt.date(2023, 5, 1),
+                            actor=advisor)
+    assert soon.status == "valid" and soon.valid_until == dt.date(2026, 12, 31)
+    page = signed_in.get(reverse("portal:home"))
+    assert [form.pk for form in page.context["tax_expiring"]] == [soon.pk]
+    assert "Fjord Holdings AS" in page.content.decode() and "31 Dec 2026" in page.content.decode()
