@@ -2,8 +2,11 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from onboarding.otp_views import otp_verify_view
+
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("accounts/otp/", otp_verify_view, name="otp-verify"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/v1/", include("config.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -615,3 +615,20 @@ class WebhookDelivery(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["endpoint", "event_id"], name="uniq_webhook_delivery")]
+
+
+class LoginFailure(models.Model):
+    """A failed sign-in, kept for lockout across every worker (not in a per-process cache)."""
+
+    username = models.CharField(max_length=150, db_index=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+
+class UserSecondFactor(models.Model):
+    """An optional TOTP second factor (officers are encouraged to enrol)."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="second_factor")
+    secret = EncryptedTextField(help_text="Encrypted at rest")
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    last_used_step = models.BigIntegerField(default=0, help_text="Refuses a code replayed in the same time step")
