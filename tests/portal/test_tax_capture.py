@@ -67,6 +67,7 @@ def test_the_dashboard_lists_tax_forms_expiring_soon(signed_in, case, advisor, t
     from compliance.tax.services import tax_form_capture
 
     time_machine.move_to(dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC))
+    signed_in.force_login(advisor)  # a session from another time would have expired
     data = {"name": "Fjord Holdings AS", "country_of_incorporation": "NO", "chapter3_status": "corporation",
             "chapter4_status": "active_nffe", "foreign_tin_not_required": True, "certified": True,
             "signer_name": "Kari Nordmann",
@@ -75,5 +76,6 @@ def test_the_dashboard_lists_tax_forms_expiring_soon(signed_in, case, advisor, t
                             actor=advisor)
     assert soon.status == "valid" and soon.valid_until == dt.date(2026, 12, 31)
     page = signed_in.get(reverse("portal:home"))
+    assert page.status_code == 200, (page.status_code, page.get("Location"))
     assert [form.pk for form in page.context["tax_expiring"]] == [soon.pk]
     assert "Fjord Holdings AS" in page.content.decode() and "31 Dec 2026" in page.content.decode()
