@@ -664,8 +664,15 @@ def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
         "case": case, "outstanding": present(case, outstanding), "summary": summary, "structure": structure,
         "documents": documents, "events": events, "withdraw_form": WithdrawForm(),
         "can_withdraw": case.state in WITHDRAWABLE_STATES, "can_edit": case.state in EDITABLE_STATES,
-        "policy_packs": case.rule_pack_versions,
+        "policy_packs": case.rule_pack_versions, "information_request": information_request(case, events),
     })
+
+
+def information_request(case: OnboardingCase, events: list[AuditEvent]) -> AuditEvent | None:
+    """What compliance asked for, while the case waits on the advisor."""
+    if case.state != CaseState.INFORMATION_REQUESTED:
+        return None
+    return next((e for e in events if e.event_type == "case.information_requested"), None)
 
 
 def case_audit_trail(case: OnboardingCase, structure: Structure, limit: int = 200) -> list[AuditEvent]:

@@ -318,3 +318,16 @@ def test_a_resumed_party_step_shows_saved_dates_in_the_date_picker(signed_in, fi
     case = entity_case(firm, advisor)
     html = signed_in.get(reverse("portal:wizard_step", args=[case.pk, "party"])).content.decode()
     assert 'type="date" name="date_of_incorporation" value="2005-05-05"' in html
+
+
+def test_case_page_shows_what_compliance_asked_for(signed_in, firm, advisor):
+    from tests.factories import OfficerFactory
+
+    officer = OfficerFactory()
+    case = entity_case(firm, advisor)
+    case = services.case_start_review(case=services.case_submit(case=case, actor=advisor), actor=officer)
+    services.case_request_information(case=case, actor=officer, reason="please send the register of members")
+    html = signed_in.get(reverse("portal:case_detail", args=[case.pk])).content.decode()
+    assert "Compliance asks for more information" in html
+    assert "please send the register of members" in html
+    assert reverse("portal:wizard_resume", args=[case.pk]) in html  # the advisor can continue and resubmit
