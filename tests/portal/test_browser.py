@@ -168,6 +168,13 @@ def test_advisor_onboards_an_entity_with_two_owners_submits_and_sees_what_is_out
     assert "Ingrid Nordahl 60.00" in table and "Tomas Berg 40.00" in table
     page.screenshot("03-ownership")
 
+    # Leave half-way and resume: the draft reopens at the first step with something outstanding
+    page.click_link("Dashboard")
+    page.wait.until(lambda d: page.heading() == "Dashboard")
+    browser.find_element(page.By.XPATH, f"//a[@href='/cases/{case.pk}/onboarding/']").click()
+    page.wait.until(lambda d: d.current_url.endswith(f"/cases/{case.pk}/onboarding/ownership/"))
+    assert "has no identified control person" in page.text()
+
     # Step 3: a document
     page.click_link("Continue to documents")
     pdf = tmp_path / "certificate.pdf"
