@@ -63,7 +63,7 @@ MIDDLEWARE = [
     "onboarding.security.SecurityHeadersMiddleware",
 ]
 
-AUTHENTICATION_BACKENDS = ["onboarding.security.LockoutModelBackend"]
+AUTHENTICATION_BACKENDS = ["onboarding.security.LockoutModelBackend", "onboarding.security.OfficerPermissionBackend"]
 LOGIN_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
 LOGIN_LOCKOUT_MINUTES = int(os.environ.get("LOGIN_LOCKOUT_MINUTES", "15"))
 CONTENT_SECURITY_POLICY = (
