@@ -4,7 +4,6 @@ from django.contrib import admin, messages
 from onboarding.exceptions import MeridianError
 
 from . import services
-
 from .models import (
     Account,
     CashBalance,

@@ -321,7 +321,7 @@ def test_stock_connect_a_shares_are_bought_only_through_a_hong_kong_booking_cent
 def test_the_nightly_task_rolls_settlement_date_balances_forward(booked, ref, time_machine):
     from accounts.tasks import books_refresh_task
 
-    time_machine.move_to(dt.datetime(2026, 11, 18, 18, 0, tzinfo=dt.timezone.utc))
+    time_machine.move_to(dt.datetime(2026, 11, 18, 18, 0, tzinfo=dt.UTC))
     account, custody = booked
     fund(account, custody["us"], "USD", "50000")
     buy(account, custody["us"], ref.listings["AAPL"], 100, "270")
