@@ -358,3 +358,19 @@ def test_postgres_refuses_to_commit_a_transaction_without_movements(booked):
         fund(account, custody["eu"], "GBP", "5")
         with connection.cursor() as cursor:
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+
+def test_many_filled_orders_are_booked_together_with_one_refresh(booked, ref):
+    from types import SimpleNamespace
+
+    account, custody = booked
+    fund(account, custody["us"], "USD", "100000")
+    orders = [SimpleNamespace(account_id=account.pk, account=account, custody_account=custody["us"],
+                              listing=ref.listings["AAPL"], side=side, filled_quantity=Decimal(qty),
+                              average_price=Decimal("270"), trade_date=WED, settle_date=TRADE_DAY, reference=f"M-{k}")
+              for k, (side, qty) in enumerate([("buy", 10), ("buy", 5), ("sell", 12)])]
+    txns = services.trade_post_many(orders=orders)
+    assert [t.kind for t in txns] == ["buy", "buy", "sell"]
+    assert Position.objects.get(account=account, basis="trade").quantity == 3
+    assert selectors.books_discrepancies(account_ids=[account.pk]) == []
+    assert services.trade_post_many(orders=orders)[0].pk == txns[0].pk  # idempotent on the references

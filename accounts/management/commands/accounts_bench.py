@@ -125,6 +125,16 @@ class Command(BaseCommand):
                 filled_quantity=Decimal(10), average_price=Decimal(100), trade_date=day,
                 settle_date=day + dt.timedelta(days=2), reference=f"BENCH-{k}"))
         t_post = time.perf_counter() - t0
+        from accounts.services import trade_post_many
+
+        batch = [SimpleNamespace(
+            account_id=accounts[k % len(accounts)].pk, account=accounts[k % len(accounts)],
+            custody_account=custody[k % len(custody)], listing=listing, side="buy", filled_quantity=Decimal(10),
+            average_price=Decimal(100), trade_date=day, settle_date=day + dt.timedelta(days=2),
+            reference=f"BENCH-MANY-{k}") for k in range(n_post)]
+        t0 = time.perf_counter()
+        trade_post_many(orders=batch)
+        t_many = time.perf_counter() - t0
         return {
             "benchmark": "accounts_bench", "vendor": connection.vendor, "accounts": n_accounts,
             "holdings_per_account": n_holdings, "movements": len(movements), "setup_seconds": round(setup, 3),
@@ -133,4 +143,6 @@ class Command(BaseCommand):
             "total_market_value_gbp": round(float(mv), 2),
             "trade_post_count": n_post, "trade_post_seconds": round(t_post, 3),
             "trade_post_ms_each": round(1000 * t_post / n_post, 2) if n_post else None,
+            "trade_post_many_seconds": round(t_many, 3),
+            "trade_post_many_ms_each": round(1000 * t_many / n_post, 2) if n_post else None,
         }
