@@ -331,3 +331,30 @@ def test_case_page_shows_what_compliance_asked_for(signed_in, firm, advisor):
     assert "Compliance asks for more information" in html
     assert "please send the register of members" in html
     assert reverse("portal:wizard_resume", args=[case.pk]) in html  # the advisor can continue and resubmit
+
+
+def test_a_person_goes_through_the_wizard_without_an_ownership_step(signed_in, advisor):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    response = signed_in.post(reverse("portal:client_new_kind", args=["person"]), {
+        "given_names": "Maria", "family_name": "Rossi", "date_of_birth": "1980-02-03", "nationalities": "IT",
+        "residence_country": "GB", "id_kind": "passport", "id_value": "YA1234567", "id_country": "IT",
+        "address_line1": "3 Queen Street", "address_city": "London", "address_country": "GB",
+    })
+    case = OnboardingCase.objects.get(party__family_name="Rossi")
+    assert response["Location"] == reverse("portal:wizard_step", args=[case.pk, "documents"])
+    assert signed_in.get(reverse("portal:wizard_step", args=[case.pk, "ownership"])).status_code == 404
+    url = reverse("portal:wizard_step", args=[case.pk, "documents"])
+    for doc_type in ("passport", "utility_bill"):
+        assert signed_in.post(url, {"party": case.party_id, "doc_type": doc_type,
+                                    "file": SimpleUploadedFile(f"{doc_type}.pdf", PDF)}).status_code == 302
+    assert signed_in.post(reverse("portal:wizard_step", args=[case.pk, "tax"]),
+                          {"action": "residence", "party": case.party_id, "country": "GB", "no_tin_reason": "A"}
+                          ).status_code == 302
+    page = signed_in.get(reverse("portal:wizard_step", args=[case.pk, "review"]))
+    steps = [s["name"] for s in page.context["steps"]]
+    assert steps == ["party", "documents", "tax", "review"]
+    assert not any(row.code.startswith("document.") for row in page.context["outstanding"])
+    signed_in.post(reverse("portal:wizard_step", args=[case.pk, "review"]))
+    case.refresh_from_db()
+    assert case.state == CaseState.SUBMITTED
