@@ -358,3 +358,29 @@ def test_a_person_goes_through_the_wizard_without_an_ownership_step(signed_in, a
     signed_in.post(reverse("portal:wizard_step", args=[case.pk, "review"]))
     case.refresh_from_db()
     assert case.state == CaseState.SUBMITTED
+
+
+def test_dashboard_query_count_grows_only_with_the_open_cases_it_explains(signed_in, firm, advisor):
+    """Each open case shown costs one requirement evaluation (onboarding's and every provider's,
+    about 17 queries today); nothing else on the page grows with the firm's size."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert signed_in.get(reverse("portal:home")).status_code == 200
+        return len(ctx.captured_queries)
+
+    def add_cases(n: int) -> None:
+        for _ in range(n):
+            party = EntityFactory(firm=firm)
+            services.case_create(firm=firm, party=party, actor=advisor)
+            services.ownership_link_add(owner=PersonFactory(firm=firm), owned=party, actor=advisor, percentage=50)
+
+    add_cases(1)
+    one = queries()
+    add_cases(9)
+    ten = queries()
+    assert ten - one <= 9 * 20, (one, ten)
+    add_cases(30)  # only the 30 most recently updated open cases are explained on the dashboard
+    assert queries() <= one + 29 * 20
