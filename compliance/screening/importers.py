@@ -313,6 +313,7 @@ def parse_ofac(paths: Iterable[str | Path]) -> list[WatchlistRecord]:
             record.places_of_birth = _dedupe(parsed["pobs"])
             record.identifiers = parsed["identifiers"]
             record.countries.extend(parsed["countries"])
+            record.countries.extend(i.country for i in record.identifiers if i.country)
             record.weak_aliases.extend(a for a in parsed["aliases"] if a)
         record.countries = _dedupe(record.countries)
         record.aliases = _dedupe(record.aliases)

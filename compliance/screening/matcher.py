@@ -9,8 +9,10 @@ Scoring a query name against a listed name (both tokenised by `normalize.tokeniz
 2. Each token is weighted: rare tokens weigh 1, common ones less (inverse document frequency
    over the list's names), particles (AL, BIN, DE...) and legal forms (LTD, LLC, GMBH...) much less.
 3. Coverage of each side: the weighted mean of every token's best match on the other side.
-   The side with less weight is "small"; score = cover_small * (1 - unmatched_penalty * (1 - cover_large)),
-   so a dropped middle name costs a little, and a missing surname a lot.
+   The side with less weight is "small"; score = cover_small * (1 - unmatched_penalty * unmatched_large),
+   where unmatched_large is the share of the larger side's weight that matched nothing, so a
+   dropped middle name costs a little. Against the index, a listed surname ("SURNAME, Given")
+   that nothing matches multiplies the score by `surname_missing_factor`.
    If only one name token matches while either side has two or more, the score is multiplied by
    `single_token_factor`; if no real name token matches (only particles/legal forms), it is 0.
    The result is symmetric in its two arguments.
@@ -35,19 +37,22 @@ from rapidfuzz import fuzz
 from rapidfuzz.process import cdist
 
 from .importers import WatchlistRecord
-from .normalize import LEGAL, NAME, PARTICLE, name_variants, skeleton, tokenize
+from .normalize import LEGAL, NAME, PARTICLE, name_variants, phonetic, skeleton, tokenize
 
 
 @dataclass(frozen=True)
 class MatcherConfig:
     threshold: float = 0.80
     token_cutoff: float = 0.75
-    skeleton_sim: float = 0.85
+    skeleton_sim: float = 0.80
     initial_sim: float = 0.80
     particle_weight: float = 0.2
     legal_weight: float = 0.05
     min_idf_weight: float = 0.3
-    unmatched_penalty: float = 0.3
+    phonetic_factor: float = 0.95
+    skeleton_min_phonetic: float = 0.6
+    unmatched_penalty: float = 0.4
+    surname_missing_factor: float = 0.85
     single_token_factor: float = 0.7
     weak_alias_factor: float = 0.9
     dob_match_bonus: float = 0.05
@@ -102,35 +107,76 @@ def _role_weight(role: str, cfg: MatcherConfig) -> float:
 # Pure scoring
 
 
+def _skeleton_boost(a: str, b: str, sa: str, sb: str, phon: float, cfg: MatcherConfig) -> bool:
+    return (min(len(a), len(b)) >= 3 and len(sa) >= 2 and sa == sb and phon >= cfg.skeleton_min_phonetic
+            and (len(sa) >= 3 or a[0] == b[0]))
+
+
 def token_similarity(a: str, b: str, cfg: MatcherConfig = DEFAULT_CONFIG) -> float:
+    """Similarity of two normalised tokens in [0, 1]; symmetric; 0 below the cutoff."""
     if a == b:
         return 1.0
     if len(a) == 1 or len(b) == 1:
         return cfg.initial_sim if a[0] == b[0] else 0.0
-    s = fuzz.ratio(a, b) / 100.0
-    if s < cfg.skeleton_sim and min(len(a), len(b)) >= 3:
-        sa = skeleton(a)
-        if len(sa) >= 2 and sa == skeleton(b):
-            s = cfg.skeleton_sim
+    phon = fuzz.ratio(phonetic(a), phonetic(b)) / 100.0
+    s = max(fuzz.ratio(a, b) / 100.0, cfg.phonetic_factor * phon)
+    if s < cfg.skeleton_sim and _skeleton_boost(a, b, skeleton(a), skeleton(b), phon, cfg):
+        s = cfg.skeleton_sim
     return s if s >= cfg.token_cutoff else 0.0
 
 
-def _similarity_matrix(a: Sequence[str], b: Sequence[str], cfg: MatcherConfig,
-                       b_skeletons: Sequence[str] | None = None) -> np.ndarray:
+@dataclass(frozen=True)
+class TokenArrays:
+    """Per-token features used to compute similarity matrices in bulk."""
+
+    tokens: list[str]
+    phonetic: list[str]
+    ident: np.ndarray  # hash of the token
+    length: np.ndarray
+    first: np.ndarray
+    skel: np.ndarray  # hash of the skeleton
+    skel_len: np.ndarray
+
+    @classmethod
+    def of(cls, tokens: Sequence[str]) -> "TokenArrays":
+        tokens = list(tokens)
+        sks = [skeleton(t) for t in tokens]
+        return cls(
+            tokens=tokens,
+            phonetic=[phonetic(t) for t in tokens],
+            ident=np.array([hash(t) for t in tokens], dtype=np.int64),
+            length=np.array([len(t) for t in tokens], dtype=np.int32),
+            first=np.array([ord(t[0]) if t else 0 for t in tokens], dtype=np.int32),
+            skel=np.array([hash(sk) for sk in sks], dtype=np.int64),
+            skel_len=np.array([len(sk) for sk in sks], dtype=np.int32),
+        )
+
+    def take(self, idx: np.ndarray) -> "TokenArrays":
+        return TokenArrays(
+            tokens=[self.tokens[i] for i in idx], phonetic=[self.phonetic[i] for i in idx],
+            ident=self.ident[idx], length=self.length[idx], first=self.first[idx], skel=self.skel[idx],
+            skel_len=self.skel_len[idx])
+
+
+def _similarity_matrix(a: TokenArrays, b: TokenArrays, cfg: MatcherConfig) -> np.ndarray:
     """The same values as token_similarity over a x b, computed in bulk."""
-    S = cdist(list(a), list(b), scorer=fuzz.ratio, dtype=np.float32).astype(np.float64) / 100.0
-    b_sk = b_skeletons if b_skeletons is not None else [skeleton(t) for t in b]
-    for i, ta in enumerate(a):
-        sa = skeleton(ta)
-        la = len(ta)
-        row = S[i]
-        for j, tb in enumerate(b):
-            if ta == tb:
-                row[j] = 1.0
-            elif la == 1 or len(tb) == 1:
-                row[j] = cfg.initial_sim if ta[0] == tb[0] else 0.0
-            elif row[j] < cfg.skeleton_sim and la >= 3 and len(tb) >= 3 and len(sa) >= 2 and sa == b_sk[j]:
-                row[j] = cfg.skeleton_sim
+    raw = cdist(a.tokens, b.tokens, scorer=fuzz.ratio, dtype=np.float32).astype(np.float64) / 100.0
+    phon = cdist(a.phonetic, b.phonetic, scorer=fuzz.ratio, dtype=np.float32).astype(np.float64) / 100.0
+    S = np.maximum(raw, cfg.phonetic_factor * phon)
+    same_first = a.first[:, None] == b.first[None, :]
+    initial = (a.length[:, None] == 1) | (b.length[None, :] == 1)
+    S = np.where(initial, np.where(same_first, cfg.initial_sim, 0.0), S)
+    boost = (
+        ~initial
+        & (S < cfg.skeleton_sim)
+        & (np.minimum(a.length[:, None], b.length[None, :]) >= 3)
+        & (a.skel[:, None] == b.skel[None, :])
+        & (a.skel_len[:, None] >= 2)
+        & (phon >= cfg.skeleton_min_phonetic)
+        & ((a.skel_len[:, None] >= 3) | same_first)
+    )
+    S = np.where(boost, cfg.skeleton_sim, S)
+    S = np.where(a.ident[:, None] == b.ident[None, :], 1.0, S)
     S[S < cfg.token_cutoff] = 0.0
     return S
 
@@ -149,20 +195,24 @@ def combine(S: np.ndarray, wa: np.ndarray, wb: np.ndarray, name_a: np.ndarray, n
         return 0.0
     ca = float(np.dot(wa, best_a)) / Wa
     cb = float(np.dot(wb, best_b)) / Wb
+    fa = float(np.dot(wa, best_a > 0)) / Wa
+    fb = float(np.dot(wb, best_b > 0)) / Wb
     return _finish(ca, cb, Wa, Wb, int(((best_a > 0) & name_a).sum()), int(((best_b > 0) & name_b).sum()),
-                   int(name_a.sum()), int(name_b.sum()), cfg)
+                   int(name_a.sum()), int(name_b.sum()), cfg, fa, fb)
 
 
 def _finish(ca: float, cb: float, Wa: float, Wb: float, ma: int, mb: int, na: int, nb: int,
-            cfg: MatcherConfig) -> float:
+            cfg: MatcherConfig, fa: float, fb: float) -> float:
+    """ca/cb: similarity-weighted coverage of each side; fa/fb: share of each side's weight
+    that found any match; ma/mb: name tokens matched; na/nb: name tokens."""
     matched = min(ma, mb)
     if matched == 0:
         return 0.0  # only particles / legal forms in common
-    if Wa < Wb or (Wa == Wb and ca >= cb):
-        small, large = ca, cb
+    if Wa < Wb or (Wa == Wb and (ca, fa) >= (cb, fb)):
+        small, large_found = ca, fb
     else:
-        small, large = cb, ca
-    score = small * (1.0 - cfg.unmatched_penalty * (1.0 - large))
+        small, large_found = cb, fa
+    score = small * (1.0 - cfg.unmatched_penalty * (1.0 - large_found))
     if matched == 1 and max(na, nb) >= 2:
         score *= cfg.single_token_factor
     return min(1.0, max(0.0, score))
@@ -175,12 +225,22 @@ def name_similarity(a: str, b: str, cfg: MatcherConfig = DEFAULT_CONFIG, weight=
     if not ta or not tb:
         return 0.0
     weight = weight or (lambda token, role: _role_weight(role, cfg))
-    S = _similarity_matrix([t for t, _ in ta], [t for t, _ in tb], cfg)
+    S = _similarity_matrix(TokenArrays.of([t for t, _ in ta]), TokenArrays.of([t for t, _ in tb]), cfg)
     wa = np.array([weight(t, r) for t, r in ta])
     wb = np.array([weight(t, r) for t, r in tb])
     na = np.array([r == NAME for _, r in ta])
     nb = np.array([r == NAME for _, r in tb])
     return combine(S, wa, wb, na, nb, cfg)
+
+
+def _surname_mask(text: str, tokens) -> list[bool]:
+    """Which tokens of a listed person's name form the surname, when the list marks it with a
+    comma ("NASSER DAVID, Julio Cesar"); [] when it does not."""
+    if "," not in text:
+        return []
+    surname = {t for t, _ in tokenize(text.split(",", 1)[0])}
+    flags = [t in surname and role == NAME for t, role in tokens]
+    return flags if any(flags) else []
 
 
 # --------------------------------------------------------------------------------------------
@@ -241,6 +301,7 @@ class ScreeningIndex:
         name_text: list[str] = []
         name_weak: list[bool] = []
         name_tids: list[list[int]] = []
+        name_surname: list[list[bool]] = []
         id_index: dict[str, list[int]] = defaultdict(list)
         for e, record in enumerate(self.records):
             seen_names: set[tuple] = set()
@@ -258,6 +319,7 @@ class ScreeningIndex:
                             vocab_role.append(_ROLE_CODE[role])
                         tids.append(tid)
                     name_entry.append(e)
+                    name_surname.append(_surname_mask(text, tokens) if record.kind == "person" else [])
                     name_text.append(text)
                     name_weak.append(weak)
                     name_tids.append(tids)
@@ -269,7 +331,7 @@ class ScreeningIndex:
         self.vocab_tokens = [""] * len(vocab)
         for token, tid in vocab.items():
             self.vocab_tokens[tid] = token
-        self.vocab_skeletons = [skeleton(t) for t in self.vocab_tokens]
+        self.vocab_arrays = TokenArrays.of(self.vocab_tokens)
         self.vocab_role = np.array(vocab_role, dtype=np.int8)
         self.name_entry = np.array(name_entry, dtype=np.int32)
         self.name_text = name_text
@@ -297,6 +359,11 @@ class ScreeningIndex:
         self.name_tokens = np.full((n_names, width), -1, dtype=np.int32)
         for n, tids in enumerate(name_tids):
             self.name_tokens[n, : len(tids)] = tids
+        self.name_surname = np.zeros((n_names, width), dtype=bool)
+        for n, flags in enumerate(name_surname):
+            if flags:
+                self.name_surname[n, : len(flags)] = flags
+        self.name_has_surname = self.name_surname.any(axis=1)
         mask = self.name_tokens >= 0
         safe = np.where(mask, self.name_tokens, 0)
         self.name_weight_total = np.where(mask, self.vocab_weight[safe], 0.0).sum(axis=1)
@@ -317,6 +384,7 @@ class ScreeningIndex:
             if len(sk) >= 2:
                 keys.add("#" + sk)
         if len(token) >= 4:
+            keys.add("~" + token)
             keys.update("~" + token[:i] + token[i + 1:] for i in range(len(token)))
         return keys
 
@@ -335,12 +403,12 @@ class ScreeningIndex:
             arr = self.keys.get(key)
             if arr is not None:
                 found.update(arr.tolist())
-        out = []
-        for tid in found:
-            s = token_similarity(token, self.vocab_tokens[tid], self.cfg)
-            if s > 0:
-                out.append((tid, s))
-        return out
+        if not found:
+            return []
+        tids = np.fromiter(found, dtype=np.int64, count=len(found))
+        sims = _similarity_matrix(TokenArrays.of([token]), self.vocab_arrays.take(tids), self.cfg)[0]
+        keep = sims > 0
+        return list(zip(tids[keep].tolist(), sims[keep].tolist()))
 
     def _score_names(self, tokens, candidates: np.ndarray) -> np.ndarray:
         """Exact name scores of `candidates` (name ids) against the query tokens."""
@@ -351,8 +419,7 @@ class ScreeningIndex:
         cand_tokens = self.name_tokens[candidates]  # K x M
         mask = cand_tokens >= 0
         union = np.unique(cand_tokens[mask])
-        S_union = _similarity_matrix(q, [self.vocab_tokens[t] for t in union], cfg,
-                                     [self.vocab_skeletons[t] for t in union])
+        S_union = _similarity_matrix(TokenArrays.of(q), self.vocab_arrays.take(union), cfg)
         cols = np.searchsorted(union, np.where(mask, cand_tokens, union[0]))
         S = S_union[:, cols]  # nq x K x M
         S = np.where(mask[None, :, :], S, 0.0)
@@ -364,20 +431,27 @@ class ScreeningIndex:
         Wc = wc.sum(axis=1)
         cq = (wq[:, None] * best_q).sum(axis=0) / Wq
         cc = (wc * best_c).sum(axis=1) / np.maximum(Wc, 1e-12)
+        fq = (wq[:, None] * (best_q > 0)).sum(axis=0) / Wq
+        fc = (wc * (best_c > 0)).sum(axis=1) / np.maximum(Wc, 1e-12)
         mq = ((best_q > 0) & nq[:, None]).sum(axis=0)
         mc = ((best_c > 0) & nc).sum(axis=1)
         nq_total = int(nq.sum())
         nc_total = nc.sum(axis=1)
+        # A listed surname ("SURNAME, Given") that nothing in the query matches.
+        surname = self.name_surname[candidates]
+        surname_missing = self.name_has_surname[candidates] & ~((best_c > 0) & surname).any(axis=1)
         out = np.empty(len(candidates))
         for k in range(len(candidates)):
             out[k] = _finish(float(cq[k]), float(cc[k]), Wq, float(Wc[k]), int(mq[k]), int(mc[k]),
-                             nq_total, int(nc_total[k]), cfg)
+                             nq_total, int(nc_total[k]), cfg, float(fq[k]), float(fc[k]))
+            if surname_missing[k]:
+                out[k] *= cfg.surname_missing_factor
         return out
 
     def _candidate_names(self, tokens, kind: str | None) -> np.ndarray:
         cfg = self.cfg
         parts_idx: list[np.ndarray] = []
-        parts_w: list[np.ndarray] = []
+        parts_w: list[float] = []
         wq_total = 0.0
         for token, role in tokens:
             wq = self.weight(token, role)
@@ -387,11 +461,11 @@ class ScreeningIndex:
             for tid, s in self._token_neighbours(token):
                 post = self.postings[tid]
                 parts_idx.append(post)
-                parts_w.append(np.full(len(post), wq * s))
+                parts_w.append(wq * s)
         if not parts_idx:
             return np.empty(0, dtype=np.int64)
         idx = np.concatenate(parts_idx)
-        w = np.concatenate(parts_w)
+        w = np.repeat(np.array(parts_w), [len(p) for p in parts_idx])
         names, inverse = np.unique(idx, return_inverse=True)
         acc = np.bincount(inverse, weights=w)
         bound = acc / np.minimum(wq_total, self.name_weight_total[names])

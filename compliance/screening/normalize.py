@@ -93,16 +93,26 @@ _SINGLE = str.maketrans({"Q": "K", "C": "K", "Z": "S", "W": "V", "J": "Y", "X": 
 _VOWELS = re.compile(r"[AEIOUY]")
 
 
-@lru_cache(maxsize=131072)
-def skeleton(token: str) -> str:
-    """Consonant skeleton used for transliteration-tolerant blocking and scoring."""
-    t = token
-    for a, b in _DIGRAPHS:
-        t = t.replace(a, b)
-    t = t.translate(_SINGLE)
-    t = _VOWELS.sub("", t)
+def _collapse(text: str) -> str:
     out = []
-    for ch in t:
+    for ch in text:
         if not out or out[-1] != ch:
             out.append(ch)
     return "".join(out)
+
+
+@lru_cache(maxsize=131072)
+def phonetic(token: str) -> str:
+    """The token with transliteration digraphs folded (KH->H, SH->S, DZH->J, OU->U, PH->F...),
+    C/Q/X->K, Z->S, W->V, J->Y->I, and doubled letters collapsed: ALY ~ ALI, DZHOSE ~ JOSE."""
+    t = token
+    for a, b in _DIGRAPHS:
+        t = t.replace(a, b)
+    t = t.translate(_SINGLE).replace("Y", "I")
+    return _collapse(t)
+
+
+@lru_cache(maxsize=131072)
+def skeleton(token: str) -> str:
+    """Consonant skeleton used for transliteration-tolerant blocking and scoring."""
+    return _collapse(_VOWELS.sub("", phonetic(token)))
