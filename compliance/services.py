@@ -19,7 +19,15 @@ from django_fsm import TransitionNotAllowed
 
 from onboarding import services as onboarding_services
 from onboarding.audit import record_event
-from onboarding.models import CaseKind, CaseState, OnboardingCase, Party, Relationship, RelationshipState, User
+from onboarding.models import (
+    CaseKind,
+    CaseState,
+    OnboardingCase,
+    Party,
+    Relationship,
+    RelationshipState,
+    User,
+)
 from onboarding.selectors import ownership_of
 
 from . import selectors
@@ -39,7 +47,7 @@ from .models import (
     WatchlistEntry,
     WatchlistSnapshot,
 )
-from .risk import RiskFacts, load_model_file, rate, validate_model
+from .risk import load_model_file, rate, validate_model
 from .screening.importers import WatchlistRecord, parse_source
 from .screening.matcher import Hit
 

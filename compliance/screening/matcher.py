@@ -138,7 +138,7 @@ class TokenArrays:
     skel_len: np.ndarray
 
     @classmethod
-    def of(cls, tokens: Sequence[str]) -> "TokenArrays":
+    def of(cls, tokens: Sequence[str]) -> TokenArrays:
         tokens = list(tokens)
         sks = [skeleton(t) for t in tokens]
         return cls(
@@ -151,7 +151,7 @@ class TokenArrays:
             skel_len=np.array([len(sk) for sk in sks], dtype=np.int32),
         )
 
-    def take(self, idx: np.ndarray) -> "TokenArrays":
+    def take(self, idx: np.ndarray) -> TokenArrays:
         return TokenArrays(
             tokens=[self.tokens[i] for i in idx], phonetic=[self.phonetic[i] for i in idx],
             ident=self.ident[idx], length=self.length[idx], first=self.first[idx], skel=self.skel[idx],
