@@ -371,3 +371,17 @@ def test_the_book_for_delta_screening_is_clients_and_everyone_above_them(firm, a
     onboarding.ownership_link_add(owner=person, owned=holding, actor=advisor, percentage=Decimal("100"))
     assert book_party_ids() == sorted([company.pk, holding.pk, person.pk])
     assert stranger.pk not in book_party_ids()
+
+
+def test_the_database_refuses_a_second_active_snapshot_and_a_duplicate_live_alert(firm, ofac_active):
+    from django.db import IntegrityError, transaction
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        WatchlistSnapshot.objects.create(source="ofac", version=99, is_active=True)
+    [alert] = services.screen_party(party=listed_person(firm), trigger="manual")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ScreeningAlert.objects.create(firm=firm, party=alert.party, source="ofac", entry_ref=alert.entry_ref,
+                                      entry_hash="x", entry_name="x", party_version=1, score=Decimal("0.9"))
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ScreeningAlert.objects.create(firm=firm, party=alert.party, source="ofac", entry_ref="other",
+                                      entry_hash="x", entry_name="x", party_version=1, score=Decimal("1.5"))
