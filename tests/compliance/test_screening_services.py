@@ -385,3 +385,21 @@ def test_the_database_refuses_a_second_active_snapshot_and_a_duplicate_live_aler
     with pytest.raises(IntegrityError), transaction.atomic():
         ScreeningAlert.objects.create(firm=firm, party=alert.party, source="ofac", entry_ref="other",
                                       entry_hash="x", entry_name="x", party_version=1, score=Decimal("1.5"))
+
+
+def test_an_import_failing_halfway_through_the_write_leaves_the_previous_snapshot_active(
+        tmp_path, ofac_active, monkeypatch):
+    calls = {"n": 0}
+    real_bulk_create = WatchlistEntry.objects.bulk_create
+
+    def failing_bulk_create(objs, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("disk full")
+        return real_bulk_create(objs, *args, **kwargs)
+
+    monkeypatch.setattr(WatchlistEntry.objects, "bulk_create", failing_bulk_create)
+    with pytest.raises(RuntimeError):
+        services.watchlist_import(source="ofac", paths=write_ofac(tmp_path / "v2"), batch_size=2)
+    assert list(WatchlistSnapshot.objects.all()) == [ofac_active]
+    assert WatchlistSnapshot.objects.get().is_active and WatchlistEntry.objects.count() == 6
