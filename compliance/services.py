@@ -119,6 +119,14 @@ def watchlist_import(
         snapshot.entry_count = len(unique)
         snapshot.report = report
         snapshot.save(update_fields=["is_active", "entry_count", "report"])
+        if report["removed_refs"]:
+            # A listed subject was delisted: its live alerts stay for an officer to close, flagged.
+            for alert in ScreeningAlert.objects.filter(source=source, entry_ref__in=report["removed_refs"],
+                                                       state__in=[AlertState.OPEN, AlertState.UNDER_REVIEW,
+                                                                  AlertState.ESCALATED]):
+                record_event(subject=alert, event_type="screening.entry_delisted", actor=actor, firm=alert.firm,
+                             from_state=alert.state, to_state=alert.state,
+                             detail={"snapshot": snapshot.pk, "version": snapshot.version})
         record_event(subject=snapshot, event_type="watchlist.imported", actor=actor, firm=None,
                      detail={"source": source, "version": snapshot.version, "entries": len(unique),
                              "added": report["added"], "changed": report["changed"], "removed": report["removed"],

@@ -403,3 +403,12 @@ def test_an_import_failing_halfway_through_the_write_leaves_the_previous_snapsho
         services.watchlist_import(source="ofac", paths=write_ofac(tmp_path / "v2"), batch_size=2)
     assert list(WatchlistSnapshot.objects.all()) == [ofac_active]
     assert WatchlistSnapshot.objects.get().is_active and WatchlistEntry.objects.count() == 6
+
+
+def test_a_delisted_entry_flags_its_live_alerts_for_the_officer(tmp_path, firm, ofac_active):
+    [alert] = services.screen_party(party=listed_person(firm), trigger="manual")
+    sdn = "\n".join(line for line in SDN.splitlines() if not line.startswith("6330,")) + "\n"
+    services.watchlist_import(source="ofac", paths=write_ofac(tmp_path / "v2", sdn=sdn))
+    alert.refresh_from_db()
+    assert alert.state == AlertState.OPEN
+    assert events_for(alert).filter(event_type="screening.entry_delisted").count() == 1
