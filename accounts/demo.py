@@ -90,16 +90,16 @@ def accounts_demo(
                                       markets=["XLON", "XETR", "XSWX"], actor=actor)
     account = services.account_activate(account=account, actor=actor)
     start = trade_date - dt.timedelta(days=7)
-    services.cash_deposit(account=account, custody_account=eu, currency="GBP", amount=Decimal("500000"),
+    services.cash_deposit(account=account, custody_account=eu, currency="GBP", amount=Decimal(500000),
                           value_date=start, actor=actor, external_ref="demo-dep-gbp")
-    services.cash_deposit(account=account, custody_account=us, currency="USD", amount=Decimal("400000"),
+    services.cash_deposit(account=account, custody_account=us, currency="USD", amount=Decimal(400000),
                           value_date=start, actor=actor, external_ref="demo-dep-usd")
     services.trade_book(account=account, custody_account=us, listing=ref.listings["AAPL"], side="buy",
                         quantity=Decimal(300), price=Decimal("265.10"), trade_date=start, actor=actor,
-                        commission=Decimal("5"), external_ref="demo-aapl-1")
+                        commission=Decimal(5), external_ref="demo-aapl-1")
     services.trade_book(account=account, custody_account=eu, listing=ref.listings["VOD.L"], side="buy",
                         quantity=Decimal(50000), price=Decimal("90.12"), trade_date=start, actor=actor,
-                        commission=Decimal("10"), taxes=Decimal("225.30"), external_ref="demo-vod-1")
+                        commission=Decimal(10), taxes=Decimal("225.30"), external_ref="demo-vod-1")
     services.trade_book(account=account, custody_account=us, listing=ref.listings["VOD_ADR"], side="buy",
                         quantity=Decimal(1000), price=Decimal("11.40"), trade_date=start, actor=actor,
                         external_ref="demo-vodadr-1")

@@ -1,7 +1,13 @@
 """Errors of the accounts app, each with a stable code."""
 from __future__ import annotations
 
-from onboarding.exceptions import InvalidTransition, MeridianError, NotFound, PermissionDenied, ValidationFailed  # noqa: F401
+from onboarding.exceptions import (  # noqa: F401
+    InvalidTransition,
+    MeridianError,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
 
 
 class AccountNotActive(MeridianError):

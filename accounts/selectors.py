@@ -53,6 +53,23 @@ def accounts_for_firm(*, firm: Firm | int) -> QuerySet[Account]:
     return Account.objects.filter(firm=firm).select_related("owner", "household")
 
 
+def accounts_visible_to(*, user) -> QuerySet[Account]:
+    """The tenant rule: a firm user sees the firm's accounts; platform officers see all."""
+    if user.is_superuser or getattr(user, "is_platform_officer", False):
+        return Account.objects.all().select_related("owner", "household")
+    return accounts_for_firm(firm=user.firm_id)
+
+
+def account_get(*, user, pk: int) -> Account:
+    """One account the user may see, else NotFound (never confirming it exists elsewhere)."""
+    from onboarding.exceptions import NotFound
+
+    account = accounts_visible_to(user=user).filter(pk=pk).first()
+    if account is None:
+        raise NotFound("account not found")
+    return account
+
+
 # --- Positions and cash ---------------------------------------------------------------------------
 
 
@@ -84,18 +101,23 @@ def positions(*, account: Account, as_of: dt.date, basis: str = Basis.TRADE, by_
     return out
 
 
-def cash_balances(*, account: Account, as_of: dt.date, basis: str = Basis.SETTLE) -> dict[tuple[int, str], Decimal]:
-    """{(custody account, currency): amount} on the basis asked."""
+def cash_balances(
+    *, account: Account, as_of: dt.date, basis: str = Basis.SETTLE, sleeve=None
+) -> dict[tuple[int, str], Decimal]:
+    """{(custody account, currency): amount} on the basis asked (one sleeve's own cash if given)."""
+    qs = Movement.objects.filter(_date_filter(basis, as_of), account=account, leg=LegType.CASH)
+    if sleeve is not None:
+        qs = qs.filter(sleeve=sleeve)
     rows = (
-        Movement.objects.filter(_date_filter(basis, as_of), account=account, leg=LegType.CASH)
+        qs
         .values_list("custody_account_id", "currency").annotate(a=Sum("amount")).order_by("custody_account_id", "currency")
     )
     return {(c, ccy): a for c, ccy, a in rows}
 
 
-def cash_by_currency(*, account: Account, as_of: dt.date, basis: str = Basis.SETTLE) -> dict[str, Decimal]:
+def cash_by_currency(*, account: Account, as_of: dt.date, basis: str = Basis.SETTLE, sleeve=None) -> dict[str, Decimal]:
     out: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    for (_custody, ccy), amount in cash_balances(account=account, as_of=as_of, basis=basis).items():
+    for (_custody, ccy), amount in cash_balances(account=account, as_of=as_of, basis=basis, sleeve=sleeve).items():
         out[ccy] += amount
     return dict(out)
 
@@ -270,6 +292,14 @@ def period_return(*, account: Account, start: dt.date, end: dt.date) -> ReturnSp
     return split_return(np.array(base_start), np.array(p0), np.array(p1), np.array(x0), np.array(x1))
 
 
+def daily_return(*, account: Account, day: dt.date) -> ReturnSplit:
+    """The return of `day` against the previous weekday's close, split local / currency."""
+    previous = day - dt.timedelta(days=1)
+    while previous.weekday() >= 5:
+        previous -= dt.timedelta(days=1)
+    return period_return(account=account, start=previous, end=day)
+
+
 # --- Bulk inputs for the rebalancer --------------------------------------------------------------
 
 
@@ -306,7 +336,10 @@ class RebalanceInputs:
     substitutes: list[tuple[int, int, int]]
     lot_size: np.ndarray
     allows_fractional: np.ndarray
-    model_ids: np.ndarray  # [a] model version in force (0 if none)
+    model_ids: np.ndarray  # [a] account-level model version in force (0 if none or sleeves)
+    household_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # [a] 0 if none
+    is_us_person: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # [a]
+    tax_status: list[str] = field(default_factory=list)  # [a]
 
     def market_values_base(self) -> np.ndarray:
         """[a, i] market value of each holding in the account's base currency."""
@@ -316,10 +349,45 @@ class RebalanceInputs:
         return self.positions * self.price_local[None, :] * fx
 
 
+def _flatten_models(model_ids: set[int]) -> dict[int, dict[tuple[int | None, str], float]]:
+    """model id -> {(instrument id or None, cash currency or ""): weight}, with sleeve-model
+    lines replaced by their own (flattened) lines times the sleeve weight."""
+    raw: dict[int, list[tuple[int | None, int | None, str, float]]] = {}
+    todo = set(model_ids)
+    while todo:
+        rows = list(ModelTarget.objects.filter(model_id__in=todo)
+                    .values_list("model_id", "instrument_id", "sleeve_model_id", "cash_currency", "weight"))
+        for m in todo:
+            raw.setdefault(m, [])
+        for m, inst, sleeve_model, ccy, w in rows:
+            raw[m].append((inst, sleeve_model, ccy, float(w)))
+        todo = {sm for m, _i, sm, _c, _w in rows if sm and sm not in raw}
+
+    memo: dict[int, dict[tuple[int | None, str], float]] = {}
+
+    def flatten(m: int, depth: int = 0) -> dict[tuple[int | None, str], float]:
+        if m in memo:
+            return memo[m]
+        if depth > 10:
+            raise ValueError(f"model {m} nests too deeply (a cycle?)")
+        out: dict[tuple[int | None, str], float] = defaultdict(float)
+        for inst, sleeve_model, ccy, w in raw.get(m, []):
+            if sleeve_model:
+                for key, sub_w in flatten(sleeve_model, depth + 1).items():
+                    out[key] += w * sub_w
+            else:
+                out[(inst, ccy if not inst else "")] += w
+        memo[m] = dict(out)
+        return memo[m]
+
+    return {m: flatten(m) for m in model_ids}
+
+
 def rebalance_inputs(*, account_ids: Sequence[int], as_of: dt.date, basis: str = Basis.TRADE) -> RebalanceInputs:
     """Load positions, cash, prices, FX and targets for many accounts in a fixed number of
     queries (values_list + aggregates), returned as numpy arrays."""
-    acc_rows = list(Account.objects.filter(pk__in=account_ids).order_by("pk").values_list("pk", "base_currency"))
+    acc_rows = list(Account.objects.filter(pk__in=account_ids).order_by("pk").values_list(
+        "pk", "base_currency", "household_id", "is_us_person", "tax_status"))
     acc_ids = np.array([r[0] for r in acc_rows], dtype=np.int64)
     a_index = {pk: k for k, pk in enumerate(acc_ids.tolist())}
     base_ccys = [r[1] for r in acc_rows]
@@ -342,24 +410,32 @@ def rebalance_inputs(*, account_ids: Sequence[int], as_of: dt.date, basis: str =
         .values_list("account_id", "currency").annotate(a=Sum("amount")).order_by()
     )
 
-    # Targets: the model version in force per account (account-level subscriptions).
+    # Targets: the model version in force per account. An account-level subscription wins;
+    # otherwise the sleeves' models, each scaled by the sleeve's share (UMA). Models of models
+    # are flattened to instruments and cash (one query per level of nesting).
     subs = list(
-        ModelSubscription.objects.filter(account_id__in=a_index, status=SubscriptionStatus.ACTIVE, sleeve__isnull=True)
-        .values_list("pk", "account_id", "model_id", "model__code", "follow_latest")
+        ModelSubscription.objects.filter(account_id__in=a_index, status=SubscriptionStatus.ACTIVE)
+        .values_list("pk", "account_id", "model_id", "model__code", "follow_latest", "sleeve_id", "sleeve__target_weight")
     )
     latest_by_code = dict(
         ModelPortfolio.objects.filter(code__in={s[3] for s in subs}, status=ModelStatus.PUBLISHED)
         .values_list("code").annotate(m=Max("pk")).order_by()
     )
-    model_of = {acc: (latest_by_code.get(code, model_id) if follow else model_id) for _pk, acc, model_id, code, follow in subs}
-    target_rows = list(
-        ModelTarget.objects.filter(model_id__in=set(model_of.values()))
-        .values_list("model_id", "instrument_id", "cash_currency", "weight")
-    )
+    model_of: dict[int, int] = {}
+    parts: dict[int, list[tuple[int, float]]] = defaultdict(list)  # account -> [(model, scale)]
+    for _pk, acc, model_id, code, follow, sleeve_id, sleeve_weight in sorted(subs, key=lambda r: r[5] is not None):
+        chosen = latest_by_code.get(code, model_id) if follow else model_id
+        if sleeve_id is None:
+            model_of[acc] = chosen
+            parts[acc] = [(chosen, 1.0)]
+        elif acc not in model_of:
+            parts[acc].append((chosen, float(sleeve_weight or 0)))
+    flat = _flatten_models({m for p in parts.values() for m, _w in p})
     override_rows = list(
         ModelOverride.objects.filter(subscription_id__in=[s[0] for s in subs])
         .values_list("subscription__account_id", "kind", "instrument_id", "substitute_id", "currency", "weight")
     )
+    target_rows = [(m, i, c, w) for m, lines in flat.items() for (i, c), w in lines.items()]
 
     instrument_set = {i for _a, i, _q in pos_rows} | {i for _m, i, _c, _w in target_rows if i}
     instrument_set |= {s for _a, _k, _i, s, _c, _w in override_rows if s} | {i for _a, _k, i, _s, _c, _w in override_rows if i}
@@ -423,17 +499,15 @@ def rebalance_inputs(*, account_ids: Sequence[int], as_of: dt.date, basis: str =
     targets = np.zeros((n_a, n_i))
     cash_targets = np.zeros((n_a, n_c))
     model_ids = np.zeros(n_a, dtype=np.int64)
-    by_model: dict[int, list] = defaultdict(list)
-    for model_id, inst, ccy, w in target_rows:
-        by_model[model_id].append((inst, ccy, float(w)))
-    for acc, model_id in model_of.items():
+    for acc, pieces in parts.items():
         a = a_index[acc]
-        model_ids[a] = model_id
-        for inst, ccy, w in by_model.get(model_id, []):
-            if inst:
-                targets[a, i_index[inst]] = w
-            elif ccy:
-                cash_targets[a, c_index[ccy]] = w
+        model_ids[a] = model_of.get(acc, 0)
+        for model_id, scale in pieces:
+            for (inst, ccy), w in flat.get(model_id, {}).items():
+                if inst:
+                    targets[a, i_index[inst]] += w * scale
+                else:
+                    cash_targets[a, c_index[ccy]] += w * scale
     restricted = np.zeros((n_a, n_i), dtype=bool)
     substitutes: list[tuple[int, int, int]] = []
     for acc, kind, inst, sub, ccy, w in override_rows:
@@ -450,5 +524,121 @@ def rebalance_inputs(*, account_ids: Sequence[int], as_of: dt.date, basis: str =
         listing_ids=listing_arr, currencies=currencies, positions=pos, cash=cash, cash_projected_min=lowest,
         price_local=price, price_currency=price_ccy, fx_to_base=fx, targets=targets, cash_targets=cash_targets,
         restricted=restricted, substitutes=substitutes, lot_size=lot_size, allows_fractional=fractional,
-        model_ids=model_ids,
+        model_ids=model_ids, household_ids=np.array([r[2] or 0 for r in acc_rows], dtype=np.int64),
+        is_us_person=np.array([r[3] for r in acc_rows], dtype=bool), tax_status=[r[4] for r in acc_rows],
     )
+
+
+@dataclass
+class LotInputs:
+    """Open tax lots of many accounts as parallel arrays (one row per lot)."""
+
+    account_ids: np.ndarray
+    instrument_ids: np.ndarray
+    lot_ids: np.ndarray
+    custody_account_ids: np.ndarray
+    acquisition_dates: np.ndarray  # datetime64[D]
+    quantity_open: np.ndarray
+    unit_cost_local: np.ndarray
+    unit_cost_base: np.ndarray
+    local_currency: list[str]
+
+
+def lots_inputs(*, account_ids: Sequence[int]) -> LotInputs:
+    """Every open lot of these accounts in one query, for tax-aware selling."""
+    rows = list(
+        TaxLot.objects.filter(account_id__in=account_ids, quantity_open__gt=0).order_by("account_id", "instrument_id", "acquisition_date", "pk")
+        .values_list("account_id", "instrument_id", "pk", "custody_account_id", "acquisition_date", "quantity",
+                     "quantity_open", "cost_local", "cost_base", "local_currency")
+    )
+    qty = np.array([float(r[5]) for r in rows])
+    return LotInputs(
+        account_ids=np.array([r[0] for r in rows], dtype=np.int64),
+        instrument_ids=np.array([r[1] for r in rows], dtype=np.int64),
+        lot_ids=np.array([r[2] for r in rows], dtype=np.int64),
+        custody_account_ids=np.array([r[3] for r in rows], dtype=np.int64),
+        acquisition_dates=np.array([r[4] for r in rows], dtype="datetime64[D]"),
+        quantity_open=np.array([float(r[6]) for r in rows]),
+        unit_cost_local=np.array([float(r[7]) for r in rows]) / np.where(qty == 0, 1, qty),
+        unit_cost_base=np.array([float(r[8]) for r in rows]) / np.where(qty == 0, 1, qty),
+        local_currency=[r[9] for r in rows],
+    )
+
+
+# --- Books per custodian (for reconciliation) -------------------------------------------------------
+
+
+@dataclass
+class CustodianBooks:
+    """Our side of a custodian's statements on `as_of`, keyed by custody account number.
+
+    positions: (custody number, instrument id, isin, trade qty, settled qty, price per unit in
+    `price_currency`, price currency, FX to the account's base, base currency)
+    pending: (custody number, instrument id, quantity, trade date, settle date) for security legs
+    traded by `as_of` and settling after it
+    pending_cash: (custody number, currency, amount, settle date) likewise for cash legs
+    cash: (custody number, currency, trade-date amount, settled amount)
+    corporate_actions: (instrument id, effective date, quantity factor, kind)
+    """
+
+    custodian_bic: str
+    as_of: dt.date
+    positions: list[tuple] = field(default_factory=list)
+    pending: list[tuple] = field(default_factory=list)
+    pending_cash: list[tuple] = field(default_factory=list)
+    cash: list[tuple] = field(default_factory=list)
+    corporate_actions: list[tuple] = field(default_factory=list)
+
+
+def custodian_books(*, custodian_bic: str, as_of: dt.date, with_prices: bool = True) -> CustodianBooks:
+    """Everything we hold at one custodian, in a fixed number of queries."""
+    base = Movement.objects.filter(custody_account__custodian__bic=custodian_bic, trade_date__lte=as_of)
+    out = CustodianBooks(custodian_bic=custodian_bic, as_of=as_of)
+    rows = list(
+        base.filter(leg=LegType.SECURITY)
+        .values_list("custody_account__number", "instrument_id", "instrument__isin", "account__base_currency",
+                     "custody_account_id")
+        .annotate(trade=Sum("quantity"), settled=Sum("quantity", filter=Q(settle_date__lte=as_of)))
+        .order_by("custody_account__number", "instrument_id")
+    )
+    rows = [r for r in rows if r[5] or r[6]]
+    quotes, fx_by_base = {}, {}
+    listing_of: dict[tuple[int, int], int | None] = {}
+    if with_prices and rows:
+        account_ids = list(base.values_list("account_id", flat=True).distinct())
+        listing_of = _pricing_listings(account_ids, {(r[4], r[1]) for r in rows})
+        quotes = ref_selectors.latest_prices(listing_ids=[v for v in listing_of.values() if v], on=as_of)
+        currencies = {q.currency for q in quotes.values()}
+        for base_ccy in {r[3] for r in rows}:
+            fx_by_base[base_ccy] = ref_selectors.fx_rates_to(target=base_ccy, currencies=currencies, on=as_of)
+    for number, instrument_id, isin, base_ccy, custody_id, trade_q, settled_q in rows:
+        quote = quotes.get(listing_of.get((custody_id, instrument_id)))
+        price = quote.in_currency if quote else None
+        ccy = quote.currency if quote else ""
+        rate = fx_by_base.get(base_ccy, {}).get(ccy)
+        out.positions.append((number, instrument_id, isin, trade_q or ZERO, settled_q or ZERO, price, ccy,
+                              rate.rate if rate else None, base_ccy))
+    out.pending = list(
+        base.filter(leg=LegType.SECURITY, settle_date__gt=as_of)
+        .values_list("custody_account__number", "instrument_id", "quantity", "trade_date", "settle_date")
+        .order_by("settle_date", "pk")
+    )
+    out.pending_cash = list(
+        base.filter(leg=LegType.CASH, settle_date__gt=as_of)
+        .values_list("custody_account__number", "currency", "settle_date").annotate(a=Sum("amount"))
+        .values_list("custody_account__number", "currency", "a", "settle_date").order_by("settle_date")
+    )
+    out.cash = list(
+        base.filter(leg=LegType.CASH).values_list("custody_account__number", "currency")
+        .annotate(trade=Sum("amount"), settled=Sum("amount", filter=Q(settle_date__lte=as_of)))
+        .order_by("custody_account__number", "currency")
+    )
+    from .models import TransactionKind
+
+    events = Movement.objects.filter(
+        transaction__kind__in=[TransactionKind.SPLIT, TransactionKind.ADR_RATIO_CHANGE],
+        custody_account__custodian__bic=custodian_bic, trade_date__lte=as_of,
+    ).values_list("instrument_id", "trade_date", "transaction__kind", "transaction__detail")
+    out.corporate_actions = sorted({(i, d, Decimal(detail.get("factor", "1")), kind) for i, d, kind, detail in events},
+                                   key=lambda r: (r[1], r[0]))
+    return out

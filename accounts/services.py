@@ -48,6 +48,7 @@ from .models import (
     CashPurpose,
     Custodian,
     CustodyAccount,
+    CustodyCashAccount,
     FileFormat,
     Household,
     LegType,
@@ -209,6 +210,24 @@ def custody_account_add(
     record_event(subject=account, event_type="account.custody_added", actor=actor,
                  detail={"custody_account": custody.pk, "custodian": custodian.bic, "number": number, "markets": sorted(mics)})
     return custody
+
+
+@transaction.atomic
+def custody_cash_account_add(
+    *, custody_account: CustodyAccount, currency: str, number: str, actor: User | None = None
+) -> CustodyCashAccount:
+    """Record the custodian's cash account for one currency (IBAN or its own number)."""
+    _require_access(actor, custody_account.account.firm_id)
+    cash_account = _validated(CustodyCashAccount(custody_account=custody_account, currency=currency, number=number),
+                              exclude=["custody_account"])
+    try:
+        with transaction.atomic():
+            cash_account.save()
+    except IntegrityError as exc:
+        raise ValidationFailed(f"{custody_account.number} already has a {currency} cash account") from exc
+    record_event(subject=custody_account.account, event_type="account.cash_account_added", actor=actor,
+                 detail={"custody_account": custody_account.pk, "currency": currency, "number": number})
+    return cash_account
 
 
 @transaction.atomic
@@ -484,6 +503,21 @@ def trade_book(
     unless given. `fx_rate` is local -> base (defaults to the newest rate on file)."""
     account = _lock_account(account)
     _gate(account, actor=actor)
+    return _book_trade(
+        account=account, custody_account=custody_account, listing=listing, side=side, quantity=quantity, price=price,
+        trade_date=trade_date, actor=actor, settle_date=settle_date, commission=commission, fees=fees, taxes=taxes,
+        fx_rate=fx_rate, sleeve=sleeve, external_ref=external_ref, lot_method=lot_method,
+        specific_lots=specific_lots, check_eligibility=True,
+    )
+
+
+def _book_trade(
+    *, account: Account, custody_account: CustodyAccount, listing: Listing, side: str, quantity: Decimal,
+    price: Decimal, trade_date: dt.date, actor: User | None, settle_date: dt.date | None, commission: Decimal,
+    fees: Decimal, taxes: Decimal, fx_rate: Decimal | None, sleeve: Sleeve | None, external_ref: str,
+    lot_method: str | None, specific_lots: Sequence[tuple[int, Decimal]] | None, check_eligibility: bool,
+    securities_settle_date: dt.date | None = None,
+) -> Transaction:
     if side not in TRADE_SIDES:
         raise ValidationFailed(f"side must be one of {sorted(TRADE_SIDES)}", detail={"side": side})
     kind, sign, is_short = TRADE_SIDES[side]
@@ -503,7 +537,7 @@ def trade_book(
             f"custody account {custody_account.number} does not hold {listing.market.mic} securities",
             detail={"market": listing.market.mic, "custody_markets": sorted(held_markets)},
         )
-    if sign > 0 and not is_short:
+    if check_eligibility and sign > 0 and not is_short:
         _check_eligible(account, listing.instrument, trade_date)
     if settle_date is None:
         dates = ref_selectors.settlement_dates(listing=listing, trade_date=trade_date)
@@ -535,6 +569,66 @@ def trade_book(
         detail={"listing": listing.pk, "price": str(price), "price_unit": listing.price_unit,
                 "price_divisor": str(listing.price_divisor), "fx_rate_to_base": str(rate)},
     )
+
+
+def _custody_for_market(account: Account, market_id: int) -> CustodyAccount:
+    """The account's custody account that holds this market (or, failing that, its only one)."""
+    custody = list(account.custody_accounts.filter(is_active=True).prefetch_related("markets").order_by("pk"))
+    for candidate in custody:
+        if any(m.pk == market_id for m in candidate.markets.all()):
+            return candidate
+    if len(custody) == 1:
+        return custody[0]
+    raise ValidationFailed(f"account {account.number} has no custody account for this market",
+                           detail={"account": account.pk, "market": market_id})
+
+
+@transaction.atomic
+def trade_post(*, order: Any, actor: User | None = None) -> Transaction:
+    """Book a filled order from the order system (duck-typed: account, custody_account or None,
+    listing, side buy/sell, filled_quantity, average_price in quote units, trade_date,
+    settle_date, reference). The order went through the gate and eligibility when it was
+    released; its execution is booked whatever happened since, because it happened.
+    Idempotent on the order reference."""
+    account = _lock_account(order.account_id)
+    custody = order.custody_account or _custody_for_market(account, order.listing.market_id)
+    return _book_trade(
+        account=account, custody_account=custody, listing=order.listing, side=str(order.side),
+        quantity=order.filled_quantity, price=order.average_price, trade_date=order.trade_date, actor=actor,
+        settle_date=order.settle_date, commission=getattr(order, "commission", ZERO) or ZERO, fees=ZERO, taxes=ZERO,
+        fx_rate=None, sleeve=getattr(order, "sleeve", None), external_ref=order.reference,
+        lot_method=None, specific_lots=None, check_eligibility=False,
+    )
+
+
+@transaction.atomic
+def fx_post(*, fx_order: Any, actor: User | None = None, custody_account: CustodyAccount | None = None) -> Transaction:
+    """Book an executed FX order (duck-typed: account, buy/sell currency and amount,
+    trade_date, value_date, reference). Booked in `custody_account`, else in the custody
+    account holding a market that settles in the currency bought, else the first one."""
+    account = _lock_account(fx_order.account_id)
+    if custody_account is None:
+        custody = list(account.custody_accounts.filter(is_active=True).prefetch_related("markets").order_by("pk"))
+        if not custody:
+            raise ValidationFailed("the account has no custody account")
+        custody_account = next(
+            (c for c in custody if any(m.settlement_currency == fx_order.buy_currency for m in c.markets.all())),
+            custody[0],
+        )
+    sold = quantize_money(Decimal(fx_order.sell_amount), fx_order.sell_currency)
+    bought = quantize_money(Decimal(fx_order.buy_amount), fx_order.buy_currency)
+    base_value = quantize_money(sold * _fx_to_base(account, fx_order.sell_currency, fx_order.trade_date),
+                                account.base_currency)
+    legs = [
+        Leg(custody_account=custody_account, currency=fx_order.sell_currency, amount=-sold,
+            cash_purpose=CashPurpose.FX, amount_base=-base_value),
+        Leg(custody_account=custody_account, currency=fx_order.buy_currency, amount=bought,
+            cash_purpose=CashPurpose.FX, amount_base=base_value),
+    ]
+    return _post(account=account, kind=TransactionKind.FX_SPOT, trade_date=fx_order.trade_date,
+                 settle_date=fx_order.value_date, legs=legs, actor=actor, external_ref=fx_order.reference,
+                 description=f"FX sell {sold} {fx_order.sell_currency} buy {bought} {fx_order.buy_currency}",
+                 detail={"fx_order": fx_order.reference})
 
 
 @transaction.atomic
@@ -832,6 +926,73 @@ def corporate_action_adr_ratio_change(
     return txns
 
 
+@transaction.atomic
+def corporate_action_cash_dividend(
+    *, instrument: Instrument, amount_per_share: Decimal, currency: str, ex_date: dt.date, pay_date: dt.date,
+    reference: str, default_withholding_rate: Decimal = ZERO, withholding_rates: dict[int, Decimal] | None = None,
+    actor: User | None = None,
+) -> list[Transaction]:
+    """A cash dividend for every holder: entitlement is the long holding traded before the
+    ex-date, per custody account and sleeve; gross on the pay date, withholding beside it at
+    the account's rate (`withholding_rates[account id]`, e.g. from the tax treaty tables) or
+    the default. Idempotent on `reference`."""
+    if not reference:
+        raise ValidationFailed("a corporate action needs a reference")
+    amount_per_share = Decimal(amount_per_share)
+    rates = withholding_rates or {}
+    holders = _holders(instrument, ex_date)
+    by_account: dict[int, list] = defaultdict(list)
+    for row in holders:
+        by_account[row[0]].append(row)
+    done = set(Transaction.objects.filter(account_id__in=by_account, external_ref=f"CA:{reference}")
+               .values_list("account_id", flat=True))
+    accounts = {a.pk: a for a in Account.objects.select_for_update().filter(pk__in=set(by_account) - done)}
+    fx = {base: ref_selectors.fx_rates_to(target=base, currencies=[currency], on=ex_date)[currency].rate
+          for base in {a.base_currency for a in accounts.values()}}
+    headers, legs_by_account = [], {}
+    for pk, account in accounts.items():
+        rate = Decimal(rates.get(pk, default_withholding_rate))
+        to_base = fx[account.base_currency]
+        legs = []
+        total_gross = total_wht = ZERO
+        for _a, custody_id, sleeve_id, qty, _ccy in by_account[pk]:
+            gross = quantize_money(qty * amount_per_share, currency)
+            wht = quantize_money(gross * rate, currency)
+            total_gross += gross
+            total_wht += wht
+            legs.append((custody_id, sleeve_id, CashPurpose.DIVIDEND, gross))
+            if wht:
+                legs.append((custody_id, sleeve_id, CashPurpose.WITHHOLDING, -wht))
+        legs_by_account[pk] = (legs, to_base)
+        headers.append(Transaction(
+            account=account, kind=TransactionKind.DIVIDEND, trade_date=ex_date, settle_date=pay_date,
+            external_ref=f"CA:{reference}", corporate_action_ref=reference,
+            description=f"dividend {instrument.isin} {_plain(amount_per_share)} {currency}",
+            detail={"instrument": instrument.pk, "isin": instrument.isin, "per_share": str(amount_per_share),
+                    "withholding_rate": str(rate), "gross": str(total_gross), "withholding": str(total_wht),
+                    "net": str(total_gross - total_wht)},
+        ))
+    Transaction.objects.bulk_create(headers)
+    if headers and not headers[0].pk:
+        headers = list(Transaction.objects.filter(external_ref=f"CA:{reference}", account_id__in=accounts))
+    movements = []
+    for txn in headers:
+        legs, to_base = legs_by_account[txn.account_id]
+        base_ccy = accounts[txn.account_id].base_currency
+        for custody_id, sleeve_id, purpose, amount in legs:
+            movements.append(Movement(
+                transaction=txn, account_id=txn.account_id, custody_account_id=custody_id, sleeve_id=sleeve_id,
+                leg=LegType.CASH, cash_purpose=purpose, currency=currency, amount=amount,
+                amount_base=quantize_money(amount * to_base, base_ccy), trade_date=ex_date, settle_date=pay_date,
+            ))
+    Movement.objects.bulk_create(movements, batch_size=2000)
+    record_event(subject=instrument, event_type="corporate_action.dividend", actor=actor, firm=None,
+                 detail={"reference": reference, "per_share": str(amount_per_share), "currency": currency,
+                         "accounts": len(headers), "ex_date": ex_date.isoformat(), "pay_date": pay_date.isoformat()})
+    books_refresh(account_ids=[t.account_id for t in headers])
+    return headers
+
+
 # --- Reversal ----------------------------------------------------------------------------------
 
 
@@ -877,6 +1038,10 @@ def books_refresh(*, account_ids: Sequence[int], as_of: dt.date | None = None) -
     (default today) from the ledger: one aggregate query per table, bulk insert."""
     as_of = as_of or _today()
     ids = list(set(account_ids))
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        return _books_refresh_sql(ids, as_of)
     with transaction.atomic():
         Position.objects.filter(account_id__in=ids).delete()
         CashBalance.objects.filter(account_id__in=ids).delete()
@@ -921,6 +1086,66 @@ def books_refresh(*, account_ids: Sequence[int], as_of: dt.date | None = None) -
         Position.objects.bulk_create(positions, batch_size=5000)
         CashBalance.objects.bulk_create(cash, batch_size=5000)
     return {"positions": len(positions), "cash_balances": len(cash)}
+
+
+_REFRESH_SQL = """
+WITH q AS (
+    SELECT account_id, custody_account_id, sleeve_id, instrument_id, MAX(currency) AS ccy,
+           SUM(quantity) FILTER (WHERE trade_date <= %(d)s) AS trade_q,
+           SUM(quantity) FILTER (WHERE settle_date <= %(d)s) AS settle_q
+      FROM accounts_movement
+     WHERE account_id = ANY(%(ids)s) AND leg = 'security'
+     GROUP BY 1, 2, 3, 4
+), c AS (
+    SELECT custody_account_id, sleeve_id, instrument_id,
+           SUM(cost_local * quantity_open / quantity) AS cl, SUM(cost_base * quantity_open / quantity) AS cb
+      FROM accounts_taxlot
+     WHERE account_id = ANY(%(ids)s) AND quantity_open > 0
+     GROUP BY 1, 2, 3
+), mu(ccy, units) AS (SELECT * FROM unnest(%(mu_ccy)s::text[], %(mu_units)s::int[]))
+INSERT INTO accounts_position (account_id, custody_account_id, sleeve_id, instrument_id, basis, quantity,
+                               cost_local, local_currency, cost_base, as_of)
+SELECT q.account_id, q.custody_account_id, q.sleeve_id, q.instrument_id, b.basis,
+       CASE b.basis WHEN 'trade' THEN q.trade_q ELSE q.settle_q END,
+       ROUND(COALESCE(c.cl, 0), COALESCE(mu.units, 2)), q.ccy, ROUND(COALESCE(c.cb, 0), 6), %(d)s
+  FROM q
+  CROSS JOIN (VALUES ('trade'), ('settle')) AS b(basis)
+  LEFT JOIN c ON c.custody_account_id = q.custody_account_id AND c.instrument_id = q.instrument_id
+             AND c.sleeve_id IS NOT DISTINCT FROM q.sleeve_id
+  LEFT JOIN mu ON mu.ccy = q.ccy
+ WHERE COALESCE(CASE b.basis WHEN 'trade' THEN q.trade_q ELSE q.settle_q END, 0) <> 0
+"""
+
+_REFRESH_CASH_SQL = """
+INSERT INTO accounts_cashbalance (account_id, custody_account_id, sleeve_id, currency, basis, amount, as_of)
+SELECT m.account_id, m.custody_account_id, m.sleeve_id, m.currency, b.basis,
+       COALESCE(SUM(m.amount) FILTER (WHERE (b.basis = 'trade' AND m.trade_date <= %(d)s)
+                                        OR (b.basis = 'settle' AND m.settle_date <= %(d)s)), 0),
+       %(d)s
+  FROM accounts_movement m
+  CROSS JOIN (VALUES ('trade'), ('settle')) AS b(basis)
+ WHERE m.account_id = ANY(%(ids)s) AND m.leg = 'cash'
+ GROUP BY m.account_id, m.custody_account_id, m.sleeve_id, m.currency, b.basis
+"""
+
+
+def _books_refresh_sql(ids: list[int], as_of: dt.date) -> dict[str, int]:
+    """PostgreSQL: the same rebuild as set-oriented SQL (delete, INSERT ... SELECT)."""
+    from django.db import connection
+
+    from onboarding.money import minor_units
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("DELETE FROM accounts_position WHERE account_id = ANY(%s)", [ids])
+        cursor.execute("DELETE FROM accounts_cashbalance WHERE account_id = ANY(%s)", [ids])
+        cursor.execute("SELECT DISTINCT currency FROM accounts_movement WHERE account_id = ANY(%s) AND leg = 'security'", [ids])
+        ccys = [r[0] for r in cursor.fetchall()]
+        params = {"ids": ids, "d": as_of, "mu_ccy": ccys, "mu_units": [minor_units(c) for c in ccys]}
+        cursor.execute(_REFRESH_SQL, params)
+        positions = cursor.rowcount
+        cursor.execute(_REFRESH_CASH_SQL, params)
+        cash = cursor.rowcount
+    return {"positions": positions, "cash_balances": cash}
 
 
 def _merge_duplicates(positions: list[Position]) -> None:

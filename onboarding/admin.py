@@ -26,7 +26,7 @@ from .models import (
     TaxResidence,
     User,
 )
-from .selectors import beneficial_owner_summary, case_outstanding
+from .selectors import allowed_case_actions, beneficial_owner_summary, case_outstanding
 
 
 @admin.register(Firm)
@@ -126,6 +126,47 @@ class OnboardingCaseAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def get_urls(self):
+        from django.urls import path
+
+        return [path("<int:pk>/transition/<str:action>/", self.admin_site.admin_view(self.transition_view),
+                     name="onboarding_case_transition"), *super().get_urls()]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        case = self.get_object(request, object_id)
+        extra_context = {**(extra_context or {}),
+                         "case_actions": allowed_case_actions(case, request.user) if case else []}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def transition_view(self, request, pk, action):
+        from django.http import HttpResponseNotAllowed
+        from django.shortcuts import get_object_or_404, redirect
+
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        case = get_object_or_404(OnboardingCase, pk=pk)
+        reason = request.POST.get("reason", "")
+        calls = {
+            "start_review": lambda: services.case_start_review(case=case, actor=request.user),
+            "approve": lambda: services.case_approve(case=case, actor=request.user, reason=reason),
+            "reject": lambda: services.case_reject(case=case, actor=request.user, reason=reason),
+            "request_information": lambda: services.case_request_information(case=case, actor=request.user,
+                                                                             reason=reason),
+            "submit": lambda: services.case_submit(case=case, actor=request.user),
+            "withdraw": lambda: services.case_withdraw(case=case, actor=request.user, reason=reason),
+        }
+        if action not in calls:
+            messages.error(request, f"Unknown action {action}.")
+        else:
+            try:
+                calls[action]()
+                messages.success(request, f"Case {pk}: {action.replace('_', ' ')} done.")
+            except MeridianError as exc:
+                detail = exc.detail if isinstance(exc.detail, list) else []
+                messages.error(request, f"Case {pk}: {exc.message}"
+                               + "".join(f" • {d.get('reason')}" for d in detail if isinstance(d, dict)))
+        return redirect("admin:onboarding_onboardingcase_change", pk)
+
     @admin.display(description="Outstanding requirements")
     def outstanding_checklist(self, obj):
         items = case_outstanding(obj)
@@ -187,10 +228,25 @@ class OnboardingCaseAdmin(admin.ModelAdmin):
                                                                     reason="Rejected from the admin"))
 
 
+class OverdueFilter(admin.SimpleListFilter):
+    title = "review"
+    parameter_name = "overdue"
+
+    def lookups(self, request, model_admin):
+        return [("1", "Overdue")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "1":
+            from django.utils import timezone
+
+            return queryset.filter(next_review_due__lt=timezone.localdate()).exclude(state="closed")
+        return queryset
+
+
 @admin.register(Relationship)
 class RelationshipAdmin(admin.ModelAdmin):
     list_display = ("party", "firm", "state", "risk_level", "next_review_due", "approved_at")
-    list_filter = ("state", "risk_level", "firm")
+    list_filter = (OverdueFilter, "state", "risk_level", "firm")
     search_fields = ("party__given_names", "party__family_name", "party__legal_name")
     readonly_fields = ("firm", "party", "state", "risk_level", "approved_at", "next_review_due")
 

@@ -6,4 +6,6 @@ class OnboardingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import security  # noqa: F401 - connects the sign-in failure receiver
+        from . import queues, security  # noqa: F401 - security connects the sign-in failure receiver
+
+        queues.register()

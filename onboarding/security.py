@@ -124,3 +124,24 @@ class SecurityHeadersMiddleware:
         response.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
         response.setdefault("Cross-Origin-Opener-Policy", "same-origin")
         return response
+
+
+OFFICER_APPS = {"onboarding", "compliance", "tax", "accounts", "reference", "trading", "reconciliation"}
+
+
+class OfficerPermissionBackend:
+    """Platform compliance officers may view, add and change everything in Meridian's apps in the
+    admin (never delete: records are corrected, not erased). Firm users get no admin rights."""
+
+    def authenticate(self, request, **credentials):
+        return None
+
+    def has_perm(self, user_obj, perm, obj=None):
+        if not (user_obj.is_active and user_obj.is_staff and getattr(user_obj, "role", "") == "compliance_officer"):
+            return False
+        app_label, _, codename = perm.partition(".")
+        return app_label in OFFICER_APPS and not codename.startswith("delete_")
+
+    def has_module_perms(self, user_obj, app_label):
+        return (user_obj.is_active and user_obj.is_staff and getattr(user_obj, "role", "") == "compliance_officer"
+                and app_label in OFFICER_APPS)

@@ -255,12 +255,18 @@ def party_set_tax_residence(
         )
     elif no_tin_reason == "B" and not no_tin_explanation.strip():
         raise ValidationFailed("no_tin_explanation: reason B needs an explanation", detail={"no_tin_explanation": "required"})
+    previous = TaxResidence.objects.filter(party=party, country=country).first()
     residence, _ = TaxResidence.objects.update_or_create(
         party=party, country=country,
         defaults={"tin": tin, "no_tin_reason": no_tin_reason, "no_tin_explanation": no_tin_explanation},
     )
     record_event(subject=party, event_type="party.tax_residence_set", actor=actor,
                  detail={"country": country, "has_tin": bool(tin), "no_tin_reason": no_tin_reason})
+    if previous is not None and previous.tin != tin:
+        # A TIN change is a change in circumstances (a W-9 must be given again).
+        party.version += 1
+        Party.objects.filter(pk=party.pk).update(version=party.version)
+        _on_commit_hooks(party, "party_changed")
     return residence
 
 

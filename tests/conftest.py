@@ -1,6 +1,7 @@
 """Shared fixtures. Tests read the real files in ../shared/data in place."""
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pytest
@@ -8,6 +9,22 @@ from django.conf import settings
 from django.db import connection
 
 SHARED_DATA = Path(settings.SHARED_DIR) / "data"
+
+
+@contextlib.contextmanager
+def registries_isolated():
+    """Run without the requirement providers, activation checks and case hooks that apps register."""
+    from onboarding import requirements as registry
+
+    saved = (dict(registry._providers), dict(registry._activation_checks), dict(registry._case_hooks))
+    for target in (registry._providers, registry._activation_checks, registry._case_hooks):
+        target.clear()
+    try:
+        yield
+    finally:
+        for target, values in zip((registry._providers, registry._activation_checks, registry._case_hooks), saved):
+            target.clear()
+            target.update(values)
 
 
 @pytest.fixture
@@ -54,6 +71,7 @@ def celery_worker_process(transactional_db):
     )
     saved = {k: app.conf[k] for k in ("broker_url", "result_backend", "task_always_eager")}
     app.conf.update(broker_url=broker, result_backend=broker, task_always_eager=False)
+    _reset_celery_pools(app)
     try:
         deadline = time.time() + 60
         last_error = None
@@ -74,3 +92,18 @@ def celery_worker_process(transactional_db):
         except subprocess.TimeoutExpired:
             worker.kill()
         app.conf.update(**saved)
+        _reset_celery_pools(app)
+
+
+def _reset_celery_pools(app) -> None:
+    """Earlier tests may have made connection pools for the default broker; drop them so the
+    app talks to the broker configured now."""
+    if getattr(app, "_pool", None) is not None:
+        app._pool.force_close_all()
+        app._pool = None
+    amqp = app.__dict__.get("amqp")
+    if amqp is not None and getattr(amqp, "_producer_pool", None) is not None:
+        amqp._producer_pool = None
+    for name in ("backend",):
+        app.__dict__.pop(name, None)
+    app._local.__dict__.clear() if hasattr(app, "_local") else None

@@ -8,6 +8,7 @@ class TaxConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import hooks
+        from . import hooks, queues
 
         hooks.register()
+        queues.register()

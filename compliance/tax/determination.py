@@ -2,6 +2,7 @@
 (form_rules.yaml, or a rule pack's `tax_forms`)."""
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,13 +101,24 @@ def _matches(when: dict[str, Any], facts: dict[str, Any]) -> bool:
     return True
 
 
-def determine_forms(facts: PartyFacts, rules: list[dict[str, Any]] | None = None) -> list[RequiredForm]:
-    """The documents `facts` requires, one per (rule, subject), in rule order."""
+def _in_force(rule: dict[str, Any], on: dt.date | None) -> bool:
+    start = rule.get("effective_from")
+    if on is None or not start:
+        return True
+    if isinstance(start, str):
+        start = dt.date.fromisoformat(start)
+    return start <= on
+
+
+def determine_forms(facts: PartyFacts, rules: list[dict[str, Any]] | None = None, *,
+                    on: dt.date | None = None) -> list[RequiredForm]:
+    """The documents `facts` requires on `on` (rules not yet in force are skipped), one per
+    (rule, subject), in rule order."""
     rules = rules if rules is not None else rulefiles.form_rules()["tax_forms"]
     fact_map = facts.as_dict()
     required: list[RequiredForm] = []
     for rule in rules:
-        if not _matches(rule.get("when") or {}, fact_map):
+        if not _in_force(rule, on) or not _matches(rule.get("when") or {}, fact_map):
             continue
         if rule.get("per") == "controlling_person":
             for person in facts.controlling_persons:

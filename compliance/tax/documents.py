@@ -87,7 +87,7 @@ def _ownership(case: OnboardingCase) -> tuple[list[dict[str, Any]], str]:
 
         rows = beneficial_owner_summary(case)
         for row in rows:
-            row["through_text"] = " > ".join(row.get("through") or [])
+            row["through_text"] = " > ".join(row.get("through") or []) or "direct"
             row["roles_text"] = ", ".join(row.get("roles") or [])
         return rows, "Effective shares are products along each ownership path, summed over paths."
     except Exception as exc:  # noqa: BLE001 - degrade to direct links when the evaluator cannot run

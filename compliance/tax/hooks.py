@@ -30,13 +30,19 @@ def outstanding_tax_forms(case: Any) -> list[Outstanding]:
 
 def relationship_tax_check(relationship: Any) -> list[str]:
     """Reasons the relationship is not currently documented for tax (empty when it is)."""
-    missing = selectors.missing_forms(relationship.party, booking_centre=selectors.booking_centre_for(relationship))
+    missing = selectors.missing_forms(relationship.party, booking_centre=selectors.booking_centre_for(relationship),
+                                      case=selectors.latest_case(relationship))
     return [f"{FORM_TYPES[req.form]} from {req.subject_name}: {why}" for req, why, _ in missing]
 
 
 def on_case_event(case_or_party: Any, event: str) -> None:
-    """onboarding calls hooks with a case ("submitted", ...) or a party ("party_changed")."""
-    if event == "party_changed":
+    """onboarding calls hooks with a case ("submitted", ...) or a party ("party_changed").
+    On submission the missing forms are prepared (pre-filled drafts to send for signature)."""
+    if event == "submitted":
+        from .services import tax_forms_prepare_missing
+
+        tax_forms_prepare_missing(case=case_or_party)
+    elif event == "party_changed":
         from onboarding.models import OnboardingCase
 
         from .services import tax_forms_review_party_change

@@ -10,6 +10,7 @@ from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from onboarding.models import Firm, Party, User
 
+from .fields import EncryptedJSONField
 from .forms_catalogue import FORM_TYPES
 
 FormType = models.TextChoices("FormType", [(k, (k, v)) for k, v in FORM_TYPES.items()])  # type: ignore[misc]
@@ -35,7 +36,7 @@ class TaxForm(ConcurrentTransitionMixin, models.Model):
         help_text="For a controlling person's self-certification: the entity it is given for",
     )
     form_type = models.CharField(max_length=10, choices=FormType.choices)
-    data = models.JSONField(default=dict, help_text="The form's fields as captured")
+    data = EncryptedJSONField(default=dict, help_text="The form's fields as captured (encrypted at rest)")
     signed_on = models.DateField(null=True, blank=True)
     valid_until = models.DateField(null=True, blank=True, help_text="Empty: until a change in circumstances")
     status = FSMField(default=TaxFormStatus.DRAFT, choices=TaxFormStatus.choices, protected=True)
@@ -49,7 +50,7 @@ class TaxForm(ConcurrentTransitionMixin, models.Model):
     cure_documents = models.JSONField(default=list, blank=True, help_text="Codes of curing documents on file")
     validation_errors = models.JSONField(default=list, blank=True)
     status_reason = models.TextField(blank=True)
-    party_snapshot = models.JSONField(default=dict, blank=True, help_text="Party circumstances when validated")
+    party_snapshot = EncryptedJSONField(default=dict, blank=True, help_text="Party circumstances when validated (encrypted)")
     expiry_notified_on = models.DateField(null=True, blank=True)
     captured_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)

@@ -57,6 +57,16 @@ def _decimal(path: Path, where: str, value: Any, field: str) -> Decimal:
     return result
 
 
+def _country(path: Path, where: str, value: Any) -> str:
+    """A two-letter ISO code. YAML reads an unquoted NO (Norway) as false: quote it."""
+    if not isinstance(value, str) or len(value) != 2 or not value.isalpha():
+        raise TaxRuleFileInvalid(
+            f"{path.name}: {where}: {value!r} is not a two-letter country code (quote NO, ON, ...)",
+            detail={"file": path.name, "row": where, "field": "country"},
+        )
+    return value.upper()
+
+
 def load_treaties(path: Path | None = None) -> dict[str, Any]:
     path = path or RULES_DIR / "treaties.yaml"
     data = _read(path)
@@ -69,7 +79,7 @@ def load_treaties(path: Path | None = None) -> dict[str, Any]:
         where = f"row {i}"
         _require(path, where, row, ("country", "income_type", "article", "rate", "source", "effective_from"))
         row["rate"] = _decimal(path, where, row["rate"], "rate")
-        row["country"] = str(row["country"]).upper()
+        row["country"] = _country(path, where, row["country"])
         if income_types and row["income_type"] not in income_types:
             raise TaxRuleFileInvalid(
                 f"{path.name}: {where}: unknown income_type {row['income_type']!r}",
@@ -135,6 +145,10 @@ def load_form_rules(path: Path | None = None) -> dict[str, Any]:
         if section not in data:
             raise TaxRuleFileInvalid(f"{path.name}: missing section '{section}'", detail={"file": path.name})
         _require(path, section, data[section], ("source", "effective_from"))
+    for i, code in enumerate(data["crs_jurisdictions"].get("countries") or []):
+        _country(path, f"crs_jurisdictions.countries[{i}]", code)
+    for i, code in enumerate(data["us_person"].get("us_codes") or []):
+        _country(path, f"us_person.us_codes[{i}]", code)
     for form, row in (data.get("validity") or {}).items():
         if isinstance(row, dict):
             _require(path, f"validity.{form}", row, ("source", "effective_from"))
@@ -147,6 +161,7 @@ def load_tins(path: Path | None = None) -> dict[str, Any]:
     if not isinstance(data.get("countries"), dict):
         raise TaxRuleFileInvalid(f"{path.name}: 'countries' must be a mapping", detail={"file": path.name})
     for cc, row in data["countries"].items():
+        _country(path, f"countries.{cc}", cc)
         _require(path, f"countries.{cc}", row, ("source",))
         if not (row.get("modules") or row.get("pattern") or row.get("entity_modules")):
             raise TaxRuleFileInvalid(

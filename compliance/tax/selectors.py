@@ -68,7 +68,8 @@ def _translate_pack_rule(rule: dict[str, Any], *, defaults: dict[str, dict[str, 
         "when": when,
         "per": rule.get("per") or base.get("per"),
         "reason": rule.get("reason") or base.get("reason", ""),
-        "source": rule.get("source") or source or base.get("source", ""),
+        "source": rule.get("source") or "; ".join(
+            x for x in (base.get("source", ""), f"rule pack {source.split(':', 1)[0]}" if source else "") if x),
         "effective_from": rule.get("effective_from") or base.get("effective_from"),
     }
 
@@ -232,8 +233,12 @@ def party_facts(party: Party, *, booking_centre: str, effectively_connected: boo
 # --- Requirements ----------------------------------------------------------------------------
 
 
+def latest_case(relationship: Relationship) -> OnboardingCase | None:
+    return relationship.cases.order_by("-created_at", "-id").first()
+
+
 def booking_centre_for(relationship: Relationship) -> str:
-    case = relationship.cases.order_by("-created_at", "-id").first()
+    case = latest_case(relationship)
     return (case.jurisdiction if case else "") or relationship.firm.home_jurisdiction
 
 
@@ -244,7 +249,7 @@ def required_forms(party: Party, *, booking_centre: str, case: OnboardingCase | 
     rules, crs = form_rules_for(case)
     facts = party_facts(party, booking_centre=booking_centre, effectively_connected=effectively_connected,
                         crs_participating=crs)
-    return determine_forms(facts, rules)
+    return determine_forms(facts, rules, on=timezone.localdate())
 
 
 def _ref_to_pk(ref: str) -> int:
@@ -314,8 +319,25 @@ def withholding_for(party: Party, *, income_type: str, on: dt.date | None = None
                             rules=withholding_rules(), treaty_rows=treaty_rows())
 
 
+def withholding_fraction_for(party: Party, *, income_type: str, on: dt.date | None = None) -> Decimal:
+    """The rate as a fraction (0.15), the form `accounts.services.dividend_book` takes."""
+    return withholding_for(party, income_type=income_type, on=on).rate / Decimal(100)
+
+
 def forms_for_party(party: Party) -> QuerySet[TaxForm]:
     return TaxForm.objects.filter(party=party).order_by("-created_at", "-id")
+
+
+def forms_expiring(*, firm=None, on: dt.date | None = None, within_days: int | None = None) -> QuerySet[TaxForm]:
+    """Valid forms whose validity ends within the warning window (90 days by default)."""
+    from .validity import expiry_warning_days
+
+    on = on or timezone.localdate()
+    horizon = on + dt.timedelta(days=expiry_warning_days() if within_days is None else within_days)
+    qs = TaxForm.objects.filter(status=TaxFormStatus.VALID, valid_until__gte=on, valid_until__lte=horizon)
+    if firm is not None:
+        qs = qs.filter(firm=firm)
+    return qs.select_related("party").order_by("valid_until", "id")
 
 
 def forms_for_firm(firm) -> QuerySet[TaxForm]:
@@ -326,3 +348,58 @@ def form_label(form_type: str) -> str:
     return FORM_TYPES.get(form_type, form_type)
 
 
+
+
+# --- Pre-filling a form for signature -----------------------------------------------------------
+
+
+def _address_dict(address) -> dict[str, str]:
+    return {"line1": address.line1, "line2": address.line2, "city": address.city, "region": address.region,
+            "postal_code": address.postal_code, "country": address.country}
+
+
+def prefill_form_data(party: Party, form_type: str, *, related_party: Party | None = None,
+                      role: str = "") -> dict[str, Any]:
+    """Form fields taken from what onboarding already knows about the party, for a document the
+    client only has to check and sign."""
+    addresses = {a.kind: a for a in party.addresses.all()}
+    home = addresses.get("residential") or addresses.get("registered") or addresses.get("business")
+    mailing = addresses.get("mailing")
+    residences = [{"country": t.country, "tin": t.tin, "no_tin_reason": t.no_tin_reason,
+                   "explanation": t.no_tin_explanation} for t in party.tax_residences.all()]
+    home_country = (home.country if home else "") or party.residence_country or party.country_of_incorporation
+    foreign_tin = next((r["tin"] for r in residences if r["country"] == home_country and r["tin"]), "")
+    us_tin = next((r["tin"] for r in residences if r["country"] == "US" and r["tin"]), "")
+    data: dict[str, Any] = {"name": party.display_name, "signer_name": party.display_name if party.kind == "person" else ""}
+    if form_type == "W9":
+        data.update(tax_classification="individual" if party.kind == "person" else party.client_type,
+                    address=_address_dict(home) if home else {}, tin=us_tin)
+    elif form_type in {"W8BEN", "W8BENE", "W8IMY", "W8ECI"}:
+        data.update(permanent_address=_address_dict(home) if home else {},
+                    mailing_address=_address_dict(mailing) if mailing else {}, foreign_tin=foreign_tin, us_tin=us_tin)
+        if form_type == "W8BEN":
+            data.update(citizenship=(party.nationalities or [""])[0],
+                        date_of_birth=party.date_of_birth.isoformat() if party.date_of_birth else "")
+        else:
+            cls = classify_entity(client_type=party.client_type, listed=party.is_listed,
+                                  regulated_fi=party.is_regulated_fi)
+            data.update(country_of_incorporation=party.country_of_incorporation, chapter3_status=cls["ch3"],
+                        chapter4_status=cls["ch4"])
+    elif form_type in {"CRS_IND", "CRS_CP"}:
+        data.update(residence_address=_address_dict(home) if home else {}, tax_residences=residences,
+                    date_of_birth=party.date_of_birth.isoformat() if party.date_of_birth else "",
+                    place_of_birth=party.place_of_birth_country)
+        if form_type == "CRS_CP" and related_party is not None:
+            data.update(entity_name=related_party.display_name, role=role)
+    elif form_type == "CRS_ENT":
+        cls = classify_entity(client_type=party.client_type, listed=party.is_listed, regulated_fi=party.is_regulated_fi)
+        data.update(address=_address_dict(home) if home else {}, tax_residences=residences,
+                    country_of_incorporation=party.country_of_incorporation, crs_classification=cls["crs"])
+        if cls["crs"] == "passive_nfe":
+            data["controlling_persons"] = [
+                {"name": p.display_name, "role": code, "party": p.pk,
+                 "tax_residences": [{"country": t.country, "tin": t.tin, "no_tin_reason": t.no_tin_reason,
+                                     "explanation": t.no_tin_explanation} for t in p.tax_residences.all()]}
+                for p, code in controlling_persons(party)
+            ]
+    return data

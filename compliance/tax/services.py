@@ -6,6 +6,8 @@ import datetime as dt
 from typing import Any
 
 from django.db import transaction
+from django.db.models import CharField, Value
+from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from onboarding.audit import record_event
@@ -77,6 +79,17 @@ def tax_rules_load(*, actor: User | None = None) -> dict[str, int]:
     return {"treaty_rates": len(treaty_objs), "withholding_rules": len(rule_objs), "form_rules": len(form_objs)}
 
 
+@transaction.atomic
+def tax_rule_row_save(*, row: TreatyRate | WithholdingRule | FormRule, actor: User | None,
+                      changed: list[str]) -> None:
+    """Save a rule row edited by a compliance officer, with an audit event naming what changed."""
+    created = row.pk is None
+    row.save()
+    record_event(subject=row, event_type="tax.rule_created" if created else "tax.rule_changed", actor=actor,
+                 reason="edited in the admin",
+                 detail={"fields": sorted(changed), "values": {f: str(getattr(row, f, "")) for f in sorted(changed)}})
+
+
 # --- Forms ------------------------------------------------------------------------------------
 
 
@@ -110,6 +123,62 @@ def tax_form_capture(
     if validate:
         form = tax_form_validate(form=form, actor=actor, today=today)
     return form
+
+
+@transaction.atomic
+def tax_form_prepare(*, party: Party, form_type: str, actor: User | None = None,
+                     related_party: Party | None = None, role: str = "") -> TaxForm:
+    """A draft form pre-filled from the party's data, to be rendered and sent for signature."""
+    if form_type not in FORM_TYPES:
+        raise TaxFormInvalid(f"unknown form type {form_type!r}", detail={"form_type": form_type})
+    party = Party.objects.prefetch_related("addresses", "tax_residences").get(pk=party.pk)
+    data = selectors.prefill_form_data(party, form_type, related_party=related_party, role=role)
+    form = TaxForm.objects.create(firm=party.firm, party=party, related_party=related_party, form_type=form_type,
+                                  data=data, captured_by=actor)
+    record_event(subject=form, event_type="tax_form.prepared", actor=actor, firm=form.firm, to_state=form.status,
+                 detail={"form_type": form_type, "party": party.pk})
+    return form
+
+
+@transaction.atomic
+def tax_forms_prepare_missing(*, case, actor: User | None = None) -> list[TaxForm]:
+    """On submission: a pre-filled draft of every required form that has neither a current valid
+    form nor a draft or received one, ready to render and send for signature. Idempotent."""
+    prepared = []
+    missing = selectors.missing_forms(case.party, booking_centre=case.jurisdiction, case=case)
+    refs = {int(ref.split(":", 1)[1]) for req, _w, _l in missing for ref in (req.subject_ref, req.for_ref) if ref}
+    parties = Party.objects.in_bulk(refs)
+    for req, _why, _latest in missing:
+        party = parties.get(int(req.subject_ref.split(":", 1)[1]))
+        related = parties.get(int(req.for_ref.split(":", 1)[1])) if req.for_ref else None
+        if party is None:
+            continue
+        pending = TaxForm.objects.filter(party=party, form_type=req.form, related_party=related,
+                                         status__in=[TaxFormStatus.DRAFT, TaxFormStatus.RECEIVED])
+        if pending.exists():
+            continue
+        role_code = ""
+        if req.form == "CRS_CP" and related is not None:
+            role_code = dict((p.pk, code) for p, code in selectors.controlling_persons(related)).get(party.pk, "")
+        prepared.append(tax_form_prepare(party=party, form_type=req.form, actor=actor, related_party=related,
+                                         role=role_code))
+    return prepared
+
+
+@transaction.atomic
+def tax_form_record_signed(*, form: TaxForm, signed_on: dt.date, changes: dict[str, Any] | None = None,
+                           actor: User | None = None, today: dt.date | None = None) -> TaxForm:
+    """The client returned the prepared form signed (with any corrections): receive and validate it."""
+    form = _lock(form)
+    if form.status != TaxFormStatus.DRAFT:
+        raise TaxFormStateError(f"a {form.status} form cannot be signed again", detail={"status": form.status})
+    form.data = {**form.data, **(changes or {})}
+    form.signed_on = signed_on
+    form.receive()
+    form.save()
+    _event(form, "tax_form.received", actor=actor, from_state=TaxFormStatus.DRAFT,
+           detail={"corrected_fields": sorted(changes or {})})
+    return tax_form_validate(form=form, actor=actor, today=today)
 
 
 def _treaty_income_types(form: TaxForm) -> list[str]:
@@ -226,33 +295,54 @@ def tax_forms_review_party_change(*, party: Party, actor: User | None = None) ->
 @transaction.atomic
 def tax_forms_expiry_sweep(*, today: dt.date | None = None) -> dict[str, Any]:
     """Daily: expire forms past their validity, flag those expiring within the warning window
-    (once per form), and put parties left without a form on default withholding."""
+    (once per form), and put parties left without a form on default withholding.
+
+    Set-oriented: one locked read and one UPDATE per kind of change, audit events written with
+    bulk_create in the same transaction. Safe to run twice (an expired form is no longer valid,
+    a flagged form has expiry_notified_on)."""
+    from onboarding.models import AuditEvent
+
     today = today or timezone.localdate()
     horizon = today + dt.timedelta(days=expiry_warning_days())
-    expired_ids, warned_ids = [], []
-    parties: set[int] = set()
-    for form in TaxForm.objects.select_for_update().filter(status=TaxFormStatus.VALID, valid_until__lt=today).order_by("id"):
-        form.expire()
-        form.status_reason = f"expired on {form.valid_until}"
-        form.save()
-        _event(form, "tax_form.expired", actor=None, from_state=TaxFormStatus.VALID, reason=form.status_reason)
-        expired_ids.append(form.pk)
-        parties.add(form.party_id)
-    expiring = TaxForm.objects.select_for_update().filter(
-        status=TaxFormStatus.VALID, valid_until__gte=today, valid_until__lte=horizon, expiry_notified_on__isnull=True,
-    ).order_by("id")
-    for form in expiring:
-        form.expiry_notified_on = today
-        form.save(update_fields=["expiry_notified_on", "updated_at"])
-        record_event(subject=form, event_type="tax_form.expiring", firm=form.firm,
-                     reason=f"expires on {form.valid_until}",
-                     detail={"form_type": form.form_type, "party": form.party_id, "valid_until": str(form.valid_until)})
-        warned_ids.append(form.pk)
+    due = list(
+        TaxForm.objects.select_for_update()
+        .filter(status=TaxFormStatus.VALID, valid_until__lt=today)
+        .order_by("id")
+        .values("id", "firm_id", "party_id", "form_type", "valid_until")
+    )
+    expiring = list(
+        TaxForm.objects.select_for_update()
+        .filter(status=TaxFormStatus.VALID, valid_until__gte=today, valid_until__lte=horizon,
+                expiry_notified_on__isnull=True)
+        .order_by("id")
+        .values("id", "firm_id", "party_id", "form_type", "valid_until")
+    )
+    now = timezone.now()
+    # The FSM field is protected against attribute assignment; a queryset UPDATE is the bulk
+    # equivalent of `expire()` (valid -> expired), restricted to rows still valid.
+    TaxForm.objects.filter(pk__in=[r["id"] for r in due], status=TaxFormStatus.VALID).update(
+        status=TaxFormStatus.EXPIRED, updated_at=now,
+        status_reason=Concat(Value("expired on "), Cast("valid_until", output_field=CharField())))
+    TaxForm.objects.filter(pk__in=[r["id"] for r in expiring]).update(expiry_notified_on=today, updated_at=now)
+    events = [
+        AuditEvent(firm_id=r["firm_id"], subject_type="tax.taxform", subject_id=str(r["id"]),
+                   event_type="tax_form.expired", from_state=TaxFormStatus.VALID, to_state=TaxFormStatus.EXPIRED,
+                   reason=f"expired on {r['valid_until']}",
+                   detail={"form_type": r["form_type"], "party": r["party_id"]})
+        for r in due
+    ] + [
+        AuditEvent(firm_id=r["firm_id"], subject_type="tax.taxform", subject_id=str(r["id"]),
+                   event_type="tax_form.expiring", reason=f"expires on {r['valid_until']}",
+                   detail={"form_type": r["form_type"], "party": r["party_id"], "valid_until": str(r["valid_until"])})
+        for r in expiring
+    ]
+    AuditEvent.objects.bulk_create(events)
     default_parties = []
-    for party in Party.objects.filter(pk__in=parties).prefetch_related("tax_residences"):
+    for party in Party.objects.filter(pk__in={r["party_id"] for r in due}).order_by("pk"):
         if _refresh_withholding_status(party, today=today) == "default":
             default_parties.append(party.pk)
-    return {"expired": expired_ids, "expiring": warned_ids, "default_withholding_parties": default_parties}
+    return {"expired": [r["id"] for r in due], "expiring": [r["id"] for r in expiring],
+            "default_withholding_parties": default_parties}
 
 
 def _refresh_withholding_status(party: Party, *, today: dt.date | None = None) -> str:

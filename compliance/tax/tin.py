@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from stdnum.exceptions import ValidationError
+
 from . import rulefiles
 
 
@@ -47,7 +49,7 @@ def validate_tin(country: str, value: str, *, entity: bool = False, table: dict[
         mod = _module(name)
         try:
             compact = mod.validate(raw)
-        except Exception as exc:  # stdnum raises ValidationError subclasses
+        except ValidationError as exc:
             errors.append(f"{name}: {getattr(exc, 'message', str(exc))}")
             continue
         return TinCheck(cc, str(compact), True, f"stdnum:{name}")

@@ -223,6 +223,11 @@ def validate_form(
                                           entity=False)
         if form_type == "CRS_CP" and data.get("role") not in statuses["crs_controlling_person_types"]:
             result.add("role", "invalid", "controlling person type must be one of CRS801-CRS813")
+    us_codes = set(rules["us_person"]["us_codes"])
+    if form_type in W8_FORMS and (
+        str(data.get("citizenship", "")).upper() in us_codes or us_codes & {c.upper() for c in party.nationalities}
+    ):
+        result.add("citizenship", "us_person", "a US citizen is a US person and gives a Form W-9, not a W-8")
     if form_type == "W8BEN" and party.kind != "individual":
         result.add("form_type", "wrong_form", "a W-8BEN is for individuals; entities give a W-8BEN-E")
     if form_type in {"W8BENE", "W8IMY", "CRS_ENT"} and party.kind != "entity":

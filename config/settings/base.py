@@ -63,7 +63,7 @@ MIDDLEWARE = [
     "onboarding.security.SecurityHeadersMiddleware",
 ]
 
-AUTHENTICATION_BACKENDS = ["onboarding.security.LockoutModelBackend"]
+AUTHENTICATION_BACKENDS = ["onboarding.security.LockoutModelBackend", "onboarding.security.OfficerPermissionBackend"]
 LOGIN_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
 LOGIN_LOCKOUT_MINUTES = int(os.environ.get("LOGIN_LOCKOUT_MINUTES", "15"))
 CONTENT_SECURITY_POLICY = (
@@ -167,7 +167,10 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict = {
     "open-due-reviews": {"task": "onboarding.tasks.open_due_reviews", "schedule": 24 * 60 * 60},
+    "tax-expiry-sweep": {"task": "tax.expiry_sweep", "schedule": 24 * 60 * 60},
 }
+# WeasyPrint grows in memory in long-lived workers: recycle worker processes.
+CELERY_WORKER_MAX_TASKS_PER_CHILD = int(os.environ.get("CELERY_WORKER_MAX_TASKS_PER_CHILD", "200"))
 
 LOGGING = {
     "version": 1,

@@ -31,18 +31,18 @@ def test_projected_cash_follows_t_plus_1_and_t_plus_2_markets_across_thanksgivin
     trade(account, custody["us"], ref.listings["AAPL"], "sell", 100, "270", TUE)
     trade(account, custody["eu"], ref.listings["VOD.L"], "buy", 20000, "92.5", TUE)
     fx = services.fx_spot_book(account=account, custody_account=custody["eu"], sell_currency="USD",
-                               sell_amount=Decimal("20000"), buy_currency="GBP", rate=Decimal("0.76"), trade_date=TUE)
+                               sell_amount=Decimal(20000), buy_currency="GBP", rate=Decimal("0.76"), trade_date=TUE)
     assert fx.settle_date == FRI
     trade(account, custody["us"], ref.listings["TM"], "buy", 10, "207", WED)
 
     rows = selectors.projected_cash(account=account, as_of=WED)
     gbp = [(r.value_date, r.flow, r.balance) for r in rows if r.currency == "GBP"]
     usd = [(r.value_date, r.flow, r.balance) for r in rows if r.currency == "USD"]
-    assert gbp == [(WED, Decimal("5000"), Decimal("5000")),
+    assert gbp == [(WED, Decimal(5000), Decimal(5000)),
                    (THU, Decimal("-18500.00"), Decimal("-13500.00")),
                    (FRI, Decimal("15200.00"), Decimal("1700.00"))]
     # Apple proceeds settled Wed (already in the settled balance); ADR purchase and FX out on Fri
-    assert usd == [(WED, Decimal("10000") - 25000 + 27000, Decimal("12000")),
+    assert usd == [(WED, Decimal(10000) - 25000 + 27000, Decimal(12000)),
                    (FRI, Decimal("-22070.00"), Decimal("-10070.00"))]
 
 
@@ -54,9 +54,9 @@ def test_a_withdrawal_that_would_overdraw_projected_cash_is_refused(booked, ref)
     trade(account, custody["us"], ref.listings["AAPL"], "buy", 30, "270", TUE)  # settles Wed
     with pytest.raises(ValidationFailed):
         services.cash_withdraw(account=account, custody_account=custody["us"], currency="USD",
-                               amount=Decimal("5000"), value_date=TUE)
+                               amount=Decimal(5000), value_date=TUE)
     services.cash_withdraw(account=account, custody_account=custody["us"], currency="USD",
-                           amount=Decimal("1900"), value_date=TUE)
+                           amount=Decimal(1900), value_date=TUE)
 
 
 def test_valuation_divides_pence_prices_and_converts_to_base(booked, ref):
@@ -71,7 +71,7 @@ def test_valuation_divides_pence_prices_and_converts_to_base(booked, ref):
     assert vod.base_value == Decimal("9236.00")
     aapl = next(line for line in val.lines if line.instrument_id == ref.instruments["AAPL"].pk)
     assert aapl.local_value == Decimal("27149.00")
-    assert aapl.base_value == (Decimal("27149") / Decimal("1.3080")).quantize(Decimal("0.01"))
+    assert aapl.base_value == (Decimal(27149) / Decimal("1.3080")).quantize(Decimal("0.01"))
     assert aapl.fx_source == "WMR_4PM_LONDON" and aapl.price_source == "DEMO_CLOSE"
     usd_cash = next(line for line in val.lines if line.kind == "cash" and line.currency == "USD")
     assert usd_cash.local_value == Decimal("4000.00")
@@ -88,7 +88,7 @@ def test_the_daily_return_splits_into_local_and_currency_parts(booked, ref):
     trade(account, custody["us"], ref.listings["AAPL"], "buy", 100, "100", dt.date(2026, 11, 16))
     trade(account, custody["eu"], ref.listings["VOD.L"], "buy", 10000, "100", dt.date(2026, 11, 16))
     mon, tue = dt.date(2026, 11, 23), dt.date(2026, 11, 24)
-    stamp = dt.datetime(2026, 11, 24, 21, tzinfo=dt.timezone.utc)
+    stamp = dt.datetime(2026, 11, 24, 21, tzinfo=dt.UTC)
     prices_upsert(rows=[
         {"listing_id": ref.listings["AAPL"].pk, "price_date": mon, "as_of": stamp, "price": "100"},
         {"listing_id": ref.listings["AAPL"].pk, "price_date": tue, "as_of": stamp, "price": "110"},
@@ -108,6 +108,7 @@ def test_the_daily_return_splits_into_local_and_currency_parts(booked, ref):
     assert split.local + split.currency == pytest.approx(split.total)
     end_value = 11000 / 1.30 + 9500 + 10000 / 1.30
     assert split.total == pytest.approx(end_value / 26000 - 1)
+    assert selectors.daily_return(account=account, day=tue) == split
 
 
 def test_local_and_currency_parts_always_add_up_to_the_total():

@@ -28,7 +28,7 @@ def three_lots(booked, ref):
 
 def sell(account, custody, ref, qty, **kw):
     return services.trade_book(account=account, custody_account=custody["us"], listing=ref.listings["AAPL"],
-                               side="sell", quantity=Decimal(qty), price=Decimal("280"),
+                               side="sell", quantity=Decimal(qty), price=Decimal(280),
                                trade_date=dt.date(2026, 11, 16), **kw)
 
 
@@ -38,7 +38,7 @@ def test_a_lot_records_its_cost_in_local_and_base_currency(three_lots):
     assert (first.acquisition_date, first.quantity, first.local_currency, first.cost_local) == (
         dt.date(2026, 11, 2), Decimal(100), "USD", Decimal("20000.00"))
     assert first.base_currency == "GBP"
-    assert first.cost_base == (Decimal("20000") / Decimal("1.3080")).quantize(Decimal("0.01"))
+    assert first.cost_base == (Decimal(20000) / Decimal("1.3080")).quantize(Decimal("0.01"))
 
 
 def test_fifo_relieves_the_oldest_lots_first(three_lots, ref):
@@ -47,7 +47,7 @@ def test_fifo_relieves_the_oldest_lots_first(three_lots, ref):
     reliefs = {r.lot_id: r.quantity for r in LotRelief.objects.all()}
     assert reliefs == {lots[0].pk: Decimal(100), lots[1].pk: Decimal(50)}
     gain = sum(r.gain_local for r in selectors.realised_gains(account=account, start=dt.date(2026, 11, 1), end=dt.date(2026, 11, 30)))
-    assert gain == Decimal("150") * 280 - Decimal("20000") - Decimal("15000")
+    assert gain == Decimal(150) * 280 - Decimal(20000) - Decimal(15000)
 
 
 def test_hifo_relieves_the_most_expensive_lots_first(three_lots, ref):
@@ -110,3 +110,15 @@ def test_relief_always_sums_to_the_quantity_and_never_overdraws_a_lot(raw, metho
         assert costs == sorted(costs, reverse=True)
     with pytest.raises(LotSelectionError):
         lot_engine.select(lots, total + 1, method)
+
+
+def test_the_derived_position_carries_the_cost_of_the_open_lots(three_lots, ref):
+    from accounts.models import Position
+
+    account, custody, lots = three_lots
+    sell(account, custody, ref, 150, lot_method="fifo")
+    services.books_refresh(account_ids=[account.pk], as_of=dt.date(2026, 11, 20))
+    pos = Position.objects.get(account=account, basis="trade")
+    assert pos.quantity == 150
+    assert pos.cost_local == Decimal("15000.00") + Decimal("25000.00")  # half of lot 2, all of lot 3
+    assert Position.objects.get(account=account, basis="settle").quantity == 150

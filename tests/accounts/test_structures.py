@@ -108,3 +108,25 @@ def test_a_us_national_owner_makes_the_account_a_us_person(firm, custodians):
     account = services.account_open(firm=firm, owner=party, number="U", name="U", base_currency="USD",
                                     booking_centre="offshore", booking_jurisdiction="CH")
     assert account.is_us_person
+
+
+def test_a_custody_account_keeps_one_cash_account_per_currency(booked):
+    account, custody = booked
+    cash = services.custody_cash_account_add(custody_account=custody["eu"], currency="GBP",
+                                             number="GB33BUKB20201555555555")
+    assert cash.custody_account.account == account
+    with pytest.raises(ValidationFailed):
+        services.custody_cash_account_add(custody_account=custody["eu"], currency="GBP", number="OTHER")
+    with pytest.raises(ValidationFailed):
+        services.custody_cash_account_add(custody_account=custody["eu"], currency="gbp", number="X")
+
+
+def test_a_firm_user_sees_only_the_firms_accounts(booked, advisor):
+    from accounts import selectors
+    from tests.factories import OfficerFactory
+
+    account, _ = booked
+    assert selectors.account_get(user=advisor, pk=account.pk) == account
+    with pytest.raises(NotFound):
+        selectors.account_get(user=UserFactory(), pk=account.pk)
+    assert selectors.accounts_visible_to(user=OfficerFactory()).filter(pk=account.pk).exists()

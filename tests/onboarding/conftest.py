@@ -1,5 +1,7 @@
 import pytest
 
+from tests.conftest import registries_isolated
+
 from onboarding.services import rulepacks_load
 from tests.factories import FirmFactory, OfficerFactory, UserFactory
 
@@ -36,15 +38,5 @@ def onboarding_alone(request):
     if request.node.get_closest_marker("with_registered_apps"):
         yield
         return
-    from onboarding import requirements as registry
-
-    saved = (dict(registry._providers), dict(registry._activation_checks), dict(registry._case_hooks))
-    registry._providers.clear()
-    registry._activation_checks.clear()
-    registry._case_hooks.clear()
-    try:
+    with registries_isolated():
         yield
-    finally:
-        for target, values in zip((registry._providers, registry._activation_checks, registry._case_hooks), saved):
-            target.clear()
-            target.update(values)

@@ -162,7 +162,7 @@ def reference_demo(*, price_date: dt.date = DEMO_PRICE_DATE, with_prices: bool =
         prices_upsert(
             rows=[
                 {"listing_id": demo.listings[k].pk, "price_date": d, "price": Decimal(p),
-                 "as_of": dt.datetime.combine(d, dt.time(21, 0), tzinfo=dt.timezone.utc)}
+                 "as_of": dt.datetime.combine(d, dt.time(21, 0), tzinfo=dt.UTC)}
                 for k, p in PRICES.items() for d in days
             ],
             source=DEMO_PRICE_SOURCE,
@@ -170,7 +170,7 @@ def reference_demo(*, price_date: dt.date = DEMO_PRICE_DATE, with_prices: bool =
         fx_rates_upsert(
             rows=[
                 {"base_currency": b, "quote_currency": q, "rate_date": d, "rate": Decimal(r),
-                 "as_of": dt.datetime.combine(d, dt.time(16, 0), tzinfo=dt.timezone.utc)}
+                 "as_of": dt.datetime.combine(d, dt.time(16, 0), tzinfo=dt.UTC)}
                 for (b, q), r in FX_RATES.items() for d in days
             ],
             source=DEMO_FX_SOURCE,

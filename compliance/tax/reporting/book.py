@@ -65,7 +65,7 @@ class Payment:
     type: str  # CRS501 dividends | CRS502 interest | CRS503 gross proceeds | CRS504 other
     amount: Decimal
     currency: str
-    withheld: Decimal = Decimal("0")
+    withheld: Decimal = Decimal(0)
     withholding_rate: Decimal | None = None
     chapter3_exemption: str = ""
 
@@ -198,7 +198,7 @@ class _Reader:
             payments.append(Payment(
                 type=self.text(p, "type", pw, required=True), amount=self.decimal(p, "amount", pw),
                 currency=self.text(p, "currency", pw, required=True).upper(),
-                withheld=self.decimal(p, "withheld", pw) if "withheld" in p else Decimal("0"),
+                withheld=self.decimal(p, "withheld", pw) if "withheld" in p else Decimal(0),
                 withholding_rate=self.decimal(p, "withholding_rate", pw) if "withholding_rate" in p else None,
                 chapter3_exemption=self.text(p, "chapter3_exemption", pw),
             ))

@@ -224,7 +224,7 @@ def build_crs_message(
         if balance < 0:
             problems.append(ExceptionRow(account.number, account.holder_name, "negative_balance",
                                          f"balance {balance} reported as zero", "warning"))
-            balance = Decimal("0")
+            balance = Decimal(0)
         result.exceptions.extend(problems)
         if any(p.severity == "error" for p in problems):
             continue

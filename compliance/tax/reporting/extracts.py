@@ -34,7 +34,7 @@ def rows_1099(accounts: list[Account], year: int) -> tuple[list[dict[str, str]],
         if not tin:
             problems.append(ExceptionRow(account.number, account.holder_name, "us_tin_missing",
                                          "W-9 holder without a TIN: 1099 cannot be filed (backup withholding applies)"))
-        totals: dict[tuple[str, str], list[Decimal]] = defaultdict(lambda: [Decimal("0"), Decimal("0")])
+        totals: dict[tuple[str, str], list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
         for p in account.payments:
             totals[(p.type, p.currency)][0] += p.amount
             totals[(p.type, p.currency)][1] += p.withheld
@@ -65,7 +65,7 @@ def rows_1042s(accounts: list[Account], year: int) -> tuple[list[dict[str, str]]
             continue
         holder = account.holder
         residence = holder.residences[0] if holder.residences else None
-        totals: dict[tuple[str, str, str], list[Decimal]] = defaultdict(lambda: [Decimal("0"), Decimal("0")])
+        totals: dict[tuple[str, str, str], list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
         for p in account.payments:
             if p.type in codes["not_reportable"]:
                 continue
@@ -82,7 +82,7 @@ def rows_1042s(accounts: list[Account], year: int) -> tuple[list[dict[str, str]]
                 problems.append(ExceptionRow(account.number, account.holder_name, "rate_missing",
                                              f"{ptype} payment without a withholding rate", "warning"))
             exemption = codes["chapter3_exemption_codes"]["none"]
-            if rate and Decimal(rate) < Decimal("30"):
+            if rate and Decimal(rate) < Decimal(30):
                 exemption = codes["chapter3_exemption_codes"]["treaty"]
             rows.append({
                 "tax_year": str(year), "account_number": account.number, "recipient_name": account.holder_name,

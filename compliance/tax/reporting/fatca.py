@@ -145,7 +145,7 @@ def build_fatca_message(*, fi: ReportingFI, accounts: list[Account], year: int, 
             _e(holder_el, FTC, "AcctHolderType", codes["holder_types"][kind])
             for owner in holder.substantial_us_owners:
                 _individual(_e(report, FTC, "SubstantialOwner"), "Individual", owner)
-        _e(report, FTC, "AccountBalance", money(max(account.balance, Decimal("0"))), currCode=account.currency)
+        _e(report, FTC, "AccountBalance", money(max(account.balance, Decimal(0))), currCode=account.currency)
         totals: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
         for p in account.payments:
             totals[(codes["payment_types"].get(p.type, "FATCA504"), p.currency)] += p.amount

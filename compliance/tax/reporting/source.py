@@ -2,11 +2,9 @@
 
 - `holder_from_party` maps an onboarding party (addresses, tax residences, controlling persons,
   its tax forms) to the book's Person / Organisation.
-- Balances and payments come from `AccountFigures` rows. The accounts app (branch `accounts`)
-  owns accounts, positions and cash; until its selector is on main, figures are read from a JSON
-  file (`--figures`) or a whole book from `--book`. ADAPTER: `figures_from_accounts_app` is the one
-  function to wire to `accounts.selectors` (year-end balance per account in its currency, and
-  the year's dividends / interest / gross proceeds / other payments with tax withheld).
+- Balances and payments come from `AccountFigures` rows: by default from the accounts app's
+  ledger (`figures_from_accounts_app`, the one function that reads it), or from a JSON file
+  (`--figures`), or a whole book is read from `--book`.
 """
 from __future__ import annotations
 
@@ -16,14 +14,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from django.db.models import Prefetch
+from django.db.models import Prefetch, Sum
 
+from onboarding.exceptions import MeridianError
 from onboarding.models import Address, Party, PartyKind
 
 from ..exceptions import ReportError
 from ..models import ReportingInstitution, TaxForm, TaxFormStatus
 from ..selectors import controlling_persons
-from .book import Account, Organisation, Payment, Person, PostalAddress, ReportingFI, Residence
+from .book import Account, ExceptionRow, Organisation, Payment, Person, PostalAddress, ReportingFI, Residence
 
 
 @dataclass(frozen=True)
@@ -34,6 +33,7 @@ class AccountFigures:
     currency: str
     closed: bool = False
     payments: tuple[Payment, ...] = field(default_factory=tuple)
+    us_person: bool = False  # the ledger's own flag (accounts.Account.is_us_person)
 
 
 def fi_from_institution(inst: ReportingInstitution) -> ReportingFI:
@@ -122,8 +122,8 @@ def book_from_figures(figures: list[AccountFigures]) -> list[Account]:
             raise ReportError(f"account {f.number}: no party {f.party_id}", detail={"account": f.number})
         holder, us_form, us_person = holder_from_party(party)
         accounts.append(Account(number=f.number, holder=holder, balance=f.balance, currency=f.currency,
-                                payments=f.payments, closed=f.closed, us_person=us_person, us_form=us_form,
-                                undocumented=not us_form))
+                                payments=f.payments, closed=f.closed, us_person=us_person or f.us_person,
+                                us_form=us_form, undocumented=not us_form))
     return accounts
 
 
@@ -157,18 +157,60 @@ def load_figures(path: Path) -> list[AccountFigures]:
     return figures
 
 
-def figures_from_accounts_app(*, year: int, institution: ReportingInstitution) -> list[AccountFigures]:
-    """ADAPTER to the accounts app: year-end balances and the year's payments per account booked
-    at `institution`. Not wired yet: the accounts app's selectors are not on main."""
-    try:
-        from accounts import selectors as account_selectors  # noqa: F401
-    except ImportError:
-        account_selectors = None
-    fn = getattr(account_selectors, "year_end_tax_figures", None) if account_selectors else None
-    if fn is None:
-        raise ReportError(
-            "the accounts app does not provide year_end_tax_figures(year=, booking_jurisdiction=) yet: "
-            "pass --figures FILE.json or --book FILE.json",
-            detail={"adapter": "compliance.tax.reporting.source.figures_from_accounts_app"},
-        )
-    return [AccountFigures(**row) for row in fn(year=year, booking_jurisdiction=institution.country)]
+def figures_from_accounts_app(*, year: int, institution: ReportingInstitution
+                              ) -> tuple[list[AccountFigures], list[ExceptionRow]]:
+    """ADAPTER to the accounts app (the one place this app reads it): accounts booked in the
+    institution's jurisdiction (and, when the institution names firms, of those firms) that were
+    open at some time in `year`; the balance at year end (or at closure) valued in the account's
+    base currency by `accounts.selectors.valuation`; the year's payments from the cash ledger in
+    one grouped query: dividends (CRS501, with withholding), interest (CRS502), gross proceeds
+    of sales (CRS503). An account that cannot be valued goes to the exceptions report."""
+    from accounts import selectors as account_selectors
+    from accounts.models import Account as LedgerAccount
+    from accounts.models import CashPurpose, LegType, Movement, TransactionKind
+
+    start, end = dt.date(year, 1, 1), dt.date(year, 12, 31)
+    qs = LedgerAccount.objects.filter(booking_jurisdiction=institution.country).exclude(status="pending")
+    qs = qs.exclude(opened_at__date__gt=end).exclude(closed_at__date__lt=start)
+    firm_ids = list(institution.firms.values_list("pk", flat=True))
+    if firm_ids:
+        qs = qs.filter(firm_id__in=firm_ids)
+    accounts = list(qs.order_by("number"))
+    ids = [a.pk for a in accounts]
+    income: dict[int, dict[tuple[str, str], Decimal]] = {}
+    for row in (Movement.objects.filter(account_id__in=ids, leg=LegType.CASH, trade_date__range=(start, end),
+                                        cash_purpose__in=[CashPurpose.DIVIDEND, CashPurpose.WITHHOLDING,
+                                                          CashPurpose.INTEREST])
+                .values("account_id", "currency", "cash_purpose").annotate(total=Sum("amount")).order_by()):
+        income.setdefault(row["account_id"], {})[(row["cash_purpose"], row["currency"])] = row["total"]
+    for row in (Movement.objects.filter(account_id__in=ids, leg=LegType.CASH, trade_date__range=(start, end),
+                                        cash_purpose=CashPurpose.PRINCIPAL, amount__gt=0,
+                                        transaction__kind__in=[TransactionKind.SELL, TransactionKind.SELL_SHORT])
+                .values("account_id", "currency").annotate(total=Sum("amount")).order_by()):
+        income.setdefault(row["account_id"], {})[("proceeds", row["currency"])] = row["total"]
+
+    figures, problems = [], []
+    for account in accounts:
+        closed = bool(account.closed_at and account.closed_at.date() <= end)
+        on = account.closed_at.date() if closed else end
+        try:
+            balance = account_selectors.valuation(account=account, on=on).total_base
+        except MeridianError as exc:
+            problems.append(ExceptionRow(account.number, str(account.owner), "valuation_failed",
+                                         f"cannot value the account on {on}: {exc.message}"))
+            continue
+        totals = income.get(account.pk, {})
+        payments = []
+        for (purpose, ccy), amount in sorted(totals.items()):
+            if purpose == CashPurpose.DIVIDEND:
+                withheld = -totals.get((CashPurpose.WITHHOLDING, ccy), Decimal(0))
+                rate = (withheld / amount * 100).quantize(Decimal("0.01")) if amount else None
+                payments.append(Payment("CRS501", amount, ccy, withheld=withheld, withholding_rate=rate))
+            elif purpose == CashPurpose.INTEREST and amount > 0:
+                payments.append(Payment("CRS502", amount, ccy))
+            elif purpose == "proceeds":
+                payments.append(Payment("CRS503", amount, ccy))
+        figures.append(AccountFigures(number=account.number, party_id=account.owner_id, balance=balance,
+                                      currency=account.base_currency, closed=closed, payments=tuple(payments),
+                                      us_person=account.is_us_person))
+    return figures, problems

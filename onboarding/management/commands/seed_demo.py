@@ -6,7 +6,7 @@ import importlib
 from django.apps import apps
 from django.core.management.base import BaseCommand
 
-from onboarding.demo import DEMO_PASSWORD, DemoContext, seed
+from onboarding.demo import DEMO_PASSWORD, DemoContext, finish, seed
 
 
 class Command(BaseCommand):
@@ -29,6 +29,15 @@ class Command(BaseCommand):
                 if hasattr(module, "seed"):
                     module.seed(context)
                     self.stdout.write(f"Demo data loaded for {config.label}.")
+            for problem in finish(context):
+                self.stderr.write(f"note: not approved: {problem}")
+            for config in apps.get_app_configs():
+                try:
+                    module = importlib.import_module(f"{config.name}.demo")
+                except ModuleNotFoundError:
+                    continue
+                if config.name != "onboarding" and hasattr(module, "after_approval"):
+                    module.after_approval(context)
         self.stdout.write(self.style.SUCCESS(
             "\nMeridian is ready at http://127.0.0.1:8000/\n"
             f"  Advisor portal:      thames-advisor / {DEMO_PASSWORD}   (also alpen-advisor, hudson-advisor)\n"

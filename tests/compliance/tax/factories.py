@@ -1,44 +1,25 @@
-"""factory_boy factories for tax tests (onboarding has none on main yet)."""
+"""factory_boy factories for tax tests, built on the shared ones in tests/factories.py."""
 from __future__ import annotations
 
 import factory
 
-from onboarding.models import Address, Firm, OnboardingCase, OwnershipLink, Party, Relationship, TaxResidence
+from onboarding.models import Address, OnboardingCase, OwnershipLink, Relationship, TaxResidence
+from tests import factories as shared
+
+FirmFactory = shared.FirmFactory
 
 
-class FirmFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Firm
+class PersonFactory(shared.PersonFactory):
+    """A Briton with a UK phone and place of birth (no US indicia)."""
 
-    name = factory.Sequence(lambda n: f"Firm {n}")
-    kind = "ria"
-    home_jurisdiction = "US"
-
-
-class PersonFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Party
-
-    firm = factory.SubFactory(FirmFactory)
-    kind = "person"
-    client_type = "individual"
     given_names = "Oliver"
     family_name = factory.Sequence(lambda n: f"Twist{n}")
-    residence_country = "GB"
-    nationalities = ["GB"]
     place_of_birth_country = "GB"
     phone = "+44 20 7946 0000"
 
 
-class EntityFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Party
-
-    firm = factory.SubFactory(FirmFactory)
-    kind = "entity"
-    client_type = "corporation"
+class EntityFactory(shared.EntityFactory):
     legal_name = factory.Sequence(lambda n: f"Thames Holdings {n} Ltd")
-    country_of_incorporation = "GB"
 
 
 class AddressFactory(factory.django.DjangoModelFactory):

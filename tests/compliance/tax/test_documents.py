@@ -11,7 +11,12 @@ import time_machine
 from pypdf import PdfReader
 
 from compliance.tax import services
-from compliance.tax.documents import RefusingURLFetcher, html_to_pdf, render_case_file_pdf, render_tax_form_pdf
+from compliance.tax.documents import (
+    RefusingURLFetcher,
+    html_to_pdf,
+    render_case_file_pdf,
+    render_tax_form_pdf,
+)
 from compliance.tax.forms_catalogue import FORM_TYPES
 from onboarding.audit import record_event
 
@@ -43,7 +48,7 @@ def make_form(kind: str, **changes):
     else:
         party = PersonFactory(given_names=form(kind)["name"].split()[0], family_name=form(kind)["name"].split()[1])
     related = EntityFactory(legal_name="Solaris Family Trust") if kind == "CRS_CP" else None
-    with time_machine.travel(dt.datetime(2026, 6, 1, tzinfo=dt.timezone.utc)):
+    with time_machine.travel(dt.datetime(2026, 6, 1, tzinfo=dt.UTC)):
         return services.tax_form_capture(party=party, form_type=kind, data=form(kind, **changes), signed_on=SIGNED,
                                          related_party=related)
 
@@ -101,7 +106,7 @@ def test_the_case_file_shows_party_ownership_requirements_forms_screening_and_au
     settlor = PersonFactory(given_names="Ann", family_name="Lee")
     OwnershipFactory(owner=settlor, owned=trust, role="settlor", percentage=0)
     case = CaseFactory(party=trust, jurisdiction="CH")
-    with time_machine.travel(dt.datetime(2026, 6, 1, tzinfo=dt.timezone.utc)):
+    with time_machine.travel(dt.datetime(2026, 6, 1, tzinfo=dt.UTC)):
         services.tax_form_capture(party=trust, form_type="W8BENE", data=form("W8BENE", name="Solaris Family Trust"),
                                   signed_on=SIGNED)
     record_event(subject=case, event_type="screening.cleared", to_state="cleared",
@@ -124,3 +129,17 @@ def test_the_case_file_degrades_when_the_rule_pack_evaluator_fails(monkeypatch):
     case = CaseFactory(party=PersonFactory(given_names="Solo", family_name="Client"), jurisdiction="US")
     text = pdf_text(render_case_file_pdf(case))
     assert "Registered providers only" in text and "Form W-8BEN" in text
+
+
+def test_the_case_file_uses_the_rule_pack_evaluator_when_packs_are_loaded():
+    from onboarding.services import rulepacks_load
+
+    rulepacks_load()
+    company = EntityFactory(legal_name="Thames Holdings Ltd")
+    OwnershipFactory(owner=PersonFactory(given_names="Major", family_name="Owner"), owned=company, percentage=60)
+    case = CaseFactory(party=company, jurisdiction="GB")
+    text = pdf_text(render_case_file_pdf(case))
+    assert "Effective shares are products along each ownership path" in text
+    assert "From the pinned rule pack and every registered provider" in text
+    assert "Major Owner" in text and "60.00" in text
+    assert "tax.w8bene" in text  # the tax provider's item among the pack's requirements

@@ -9,7 +9,7 @@ import time_machine
 
 from compliance.tax import services
 from compliance.tax.hooks import on_case_event, outstanding_tax_forms, relationship_tax_check
-from compliance.tax.models import TaxFormStatus
+from compliance.tax.models import TaxForm, TaxFormStatus
 from onboarding import requirements
 
 from .factories import (
@@ -111,7 +111,7 @@ def test_a_rule_pack_pinned_on_the_case_drives_the_determination():
     assert [i.code for i in outstanding_tax_forms(case)] == ["pack.crs_everyone"]
 
 
-@time_machine.travel(dt.datetime(2026, 7, 1, 12, tzinfo=dt.timezone.utc))
+@time_machine.travel(dt.datetime(2026, 7, 1, 12, tzinfo=dt.UTC))
 def test_the_onboarding_rule_packs_tax_forms_and_crs_flag_drive_the_forms():
     """With the lead's rule packs loaded: a Briton booked in the US owes a W-8BEN only (the US
     pack sets crs_participating false); booked in Switzerland also a CRS self-certification."""
@@ -124,7 +124,9 @@ def test_the_onboarding_rule_packs_tax_forms_and_crs_flag_drive_the_forms():
     offshore = CaseFactory(party=PersonFactory(), jurisdiction="CH")
     items = outstanding_tax_forms(offshore)
     assert sorted(i.detail["form_type"] for i in items) == ["CRS_IND", "W8BEN"]
-    assert all(i.source for i in items)
+    sources = {i.detail["form_type"]: i.source for i in items}
+    assert all("rule pack global.defaults" in src for src in sources.values())
+    assert "IRS Instructions for Form W-8BEN" in sources["W8BEN"] and "OECD CRS" in sources["CRS_IND"]
 
 
 def test_a_rule_pack_form_name_this_app_does_not_know_is_refused():
@@ -133,3 +135,40 @@ def test_a_rule_pack_form_name_this_app_does_not_know_is_refused():
 
     with pytest.raises(TaxRuleFileInvalid):
         _translate_pack_rule({"form": "W-4"}, defaults={}, source="pack")
+
+
+@time_machine.travel(dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC))
+def test_moving_house_through_onboarding_voids_the_w8_after_commit(django_capture_on_commit_callbacks):
+    """End to end: onboarding.services.party_update fires party_changed on commit; the W-8BEN
+    is void and the relationship is no longer currently documented."""
+    from onboarding.services import party_update
+
+    party = PersonFactory()
+    AddressFactory(party=party)
+    case = CaseFactory(party=party, jurisdiction="US")
+    w8 = services.tax_form_capture(party=party, form_type="W8BEN", data=form("W8BEN"), signed_on=SIGNED)
+    assert relationship_tax_check(case.relationship) == []
+    with django_capture_on_commit_callbacks(execute=True):
+        party_update(party=party, actor=None, residence_country="IE")
+    w8.refresh_from_db()
+    assert w8.status == TaxFormStatus.INVALID and w8.status_reason == "change in circumstances: residence"
+    assert relationship_tax_check(case.relationship) == [
+        f"Form W-8BEN from {party.display_name}: form on file is invalid: change in circumstances: residence"]
+
+
+@time_machine.travel(dt.datetime(2026, 6, 1, 12, tzinfo=dt.timezone.utc))
+def test_submission_prepares_a_prefilled_draft_of_every_missing_form_once():
+    trust = EntityFactory(client_type="trust", legal_name="Solaris Family Trust", country_of_incorporation="KY")
+    settlor = PersonFactory(given_names="Ann", family_name="Lee", firm=trust.firm)
+    TaxResidenceFactory(party=settlor)
+    OwnershipFactory(owner=settlor, owned=trust, role="settlor", percentage=0)
+    case = CaseFactory(party=trust, jurisdiction="CH")
+    on_case_event(case, "submitted")
+    drafts = TaxForm.objects.filter(status=TaxFormStatus.DRAFT).order_by("form_type")
+    assert [(d.form_type, d.party_id) for d in drafts] == [
+        ("CRS_CP", settlor.pk), ("CRS_ENT", trust.pk), ("W8BENE", trust.pk)]
+    cp = drafts[0]
+    assert (cp.related_party_id, cp.data["role"], cp.data["entity_name"]) == (trust.pk, "CRS804", "Solaris Family Trust")
+    on_case_event(case, "submitted")  # again: nothing new
+    assert TaxForm.objects.count() == 3
+    assert len(outstanding_tax_forms(case)) == 3  # drafts do not meet the requirement

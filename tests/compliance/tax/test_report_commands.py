@@ -63,10 +63,10 @@ def test_crs_report_refuses_the_us_and_an_unknown_institution(fi, tmp_path):
     assert not (tmp_path / "x.xml").exists()
 
 
-def test_without_a_book_the_accounts_adapter_says_what_is_missing(fi, tmp_path):
-    with pytest.raises(CommandError, match="year_end_tax_figures"):
-        call_command("crs_report", "--year", "2026", "--reporting-fi", "MERCH", "--receiving", "GB",
-                     "--out", str(tmp_path / "x.xml"))
+def test_without_a_book_the_ledger_is_read_and_no_accounts_give_a_nil_report(fi, tmp_path, shared_data):
+    summary = run("crs_report", "--year", "2026", "--reporting-fi", "MERCH", "--receiving", "GB",
+                  "--out", str(tmp_path / "x.xml"), "--xsd-dir", str(shared_data / "crs-xsd"))
+    assert (summary["accounts_in_book"], summary["reported"], summary["validated"]) == (0, 0, True)
 
 
 def test_fatca_report_lists_us_persons_and_passive_nffes_with_us_owners(fi, tmp_path):
@@ -141,3 +141,58 @@ def test_a_figures_file_with_a_missing_field_is_rejected_whole(fi, tmp_path):
         call_command("crs_report", "--year", "2026", "--reporting-fi", "MERCH", "--receiving", "GB",
                      "--out", str(tmp_path / "x.xml"), "--figures", str(figures))
     assert not TaxReportRun.objects.exists()
+
+
+def test_the_accounts_adapter_reads_year_end_balances_and_income_from_the_ledger(fi, tmp_path, shared_data,
+                                                                                 monkeypatch):
+    """Wired to the accounts app: a Swiss-booked GBP account of a UK resident with a US dividend
+    (15% withheld), interest and a sale is reported to the UK with CRS501-503."""
+    from decimal import Decimal
+
+    from accounts import services as accounts_services
+    from accounts.demo import custodians_demo
+    from compliance.tax.reporting.source import figures_from_accounts_app
+    from onboarding import requirements
+    from onboarding.models import Relationship
+    from tests.accounts.conftest import make_account
+    from trading.reference.demo import reference_demo
+
+    monkeypatch.setattr(requirements, "_activation_checks", {})  # only the relationship is set up here
+    ref = reference_demo()
+    owner = PersonFactory(given_names="Oliver", family_name="Twist", date_of_birth=dt.date(1980, 5, 1))
+    AddressFactory(party=owner)
+    TaxResidenceFactory(party=owner)
+    Relationship.objects.create(firm=owner.firm, party=owner, state="active")
+    fi.firms.add(owner.firm)
+    account, custody = make_account(owner.firm, owner, custodians_demo(), number="CH-77", base="GBP")
+    day = dt.date(2026, 11, 2)
+    accounts_services.cash_deposit(account=account, custody_account=custody["us"], currency="USD",
+                                   amount=Decimal(50000), value_date=day)
+    aapl = ref.listings["AAPL"]
+    accounts_services.trade_book(account=account, custody_account=custody["us"], listing=aapl, side="buy",
+                                 quantity=Decimal(100), price=Decimal(200), trade_date=day)
+    accounts_services.trade_book(account=account, custody_account=custody["us"], listing=aapl, side="sell",
+                                 quantity=Decimal(40), price=Decimal(210), trade_date=dt.date(2026, 11, 16))
+    accounts_services.dividend_book(account=account, custody_account=custody["us"], instrument=aapl.instrument,
+                                    currency="USD", gross_amount=Decimal("25.00"), ex_date=dt.date(2026, 11, 9),
+                                    pay_date=dt.date(2026, 11, 12), withholding_rate=Decimal("0.15"))
+    accounts_services.interest_book(account=account, custody_account=custody["eu"], currency="GBP",
+                                    amount=Decimal("3.21"), value_date=dt.date(2026, 11, 13))
+
+    figures, problems = figures_from_accounts_app(year=2026, institution=fi)
+    assert problems == []
+    [row] = figures
+    assert (row.number, row.party_id, row.currency, row.closed) == ("CH-77", owner.pk, "GBP", False)
+    assert row.balance > 0
+    payments = {(p.type, p.currency): p for p in row.payments}
+    assert payments[("CRS501", "USD")].amount == Decimal("25.00")
+    assert payments[("CRS501", "USD")].withheld == Decimal("3.75")
+    assert payments[("CRS501", "USD")].withholding_rate == Decimal("15.00")
+    assert payments[("CRS502", "GBP")].amount == Decimal("3.21")
+    assert payments[("CRS503", "USD")].amount == Decimal("8400.00")
+
+    out = tmp_path / "crs.xml"
+    summary = run("crs_report", "--year", "2026", "--reporting-fi", "MERCH", "--receiving", "GB", "--out", str(out),
+                  "--xsd-dir", str(shared_data / "crs-xsd"))
+    assert summary["reported"] == 1 and summary["validated"]
+    assert b"CH-77" in out.read_bytes() and b"CRS503" in out.read_bytes()

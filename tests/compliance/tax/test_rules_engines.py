@@ -179,3 +179,24 @@ def test_a_rate_above_100_percent_is_rejected(tmp_path):
     bad.write_text("rules:\n  - {code: x, priority: 1, when: {}, rate: '130', source: s, effective_from: 2020-01-01}\n")
     with pytest.raises(TaxRuleFileInvalid, match="percentage"):
         rulefiles.load_withholding(bad)
+
+
+def test_an_unquoted_no_for_norway_is_caught_not_read_as_false(tmp_path):
+    bad = tmp_path / "tins.yaml"
+    bad.write_text("countries:\n  NO: {modules: [no.orgnr], source: s}\n")
+    with pytest.raises(TaxRuleFileInvalid, match="quote NO"):
+        rulefiles.load_tins(bad)
+
+
+def test_norway_is_a_crs_jurisdiction_with_a_tin_rule():
+    from compliance.tax.determination import is_crs_jurisdiction
+    from compliance.tax.tin import validate_tin
+
+    assert is_crs_jurisdiction("NO")
+    assert validate_tin("NO", "974760673", entity=True).method == "stdnum:no.orgnr"
+
+
+def test_a_form_rule_not_yet_in_force_is_not_applied():
+    rules = [{"code": "x", "form": "CRS_IND", "when": {}, "reason": "r", "source": "s", "effective_from": "2027-01-01"}]
+    assert determine_forms(facts(), rules, on=dt.date(2026, 12, 31)) == []
+    assert [r.code for r in determine_forms(facts(), rules, on=dt.date(2027, 1, 1))] == ["x"]

@@ -115,6 +115,8 @@ def test_the_expiry_sweep_expires_flags_and_puts_the_party_on_default_withholdin
     assert WithholdingStatus.objects.get(party=briton).basis == "documented"
     assert selectors.withholding_for(briton, income_type="dividends", on=dt.date(2026, 6, 1)).rate == Decimal(15)
 
+    assert list(selectors.forms_expiring(on=dt.date(2026, 10, 15))) == [old]
+    assert not selectors.forms_expiring(on=dt.date(2026, 9, 1)).exists()
     soon = services.tax_forms_expiry_sweep(today=dt.date(2026, 10, 15))
     assert soon["expiring"] == [old.pk] and soon["expired"] == []
     again = services.tax_forms_expiry_sweep(today=dt.date(2026, 10, 16))
@@ -123,6 +125,8 @@ def test_the_expiry_sweep_expires_flags_and_puts_the_party_on_default_withholdin
     result = services.tax_forms_expiry_sweep(today=dt.date(2027, 1, 1))
     old.refresh_from_db()
     assert result["expired"] == [old.pk] and old.status == TaxFormStatus.EXPIRED
+    assert old.status_reason == "expired on 2026-12-31"
+    assert [e.event_type for e in events_for(old)][-2:] == ["tax_form.expiring", "tax_form.expired"]
     assert result["default_withholding_parties"] == [briton.pk]
     assert WithholdingStatus.objects.get(party=briton).basis == "default"
     decision = selectors.withholding_for(briton, income_type="dividends", on=dt.date(2027, 1, 2))
@@ -160,3 +164,64 @@ def test_the_database_refuses_two_valid_forms_of_the_same_kind(briton):
     with pytest.raises(IntegrityError), transaction.atomic():
         TaxForm.objects.create(firm=briton.firm, party=briton, form_type="W8BEN", status="valid", data={})
     assert TaxForm.objects.filter(party=briton, status="valid").get() == first
+
+
+def test_form_data_is_encrypted_at_rest(briton):
+    from django.db import connection
+
+    f = capture(briton, "W8BEN")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT data FROM tax_taxform WHERE id = %s", [f.pk])
+        raw = cursor.fetchone()[0]
+    assert raw.startswith("enc:") and "1955839661" not in raw
+    f.refresh_from_db()
+    assert f.data["foreign_tin"] == "1955839661"
+
+
+def test_a_prepared_w8ben_is_prefilled_from_the_party_and_becomes_valid_once_signed(briton):
+    briton.date_of_birth = dt.date(1980, 5, 1)
+    briton.save()
+    draft = services.tax_form_prepare(party=briton, form_type="W8BEN")
+    assert draft.status == TaxFormStatus.DRAFT
+    assert draft.data["permanent_address"]["city"] == "London"
+    assert (draft.data["foreign_tin"], draft.data["citizenship"], draft.data["date_of_birth"]) == (
+        "1955839661", "GB", "1980-05-01")
+    signed = services.tax_form_record_signed(form=draft, signed_on=SIGNED, changes={"certified": True}, today=TODAY)
+    assert signed.status == TaxFormStatus.VALID
+    assert [e.event_type for e in events_for(signed)] == ["tax_form.prepared", "tax_form.received",
+                                                          "tax_form.validated"]
+    with pytest.raises(TaxFormStateError):
+        services.tax_form_record_signed(form=signed, signed_on=SIGNED)
+
+
+def test_a_prepared_crs_entity_form_lists_the_controlling_persons():
+    from .factories import EntityFactory, OwnershipFactory
+
+    trust = EntityFactory(client_type="trust", legal_name="Solaris Family Trust", country_of_incorporation="KY")
+    settlor = PersonFactory(given_names="Ann", family_name="Lee")
+    TaxResidenceFactory(party=settlor)
+    OwnershipFactory(owner=settlor, owned=trust, role="settlor", percentage=0)
+    draft = services.tax_form_prepare(party=trust, form_type="CRS_ENT")
+    assert draft.data["crs_classification"] == "passive_nfe"
+    assert draft.data["controlling_persons"] == [
+        {"name": "Ann Lee", "role": "CRS804", "party": settlor.pk,
+         "tax_residences": [{"country": "GB", "tin": "1955839661", "no_tin_reason": "", "explanation": ""}]}]
+
+
+def test_the_render_task_stores_the_pdf(briton, settings, tmp_path):
+    from django.core.files.storage import default_storage
+
+    from compliance.tax.tasks import tax_render_form_pdf
+
+    settings.MEDIA_ROOT = tmp_path
+    f = capture(briton, "W8BEN")
+    name = tax_render_form_pdf.delay(f.pk).get()
+    assert name == f"tax_forms/{f.firm_id}/{f.pk}-W8BEN.pdf"
+    with default_storage.open(name) as fh:
+        assert fh.read(4) == b"%PDF"
+    assert tax_render_form_pdf.delay(f.pk).get() == name  # idempotent: same name, replaced
+
+
+def test_the_withholding_fraction_is_what_the_ledger_books(briton):
+    capture(briton, "W8BEN")
+    assert selectors.withholding_fraction_for(briton, income_type="dividends", on=TODAY) == Decimal("0.15")

@@ -140,3 +140,11 @@ def test_a_participating_ffi_needs_a_giin():
 def test_an_individual_cannot_give_a_w8bene():
     result = validate_form("W8BENE", form("W8BENE"), signed_on=SIGNED, party=PERSON, today=TODAY)
     assert ("form_type", "wrong_form") in codes(result)
+
+
+def test_a_us_citizen_cannot_give_a_w8ben():
+    dual = PartyContext(**{**PERSON.__dict__, "nationalities": ("GB", "US")})
+    result = validate_form("W8BEN", form("W8BEN"), signed_on=SIGNED, party=dual, today=TODAY)
+    assert ("citizenship", "us_person") in codes(result)
+    assert ("citizenship", "us_person") in codes(
+        validate_form("W8BEN", form("W8BEN", citizenship="US"), signed_on=SIGNED, party=PERSON, today=TODAY))

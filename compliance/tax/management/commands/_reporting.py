@@ -28,6 +28,10 @@ def add_source_arguments(parser) -> None:
 
 
 def load_source(options):
+    """(institution, its ReportingFI, the book, exceptions found while reading the ledger)."""
+    if not 2014 <= options["year"] <= dt.date.today().year:
+        raise CommandError(f"--year {options['year']} is out of range")
+    problems: list[ExceptionRow] = []
     try:
         inst = institution(options["reporting_fi"])
         if options.get("book"):
@@ -35,12 +39,11 @@ def load_source(options):
         elif options.get("figures"):
             accounts = book_from_figures(load_figures(Path(options["figures"])))
         else:
-            accounts = book_from_figures(figures_from_accounts_app(year=options["year"], institution=inst))
+            figures, problems = figures_from_accounts_app(year=options["year"], institution=inst)
+            accounts = book_from_figures(figures)
     except ReportError as exc:
         raise CommandError(exc.message) from exc
-    if not 2014 <= options["year"] <= dt.date.today().year:
-        raise CommandError(f"--year {options['year']} is out of range")
-    return inst, fi_from_institution(inst), accounts
+    return inst, fi_from_institution(inst), accounts, problems
 
 
 def write_exceptions(path: Path, rows: list[ExceptionRow]) -> None:

@@ -32,7 +32,7 @@ class Command(BaseCommand):
         parser.add_argument("--no-validate", action="store_true")
 
     def handle(self, *args, **options):
-        inst, fi, accounts = load_source(options)
+        inst, fi, accounts, source_problems = load_source(options)
         receiving = options["receiving"].upper()
         if receiving == "US":
             raise CommandError("the US takes no part in CRS: use fatca_report")
@@ -40,6 +40,7 @@ class Command(BaseCommand):
         result = build_crs_message(fi=fi, accounts=accounts, year=options["year"], receiving_country=receiving,
                                    message_ref_id=message_ref_id, timestamp=timezone.now(),
                                    test=options["test_data"])
+        result.exceptions[:0] = source_problems
         if not options["no_validate"]:
             xsd_dir = Path(options["xsd_dir"])
             if not (xsd_dir / "CrsXML_v2.0.xsd").exists():

@@ -26,10 +26,11 @@ class Command(BaseCommand):
         parser.add_argument("--test-data", action="store_true")
 
     def handle(self, *args, **options):
-        inst, fi, accounts = load_source(options)
+        inst, fi, accounts, source_problems = load_source(options)
         message_ref_id = f"{fi.giin or fi.code}-{options['year']}-{uuid.uuid4().hex[:12].upper()}"
         result = build_fatca_message(fi=fi, accounts=accounts, year=options["year"], message_ref_id=message_ref_id,
                                      timestamp=timezone.now(), test=options["test_data"])
+        result.exceptions[:0] = source_problems
         out = Path(options["out"])
         out.write_bytes(result.xml)
         exceptions_path = out.with_suffix(".exceptions.csv")

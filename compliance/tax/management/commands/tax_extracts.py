@@ -22,7 +22,7 @@ class Command(BaseCommand):
         parser.add_argument("--out-dir", required=True)
 
     def handle(self, *args, **options):
-        inst, _fi, accounts = load_source(options)
+        inst, _fi, accounts, source_problems = load_source(options)
         year = options["year"]
         out_dir = Path(options["out_dir"])
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -32,6 +32,7 @@ class Command(BaseCommand):
             content = to_csv(rows, fields)
             path = out_dir / f"{kind}_{year}_{inst.code}.csv"
             path.write_text(content, encoding="utf-8")
+            problems = source_problems + problems
             write_exceptions(path.with_suffix(".exceptions.csv"), problems)
             tax_report_record(kind=kind, year=year, institution=inst, receiving_country="US",
                               message_ref_id=f"{kind}-{year}-{inst.code}-{len(content)}-{path.stat().st_mtime_ns}",
