@@ -173,7 +173,7 @@ def screen_party(*, party: Party, trigger: str, case: OnboardingCase | None = No
         return []
     thresholds = selectors.thresholds_for(party.firm_id)
     hits = index.screen(selectors.query_for_party(party), threshold=min(thresholds.values()),
-                        thresholds=thresholds)
+                        thresholds=thresholds, limit=20 if only_refs is None else 1000)
     if only_refs is not None:
         hits = [h for h in hits if h.ref in only_refs.get(h.source, set())]
     run.hits = len(hits)
