@@ -412,3 +412,11 @@ def test_a_delisted_entry_flags_its_live_alerts_for_the_officer(tmp_path, firm, 
     alert.refresh_from_db()
     assert alert.state == AlertState.OPEN
     assert events_for(alert).filter(event_type="screening.entry_delisted").count() == 1
+
+
+def test_a_party_whose_passport_number_is_listed_alerts_whatever_its_name(firm, advisor, ofac_active):
+    party = PersonFactory(firm=firm, given_names="Pedro", family_name="Gomez")
+    onboarding.party_add_identifier(party=party, actor=advisor, kind="passport", country="CO", value="H130865")
+    [alert] = services.screen_party(party=party, trigger="manual")
+    assert alert.entry_ref == "6330" and alert.score == Decimal("1")
+    assert {"feature": "identifier", "value": "H130865"} in alert.explanation["matched"]
