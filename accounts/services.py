@@ -442,7 +442,7 @@ def _apply_lots(
             method = lot_method or account.lot_relief_method
             open_lots = _open_lots(account, leg.custody_account.pk, sleeve_id, leg.instrument.pk)
             chosen = lot_engine.select(
-                [lot_engine.OpenLot(lot.pk, lot.acquisition_date, lot.quantity_open, lot.unit_cost_local) for lot in open_lots],
+                [lot_engine.OpenLot(lot.pk, lot.acquisition_date, lot.quantity_open, lot.unit_cost_local, lot.cost_base / lot.quantity) for lot in open_lots],
                 -leg.quantity, method, specific_lots,
             )
             by_id = {lot.pk: lot for lot in open_lots}
@@ -765,7 +765,7 @@ def securities_transfer(
     from_sleeve_id = from_sleeve.pk if from_sleeve else None
     lots = _open_lots(account, from_custody.pk, from_sleeve_id, instrument.pk)
     chosen = lot_engine.select(
-        [lot_engine.OpenLot(lot.pk, lot.acquisition_date, lot.quantity_open, lot.unit_cost_local) for lot in lots],
+        [lot_engine.OpenLot(lot.pk, lot.acquisition_date, lot.quantity_open, lot.unit_cost_local, lot.cost_base / lot.quantity) for lot in lots],
         quantity, LotReliefMethod.FIFO,
     )
     by_id = {lot.pk: lot for lot in lots}
