@@ -73,7 +73,7 @@ def test_an_officer_edits_a_rule_pack_in_the_admin_as_a_new_version(demo):
     content["rules"][0]["set"]["beneficial_ownership"]["threshold"] = 20
     client = signed_in("officer")
     bad = client.post(f"/admin/onboarding/rulepack/{pack.pk}/change/",
-                      {"content_yaml": "code: GB\\nrules: []", "reason": "test"})
+                      {"content_yaml": "code: GB\nrules: []\n", "reason": "test"})
     assert bad.status_code == 200 and "required property" in bad.content.decode()
     response = client.post(f"/admin/onboarding/rulepack/{pack.pk}/change/",
                            {"content_yaml": yaml.safe_dump(content), "reason": "FCA guidance"})
