@@ -1,0 +1,63 @@
+from django.contrib import admin
+
+from .models import Allocation, Block, Broker, Fill, FxOrder, Order, RebalanceRun, RunChunk
+
+
+@admin.register(Broker)
+class BrokerAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "priority", "effective_from", "is_active")
+    list_filter = ("is_active",)
+    search_fields = ("code", "name", "lei")
+
+
+@admin.register(RebalanceRun)
+class RebalanceRunAdmin(admin.ModelAdmin):
+    list_display = ("key", "firm", "trade_date", "dry_run", "status", "created_at")
+    list_filter = ("status", "dry_run", "trade_date")
+    search_fields = ("key",)
+
+
+@admin.register(RunChunk)
+class RunChunkAdmin(admin.ModelAdmin):
+    list_display = ("run", "number", "accounts", "orders", "fx_orders", "created_at")
+    search_fields = ("run__key",)
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    list_display = ("reference", "account", "listing", "side", "quantity", "currency", "status", "trade_date",
+                    "settle_date", "broker", "block")
+    list_filter = ("status", "side", "trade_date", "currency", "broker")
+    search_fields = ("reference", "account__number", "listing__ticker")
+    raw_id_fields = ("account", "custody_account", "listing", "block", "run")
+    readonly_fields = ("status",)
+
+
+@admin.register(FxOrder)
+class FxOrderAdmin(admin.ModelAdmin):
+    list_display = ("reference", "account", "kind", "buy_currency", "buy_amount", "sell_currency", "sell_amount",
+                    "value_date", "status")
+    list_filter = ("kind", "status", "value_date")
+    search_fields = ("reference", "account__number")
+    raw_id_fields = ("account", "run")
+    readonly_fields = ("status",)
+
+
+@admin.register(Block)
+class BlockAdmin(admin.ModelAdmin):
+    list_display = ("reference", "listing", "broker", "side", "quantity", "filled_quantity", "average_price", "status")
+    list_filter = ("status", "side", "broker", "trade_date")
+    search_fields = ("reference", "listing__ticker")
+    readonly_fields = ("status",)
+
+
+@admin.register(Fill)
+class FillAdmin(admin.ModelAdmin):
+    list_display = ("exec_id", "block", "quantity", "price", "executed_at", "venue")
+    search_fields = ("exec_id", "block__reference")
+
+
+@admin.register(Allocation)
+class AllocationAdmin(admin.ModelAdmin):
+    list_display = ("order", "block", "quantity", "average_price")
+    search_fields = ("order__reference", "block__reference")

@@ -1,0 +1,36 @@
+"""Trading's exceptions, each with a stable code."""
+from __future__ import annotations
+
+from onboarding.exceptions import MeridianError
+
+
+class TradingError(MeridianError):
+    """A trading action failed."""
+
+    code = "trading_error"
+
+
+class OrderStateError(TradingError):
+    """The order is not in a state that allows this."""
+
+    code = "order_invalid_state"
+    status_code = 409
+
+
+class RoutingFailed(TradingError):
+    """No custody account or broker can take this order."""
+
+    code = "routing_failed"
+
+
+class ExecutionImportRejected(TradingError):
+    """The execution report file was rejected; nothing was written."""
+
+    code = "execution_import_rejected"
+
+
+class MarketClosed(TradingError):
+    """The order's market is not open."""
+
+    code = "market_closed"
+    status_code = 409

@@ -1,0 +1,299 @@
+"""Load a book of accounts from the accounts and reference tables into engine arrays, in bulk.
+
+Reads are set-oriented SQL (binary COPY on PostgreSQL), a few per table regardless of the number
+of accounts; everything per account or per position is done with numpy. Accounts are selected
+by an SQL predicate on accounts_account (`a.`), so chunks are id ranges.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from accounts.models import (
+    Account, CashBalance, ModelPortfolio, ModelSubscription, ModelTarget, Movement, Position, TaxLot,
+)
+from trading.reference import calendars as refcal
+from trading.reference import eligibility
+from trading.reference import selectors as ref
+from trading.reference.models import Currency, Instrument, Listing, Market, Price
+
+from . import engine
+from .dbio import fetch
+
+DAYS = 10
+EPOCH = dt.date(1970, 1, 1)
+METHODS = {"fifo": engine.FIFO, "hifo": engine.HIFO, "lowest_gain": engine.LOWEST_TAX, "specific": engine.FIFO}
+
+
+@dataclass
+class Book:
+    trade_date: dt.date
+    account_ids: np.ndarray  # (A,) db ids, row order of the engine
+    listing_ids: np.ndarray  # (L,) db ids
+    market_ids: np.ndarray  # (L,)
+    currency_codes: list[str]
+    listings: engine.Listings
+    currencies: engine.Currencies
+    accounts: engine.Accounts
+    lots: engine.TaxLots
+    lot_ids: np.ndarray
+    loss_sales: engine.LossSales
+    positions: int = 0
+    stats: dict = field(default_factory=dict)
+
+    @property
+    def days(self) -> list[dt.date]:
+        return [self.trade_date + dt.timedelta(days=d) for d in range(DAYS)]
+
+
+def _t(model) -> str:
+    return model._meta.db_table
+
+
+def load_book(*, where: str, params: list, trade_date: dt.date, days: int = DAYS) -> Book:
+    """`where` is an SQL predicate on accounts_account aliased `a` (e.g. "a.firm_id = %s")."""
+    acc_t, pos_t = _t(Account), _t(Position)
+    sel = f"SELECT a.id FROM {acc_t} a WHERE a.status = 'active' AND ({where})"
+
+    # accounts -----------------------------------------------------------------------------------
+    (aid,) = fetch(f"SELECT a.id::int8 FROM {acc_t} a WHERE a.status = 'active' AND ({where}) ORDER BY a.id",
+                   params, "i")
+    meta = list(Account.objects.filter(pk__in=_ids_or_none(aid, where, params)).order_by("pk").values_list(
+        "pk", "base_currency", "household_id", "is_us_person", "lot_relief_method", "investor_type",
+        "booking_jurisdiction", "booking_centre"))
+    A = len(aid)
+
+    # positions (trade-date basis, summed over custody accounts) --------------------------------------
+    p_acc, p_ins, p_qty = fetch(
+        f"SELECT p.account_id::int8, p.instrument_id::int8, p.quantity::float8 FROM {pos_t} p "
+        f"JOIN ({sel}) s ON s.id = p.account_id WHERE p.basis = 'trade' AND p.quantity <> 0", params, "iif")
+
+    # subscriptions and model targets --------------------------------------------------------------
+    subs = list(ModelSubscription.objects.filter(
+        status="active", sleeve__isnull=True, account_id__in=_ids_or_none(aid, where, params)
+    ).values_list("account_id", "model_id", "follow_latest", "model__code", "pk"))
+    latest = {}
+    for code, pk, status in ModelPortfolio.objects.filter(
+            code__in={s[3] for s in subs}, status="published").order_by("code", "-version").values_list(
+            "code", "pk", "status"):
+        latest.setdefault(code, pk)
+    acct_model = {}
+    for account_id, model_id, follow, code, _ in subs:
+        acct_model[account_id] = latest.get(code, model_id) if follow else model_id
+    targets = list(ModelTarget.objects.filter(model_id__in=set(acct_model.values())).values_list(
+        "model_id", "instrument_id", "cash_currency", "weight"))
+
+    # instruments and their listings ----------------------------------------------------------------
+    instrument_ids = set(np.unique(p_ins).tolist()) | {t[1] for t in targets if t[1]}
+    inst = {r[0]: r for r in Instrument.objects.filter(pk__in=instrument_ids).values_list(
+        "pk", "underlying_id", "underlying_ratio", "eligibility_tags", "instrument_type")}
+    # depositary receipts and their ordinaries can stand in for each other
+    related = Instrument.objects.filter(underlying_id__in=instrument_ids).values_list(
+        "pk", "underlying_id", "underlying_ratio", "eligibility_tags", "instrument_type")
+    for r in related:
+        inst.setdefault(r[0], r)
+    for r in Instrument.objects.filter(pk__in={r[1] for r in inst.values() if r[1]} - set(inst)).values_list(
+            "pk", "underlying_id", "underlying_ratio", "eligibility_tags", "instrument_type"):
+        inst.setdefault(r[0], r)
+    primary = ref.primary_listings(instrument_ids=inst.keys())
+    inst_ids = np.array(sorted(i for i in inst if i in primary), dtype=np.int64)
+    listing_ids = np.array([primary[i] for i in inst_ids], dtype=np.int64)
+    L = len(inst_ids)
+    lrows = {r[0]: r for r in Listing.objects.filter(pk__in=listing_ids.tolist()).values_list(
+        "pk", "market_id", "trading_currency", "price_divisor", "lot_size", "allows_fractional")}
+    markets = {m.pk: m for m in Market.objects.filter(pk__in={r[1] for r in lrows.values()})}
+    prices = ref.latest_prices(listing_ids=listing_ids.tolist(), on=trade_date)
+
+    # currencies -----------------------------------------------------------------------------------------
+    bases = {m[1] for m in meta}
+    codes = sorted(bases | {lrows[l][2] for l in listing_ids.tolist()} | {t[2] for t in targets if t[2]})
+    cash_codes = [c for c, in CashBalance.objects.filter(account_id__in=_ids_or_none(aid, where, params))
+                  .values_list("currency").distinct()]
+    codes = sorted(set(codes) | set(cash_codes))
+    cidx = {c: i for i, c in enumerate(codes)}
+    rates = ref.fx_rates_to(target="USD", currencies=codes, on=trade_date)
+    fx = np.array([float(rates[c].rate) for c in codes])
+    from onboarding.money import minor_units
+
+    calendars = dict(Currency.objects.filter(code__in=codes).values_list("code", "holiday_calendar"))
+    grid = [trade_date + dt.timedelta(days=d) for d in range(days)]
+    open_ = np.array([[refcal.is_currency_business_day(day, calendars.get(c, "")) for day in grid] for c in codes])
+    main_base = max(bases, key=lambda b: sum(1 for m in meta if m[1] == b)) if bases else "USD"
+    spot = np.array([
+        min((ref.fx_value_date(currency_a=c, currency_b=main_base, trade_date=trade_date) - trade_date).days, days - 1)
+        if c != main_base else 0 for c in codes])
+    currencies = engine.Currencies(codes=codes, fx=fx, minor_units=np.array([minor_units(c) for c in codes]),
+                                   spot_day=spot, open=open_)
+
+    # listings ------------------------------------------------------------------------------------------
+    settle_cache: dict[tuple, int] = {}
+    settle = np.full(L, -1)
+    for j, lid in enumerate(listing_ids.tolist()):
+        key = (lrows[lid][1], inst[inst_ids[j]][4], lrows[lid][2])
+        if key not in settle_cache:
+            try:
+                listing = Listing.objects.select_related("market", "instrument").get(pk=lid)
+                d = ref.settlement_dates(listing=listing, trade_date=trade_date).cash
+                settle_cache[key] = (d - trade_date).days if (d - trade_date).days < days else -1
+            except Exception:  # no cycle known: cannot trade it today
+                settle_cache[key] = -1
+        settle[j] = settle_cache[key]
+    price = np.array([float(prices[l].price) if l in prices else 0.0 for l in listing_ids.tolist()])
+    unit = np.array([float(prices[l].price_divisor) if l in prices else float(lrows[l][3])
+                     for l in listing_ids.tolist()])
+    ins_pos = {int(i): j for j, i in enumerate(inst_ids)}
+    underlying = np.array([ins_pos.get(inst[i][1] or i, j) for j, i in enumerate(inst_ids.tolist())])
+    ratio = np.array([float(inst[i][2] or 1) if inst[i][1] else 1.0 for i in inst_ids.tolist()])
+    # substitute: an ordinary's receipt, a receipt's ordinary
+    substitute = np.full(L, -1)
+    for j, i in enumerate(inst_ids.tolist()):
+        u = inst[i][1]
+        if u and u in ins_pos:
+            substitute[j] = ins_pos[u]
+            if substitute[ins_pos[u]] < 0:
+                substitute[ins_pos[u]] = j
+    listings = engine.Listings(
+        price=price, price_unit=unit, currency=np.array([cidx[lrows[l][2]] for l in listing_ids.tolist()]),
+        lot_size=np.array([float(lrows[l][4]) for l in listing_ids.tolist()]),
+        allows_fractional=np.array([bool(lrows[l][5]) for l in listing_ids.tolist()]),
+        underlying=underlying, ratio=ratio, settle_day=settle, substitute=substitute,
+    )
+
+    # slots: positions and model targets per account ----------------------------------------------
+    known = _lookup(inst_ids, p_ins)
+    keep = (len(inst_ids) > 0) & (inst_ids[known] == p_ins) if len(inst_ids) else np.zeros(len(p_ins), bool)
+    p_acc, p_ins, p_qty = p_acc[keep], p_ins[keep], p_qty[keep]
+    arow = np.searchsorted(aid, p_acc)
+    pl = _lookup(inst_ids, p_ins)
+    models = sorted(set(acct_model.values()))
+    midx = {m: k for k, m in enumerate(models)}
+    t_model = np.array([midx[t[0]] for t in targets if t[1] and t[1] in ins_pos], dtype=np.int64)
+    t_list = np.array([ins_pos[t[1]] for t in targets if t[1] and t[1] in ins_pos], dtype=np.int64)
+    t_w = np.array([float(t[3]) for t in targets if t[1] and t[1] in ins_pos])
+    cash_t = [(midx[t[0]], cidx[t[2]], float(t[3])) for t in targets if t[2] and t[2] in cidx]
+    a_model = np.array([midx.get(acct_model.get(int(a), -1), -1) for a in aid], dtype=np.int64)
+    order = np.argsort(t_model, kind="stable")
+    t_model, t_list, t_w = t_model[order], t_list[order], t_w[order]
+    m_ptr = np.searchsorted(t_model, np.arange(len(models) + 1))
+    counts = np.where(a_model >= 0, m_ptr[np.maximum(a_model, 0) + 1] - m_ptr[np.maximum(a_model, 0)], 0)
+    rep_a = np.repeat(np.arange(A), counts)
+    within = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    t_idx = m_ptr[a_model[rep_a]] + within
+    # ineligible targets bring their substitute into the slots
+    investors = [eligibility.Investor(m[5], m[6], m[7], m[3]) for m in meta]
+    tags = [list(inst[i][3] or []) for i in inst_ids.tolist()]
+    allowed = eligibility.matrix(investors, tags, ref.eligibility_rules(on=trade_date), on=trade_date) \
+        if A and L else np.ones((A, L), bool)
+    sub_a = rep_a[~allowed[rep_a, t_list[t_idx]] & (substitute[t_list[t_idx]] >= 0)]
+    sub_l = substitute[t_list[t_idx]][~allowed[rep_a, t_list[t_idx]] & (substitute[t_list[t_idx]] >= 0)]
+    keys = np.concatenate([arow * L + pl, rep_a * L + t_list[t_idx], sub_a * L + sub_l])
+    ukeys = np.unique(keys)
+    s_acc, s_lst = ukeys // max(L, 1), ukeys % max(L, 1)
+    n_slots = np.bincount(s_acc, minlength=A)
+    S = int(n_slots.max()) if A and len(ukeys) else 1
+    start = np.cumsum(n_slots) - n_slots
+    s_pos = np.arange(len(ukeys)) - start[s_acc]
+    slot_listing = np.full((A, S), -1, dtype=np.int64)
+    slot_listing[s_acc, s_pos] = s_lst
+    qty = np.zeros((A, S))
+    pk = np.searchsorted(ukeys, arow * L + pl)
+    np.add.at(qty, (s_acc[pk], s_pos[pk]), p_qty)
+    target = np.zeros((A, S))
+    tk = np.searchsorted(ukeys, rep_a * L + t_list[t_idx])
+    target[s_acc[tk], s_pos[tk]] = t_w[t_idx]
+    ineligible = np.zeros((A, S), dtype=bool)
+    ineligible[s_acc, s_pos] = ~allowed[s_acc, s_lst]
+
+    # cash ladder: settled balances plus pending cash legs by settle date --------------------------
+    cash = np.zeros((A, len(codes), days))
+    ccy_case = " ".join(f"WHEN '{c}' THEN {i}" for i, c in enumerate(codes))
+    c_acc, c_ccy, c_amt = fetch(
+        f"SELECT c.account_id::int8, (CASE c.currency {ccy_case} ELSE -1 END)::int8, c.amount::float8 "
+        f"FROM {_t(CashBalance)} c JOIN ({sel}) s ON s.id = c.account_id WHERE c.basis = 'settle'", params, "iif")
+    np.add.at(cash, (np.searchsorted(aid, c_acc), c_ccy), c_amt[:, None])
+    mov_t = _t(Movement)
+    m_acc, m_day, m_amt, m_ccy = _pending_cash(mov_t, sel, params, trade_date, codes)
+    for a, d, amt, c in zip(np.searchsorted(aid, m_acc), m_day, m_amt, m_ccy):
+        cash[a, c, min(max(int(d), 0), days - 1):] += amt
+    ctarget = np.zeros((A, len(codes)))
+    for m, c, w in cash_t:
+        ctarget[a_model == m, c] += w
+
+    base = np.array([cidx[m[1]] for m in meta], dtype=np.int64)
+    accounts = engine.Accounts(
+        base=base, slot_listing=slot_listing, qty=qty, target=target, cash=cash, cash_target=ctarget,
+        ineligible=ineligible,
+        household=np.array([m[2] if m[2] is not None else -(k + 1) for k, m in enumerate(meta)], dtype=np.int64),
+        us_taxpayer=np.array([bool(m[3]) for m in meta]),
+        lot_method=np.array([METHODS.get(m[4], engine.FIFO) for m in meta]),
+    )
+
+    # tax lots ----------------------------------------------------------------------------------------
+    lot_t = _t(TaxLot)
+    l_id, l_acc, l_ins, l_qty, l_cost, l_day = fetch(
+        f"SELECT l.id::int8, l.account_id::int8, l.instrument_id::int8, l.quantity_open::float8, "
+        f"(l.cost_base / l.quantity)::float8, ({_days('l.acquisition_date')})::int8 FROM {lot_t} l "
+        f"JOIN ({sel}) s ON s.id = l.account_id WHERE l.quantity_open > 0", params, "iiiffi")
+    lots = engine.TaxLots(account=np.searchsorted(aid, l_acc), listing=_lookup(inst_ids, l_ins), qty=l_qty,
+                          cost=l_cost, acquired=l_day + EPOCH.toordinal())
+    loss = _loss_sales(sel, params, trade_date, ins_pos, underlying)
+    return Book(trade_date=trade_date, account_ids=aid, listing_ids=listing_ids,
+                market_ids=np.array([lrows[l][1] for l in listing_ids.tolist()], dtype=np.int64),
+                currency_codes=codes, listings=listings, currencies=currencies, accounts=accounts, lots=lots,
+                lot_ids=l_id, loss_sales=loss, positions=len(p_acc), stats={"slots": S})
+
+
+def _ids_or_none(aid: np.ndarray, where: str, params: list):
+    """A queryset filter value for the selected accounts (a subquery, not a list of ids)."""
+    from django.db.models.expressions import RawSQL
+
+    return RawSQL(f"SELECT a.id FROM {_t(Account)} a WHERE a.status = 'active' AND ({where})", params)
+
+
+def _lookup(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    pos = np.searchsorted(sorted_ids, ids)
+    pos = np.clip(pos, 0, max(len(sorted_ids) - 1, 0))
+    return pos
+
+
+def _days(col: str) -> str:
+    from .dbio import is_postgres
+
+    return f"({col} - DATE '1970-01-01')" if is_postgres() else f"(julianday({col}) - 2440587.5)"
+
+
+def _pending_cash(mov_t, sel, params, trade_date, codes):
+    from .dbio import is_postgres
+
+    ccy_case = " ".join(f"WHEN '{c}' THEN {i}" for i, c in enumerate(codes))
+    date_lit = "%s::date" if is_postgres() else "%s"
+    m_acc, m_day, m_amt, m_ccy = fetch(
+        f"SELECT m.account_id::int8, ({_days('m.settle_date')} - {_days(date_lit)})::int8, "
+        f"SUM(m.amount)::float8, (CASE m.currency {ccy_case} ELSE -1 END)::int8 FROM {mov_t} m "
+        f"JOIN ({sel}) s ON s.id = m.account_id WHERE m.leg = 'cash' AND m.trade_date <= {date_lit} "
+        f"AND m.settle_date > {date_lit} GROUP BY m.account_id, m.settle_date, m.currency",
+        [trade_date.isoformat(), *params, trade_date.isoformat(), trade_date.isoformat()],
+        "iifi")
+    keep = m_ccy >= 0
+    return m_acc[keep], m_day[keep], m_amt[keep], m_ccy[keep]
+
+
+def _loss_sales(sel, params, trade_date, ins_pos, underlying) -> engine.LossSales:
+    """Sales at a loss in the last 30 days by US persons' households (wash-sale history)."""
+    from accounts.models import LotRelief
+
+    since = trade_date - dt.timedelta(days=engine.WASH_SALE_DAYS)
+    rows = LotRelief.objects.filter(
+        movement__trade_date__gte=since, movement__account__is_us_person=True,
+        movement__account__household__isnull=False,
+    ).values_list("movement__account__household_id", "lot__instrument_id", "movement__trade_date",
+                  "proceeds_base", "cost_base")
+    h, u, d = [], [], []
+    for household, instrument, day, proceeds, cost in rows:
+        if proceeds < cost and instrument in ins_pos:
+            h.append(household)
+            u.append(int(underlying[ins_pos[instrument]]))
+            d.append(day.toordinal())
+    return engine.LossSales(np.array(h, dtype=np.int64), np.array(u, dtype=np.int64), np.array(d, dtype=np.int64))

@@ -1,0 +1,631 @@
+"""The multi-currency rebalancing engine: arrays in, order arrays out. No ORM, no Decimal.
+
+Layout
+------
+Accounts are rows (A). Each account carries S *slots*: the union of the listings it holds and
+the listings its model targets (plus substitutes of ineligible targets), padded with -1.
+Slot arrays are (A, S). Currencies are columns (C). Value dates form a grid of calendar days
+D starting at the trade date (day 0); settlement days and FX spot days are indices into that
+grid, computed outside from exchange and currency calendars (see `calendars.py`).
+
+Cash is given as ``cash[a, c, d]``: the balance in currency c that will have settled by day d
+(settled cash plus pending settlements with value date <= d). A purchase settling on day d
+may only use cash available by d; a sale settling on day d only funds purchases settling on
+or after d. FX spot trades go between each foreign currency and the account's base, netted
+to one trade per account and pair, with a value date no later than the first day the foreign
+currency would go short.
+
+Steps (two tiers: a vectorised screen over every account, then trades for those out of band)
+1. effective targets: restricted -> 0 (never bought), ineligible -> substitute slot with the
+   ADR ratio applied (same number of underlying ordinaries) or cash; base cash absorbs the rest;
+2. drift screen: absolute and relative bands on every slot and on cash;
+3. raw trades to target, rounded to lots (sells to the nearest lot, buys down), minimum trade
+   value, minimum-improvement rule, no buys of restricted/ineligible listings;
+4. tax lots relieved for sells (FIFO, HIFO, lowest tax), loss sales flagged;
+5. wash sale: for US taxpayers no buy of an underlying the household sold at a loss in the
+   last 30 days or sells at a loss in this run;
+6. settlement-aware cash: buys scaled down per account (bisection, re-rounded to lots) until
+   no currency is negative on any value date after FX funding;
+7. FX spot per (account, foreign currency): fund shortfalls, sweep surplus above the cash
+   target back to base;
+8. currency hedge: FX forwards to keep the hedged share of each foreign exposure at target.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+FIFO, HIFO, LOWEST_TAX = 0, 1, 2
+LOT_METHODS = {"fifo": FIFO, "hifo": HIFO, "lowest_gain": LOWEST_TAX}
+WASH_SALE_DAYS = 30
+EPS = 1e-9
+
+
+@dataclass
+class Listings:
+    """Per listing (L). Prices are in quote units; value in trading currency = qty * price / price_unit."""
+
+    price: np.ndarray  # float64 (L,)
+    price_unit: np.ndarray  # float64 (L,), 100 for GBp / ZAc quotes, else 1
+    currency: np.ndarray  # int (L,) index into Currencies
+    lot_size: np.ndarray  # float64 (L,) board lot / trading unit (1 for most US/UK shares)
+    allows_fractional: np.ndarray  # bool (L,)
+    underlying: np.ndarray  # int (L,) id of the underlying security (ADR and ordinary share it)
+    ratio: np.ndarray  # float64 (L,) underlying ordinaries per share of this listing (ADR: 4, 10, 0.5)
+    settle_day: np.ndarray  # int (L,) settlement day index for a trade today (-1 = cannot trade)
+    substitute: np.ndarray | None = None  # int (L,) listing used when this one is ineligible, -1 none
+
+    def __post_init__(self) -> None:
+        if self.substitute is None:
+            self.substitute = np.full(len(self.price), -1, dtype=np.int64)
+
+
+@dataclass
+class Currencies:
+    """Per currency (C). `fx` is the value of one unit in a common pivot (any currency)."""
+
+    codes: list[str]
+    fx: np.ndarray  # float64 (C,)
+    minor_units: np.ndarray  # int (C,)
+    spot_day: np.ndarray  # int (C,) FX spot value day against any other currency
+    open: np.ndarray  # bool (C, D) the currency settles on day d
+
+
+@dataclass
+class Accounts:
+    """Per account (A) and per account x slot (A, S)."""
+
+    base: np.ndarray  # int (A,) base currency index
+    slot_listing: np.ndarray  # int (A, S) listing index, -1 = empty slot
+    qty: np.ndarray  # float64 (A, S) current quantity
+    target: np.ndarray  # float64 (A, S) model weight after overrides
+    cash: np.ndarray  # float64 (A, C, D) cash settled by day d
+    cash_target: np.ndarray | None = None  # float64 (A, C) target weight of cash by currency
+    restricted: np.ndarray | None = None  # bool (A, S)
+    ineligible: np.ndarray | None = None  # bool (A, S)
+    band_abs: np.ndarray | None = None  # float64 (A,) e.g. 0.02
+    band_rel: np.ndarray | None = None  # float64 (A,) e.g. 0.20 of the target weight
+    min_trade: np.ndarray | None = None  # float64 (A,) in base currency
+    min_improvement: np.ndarray | None = None  # float64 (A,) share of the deviation a trade must remove
+    household: np.ndarray | None = None  # int (A,)
+    us_taxpayer: np.ndarray | None = None  # bool (A,)
+    lot_method: np.ndarray | None = None  # int (A,) FIFO/HIFO/LOWEST_TAX
+    hedge_ratio: np.ndarray | None = None  # float64 (A,)
+    hedge_band: np.ndarray | None = None  # float64 (A,) share of exposure
+    forward_notional: np.ndarray | None = None  # float64 (A, C) foreign amount bought (+) / sold (-) forward
+    forward_maturity: np.ndarray | None = None  # int (A, C) day index of maturity (large = far)
+
+    def __post_init__(self) -> None:
+        a, s = self.slot_listing.shape
+        c = self.cash.shape[1]
+        self.cash_target = _default(self.cash_target, (a, c), 0.0)
+        self.restricted = _default(self.restricted, (a, s), False)
+        self.ineligible = _default(self.ineligible, (a, s), False)
+        self.band_abs = _default(self.band_abs, (a,), 0.02)
+        self.band_rel = _default(self.band_rel, (a,), 0.25)
+        self.min_trade = _default(self.min_trade, (a,), 0.0)
+        self.min_improvement = _default(self.min_improvement, (a,), 0.0)
+        self.household = _default(self.household, (a,), -1, np.int64)
+        if self.household is not None and (self.household < 0).all():
+            self.household = np.arange(a, dtype=np.int64)
+        self.us_taxpayer = _default(self.us_taxpayer, (a,), False)
+        self.lot_method = _default(self.lot_method, (a,), FIFO, np.int64)
+        self.hedge_ratio = _default(self.hedge_ratio, (a,), 0.0)
+        self.hedge_band = _default(self.hedge_band, (a,), 0.05)
+        self.forward_notional = _default(self.forward_notional, (a, c), 0.0)
+        self.forward_maturity = _default(self.forward_maturity, (a, c), 1 << 30, np.int64)
+
+
+@dataclass
+class TaxLots:
+    """Open lots, flat (N). Cost per share in the account's base currency."""
+
+    account: np.ndarray  # int (N,)
+    listing: np.ndarray  # int (N,)
+    qty: np.ndarray  # float64 (N,)
+    cost: np.ndarray  # float64 (N,) per share, base currency
+    acquired: np.ndarray  # int (N,) day ordinal (date.toordinal())
+
+    @classmethod
+    def empty(cls) -> TaxLots:
+        z = np.zeros(0)
+        return cls(z.astype(np.int64), z.astype(np.int64), z, z, z.astype(np.int64))
+
+
+@dataclass
+class LossSales:
+    """Sales at a loss in the last 30 days, by household and underlying (US wash-sale rule)."""
+
+    household: np.ndarray
+    underlying: np.ndarray
+    day: np.ndarray  # day ordinal of the sale
+
+    @classmethod
+    def empty(cls) -> LossSales:
+        z = np.zeros(0, dtype=np.int64)
+        return cls(z, z, z)
+
+
+@dataclass
+class Params:
+    trade_day: int = 0  # day ordinal of the trade date (for tax terms and wash-sale windows)
+    price_buffer: float = 0.0  # extra share of a buy's cost reserved against price moves
+    fractional_step: float = 1e-4  # quantity step for listings that allow fractions
+    st_rate: float = 0.37  # tax rates ranking lots under "lowest gain" (short and long term)
+    lt_rate: float = 0.20
+    long_term_days: int = 365
+    bisection_steps: int = 24
+    forward_day: int = 30  # value day (calendar days from trade date) of new forwards
+    roll_window: int = 5  # forwards maturing within this many days are rolled
+
+
+@dataclass
+class Orders:
+    account: np.ndarray
+    listing: np.ndarray
+    side: np.ndarray  # +1 buy, -1 sell
+    qty: np.ndarray
+    price: np.ndarray  # estimated, quote units
+    value_local: np.ndarray  # trading currency
+    value_base: np.ndarray
+    currency: np.ndarray
+    settle_day: np.ndarray
+    realized_gain: np.ndarray  # sells, base currency (0 for buys)
+    loss_sale: np.ndarray  # bool
+
+    def __len__(self) -> int:
+        return len(self.account)
+
+
+@dataclass
+class LotReliefs:
+    order: np.ndarray  # index into Orders
+    lot: np.ndarray  # index into the TaxLots given
+    qty: np.ndarray
+    gain: np.ndarray
+
+
+@dataclass
+class FxOrders:
+    """Spot (kind 0) and forward (kind 1 adjust, 2 roll). Buy `buy_amount` of `buy_ccy`
+    paying `sell_amount` of `sell_ccy` for value on `value_day`."""
+
+    account: np.ndarray
+    buy_ccy: np.ndarray
+    sell_ccy: np.ndarray
+    buy_amount: np.ndarray
+    sell_amount: np.ndarray
+    rate: np.ndarray  # sell_ccy per unit of buy_ccy
+    value_day: np.ndarray
+    kind: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.account)
+
+
+@dataclass
+class Result:
+    orders: Orders
+    reliefs: LotReliefs
+    fx: FxOrders
+    forwards: FxOrders
+    out_of_band: np.ndarray  # bool (A,)
+    buy_scale: np.ndarray  # float64 (A,) share of desired buys kept for cash
+    wash_blocked: np.ndarray  # bool (A, S) buys removed by the wash-sale rule
+    new_qty: np.ndarray  # (A, S)
+    cash_after: np.ndarray  # (A, C, D) after trades and spot FX
+    weights_after: np.ndarray  # (A, S) in base, with trades settled
+    effective_target: np.ndarray  # (A, S)
+    band: np.ndarray  # (A, S)
+    stats: dict = field(default_factory=dict)
+
+
+def _default(value, shape, fill, dtype=None):
+    if value is not None:
+        return np.asarray(value) if dtype is None else np.asarray(value, dtype=dtype)
+    return np.full(shape, fill, dtype=dtype if dtype is not None else type(fill))
+
+
+# ----------------------------------------------------------------------------------------------
+# helpers
+
+
+def _round_up(x: np.ndarray, digits: np.ndarray) -> np.ndarray:
+    scale = 10.0 ** digits
+    return np.ceil(x * scale - 1e-7) / scale
+
+
+def _round_down(x: np.ndarray, digits: np.ndarray) -> np.ndarray:
+    scale = 10.0 ** digits
+    return np.floor(x * scale + 1e-7) / scale
+
+
+def _slot_of(slot_listing: np.ndarray, account: np.ndarray, listing: np.ndarray, n_listings: int) -> np.ndarray:
+    """Slot index of (account, listing) pairs, -1 where the account has no such slot."""
+    a, s = slot_listing.shape
+    keys = np.where(slot_listing >= 0, np.arange(a)[:, None] * (n_listings + 1) + slot_listing, -1).ravel()
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    want = account * (n_listings + 1) + listing
+    pos = np.searchsorted(sorted_keys, want)
+    pos = np.clip(pos, 0, len(sorted_keys) - 1)
+    found = (sorted_keys[pos] == want) & (listing >= 0)
+    flat = order[pos]
+    return np.where(found, flat % s, -1)
+
+
+# ----------------------------------------------------------------------------------------------
+# the engine
+
+
+def rebalance(
+    listings: Listings,
+    currencies: Currencies,
+    accounts: Accounts,
+    lots: TaxLots | None = None,
+    loss_sales: LossSales | None = None,
+    params: Params | None = None,
+) -> Result:
+    p = params or Params()
+    lots = lots if lots is not None else TaxLots.empty()
+    loss_sales = loss_sales if loss_sales is not None else LossSales.empty()
+    acc = accounts
+    A, S = acc.slot_listing.shape
+    C, D = acc.cash.shape[1], acc.cash.shape[2]
+    n_listings = len(listings.price)
+    rows = np.arange(A)
+
+    valid = acc.slot_listing >= 0
+    lst = np.where(valid, acc.slot_listing, 0)
+    qty = np.where(valid, acc.qty, 0.0)
+    ccy = listings.currency[lst]
+    base = acc.base
+    # value of one share in base currency
+    fx_to_base = currencies.fx[None, :] / currencies.fx[base][:, None]  # (A, C)
+    share_local = listings.price[lst] / listings.price_unit[lst]
+    share_base = share_local * np.take_along_axis(fx_to_base, ccy, axis=1)
+    share_base = np.where(valid, share_base, 0.0)
+    mv = qty * share_base
+    cash_today = acc.cash[:, :, D - 1]  # projected balance once everything pending settles
+    cash_base = (cash_today * fx_to_base).sum(axis=1)
+    total = mv.sum(axis=1) + cash_base
+    safe_total = np.where(total > 0, total, 1.0)
+
+    # 1. effective targets -------------------------------------------------------------------
+    target = np.where(valid, acc.target, 0.0)
+    no_buy = (acc.restricted | acc.ineligible) & valid
+    moved = np.where(acc.ineligible & valid & ~acc.restricted, target, 0.0)
+    sub_listing = listings.substitute[lst]
+    has_sub = (moved > 0) & (sub_listing >= 0)
+    eff = np.where(no_buy, 0.0, target)
+    if has_sub.any():
+        ai, si = np.nonzero(has_sub)
+        sub_slot = _slot_of(acc.slot_listing, ai, sub_listing[ai, si], n_listings)
+        ok = sub_slot >= 0
+        ok &= ~no_buy[ai, np.where(ok, sub_slot, 0)]
+        ai, si, sub_slot = ai[ok], si[ok], sub_slot[ok]
+        # same number of underlying ordinaries: qty_sub = qty_orig * ratio_orig / ratio_sub
+        orig_l, sub_l = lst[ai, si], lst[ai, sub_slot]
+        w = target[ai, si] * (share_base[ai, sub_slot] * listings.ratio[orig_l]) / (
+            share_base[ai, si] * listings.ratio[sub_l]
+        )
+        np.add.at(eff, (ai, sub_slot), w)
+    ctarget = acc.cash_target.copy()
+    ctarget[rows, base] = 0.0
+    ctarget[rows, base] = np.maximum(1.0 - eff.sum(axis=1) - ctarget.sum(axis=1), 0.0)
+
+    # 2. drift screen ------------------------------------------------------------------------
+    weight = mv / safe_total[:, None]
+    band = np.maximum(acc.band_abs[:, None], acc.band_rel[:, None] * eff)
+    slot_out = valid & (np.abs(weight - eff) > band + EPS)
+    cash_w = cash_base / safe_total
+    cash_t = ctarget.sum(axis=1)
+    cash_band = np.maximum(acc.band_abs, acc.band_rel * cash_t)
+    out = slot_out.any(axis=1) | (np.abs(cash_w - cash_t) > cash_band + EPS)
+    out &= total > 0
+
+    # 3. raw trades ----------------------------------------------------------------------------
+    step = np.where(listings.allows_fractional[lst], p.fractional_step, listings.lot_size[lst])
+    step = np.where(valid, np.maximum(step, EPS), 1.0)
+    tradable = valid & (listings.settle_day[lst] >= 0) & (share_base > 0) & out[:, None]
+    tq = np.where(share_base > 0, eff * total[:, None] / np.where(share_base > 0, share_base, 1.0), 0.0)
+    diff = tq - qty
+    sell_q = np.where(diff < 0, np.round(-diff / step) * step, 0.0)
+    sell_q = np.where((eff <= 0) & (diff < 0), qty, np.minimum(sell_q, qty))  # full exit may be an odd lot
+    buy_q = np.where(diff > 0, np.floor(diff / step + 1e-9) * step, 0.0)
+    buy_q = np.where(no_buy, 0.0, buy_q)
+    trade = np.where(tradable, buy_q - sell_q, 0.0)
+    dev_before = np.abs(diff) * share_base
+    dev_after = np.abs(diff - trade) * share_base
+    keep = np.abs(trade) * share_base >= acc.min_trade[:, None] - EPS
+    keep &= (dev_before - dev_after) >= acc.min_improvement[:, None] * dev_before - EPS
+    keep &= (dev_before - dev_after) > EPS
+    trade = np.where(keep, trade, 0.0)
+    sells = np.where(trade < 0, -trade, 0.0)
+    buys = np.where(trade > 0, trade, 0.0)
+
+    # 4. tax lots --------------------------------------------------------------------------------
+    relief_lot, relief_slot_flat, relief_qty, relief_gain = _relieve_lots(
+        lots, acc, sells, share_base, listings, n_listings, p
+    )
+    loss_flat = np.zeros(A * S, dtype=bool)
+    gain_flat = np.bincount(relief_slot_flat, weights=relief_gain, minlength=A * S)
+    if len(relief_lot):
+        loss_flat[relief_slot_flat[relief_gain < -EPS]] = True
+    loss_slot = loss_flat.reshape(A, S) & (sells > 0)
+
+    # 5. wash sale ------------------------------------------------------------------------------
+    wash_blocked = np.zeros((A, S), dtype=bool)
+    if acc.us_taxpayer.any():
+        U = int(max(listings.underlying.max(initial=0), loss_sales.underlying.max(initial=0))) + 1
+        recent = loss_sales.day >= p.trade_day - WASH_SALE_DAYS
+        keys = [loss_sales.household[recent] * U + loss_sales.underlying[recent]]
+        li, sj = np.nonzero(loss_slot & acc.us_taxpayer[:, None])
+        keys.append(acc.household[li] * U + listings.underlying[lst[li, sj]])
+        blocked_keys = np.unique(np.concatenate(keys))
+        if len(blocked_keys):
+            cand = (buys > 0) & acc.us_taxpayer[:, None]
+            ci, cj = np.nonzero(cand)
+            k = acc.household[ci] * U + listings.underlying[lst[ci, cj]]
+            hit = np.isin(k, blocked_keys)
+            wash_blocked[ci[hit], cj[hit]] = True
+            buys = np.where(wash_blocked, 0.0, buys)
+
+    # 6-7. cash feasibility, FX funding -----------------------------------------------------------
+    settle = np.where(valid, listings.settle_day[lst], 0)
+    cost_factor = 1.0 + p.price_buffer
+    sell_local = sells * share_local
+    buy_local = buys * share_local * cost_factor
+    idx = (rows[:, None] * C + ccy) * D + settle
+    sell_flow = np.bincount(idx.ravel(), weights=sell_local.ravel(), minlength=A * C * D).reshape(A, C, D)
+
+    scale = np.ones(A)
+    kept_buys = buys
+    final_cash, fx = _fund(acc, currencies, fx_to_base, ctarget, total, sell_flow, buy_local, idx, out, p, 1.0)
+    short = out & ~_feasible(final_cash)
+    if short.any():
+        sa = np.nonzero(short)[0]
+        lo, hi = np.zeros(len(sa)), np.ones(len(sa))
+        sub = _subset(acc, sa)
+        sub_args = (currencies, fx_to_base[sa], ctarget[sa], total[sa], sell_flow[sa])
+        for _ in range(p.bisection_steps):
+            mid = (lo + hi) / 2
+            q = np.floor(buys[sa] * mid[:, None] / step[sa] + 1e-9) * step[sa]
+            bl = q * share_local[sa] * cost_factor
+            cash_mid, _ = _fund(sub, *sub_args, bl, _reindex(idx[sa], len(sa), C, D, ccy[sa], settle[sa]),
+                                np.ones(len(sa), bool), p, mid)
+            good = _feasible(cash_mid)
+            lo = np.where(good, mid, lo)
+            hi = np.where(good, hi, mid)
+        scale[sa] = lo
+        q = np.floor(buys[sa] * lo[:, None] / step[sa] + 1e-9) * step[sa]
+        q = np.where(q * share_base[sa] >= acc.min_trade[sa][:, None] - EPS, q, 0.0)
+        kept_buys = buys.copy()
+        kept_buys[sa] = q
+        buy_local = kept_buys * share_local * cost_factor
+        final_cash, fx = _fund(acc, currencies, fx_to_base, ctarget, total, sell_flow, buy_local, idx, out, p,
+                               np.where(short, scale, 1.0))
+        still = short & ~_feasible(final_cash)
+        if still.any():  # starting cash already short: no buys at all
+            kept_buys[still] = 0.0
+            scale[still] = 0.0
+            buy_local = kept_buys * share_local * cost_factor
+            final_cash, fx = _fund(acc, currencies, fx_to_base, ctarget, total, sell_flow, buy_local, idx, out,
+                                   p, np.where(short, scale, 1.0))
+    buys = kept_buys
+
+    # 8. orders ------------------------------------------------------------------------------------
+    new_qty = qty - sells + buys
+    order_rows = []
+    for side, q in ((-1, sells), (1, buys)):
+        ai, si = np.nonzero(q > 0)
+        order_rows.append((side, ai, si, q[ai, si]))
+    oa = np.concatenate([r[1] for r in order_rows])
+    os_ = np.concatenate([r[2] for r in order_rows])
+    oq = np.concatenate([r[3] for r in order_rows])
+    oside = np.concatenate([np.full(len(r[1]), r[0], dtype=np.int8) for r in order_rows])
+    ol = lst[oa, os_]
+    flat_slot = oa * S + os_
+    orders = Orders(
+        account=oa, listing=ol, side=oside, qty=np.round(oq, 8), price=listings.price[ol],
+        value_local=oq * share_local[oa, os_], value_base=oq * share_base[oa, os_],
+        currency=listings.currency[ol], settle_day=listings.settle_day[ol],
+        realized_gain=np.where(oside < 0, gain_flat[flat_slot], 0.0),
+        loss_sale=np.where(oside < 0, loss_flat[flat_slot], False),
+    )
+    # map reliefs to order rows (sells come first, in np.nonzero order)
+    n_sell = int((oside < 0).sum())
+    sell_index = np.full(A * S, -1, dtype=np.int64)
+    sell_index[flat_slot[:n_sell]] = np.arange(n_sell)
+    rel_order = sell_index[relief_slot_flat] if len(relief_slot_flat) else relief_slot_flat
+    reliefs = LotReliefs(order=rel_order, lot=relief_lot, qty=relief_qty, gain=relief_gain)
+
+    after_base = (final_cash[:, :, D - 1] * fx_to_base).sum(axis=1)
+    total_after = (new_qty * share_base).sum(axis=1) + after_base
+    weights_after = new_qty * share_base / np.where(total_after > 0, total_after, 1.0)[:, None]
+    forwards = _hedge(acc, currencies, fx_to_base, new_qty, share_local, ccy, final_cash, p)
+    return Result(
+        orders=orders, reliefs=reliefs, fx=fx, forwards=forwards, out_of_band=out, buy_scale=scale,
+        wash_blocked=wash_blocked, new_qty=new_qty, cash_after=final_cash, weights_after=weights_after,
+        effective_target=eff, band=band,
+        stats={"accounts": A, "out_of_band": int(out.sum()), "orders": len(orders), "fx_orders": len(fx),
+               "forwards": len(forwards), "cash_limited": int((scale < 1).sum())},
+    )
+
+
+def _reindex(idx, n, C, D, ccy, settle):
+    return (np.arange(n)[:, None] * C + ccy) * D + settle
+
+
+def _subset(acc: Accounts, sa: np.ndarray) -> Accounts:
+    return Accounts(
+        base=acc.base[sa], slot_listing=acc.slot_listing[sa], qty=acc.qty[sa], target=acc.target[sa],
+        cash=acc.cash[sa], cash_target=acc.cash_target[sa], min_trade=acc.min_trade[sa],
+    )
+
+
+def _feasible(cash: np.ndarray) -> np.ndarray:
+    return (cash >= -1e-6).all(axis=(1, 2))
+
+
+def _fund(acc, currencies, fx_to_base, ctarget, total, sell_flow, buy_local, idx, out, p, topup_scale):
+    """Cash by value date after trades, plus the spot FX that funds each foreign shortfall and
+    sweeps surplus above the cash target back to base (one trade per account and pair).
+
+    Buys of a foreign currency value on the latest day, open in both currencies, not after the
+    first day it would go short. Sweeps value on the earliest day from which the surplus stays
+    available, not before spot unless the base currency is short earlier."""
+    A, C, D = sell_flow.shape
+    rows = np.arange(A)
+    days = np.arange(D)
+    buy_flow = np.bincount(idx.ravel(), weights=buy_local.ravel(), minlength=A * C * D).reshape(A, C, D)
+    cash = acc.cash + np.cumsum(sell_flow - buy_flow, axis=2)
+    base = acc.base
+    foreign = np.ones((A, C), dtype=bool)
+    foreign[rows, base] = False
+    rate = fx_to_base  # base per unit of c
+    minor = currencies.minor_units
+    base_minor = minor[base][:, None]
+    both_open = currencies.open[None, :, :] & currencies.open[base][:, None, :]  # (A, C, D)
+    active = out[:, None] & foreign
+
+    # buys of foreign currency: shortfalls, and top-ups to the cash target
+    need = np.where(foreign, np.maximum(-cash.min(axis=2), 0.0), 0.0)
+    want_final = ctarget * total[:, None] / np.where(rate > 0, rate, 1.0)
+    desired = want_final - cash[:, :, D - 1]
+    ts = np.asarray(topup_scale, dtype=float)
+    ts = ts[:, None] if ts.ndim else ts
+    topup = np.where(active, np.maximum(desired, 0.0) * ts, 0.0)
+    buy_amt = _round_up(np.where(need > 0, np.maximum(need, topup), topup), minor[None, :])
+    short_day = np.where(need > 0, np.argmax(cash < -EPS, axis=2), np.minimum(currencies.spot_day[None, :], D - 1))
+    ok_before = both_open & (days[None, None, :] <= short_day[:, :, None])
+    buy_day = np.where(ok_before.any(axis=2), D - 1 - np.argmax(ok_before[:, :, ::-1], axis=2), 0)
+    base_pay = _round_up(buy_amt * rate, base_minor)
+    delta = np.zeros((A, C, D))
+    bi, bc = np.nonzero(buy_amt > 0)
+    np.add.at(delta, (bi, bc, buy_day[bi, bc]), buy_amt[bi, bc])
+    np.add.at(delta, (bi, base[bi], buy_day[bi, bc]), -base_pay[bi, bc])
+    cash = cash + np.cumsum(delta, axis=2)
+
+    # sweeps of foreign surplus back to base
+    base_cash = cash[rows, base]  # (A, D)
+    base_short = (base_cash < -EPS).any(axis=1)
+    base_short_day = np.where(base_short, np.argmax(base_cash < -EPS, axis=1), D - 1)
+    surplus = np.where(active & (buy_amt <= 0), np.maximum(-desired, 0.0), 0.0)
+    surplus = np.where(foreign & (buy_amt <= 0) & base_short[:, None], np.maximum(surplus, cash[:, :, D - 1]), surplus)
+    rev_min = np.minimum.accumulate(cash[:, :, ::-1], axis=2)[:, :, ::-1]  # nondecreasing in d
+    surplus = np.minimum(surplus, np.maximum(rev_min[:, :, D - 1], 0.0))
+    # base short: value on the latest open day not after the shortfall, selling what is there by then
+    ok_by = both_open & (days[None, None, :] <= base_short_day[:, None, None])
+    rescue_day = np.where(ok_by.any(axis=2), D - 1 - np.argmax(ok_by[:, :, ::-1], axis=2), 0)
+    cap_then = np.take_along_axis(rev_min, rescue_day[:, :, None], axis=2)[:, :, 0]
+    surplus = np.where(base_short[:, None], np.minimum(surplus, np.maximum(cap_then, 0.0)), surplus)
+    surplus = np.where(surplus * rate < acc.min_trade[:, None], 0.0, surplus)
+    sell_amt = _round_down(surplus, minor[None, :])
+    # otherwise: the earliest open day from spot on from which the surplus stays available
+    ok_after = both_open & (days[None, None, :] >= currencies.spot_day[None, :, None])
+    ok_after &= rev_min >= sell_amt[:, :, None] - 1e-9
+    sweep_day = np.where(ok_after.any(axis=2), np.argmax(ok_after, axis=2), D - 1)
+    sell_day = np.where(base_short[:, None], rescue_day, sweep_day)
+    base_get = _round_down(sell_amt * rate, base_minor)
+    sell_amt = np.where(base_get > 0, sell_amt, 0.0)
+    delta = np.zeros((A, C, D))
+    si, sc = np.nonzero(sell_amt > 0)
+    np.add.at(delta, (si, sc, sell_day[si, sc]), -sell_amt[si, sc])
+    np.add.at(delta, (si, base[si], sell_day[si, sc]), base_get[si, sc])
+    cash = cash + np.cumsum(delta, axis=2)
+
+    ai = np.concatenate([bi, si])
+    ci = np.concatenate([bc, sc])
+    is_buy = np.r_[np.ones(len(bi), bool), np.zeros(len(si), bool)]
+    fx = FxOrders(
+        account=ai,
+        buy_ccy=np.where(is_buy, ci, base[ai]),
+        sell_ccy=np.where(is_buy, base[ai], ci),
+        buy_amount=np.where(is_buy, buy_amt[ai, ci], base_get[ai, ci]),
+        sell_amount=np.where(is_buy, base_pay[ai, ci], sell_amt[ai, ci]),
+        rate=np.where(is_buy, rate[ai, ci], 1.0 / rate[ai, ci]),
+        value_day=np.where(is_buy, buy_day[ai, ci], sell_day[ai, ci]),
+        kind=np.zeros(len(ai), dtype=np.int8),
+    )
+    order = np.lexsort((ci, ai))
+    fx = FxOrders(*(getattr(fx, f)[order] for f in ("account", "buy_ccy", "sell_ccy", "buy_amount",
+                                                       "sell_amount", "rate", "value_day", "kind")))
+    return cash, fx
+
+
+def _relieve_lots(lots, acc, sells, share_base, listings, n_listings, p):
+    """Allocate sell quantities to tax lots in the account's order; vectorised by group."""
+    if len(lots.qty) == 0 or not (sells > 0).any():
+        z = np.zeros(0, dtype=np.int64)
+        return z, z, np.zeros(0), np.zeros(0)
+    A, S = sells.shape
+    slot = _slot_of(acc.slot_listing, lots.account, lots.listing, n_listings)
+    has = slot >= 0
+    li = np.nonzero(has)[0]
+    la, ls = lots.account[li], slot[li]
+    sell = sells[la, ls]
+    li, la, ls, sell = li[sell > 0], la[sell > 0], ls[sell > 0], sell[sell > 0]
+    if len(li) == 0:
+        z = np.zeros(0, dtype=np.int64)
+        return z, z, np.zeros(0), np.zeros(0)
+    cost = lots.cost[li]
+    price = share_base[la, ls]
+    gain_ps = price - cost
+    long_term = (p.trade_day - lots.acquired[li]) > p.long_term_days
+    tax_ps = gain_ps * np.where(long_term, p.lt_rate, p.st_rate)
+    method = acc.lot_method[la]
+    rank = np.where(method == FIFO, lots.acquired[li].astype(float),
+                    np.where(method == HIFO, -cost, tax_ps))
+    group = la * S + ls
+    order = np.lexsort((li, rank, group))
+    li, la, ls, group, sell, gain_ps = li[order], la[order], ls[order], group[order], sell[order], gain_ps[order]
+    q = lots.qty[li]
+    cum = np.cumsum(q)
+    start = np.r_[True, group[1:] != group[:-1]]
+    offset = np.maximum.accumulate(np.where(start, cum - q, 0.0))
+    before = cum - q - offset
+    relieved = np.clip(sell - before, 0.0, q)
+    take = relieved > EPS
+    return li[take], group[take], relieved[take], relieved[take] * gain_ps[take]
+
+
+def _hedge(acc, currencies, fx_to_base, new_qty, share_local, ccy, cash, p):
+    """FX forwards keeping hedge_ratio of each foreign exposure sold forward against base."""
+    A, C, D = cash.shape
+    rows = np.arange(A)
+    if not (acc.hedge_ratio > 0).any() and not (acc.forward_notional != 0).any():
+        return _empty_fx()
+    local = new_qty * share_local
+    exposure = np.bincount((rows[:, None] * C + ccy).ravel(), weights=local.ravel(), minlength=A * C).reshape(A, C)
+    exposure += cash[:, :, D - 1]
+    foreign = np.ones((A, C), dtype=bool)
+    foreign[rows, acc.base] = False
+    wanted = -acc.hedge_ratio[:, None] * exposure  # foreign sold forward is negative
+    current = acc.forward_notional
+    rolling = (acc.forward_maturity <= p.roll_window) & (current != 0)
+    gap = wanted - current
+    adjust = np.abs(gap) > acc.hedge_band[:, None] * np.abs(exposure) + EPS
+    amount = np.where(rolling, wanted, np.where(adjust, gap, 0.0))
+    amount = np.where(foreign, amount, 0.0)
+    minor = currencies.minor_units[None, :]
+    amount = np.sign(amount) * _round_down(np.abs(amount), minor)
+    ai, ci = np.nonzero(amount != 0)
+    amt = amount[ai, ci]
+    rate = fx_to_base[ai, ci]
+    base = acc.base[ai]
+    buy = amt > 0
+    base_minor = currencies.minor_units[base]
+    base_amt = _round_down(np.abs(amt) * rate, base_minor)
+    return FxOrders(
+        account=ai, buy_ccy=np.where(buy, ci, base), sell_ccy=np.where(buy, base, ci),
+        buy_amount=np.where(buy, amt, base_amt), sell_amount=np.where(buy, base_amt, -amt),
+        rate=np.where(buy, rate, 1.0 / rate), value_day=np.full(len(ai), p.forward_day),
+        kind=np.where(rolling[ai, ci], 2, 1).astype(np.int8),
+    )
+
+
+def _empty_fx() -> FxOrders:
+    z = np.zeros(0, dtype=np.int64)
+    return FxOrders(z, z, z, np.zeros(0), np.zeros(0), np.zeros(0), z, z.astype(np.int8))

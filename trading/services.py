@@ -1,0 +1,355 @@
+"""Trading's business actions: order lifecycle, release in waves, blocks, fills, allocation,
+settlement. Each is keyword-only, atomic, locks rows with select_for_update in a fixed order
+(orders by id, then blocks by id) and writes an audit event for every state change."""
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections import defaultdict
+from collections.abc import Iterable
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from django.db import transaction
+from django.utils import timezone
+
+from onboarding.audit import record_event
+from onboarding.services import assert_relationship_active
+from trading.reference.calendars import is_exchange_session
+from trading.reference.models import Market
+
+from .exceptions import ExecutionImportRejected, OrderStateError, RoutingFailed
+from .models import (
+    Allocation, Block, BlockStatus, Broker, Fill, FxOrder, FxOrderStatus, Order, OrderStatus, Side,
+)
+from .orders import allocation as alloc_engine
+from .orders.execution_reports import ExecutionFileError, parse_execution_reports
+from .orders.fix import Ticket, new_order_single, tickets_csv
+from .orders.routing import BROKER_FILE, load_broker_master
+
+PRICE_Q = Decimal("0.00000001")
+
+
+def _transition(obj, method: str, *, actor, event: str, reason: str = "", detail: dict | None = None) -> None:
+    before = obj.status
+    try:
+        getattr(obj, method)()
+    except Exception as exc:  # django_fsm.TransitionNotAllowed
+        if exc.__class__.__name__ == "TransitionNotAllowed":
+            raise OrderStateError(f"{obj} cannot {method} from {before}",
+                                  detail={"id": obj.pk, "status": before, "action": method}) from None
+        raise
+    obj.save()
+    record_event(subject=obj, event_type=event, actor=actor, firm=_firm_of(obj), from_state=before,
+                 to_state=obj.status, reason=reason, detail=detail)
+
+
+def _firm_of(obj):
+    account = getattr(obj, "account", None)
+    return getattr(account, "firm", None) if account is not None else None
+
+
+def _locked_orders(ids: Iterable[int]) -> list[Order]:
+    return list(Order.objects.select_for_update().filter(pk__in=list(ids)).order_by("pk")
+                .select_related("account", "account__firm", "listing", "listing__market", "listing__instrument"))
+
+
+# --- broker master ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def brokers_load(*, path: Path | str = BROKER_FILE) -> int:
+    """Load brokers.yaml into Broker rows (insert or update by code)."""
+    specs = load_broker_master(Path(path))
+    for spec in specs:
+        Broker.objects.update_or_create(code=spec.code, defaults={
+            "name": spec.name, "lei": spec.lei, "fix_target_comp_id": spec.fix_target_comp_id,
+            "markets": sorted(spec.markets), "custodians": sorted(spec.custodians), "priority": spec.priority,
+            "source": spec.source, "effective_from": spec.effective_from, "is_active": True,
+        })
+    return len(specs)
+
+
+# --- approval --------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def orders_approve(*, order_ids: Iterable[int], actor) -> int:
+    orders = _locked_orders(order_ids)
+    for order in orders:
+        _transition(order, "approve", actor=actor, event="order.approved")
+    fx = FxOrder.objects.select_for_update().filter(run__in={o.run_id for o in orders if o.run_id},
+                                                    account__in={o.account_id for o in orders},
+                                                    status=FxOrderStatus.PROPOSED).order_by("pk")
+    for f in fx:
+        _transition(f, "approve", actor=actor, event="fx_order.approved")
+    return len(orders)
+
+
+@transaction.atomic
+def order_reject(*, order: Order, actor, reason: str) -> Order:
+    (order,) = _locked_orders([order.pk])
+    _transition(order, "reject", actor=actor, event="order.rejected", reason=reason)
+    return order
+
+
+@transaction.atomic
+def order_cancel(*, order: Order, actor, reason: str) -> Order:
+    (order,) = _locked_orders([order.pk])
+    _transition(order, "cancel", actor=actor, event="order.cancelled", reason=reason)
+    return order
+
+
+# --- release in waves --------------------------------------------------------------------------------
+
+
+def market_is_open(market: Market, now: dt.datetime) -> bool:
+    """The market's local time is within its continuous session on one of its sessions."""
+    local = now.astimezone(ZoneInfo(market.time_zone))
+    if not is_exchange_session(local.date(), market.calendar_code):
+        return False
+    return market.open_time <= local.time() < market.close_time
+
+
+def _route_broker(order: Order, brokers: list[Broker]) -> Broker:
+    mic = order.listing.market.mic
+    custodian = order.custody_account.custodian.name if order.custody_account_id else ""
+    for broker in brokers:
+        if mic in broker.markets and (custodian in broker.custodians or not custodian):
+            return broker
+    raise RoutingFailed(f"no broker reaches {mic} and settles with {custodian or '?'}",
+                        detail={"order": order.reference, "market": mic, "custodian": custodian})
+
+
+@transaction.atomic
+def release_wave(*, now: dt.datetime | None = None, actor=None, firm=None) -> list[Block]:
+    """Release every approved order whose market is open now, in blocks of one listing, side and
+    broker across accounts. Orders in closed markets wait for their market's wave."""
+    now = now or timezone.now()
+    qs = Order.objects.filter(status=OrderStatus.APPROVED)
+    if firm is not None:
+        qs = qs.filter(account__firm=firm)
+    candidate_ids = list(qs.values_list("pk", flat=True))
+    orders = _locked_orders(candidate_ids)
+    open_cache: dict[int, bool] = {}
+    brokers = list(Broker.objects.filter(is_active=True).order_by("priority", "code"))
+    groups: dict[tuple, list[Order]] = defaultdict(list)
+    for order in orders:
+        market = order.listing.market
+        if market.pk not in open_cache:
+            open_cache[market.pk] = market_is_open(market, now)
+        if not open_cache[market.pk]:
+            continue
+        assert_relationship_active(party=order.account.owner, firm=order.account.firm)
+        broker = order.broker or _route_broker(order, brokers)
+        groups[(order.listing_id, order.side, broker.pk, order.trade_date)].append(order)
+        order.broker = broker
+    blocks = []
+    for (listing_id, side, broker_id, trade_date), members in sorted(groups.items(), key=lambda kv: kv[0]):
+        block = Block.objects.create(
+            reference=f"B{now:%Y%m%d%H%M%S}-{listing_id}-{side[0].upper()}-{broker_id}",
+            listing_id=listing_id, broker_id=broker_id, side=side, trade_date=trade_date,
+            currency=members[0].currency, quantity=sum((o.quantity for o in members), Decimal(0)), released_at=now,
+        )
+        record_event(subject=block, event_type="block.released", actor=actor, firm=members[0].account.firm,
+                     to_state=block.status, detail={"orders": [o.reference for o in members],
+                                                    "quantity": str(block.quantity)})
+        for order in members:
+            order.block = block
+            order.released_at = now
+            _transition(order, "release", actor=actor, event="order.released",
+                        detail={"block": block.reference, "broker": order.broker.code})
+        blocks.append(block)
+    return blocks
+
+
+# --- exports -----------------------------------------------------------------------------------------
+
+
+def _tickets(blocks: Iterable[Block]) -> list[Ticket]:
+    out = []
+    for b in Block.objects.filter(pk__in=[b.pk for b in blocks]).select_related(
+            "listing", "listing__market", "listing__instrument", "broker").order_by("reference"):
+        settle = b.orders.order_by("settle_date").values_list("settle_date", flat=True).first()
+        out.append(Ticket(
+            cl_ord_id=b.reference, broker=b.broker.code, target_comp_id=b.broker.fix_target_comp_id, side=b.side,
+            isin=b.listing.instrument.isin, ticker=b.listing.ticker, mic=b.listing.market.mic, currency=b.currency,
+            quantity=b.quantity, trade_date=b.trade_date, settle_date=settle, accounts=b.orders.count(),
+            transact_time=b.released_at,
+        ))
+    return out
+
+
+def blocks_export_csv(*, blocks: Iterable[Block]) -> str:
+    return tickets_csv(_tickets(blocks))
+
+
+def blocks_export_fix(*, blocks: Iterable[Block], sender_comp_id: str = "MERIDIAN", first_seq: int = 1) -> list[str]:
+    return [new_order_single(t, sender_comp_id=sender_comp_id, seq_num=n)
+            for n, t in zip(itertools.count(first_seq), _tickets(blocks))]
+
+
+# --- fills and allocation -----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def execution_reports_import(*, content: str, file: str, actor=None) -> int:
+    """Apply an execution report CSV to the blocks it names. The whole file is checked first
+    (format, known blocks, no overfill, no repeated exec id); a bad file changes nothing."""
+    try:
+        rows = parse_execution_reports(content, file=file)
+    except ExecutionFileError as exc:
+        raise ExecutionImportRejected(str(exc), detail={"file": exc.file, "line": exc.line, "field": exc.field}) from None
+    refs = {r.cl_ord_id for r in rows}
+    blocks = {b.reference: b for b in Block.objects.select_for_update().filter(reference__in=refs).order_by("pk")}
+    known = set(Fill.objects.filter(exec_id__in=[r.exec_id for r in rows]).values_list("exec_id", flat=True))
+    added: dict[str, Decimal] = defaultdict(Decimal)
+    for r in rows:
+        def reject(field: str, why: str):
+            raise ExecutionImportRejected(f"{file}: line {r.line}: field {field}: {why}",
+                                          detail={"file": file, "line": r.line, "field": field})
+        block = blocks.get(r.cl_ord_id)
+        if block is None:
+            reject("cl_ord_id", f"unknown block {r.cl_ord_id!r}")
+        if block.status not in (BlockStatus.OPEN, BlockStatus.PARTIALLY_FILLED):
+            reject("cl_ord_id", f"block {r.cl_ord_id} is {block.status}")
+        if r.exec_id in known:
+            reject("exec_id", f"already imported {r.exec_id!r}")
+        added[r.cl_ord_id] += r.last_qty
+        if block.filled_quantity + added[r.cl_ord_id] > block.quantity:
+            reject("last_qty", f"overfills block {r.cl_ord_id} ({block.quantity})")
+    Fill.objects.bulk_create([
+        Fill(block=blocks[r.cl_ord_id], exec_id=r.exec_id, quantity=r.last_qty, price=r.last_px,
+             executed_at=r.transact_time, venue=r.venue, source_file=file) for r in rows
+    ])
+    for ref in sorted(added):
+        block = blocks[ref]
+        fills = list(block.fills.values_list("quantity", "price"))
+        qty = sum((q for q, _ in fills), Decimal(0))
+        block.filled_quantity = qty
+        block.average_price = (sum((q * p for q, p in fills), Decimal(0)) / qty).quantize(PRICE_Q)
+        before = block.status
+        block.fill() if qty == block.quantity else block.fill_partially()
+        block.save()
+        record_event(subject=block, event_type="block.filled", actor=actor, from_state=before, to_state=block.status,
+                     firm=None, detail={"file": file, "filled": str(qty), "average_price": str(block.average_price)})
+    return len(rows)
+
+
+@transaction.atomic
+def block_allocate(*, block: Block, actor=None) -> list[Allocation]:
+    """Allocate the block's fills to its orders pro rata by lot size, each at the block's
+    average price; orders with nothing allocated are cancelled."""
+    orders = _locked_orders(block.orders.values_list("pk", flat=True))
+    block = Block.objects.select_for_update().select_related("listing").get(pk=block.pk)
+    if block.status not in (BlockStatus.FILLED, BlockStatus.PARTIALLY_FILLED):
+        raise OrderStateError(f"block {block.reference} is {block.status}", detail={"block": block.reference})
+    quantities = alloc_engine.allocate_pro_rata(
+        wanted=[o.quantity for o in orders], keys=[o.reference for o in orders],
+        filled=block.filled_quantity, lot=block.listing.lot_size if not block.listing.allows_fractional else Decimal(0),
+    )
+    allocations = []
+    for order, qty in zip(orders, quantities):
+        if qty <= 0:
+            _transition(order, "cancel", actor=actor, event="order.cancelled", reason="nothing allocated from block")
+            continue
+        order.filled_quantity = qty
+        order.average_price = block.average_price
+        _transition(order, "fill" if qty == order.quantity else "fill_partially", actor=actor,
+                    event="order.filled", detail={"quantity": str(qty), "price": str(block.average_price)})
+        _transition(order, "allocate", actor=actor, event="order.allocated",
+                    detail={"block": block.reference, "quantity": str(qty)})
+        allocations.append(Allocation(block=block, order=order, quantity=qty, average_price=block.average_price))
+    Allocation.objects.bulk_create(allocations)
+    before = block.status
+    block.allocate()
+    block.save()
+    record_event(subject=block, event_type="block.allocated", actor=actor, from_state=before, to_state=block.status,
+                 detail={"allocations": {o.reference: str(q) for o, q in zip(orders, quantities)}})
+    return allocations
+
+
+# --- settlement ------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def order_settle(*, order: Order, actor=None, settled_on: dt.date | None = None) -> Order:
+    """Book the allocated trade into the account's ledger and mark it settled."""
+    (order,) = _locked_orders([order.pk])
+    if order.status != OrderStatus.ALLOCATED:
+        raise OrderStateError(f"{order} is {order.status}", detail={"order": order.reference})
+    from .ledger import post_trade  # the accounts ledger adapter
+
+    txn = post_trade(order=order, actor=actor)
+    _transition(order, "settle", actor=actor, event="order.settled",
+                detail={"transaction": txn.pk if txn is not None else None,
+                        "settled_on": (settled_on or order.settle_date).isoformat()})
+    return order
+
+
+@transaction.atomic
+def order_fail_settlement(*, order: Order, actor=None, reason: str) -> Order:
+    (order,) = _locked_orders([order.pk])
+    _transition(order, "fail_settlement", actor=actor, event="order.failed_to_settle", reason=reason)
+    return order
+
+
+__all__ = [
+    "brokers_load", "orders_approve", "order_reject", "order_cancel", "release_wave", "market_is_open",
+    "blocks_export_csv", "blocks_export_fix", "execution_reports_import", "block_allocate", "order_settle",
+    "order_fail_settlement", "Side",
+]
+
+
+# --- rebalance runs -----------------------------------------------------------------------------------
+
+
+def rebalance_run(*, where: str, params: list, trade_date: dt.date, key: str, dry_run: bool = False,
+                  chunk: int | None = None, actor=None, engine_params=None) -> dict:
+    """Load the selected accounts in bulk, run the engine, route and write the proposed orders
+    in bulk. Idempotent per (key, chunk): a chunk already written is not written again."""
+    import time
+
+    from .models import RebalanceRun, RunChunk, RunStatus
+    from .rebalancing import engine as eng
+    from .rebalancing.book import load_book
+    from .rebalancing.write import route, write_orders
+
+    t0 = time.perf_counter()
+    with transaction.atomic():
+        run, _ = RebalanceRun.objects.get_or_create(key=key, defaults={
+            "trade_date": trade_date, "dry_run": dry_run, "scope": {"where": where, "params": [str(p) for p in params]}})
+        if chunk is not None and RunChunk.objects.filter(run=run, number=chunk).exists():
+            return {"run": run.pk, "chunk": chunk, "skipped": True}
+    book = load_book(where=where, params=params, trade_date=trade_date)
+    t1 = time.perf_counter()
+    result = eng.rebalance(book.listings, book.currencies, book.accounts, book.lots, book.loss_sales,
+                           engine_params or eng.Params(trade_day=trade_date.toordinal()))
+    t2 = time.perf_counter()
+    stats = {"run": run.pk, "accounts": len(book.account_ids), "holdings": book.positions,
+             "out_of_band": int(result.out_of_band.sum()), "orders": len(result.orders), "fx_orders": len(result.fx),
+             "forwards": len(result.forwards), "cash_limited": int((result.buy_scale < 1).sum()),
+             "wash_sale_blocked": int(result.wash_blocked.sum()), "dry_run": dry_run}
+    if not dry_run:
+        with transaction.atomic():
+            custody, broker = route(book, result.orders)
+            stats["unrouted"] = int((broker < 0).sum())
+            write_orders(run_id=run.pk, book=book, result=result, custody=custody, broker=broker)
+            if chunk is not None:
+                RunChunk.objects.create(run=run, number=chunk, accounts=stats["accounts"], orders=stats["orders"],
+                                        fx_orders=stats["fx_orders"])
+            run = RebalanceRun.objects.select_for_update().get(pk=run.pk)
+            before = run.status
+            run.stats = {**run.stats, **({f"chunk_{chunk}": stats} if chunk is not None else stats)}
+            if chunk is None:
+                run.status = RunStatus.COMPLETED
+                run.finished_at = timezone.now()
+            run.save()
+            record_event(subject=run, event_type="rebalance.proposed", actor=actor, from_state=before,
+                         to_state=run.status, detail=stats)
+    t3 = time.perf_counter()
+    stats.update(seconds_load=round(t1 - t0, 3), seconds_compute=round(t2 - t1, 3), seconds_write=round(t3 - t2, 3))
+    stats["_result"] = result
+    stats["_book"] = book
+    return stats
