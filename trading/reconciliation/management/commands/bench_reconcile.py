@@ -135,8 +135,8 @@ class Command(BaseCommand):
             "seconds_total": round(total, 3),
             "io_floor_seconds": round(floor, 3) if floor is not None else None,
             "ratio_to_floor": round(total / floor, 2) if floor else None,
-            "runs": [{"seconds_total": round(a[0], 3), "io_floor_seconds": round(a[1], 3) if a[1] else None}
-                     for a in attempts],
+            "runs": [{"seconds_total": round(a[0], 3), "io_floor_seconds": round(a[1], 3) if a[1] else None,
+                      "ratio": round(a[0] / a[1], 2) if a[1] else None} for a in attempts],
             "seconds_setup": round(setup, 3),
             "injected": syn.counts, "expected_differences": len(syn.expected),
             "exact": not missing and not unexpected and every_run_exact,
