@@ -199,3 +199,42 @@ def test_matching_is_symmetric(left, right):
                    two.differences.kind.tolist()))
     assert a == b
     assert 0.0 <= one.match_rate <= 1.0
+
+
+# ------------------------------------------------------------------ transactions
+
+def test_transactions_match_one_to_one_then_one_to_many_in_passes():
+    from trading.reconciliation.matching import Txn, match_transactions
+
+    d = dt.date(2024, 1, 31)
+    statement = [
+        Txn("S1", "ACC", "EUR", Decimal("-800.00"), d, "INV-7"),         # reference + amount
+        Txn("S2", "ACC", "EUR", Decimal("3000.00"), d),                   # amount + date
+        Txn("S3", "ACC", "EUR", Decimal("120.00"), d),                    # a day late at the bank
+        Txn("S4", "ACC", "EUR", Decimal("-1500.00"), d, "BATCH-1"),       # three of ours in one line
+        Txn("S5", "ACC", "EUR", Decimal("42.00"), d),                     # nothing of ours
+    ]
+    ours = [
+        Txn("O1", "ACC", "EUR", Decimal("-800.00"), d - dt.timedelta(days=1), "INV-7"),
+        Txn("O2", "ACC", "EUR", Decimal("3000.00"), d),
+        Txn("O3", "ACC", "EUR", Decimal("120.00"), d - dt.timedelta(days=1)),
+        Txn("O4", "ACC", "EUR", Decimal("-500.00"), d, "BATCH-1"),
+        Txn("O5", "ACC", "EUR", Decimal("-700.00"), d, "BATCH-1"),
+        Txn("O6", "ACC", "EUR", Decimal("-300.00"), d, "BATCH-1"),
+        Txn("O7", "ACC", "USD", Decimal("42.00"), d),                     # other currency: no match
+    ]
+    result = match_transactions(statement, ours, date_window_days=2)
+    assert result.pairs == [("S1", ("O1",), "reference"), ("S2", ("O2",), "amount_date"),
+                            ("S3", ("O3",), "amount_window"), ("S4", ("O4", "O5", "O6"), "one_to_many")]
+    assert result.unmatched_statement == ["S5"] and result.unmatched_ours == ["O7"]
+
+
+def test_transaction_window_and_tolerance_are_respected():
+    from trading.reconciliation.matching import Txn, match_transactions
+
+    d = dt.date(2024, 1, 31)
+    statement = [Txn("S1", "A", "EUR", Decimal("100.00"), d)]
+    ours = [Txn("O1", "A", "EUR", Decimal("100.01"), d - dt.timedelta(days=5))]
+    assert match_transactions(statement, ours).pairs == []
+    assert match_transactions(statement, ours, date_window_days=5, amount_tolerance=Decimal("0.01")).pairs == [
+        ("S1", ("O1",), "amount_window")]
