@@ -60,7 +60,7 @@ class CustodianPositions:
     line: np.ndarray
 
     @classmethod
-    def from_holdings(cls, holdings) -> "CustodianPositions":
+    def from_holdings(cls, holdings) -> CustodianPositions:
         n = len(holdings)
         return cls(
             account=_str([h.account for h in holdings]),
@@ -469,7 +469,7 @@ class TxnMatches:
 
 
 def match_transactions(statement: list[Txn], ours: list[Txn], *, date_window_days: int = 2,
-                       amount_tolerance: Decimal = Decimal("0")) -> TxnMatches:
+                       amount_tolerance: Decimal = Decimal(0)) -> TxnMatches:
     """Statement entries against our movements, one-to-one and one-to-many, in passes from the
     strongest key to the weakest, each pass retiring what it matched:
     1. reference + amount (same account and currency);

@@ -14,12 +14,12 @@ RULES_DIR = Path(__file__).resolve().parent / "rules"
 
 @dataclass(frozen=True)
 class Tolerances:
-    quantity_absolute: Decimal = Decimal("0")
+    quantity_absolute: Decimal = Decimal(0)
     cash_absolute: Decimal = Decimal("0.01")
     price_relative: Decimal = Decimal("0.0001")
     price_source_band_relative: Decimal = Decimal("0.02")
     fx_relative: Decimal = Decimal("0.0005")
-    market_value_min_base: Decimal = Decimal("1")
+    market_value_min_base: Decimal = Decimal(1)
     corporate_action_window_days: int = 5
     rule: str = "default"
 

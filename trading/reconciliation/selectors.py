@@ -9,8 +9,15 @@ from django.db.models import Count, Q
 
 from .matching import QSCALE, BookPositions, CashBalances, CorporateActions, IdentifierMap, PendingTrades
 from .models import (
-    ACTIVE_STATES, BookCash, BookCorporateAction, BookPendingTrade, BookPosition, Break, InstrumentIdentifier,
-    ReconRun, StatementBalance,
+    ACTIVE_STATES,
+    BookCash,
+    BookCorporateAction,
+    BookPendingTrade,
+    BookPosition,
+    Break,
+    InstrumentIdentifier,
+    ReconRun,
+    StatementBalance,
 )
 
 

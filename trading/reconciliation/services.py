@@ -11,10 +11,10 @@ import datetime as dt
 import hashlib
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import yaml
@@ -29,10 +29,27 @@ from onboarding.models import AuditEvent, User
 
 from . import selectors
 from .exceptions import BreakTransitionNotAllowed, FileRefused, UnknownFormat, WriteOffNeedsSecondPerson
-from .matching import QSCALE, CashBalances, CustodianPositions, Differences, reconcile_cash, reconcile_positions
+from .matching import (
+    QSCALE,
+    CashBalances,
+    CustodianPositions,
+    Differences,
+    reconcile_cash,
+    reconcile_positions,
+)
 from .models import (
-    ACTIVE_STATES, Break, BreakNote, BreakState, CustodianFile, DailyRun, ReconRun, RuleKind, RuleSet,
-    RunStatus, StatementBalance, StatementLine,
+    ACTIVE_STATES,
+    Break,
+    BreakNote,
+    BreakState,
+    CustodianFile,
+    DailyRun,
+    ReconRun,
+    RuleKind,
+    RuleSet,
+    RunStatus,
+    StatementBalance,
+    StatementLine,
 )
 from .parsers import ParsedFile, parse_file
 from .parsers.base import ParseError
@@ -277,7 +294,7 @@ def _dec(value, places: int = 8):
 
 
 def _due(first_seen: dt.date, hours: int) -> dt.datetime:
-    start = dt.datetime.combine(first_seen, dt.time(0), tzinfo=dt.timezone.utc)
+    start = dt.datetime.combine(first_seen, dt.time(0), tzinfo=dt.UTC)
     return start + dt.timedelta(hours=hours)
 
 

@@ -19,15 +19,21 @@ import re
 import time
 from pathlib import Path
 
-from django.db import connection, transaction
+import psycopg
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from onboarding.audit import record_event
 from onboarding.models import AuditEvent
 
 from .exceptions import FileRefused
-from .models import Break, BookCorporateAction, BookPendingTrade, BookPosition, CustodianFile, InstrumentIdentifier, \
-    ReconRun, RunStatus
+from .models import (
+    BookPosition,
+    Break,
+    CustodianFile,
+    ReconRun,
+    RunStatus,
+)
 from .parsers.layouts import load_layout, sql_pushdown
 from .policy import price_units, sla_rules, tolerances_for
 from .services import RunOutcome
@@ -44,7 +50,7 @@ def _lit(value) -> str:
 
 
 def copy_file(cur, table: str, columns: list[str], path: Path, push: dict, *, header_match: bool = True) -> int:
-    opts = [f"FORMAT csv", f"DELIMITER {_lit(push['delimiter'])}", f"QUOTE {_lit(push['quotechar'])}",
+    opts = ["FORMAT csv", f"DELIMITER {_lit(push['delimiter'])}", f"QUOTE {_lit(push['quotechar'])}",
             f"ENCODING {_lit(push['encoding'].upper().replace('-', ''))}"]
     if push["header"]:
         opts.append("HEADER MATCH" if header_match else "HEADER true")
@@ -365,7 +371,7 @@ def reconcile_positions_sql(*, custodian_code: str, path: Path, stored: Path, sh
             cur.execute("SAVEPOINT recon_copy")
             try:
                 rows = copy_file(cur, "recon_stage", columns, path, push)
-            except Exception as exc:  # psycopg DataError / BadCopyFileFormat
+            except (DatabaseError, psycopg.Error) as exc:  # bad CSV shape, bad encoding, header mismatch
                 cur.execute("ROLLBACK TO SAVEPOINT recon_copy")
                 line = _copy_error_line(exc)
                 reason = str(exc).splitlines()[0]
@@ -381,12 +387,12 @@ def reconcile_positions_sql(*, custodian_code: str, path: Path, stored: Path, sh
             timings["seconds_count_books"] = time.perf_counter() - t_count
             cur.execute("SAVEPOINT recon_match")
             try:
-                pairs, clean, ndiff = _classify(cur, push, columns, custodian_code, as_of, tol, nbooks)
-            except Exception as exc:
+                _pairs, clean, ndiff = _classify(cur, push, columns, custodian_code, as_of, tol, nbooks)
+            except (DatabaseError, psycopg.Error):
                 cur.execute("ROLLBACK TO SAVEPOINT recon_match")
                 line, fname, value = _first_bad_value(cur, push, columns)
                 if line is None:
-                    raise exc
+                    raise
                 line += 1 if push["header"] else 0
                 raise FileRefused(f"{path.name}, line {line}, field {fname}: {value!r} is not valid in layout "
                                   f"{spec['code']}", detail={"file": path.name, "line": line, "field": fname,

@@ -42,20 +42,20 @@ def ledger(db, settings, tmp_path):
     fund(account, custody["us"], "USD", "100000", day=dt.date(2026, 11, 2))
     aapl = ref.listings["AAPL"]
     accounts_services.trade_book(account=account, custody_account=custody["us"], listing=aapl, side="buy",
-                                 quantity=Decimal(100), price=Decimal("250"), trade_date=dt.date(2026, 11, 2))
+                                 quantity=Decimal(100), price=Decimal(250), trade_date=dt.date(2026, 11, 2))
     accounts_services.trade_book(account=account, custody_account=custody["us"], listing=aapl, side="buy",
-                                 quantity=Decimal(10), price=Decimal("260"), trade_date=DAY)  # settles T+1
+                                 quantity=Decimal(10), price=Decimal(260), trade_date=DAY)  # settles T+1
     return ref, custody, aapl
 
 
 def test_settlement_basis_statement_against_ledger_books(ledger, tmp_path):
-    ref, custody, aapl = ledger
+    _ref, custody, aapl = ledger
     isin = aapl.instrument.isin
     path = tmp_path / "bny.xml"
     path.write_bytes(semt002(account=custody["us"].number, as_of=str(DAY),
                              holdings=[{"isin": isin, "qty": "100"}]))
     run = services.reconcile_file(custodian_code="IRVTUS3N", path=path, fmt="semt002").run
-    assert BookPosition.objects.get(custodian_code="IRVTUS3N").quantity == Decimal("110")
+    assert BookPosition.objects.get(custodian_code="IRVTUS3N").quantity == Decimal(110)
     assert BookPendingTrade.objects.filter(custodian_code="IRVTUS3N", instrument_id=aapl.instrument_id).exists()
     assert InstrumentIdentifier.objects.filter(kind="isin", value=isin, instrument_id=aapl.instrument_id).exists()
     assert run.stats["breaks"] == 0 and run.stats["explained"] == 1
@@ -64,11 +64,11 @@ def test_settlement_basis_statement_against_ledger_books(ledger, tmp_path):
 
 
 def test_a_real_difference_against_ledger_books_is_a_break(ledger, tmp_path):
-    ref, custody, aapl = ledger
+    _ref, custody, aapl = ledger
     path = tmp_path / "bny.xml"
     path.write_bytes(semt002(account=custody["us"].number, as_of=str(DAY),
                              holdings=[{"isin": aapl.instrument.isin, "qty": "95"}]))
     run = services.reconcile_file(custodian_code="IRVTUS3N", path=path, fmt="semt002").run
     assert run.stats["breaks"] == 1
     brk = Break.objects.get()
-    assert (brk.kind, brk.custodian_quantity, brk.book_quantity) == ("quantity", Decimal("95"), Decimal("110"))
+    assert (brk.kind, brk.custodian_quantity, brk.book_quantity) == ("quantity", Decimal(95), Decimal(110))

@@ -18,7 +18,13 @@ from django.db import connection, transaction
 
 from trading.reconciliation import bench
 from trading.reconciliation.models import (
-    BookCorporateAction, BookPendingTrade, BookPosition, Break, CustodianFile, InstrumentIdentifier, ReconRun,
+    BookCorporateAction,
+    BookPendingTrade,
+    BookPosition,
+    Break,
+    CustodianFile,
+    InstrumentIdentifier,
+    ReconRun,
 )
 from trading.reconciliation.parsers.layouts import load_layout, sql_pushdown
 from trading.reconciliation.services import reconcile_file
