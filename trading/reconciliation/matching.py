@@ -399,7 +399,8 @@ class CashBalances:
 
 
 def reconcile_cash(cust: CashBalances, books: CashBalances, *, tolerances: Tolerances,
-                   pending: CashBalances | None = None) -> MatchResult:
+                   pending: CashBalances | None = None,
+                   fx_to_base: dict[str, float] | None = None) -> MatchResult:
     """Cash per (custody account, currency). `pending` is cash in the books on trade date that
     settles after the statement date (signed); a difference of exactly that amount is explained."""
     def keys(b: CashBalances):
@@ -439,7 +440,9 @@ def reconcile_cash(cust: CashBalances, books: CashBalances, *, tolerances: Toler
         account=acct, instrument_id=np.full(n, -1, np.int64), identifier=ccy,
         custodian_quantity=ac[sel], book_quantity=ab[sel], custodian_price=np.full(n, np.nan),
         book_price=np.full(n, np.nan), custodian_fx=np.full(n, np.nan), book_fx=np.full(n, np.nan),
-        amount_base=np.abs(d[sel].astype(float) / QSCALE), match_pass=np.full(n, -1, np.int64),
+        amount_base=np.abs(d[sel].astype(float) / QSCALE)
+        * np.array([(fx_to_base or {}).get(c, 1.0) for c in ccy.tolist()], dtype=float),
+        match_pass=np.full(n, -1, np.int64),
         line=np.zeros(n, np.int64),
     )
     both = has_c & has_b

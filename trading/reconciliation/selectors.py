@@ -76,6 +76,11 @@ def book_cash(custodian_code: str) -> CashBalances:
                         currency=np.array([r[1] for r in rows], dtype=object), amount=_scaled([r[2] for r in rows]))
 
 
+def cash_fx_to_base(custodian_code: str) -> dict[str, float]:
+    return {ccy: float(rate) for ccy, rate in
+            BookCash.objects.filter(custodian_code=custodian_code).values_list("currency", "fx_rate")}
+
+
 def corporate_actions() -> CorporateActions:
     rows = list(BookCorporateAction.objects.values_list("instrument_id", "effective_date", "ratio"))
     return CorporateActions(instrument_id=np.array([r[0] for r in rows], dtype=np.int64),

@@ -230,7 +230,8 @@ def reconcile_file(*, custodian_code: str, path: str | Path, fmt: str | None = N
             keep = np.array([a in accounts for a in books_cash.account.tolist()], dtype=bool)
             books_cash = CashBalances(books_cash.account[keep], books_cash.currency[keep], books_cash.amount[keep])
             result = reconcile_cash(cash, books_cash, tolerances=tol,
-                                    pending=selectors.pending_cash(custodian_code, as_of))
+                                    pending=selectors.pending_cash(custodian_code, as_of),
+                                    fx_to_base=selectors.cash_fx_to_base(custodian_code))
             base = "USD"
             scope, asset = accounts, "cash"
         timings["seconds_match"] = time.perf_counter() - t
