@@ -255,3 +255,23 @@ def test_daily_run_reconciles_every_custodian_and_renders_the_report(books, tmp_
     # running the day again is harmless: same files, no new breaks
     daily_run.delay("2024-01-31").get()
     assert Break.objects.count() == 1 and Break.objects.get().occurrences == 1
+
+
+@pytest.mark.urls("tests.trading.reconciliation.urls")
+def test_report_page_and_pdf_for_operations_only(books, tmp_path, client):
+    from trading.reconciliation.models import DailyRun
+
+    run_file(tmp_path, "d1.xml", apple="990")
+    daily = services.daily_run_start(as_of=dt.date(2024, 1, 31))
+    ReconRun.objects.update(daily_run=daily)
+    services.daily_run_finish(daily_run_id=daily.pk)
+    advisor = UserFactory(role="advisor")
+    client.force_login(advisor)
+    assert client.get("/reconciliation/runs/2024-01-31/report/").status_code == 403
+    client.force_login(UserFactory(role="operations"))
+    page = client.get("/reconciliation/runs/2024-01-31/report/")
+    assert page.status_code == 200 and b"GLOBALCUST" in page.content and b"quantity" in page.content
+    pdf = client.get("/reconciliation/runs/2024-01-31/report/?format=pdf")
+    assert pdf["Content-Type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
+    assert client.get("/reconciliation/runs/2024-02-01/report/").status_code == 404
+    assert DailyRun.objects.get().status == "completed"
