@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -34,7 +35,15 @@ class SlaRule:
 
 
 def read_yaml(name: str) -> dict:
-    return yaml.safe_load((RULES_DIR / name).read_text())
+    path = RULES_DIR / name
+    return _cached_yaml(str(path), path.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_yaml(path: str, mtime_ns: int) -> dict:
+    """Parsed once per file version (the key carries the modification time). Do not mutate."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.load(Path(path).read_text(), Loader=loader)
 
 
 def _effective(rule: dict, on: dt.date) -> bool:

@@ -51,8 +51,9 @@ def _load_books(buffers) -> None:
             for model, cols, key in targets:
                 with cur.copy(f"COPY {model._meta.db_table} ({', '.join(cols)}) FROM STDIN") as copy:
                     copy.write(buffers[key].getvalue())
+        with connection.cursor() as cur:  # outside the transaction: as autovacuum would leave them
             for model, _, _ in targets:
-                cur.execute(f"ANALYZE {model._meta.db_table}")
+                cur.execute(f"VACUUM ANALYZE {model._meta.db_table}")
         return
     with transaction.atomic():
         for model, cols, key in targets:
