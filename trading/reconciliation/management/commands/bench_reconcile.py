@@ -137,6 +137,7 @@ class Command(BaseCommand):
             "breaks": s.get("breaks"), "explained": s.get("explained"), "match_rate": s.get("match_rate"),
             "by_kind": s.get("by_kind"),
             "seconds_parse": round(outcome.timings.get("seconds_parse", 0), 3),
+            "seconds_load": round(outcome.timings.get("seconds_load", 0), 3),  # ORM staging (numpy path)
             "seconds_match": round(outcome.timings.get("seconds_match", 0), 3),
             "seconds_write": round(outcome.timings.get("seconds_write", 0), 3),
             "seconds_total": round(total, 3),
