@@ -275,3 +275,13 @@ def test_report_page_and_pdf_for_operations_only(books, tmp_path, client):
     assert pdf["Content-Type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
     assert client.get("/reconciliation/runs/2024-02-01/report/").status_code == 404
     assert DailyRun.objects.get().status == "completed"
+
+
+def test_recon_daily_command_with_an_empty_inbox(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.RECON_INBOX = tmp_path / "inbox"
+    out = StringIO()
+    call_command("recon_daily", "--as-of", "2024-03-01", "--json", stdout=out)
+    data = json.loads(out.getvalue())
+    assert data["status"] == "completed" and data["stats"]["custodians"] == 0
+    assert (settings.MEDIA_ROOT / "recon_reports" / "recon-2024-03-01.pdf").exists()
