@@ -392,18 +392,8 @@ def risk_models_load(*, directory: str | Path | None = None, actor: User | None 
 
 def _relationship_set_risk(*, relationship: Relationship, level: str, next_review_due: dt.date,
                            actor: User | None, detail: dict) -> None:
-    """Through onboarding's service when it has one; otherwise an audited update of the two fields."""
-    setter = getattr(onboarding_services, "relationship_set_risk", None)
-    if setter is not None:
-        setter(relationship=relationship, risk_level=level, next_review_due=next_review_due, actor=actor,
-               detail=detail)
-        return
-    locked = Relationship.objects.select_for_update().get(pk=relationship.pk)
-    before = (locked.risk_level, locked.next_review_due)
-    Relationship.objects.filter(pk=locked.pk).update(risk_level=level, next_review_due=next_review_due)
-    record_event(subject=locked, event_type="relationship.risk_rated", actor=actor,
-                 detail={"from": before[0], "to": level, "previous_review_due": str(before[1]),
-                         "next_review_due": str(next_review_due), **detail})
+    onboarding_services.relationship_set_risk(relationship=relationship, risk_level=level,
+                                              next_review_due=next_review_due, actor=actor, detail=detail)
 
 
 @transaction.atomic

@@ -168,7 +168,9 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict = {
-    "open-due-reviews": {"task": "onboarding.tasks.open_due_reviews", "schedule": 24 * 60 * 60},
+    # Opens reviews due within 30 days and flags overdue ones (onboarding.tasks.open_due_reviews is
+    # the simpler fallback, opening only those already due).
+    "compliance-periodic-reviews": {"task": "compliance.tasks.periodic_reviews", "schedule": 24 * 60 * 60},
     "tax-expiry-sweep": {"task": "tax.expiry_sweep", "schedule": 24 * 60 * 60},
 }
 # WeasyPrint grows in memory in long-lived workers: recycle worker processes.
