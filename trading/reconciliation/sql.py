@@ -377,9 +377,9 @@ def reconcile_positions_sql(*, custodian_code: str, path: Path, stored: Path, sh
                 reason = str(exc).splitlines()[0]
                 raise FileRefused(f"{path.name}, line {line}: {reason}",
                                   detail={"file": path.name, "line": line, "field": "", "reason": reason}) from None
-            timings["seconds_parse"] = timings.get("seconds_hash", 0) + time.perf_counter() - t
             cur.execute("ANALYZE recon_stage")
             cur.execute(DIFF_TABLE)
+            timings["seconds_parse"] = timings.get("seconds_hash", 0) + time.perf_counter() - t
             progress("match")
             t = time.perf_counter()
             t_count = time.perf_counter()
@@ -426,6 +426,8 @@ def reconcile_positions_sql(*, custodian_code: str, path: Path, stored: Path, sh
             run.save(update_fields=["status", "finished_at", "stats"])
             record_event(subject=run, event_type="recon.run_completed", actor=actor,
                          detail={k: v for k, v in run.stats.items() if k != "statement_checks"})
+            t_commit = time.perf_counter()
+    timings["seconds_commit"] = time.perf_counter() - t_commit  # deferred FK checks of breaks and audit rows
     timings["seconds_total"] = timings.get("seconds_hash", 0) + time.perf_counter() - t_total
     run.stats.update({k: round(v, 4) for k, v in timings.items()})
     ReconRun.objects.filter(pk=run.pk).update(stats=run.stats)

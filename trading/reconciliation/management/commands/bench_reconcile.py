@@ -140,6 +140,8 @@ class Command(BaseCommand):
             "seconds_load": round(outcome.timings.get("seconds_load", 0), 3),  # ORM staging (numpy path)
             "seconds_match": round(outcome.timings.get("seconds_match", 0), 3),
             "seconds_write": round(outcome.timings.get("seconds_write", 0), 3),
+            "seconds_commit": round(outcome.timings.get("seconds_commit", 0), 3),
+            "seconds_hash_and_keep_file": round(outcome.timings.get("seconds_hash", 0), 3),
             "seconds_total": round(total, 3),
             "io_floor_seconds": round(floor, 3) if floor is not None else None,
             "ratio_to_floor": round(total / floor, 2) if floor else None,
