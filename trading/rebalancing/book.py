@@ -18,7 +18,7 @@ from accounts.models import (
 from trading.reference import calendars as refcal
 from trading.reference import eligibility
 from trading.reference import selectors as ref
-from trading.reference.models import Currency, Instrument, Listing, Market, Price
+from trading.reference.models import Currency, Instrument, Listing
 
 from . import engine
 from .dbio import fetch
@@ -108,7 +108,6 @@ def load_book(*, where: str, params: list, trade_date: dt.date, days: int = DAYS
     L = len(inst_ids)
     lrows = {r[0]: r for r in Listing.objects.filter(pk__in=listing_ids.tolist()).values_list(
         "pk", "market_id", "trading_currency", "price_divisor", "lot_size", "allows_fractional")}
-    markets = {m.pk: m for m in Market.objects.filter(pk__in={r[1] for r in lrows.values()})}
     prices = ref.latest_prices(listing_ids=listing_ids.tolist(), on=trade_date)
 
     _lap(timings, 'instruments')
@@ -189,10 +188,15 @@ def load_book(*, where: str, params: list, trade_date: dt.date, days: int = DAYS
     within = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
     t_idx = m_ptr[a_model[rep_a]] + within
     # ineligible targets bring their substitute into the slots
-    investors = [eligibility.Investor(m[5], m[6], m[7], m[3]) for m in meta]
+    # eligibility per investor profile (a handful), then spread to the accounts
+    profile_index: dict[tuple, int] = {}
+    a_profile = np.array([profile_index.setdefault((m[5], m[6], m[7], bool(m[3])), len(profile_index))
+                          for m in meta], dtype=np.int64)
+    investors = [eligibility.Investor(*key) for key in profile_index]
     tags = [list(inst[i][3] or []) for i in inst_ids.tolist()]
-    allowed = eligibility.matrix(investors, tags, ref.eligibility_rules(on=trade_date), on=trade_date) \
-        if A and L else np.ones((A, L), bool)
+    per_profile = eligibility.matrix(investors, tags, ref.eligibility_rules(on=trade_date), on=trade_date) \
+        if investors and L else np.ones((len(investors), L), bool)
+    allowed = per_profile[a_profile] if A else np.ones((0, L), bool)
     t_sub = substitute[t_list[t_idx]]
     needs_sub = (t_sub >= 0) & ~allowed[rep_a, t_list[t_idx]]
     sub_a, sub_l = rep_a[needs_sub], t_sub[needs_sub]
@@ -202,10 +206,12 @@ def load_book(*, where: str, params: list, trade_date: dt.date, days: int = DAYS
         present[arow, pl] = True
         present[rep_a, tl] = True
         present[sub_a, sub_l] = True
-        S = max(int(present.sum(axis=1).max()) if A else 1, 1)
-        slot_of = np.cumsum(present, axis=1, dtype=np.int32) - 1
         s_acc, s_lst = np.nonzero(present)
-        s_pos = slot_of[s_acc, s_lst]
+        n_slots = np.bincount(s_acc, minlength=A)
+        S = max(int(n_slots.max()) if A else 1, 1)
+        s_pos = np.arange(len(s_acc)) - (np.cumsum(n_slots) - n_slots)[s_acc]
+        slot_of = np.empty((A, L), dtype=np.int32)
+        slot_of[s_acc, s_lst] = s_pos
         p_slot = slot_of[arow, pl]
         t_slot = slot_of[rep_a, tl]
         del present, slot_of

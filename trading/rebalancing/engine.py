@@ -325,7 +325,7 @@ def rebalance(
 def _prepare(listings: Listings, currencies: Currencies, acc: Accounts) -> SimpleNamespace:
     """Values in base currency, effective targets (steps 1-2) and the drift screen."""
     A, S = acc.slot_listing.shape
-    C, D = acc.cash.shape[1], acc.cash.shape[2]
+    D = acc.cash.shape[2]
     n_listings = len(listings.price)
     rows = np.arange(A)
     valid = acc.slot_listing >= 0
@@ -398,8 +398,9 @@ def _rebalance_rows(
     rows = np.arange(A)
 
     v = _prepare(listings, currencies, acc)
-    valid, lst, qty, ccy, base, fx_to_base, share_local, share_base, total, eff, ctarget, band, out, no_buy, weight = (
-        v.valid, v.lst, v.qty, v.ccy, v.base, v.fx_to_base, v.share_local, v.share_base, v.total, v.eff, v.ctarget, v.band, v.out, v.no_buy, v.weight)
+    valid, lst, qty, ccy, fx_to_base, share_local, share_base = (
+        v.valid, v.lst, v.qty, v.ccy, v.fx_to_base, v.share_local, v.share_base)
+    total, eff, ctarget, band, out, no_buy = v.total, v.eff, v.ctarget, v.band, v.out, v.no_buy
 
     # 3. raw trades ----------------------------------------------------------------------------
     step = np.where(listings.allows_fractional[lst], p.fractional_step, listings.lot_size[lst])
