@@ -339,7 +339,7 @@ def rebalance_run(*, where: str, params: list, trade_date: dt.date, key: str, dr
             stats["unrouted"] = int((broker < 0).sum())
             stats["seconds_route"] = round(time.perf_counter() - tw, 3)
             tw = time.perf_counter()
-            write_orders(run_id=run.pk, book=book, result=result, custody=custody, broker=broker)
+            write_orders(run_id=run.pk, book=book, result=result, custody=custody, broker=broker, chunk=chunk)
             stats["seconds_copy"] = round(time.perf_counter() - tw, 3)
             if chunk is not None:
                 RunChunk.objects.create(run=run, number=chunk, accounts=stats["accounts"], orders=stats["orders"],

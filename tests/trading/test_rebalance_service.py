@@ -84,3 +84,15 @@ def test_the_command_prints_json(desk, subscribed):
                  stdout=out)
     data = json.loads(out.getvalue())
     assert data["accounts"] == 2 and data["dry_run"] is True and data["orders"] > 0
+
+
+@pytest.mark.django_db
+def test_the_book_is_split_into_chunks_that_together_cover_every_account(desk, subscribed):
+    from trading.tasks import rebalance_in_chunks
+
+    results = rebalance_in_chunks(key="split", trade_date=TRADE, chunk_size=1)
+    stats = [r.get() for r in results]
+    assert [s["accounts"] for s in stats] == [1, 1]
+    assert set(Order.objects.values_list("account_id", flat=True)) == {a.pk for a, _, _ in desk["accounts"]}
+    run = RebalanceRun.objects.get(key="split")
+    assert run.chunks.count() == 2
