@@ -175,6 +175,27 @@ class CustodyAccount(models.Model):
         return f"{self.custodian.name if self.custodian_id else ''} {self.number}"
 
 
+class CustodyCashAccount(models.Model):
+    """A cash account the custodian keeps for a custody account in one currency (what an
+    MT940 `:25:` or a camt.053 `Acct/Id` names: an IBAN or the custodian's own number)."""
+
+    custody_account = models.ForeignKey(CustodyAccount, on_delete=models.PROTECT, related_name="cash_accounts")
+    currency = currency_field()
+    number = models.CharField(max_length=40, help_text="IBAN or the custodian's account number")
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["custody_account", "currency"]
+        constraints = [
+            ccy_check("currency", "custody_cash_ccy_iso"),
+            models.UniqueConstraint(fields=["custody_account", "currency"], name="uniq_custody_cash_per_currency"),
+        ]
+        indexes = [models.Index(fields=["number"])]
+
+    def __str__(self) -> str:
+        return f"{self.number} ({self.currency})"
+
+
 # --- Model portfolios ---------------------------------------------------------------------
 
 

@@ -26,7 +26,7 @@ from .models import (
     TaxResidence,
     User,
 )
-from .selectors import beneficial_owner_summary, case_outstanding
+from .selectors import allowed_case_actions, beneficial_owner_summary, case_outstanding
 
 
 @admin.register(Firm)
@@ -50,14 +50,31 @@ class AddressInline(admin.TabularInline):
 
 
 class IdentifierInline(admin.TabularInline):
+    """Masked here; the full value is revealed only through the audited reveal service."""
+
     model = PartyIdentifier
     extra = 0
-    readonly_fields = ("validator",)
+    fields = ("kind", "country", "masked_value", "validator")
+    readonly_fields = ("kind", "country", "masked_value", "validator")
+
+    def has_add_permission(self, request, obj=None):
+        return False
 
 
 class TaxResidenceInline(admin.TabularInline):
     model = TaxResidence
     extra = 0
+    fields = ("country", "masked_tin", "no_tin_reason", "no_tin_explanation")
+    readonly_fields = ("country", "masked_tin", "no_tin_reason", "no_tin_explanation")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="TIN")
+    def masked_tin(self, obj):
+        from .crypto import mask
+
+        return mask(obj.tin)
 
 
 class OwnersInline(admin.TabularInline):
@@ -81,7 +98,12 @@ class PartyAdmin(admin.ModelAdmin):
     list_filter = ("kind", "client_type", "is_pep", "firm", "residence_country")
     search_fields = ("given_names", "family_name", "legal_name", "email")
     inlines = [AddressInline, IdentifierInline, TaxResidenceInline, OwnersInline, DocumentInline]
-    readonly_fields = ("version", "created_at", "updated_at")
+    readonly_fields = ("version", "created_at", "updated_at", "masked_date_of_birth")
+    exclude = ("date_of_birth",)
+
+    @admin.display(description="Date of birth")
+    def masked_date_of_birth(self, obj):
+        return f"{obj.date_of_birth.year}-••-••" if obj.date_of_birth else "-"
 
 
 class CaseActionForm(forms.Form):
@@ -103,6 +125,47 @@ class OnboardingCaseAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    def get_urls(self):
+        from django.urls import path
+
+        return [path("<int:pk>/transition/<str:action>/", self.admin_site.admin_view(self.transition_view),
+                     name="onboarding_case_transition"), *super().get_urls()]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        case = self.get_object(request, object_id)
+        extra_context = {**(extra_context or {}),
+                         "case_actions": allowed_case_actions(case, request.user) if case else []}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def transition_view(self, request, pk, action):
+        from django.http import HttpResponseNotAllowed
+        from django.shortcuts import get_object_or_404, redirect
+
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        case = get_object_or_404(OnboardingCase, pk=pk)
+        reason = request.POST.get("reason", "")
+        calls = {
+            "start_review": lambda: services.case_start_review(case=case, actor=request.user),
+            "approve": lambda: services.case_approve(case=case, actor=request.user, reason=reason),
+            "reject": lambda: services.case_reject(case=case, actor=request.user, reason=reason),
+            "request_information": lambda: services.case_request_information(case=case, actor=request.user,
+                                                                             reason=reason),
+            "submit": lambda: services.case_submit(case=case, actor=request.user),
+            "withdraw": lambda: services.case_withdraw(case=case, actor=request.user, reason=reason),
+        }
+        if action not in calls:
+            messages.error(request, f"Unknown action {action}.")
+        else:
+            try:
+                calls[action]()
+                messages.success(request, f"Case {pk}: {action.replace('_', ' ')} done.")
+            except MeridianError as exc:
+                detail = exc.detail if isinstance(exc.detail, list) else []
+                messages.error(request, f"Case {pk}: {exc.message}"
+                               + "".join(f" • {d.get('reason')}" for d in detail if isinstance(d, dict)))
+        return redirect("admin:onboarding_onboardingcase_change", pk)
 
     @admin.display(description="Outstanding requirements")
     def outstanding_checklist(self, obj):
@@ -165,10 +228,25 @@ class OnboardingCaseAdmin(admin.ModelAdmin):
                                                                     reason="Rejected from the admin"))
 
 
+class OverdueFilter(admin.SimpleListFilter):
+    title = "review"
+    parameter_name = "overdue"
+
+    def lookups(self, request, model_admin):
+        return [("1", "Overdue")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "1":
+            from django.utils import timezone
+
+            return queryset.filter(next_review_due__lt=timezone.localdate()).exclude(state="closed")
+        return queryset
+
+
 @admin.register(Relationship)
 class RelationshipAdmin(admin.ModelAdmin):
     list_display = ("party", "firm", "state", "risk_level", "next_review_due", "approved_at")
-    list_filter = ("state", "risk_level", "firm")
+    list_filter = (OverdueFilter, "state", "risk_level", "firm")
     search_fields = ("party__given_names", "party__family_name", "party__legal_name")
     readonly_fields = ("firm", "party", "state", "risk_level", "approved_at", "next_review_due")
 

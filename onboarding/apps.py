@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class OnboardingConfig(AppConfig):
     name = "onboarding"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import queues, security  # noqa: F401 - security connects the sign-in failure receiver
+
+        queues.register()

@@ -9,6 +9,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
+from .crypto import EncryptedDateField, EncryptedTextField, blind_index, mask
+
 
 class FirmKind(models.TextChoices):
     RIA = "ria", "Registered investment adviser"
@@ -88,7 +90,7 @@ class Party(models.Model):
     # Persons
     given_names = models.CharField(max_length=200, blank=True)
     family_name = models.CharField(max_length=200, blank=True)
-    date_of_birth = models.DateField(null=True, blank=True)
+    date_of_birth = EncryptedDateField(null=True, blank=True, help_text="Encrypted at rest")
     place_of_birth_country = models.CharField(max_length=2, blank=True)
     nationalities = models.JSONField(default=list, blank=True, help_text="ISO 3166-1 alpha-2 codes")
     is_pep = models.BooleanField(default=False)
@@ -174,22 +176,31 @@ class PartyIdentifier(models.Model):
     party = models.ForeignKey(Party, on_delete=models.CASCADE, related_name="identifiers")
     kind = models.CharField(max_length=20, choices=IdentifierKind.choices)
     country = models.CharField(max_length=2, blank=True, help_text="Issuing country")
-    value = models.CharField(max_length=64)
+    value = EncryptedTextField(help_text="Encrypted at rest")
+    value_index = models.CharField(max_length=64, editable=False, default="", help_text="Keyed hash for look-ups")
     validator = models.CharField(max_length=60, blank=True, help_text="How the value was validated")
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["party", "kind", "country", "value"], name="uniq_party_identifier")
+            models.UniqueConstraint(fields=["party", "kind", "country", "value_index"], name="uniq_party_identifier")
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.country} {self.value}"
+        return f"{self.get_kind_display()} {self.country} {mask(self.value)}"
+
+    def save(self, *args, **kwargs):
+        self.value_index = blind_index(self.value or "")
+        super().save(*args, **kwargs)
+
+    @property
+    def masked_value(self) -> str:
+        return mask(self.value) if self.kind != "lei" else self.value
 
 
 class TaxResidence(models.Model):
     party = models.ForeignKey(Party, on_delete=models.CASCADE, related_name="tax_residences")
     country = models.CharField(max_length=2)
-    tin = models.CharField(max_length=64, blank=True)
+    tin = EncryptedTextField(blank=True, help_text="Encrypted at rest")
     no_tin_reason = models.CharField(
         max_length=1,
         blank=True,
@@ -532,3 +543,92 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise RuntimeError("audit events are append-only")
+
+
+# --- Partner API: tokens, idempotency, webhooks ----------------------------------------------
+
+
+class ApiToken(models.Model):
+    """A partner's API token. Only a SHA-256 of the secret is stored; the token is shown once.
+    It acts as its user (and so within the user's firm) with the scopes it was given."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=12, unique=True)
+    key_hash = models.CharField(max_length=64)
+    scopes = models.JSONField(default=list, help_text='e.g. ["read", "write"]')
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class IdempotencyRecord(models.Model):
+    """The stored response to a POST sent with an Idempotency-Key, replayed on a retry."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=500)
+    request_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField(null=True)
+    response_body = models.JSONField(null=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="uniq_idempotency_key")]
+
+
+class WebhookEndpoint(models.Model):
+    firm = models.ForeignKey(Firm, on_delete=models.CASCADE, related_name="webhooks")
+    url = models.URLField(max_length=500)
+    events = models.JSONField(default=list, help_text='Event types, e.g. ["case.state_changed"]; empty: all')
+    secret = models.CharField(max_length=64)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.firm}: {self.url}"
+
+
+class WebhookDelivery(models.Model):
+    """One event to one endpoint: the log of attempts, retried with backoff by Celery."""
+
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    event_id = models.CharField(max_length=40)
+    event_type = models.CharField(max_length=60)
+    payload = models.JSONField()
+    status = models.CharField(
+        max_length=12, default="pending", choices=[("pending", "Pending"), ("delivered", "Delivered"), ("failed", "Failed")]
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["endpoint", "event_id"], name="uniq_webhook_delivery")]
+
+
+class LoginFailure(models.Model):
+    """A failed sign-in, kept for lockout across every worker (not in a per-process cache)."""
+
+    username = models.CharField(max_length=150, db_index=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+
+class UserSecondFactor(models.Model):
+    """An optional TOTP second factor (officers are encouraged to enrol)."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="second_factor")
+    secret = EncryptedTextField(help_text="Encrypted at rest")
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    last_used_step = models.BigIntegerField(default=0, help_text="Refuses a code replayed in the same time step")

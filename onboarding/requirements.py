@@ -66,3 +66,26 @@ def activation_checks() -> dict[str, ActivationCheck]:
 
 def case_hooks() -> dict[str, CaseHook]:
     return dict(_case_hooks)
+
+
+@dataclass
+class WorkQueue:
+    """One of the compliance officer's work queues: what is waiting, how much, and where."""
+
+    title: str
+    count: int
+    url: str
+    rows: list[dict[str, Any]] = field(default_factory=list)  # a few of the oldest: label, url, age_days, detail
+    severity: str = "normal"  # normal | warning | danger
+
+
+WorkQueueProvider = Callable[[Any], WorkQueue]  # (user) -> queue
+_work_queues: dict[str, WorkQueueProvider] = {}
+
+
+def register_work_queue(name: str, provider: WorkQueueProvider) -> None:
+    _work_queues[name] = provider
+
+
+def work_queues() -> dict[str, WorkQueueProvider]:
+    return dict(_work_queues)

@@ -278,3 +278,30 @@ def dashboard_counts(user: User) -> dict:
 
 def party_kind_is_entity(party: Party) -> bool:
     return party.kind == PartyKind.ENTITY
+
+
+def allowed_case_actions(case: OnboardingCase, user: User) -> list[str]:
+    """The transitions this user may try on this case now (buttons show only these). The
+    services enforce the same rules; this only keeps the page honest."""
+    if not getattr(user, "is_authenticated", False):
+        return []
+    officer = user.is_platform_officer or user.is_superuser
+    firm_user = user.firm_id == case.firm_id and user.role in ("advisor", "firm_admin")
+    actions: list[str] = []
+    state = case.state
+    if firm_user and state in ("draft", "information_requested"):
+        actions.append("submit")
+    if firm_user and state in ("draft", "submitted", "information_requested"):
+        actions.append("withdraw")
+    if officer:
+        if state == "submitted":
+            actions.append("start_review")
+        if state == "in_review":
+            actions.append("request_information")
+        if state in ("in_review", "awaiting_second_approval") and case.submitted_by_id != user.pk and not (
+            state == "awaiting_second_approval" and case.first_approver_id == user.pk
+        ):
+            actions.append("approve")
+        if state in ("submitted", "in_review", "awaiting_second_approval"):
+            actions.append("reject")
+    return actions

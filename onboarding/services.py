@@ -16,6 +16,7 @@ from django.utils import timezone
 from django_fsm import TransitionNotAllowed
 
 from . import requirements as registry
+from . import webhooks
 from .audit import record_event
 from .exceptions import (
     FourEyesViolation,
@@ -175,15 +176,36 @@ def party_update(*, party: Party, actor: User | None, **changes: Any) -> Party:
     return party
 
 
+REVEAL_ROLES = {Role.ADVISOR, Role.FIRM_ADMIN, Role.COMPLIANCE_OFFICER}
+
+
+@transaction.atomic
+def party_reveal_sensitive(*, party: Party, actor: User) -> dict[str, Any]:
+    """Return the sensitive values of a party in full, for a role that needs them; audited."""
+    _require_firm_access(actor, party.firm_id, roles=REVEAL_ROLES)
+    if actor is not None and actor.role not in REVEAL_ROLES and not actor.is_superuser:
+        raise PermissionDenied("your role may not see sensitive values")
+    data = {
+        "date_of_birth": party.date_of_birth.isoformat() if party.date_of_birth else None,
+        "identifiers": [{"kind": i.kind, "country": i.country, "value": i.value} for i in party.identifiers.all()],
+        "tax_residences": [{"country": t.country, "tin": t.tin} for t in party.tax_residences.all()],
+    }
+    record_event(subject=party, event_type="party.sensitive_revealed", actor=actor,
+                 detail={"fields": ["date_of_birth", "identifiers", "tax_residences"]})
+    return data
+
+
 @transaction.atomic
 def party_add_identifier(*, party: Party, actor: User | None, kind: str, value: str, country: str = "") -> PartyIdentifier:
     _require_firm_access(actor, party.firm_id, roles=FIRM_ROLES)
     if kind not in IdentifierKind.values:
         raise ValidationFailed(f"kind: must be one of {IdentifierKind.values}", detail={"kind": kind})
     check = validate_identifier(kind, country, value)
+    from .crypto import blind_index
+
     identifier, created = PartyIdentifier.objects.get_or_create(
-        party=party, kind=kind, country=(country or "").upper(), value=check.value,
-        defaults={"validator": check.validator},
+        party=party, kind=kind, country=(country or "").upper(), value_index=blind_index(check.value),
+        defaults={"validator": check.validator, "value": check.value},
     )
     if created:
         record_event(subject=party, event_type="party.identifier_added", actor=actor,
@@ -233,12 +255,18 @@ def party_set_tax_residence(
         )
     elif no_tin_reason == "B" and not no_tin_explanation.strip():
         raise ValidationFailed("no_tin_explanation: reason B needs an explanation", detail={"no_tin_explanation": "required"})
+    previous = TaxResidence.objects.filter(party=party, country=country).first()
     residence, _ = TaxResidence.objects.update_or_create(
         party=party, country=country,
         defaults={"tin": tin, "no_tin_reason": no_tin_reason, "no_tin_explanation": no_tin_explanation},
     )
     record_event(subject=party, event_type="party.tax_residence_set", actor=actor,
                  detail={"country": country, "has_tin": bool(tin), "no_tin_reason": no_tin_reason})
+    if previous is not None and previous.tin != tin:
+        # A TIN change is a change in circumstances (a W-9 must be given again).
+        party.version += 1
+        Party.objects.filter(pk=party.pk).update(version=party.version)
+        _on_commit_hooks(party, "party_changed")
     return residence
 
 
@@ -357,6 +385,8 @@ def _transition(case: OnboardingCase, method: str, *, actor: User | None, event:
     case.save()
     record_event(subject=case, event_type=event, actor=actor, from_state=before, to_state=case.state,
                  reason=reason, detail=detail or {})
+    webhooks.emit(firm=case.firm_id, event_type="case.state_changed",
+                  data={"case": case.pk, "party": case.party_id, "from": before, "to": case.state})
     return case
 
 

@@ -1,6 +1,7 @@
 """Shared fixtures. Tests read the real files in ../shared/data in place."""
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pytest
@@ -8,6 +9,22 @@ from django.conf import settings
 from django.db import connection
 
 SHARED_DATA = Path(settings.SHARED_DIR) / "data"
+
+
+@contextlib.contextmanager
+def registries_isolated():
+    """Run without the requirement providers, activation checks and case hooks that apps register."""
+    from onboarding import requirements as registry
+
+    saved = (dict(registry._providers), dict(registry._activation_checks), dict(registry._case_hooks))
+    for target in (registry._providers, registry._activation_checks, registry._case_hooks):
+        target.clear()
+    try:
+        yield
+    finally:
+        for target, values in zip((registry._providers, registry._activation_checks, registry._case_hooks), saved):
+            target.clear()
+            target.update(values)
 
 
 @pytest.fixture
@@ -22,3 +39,71 @@ def is_postgres() -> bool:
 
 
 requires_postgres = pytest.mark.skipif("not __import__('tests.conftest', fromlist=['x']).is_postgres()")
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db):
+    """A real Celery worker (separate process) on the Redis broker named by
+    CELERY_INTEGRATION_BROKER, sharing this test's PostgreSQL database. Yields the Celery app
+    configured to send to it. Skipped unless both are available (CI sets them)."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from config.celery_app import app
+
+    broker = os.environ.get("CELERY_INTEGRATION_BROKER")
+    if not broker or connection.vendor != "postgresql":
+        pytest.skip("needs CELERY_INTEGRATION_BROKER and PostgreSQL (run by .ci/run)")
+    db = connection.settings_dict
+    url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
+    env = dict(os.environ, DATABASE_URL=url, CELERY_BROKER_URL=broker, CELERY_RESULT_BACKEND=broker,
+               DJANGO_SETTINGS_MODULE="config.settings.dev", DEBUG="0")
+    import redis
+
+    redis.Redis.from_url(broker).flushdb()
+    log = open(Path(settings.BASE_DIR) / "var" / "celery-worker-test.log", "w") if (Path(settings.BASE_DIR) / "var").exists() else subprocess.DEVNULL
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "-P", "prefork", "-c", "2", "-l", "info",
+         "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"test-{os.getpid()}@%h"],
+        cwd=settings.BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    saved = {k: app.conf[k] for k in ("broker_url", "result_backend", "task_always_eager")}
+    app.conf.update(broker_url=broker, result_backend=broker, task_always_eager=False)
+    _reset_celery_pools(app)
+    try:
+        deadline = time.time() + 60
+        last_error = None
+        while time.time() < deadline:
+            try:
+                if app.control.ping(timeout=1.0):
+                    break
+            except Exception as exc:  # noqa: BLE001 - broker not ready yet
+                last_error = exc
+            time.sleep(0.5)
+        else:
+            pytest.fail(f"the Celery worker did not answer within 60 s ({last_error!r})")
+        yield app
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+        app.conf.update(**saved)
+        _reset_celery_pools(app)
+
+
+def _reset_celery_pools(app) -> None:
+    """Earlier tests may have made connection pools for the default broker; drop them so the
+    app talks to the broker configured now."""
+    if getattr(app, "_pool", None) is not None:
+        app._pool.force_close_all()
+        app._pool = None
+    amqp = app.__dict__.get("amqp")
+    if amqp is not None and getattr(amqp, "_producer_pool", None) is not None:
+        amqp._producer_pool = None
+    for name in ("backend",):
+        app.__dict__.pop(name, None)
+    app._local.__dict__.clear() if hasattr(app, "_local") else None

@@ -1,5 +1,7 @@
 import pytest
 
+from tests.conftest import registries_isolated
+
 from onboarding.services import rulepacks_load
 from tests.factories import FirmFactory, OfficerFactory, UserFactory
 
@@ -27,3 +29,14 @@ def officer(db):
 @pytest.fixture
 def second_officer(db):
     return OfficerFactory()
+
+
+@pytest.fixture(autouse=True)
+def onboarding_alone(request):
+    """Onboarding's own tests run without the providers, checks and hooks other apps register
+    (screening, tax, ...), whose behaviour their own tests and the integration tests cover."""
+    if request.node.get_closest_marker("with_registered_apps"):
+        yield
+        return
+    with registries_isolated():
+        yield

@@ -5,3 +5,4 @@ class ReconciliationConfig(AppConfig):
     name = "trading.reconciliation"
     label = "reconciliation"
     default_auto_field = "django.db.models.BigAutoField"
+    verbose_name = "Reconciliation"

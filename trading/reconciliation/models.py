@@ -1,0 +1,341 @@
+"""Reconciliation: custodian files, runs, and breaks that carry across days.
+
+The `Book*` and `InstrumentIdentifier` tables are the books interface the matcher reads
+(one table per input array of `matching.py`): until `accounts` and `trading.reference` are on
+main they are filled by `services.books_snapshot_load` (tests, the benchmark, or a feed);
+afterwards they become views/snapshots over the accounts ledger, and nothing else changes.
+"""
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Value
+from django.db.models.functions import Cast, Round
+from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+
+DEC = {"max_digits": 30, "decimal_places": 8}
+
+
+class RuleKind(models.TextChoices):
+    LAYOUT = "layout", "Custodian file layout"
+    TOLERANCE = "tolerance", "Matching tolerances"
+    SLA = "sla", "Break SLA"
+
+
+class RuleSet(models.Model):
+    """One versioned rule file (layout, tolerances, SLA) as loaded from YAML."""
+
+    kind = models.CharField(max_length=20, choices=RuleKind.choices)
+    code = models.CharField(max_length=80)
+    version = models.PositiveIntegerField()
+    source = models.CharField(max_length=300)
+    effective_from = models.DateField()
+    spec = models.JSONField()
+    sha256 = models.CharField(max_length=64)
+    loaded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["kind", "code", "version"], name="recon_ruleset_version")]
+        ordering = ["kind", "code", "-version"]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.code} v{self.version}"
+
+
+# ---------------------------------------------------------------- books interface
+
+class InstrumentIdentifier(models.Model):
+    """Identifier -> our instrument, with the quantity factor (custodian qty x factor = ours)."""
+
+    kind = models.CharField(max_length=20)  # isin, cusip, sedol, ticker_mic, custodian_code
+    value = models.CharField(max_length=40)
+    custodian_code = models.CharField(max_length=40, blank=True, default="")
+    instrument_id = models.BigIntegerField(db_index=True)
+    quantity_factor = models.DecimalField(max_digits=20, decimal_places=10, default=1)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "value", "custodian_code"], name="recon_identifier_unique"),
+            models.CheckConstraint(condition=models.Q(quantity_factor__gt=0), name="recon_identifier_factor_pos"),
+        ]
+
+
+class BookPosition(models.Model):
+    """Our position per (custody account, instrument) on trade-date basis, with our price and FX."""
+
+    custodian_code = models.CharField(max_length=40)
+    custody_account = models.CharField(max_length=40)
+    instrument_id = models.BigIntegerField()
+    quantity = models.DecimalField(**DEC)
+    price = models.DecimalField(**DEC, null=True)
+    price_currency = models.CharField(max_length=3)
+    fx_rate = models.DecimalField(max_digits=24, decimal_places=12, null=True)  # price ccy -> base ccy
+    base_currency = models.CharField(max_length=3)
+    price_source = models.CharField(max_length=40, blank=True, default="")
+    as_of = models.DateField()
+    # The engine's representation, computed by the database on write so that matching reads it
+    # for free: exact int8 millionths of a unit, and binary floats for tolerance checks.
+    quantity_micro = models.GeneratedField(
+        expression=Cast(Round(F("quantity") * Value(1000000)), models.BigIntegerField()),
+        output_field=models.BigIntegerField(), db_persist=True)
+    price_float = models.GeneratedField(expression=Cast(F("price"), models.FloatField()),
+                                        output_field=models.FloatField(), db_persist=True)
+    fx_float = models.GeneratedField(expression=Cast(F("fx_rate"), models.FloatField()),
+                                     output_field=models.FloatField(), db_persist=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["custodian_code", "custody_account", "instrument_id"],
+                                               name="recon_bookposition_unique")]
+
+
+class BookCash(models.Model):
+    custodian_code = models.CharField(max_length=40)
+    custody_account = models.CharField(max_length=40)
+    currency = models.CharField(max_length=3)
+    amount = models.DecimalField(**DEC)
+    fx_rate = models.DecimalField(max_digits=24, decimal_places=12, default=1)
+    as_of = models.DateField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["custodian_code", "custody_account", "currency"],
+                                               name="recon_bookcash_unique")]
+
+
+class BookPendingTrade(models.Model):
+    """A trade in our books (trade date) not yet settled: quantity signed, buy positive."""
+
+    custodian_code = models.CharField(max_length=40)
+    custody_account = models.CharField(max_length=40)
+    instrument_id = models.BigIntegerField(null=True)
+    quantity = models.DecimalField(**DEC, default=0)
+    cash_currency = models.CharField(max_length=3, blank=True, default="")
+    cash_amount = models.DecimalField(**DEC, default=0)
+    trade_date = models.DateField()
+    settle_date = models.DateField()
+    reference = models.CharField(max_length=40, blank=True, default="")
+
+    class Meta:
+        indexes = [models.Index(fields=["custodian_code", "custody_account", "instrument_id"])]
+
+
+class BookCorporateAction(models.Model):
+    instrument_id = models.BigIntegerField()
+    effective_date = models.DateField()
+    ratio = models.DecimalField(max_digits=20, decimal_places=10)  # new quantity per old
+    description = models.CharField(max_length=200, blank=True, default="")
+
+
+# ---------------------------------------------------------------- files and runs
+
+class CustodianFile(models.Model):
+    """A file as received, kept with its SHA-256: the same bytes twice are one import."""
+
+    custodian_code = models.CharField(max_length=40)
+    name = models.CharField(max_length=255)
+    sha256 = models.CharField(max_length=64)
+    size = models.BigIntegerField()
+    format = models.CharField(max_length=60)
+    kind = models.CharField(max_length=20)  # holdings / cash
+    as_of = models.DateField(null=True)
+    basis = models.CharField(max_length=4, default="SETT")
+    stored_path = models.CharField(max_length=500)
+    received_at = models.DateTimeField(auto_now_add=True)
+    received_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="+")
+    checks = models.JSONField(default=list, blank=True)  # statement consistency / continuity issues
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["custodian_code", "sha256"], name="recon_file_once")]
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return f"{self.custodian_code} {self.name} ({self.sha256[:10]})"
+
+
+class StatementBalance(models.Model):
+    """Opening and closing balance of each cash statement, for the continuity check."""
+
+    file = models.ForeignKey(CustodianFile, on_delete=models.CASCADE, related_name="balances")
+    custody_account = models.CharField(max_length=40)
+    currency = models.CharField(max_length=3)
+    statement_number = models.CharField(max_length=20, blank=True)
+    opening_date = models.DateField()
+    opening = models.DecimalField(**DEC)
+    closing_date = models.DateField()
+    closing = models.DecimalField(**DEC)
+    line = models.IntegerField(null=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["custody_account", "currency", "closing_date"])]
+
+
+class StatementLine(models.Model):
+    """A normalised custodian line (positions or cash). The ORM path stages lines here; the
+    PostgreSQL path stages a COPY of the raw file in a temporary table instead."""
+
+    file = models.ForeignKey(CustodianFile, on_delete=models.CASCADE, related_name="lines")
+    line = models.IntegerField(null=True)
+    custody_account = models.CharField(max_length=40)
+    isin = models.CharField(max_length=12, blank=True)
+    cusip = models.CharField(max_length=9, blank=True)
+    sedol = models.CharField(max_length=7, blank=True)
+    ticker = models.CharField(max_length=20, blank=True)
+    mic = models.CharField(max_length=4, blank=True)
+    custodian_security = models.CharField(max_length=40, blank=True)
+    quantity = models.DecimalField(**DEC, null=True)
+    price = models.DecimalField(**DEC, null=True)
+    price_currency = models.CharField(max_length=3, blank=True)
+    fx_rate = models.DecimalField(max_digits=24, decimal_places=12, null=True)
+    cash_currency = models.CharField(max_length=3, blank=True)
+    cash_amount = models.DecimalField(**DEC, null=True)
+
+
+class RunStatus(models.TextChoices):
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class DailyRun(models.Model):
+    as_of = models.DateField(unique=True)
+    status = models.CharField(max_length=20, choices=RunStatus.choices, default=RunStatus.RUNNING)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    stats = models.JSONField(default=dict, blank=True)
+
+    def __str__(self) -> str:
+        return f"daily run {self.as_of}"
+
+
+class ReconRun(models.Model):
+    custodian_code = models.CharField(max_length=40)
+    as_of = models.DateField()
+    file = models.ForeignKey(CustodianFile, null=True, blank=True, on_delete=models.PROTECT, related_name="runs")
+    daily_run = models.ForeignKey(DailyRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs")
+    status = models.CharField(max_length=20, choices=RunStatus.choices, default=RunStatus.RUNNING)
+    engine = models.CharField(max_length=10, default="numpy")  # numpy or sql
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    stats = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["custodian_code", "as_of"])]
+
+    def __str__(self) -> str:
+        return f"run {self.pk} {self.custodian_code} {self.as_of}"
+
+
+# ---------------------------------------------------------------- breaks
+
+class BreakState(models.TextChoices):
+    OPEN = "open"
+    ASSIGNED = "assigned"
+    INVESTIGATING = "investigating"
+    RESOLVED = "resolved"
+    WRITTEN_OFF = "written_off"
+
+
+ACTIVE_STATES = (BreakState.OPEN, BreakState.ASSIGNED, BreakState.INVESTIGATING)
+
+
+class BreakKind(models.TextChoices):
+    QUANTITY = "quantity"
+    PRICE = "price"
+    MARKET_VALUE = "market_value"
+    PENDING_SETTLEMENT = "pending_settlement"
+    CORPORATE_ACTION = "corporate_action"
+    UNKNOWN_INSTRUMENT = "unknown_instrument"
+    MISSING_AT_CUSTODIAN = "missing_at_custodian"
+    MISSING_IN_BOOKS = "missing_in_books"
+    CASH = "cash"
+
+
+class Break(ConcurrentTransitionMixin, models.Model):
+    """A difference between our books and a custodian, under a stable key
+    (custodian, custody account, instrument or currency) so that it carries across daily runs
+    with its owner, notes and age. Explained differences are kept as resolved breaks."""
+
+    key = models.CharField(max_length=64, unique=True)
+    firm = models.ForeignKey("onboarding.Firm", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    custodian_code = models.CharField(max_length=40)
+    custody_account = models.CharField(max_length=40)
+    instrument_id = models.BigIntegerField(null=True, blank=True)
+    identifier = models.CharField(max_length=60, blank=True)  # custodian identifier, or currency for cash
+    asset = models.CharField(max_length=10, default="position")  # position or cash
+    kind = models.CharField(max_length=30, choices=BreakKind.choices)
+    cause = models.CharField(max_length=200, blank=True)
+    explained = models.BooleanField(default=False)
+    state = FSMField(default=BreakState.OPEN, choices=BreakState.choices, protected=True)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                              related_name="+")
+    custodian_quantity = models.DecimalField(**DEC, null=True)
+    book_quantity = models.DecimalField(**DEC, null=True)
+    custodian_price = models.DecimalField(**DEC, null=True)
+    book_price = models.DecimalField(**DEC, null=True)
+    custodian_fx = models.DecimalField(max_digits=24, decimal_places=12, null=True)
+    book_fx = models.DecimalField(max_digits=24, decimal_places=12, null=True)
+    amount_base = models.DecimalField(max_digits=24, decimal_places=2, default=0)
+    base_currency = models.CharField(max_length=3, default="USD")
+    priority = models.PositiveSmallIntegerField(default=4)
+    sla_rule = models.CharField(max_length=40, blank=True)
+    due_at = models.DateTimeField(null=True, blank=True)
+    first_seen = models.DateField()
+    last_seen = models.DateField()
+    # Written set-wise tens of thousands at a time by the run that owns them: no per-row RI trigger.
+    first_run = models.ForeignKey(ReconRun, null=True, on_delete=models.DO_NOTHING, related_name="+",
+                                  db_constraint=False, db_index=False)
+    last_run = models.ForeignKey(ReconRun, null=True, on_delete=models.DO_NOTHING, related_name="+",
+                                 db_constraint=False)
+    occurrences = models.PositiveIntegerField(default=1)
+    line = models.IntegerField(null=True, blank=True)
+    resolution_reason = models.TextField(blank=True)
+    write_off_requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                               on_delete=models.PROTECT, related_name="+", db_index=False)
+    written_off_approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                                on_delete=models.PROTECT, related_name="+", db_index=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["custodian_code", "state"]), models.Index(fields=["state", "priority"])]
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(state="resolved") | ~models.Q(resolution_reason=""),
+                                   name="recon_break_resolved_has_reason"),
+            models.CheckConstraint(condition=~models.Q(state="written_off")
+                                   | models.Q(written_off_approved_by__isnull=False),
+                                   name="recon_break_writeoff_approved"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.custodian_code}/{self.custody_account} {self.identifier or self.instrument_id}"
+
+    @transition(field=state, source=[BreakState.OPEN, BreakState.ASSIGNED], target=BreakState.ASSIGNED)
+    def assign(self):
+        pass
+
+    @transition(field=state, source=[BreakState.OPEN, BreakState.ASSIGNED], target=BreakState.INVESTIGATING)
+    def investigate(self):
+        pass
+
+    @transition(field=state, source=list(ACTIVE_STATES), target=BreakState.RESOLVED)
+    def resolve(self):
+        pass
+
+    @transition(field=state, source=BreakState.INVESTIGATING, target=BreakState.WRITTEN_OFF)
+    def write_off(self):
+        pass
+
+    @transition(field=state, source=BreakState.RESOLVED, target=BreakState.OPEN)
+    def reopen(self):
+        pass
+
+
+class BreakNote(models.Model):
+    brk = models.ForeignKey(Break, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    text = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]

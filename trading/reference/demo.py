@@ -24,6 +24,7 @@ from .services import fx_rates_upsert, prices_upsert, reference_load_all
 DEMO_PRICE_DATE = dt.date(2026, 11, 20)
 DEMO_PRICE_SOURCE = "DEMO_CLOSE"
 DEMO_FX_SOURCE = "WMR_4PM_LONDON"
+HISTORY_DAYS = 21
 
 # issuer key -> (name, country, LEI or "")
 ISSUERS = {
@@ -154,19 +155,23 @@ def reference_demo(*, price_date: dt.date = DEMO_PRICE_DATE, with_prices: bool =
             ),
         )
     if with_prices:
-        as_of = dt.datetime.combine(price_date, dt.time(21, 0), tzinfo=dt.timezone.utc)
+        # the same closes on every weekday of the three weeks up to price_date, so trades
+        # booked in that window find a price and an FX rate
+        days = [price_date - dt.timedelta(days=n) for n in range(HISTORY_DAYS + 1)]
+        days = [d for d in days if d.weekday() < 5]
         prices_upsert(
             rows=[
-                {"listing_id": demo.listings[k].pk, "price_date": price_date, "as_of": as_of, "price": Decimal(p)}
-                for k, p in PRICES.items()
+                {"listing_id": demo.listings[k].pk, "price_date": d, "price": Decimal(p),
+                 "as_of": dt.datetime.combine(d, dt.time(21, 0), tzinfo=dt.UTC)}
+                for k, p in PRICES.items() for d in days
             ],
             source=DEMO_PRICE_SOURCE,
         )
-        fx_as_of = dt.datetime.combine(price_date, dt.time(16, 0), tzinfo=dt.timezone.utc)
         fx_rates_upsert(
             rows=[
-                {"base_currency": b, "quote_currency": q, "rate_date": price_date, "as_of": fx_as_of, "rate": Decimal(r)}
-                for (b, q), r in FX_RATES.items()
+                {"base_currency": b, "quote_currency": q, "rate_date": d, "rate": Decimal(r),
+                 "as_of": dt.datetime.combine(d, dt.time(16, 0), tzinfo=dt.UTC)}
+                for (b, q), r in FX_RATES.items() for d in days
             ],
             source=DEMO_FX_SOURCE,
         )

@@ -17,7 +17,14 @@ from django.db.models import Q
 
 from onboarding.money import is_currency
 
-from .identifiers import validate_bic, validate_cusip, validate_figi, validate_isin, validate_lei, validate_sedol  # noqa: F401
+from .identifiers import (  # noqa: F401
+    validate_bic,
+    validate_cusip,
+    validate_figi,
+    validate_isin,
+    validate_lei,
+    validate_sedol,
+)
 
 CCY_REGEX = r"^[A-Z]{3}$"
 
@@ -201,7 +208,7 @@ class Instrument(models.Model):
         return f"{self.name} ({self.isin})"
 
     @property
-    def economic_underlying(self) -> "Instrument":
+    def economic_underlying(self) -> Instrument:
         return self.underlying if self.underlying_id else self
 
 

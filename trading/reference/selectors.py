@@ -12,7 +12,6 @@ from . import calendars, eligibility
 from .exceptions import FxRateMissing, SettlementCycleMissing
 from .models import Currency, EligibilityRule, FxRate, Instrument, Listing, Market, Price, SettlementCycle
 
-
 # --- Settlement ------------------------------------------------------------------------------
 
 
@@ -195,3 +194,36 @@ def primary_listings(*, instrument_ids: Iterable[int]) -> dict[int, int]:
     for instrument_id, listing_id in rows.values_list("instrument_id", "pk"):
         out.setdefault(instrument_id, listing_id)
     return out
+
+
+# --- Trading sessions --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Session:
+    mic: str
+    day: dt.date
+    opens_at: dt.datetime  # UTC
+    closes_at: dt.datetime  # UTC
+
+
+def market_session(*, market: Market, day: dt.date) -> Session | None:
+    """The market's continuous session on `day` in UTC (its local hours in its own time zone),
+    or None when the exchange calendar has no session that day."""
+    import zoneinfo
+
+    if not calendars.is_exchange_session(day, market.calendar_code):
+        return None
+    tz = zoneinfo.ZoneInfo(market.time_zone)
+    opens = dt.datetime.combine(day, market.open_time, tzinfo=tz).astimezone(dt.UTC)
+    closes = dt.datetime.combine(day, market.close_time, tzinfo=tz).astimezone(dt.UTC)
+    return Session(market.mic, day, opens, closes)
+
+
+def market_is_open(*, market: Market, at: dt.datetime) -> bool:
+    """Whether `at` (aware) falls in the market's continuous session of that local day."""
+    import zoneinfo
+
+    local_day = at.astimezone(zoneinfo.ZoneInfo(market.time_zone)).date()
+    session = market_session(market=market, day=local_day)
+    return session is not None and session.opens_at <= at < session.closes_at

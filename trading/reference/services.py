@@ -89,7 +89,7 @@ def markets_load(*, path: Path | str = MARKETS_FILE) -> dict[str, int]:
             import zoneinfo
 
             zoneinfo.ZoneInfo(record["time_zone"])
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise fail(path, record, "time_zone", f"{record['time_zone']!r} is not an IANA time zone") from exc
         fields = {k: v for k, v in record.items() if k != LINE_KEY}
         for name in ("open_time", "close_time"):

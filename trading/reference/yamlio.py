@@ -29,7 +29,7 @@ def read_rule_file(path: Path | str) -> dict[str, Any]:
     """Read a rule file: a mapping with `version` and a list under `rules`."""
     path = Path(path)
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_LineLoader)  # noqa: S506 (safe loader subclass)
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_LineLoader)
     except (OSError, yaml.YAMLError) as exc:
         raise ReferenceDataError(f"{path.name}: cannot read: {exc}", detail={"file": str(path)}) from exc
     if not isinstance(data, dict) or not isinstance(data.get("rules"), list):

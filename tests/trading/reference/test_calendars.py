@@ -48,3 +48,14 @@ def test_fx_spot_value_date_skips_a_holiday_in_either_currency(ref):
     assert fx_value_date(currency_a="EUR", currency_b="USD", trade_date=dt.date(2026, 11, 9)) == dt.date(2026, 11, 12)
     # USD/CAD is T+1
     assert fx_value_date(currency_a="USD", currency_b="CAD", trade_date=dt.date(2026, 11, 5)) == dt.date(2026, 11, 6)
+
+
+def test_sessions_are_local_hours_in_utc_and_absent_on_holidays(ref):
+    from trading.reference.selectors import market_is_open, market_session
+
+    xlon, xnys, xtks = ref.markets["XLON"], ref.markets["XNYS"], ref.markets["XTKS"]
+    session = market_session(market=xlon, day=dt.date(2026, 7, 1))  # BST: 08:00 London = 07:00 UTC
+    assert session.opens_at == dt.datetime(2026, 7, 1, 7, 0, tzinfo=dt.UTC)
+    assert market_session(market=xnys, day=dt.date(2026, 11, 26)) is None  # Thanksgiving
+    assert market_is_open(market=xtks, at=dt.datetime(2026, 11, 24, 1, 0, tzinfo=dt.UTC))  # 10:00 Tokyo
+    assert not market_is_open(market=xtks, at=dt.datetime(2026, 11, 23, 1, 0, tzinfo=dt.UTC))  # Labour Thanksgiving

@@ -78,10 +78,10 @@ def test_the_newest_price_on_or_before_the_date_is_used(ref):
     from trading.reference.services import prices_upsert
 
     listing = ref.listings["SAP.DE"]
-    stamp = dt.datetime(2026, 11, 23, 17, 35, tzinfo=dt.timezone.utc)
+    stamp = dt.datetime(2026, 11, 23, 17, 35, tzinfo=dt.UTC)
     prices_upsert(rows=[{"listing_id": listing.pk, "price_date": dt.date(2026, 11, 23), "as_of": stamp, "price": "210"}], source="X")
     assert latest_prices(listing_ids=[listing.pk], on=dt.date(2026, 11, 22))[listing.pk].price == Decimal("204.35")
-    assert latest_prices(listing_ids=[listing.pk], on=dt.date(2026, 11, 23))[listing.pk].price == Decimal("210")
+    assert latest_prices(listing_ids=[listing.pk], on=dt.date(2026, 11, 23))[listing.pk].price == Decimal(210)
 
 
 def test_fx_rates_are_direct_inverse_or_crossed_through_usd(ref):

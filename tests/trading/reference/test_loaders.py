@@ -80,3 +80,32 @@ def test_an_eligibility_file_with_an_unknown_investor_type_is_refused_whole(tmp_
     assert err.value.detail["line"] == 3
     assert err.value.detail["field"] == "allowed_investor_types"
     assert not EligibilityRule.objects.exists()
+
+
+def test_an_instrument_type_row_overrides_the_market_default_from_its_date(tmp_path):
+    reference_load_all()
+    path = tmp_path / "cycles.yaml"
+    path.write_text(textwrap.dedent("""\
+        version: "test"
+        rules:
+          - {market: XLON, instrument_type: bond, days: 1, effective_from: 2026-01-01, source: "test: gilts T+1"}
+        """))
+    settlement_cycles_load(path=path)
+    xlon = Market.objects.get(mic="XLON")
+    assert settlement_cycle(market=xlon, instrument_type="bond", on=dt.date(2026, 6, 1)).days == 1
+    assert settlement_cycle(market=xlon, instrument_type="bond", on=dt.date(2025, 6, 1)).days == 2  # market default
+    assert settlement_cycle(market=xlon, instrument_type="equity", on=dt.date(2026, 6, 1)).days == 2
+    row = SettlementCycle.objects.get(market=xlon, instrument_type="bond")
+    assert (row.source, row.version) == ("test: gilts T+1", "test")
+
+
+def test_the_reference_load_command_prints_json(db):
+    import json
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("reference_load", "--json", stdout=out)
+    result = json.loads(out.getvalue())
+    assert result["ok"] and result["markets"] >= 12 and result["settlement_cycles"] >= 20

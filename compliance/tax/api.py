@@ -1,0 +1,66 @@
+"""Partner API for tax documents: capture a form (validated at once), list, read, download the
+pre-filled PDF. Thin: the services decide."""
+from __future__ import annotations
+
+from django.http import HttpResponse
+from drf_spectacular.utils import OpenApiTypes, extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from onboarding.api.idempotency import idempotent
+from onboarding.selectors import get_party_for, scope_to_user
+
+from . import services
+from .forms_catalogue import FORM_TYPES
+from .models import TaxForm
+
+
+class TaxFormSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TaxForm
+        fields = ["id", "party", "related_party", "form_type", "status", "signed_on", "valid_until",
+                  "chapter3_status", "chapter4_status", "treaty_country", "indicia", "validation_errors",
+                  "status_reason", "created_at"]
+        read_only_fields = fields
+
+
+class TaxFormCaptureSerializer(serializers.Serializer):
+    party = serializers.IntegerField()
+    related_party = serializers.IntegerField(required=False, allow_null=True)
+    form_type = serializers.ChoiceField(choices=list(FORM_TYPES))
+    signed_on = serializers.DateField(required=False, allow_null=True)
+    data = serializers.DictField()
+    cure_documents = serializers.ListField(child=serializers.CharField(), required=False)
+
+
+class TaxFormViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = TaxFormSerializer
+    filterset_fields = ["party", "form_type", "status"]
+
+    def get_queryset(self):
+        return scope_to_user(TaxForm.objects.all(), self.request.user).order_by("pk")
+
+    @extend_schema(request=TaxFormCaptureSerializer, responses={201: TaxFormSerializer})
+    @idempotent
+    def create(self, request):
+        data = TaxFormCaptureSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        party = get_party_for(request.user, data.validated_data["party"])
+        related = (get_party_for(request.user, data.validated_data["related_party"])
+                   if data.validated_data.get("related_party") else None)
+        form = services.tax_form_capture(party=party, form_type=data.validated_data["form_type"],
+                                         data=data.validated_data["data"], signed_on=data.validated_data.get("signed_on"),
+                                         actor=request.user, related_party=related,
+                                         cure_documents=data.validated_data.get("cure_documents"))
+        return Response(TaxFormSerializer(form).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY})
+    @action(detail=True, methods=["get"])
+    def pdf(self, request, pk=None):
+        from .documents import render_tax_form_pdf
+
+        form = self.get_object()
+        response = HttpResponse(render_tax_form_pdf(form), content_type="application/pdf")
+        response["Content-Disposition"] = f'attachment; filename="tax-form-{form.pk}.pdf"'
+        return response

@@ -1,0 +1,405 @@
+"""Reads for tax documentation: party facts for the engines, current forms, rules in force,
+outstanding requirements, withholding."""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from onboarding.exceptions import MeridianError
+from onboarding.models import OnboardingCase, OwnershipLink, Party, PartyKind, Relationship
+
+from . import rulefiles
+from .determination import (
+    PartyFacts,
+    PersonRef,
+    RequiredForm,
+    classify_entity,
+    determine_forms,
+    is_crs_jurisdiction,
+    is_us_person,
+)
+from .exceptions import TaxRuleFileInvalid
+from .forms_catalogue import FORM_TYPES, W8_FORMS
+from .indicia import PartyContext
+from .models import FormRule, TaxForm, TaxFormStatus, TreatyRate, WithholdingRule
+from .withholding import PayeeStatus, WithholdingDecision, withholding_rate
+
+
+def party_ref(party: Party) -> str:
+    return f"party:{party.pk}"
+
+
+# --- Rules in force ---------------------------------------------------------------------------
+
+
+def treaty_rows() -> list[dict[str, Any]]:
+    rows = [r.as_rule() for r in TreatyRate.objects.filter(is_active=True)]
+    return rows or rulefiles.treaties()["rows"]
+
+
+def withholding_rules() -> list[dict[str, Any]]:
+    rows = [r.as_rule() for r in WithholdingRule.objects.filter(is_active=True)]
+    return rows or rulefiles.withholding()["rules"]
+
+
+# Rule packs (onboarding/rulepacks/*.yaml) name forms and facts their own way.
+PACK_FORM_NAMES = {"W9": "W9", "W8BEN": "W8BEN", "W8BEN-E": "W8BENE", "W8BENE": "W8BENE", "W8IMY": "W8IMY",
+                   "W8ECI": "W8ECI", "CRS-I": "CRS_IND", "CRS-E": "CRS_ENT", "CRS-CP": "CRS_CP"}
+PACK_FACT_NAMES = {"party_kind": "kind", "crs": "booking_centre_crs"}
+PACK_FACT_VALUES = {("kind", "person"): "individual"}
+
+
+def _translate_pack_rule(rule: dict[str, Any], *, defaults: dict[str, dict[str, Any]], source: str) -> dict[str, Any]:
+    form = PACK_FORM_NAMES.get(str(rule.get("form", "")))
+    if form is None:
+        raise TaxRuleFileInvalid(f"rule pack tax_forms: unknown form {rule.get('form')!r}", detail={"rule": rule})
+    when = {}
+    for key, value in (rule.get("when") or {}).items():
+        key = PACK_FACT_NAMES.get(key, key)
+        when[key] = PACK_FACT_VALUES.get((key, value), value)
+    base = defaults.get(form, {})
+    return {
+        "code": rule.get("code") or base.get("code") or f"tax.{form.lower()}",
+        "form": form,
+        "when": when,
+        "per": rule.get("per") or base.get("per"),
+        "reason": rule.get("reason") or base.get("reason", ""),
+        "source": rule.get("source") or "; ".join(
+            x for x in (base.get("source", ""), f"rule pack {source.split(':', 1)[0]}" if source else "") if x),
+        "effective_from": rule.get("effective_from") or base.get("effective_from"),
+    }
+
+
+def pack_tax_policy(case: OnboardingCase) -> tuple[list[dict[str, Any]] | None, bool | None]:
+    """The case's rule-pack `tax_forms` (translated to this app's rule shape) and its
+    `crs_participating` flag; (None, None) when no pack policy is available."""
+    try:
+        from onboarding.selectors import case_policy
+
+        resolved = case_policy(case)
+    except MeridianError:  # no packs loaded: use this app's rules
+        return None, None
+    policy = resolved.get("policy") or {}
+    crs = policy.get("crs_participating")
+    pack_rules = policy.get("tax_forms")
+    if not pack_rules:
+        return None, crs
+    own = rulefiles.form_rules()["tax_forms"]
+    defaults = {r["form"]: r for r in own}
+    source = (resolved.get("key_sources") or {}).get("tax_forms", "")
+    rules = [_translate_pack_rule(r, defaults=defaults, source=source) for r in pack_rules]
+    named = {r["form"] for r in rules}
+    # The pack names the forms; per-controlling-person self-certifications it does not name come
+    # from this app's rules (a passive NFE's controlling persons).
+    rules += [r for r in own if r.get("per") and r["form"] not in named]
+    return rules, crs
+
+
+def form_rules_for(case: OnboardingCase | None = None) -> tuple[list[dict[str, Any]], bool | None]:
+    """Rules deciding the forms, and the CRS flag when the rule pack sets it. In order: rules
+    pinned on the case by the tax tests (`policy.tax_forms`), the case's rule pack, the loaded
+    FormRule rows, form_rules.yaml."""
+    if case is not None:
+        pinned = (case.policy or {}).get("tax_forms")
+        if pinned:
+            return pinned, None
+        rules, crs = pack_tax_policy(case)
+        if rules:
+            return rules, crs
+    else:
+        crs = None
+    rows = [r.as_rule() for r in FormRule.objects.filter(is_active=True)]
+    return (rows or rulefiles.form_rules()["tax_forms"]), crs
+
+
+# --- Party facts -----------------------------------------------------------------------------
+
+
+def party_snapshot(party: Party) -> dict[str, Any]:
+    """The circumstances a form depends on, to spot a change later."""
+    return {
+        "name": party.display_name.strip().upper(),
+        "residence": (party.residence_country or party.country_of_incorporation or "").upper(),
+        "address": sorted(
+            f"{a.kind}|{a.line1.strip().upper()}|{a.city.strip().upper()}|{a.postal_code.strip().upper()}|{a.country}"
+            for a in party.addresses.all()
+        ),
+        "tin": sorted(f"{t.country}:{t.tin}" for t in party.tax_residences.all() if t.tin),
+    }
+
+
+def party_context(party: Party, *, standing_instruction_countries: tuple[str, ...] = ()) -> PartyContext:
+    return PartyContext(
+        ref=party_ref(party),
+        kind="individual" if party.kind == PartyKind.PERSON else "entity",
+        name=party.display_name,
+        residence_country=party.residence_country,
+        incorporation_country=party.country_of_incorporation,
+        nationalities=tuple(party.nationalities or ()),
+        place_of_birth_country=party.place_of_birth_country,
+        address_countries=tuple(a.country for a in party.addresses.all()),
+        phones=tuple(p for p in [party.phone] if p),
+        standing_instruction_countries=standing_instruction_countries,
+    )
+
+
+def controlling_persons(party: Party) -> list[tuple[Party, str]]:
+    """Natural persons controlling an entity, with their CRS CtrlgPersonType: direct links from
+    persons, shareholders only at or above the threshold."""
+    if party.kind != PartyKind.ENTITY:
+        return []
+    table = rulefiles.form_rules()["controlling_persons"]
+    threshold = Decimal(str(table["ownership_threshold"]))
+    if party.client_type == "trust":
+        codes = table["trust"]
+    elif party.client_type == "foundation":
+        codes = table["legal_arrangement"]
+    else:
+        codes = table["legal_person"]
+    result: list[tuple[Party, str]] = []
+    seen: set[int] = set()
+    links = OwnershipLink.objects.filter(owned=party, owner__kind=PartyKind.PERSON).select_related("owner").order_by("id")
+    for link in links:
+        if link.role == "shareholder" and link.percentage < threshold:
+            continue
+        code = codes.get(link.role) or codes.get("default")
+        if code is None or link.owner_id in seen:
+            continue
+        seen.add(link.owner_id)
+        result.append((link.owner, code))
+    return result
+
+
+def _valid_form(party: Party, form_type: str, on: dt.date) -> TaxForm | None:
+    return (
+        TaxForm.objects.filter(party=party, form_type=form_type, status=TaxFormStatus.VALID)
+        .exclude(valid_until__lt=on)
+        .order_by("-signed_on", "-id")
+        .first()
+    )
+
+
+def party_facts(party: Party, *, booking_centre: str, effectively_connected: bool | None = None,
+                crs_participating: bool | None = None) -> PartyFacts:
+    rules = rulefiles.form_rules()
+    kind = "individual" if party.kind == PartyKind.PERSON else "entity"
+    us = is_us_person(
+        kind=kind,
+        nationalities=list(party.nationalities or []),
+        residence_country=party.residence_country,
+        incorporation_country=party.country_of_incorporation,
+        tax_residences=[t.country for t in party.tax_residences.all()],
+        rules=rules,
+    )
+    cls: dict[str, Any] = {}
+    cps: tuple[PersonRef, ...] = ()
+    if kind == "entity":
+        cls = classify_entity(client_type=party.client_type, listed=party.is_listed,
+                              regulated_fi=party.is_regulated_fi, rules=rules)
+        # A valid self-certification overrides the defaults.
+        today = timezone.localdate()
+        ent = _valid_form(party, "CRS_ENT", today)
+        if ent and ent.data.get("crs_classification"):
+            cls["crs"] = ent.data["crs_classification"]
+        w8 = _valid_form(party, "W8BENE", today)
+        if w8:
+            cls["ch3"], cls["ch4"] = w8.chapter3_status or cls["ch3"], w8.chapter4_status or cls["ch4"]
+        cps = tuple(PersonRef(party_ref(p), p.display_name, role) for p, role in controlling_persons(party))
+    if effectively_connected is None:
+        effectively_connected = _valid_form(party, "W8ECI", timezone.localdate()) is not None
+    return PartyFacts(
+        ref=party_ref(party),
+        name=party.display_name,
+        kind=kind,
+        client_type=party.client_type,
+        us_person=us,
+        booking_centre=booking_centre.upper(),
+        booking_centre_crs=(is_crs_jurisdiction(booking_centre, rules) if crs_participating is None
+                            else crs_participating),
+        intermediary=bool(cls.get("intermediary")),
+        effectively_connected=effectively_connected,
+        passive_nfe=cls.get("crs") == "passive_nfe",
+        chapter3_status=cls.get("ch3", ""),
+        chapter4_status=cls.get("ch4", ""),
+        crs_classification=cls.get("crs", ""),
+        controlling_persons=cps,
+    )
+
+
+# --- Requirements ----------------------------------------------------------------------------
+
+
+def latest_case(relationship: Relationship) -> OnboardingCase | None:
+    return relationship.cases.order_by("-created_at", "-id").first()
+
+
+def booking_centre_for(relationship: Relationship) -> str:
+    case = latest_case(relationship)
+    return (case.jurisdiction if case else "") or relationship.firm.home_jurisdiction
+
+
+def required_forms(party: Party, *, booking_centre: str, case: OnboardingCase | None = None) -> list[RequiredForm]:
+    effectively_connected = None
+    if case is not None and "effectively_connected" in ((case.policy or {}).get("tax") or {}):
+        effectively_connected = bool(case.policy["tax"]["effectively_connected"])
+    rules, crs = form_rules_for(case)
+    facts = party_facts(party, booking_centre=booking_centre, effectively_connected=effectively_connected,
+                        crs_participating=crs)
+    return determine_forms(facts, rules, on=timezone.localdate())
+
+
+def _ref_to_pk(ref: str) -> int:
+    return int(ref.split(":", 1)[1])
+
+
+def missing_forms(party: Party, *, booking_centre: str, on: dt.date | None = None,
+                  case: OnboardingCase | None = None) -> list[tuple[RequiredForm, str, TaxForm | None]]:
+    """Required forms with no valid current form on file: (requirement, why, latest form or None)."""
+    on = on or timezone.localdate()
+    missing = []
+    for req in required_forms(party, booking_centre=booking_centre, case=case):
+        subject_pk = _ref_to_pk(req.subject_ref)
+        qs = TaxForm.objects.filter(party_id=subject_pk, form_type=req.form)
+        if req.for_ref:
+            qs = qs.filter(related_party_id=_ref_to_pk(req.for_ref))
+        latest = qs.exclude(status=TaxFormStatus.SUPERSEDED).order_by("-created_at", "-id").first()
+        current = qs.filter(status=TaxFormStatus.VALID).exclude(valid_until__lt=on).first()
+        if current is not None:
+            continue
+        if latest is None:
+            why = "no form on file"
+        elif latest.status == TaxFormStatus.VALID or latest.status == TaxFormStatus.EXPIRED:  # valid but past valid_until: expiry task not yet run
+            why = f"expired on {latest.valid_until}"
+        elif latest.status == TaxFormStatus.INVALID:
+            why = f"form on file is invalid: {latest.status_reason or 'see validation errors'}"
+        else:
+            why = f"form on file is {latest.get_status_display().lower()}, not yet validated"
+        missing.append((req, why, latest))
+    return missing
+
+
+# --- Withholding -----------------------------------------------------------------------------
+
+
+def payee_status(party: Party, *, on: dt.date | None = None) -> PayeeStatus:
+    on = on or timezone.localdate()
+    kind = "individual" if party.kind == PartyKind.PERSON else "entity"
+    us = is_us_person(kind=kind, nationalities=list(party.nationalities or []),
+                      residence_country=party.residence_country,
+                      incorporation_country=party.country_of_incorporation,
+                      tax_residences=[t.country for t in party.tax_residences.all()])
+    wanted = ["W9"] if us else sorted(W8_FORMS)
+    form = (
+        TaxForm.objects.filter(party=party, form_type__in=wanted, status=TaxFormStatus.VALID)
+        .exclude(valid_until__lt=on)
+        .order_by("-signed_on", "-id")
+        .first()
+    )
+    if form is None:
+        return PayeeStatus(us_person=us, documented=False)
+    return PayeeStatus(
+        us_person=us,
+        documented=True,
+        certified_tin=form.certified_tin,
+        exempt=form.exempt_payee,
+        treaty_country=form.treaty_country,
+        treaty_income_types=tuple(form.treaty_income_types or ()),
+    )
+
+
+def withholding_for(party: Party, *, income_type: str, on: dt.date | None = None) -> WithholdingDecision:
+    """The rate a payment of `income_type` to `party` suffers today (default withholding when the
+    form has expired or is missing)."""
+    on = on or timezone.localdate()
+    return withholding_rate(payee_status(party, on=on), income_type=income_type, on=on,
+                            rules=withholding_rules(), treaty_rows=treaty_rows())
+
+
+def withholding_fraction_for(party: Party, *, income_type: str, on: dt.date | None = None) -> Decimal:
+    """The rate as a fraction (0.15), the form `accounts.services.dividend_book` takes."""
+    return withholding_for(party, income_type=income_type, on=on).rate / Decimal(100)
+
+
+def forms_for_party(party: Party) -> QuerySet[TaxForm]:
+    return TaxForm.objects.filter(party=party).order_by("-created_at", "-id")
+
+
+def forms_expiring(*, firm=None, on: dt.date | None = None, within_days: int | None = None) -> QuerySet[TaxForm]:
+    """Valid forms whose validity ends within the warning window (90 days by default)."""
+    from .validity import expiry_warning_days
+
+    on = on or timezone.localdate()
+    horizon = on + dt.timedelta(days=expiry_warning_days() if within_days is None else within_days)
+    qs = TaxForm.objects.filter(status=TaxFormStatus.VALID, valid_until__gte=on, valid_until__lte=horizon)
+    if firm is not None:
+        qs = qs.filter(firm=firm)
+    return qs.select_related("party").order_by("valid_until", "id")
+
+
+def forms_for_firm(firm) -> QuerySet[TaxForm]:
+    return TaxForm.objects.filter(firm=firm).select_related("party")
+
+
+def form_label(form_type: str) -> str:
+    return FORM_TYPES.get(form_type, form_type)
+
+
+
+
+# --- Pre-filling a form for signature -----------------------------------------------------------
+
+
+def _address_dict(address) -> dict[str, str]:
+    return {"line1": address.line1, "line2": address.line2, "city": address.city, "region": address.region,
+            "postal_code": address.postal_code, "country": address.country}
+
+
+def prefill_form_data(party: Party, form_type: str, *, related_party: Party | None = None,
+                      role: str = "") -> dict[str, Any]:
+    """Form fields taken from what onboarding already knows about the party, for a document the
+    client only has to check and sign."""
+    addresses = {a.kind: a for a in party.addresses.all()}
+    home = addresses.get("residential") or addresses.get("registered") or addresses.get("business")
+    mailing = addresses.get("mailing")
+    residences = [{"country": t.country, "tin": t.tin, "no_tin_reason": t.no_tin_reason,
+                   "explanation": t.no_tin_explanation} for t in party.tax_residences.all()]
+    home_country = (home.country if home else "") or party.residence_country or party.country_of_incorporation
+    foreign_tin = next((r["tin"] for r in residences if r["country"] == home_country and r["tin"]), "")
+    us_tin = next((r["tin"] for r in residences if r["country"] == "US" and r["tin"]), "")
+    data: dict[str, Any] = {"name": party.display_name, "signer_name": party.display_name if party.kind == "person" else ""}
+    if form_type == "W9":
+        data.update(tax_classification="individual" if party.kind == "person" else party.client_type,
+                    address=_address_dict(home) if home else {}, tin=us_tin)
+    elif form_type in {"W8BEN", "W8BENE", "W8IMY", "W8ECI"}:
+        data.update(permanent_address=_address_dict(home) if home else {},
+                    mailing_address=_address_dict(mailing) if mailing else {}, foreign_tin=foreign_tin, us_tin=us_tin)
+        if form_type == "W8BEN":
+            data.update(citizenship=(party.nationalities or [""])[0],
+                        date_of_birth=party.date_of_birth.isoformat() if party.date_of_birth else "")
+        else:
+            cls = classify_entity(client_type=party.client_type, listed=party.is_listed,
+                                  regulated_fi=party.is_regulated_fi)
+            data.update(country_of_incorporation=party.country_of_incorporation, chapter3_status=cls["ch3"],
+                        chapter4_status=cls["ch4"])
+    elif form_type in {"CRS_IND", "CRS_CP"}:
+        data.update(residence_address=_address_dict(home) if home else {}, tax_residences=residences,
+                    date_of_birth=party.date_of_birth.isoformat() if party.date_of_birth else "",
+                    place_of_birth=party.place_of_birth_country)
+        if form_type == "CRS_CP" and related_party is not None:
+            data.update(entity_name=related_party.display_name, role=role)
+    elif form_type == "CRS_ENT":
+        cls = classify_entity(client_type=party.client_type, listed=party.is_listed, regulated_fi=party.is_regulated_fi)
+        data.update(address=_address_dict(home) if home else {}, tax_residences=residences,
+                    country_of_incorporation=party.country_of_incorporation, crs_classification=cls["crs"])
+        if cls["crs"] == "passive_nfe":
+            data["controlling_persons"] = [
+                {"name": p.display_name, "role": code, "party": p.pk,
+                 "tax_residences": [{"country": t.country, "tin": t.tin, "no_tin_reason": t.no_tin_reason,
+                                     "explanation": t.no_tin_explanation} for t in p.tax_residences.all()]}
+                for p, code in controlling_persons(party)
+            ]
+    return data

@@ -1,0 +1,235 @@
+"""Validation of a captured tax form: required fields, TINs, treaty claim, signature date,
+consistency with the party (US indicia), controlling persons of passive entities.
+Plain Python: party facts come in as a PartyContext, rules from the rule files."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import rulefiles
+from .forms_catalogue import CRS_FORMS, W8_FORMS
+from .indicia import Indicium, PartyContext, find_indicia, uncured
+from .tin import validate_missing_tin, validate_tin
+from .treaty import check_treaty_claim
+from .validity import valid_until
+
+
+@dataclass(frozen=True)
+class Issue:
+    field: str
+    code: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "code": self.code, "message": self.message}
+
+
+@dataclass
+class ValidationResult:
+    errors: list[Issue] = field(default_factory=list)
+    indicia: list[Indicium] = field(default_factory=list)
+    uncured_indicia: list[Indicium] = field(default_factory=list)
+    valid_until: dt.date | None = None
+    tins: list[dict[str, Any]] = field(default_factory=list)
+    treaty_rate: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and not self.uncured_indicia
+
+    def add(self, field_name: str, code: str, message: str) -> None:
+        self.errors.append(Issue(field_name, code, message))
+
+
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "W9": ("name", "tax_classification", "address", "tin"),
+    "W8BEN": ("name", "citizenship", "permanent_address", "date_of_birth"),
+    "W8BENE": ("name", "country_of_incorporation", "chapter3_status", "chapter4_status", "permanent_address"),
+    "W8IMY": ("name", "country_of_incorporation", "chapter3_status", "chapter4_status", "permanent_address"),
+    "W8ECI": ("name", "permanent_address", "us_business_address", "us_tin", "income_description"),
+    "CRS_IND": ("name", "date_of_birth", "residence_address", "tax_residences"),
+    "CRS_ENT": ("name", "address", "tax_residences", "crs_classification"),
+    "CRS_CP": ("name", "date_of_birth", "residence_address", "tax_residences", "entity_name", "role"),
+}
+ADDRESS_FIELDS = ("line1", "city", "country")
+PO_BOX = re.compile(r"\b(P\.?\s?O\.?\s?BOX|POSTFACH|BOITE POSTALE|APARTADO)\b", re.IGNORECASE)
+
+
+def _check_address(result: ValidationResult, name: str, value: Any, *, no_po_box: bool = False) -> None:
+    if not isinstance(value, dict):
+        result.add(name, "invalid", "address must have line1, city and country")
+        return
+    for f in ADDRESS_FIELDS:
+        if not str(value.get(f, "")).strip():
+            result.add(f"{name}.{f}", "required", f"{name.replace('_', ' ')}: {f} is required")
+    if no_po_box and PO_BOX.search(str(value.get("line1", ""))):
+        result.add(f"{name}.line1", "po_box", "a permanent residence address cannot be a P.O. box or in-care-of address")
+
+
+def _check_tax_residences(result: ValidationResult, residences: Any, *, prefix: str, entity: bool) -> None:
+    if not isinstance(residences, list) or not residences:
+        result.add(prefix, "required", "at least one tax residence is required")
+        return
+    for i, res in enumerate(residences):
+        where = f"{prefix}[{i}]"
+        country = str((res or {}).get("country", "")).upper()
+        if not country:
+            result.add(f"{where}.country", "required", "country of tax residence is required")
+            continue
+        tin = str(res.get("tin", "") or "").strip()
+        if tin:
+            check = validate_tin(country, tin, entity=entity)
+            result.tins.append({"country": country, "tin": check.value, "valid": check.valid, "method": check.method})
+            if not check.valid:
+                result.add(f"{where}.tin", "tin_invalid", f"TIN for {country} is not valid: {check.message}")
+        else:
+            reason = validate_missing_tin(country, res.get("no_tin_reason", ""), res.get("explanation", ""))
+            if not reason.valid:
+                result.add(f"{where}.no_tin_reason", "tin_missing", reason.message)
+
+
+def _check_signature(result: ValidationResult, form_type: str, signed_on: dt.date | None, data: dict[str, Any],
+                     today: dt.date) -> None:
+    if signed_on is None:
+        result.add("signed_on", "required", "the form must be signed and dated")
+        return
+    if signed_on > today:
+        result.add("signed_on", "future", f"signature date {signed_on} is in the future")
+    if not str(data.get("signer_name", "")).strip():
+        result.add("signer_name", "required", "the name of the person signing is required")
+    if form_type in W8_FORMS | {"W9"} and not data.get("certified"):
+        result.add("certified", "required", "the penalties-of-perjury certification must be given")
+    until = valid_until(form_type, signed_on)
+    result.valid_until = until
+    if until is not None and until < today:
+        result.add("signed_on", "expired", f"a {form_type} signed on {signed_on} expired on {until}")
+
+
+def validate_form(
+    form_type: str,
+    data: dict[str, Any],
+    *,
+    signed_on: dt.date | None,
+    party: PartyContext,
+    today: dt.date,
+    cure_documents: list[str] | None = None,
+) -> ValidationResult:
+    rules = rulefiles.form_rules()
+    statuses = rules["statuses"]
+    result = ValidationResult()
+    data = data or {}
+    for name in REQUIRED[form_type]:
+        value = data.get(name)
+        if value in (None, "", [], {}):
+            result.add(name, "required", f"{name.replace('_', ' ')} is required")
+    _check_signature(result, form_type, signed_on, data, today)
+
+    entity = form_type in {"W8BENE", "W8IMY", "CRS_ENT"} or (form_type in {"W9", "W8ECI"} and party.kind == "entity")
+    if form_type == "W9":
+        if data.get("address"):
+            _check_address(result, "address", data["address"])
+        if data.get("tin"):
+            check = validate_tin("US", data["tin"], entity=party.kind == "entity")
+            result.tins.append({"country": "US", "tin": check.value, "valid": check.valid, "method": check.method})
+            if not check.valid:
+                result.add("tin", "tin_invalid", f"US TIN is not valid: {check.message}")
+    if form_type in W8_FORMS:
+        if data.get("permanent_address"):
+            _check_address(result, "permanent_address", data["permanent_address"], no_po_box=True)
+        if data.get("mailing_address"):
+            _check_address(result, "mailing_address", data["mailing_address"])
+        residence = str((data.get("permanent_address") or {}).get("country", "")).upper()
+        if form_type == "W8ECI":
+            if data.get("us_business_address"):
+                _check_address(result, "us_business_address", data["us_business_address"])
+            if data.get("us_tin"):
+                check = validate_tin("US", data["us_tin"], entity=party.kind == "entity")
+                if not check.valid:
+                    result.add("us_tin", "tin_invalid", f"a W-8ECI needs a valid US TIN: {check.message}")
+        elif data.get("us_tin"):
+            check = validate_tin("US", data["us_tin"], entity=entity)
+            if not check.valid:
+                result.add("us_tin", "tin_invalid", f"US TIN is not valid: {check.message}")
+        if form_type in {"W8BEN", "W8BENE"}:
+            foreign_tin = str(data.get("foreign_tin", "") or "").strip()
+            if foreign_tin and residence:
+                check = validate_tin(residence, foreign_tin, entity=entity)
+                result.tins.append({"country": residence, "tin": check.value, "valid": check.valid,
+                                    "method": check.method})
+                if not check.valid:
+                    result.add("foreign_tin", "tin_invalid", f"foreign TIN for {residence} is not valid: {check.message}")
+            elif not foreign_tin and not data.get("foreign_tin_not_required"):
+                result.add("foreign_tin", "required",
+                           "a foreign TIN is required unless the form states it is not legally required")
+            claim = data.get("treaty_claim")
+            if claim:
+                check = check_treaty_claim(claim, residence_country=residence, on=signed_on or today)
+                if check.valid:
+                    result.treaty_rate = str(check.rate)
+                    if form_type == "W8BENE" and not data.get("lob_test"):
+                        result.add("lob_test", "required",
+                                   "an entity claiming treaty benefits must state its limitation-on-benefits test")
+                else:
+                    result.add("treaty_claim", "treaty_invalid", check.message)
+        if form_type in {"W8BENE", "W8IMY"}:
+            ch3_allowed = statuses["chapter3_beneficial_owner"] if form_type == "W8BENE" else statuses["chapter3_intermediary"]
+            if data.get("chapter3_status") and data["chapter3_status"] not in ch3_allowed:
+                result.add("chapter3_status", "invalid", f"chapter 3 status {data['chapter3_status']!r} is not allowed on {form_type}")
+            ch4 = data.get("chapter4_status")
+            if ch4 and ch4 not in statuses["chapter4"]:
+                result.add("chapter4_status", "invalid", f"chapter 4 status {ch4!r} is not known")
+            if ch4 in statuses["giin_required"]:
+                giin = str(data.get("giin", "") or "").upper()
+                if not re.fullmatch(statuses["giin_pattern"], giin):
+                    result.add("giin", "giin_invalid", f"a {ch4.replace('_', ' ')} needs a valid GIIN")
+            if form_type == "W8BENE" and ch4 == "passive_nffe":
+                owners = data.get("substantial_us_owners")
+                if not data.get("no_substantial_us_owners") and not owners:
+                    result.add("substantial_us_owners", "required",
+                               "a passive NFFE must list its substantial US owners or certify it has none")
+                for i, owner in enumerate(owners or []):
+                    if not owner.get("name") or not owner.get("tin"):
+                        result.add(f"substantial_us_owners[{i}]", "required", "each substantial US owner needs a name and a US TIN")
+                    elif not validate_tin("US", owner["tin"]).valid:
+                        result.add(f"substantial_us_owners[{i}].tin", "tin_invalid", "US TIN of substantial owner is not valid")
+            if form_type == "W8IMY" and not data.get("withholding_statement"):
+                result.add("withholding_statement", "required",
+                           "a W-8IMY needs a withholding statement allocating payments to the underlying owners")
+        result.indicia = find_indicia(party, data)
+        result.uncured_indicia = uncured(result.indicia, cure_documents or [])
+    if form_type in CRS_FORMS:
+        address_field = "address" if form_type == "CRS_ENT" else "residence_address"
+        if data.get(address_field):
+            _check_address(result, address_field, data[address_field])
+        if data.get("tax_residences"):
+            _check_tax_residences(result, data["tax_residences"], prefix="tax_residences", entity=form_type == "CRS_ENT")
+        if form_type == "CRS_ENT":
+            cls = data.get("crs_classification")
+            if cls and cls not in statuses["crs_entity"]:
+                result.add("crs_classification", "invalid", f"CRS classification {cls!r} is not known")
+            if cls == "passive_nfe":
+                persons = data.get("controlling_persons") or []
+                if not persons:
+                    result.add("controlling_persons", "required", "a passive NFE must name its controlling persons")
+                for i, person in enumerate(persons):
+                    where = f"controlling_persons[{i}]"
+                    if not person.get("name"):
+                        result.add(f"{where}.name", "required", "controlling person name is required")
+                    if person.get("role") not in statuses["crs_controlling_person_types"]:
+                        result.add(f"{where}.role", "invalid", "controlling person type must be one of CRS801-CRS813")
+                    _check_tax_residences(result, person.get("tax_residences"), prefix=f"{where}.tax_residences",
+                                          entity=False)
+        if form_type == "CRS_CP" and data.get("role") not in statuses["crs_controlling_person_types"]:
+            result.add("role", "invalid", "controlling person type must be one of CRS801-CRS813")
+    us_codes = set(rules["us_person"]["us_codes"])
+    if form_type in W8_FORMS and (
+        str(data.get("citizenship", "")).upper() in us_codes or us_codes & {c.upper() for c in party.nationalities}
+    ):
+        result.add("citizenship", "us_person", "a US citizen is a US person and gives a Form W-9, not a W-8")
+    if form_type == "W8BEN" and party.kind != "individual":
+        result.add("form_type", "wrong_form", "a W-8BEN is for individuals; entities give a W-8BEN-E")
+    if form_type in {"W8BENE", "W8IMY", "CRS_ENT"} and party.kind != "entity":
+        result.add("form_type", "wrong_form", f"a {form_type} is for entities")
+    return result

@@ -1,0 +1,195 @@
+"""Shapes only: validation of business rules happens in the services the views call."""
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from ..crypto import mask
+
+from ..models import (
+    Address,
+    ControlRole,
+    Document,
+    DocumentType,
+    IdentifierKind,
+    OnboardingCase,
+    OwnershipLink,
+    Party,
+    PartyIdentifier,
+    PartyKind,
+    Relationship,
+    TaxResidence,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+
+
+class AddressSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Address
+        fields = ["id", "kind", "line1", "line2", "city", "region", "postal_code", "country"]
+
+
+class IdentifierSerializer(serializers.ModelSerializer):
+    """Identifiers are masked; POST /parties/{id}/reveal/ shows them in full and is audited."""
+
+    value = serializers.CharField(source="masked_value", read_only=True)
+
+    class Meta:
+        model = PartyIdentifier
+        fields = ["id", "kind", "country", "value", "validator"]
+        read_only_fields = ["validator"]
+
+
+class TaxResidenceSerializer(serializers.ModelSerializer):
+    tin = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TaxResidence
+        fields = ["id", "country", "tin", "no_tin_reason", "no_tin_explanation"]
+
+    def get_tin(self, obj) -> str:
+        return mask(obj.tin)
+
+
+class PartySerializer(serializers.ModelSerializer):
+    display_name = serializers.CharField(read_only=True)
+    date_of_birth = serializers.SerializerMethodField()
+    addresses = AddressSerializer(many=True, read_only=True)
+    identifiers = IdentifierSerializer(many=True, read_only=True)
+    tax_residences = TaxResidenceSerializer(many=True, read_only=True)
+    nationalities = serializers.ListField(child=serializers.CharField(max_length=2), required=False)
+
+    class Meta:
+        model = Party
+        fields = [
+            "id", "kind", "client_type", "display_name", "given_names", "family_name", "date_of_birth",
+            "place_of_birth_country", "nationalities", "is_pep", "legal_name", "date_of_incorporation",
+            "country_of_incorporation", "is_listed", "is_regulated_fi", "residence_country", "email", "phone",
+            "source_of_wealth", "source_of_funds", "version", "addresses", "identifiers", "tax_residences",
+            "created_at", "updated_at",
+        ]
+        read_only_fields = ["version", "created_at", "updated_at"]
+
+
+    def get_date_of_birth(self, obj) -> str | None:
+        return f"{obj.date_of_birth.year}-••-••" if obj.date_of_birth else None
+
+
+class PartyCreateSerializer(PartySerializer):
+    kind = serializers.ChoiceField(choices=PartyKind.choices)
+    date_of_birth = serializers.DateField(required=False, allow_null=True)
+    client_type = serializers.ChoiceField(choices=Party._meta.get_field("client_type").choices, required=False)
+
+
+class PartyUpdateSerializer(serializers.Serializer):
+    given_names = serializers.CharField(required=False, allow_blank=True)
+    family_name = serializers.CharField(required=False, allow_blank=True)
+    legal_name = serializers.CharField(required=False, allow_blank=True)
+    date_of_birth = serializers.DateField(required=False, allow_null=True)
+    date_of_incorporation = serializers.DateField(required=False, allow_null=True)
+    residence_country = serializers.CharField(required=False, allow_blank=True, max_length=2)
+    country_of_incorporation = serializers.CharField(required=False, allow_blank=True, max_length=2)
+    nationalities = serializers.ListField(child=serializers.CharField(max_length=2), required=False)
+    is_pep = serializers.BooleanField(required=False)
+    email = serializers.EmailField(required=False, allow_blank=True)
+    phone = serializers.CharField(required=False, allow_blank=True)
+    source_of_wealth = serializers.CharField(required=False, allow_blank=True)
+    source_of_funds = serializers.CharField(required=False, allow_blank=True)
+
+
+class IdentifierInputSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=IdentifierKind.choices)
+    country = serializers.CharField(max_length=2, required=False, allow_blank=True, default="")
+    value = serializers.CharField(max_length=64)
+
+
+class AddressInputSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=Address._meta.get_field("kind").choices)
+    line1 = serializers.CharField(max_length=200)
+    line2 = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    city = serializers.CharField(max_length=100)
+    region = serializers.CharField(max_length=10, required=False, allow_blank=True, default="")
+    postal_code = serializers.CharField(max_length=20, required=False, allow_blank=True, default="")
+    country = serializers.CharField(max_length=2)
+
+
+class TaxResidenceInputSerializer(serializers.Serializer):
+    country = serializers.CharField(max_length=2)
+    tin = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    no_tin_reason = serializers.ChoiceField(choices=["", "A", "B", "C"], required=False, default="")
+    no_tin_explanation = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class OwnershipSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = OwnershipLink
+        fields = ["id", "owner", "owned", "percentage", "role"]
+
+
+class OwnershipInputSerializer(serializers.Serializer):
+    owner = serializers.IntegerField()
+    owned = serializers.IntegerField()
+    percentage = serializers.DecimalField(max_digits=7, decimal_places=4, default=0)
+    role = serializers.ChoiceField(choices=ControlRole.choices, default=ControlRole.SHAREHOLDER)
+
+
+class DocumentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Document
+        fields = ["id", "party", "doc_type", "original_name", "content_type", "size", "sha256", "expires_on",
+                  "uploaded_at"]
+
+
+class DocumentUploadSerializer(serializers.Serializer):
+    party = serializers.IntegerField()
+    doc_type = serializers.ChoiceField(choices=DocumentType.choices)
+    file = serializers.FileField()
+    expires_on = serializers.DateField(required=False, allow_null=True)
+
+
+class CaseSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = OnboardingCase
+        fields = ["id", "party", "relationship", "kind", "jurisdiction", "state", "risk_level",
+                  "rule_pack_versions", "submitted_at", "decided_at", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+class CaseCreateSerializer(serializers.Serializer):
+    party = serializers.IntegerField()
+    jurisdiction = serializers.CharField(max_length=2, required=False, allow_blank=True)
+
+
+class ReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class OutstandingSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    subject = serializers.CharField()
+    reason = serializers.CharField()
+    category = serializers.CharField()
+    source = serializers.CharField()
+    detail = serializers.DictField()
+
+
+class RelationshipSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Relationship
+        fields = ["id", "party", "state", "risk_level", "approved_at", "next_review_due"]
+        read_only_fields = fields
+
+
+class WebhookEndpointSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["id", "url", "events", "secret", "is_active", "created_at"]
+        read_only_fields = ["secret", "created_at"]
+
+
+class WebhookDeliverySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = WebhookDelivery
+        fields = ["id", "event_id", "event_type", "status", "attempts", "last_status_code", "last_error",
+                  "created_at", "delivered_at"]
+        read_only_fields = fields

@@ -1,0 +1,12 @@
+from rest_framework.routers import DefaultRouter
+
+from . import views
+
+router = DefaultRouter()
+router.register("parties", views.PartyViewSet, basename="party")
+router.register("ownership", views.OwnershipViewSet, basename="ownership")
+router.register("documents", views.DocumentViewSet, basename="document")
+router.register("cases", views.CaseViewSet, basename="case")
+router.register("relationships", views.RelationshipViewSet, basename="relationship")
+router.register("webhooks", views.WebhookViewSet, basename="webhook")
+urlpatterns = router.urls

@@ -1,0 +1,243 @@
+"""Partner API views for onboarding. Thin: parse, call a service or selector, shape the answer."""
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+
+from .. import services, webhooks
+from ..exceptions import PermissionDenied
+from ..models import Document, OwnershipLink, WebhookDelivery, WebhookEndpoint
+from ..selectors import (
+    beneficial_owner_summary,
+    case_outstanding,
+    cases_for,
+    get_party_for,
+    parties_for,
+    relationships_for,
+    scope_to_user,
+)
+from . import serializers as s
+from .idempotency import idempotent
+
+
+def _firm_of(request):
+    firm = request.user.firm
+    if firm is None:
+        raise PermissionDenied("this action is for a firm's users; platform officers act in the admin")
+    return firm
+
+
+class PartyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = s.PartySerializer
+    filterset_fields = ["kind", "client_type", "residence_country", "is_pep"]
+
+    def get_queryset(self):
+        return parties_for(self.request.user).prefetch_related("addresses", "identifiers", "tax_residences").order_by("pk")
+
+    @extend_schema(request=s.PartyCreateSerializer, responses={201: s.PartySerializer})
+    @idempotent
+    def create(self, request):
+        data = s.PartyCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = {k: v for k, v in data.validated_data.items() if k not in ("kind", "client_type")}
+        party = services.party_create(firm=_firm_of(request), actor=request.user, kind=data.validated_data["kind"],
+                                      client_type=data.validated_data.get("client_type"), **fields)
+        party = parties_for(request.user).prefetch_related("addresses", "identifiers", "tax_residences").get(pk=party.pk)
+        return Response(s.PartySerializer(party).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.PartyUpdateSerializer, responses={200: s.PartySerializer})
+    def partial_update(self, request, pk=None):
+        party = get_party_for(request.user, pk)
+        data = s.PartyUpdateSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        party = services.party_update(party=party, actor=request.user, **data.validated_data)
+        return Response(s.PartySerializer(party).data)
+
+    @extend_schema(request=None, responses={200: dict})
+    @action(detail=True, methods=["post"])
+    def reveal(self, request, pk=None):
+        """The sensitive values in full; every reveal is written to the audit trail."""
+        party = get_party_for(request.user, pk)
+        return Response(services.party_reveal_sensitive(party=party, actor=request.user))
+
+    @extend_schema(request=s.IdentifierInputSerializer, responses={201: s.IdentifierSerializer})
+    @action(detail=True, methods=["post"])
+    def identifiers(self, request, pk=None):
+        party = get_party_for(request.user, pk)
+        data = s.IdentifierInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        identifier = services.party_add_identifier(party=party, actor=request.user, **data.validated_data)
+        return Response(s.IdentifierSerializer(identifier).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.AddressInputSerializer, responses={201: s.AddressSerializer})
+    @action(detail=True, methods=["post"])
+    def addresses(self, request, pk=None):
+        party = get_party_for(request.user, pk)
+        data = s.AddressInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        address = services.party_add_address(party=party, actor=request.user, **data.validated_data)
+        return Response(s.AddressSerializer(address).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.TaxResidenceInputSerializer, responses={201: s.TaxResidenceSerializer})
+    @action(detail=True, methods=["post"], url_path="tax-residences")
+    def tax_residences(self, request, pk=None):
+        party = get_party_for(request.user, pk)
+        data = s.TaxResidenceInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        residence = services.party_set_tax_residence(party=party, actor=request.user, **data.validated_data)
+        return Response(s.TaxResidenceSerializer(residence).data, status=status.HTTP_201_CREATED)
+
+
+class OwnershipViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
+    serializer_class = s.OwnershipSerializer
+    filterset_fields = ["owner", "owned", "role"]
+
+    def get_queryset(self):
+        return scope_to_user(OwnershipLink.objects.all(), self.request.user).order_by("pk")
+
+    @extend_schema(request=s.OwnershipInputSerializer, responses={201: s.OwnershipSerializer})
+    @idempotent
+    def create(self, request):
+        data = s.OwnershipInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        owner = get_party_for(request.user, data.validated_data["owner"])
+        owned = get_party_for(request.user, data.validated_data["owned"])
+        link = services.ownership_link_add(owner=owner, owned=owned, actor=request.user,
+                                           percentage=data.validated_data["percentage"], role=data.validated_data["role"])
+        return Response(s.OwnershipSerializer(link).data, status=status.HTTP_201_CREATED)
+
+    def perform_destroy(self, instance):
+        services.ownership_link_remove(link=instance, actor=self.request.user)
+
+
+class DocumentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = s.DocumentSerializer
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+    filterset_fields = ["party", "doc_type"]
+
+    def get_queryset(self):
+        return scope_to_user(Document.objects.all(), self.request.user).order_by("pk")
+
+    @extend_schema(request={"multipart/form-data": s.DocumentUploadSerializer}, responses={201: s.DocumentSerializer})
+    @idempotent
+    def create(self, request):
+        data = s.DocumentUploadSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        party = get_party_for(request.user, data.validated_data["party"])
+        upload = data.validated_data["file"]
+        if upload.size > services.MAX_UPLOAD_BYTES:
+            from ..exceptions import ValidationFailed
+
+            raise ValidationFailed("file: larger than 10 MB", detail={"file": "too_large"})
+        document = services.document_add(party=party, actor=request.user, doc_type=data.validated_data["doc_type"],
+                                         content=upload.read(), original_name=upload.name,
+                                         expires_on=data.validated_data.get("expires_on"))
+        return Response(s.DocumentSerializer(document).data, status=status.HTTP_201_CREATED)
+
+
+class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = s.CaseSerializer
+    filterset_fields = ["state", "kind", "jurisdiction", "party", "risk_level"]
+
+    def get_queryset(self):
+        return cases_for(self.request.user).order_by("pk")
+
+    @extend_schema(request=s.CaseCreateSerializer, responses={201: s.CaseSerializer})
+    @idempotent
+    def create(self, request):
+        data = s.CaseCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        party = get_party_for(request.user, data.validated_data["party"])
+        case = services.case_create(firm=_firm_of(request), party=party, actor=request.user,
+                                    jurisdiction=data.validated_data.get("jurisdiction") or None)
+        return Response(s.CaseSerializer(case).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={200: s.OutstandingSerializer(many=True)})
+    @action(detail=True, methods=["get"])
+    def requirements(self, request, pk=None):
+        case = self.get_object()
+        return Response([item.as_dict() for item in case_outstanding(case)])
+
+    @extend_schema(responses={200: dict})
+    @action(detail=True, methods=["get"], url_path="beneficial-owners")
+    def beneficial_owners(self, request, pk=None):
+        return Response(beneficial_owner_summary(self.get_object()))
+
+    @extend_schema(request=None, responses={200: s.CaseSerializer})
+    @action(detail=True, methods=["post"])
+    @idempotent
+    def submit(self, request, pk=None):
+        return Response(s.CaseSerializer(services.case_submit(case=self.get_object(), actor=request.user)).data)
+
+    @extend_schema(request=s.ReasonSerializer, responses={200: s.CaseSerializer})
+    @action(detail=True, methods=["post"])
+    def withdraw(self, request, pk=None):
+        reason = s.ReasonSerializer(data=request.data)
+        reason.is_valid(raise_exception=True)
+        case = services.case_withdraw(case=self.get_object(), actor=request.user, reason=reason.validated_data["reason"])
+        return Response(s.CaseSerializer(case).data)
+
+    @extend_schema(request=None, responses={200: s.CaseSerializer})
+    @action(detail=True, methods=["post"], url_path="start-review")
+    def start_review(self, request, pk=None):
+        return Response(s.CaseSerializer(services.case_start_review(case=self.get_object(), actor=request.user)).data)
+
+    @extend_schema(request=s.ReasonSerializer, responses={200: s.CaseSerializer})
+    @action(detail=True, methods=["post"])
+    def approve(self, request, pk=None):
+        reason = s.ReasonSerializer(data=request.data)
+        reason.is_valid(raise_exception=True)
+        case = services.case_approve(case=self.get_object(), actor=request.user, reason=reason.validated_data["reason"])
+        return Response(s.CaseSerializer(case).data)
+
+    @extend_schema(request=s.ReasonSerializer, responses={200: s.CaseSerializer})
+    @action(detail=True, methods=["post"])
+    def reject(self, request, pk=None):
+        reason = s.ReasonSerializer(data=request.data)
+        reason.is_valid(raise_exception=True)
+        case = services.case_reject(case=self.get_object(), actor=request.user, reason=reason.validated_data["reason"])
+        return Response(s.CaseSerializer(case).data)
+
+    @extend_schema(request=s.ReasonSerializer, responses={200: s.CaseSerializer})
+    @action(detail=True, methods=["post"], url_path="request-information")
+    def request_information(self, request, pk=None):
+        reason = s.ReasonSerializer(data=request.data)
+        reason.is_valid(raise_exception=True)
+        case = services.case_request_information(case=self.get_object(), actor=request.user,
+                                                 reason=reason.validated_data["reason"])
+        return Response(s.CaseSerializer(case).data)
+
+
+class RelationshipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = s.RelationshipSerializer
+    filterset_fields = ["state", "risk_level", "party"]
+
+    def get_queryset(self):
+        return relationships_for(self.request.user).order_by("pk")
+
+
+class WebhookViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin,
+                     viewsets.GenericViewSet):
+    serializer_class = s.WebhookEndpointSerializer
+
+    def get_queryset(self):
+        return scope_to_user(WebhookEndpoint.objects.all(), self.request.user).order_by("pk")
+
+    @extend_schema(request=s.WebhookEndpointSerializer, responses={201: s.WebhookEndpointSerializer})
+    @idempotent
+    def create(self, request):
+        data = s.WebhookEndpointSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        endpoint = webhooks.webhook_register(firm=_firm_of(request), url=data.validated_data["url"],
+                                             events=data.validated_data.get("events", []), actor=request.user)
+        return Response(s.WebhookEndpointSerializer(endpoint).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={200: s.WebhookDeliverySerializer(many=True)})
+    @action(detail=True, methods=["get"])
+    def deliveries(self, request, pk=None):
+        endpoint = self.get_object()
+        page = self.paginate_queryset(WebhookDelivery.objects.filter(endpoint=endpoint).order_by("-pk"))
+        return self.get_paginated_response(s.WebhookDeliverySerializer(page, many=True).data)

@@ -1,0 +1,47 @@
+"""Load demo data: onboarding's, then every app's own `demo.seed(context)` in INSTALLED_APPS order."""
+from __future__ import annotations
+
+import importlib
+
+from django.apps import apps
+from django.core.management.base import BaseCommand
+
+from onboarding.demo import DEMO_PASSWORD, DemoContext, finish, seed
+
+
+class Command(BaseCommand):
+    help = "Load demo firms, users and clients (idempotent)."
+
+    def handle(self, *args, **options):
+        context = seed(DemoContext())
+        if context.extra.get("already_seeded"):
+            self.stdout.write("Demo data already loaded.")
+        else:
+            for config in apps.get_app_configs():
+                if config.name == "onboarding":
+                    continue
+                try:
+                    module = importlib.import_module(f"{config.name}.demo")
+                except ModuleNotFoundError as exc:
+                    if exc.name == f"{config.name}.demo":
+                        continue
+                    raise
+                if hasattr(module, "seed"):
+                    module.seed(context)
+                    self.stdout.write(f"Demo data loaded for {config.label}.")
+            for problem in finish(context):
+                self.stderr.write(f"note: not approved: {problem}")
+            for config in apps.get_app_configs():
+                try:
+                    module = importlib.import_module(f"{config.name}.demo")
+                except ModuleNotFoundError:
+                    continue
+                if config.name != "onboarding" and hasattr(module, "after_approval"):
+                    module.after_approval(context)
+        self.stdout.write(self.style.SUCCESS(
+            "\nMeridian is ready at http://127.0.0.1:8000/\n"
+            f"  Advisor portal:      thames-advisor / {DEMO_PASSWORD}   (also alpen-advisor, hudson-advisor)\n"
+            f"  Compliance (admin):  officer / {DEMO_PASSWORD}   and officer2 / {DEMO_PASSWORD}   at /admin/\n"
+            f"  Superuser:           admin / {DEMO_PASSWORD}\n"
+            "  API schema:          /api/schema/   interactive: /api/docs/\n"
+        ))

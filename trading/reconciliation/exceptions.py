@@ -1,0 +1,29 @@
+"""Reconciliation errors, with stable codes (mapped to {"code", "message", "detail"} by the API)."""
+from __future__ import annotations
+
+from onboarding.exceptions import InvalidTransition, MeridianError, PermissionDenied
+
+
+class FileRefused(MeridianError):
+    """The custodian file is malformed and was refused whole; nothing was changed."""
+
+    code = "recon_file_refused"
+    status_code = 422
+
+
+class UnknownFormat(MeridianError):
+    """Unknown file format."""
+
+    code = "recon_unknown_format"
+
+
+class BreakTransitionNotAllowed(InvalidTransition):
+    """This action is not allowed in the break's current state."""
+
+    code = "recon_break_transition"
+
+
+class WriteOffNeedsSecondPerson(PermissionDenied):
+    """A write-off must be approved by someone other than the person who requested it."""
+
+    code = "recon_write_off_four_eyes"

@@ -1,0 +1,132 @@
+"""python manage.py bench_reconcile --positions N [--json]
+
+Writes a synthetic custodian positions file of N rows (layout meridian_positions_csv) with
+known injected differences, loads matching synthetic books, reconciles the file end to end
+(parse, load, match, classify, write breaks) against the configured database, and prints one
+JSON object. On PostgreSQL it also measures `io_floor_seconds`: COPY of the same file into a
+table plus a bare hash join of it with our positions, in the same run."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import tempfile
+import time
+from pathlib import Path
+
+from django.core.management.base import BaseCommand
+from django.db import connection, transaction
+
+from trading.reconciliation import bench
+from trading.reconciliation.models import (
+    BookCorporateAction, BookPendingTrade, BookPosition, Break, CustodianFile, InstrumentIdentifier, ReconRun,
+)
+from trading.reconciliation.parsers.layouts import load_layout, sql_pushdown
+from trading.reconciliation.services import reconcile_file
+
+LAYOUT = "meridian_positions_csv"
+
+
+def _load_books(buffers) -> None:
+    Break.objects.filter(custodian_code=bench.CUSTODIAN).delete()
+    ReconRun.objects.filter(custodian_code=bench.CUSTODIAN).delete()
+    CustodianFile.objects.filter(custodian_code=bench.CUSTODIAN).delete()
+    BookPosition.objects.filter(custodian_code=bench.CUSTODIAN).delete()
+    BookPendingTrade.objects.filter(custodian_code=bench.CUSTODIAN).delete()
+    InstrumentIdentifier.objects.all().delete()
+    BookCorporateAction.objects.all().delete()
+    targets = [
+        (InstrumentIdentifier, ["kind", "value", "custodian_code", "instrument_id", "quantity_factor"], "identifiers"),
+        (BookPosition, ["custodian_code", "custody_account", "instrument_id", "quantity", "price", "price_currency",
+                        "fx_rate", "base_currency", "price_source", "as_of"], "books"),
+        (BookPendingTrade, ["custodian_code", "custody_account", "instrument_id", "quantity", "cash_currency",
+                            "cash_amount", "trade_date", "settle_date", "reference"], "pending"),
+        (BookCorporateAction, ["instrument_id", "effective_date", "ratio", "description"], "corporate_actions"),
+    ]
+    if connection.vendor == "postgresql":
+        with transaction.atomic(), connection.cursor() as cur:
+            for model, cols, key in targets:
+                with cur.copy(f"COPY {model._meta.db_table} ({', '.join(cols)}) FROM STDIN") as copy:
+                    copy.write(buffers[key].getvalue())
+            for model, _, _ in targets:
+                cur.execute(f"ANALYZE {model._meta.db_table}")
+        return
+    with transaction.atomic():
+        for model, cols, key in targets:
+            objs = []
+            for line in buffers[key].getvalue().splitlines():
+                values = line.split("\t")
+                objs.append(model(**{c: (v if v != "" or c in {"custodian_code", "cash_currency", "reference"}
+                                         else None) for c, v in zip(cols, values)}))
+            model.objects.bulk_create(objs, batch_size=5000)
+
+
+def _io_floor(path: Path) -> float:
+    spec = load_layout(LAYOUT)
+    push = sql_pushdown(spec)
+    from trading.reconciliation.sql import _q, copy_file
+
+    t = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute(f"CREATE TEMP TABLE floor_stage ({', '.join(_q(c) + ' text' for c in spec['columns'])}) "
+                    f"ON COMMIT DROP")
+        copy_file(cur, "floor_stage", spec["columns"], path, push)
+        cur.execute(f"""SELECT count(*) FROM floor_stage s
+            JOIN {InstrumentIdentifier._meta.db_table} i ON i.kind = 'isin' AND i.value = s.isin
+            JOIN {BookPosition._meta.db_table} b ON b.custodian_code = %s AND b.custody_account = s.account
+              AND b.instrument_id = i.instrument_id""", [bench.CUSTODIAN])
+        cur.fetchone()
+    return time.perf_counter() - t
+
+
+class Command(BaseCommand):
+    help = "Benchmark the reconciliation end to end on a synthetic file with known differences."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--positions", type=int, default=100_000)
+        parser.add_argument("--as-of", dest="as_of", type=dt.date.fromisoformat, default=dt.date(2024, 1, 31))
+        parser.add_argument("--keep-file", action="store_true")
+        parser.add_argument("--json", action="store_true")
+
+    def handle(self, *args, **opts):
+        n = opts["positions"]
+        workdir = Path(tempfile.mkdtemp(prefix="recon-bench-"))
+        path = workdir / f"bench-{n}.csv"
+        t = time.perf_counter()
+        syn, buffers = bench.build(n, as_of=opts["as_of"], path=path)
+        _load_books(buffers)
+        setup = time.perf_counter() - t
+
+        t = time.perf_counter()
+        outcome = reconcile_file(custodian_code=bench.CUSTODIAN, path=path, fmt=f"csv:{LAYOUT}", as_of=opts["as_of"])
+        total = time.perf_counter() - t
+        run = outcome.run
+        found = set()
+        for acct, iid, ident, kind, explained in Break.objects.filter(last_run=run).values_list(
+                "custody_account", "instrument_id", "identifier", "kind", "explained"):
+            found.add((acct, iid if iid is not None else ident, kind, explained))
+        missing = sorted(syn.expected - found)[:10]
+        unexpected = sorted(found - syn.expected)[:10]
+        floor = _io_floor(path) if connection.vendor == "postgresql" else None
+        s = run.stats
+        out = {
+            "database": connection.vendor, "engine": run.engine, "positions": n,
+            "file_rows": s.get("positions"), "file_mb": round(path.stat().st_size / 1e6, 1),
+            "breaks": s.get("breaks"), "explained": s.get("explained"), "match_rate": s.get("match_rate"),
+            "by_kind": s.get("by_kind"),
+            "seconds_parse": round(outcome.timings.get("seconds_parse", 0), 3),
+            "seconds_match": round(outcome.timings.get("seconds_match", 0), 3),
+            "seconds_write": round(outcome.timings.get("seconds_write", 0), 3),
+            "seconds_total": round(total, 3),
+            "io_floor_seconds": round(floor, 3) if floor is not None else None,
+            "ratio_to_floor": round(total / floor, 2) if floor else None,
+            "seconds_setup": round(setup, 3),
+            "injected": syn.counts, "expected_differences": len(syn.expected),
+            "exact": not missing and not unexpected,
+        }
+        if missing or unexpected:
+            out["missing"] = [list(x) for x in missing]
+            out["unexpected"] = [list(x) for x in unexpected]
+        if not opts["keep_file"]:
+            path.unlink()
+            workdir.rmdir()
+        self.stdout.write(json.dumps(out, default=str) if opts["json"] else json.dumps(out, indent=2, default=str))

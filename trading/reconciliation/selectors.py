@@ -1,0 +1,125 @@
+"""Reads: the books side of a reconciliation, in bulk, as the arrays the engine takes."""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import numpy as np
+from django.db.models import Count, Q
+
+from .matching import QSCALE, BookPositions, CashBalances, CorporateActions, IdentifierMap, PendingTrades
+from .models import (
+    ACTIVE_STATES, BookCash, BookCorporateAction, BookPendingTrade, BookPosition, Break, InstrumentIdentifier,
+    ReconRun, StatementBalance,
+)
+
+
+def _scaled(values) -> np.ndarray:
+    return np.fromiter((int(Decimal(v) * QSCALE) for v in values), dtype=np.int64, count=len(values))
+
+
+def identifier_map(custodian_code: str = "") -> IdentifierMap:
+    rows = list(InstrumentIdentifier.objects.filter(Q(custodian_code="") | Q(custodian_code=custodian_code))
+                .values_list("kind", "value", "instrument_id", "quantity_factor", "custodian_code"))
+    return IdentifierMap(
+        kind=np.array([r[0] for r in rows], dtype=object), value=np.array([r[1] for r in rows], dtype=object),
+        instrument_id=np.array([r[2] for r in rows], dtype=np.int64),
+        quantity_factor=np.array([float(r[3]) for r in rows], dtype=float),
+        custodian=np.array([r[4] for r in rows], dtype=object),
+    )
+
+
+def book_positions(custodian_code: str) -> tuple[BookPositions, str]:
+    rows = list(BookPosition.objects.filter(custodian_code=custodian_code).values_list(
+        "custody_account", "instrument_id", "quantity", "price", "price_currency", "fx_rate", "base_currency"))
+    base = rows[0][6] if rows else "USD"
+    return BookPositions(
+        account=np.array([r[0] for r in rows], dtype=object),
+        instrument_id=np.array([r[1] for r in rows], dtype=np.int64),
+        quantity=_scaled([r[2] for r in rows]),
+        price=np.array([float(r[3]) if r[3] is not None else np.nan for r in rows], dtype=float),
+        price_currency=np.array([r[4] for r in rows], dtype=object),
+        fx_rate=np.array([float(r[5]) if r[5] is not None else np.nan for r in rows], dtype=float),
+    ), base
+
+
+def pending_trades(custodian_code: str) -> PendingTrades:
+    rows = list(BookPendingTrade.objects.filter(custodian_code=custodian_code, instrument_id__isnull=False)
+                .values_list("custody_account", "instrument_id", "quantity", "trade_date", "settle_date"))
+    return PendingTrades(
+        account=np.array([r[0] for r in rows], dtype=object),
+        instrument_id=np.array([r[1] for r in rows], dtype=np.int64), quantity=_scaled([r[2] for r in rows]),
+        trade_date=np.array([r[3] for r in rows], dtype="datetime64[D]"),
+        settle_date=np.array([r[4] for r in rows], dtype="datetime64[D]"),
+    )
+
+
+def pending_cash(custodian_code: str, as_of: dt.date) -> CashBalances:
+    rows = list(BookPendingTrade.objects.filter(custodian_code=custodian_code, trade_date__lte=as_of,
+                                                settle_date__gt=as_of).exclude(cash_currency="")
+                .values_list("custody_account", "cash_currency", "cash_amount"))
+    return CashBalances(account=np.array([r[0] for r in rows], dtype=object),
+                        currency=np.array([r[1] for r in rows], dtype=object), amount=_scaled([r[2] for r in rows]))
+
+
+def book_cash(custodian_code: str) -> CashBalances:
+    rows = list(BookCash.objects.filter(custodian_code=custodian_code)
+                .values_list("custody_account", "currency", "amount"))
+    return CashBalances(account=np.array([r[0] for r in rows], dtype=object),
+                        currency=np.array([r[1] for r in rows], dtype=object), amount=_scaled([r[2] for r in rows]))
+
+
+def corporate_actions() -> CorporateActions:
+    rows = list(BookCorporateAction.objects.values_list("instrument_id", "effective_date", "ratio"))
+    return CorporateActions(instrument_id=np.array([r[0] for r in rows], dtype=np.int64),
+                            effective_date=np.array([r[1] for r in rows], dtype="datetime64[D]"),
+                            ratio=np.array([float(r[2]) for r in rows], dtype=float))
+
+
+def previous_closings(custody_accounts: set[str], before: dt.date) -> dict[tuple[str, str], Decimal]:
+    out: dict[tuple[str, str], Decimal] = {}
+    rows = (StatementBalance.objects.filter(custody_account__in=custody_accounts, closing_date__lt=before)
+            .order_by("closing_date", "id").values_list("custody_account", "currency", "closing"))
+    for account, ccy, closing in rows:
+        out[(account, ccy)] = closing
+    return out
+
+
+def custodians_with_books() -> list[str]:
+    return sorted(set(BookPosition.objects.values_list("custodian_code", flat=True).distinct())
+                  | set(BookCash.objects.values_list("custodian_code", flat=True).distinct()))
+
+
+def open_breaks(*, custodian_code: str | None = None):
+    qs = Break.objects.filter(state__in=ACTIVE_STATES, explained=False)
+    if custodian_code:
+        qs = qs.filter(custodian_code=custodian_code)
+    return qs.order_by("priority", "-amount_base")
+
+
+def run_report(daily_run) -> dict:
+    """Match rate, breaks by type, by custodian and by age, for one daily run."""
+    runs = list(ReconRun.objects.filter(daily_run=daily_run).order_by("custodian_code"))
+    as_of = daily_run.as_of
+    per_custodian = []
+    pairs = clean = 0
+    for run in runs:
+        s = run.stats or {}
+        pairs += s.get("compared", 0)
+        clean += s.get("clean", 0)
+        per_custodian.append({"custodian": run.custodian_code, "status": run.status,
+                              "match_rate": s.get("match_rate"), "breaks": s.get("breaks", 0),
+                              "explained": s.get("explained", 0), "positions": s.get("positions", 0)})
+    breaks = Break.objects.filter(state__in=ACTIVE_STATES, explained=False,
+                                  custodian_code__in=[r.custodian_code for r in runs])
+    by_kind = dict(breaks.values_list("kind").annotate(n=Count("id")).order_by("kind"))
+    buckets = {"0-1 days": 0, "2-5 days": 0, "6-20 days": 0, "over 20 days": 0}
+    for first_seen in breaks.values_list("first_seen", flat=True):
+        age = (as_of - first_seen).days
+        label = ("0-1 days" if age <= 1 else "2-5 days" if age <= 5 else "6-20 days" if age <= 20
+                 else "over 20 days")
+        buckets[label] += 1
+    top = list(breaks.order_by("priority", "-amount_base")[:25])
+    return {"as_of": as_of, "daily_run": daily_run, "match_rate": (clean / pairs) if pairs else None,
+            "compared": pairs, "clean": clean, "by_custodian": per_custodian, "by_kind": by_kind,
+            "by_age": buckets, "open_breaks": breaks.count(), "top_breaks": top}

@@ -1,0 +1,462 @@
+"""Writes: receiving custodian files, reconciliation runs, and every action on a break.
+
+A run is atomic: a refused file (or any failure) changes nothing. The same bytes received
+twice for a custodian are recognised by SHA-256 and do nothing the second time. Differences
+are written set-wise: new breaks inserted in bulk, carried breaks updated in bulk (same key,
+so owner, notes and age stay), breaks no longer seen are cleared; every change is audited.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import shutil
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import yaml
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+from django_fsm import TransitionNotAllowed
+
+from onboarding.audit import record_event
+from onboarding.models import AuditEvent, User
+
+from . import selectors
+from .exceptions import BreakTransitionNotAllowed, FileRefused, UnknownFormat, WriteOffNeedsSecondPerson
+from .matching import QSCALE, CashBalances, CustodianPositions, Differences, reconcile_cash, reconcile_positions
+from .models import (
+    ACTIVE_STATES, Break, BreakNote, BreakState, CustodianFile, DailyRun, ReconRun, RuleKind, RuleSet,
+    RunStatus, StatementBalance, StatementLine,
+)
+from .parsers import ParsedFile, parse_file
+from .parsers.base import ParseError
+from .parsers.checks import check_statements
+from .parsers.layouts import LAYOUT_DIR, load_layout, pushdown_supported
+from .policy import RULES_DIR, price_units, priority_for, sla_rules, tolerances_for
+
+Progress = Callable[[str], None]
+
+
+def _noop(stage: str) -> None:
+    pass
+
+
+# ---------------------------------------------------------------- rules
+
+@transaction.atomic
+def rules_load() -> dict[str, int]:
+    """Load the layout, tolerance and SLA files into versioned RuleSet rows (idempotent)."""
+    created = {"layout": 0, "tolerance": 0, "sla": 0}
+    files = [(RuleKind.LAYOUT, p) for p in sorted(LAYOUT_DIR.glob("*.yaml"))]
+    files += [(RuleKind.TOLERANCE, RULES_DIR / "tolerances.yaml"), (RuleKind.SLA, RULES_DIR / "sla.yaml")]
+    for kind, path in files:
+        raw = path.read_bytes()
+        spec = yaml.safe_load(raw)
+        if kind == RuleKind.LAYOUT:
+            load_layout(path)
+            code, version, source, eff = spec["code"], spec["version"], spec["source"], spec["effective_from"]
+        else:
+            code, version = path.stem, spec["version"]
+            source = "; ".join(sorted({r["source"] for r in spec["rules"]}))[:300]
+            eff = min(str(r["effective_from"]) for r in spec["rules"])
+        sha = hashlib.sha256(raw).hexdigest()
+        _, was_created = RuleSet.objects.get_or_create(
+            kind=kind, code=code, version=version,
+            defaults={"source": source, "effective_from": str(eff), "spec": _jsonable(spec), "sha256": sha})
+        created[kind] += int(was_created)
+    return created
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, (dt.date, Decimal)):
+        return str(obj)
+    return obj
+
+
+# ---------------------------------------------------------------- files
+
+def _store(path: Path, on_bytes: Callable[[int], None] | None = None) -> tuple[str, int, Path]:
+    """Hash the file while copying it into MEDIA_ROOT/custodian_files (content-addressed)."""
+    digest = hashlib.sha256()
+    root = Path(settings.MEDIA_ROOT) / "custodian_files"
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = root / f".incoming-{path.name}-{time.time_ns()}"
+    size = 0
+    with path.open("rb") as src, tmp.open("wb") as dst:
+        while chunk := src.read(1 << 20):
+            digest.update(chunk)
+            dst.write(chunk)
+            size += len(chunk)
+            if on_bytes:
+                on_bytes(len(chunk))
+    sha = digest.hexdigest()
+    target = root / sha[:2] / f"{sha}{path.suffix}"
+    target.parent.mkdir(exist_ok=True)
+    if target.exists():
+        tmp.unlink()
+    else:
+        shutil.move(tmp, target)
+    return sha, size, target
+
+
+def _check_format(fmt: str) -> None:
+    if fmt in {"semt002", "camt053", "mt535", "mt940", "mt950"}:
+        return
+    if fmt.startswith("csv:") and (LAYOUT_DIR / f"{fmt[4:]}.yaml").exists():
+        return
+    raise UnknownFormat(f"unknown format {fmt!r}", detail={"format": fmt})
+
+
+def guess_format(path: Path) -> str:
+    head = path.open("rb").read(4096)
+    if b"semt.002" in head:
+        return "semt002"
+    if b"camt.053" in head:
+        return "camt053"
+    if b":16R:GENL" in head:
+        return "mt535"
+    if b":60F:" in head or b":60M:" in head or b":20:" in head:
+        return "mt940"
+    raise UnknownFormat(f"cannot tell the format of {path.name}; pass --format")
+
+
+@dataclass
+class RunOutcome:
+    run: ReconRun
+    duplicate: bool = False
+    timings: dict = field(default_factory=dict)
+
+
+def reconcile_file(*, custodian_code: str, path: str | Path, fmt: str | None = None, as_of: dt.date | None = None,
+                   actor: User | None = None, daily_run: DailyRun | None = None, progress: Progress = _noop,
+                   on_bytes: Callable[[int], None] | None = None, engine: str = "auto") -> RunOutcome:
+    """Receive one custodian file and reconcile it against our books."""
+    path = Path(path)
+    fmt = fmt or guess_format(path)
+    _check_format(fmt)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    progress("hash")
+    sha, size, stored = _store(path, on_bytes)
+    existing = CustodianFile.objects.filter(custodian_code=custodian_code, sha256=sha).first()
+    if existing is not None:
+        run = existing.runs.order_by("-started_at").first()
+        return RunOutcome(run=run, duplicate=True, timings={"seconds_hash": time.perf_counter() - t0})
+    timings["seconds_hash"] = time.perf_counter() - t0
+    use_sql = (engine == "sql" or (engine == "auto" and connection.vendor == "postgresql")) and \
+        fmt.startswith("csv:") and pushdown_supported(load_layout(fmt[4:]))
+    if use_sql:
+        from .sql import reconcile_positions_sql
+
+        if as_of is None:
+            raise FileRefused("a CSV positions file without a date needs --as-of", detail={"file": path.name})
+        return reconcile_positions_sql(custodian_code=custodian_code, path=path, stored=stored, sha=sha, size=size,
+                                       fmt=fmt, as_of=as_of, actor=actor, daily_run=daily_run, progress=progress,
+                                       timings=timings)
+    progress("parse")
+    t = time.perf_counter()
+    try:
+        parsed = parse_file(path.read_bytes(), fmt, file=path.name)
+    except ParseError as exc:
+        raise FileRefused(str(exc), detail=exc.as_dict()) from None
+    timings["seconds_parse"] = time.perf_counter() - t
+    as_of = as_of or parsed.as_of
+    if as_of is None:
+        raise FileRefused(f"{path.name}: the file carries no statement date; give --as-of", detail={"file": path.name})
+    with transaction.atomic():
+        t = time.perf_counter()
+        cfile = CustodianFile.objects.create(custodian_code=custodian_code, name=path.name, sha256=sha, size=size,
+                                             format=fmt, kind=parsed.kind, as_of=as_of, basis=parsed.basis,
+                                             stored_path=str(stored), received_by=actor)
+        issues = _stage(cfile, parsed)
+        run = ReconRun.objects.create(custodian_code=custodian_code, as_of=as_of, file=cfile, daily_run=daily_run,
+                                      engine="numpy")
+        record_event(subject=cfile, event_type="recon.file_received", actor=actor,
+                     detail={"sha256": sha, "format": fmt, "size": size, "checks": issues})
+        timings["seconds_load"] = time.perf_counter() - t
+        progress("match")
+        t = time.perf_counter()
+        tol = tolerances_for(custodian_code, on=as_of)
+        if parsed.kind == "holdings":
+            books, base = selectors.book_positions(custodian_code)
+            result = reconcile_positions(
+                CustodianPositions.from_holdings(parsed.holdings), books, selectors.identifier_map(custodian_code),
+                tolerances=tol, price_units=price_units(), as_of=as_of, basis=parsed.basis,
+                custodian=custodian_code, pending=selectors.pending_trades(custodian_code),
+                corporate_actions=selectors.corporate_actions())
+            scope = None if all(s.complete for s in parsed.holding_statements) or not parsed.holding_statements \
+                else {h.account for h in parsed.holdings}
+            asset = "position"
+        else:
+            cash = CashBalances(account=np.array([c.account for c in parsed.cash], dtype=object),
+                                currency=np.array([c.currency for c in parsed.cash], dtype=object),
+                                amount=np.array([int(c.amount * QSCALE) for c in parsed.cash], dtype=np.int64))
+            books_cash = selectors.book_cash(custodian_code)
+            accounts = set(cash.account.tolist())
+            keep = np.array([a in accounts for a in books_cash.account.tolist()], dtype=bool)
+            books_cash = CashBalances(books_cash.account[keep], books_cash.currency[keep], books_cash.amount[keep])
+            result = reconcile_cash(cash, books_cash, tolerances=tol,
+                                    pending=selectors.pending_cash(custodian_code, as_of))
+            base = "USD"
+            scope, asset = accounts, "cash"
+        timings["seconds_match"] = time.perf_counter() - t
+        progress("write")
+        t = time.perf_counter()
+        written = write_differences(run=run, diffs=result.differences, base_currency=base, asset=asset,
+                                    scope_accounts=scope, actor=actor)
+        timings["seconds_write"] = time.perf_counter() - t
+        run.status = RunStatus.COMPLETED
+        run.finished_at = timezone.now()
+        run.stats = {
+            "positions": result.custodian_rows, "book_rows": result.book_rows, "compared": result.clean_pairs
+            + len(result.differences), "clean": result.clean_pairs, "match_rate": round(result.match_rate, 6),
+            "breaks": result.breaks, "explained": result.explained, "by_kind": result.differences.summary(),
+            "resolved_by_pass": result.resolved_by_pass, "statement_checks": issues, **written,
+            **{k: round(v, 4) for k, v in timings.items()},
+        }
+        run.save(update_fields=["status", "finished_at", "stats"])
+        record_event(subject=run, event_type="recon.run_completed", actor=actor,
+                     detail={k: v for k, v in run.stats.items() if k != "statement_checks"})
+    progress("done")
+    return RunOutcome(run=run, timings=timings)
+
+
+def _stage(cfile: CustodianFile, parsed: ParsedFile) -> list[dict]:
+    """Statement lines and balances into the staging tables; statement checks."""
+    issues: list[dict] = []
+    if parsed.cash_statements:
+        accounts = {s.account for s in parsed.cash_statements}
+        first = min(s.opening.date for s in parsed.cash_statements)
+        previous = selectors.previous_closings(accounts, first)
+        issues = [i.as_dict() for i in check_statements(parsed.cash_statements, previous)]
+        StatementBalance.objects.bulk_create([
+            StatementBalance(file=cfile, custody_account=s.account, currency=s.currency,
+                             statement_number="/".join(x for x in (s.statement_number, s.sequence) if x)[:20],
+                             opening_date=s.opening.date, opening=s.opening.amount, closing_date=s.closing.date,
+                             closing=s.closing.amount, line=s.line) for s in parsed.cash_statements])
+        cfile.checks = issues
+        cfile.save(update_fields=["checks"])
+    StatementLine.objects.bulk_create([
+        StatementLine(file=cfile, line=h.line, custody_account=h.account, isin=h.isin, cusip=h.cusip, sedol=h.sedol,
+                      ticker=h.ticker[:20], mic=h.mic, custodian_security=h.custodian_code[:40], quantity=h.quantity,
+                      price=h.price, price_currency=h.price_currency[:3], fx_rate=h.fx_rate)
+        for h in parsed.holdings] + [
+        StatementLine(file=cfile, line=c.line, custody_account=c.account, cash_currency=c.currency,
+                      cash_amount=c.amount) for c in parsed.cash], batch_size=5000)
+    return issues
+
+
+# ---------------------------------------------------------------- writing differences
+
+def break_key(custodian: str, account: str, instrument_id: int, identifier: str, asset: str) -> str:
+    subject = f"I:{instrument_id}" if instrument_id >= 0 else f"ID:{identifier}"
+    return hashlib.sha256(f"{custodian}|{account}|{asset}|{subject}".encode()).hexdigest()[:40]
+
+
+def _dec(value, places: int = 8):
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    return Decimal(repr(float(value))).quantize(Decimal(1).scaleb(-places))
+
+
+def _due(first_seen: dt.date, hours: int) -> dt.datetime:
+    start = dt.datetime.combine(first_seen, dt.time(0), tzinfo=dt.timezone.utc)
+    return start + dt.timedelta(hours=hours)
+
+
+def write_differences(*, run: ReconRun, diffs: Differences, base_currency: str, asset: str,
+                      scope_accounts: set[str] | None, actor: User | None = None) -> dict[str, int]:
+    """Upsert the run's differences as breaks under their stable keys (ORM bulk path)."""
+    custodian, as_of = run.custodian_code, run.as_of
+    rules = sla_rules(on=as_of)
+    keys = [break_key(custodian, a, int(i), ident, asset) for a, i, ident in
+            zip(diffs.account.tolist(), diffs.instrument_id.tolist(), diffs.identifier.tolist())]
+    existing: dict[str, Break] = {}
+    for chunk in range(0, len(keys), 5000):
+        existing.update({b.key: b for b in Break.objects.filter(key__in=keys[chunk:chunk + 5000])})
+    new, carried, reopen_ids, explain_ids = [], [], [], []
+    for n, key in enumerate(keys):
+        explained = bool(diffs.explained[n])
+        amount = Decimal(str(round(float(diffs.amount_base[n]), 2)))
+        values = dict(
+            kind=diffs.kind[n], cause=str(diffs.cause[n])[:200], explained=explained,
+            custodian_quantity=Decimal(int(diffs.custodian_quantity[n])) / QSCALE,
+            book_quantity=Decimal(int(diffs.book_quantity[n])) / QSCALE,
+            custodian_price=_dec(diffs.custodian_price[n]), book_price=_dec(diffs.book_price[n]),
+            custodian_fx=_dec(diffs.custodian_fx[n], 12), book_fx=_dec(diffs.book_fx[n], 12),
+            amount_base=amount, last_seen=as_of, last_run=run, line=int(diffs.line[n]) or None,
+        )
+        brk = existing.get(key)
+        first_seen = brk.first_seen if brk else as_of
+        rule = priority_for(amount, (as_of - first_seen).days * 24, rules)
+        values.update(priority=rule.priority, sla_rule=rule.code, due_at=_due(first_seen, rule.due_hours))
+        if brk is None:
+            new.append(Break(key=key, custodian_code=custodian, custody_account=diffs.account[n],
+                             instrument_id=int(diffs.instrument_id[n]) if diffs.instrument_id[n] >= 0 else None,
+                             identifier=str(diffs.identifier[n])[:60], asset=asset, base_currency=base_currency,
+                             first_seen=as_of, first_run=run, occurrences=1,
+                             resolution_reason=str(diffs.cause[n]) if explained else "", **values))
+            continue
+        for k, v in values.items():
+            setattr(brk, k, v)
+        brk.occurrences += 1
+        if brk.state == BreakState.RESOLVED and not explained:
+            reopen_ids.append(brk.pk)
+        elif brk.state in ACTIVE_STATES and explained:
+            explain_ids.append(brk.pk)
+        carried.append(brk)
+    created = Break.objects.bulk_create(new, batch_size=2000)
+    # explained on arrival: created as resolved with the explanation as reason
+    created_explained = [b.pk for b in created if b.explained]
+    if created_explained:
+        Break.objects.filter(pk__in=created_explained).update(state=BreakState.RESOLVED)
+    Break.objects.bulk_update(carried, ["kind", "cause", "explained", "custodian_quantity", "book_quantity",
+                                        "custodian_price", "book_price", "custodian_fx", "book_fx", "amount_base",
+                                        "last_seen", "last_run", "line", "priority", "sla_rule", "due_at",
+                                        "occurrences"], batch_size=2000)
+    if reopen_ids:
+        Break.objects.filter(pk__in=reopen_ids).update(state=BreakState.OPEN, resolution_reason="")
+    if explain_ids:
+        Break.objects.filter(pk__in=explain_ids).update(state=BreakState.RESOLVED, resolution_reason=F("cause"))
+    cleared_qs = Break.objects.filter(custodian_code=custodian, asset=asset, state__in=ACTIVE_STATES) \
+        .exclude(last_run=run)
+    if scope_accounts is not None:
+        cleared_qs = cleared_qs.filter(custody_account__in=scope_accounts)
+    cleared_ids = list(cleared_qs.values_list("pk", flat=True))
+    if cleared_ids:
+        Break.objects.filter(pk__in=cleared_ids).update(
+            state=BreakState.RESOLVED, resolution_reason=f"cleared: no difference in run {run.pk} ({as_of})")
+    events = []
+
+    def ev(pk, event, frm, to, reason=""):
+        events.append(AuditEvent(subject_type="reconciliation.break", subject_id=str(pk), event_type=event,
+                                 from_state=frm, to_state=to, reason=reason, actor=actor if actor and
+                                 actor.is_authenticated else None, detail={"run": run.pk}))
+    for b in created:
+        if b.explained:
+            ev(b.pk, "break.explained", "", BreakState.RESOLVED, b.cause)
+        else:
+            ev(b.pk, "break.opened", "", BreakState.OPEN, b.kind)
+    for pk in reopen_ids:
+        ev(pk, "break.reopened", BreakState.RESOLVED, BreakState.OPEN, "difference seen again")
+    for pk in explain_ids:
+        ev(pk, "break.explained", "active", BreakState.RESOLVED, "explained")
+    for pk in cleared_ids:
+        ev(pk, "break.cleared", "active", BreakState.RESOLVED, "no difference")
+    AuditEvent.objects.bulk_create(events, batch_size=5000)
+    return {"breaks_opened": sum(1 for b in created if not b.explained), "breaks_carried": len(carried),
+            "breaks_reopened": len(reopen_ids), "breaks_cleared": len(cleared_ids)}
+
+
+# ---------------------------------------------------------------- break actions
+
+def _lock(brk: Break) -> Break:
+    return Break.objects.select_for_update().get(pk=brk.pk)
+
+
+def _transition(brk: Break, name: str, *, actor: User, event: str, reason: str = "", detail=None) -> Break:
+    before = brk.state
+    try:
+        getattr(brk, name)()
+    except TransitionNotAllowed:
+        raise BreakTransitionNotAllowed(f"cannot {name.replace('_', ' ')} a break that is {before}",
+                                        detail={"state": before, "action": name}) from None
+    brk.save()
+    record_event(subject=brk, event_type=event, actor=actor, from_state=before, to_state=brk.state, reason=reason,
+                 detail=detail or {})
+    return brk
+
+
+@transaction.atomic
+def break_assign(*, brk: Break, owner: User, actor: User) -> Break:
+    brk = _lock(brk)
+    brk.owner = owner
+    return _transition(brk, "assign", actor=actor, event="break.assigned", detail={"owner": owner.pk})
+
+
+@transaction.atomic
+def break_investigate(*, brk: Break, actor: User, note: str = "") -> Break:
+    brk = _lock(brk)
+    if brk.owner_id is None:
+        brk.owner = actor
+    brk = _transition(brk, "investigate", actor=actor, event="break.investigating", reason=note)
+    if note:
+        BreakNote.objects.create(brk=brk, author=actor, text=note)
+    return brk
+
+
+@transaction.atomic
+def break_resolve(*, brk: Break, actor: User, reason: str) -> Break:
+    if not reason.strip():
+        from onboarding.exceptions import ValidationFailed
+
+        raise ValidationFailed("a resolution needs a reason", detail={"field": "reason"})
+    brk = _lock(brk)
+    brk.resolution_reason = reason
+    return _transition(brk, "resolve", actor=actor, event="break.resolved", reason=reason)
+
+
+@transaction.atomic
+def break_request_write_off(*, brk: Break, actor: User, reason: str) -> Break:
+    brk = _lock(brk)
+    if brk.state != BreakState.INVESTIGATING:
+        raise BreakTransitionNotAllowed(f"cannot request a write-off of a break that is {brk.state}",
+                                        detail={"state": brk.state})
+    brk.write_off_requested_by = actor
+    brk.resolution_reason = reason
+    brk.save(update_fields=["write_off_requested_by", "resolution_reason", "updated_at"])
+    record_event(subject=brk, event_type="break.write_off_requested", actor=actor, from_state=brk.state,
+                 to_state=brk.state, reason=reason, detail={"amount_base": str(brk.amount_base)})
+    return brk
+
+
+@transaction.atomic
+def break_approve_write_off(*, brk: Break, approver: User) -> Break:
+    brk = _lock(brk)
+    if brk.write_off_requested_by_id is None:
+        raise BreakTransitionNotAllowed("no write-off was requested for this break", detail={"state": brk.state})
+    if brk.write_off_requested_by_id == approver.pk:
+        raise WriteOffNeedsSecondPerson(detail={"requested_by": brk.write_off_requested_by_id})
+    brk.written_off_approved_by = approver
+    return _transition(brk, "write_off", actor=approver, event="break.written_off", reason=brk.resolution_reason,
+                       detail={"requested_by": brk.write_off_requested_by_id, "amount_base": str(brk.amount_base)})
+
+
+@transaction.atomic
+def break_add_note(*, brk: Break, actor: User, text: str) -> BreakNote:
+    note = BreakNote.objects.create(brk=brk, author=actor, text=text)
+    record_event(subject=brk, event_type="break.note_added", actor=actor, detail={"note": note.pk})
+    return note
+
+
+# ---------------------------------------------------------------- daily run
+
+@transaction.atomic
+def daily_run_start(*, as_of: dt.date) -> DailyRun:
+    run, created = DailyRun.objects.get_or_create(as_of=as_of)
+    if created:
+        record_event(subject=run, event_type="recon.daily_run_started", detail={"as_of": str(as_of)})
+    return run
+
+
+@transaction.atomic
+def daily_run_finish(*, daily_run_id: int) -> DailyRun:
+    run = DailyRun.objects.select_for_update().get(pk=daily_run_id)
+    runs = list(run.runs.all())
+    run.status = RunStatus.FAILED if any(r.status == RunStatus.FAILED for r in runs) else RunStatus.COMPLETED
+    run.finished_at = timezone.now()
+    run.stats = {"custodians": len(runs), "breaks": sum(r.stats.get("breaks", 0) for r in runs),
+                 "explained": sum(r.stats.get("explained", 0) for r in runs)}
+    run.save()
+    record_event(subject=run, event_type="recon.daily_run_finished", to_state=run.status, detail=run.stats)
+    return run

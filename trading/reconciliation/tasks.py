@@ -1,0 +1,82 @@
+"""Celery tasks: ids in, a service call, safe to run twice.
+
+The daily run reconciles every custodian's files for a date in parallel (a chord: one task
+per file, then the finishing task that closes the daily run and renders its report). Files
+are found in the inbox `RECON_INBOX/<YYYY-MM-DD>/<CUSTODIAN>/`; a file already received
+(same SHA-256) does nothing, so re-running a day is harmless."""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import yaml
+from celery import chord, shared_task
+from django.conf import settings
+
+from .exceptions import FileRefused
+from .models import DailyRun, ReconRun, RunStatus
+from .policy import RULES_DIR
+
+
+def inbox_root() -> Path:
+    return Path(getattr(settings, "RECON_INBOX", Path(settings.MEDIA_ROOT) / "custodian_inbox"))
+
+
+def custodian_formats() -> dict[str, str]:
+    spec = yaml.safe_load((RULES_DIR / "custodians.yaml").read_text())
+    return {r["code"]: r["format"] for r in spec["rules"]}
+
+
+def inbox_files(as_of: dt.date) -> list[tuple[str, str, str | None]]:
+    day = inbox_root() / as_of.isoformat()
+    formats = custodian_formats()
+    out = []
+    if not day.exists():
+        return out
+    for cdir in sorted(p for p in day.iterdir() if p.is_dir()):
+        for f in sorted(p for p in cdir.iterdir() if p.is_file() and not p.name.startswith(".")):
+            out.append((cdir.name, str(f), formats.get(cdir.name)))
+    return out
+
+
+@shared_task(name="reconciliation.reconcile_custodian_file")
+def reconcile_custodian_file(daily_run_id: int, custodian_code: str, path: str, fmt: str | None) -> dict:
+    from .services import reconcile_file
+
+    daily = DailyRun.objects.get(pk=daily_run_id)
+    try:
+        outcome = reconcile_file(custodian_code=custodian_code, path=path, fmt=fmt, as_of=daily.as_of,
+                                 daily_run=daily)
+    except FileRefused as exc:
+        run = ReconRun.objects.create(custodian_code=custodian_code, as_of=daily.as_of, daily_run=daily,
+                                      status=RunStatus.FAILED, stats={"refused": exc.message, "detail": exc.detail})
+        return {"custodian": custodian_code, "run": run.pk, "refused": exc.message}
+    if outcome.duplicate and outcome.run is not None and outcome.run.daily_run_id is None:
+        ReconRun.objects.filter(pk=outcome.run.pk).update(daily_run=daily)
+    return {"custodian": custodian_code, "run": outcome.run.pk if outcome.run else None,
+            "duplicate": outcome.duplicate}
+
+
+@shared_task(name="reconciliation.finish_daily_run")
+def finish_daily_run(results, daily_run_id: int) -> dict:
+    from .reports import render_report
+    from .services import daily_run_finish
+
+    run = daily_run_finish(daily_run_id=daily_run_id)
+    paths = render_report(daily_run=run)
+    return {"daily_run": run.pk, "status": run.status, "results": results, **{k: str(v) for k, v in paths.items()}}
+
+
+@shared_task(name="reconciliation.daily_run")
+def daily_run(as_of: str) -> int:
+    from .services import daily_run_start
+
+    date = dt.date.fromisoformat(as_of)
+    run = daily_run_start(as_of=date)
+    files = inbox_files(date)
+    header = [reconcile_custodian_file.s(run.pk, c, p, f) for c, p, f in files]
+    if header:
+        chord(header)(finish_daily_run.s(run.pk))
+    else:
+        finish_daily_run.delay([], run.pk)
+    return run.pk
