@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from accounts.models import (
-    Account, CashBalance, ModelPortfolio, ModelSubscription, ModelTarget, Movement, Position, TaxLot,
+    Account, CashBalance, ModelOverride, ModelPortfolio, ModelSubscription, ModelTarget, Movement, Position, TaxLot,
 )
 from trading.reference import calendars as refcal
 from trading.reference import eligibility
@@ -88,10 +88,14 @@ def load_book(*, where: str, params: list, trade_date: dt.date, days: int = DAYS
         acct_model[account_id] = latest.get(code, model_id) if follow else model_id
     targets = list(ModelTarget.objects.filter(model_id__in=set(acct_model.values())).values_list(
         "model_id", "instrument_id", "cash_currency", "weight"))
+    # account overrides: restricted (sold unless kept), substitutes, cash targets
+    overrides = list(ModelOverride.objects.filter(subscription_id__in=[s_[4] for s_ in subs]).values_list(
+        "subscription__account_id", "kind", "instrument_id", "substitute_id", "currency", "weight", "sell_if_held"))
 
     _lap(timings, 'models')
     # instruments and their listings ----------------------------------------------------------------
     instrument_ids = set(engine.unique_sorted(p_ins).tolist()) | {t[1] for t in targets if t[1]}
+    instrument_ids |= {o[3] for o in overrides if o[3]} | {o[2] for o in overrides if o[2]}
     inst = {r[0]: r for r in Instrument.objects.filter(pk__in=instrument_ids).values_list(
         "pk", "underlying_id", "underlying_ratio", "eligibility_tags", "instrument_type")}
     # depositary receipts and their ordinaries can stand in for each other
@@ -188,6 +192,18 @@ def load_book(*, where: str, params: list, trade_date: dt.date, days: int = DAYS
     within = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
     t_idx = m_ptr[a_model[rep_a]] + within
     # ineligible targets bring their substitute into the slots
+    tl = t_list[t_idx]
+    subs_over = [(int(np.searchsorted(aid, o[0])), ins_pos[o[2]], ins_pos[o[3]]) for o in overrides
+                 if o[1] == "substitute" and o[2] in ins_pos and o[3] in ins_pos]
+    if subs_over:
+        o_keys = np.array([a * L + i for a, i, _ in subs_over], dtype=np.int64)
+        o_sub = np.array([j for _, _, j in subs_over], dtype=np.int64)
+        order_k = np.argsort(o_keys)
+        o_keys, o_sub = o_keys[order_k], o_sub[order_k]
+        k = rep_a * L + tl
+        hit = np.clip(np.searchsorted(o_keys, k), 0, len(o_keys) - 1)
+        found = o_keys[hit] == k
+        tl = np.where(found, o_sub[hit], tl)
     # eligibility per investor profile (a handful), then spread to the accounts
     profile_index: dict[tuple, int] = {}
     a_profile = np.array([profile_index.setdefault((m[5], m[6], m[7], bool(m[3])), len(profile_index))
@@ -197,10 +213,9 @@ def load_book(*, where: str, params: list, trade_date: dt.date, days: int = DAYS
     per_profile = eligibility.matrix(investors, tags, ref.eligibility_rules(on=trade_date), on=trade_date) \
         if investors and L else np.ones((len(investors), L), bool)
     allowed = per_profile[a_profile] if A else np.ones((0, L), bool)
-    t_sub = substitute[t_list[t_idx]]
-    needs_sub = (t_sub >= 0) & ~allowed[rep_a, t_list[t_idx]]
+    t_sub = substitute[tl]
+    needs_sub = (t_sub >= 0) & ~allowed[rep_a, tl]
     sub_a, sub_l = rep_a[needs_sub], t_sub[needs_sub]
-    tl = t_list[t_idx]
     if A * L <= 80_000_000:  # dense (account x listing) map: a few vector passes
         present = np.zeros((A, L), dtype=bool)
         present[arow, pl] = True
@@ -231,6 +246,21 @@ def load_book(*, where: str, params: list, trade_date: dt.date, days: int = DAYS
     target[rep_a, t_slot] = t_w[t_idx]
     ineligible = np.zeros((A, S), dtype=bool)
     ineligible[s_acc, s_pos] = ~allowed[s_acc, s_lst]
+    restricted = np.zeros((A, S), dtype=bool)
+    frozen = np.zeros((A, S), dtype=bool)
+    slot_by_key = {}
+    for o in overrides:
+        if o[1] == "restricted" and o[2] in ins_pos:
+            slot_by_key.setdefault((int(np.searchsorted(aid, o[0])), ins_pos[o[2]]), []).append(bool(o[6]))
+    if slot_by_key:
+        want = np.array([a * L + i for a, i in slot_by_key], dtype=np.int64)
+        have = s_acc * L + s_lst
+        order_h = np.argsort(have)
+        pos = np.clip(np.searchsorted(have[order_h], want), 0, len(have) - 1)
+        for (a, _), p_, w_, sells in zip(slot_by_key, order_h[pos], want, slot_by_key.values()):
+            if have[p_] == w_:
+                restricted[a, s_pos[p_]] = True
+                frozen[a, s_pos[p_]] = not any(sells)
 
     _lap(timings, 'slots')
     # cash ladder: settled balances plus pending cash legs by settle date --------------------------
@@ -247,12 +277,15 @@ def load_book(*, where: str, params: list, trade_date: dt.date, days: int = DAYS
     ctarget = np.zeros((A, len(codes)))
     for m, c, w in cash_t:
         ctarget[a_model == m, c] += w
+    for o in overrides:
+        if o[1] == "cash_target" and o[4] in cidx:
+            ctarget[np.searchsorted(aid, o[0]), cidx[o[4]]] = float(o[5])
 
     _lap(timings, 'cash')
     base = np.array([cidx[m[1]] for m in meta], dtype=np.int64)
     accounts = engine.Accounts(
         base=base, slot_listing=slot_listing, qty=qty, target=target, cash=cash, cash_target=ctarget,
-        ineligible=ineligible,
+        ineligible=ineligible, restricted=restricted, frozen=frozen,
         household=np.array([m[2] if m[2] is not None else -(k + 1) for k, m in enumerate(meta)], dtype=np.int64),
         us_taxpayer=np.array([bool(m[3]) for m in meta]),
         lot_method=np.array([METHODS.get(m[4], engine.FIFO) for m in meta]),
