@@ -89,7 +89,9 @@ def load_book(*, where: str, params: list, trade_date: dt.date, days: int = DAYS
     targets = list(ModelTarget.objects.filter(model_id__in=set(acct_model.values())).values_list(
         "model_id", "instrument_id", "cash_currency", "weight"))
     # account overrides: restricted (sold unless kept), substitutes, cash targets
-    overrides = list(ModelOverride.objects.filter(subscription_id__in=[s_[4] for s_ in subs]).values_list(
+    overrides = list(ModelOverride.objects.filter(
+        subscription__status="active", subscription__sleeve__isnull=True,
+        subscription__account_id__in=_ids_or_none(aid, where, params)).values_list(
         "subscription__account_id", "kind", "instrument_id", "substitute_id", "currency", "weight", "sell_if_held"))
 
     _lap(timings, 'models')
