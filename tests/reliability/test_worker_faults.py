@@ -174,7 +174,7 @@ def test_a_screening_sweep_killed_mid_chunk_is_redelivered_and_screens_each_part
     from compliance import services as compliance
     from compliance.models import ScreeningAlert, ScreeningRun
     from compliance.tasks import rescreen_book
-    from onboarding.models import Party, Relationship
+    from onboarding.models import CaseKind, OnboardingCase, Relationship
     from tests.compliance.conftest import SDN, write_ofac
     from tests.factories import FirmFactory, PersonFactory
 
@@ -184,15 +184,17 @@ def test_a_screening_sweep_killed_mid_chunk_is_redelivered_and_screens_each_part
     firm = FirmFactory(home_jurisdiction="GB")
     parties = [PersonFactory(firm=firm, given_names=g, family_name=f, date_of_birth=None)
                for g, f in (("Pyotr", "Ivanov"), ("Alexei", "Smirnov"), ("Jane", "Austen"))]
-    for party in parties:
-        Relationship.objects.create(firm=firm, party=party)
+    relationships = [Relationship.objects.create(firm=firm, party=party) for party in parties]
+    Relationship.objects.update(state="active")  # a new hit opens an event review on an active one
     sdn = SDN + ('9003,"IVANOV, Pyotr","individual","RUSSIA-EO14024",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,"DOB 1960."\n'
                  '9004,"SMIRNOV, Alexei","individual","RUSSIA-EO14024",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,"DOB 1962."\n')
 
-    lock = RowLock(Party, parties[1].pk)  # screening the second party waits here; the first is done
+    # the second party's screening (run and alert written) waits to open its review; the first is done
+    lock = RowLock(Relationship, relationships[1].pk)
     try:
         snapshot = compliance.watchlist_import(source="ofac", paths=write_ofac(tmp_path / "v2", sdn=sdn))
-        lock.wait_for_waiters(1)
+        (waiting,) = lock.wait_for_waiters(1)
+        assert "FOR UPDATE" in waiting["query"]
         kill_children_running(worker, "compliance.tasks.rescreen_chunk")
         lock.wait_for_waiters(2)
     finally:
@@ -205,6 +207,8 @@ def test_a_screening_sweep_killed_mid_chunk_is_redelivered_and_screens_each_part
     alerts = sorted(ScreeningAlert.objects.values_list("party_id", "entry_ref"))
     assert alerts == [(parties[0].pk, "9003"), (parties[1].pk, "9004")]
     runs = sorted(ScreeningRun.objects.filter(trigger=trigger).values_list("party_id", flat=True))
+    reviews = sorted(OnboardingCase.objects.filter(kind=CaseKind.EVENT_REVIEW).values_list("party_id", flat=True))
+    assert reviews == [parties[0].pk, parties[1].pk]
     assert runs == [p.pk for p in parties], "each party is screened exactly once for this list version"
 
     # the same chunk again: nothing new
