@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: setup run test migrate demo clean lint system-deps
+.PHONY: setup run test migrate data demo clean lint system-deps
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,8 +22,14 @@ system-deps:
 migrate: setup
 	$(PY) manage.py migrate --noinput
 
-demo: migrate
+# Rule data (rule packs, tax rules, risk model, markets) loads as versioned rows; demo data after it.
+data: migrate
 	$(PY) manage.py rulepacks load
+	$(PY) manage.py load_tax_rules
+	$(PY) manage.py risk_models_load
+	$(PY) manage.py reference_load
+
+demo: data
 	$(PY) manage.py seed_demo
 
 run: demo

@@ -165,14 +165,26 @@ class Block(models.Model):
 class Order(models.Model):
     """A proposed security trade for one account, routed to a custody account and a broker."""
 
-    run = models.ForeignKey(RebalanceRun, null=True, blank=True, on_delete=models.PROTECT, related_name="orders")
-    reference = models.CharField(max_length=40, unique=True)
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="orders")
+    # A rebalance writes hundreds of thousands of rows in one COPY, and PostgreSQL checks a
+    # foreign key constraint row by row (about 10 us a key here). The keys are instead checked
+    # set-wise by a statement-level trigger with a transition table (migration 0002): one
+    # anti-join per key per statement, refusing the whole statement if any row points nowhere.
+    # The referenced rows are never deleted (accounts, listings, custody accounts and brokers are
+    # deactivated or closed; Django's PROTECT guards the ORM path). Indexes are kept to what the
+    # queries need ((account, status) serves account lookups).
+    run = models.ForeignKey(RebalanceRun, null=True, blank=True, on_delete=models.PROTECT, related_name="orders",
+                            db_constraint=False)
+    reference = models.CharField(max_length=40)
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="orders", db_index=False,
+                                db_constraint=False)
     custody_account = models.ForeignKey(CustodyAccount, null=True, blank=True, on_delete=models.PROTECT,
-                                        related_name="orders")
-    listing = models.ForeignKey(Listing, on_delete=models.PROTECT, related_name="+")
-    broker = models.ForeignKey(Broker, null=True, blank=True, on_delete=models.PROTECT, related_name="orders")
-    block = models.ForeignKey(Block, null=True, blank=True, on_delete=models.PROTECT, related_name="orders")
+                                        related_name="orders", db_index=False, db_constraint=False)
+    listing = models.ForeignKey(Listing, on_delete=models.PROTECT, related_name="+", db_index=False,
+                                db_constraint=False)
+    broker = models.ForeignKey(Broker, null=True, blank=True, on_delete=models.PROTECT, related_name="orders",
+                               db_index=False, db_constraint=False)
+    block = models.ForeignKey(Block, null=True, blank=True, on_delete=models.PROTECT, related_name="orders",
+                              db_index=False)
     side = models.CharField(max_length=4, choices=Side.choices)
     quantity = models.DecimalField(**QTY)
     currency = models.CharField(max_length=3)
@@ -190,8 +202,12 @@ class Order(models.Model):
 
     class Meta:
         ordering = ["trade_date", "account", "-side", "id"]
-        indexes = [models.Index(fields=["status", "trade_date"]), models.Index(fields=["account", "status"])]
+        indexes = [
+            models.Index(fields=["status", "trade_date"]), models.Index(fields=["account", "status"]),
+            models.Index(fields=["block"], condition=Q(block__isnull=False), name="order_block_idx"),
+        ]
         constraints = [
+            models.UniqueConstraint(fields=["reference"], name="uniq_order_reference"),
             models.CheckConstraint(name="order_quantity_positive", condition=Q(quantity__gt=0)),
             models.CheckConstraint(name="order_fill_within_quantity",
                                    condition=Q(filled_quantity__gte=0) & Q(filled_quantity__lte=F("quantity"))),
@@ -258,9 +274,11 @@ class FxOrder(models.Model):
     """Buy `buy_amount` of `buy_currency` against `sell_amount` of `sell_currency` for value on
     `value_date`: spot funding/sweeps netted per account and pair, or hedge forwards."""
 
-    run = models.ForeignKey(RebalanceRun, null=True, blank=True, on_delete=models.PROTECT, related_name="fx_orders")
-    reference = models.CharField(max_length=40, unique=True)
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="fx_orders")
+    # keys checked set-wise by a statement trigger, as for Order (migration 0002)
+    run = models.ForeignKey(RebalanceRun, null=True, blank=True, on_delete=models.PROTECT, related_name="fx_orders",
+                            db_constraint=False)
+    reference = models.CharField(max_length=40)
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="fx_orders", db_constraint=False)
     kind = models.CharField(max_length=8, choices=FxKind.choices, default=FxKind.SPOT)
     buy_currency = models.CharField(max_length=3)
     buy_amount = models.DecimalField(**MONEY)
@@ -275,6 +293,7 @@ class FxOrder(models.Model):
     class Meta:
         ordering = ["trade_date", "account", "id"]
         constraints = [
+            models.UniqueConstraint(fields=["reference"], name="uniq_fx_order_reference"),
             models.CheckConstraint(name="fx_amounts_positive", condition=Q(buy_amount__gt=0) & Q(sell_amount__gt=0)),
             models.CheckConstraint(name="fx_pair_differs", condition=~Q(buy_currency=F("sell_currency"))),
             models.CheckConstraint(name="fx_value_on_or_after_trade", condition=Q(value_date__gte=F("trade_date"))),

@@ -330,7 +330,8 @@ def rebalance_run(*, where: str, params: list, trade_date: dt.date, key: str, dr
     stats = {"run": run.pk, "accounts": len(book.account_ids), "holdings": book.positions,
              "out_of_band": int(result.out_of_band.sum()), "orders": len(result.orders), "fx_orders": len(result.fx),
              "forwards": len(result.forwards), "cash_limited": int((result.buy_scale < 1).sum()),
-             "wash_sale_blocked": int(result.wash_blocked.sum()), "dry_run": dry_run}
+             "wash_sale_blocked": int(result.wash_blocked.sum()), "dry_run": dry_run,
+             "load_detail": book.stats.get("load_detail")}
     if not dry_run:
         with transaction.atomic():
             if chunk is not None:
@@ -342,9 +343,13 @@ def rebalance_run(*, where: str, params: list, trade_date: dt.date, key: str, dr
                                                 orders=stats["orders"], fx_orders=stats["fx_orders"])
                 except IntegrityError:
                     return {"run": run.pk, "chunk": chunk, "skipped": True}
+            tw = time.perf_counter()
             custody, broker = route(book, result.orders)
             stats["unrouted"] = int((broker < 0).sum())
+            stats["seconds_route"] = round(time.perf_counter() - tw, 3)
+            tw = time.perf_counter()
             write_orders(run_id=run.pk, book=book, result=result, custody=custody, broker=broker)
+            stats["seconds_copy"] = round(time.perf_counter() - tw, 3)
             run = RebalanceRun.objects.select_for_update().get(pk=run.pk)
             before = run.status
             run.stats = {**run.stats, **({f"chunk_{chunk}": stats} if chunk is not None else stats)}
@@ -354,6 +359,8 @@ def rebalance_run(*, where: str, params: list, trade_date: dt.date, key: str, dr
             run.save()
             record_event(subject=run, event_type="rebalance.proposed", actor=actor, from_state=before,
                          to_state=run.status, detail=stats)
+            tw = time.perf_counter()
+        stats["seconds_commit"] = round(time.perf_counter() - tw, 3)  # deferred key checks run here
     t3 = time.perf_counter()
     stats.update(seconds_load=round(t1 - t0, 3), seconds_compute=round(t2 - t1, 3), seconds_write=round(t3 - t2, 3))
     stats["_result"] = result

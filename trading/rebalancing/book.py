@@ -7,6 +7,7 @@ by an SQL predicate on accounts_account (`a.`), so chunks are id ranges.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -54,6 +55,7 @@ def _t(model) -> str:
 
 def load_book(*, where: str, params: list, trade_date: dt.date, days: int = DAYS) -> Book:
     """`where` is an SQL predicate on accounts_account aliased `a` (e.g. "a.firm_id = %s")."""
+    timings: dict[str, float] = {"_t": time.perf_counter()}
     acc_t, pos_t = _t(Account), _t(Position)
     sel = f"SELECT a.id FROM {acc_t} a WHERE a.status = 'active' AND ({where})"
 
@@ -65,11 +67,13 @@ def load_book(*, where: str, params: list, trade_date: dt.date, days: int = DAYS
         "booking_jurisdiction", "booking_centre"))
     A = len(aid)
 
+    _lap(timings, 'accounts')
     # positions (trade-date basis, summed over custody accounts) --------------------------------------
     p_acc, p_ins, p_qty = fetch(
         f"SELECT p.account_id::int8, p.instrument_id::int8, p.quantity::float8 FROM {pos_t} p "
         f"JOIN ({sel}) s ON s.id = p.account_id WHERE p.basis = 'trade' AND p.quantity <> 0", params, "iif")
 
+    _lap(timings, 'positions')
     # subscriptions and model targets --------------------------------------------------------------
     subs = list(ModelSubscription.objects.filter(
         status="active", sleeve__isnull=True, account_id__in=_ids_or_none(aid, where, params)
@@ -85,8 +89,9 @@ def load_book(*, where: str, params: list, trade_date: dt.date, days: int = DAYS
     targets = list(ModelTarget.objects.filter(model_id__in=set(acct_model.values())).values_list(
         "model_id", "instrument_id", "cash_currency", "weight"))
 
+    _lap(timings, 'models')
     # instruments and their listings ----------------------------------------------------------------
-    instrument_ids = set(np.unique(p_ins).tolist()) | {t[1] for t in targets if t[1]}
+    instrument_ids = set(engine.unique_sorted(p_ins).tolist()) | {t[1] for t in targets if t[1]}
     inst = {r[0]: r for r in Instrument.objects.filter(pk__in=instrument_ids).values_list(
         "pk", "underlying_id", "underlying_ratio", "eligibility_tags", "instrument_type")}
     # depositary receipts and their ordinaries can stand in for each other
@@ -106,6 +111,7 @@ def load_book(*, where: str, params: list, trade_date: dt.date, days: int = DAYS
     markets = {m.pk: m for m in Market.objects.filter(pk__in={r[1] for r in lrows.values()})}
     prices = ref.latest_prices(listing_ids=listing_ids.tolist(), on=trade_date)
 
+    _lap(timings, 'instruments')
     # currencies -----------------------------------------------------------------------------------------
     bases = {m[1] for m in meta}
     codes = sorted(bases | {lrows[l][2] for l in listing_ids.tolist()} | {t[2] for t in targets if t[2]})
@@ -127,6 +133,7 @@ def load_book(*, where: str, params: list, trade_date: dt.date, days: int = DAYS
     currencies = engine.Currencies(codes=codes, fx=fx, minor_units=np.array([minor_units(c) for c in codes]),
                                    spot_day=spot, open=open_)
 
+    _lap(timings, 'currencies')
     # listings ------------------------------------------------------------------------------------------
     settle_cache: dict[tuple, int] = {}
     settle = np.full(L, -1)
@@ -161,12 +168,12 @@ def load_book(*, where: str, params: list, trade_date: dt.date, days: int = DAYS
         underlying=underlying, ratio=ratio, settle_day=settle, substitute=substitute,
     )
 
+    _lap(timings, 'listings')
     # slots: positions and model targets per account ----------------------------------------------
-    known = _lookup(inst_ids, p_ins)
-    keep = (len(inst_ids) > 0) & (inst_ids[known] == p_ins) if len(inst_ids) else np.zeros(len(p_ins), bool)
-    p_acc, p_ins, p_qty = p_acc[keep], p_ins[keep], p_qty[keep]
-    arow = np.searchsorted(aid, p_acc)
-    pl = _lookup(inst_ids, p_ins)
+    arow = _positions_of(aid, p_acc)
+    pl = _positions_of(inst_ids, p_ins)
+    keep = (arow >= 0) & (pl >= 0)
+    arow, pl, p_qty = arow[keep], pl[keep], p_qty[keep]
     models = sorted(set(acct_model.values()))
     midx = {m: k for k, m in enumerate(models)}
     t_model = np.array([midx[t[0]] for t in targets if t[1] and t[1] in ins_pos], dtype=np.int64)
@@ -186,26 +193,40 @@ def load_book(*, where: str, params: list, trade_date: dt.date, days: int = DAYS
     tags = [list(inst[i][3] or []) for i in inst_ids.tolist()]
     allowed = eligibility.matrix(investors, tags, ref.eligibility_rules(on=trade_date), on=trade_date) \
         if A and L else np.ones((A, L), bool)
-    sub_a = rep_a[~allowed[rep_a, t_list[t_idx]] & (substitute[t_list[t_idx]] >= 0)]
-    sub_l = substitute[t_list[t_idx]][~allowed[rep_a, t_list[t_idx]] & (substitute[t_list[t_idx]] >= 0)]
-    keys = np.concatenate([arow * L + pl, rep_a * L + t_list[t_idx], sub_a * L + sub_l])
-    ukeys = np.unique(keys)
-    s_acc, s_lst = ukeys // max(L, 1), ukeys % max(L, 1)
-    n_slots = np.bincount(s_acc, minlength=A)
-    S = int(n_slots.max()) if A and len(ukeys) else 1
-    start = np.cumsum(n_slots) - n_slots
-    s_pos = np.arange(len(ukeys)) - start[s_acc]
+    t_sub = substitute[t_list[t_idx]]
+    needs_sub = (t_sub >= 0) & ~allowed[rep_a, t_list[t_idx]]
+    sub_a, sub_l = rep_a[needs_sub], t_sub[needs_sub]
+    tl = t_list[t_idx]
+    if A * L <= 80_000_000:  # dense (account x listing) map: a few vector passes
+        present = np.zeros((A, L), dtype=bool)
+        present[arow, pl] = True
+        present[rep_a, tl] = True
+        present[sub_a, sub_l] = True
+        S = max(int(present.sum(axis=1).max()) if A else 1, 1)
+        slot_of = np.cumsum(present, axis=1, dtype=np.int32) - 1
+        s_acc, s_lst = np.nonzero(present)
+        s_pos = slot_of[s_acc, s_lst]
+        p_slot = slot_of[arow, pl]
+        t_slot = slot_of[rep_a, tl]
+        del present, slot_of
+    else:  # sort-based for very wide universes
+        keys = np.concatenate([arow * L + pl, rep_a * L + tl, sub_a * L + sub_l])
+        ukeys = engine.unique_sorted(keys)
+        s_acc, s_lst = ukeys // L, ukeys % L
+        n_slots = np.bincount(s_acc, minlength=A)
+        S = max(int(n_slots.max()) if len(ukeys) else 1, 1)
+        s_pos = np.arange(len(ukeys)) - (np.cumsum(n_slots) - n_slots)[s_acc]
+        p_slot = s_pos[np.searchsorted(ukeys, arow * L + pl)]
+        t_slot = s_pos[np.searchsorted(ukeys, rep_a * L + tl)]
     slot_listing = np.full((A, S), -1, dtype=np.int64)
     slot_listing[s_acc, s_pos] = s_lst
-    qty = np.zeros((A, S))
-    pk = np.searchsorted(ukeys, arow * L + pl)
-    np.add.at(qty, (s_acc[pk], s_pos[pk]), p_qty)
+    qty = np.bincount(arow * S + p_slot, weights=p_qty, minlength=A * S).reshape(A, S)
     target = np.zeros((A, S))
-    tk = np.searchsorted(ukeys, rep_a * L + t_list[t_idx])
-    target[s_acc[tk], s_pos[tk]] = t_w[t_idx]
+    target[rep_a, t_slot] = t_w[t_idx]
     ineligible = np.zeros((A, S), dtype=bool)
     ineligible[s_acc, s_pos] = ~allowed[s_acc, s_lst]
 
+    _lap(timings, 'slots')
     # cash ladder: settled balances plus pending cash legs by settle date --------------------------
     cash = np.zeros((A, len(codes), days))
     ccy_case = " ".join(f"WHEN '{c}' THEN {i}" for i, c in enumerate(codes))
@@ -221,6 +242,7 @@ def load_book(*, where: str, params: list, trade_date: dt.date, days: int = DAYS
     for m, c, w in cash_t:
         ctarget[a_model == m, c] += w
 
+    _lap(timings, 'cash')
     base = np.array([cidx[m[1]] for m in meta], dtype=np.int64)
     accounts = engine.Accounts(
         base=base, slot_listing=slot_listing, qty=qty, target=target, cash=cash, cash_target=ctarget,
@@ -230,19 +252,32 @@ def load_book(*, where: str, params: list, trade_date: dt.date, days: int = DAYS
         lot_method=np.array([METHODS.get(m[4], engine.FIFO) for m in meta]),
     )
 
+    _lap(timings, 'accounts_arrays')
     # tax lots ----------------------------------------------------------------------------------------
     lot_t = _t(TaxLot)
     l_id, l_acc, l_ins, l_qty, l_cost, l_day = fetch(
         f"SELECT l.id::int8, l.account_id::int8, l.instrument_id::int8, l.quantity_open::float8, "
         f"(l.cost_base / l.quantity)::float8, ({_days('l.acquisition_date')})::int8 FROM {lot_t} l "
         f"JOIN ({sel}) s ON s.id = l.account_id WHERE l.quantity_open > 0", params, "iiiffi")
-    lots = engine.TaxLots(account=np.searchsorted(aid, l_acc), listing=_lookup(inst_ids, l_ins), qty=l_qty,
-                          cost=l_cost, acquired=l_day + EPOCH.toordinal())
+    l_row, l_lst = _positions_of(aid, l_acc), _positions_of(inst_ids, l_ins)
+    ok = (l_row >= 0) & (l_lst >= 0)
+    lots = engine.TaxLots(account=l_row[ok], listing=l_lst[ok], qty=l_qty[ok], cost=l_cost[ok],
+                          acquired=l_day[ok] + EPOCH.toordinal())
+    l_id = l_id[ok]
+    _lap(timings, 'lots')
     loss = _loss_sales(sel, params, trade_date, ins_pos, underlying)
     return Book(trade_date=trade_date, account_ids=aid, listing_ids=listing_ids,
                 market_ids=np.array([lrows[l][1] for l in listing_ids.tolist()], dtype=np.int64),
                 currency_codes=codes, listings=listings, currencies=currencies, accounts=accounts, lots=lots,
-                lot_ids=l_id, loss_sales=loss, positions=len(p_acc), stats={"slots": S})
+                lot_ids=l_id, loss_sales=loss, positions=len(p_acc),
+                stats={"slots": S, "load_detail": (_lap(timings, "wash_sales") or
+                                                   {k: round(v, 3) for k, v in timings.items() if k != "_t"})})
+
+
+def _lap(timings: dict, name: str) -> None:
+    now = time.perf_counter()
+    timings[name] = now - timings["_t"]
+    timings["_t"] = now
 
 
 def _ids_or_none(aid: np.ndarray, where: str, params: list):
@@ -250,6 +285,15 @@ def _ids_or_none(aid: np.ndarray, where: str, params: list):
     from django.db.models.expressions import RawSQL
 
     return RawSQL(f"SELECT a.id FROM {_t(Account)} a WHERE a.status = 'active' AND ({where})", params)
+
+
+def _positions_of(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Row of each db id in `sorted_ids` (-1 if absent), by a dense lookup table."""
+    if len(sorted_ids) == 0:
+        return np.full(len(ids), -1, dtype=np.int64)
+    table = np.full(int(max(sorted_ids.max(), ids.max(initial=0))) + 1, -1, dtype=np.int64)
+    table[sorted_ids] = np.arange(len(sorted_ids))
+    return table[np.clip(ids, 0, len(table) - 1)]
 
 
 def _lookup(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:

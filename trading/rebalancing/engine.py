@@ -32,7 +32,8 @@ Steps (two tiers: a vectorised screen over every account, then trades for those 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -115,6 +116,9 @@ class Accounts:
         self.hedge_band = _default(self.hedge_band, (a,), 0.05)
         self.forward_notional = _default(self.forward_notional, (a, c), 0.0)
         self.forward_maturity = _default(self.forward_maturity, (a, c), 1 << 30, np.int64)
+
+    def subset(self, rows: np.ndarray) -> Accounts:
+        return Accounts(**{f.name: getattr(self, f.name)[rows] for f in fields(self)})
 
 
 @dataclass
@@ -221,6 +225,14 @@ class Result:
     stats: dict = field(default_factory=dict)
 
 
+def unique_sorted(a: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (sort-based; numpy's hash-based unique is much slower on int keys)."""
+    s = np.sort(np.asarray(a), kind="stable")
+    if len(s) == 0:
+        return s
+    return s[np.r_[True, s[1:] != s[:-1]]]
+
+
 def _default(value, shape, fill, dtype=None):
     if value is not None:
         return np.asarray(value) if dtype is None else np.asarray(value, dtype=dtype)
@@ -267,15 +279,55 @@ def rebalance(
     loss_sales: LossSales | None = None,
     params: Params | None = None,
 ) -> Result:
+    """Two tiers: a vectorised screen over every account, then the trade, tax-lot, cash and FX
+    work only for accounts out of band (or with a currency already short)."""
     p = params or Params()
     lots = lots if lots is not None else TaxLots.empty()
-    loss_sales = loss_sales if loss_sales is not None else LossSales.empty()
     acc = accounts
+    A = acc.slot_listing.shape[0]
+    screen = _prepare(listings, currencies, acc)
+    work = screen.out | (acc.cash < -EPS).any(axis=(1, 2)) | ((acc.hedge_ratio > 0) | (acc.forward_notional != 0).any(axis=1))
+    if work.all() or A == 0:
+        return _rebalance_rows(listings, currencies, acc, lots, loss_sales, p)
+    W = np.nonzero(work)[0]
+    in_w = np.zeros(A, dtype=bool)
+    in_w[W] = True
+    lot_keep = np.nonzero(in_w[lots.account])[0] if len(lots.qty) else np.zeros(0, dtype=np.int64)
+    sub_lots = TaxLots(np.searchsorted(W, lots.account[lot_keep]), lots.listing[lot_keep], lots.qty[lot_keep],
+                       lots.cost[lot_keep], lots.acquired[lot_keep])
+    r = _rebalance_rows(listings, currencies, acc.subset(W), sub_lots, loss_sales, p)
+    # back to the whole book
+    for arr in (r.orders.account, r.fx.account, r.forwards.account):
+        arr[:] = W[arr]
+    r.reliefs.lot = lot_keep[r.reliefs.lot]
+    out = np.zeros(A, dtype=bool)
+    out[W] = r.out_of_band
+    scale = np.ones(A)
+    scale[W] = r.buy_scale
+
+    def widen(part, full):
+        full = full.copy()
+        full[W] = part
+        return full
+
+    total = np.where(screen.total > 0, screen.total, 1.0)
+    result = Result(
+        orders=r.orders, reliefs=r.reliefs, fx=r.fx, forwards=r.forwards, out_of_band=out, buy_scale=scale,
+        wash_blocked=widen(r.wash_blocked, np.zeros_like(acc.restricted)), new_qty=widen(r.new_qty, screen.qty),
+        cash_after=widen(r.cash_after, acc.cash), weights_after=widen(r.weights_after, screen.qty * screen.share_base
+                                                                      / total[:, None]),
+        effective_target=widen(r.effective_target, screen.eff), band=widen(r.band, screen.band), stats=r.stats,
+    )
+    result.stats.update(accounts=A, out_of_band=int(out.sum()), screened_in=len(W))
+    return result
+
+
+def _prepare(listings: Listings, currencies: Currencies, acc: Accounts) -> SimpleNamespace:
+    """Values in base currency, effective targets (steps 1-2) and the drift screen."""
     A, S = acc.slot_listing.shape
     C, D = acc.cash.shape[1], acc.cash.shape[2]
     n_listings = len(listings.price)
     rows = np.arange(A)
-
     valid = acc.slot_listing >= 0
     lst = np.where(valid, acc.slot_listing, 0)
     qty = np.where(valid, acc.qty, 0.0)
@@ -325,6 +377,30 @@ def rebalance(
     out = slot_out.any(axis=1) | (np.abs(cash_w - cash_t) > cash_band + EPS)
     out &= total > 0
 
+    return SimpleNamespace(valid=valid, lst=lst, qty=qty, ccy=ccy, base=base, fx_to_base=fx_to_base, share_local=share_local, share_base=share_base, total=total, eff=eff, ctarget=ctarget, band=band, out=out, no_buy=no_buy, weight=weight)
+
+
+def _rebalance_rows(
+    listings: Listings,
+    currencies: Currencies,
+    accounts: Accounts,
+    lots: TaxLots | None = None,
+    loss_sales: LossSales | None = None,
+    params: Params | None = None,
+) -> Result:
+    p = params or Params()
+    lots = lots if lots is not None else TaxLots.empty()
+    loss_sales = loss_sales if loss_sales is not None else LossSales.empty()
+    acc = accounts
+    A, S = acc.slot_listing.shape
+    C, D = acc.cash.shape[1], acc.cash.shape[2]
+    n_listings = len(listings.price)
+    rows = np.arange(A)
+
+    v = _prepare(listings, currencies, acc)
+    valid, lst, qty, ccy, base, fx_to_base, share_local, share_base, total, eff, ctarget, band, out, no_buy, weight = (
+        v.valid, v.lst, v.qty, v.ccy, v.base, v.fx_to_base, v.share_local, v.share_base, v.total, v.eff, v.ctarget, v.band, v.out, v.no_buy, v.weight)
+
     # 3. raw trades ----------------------------------------------------------------------------
     step = np.where(listings.allows_fractional[lst], p.fractional_step, listings.lot_size[lst])
     step = np.where(valid, np.maximum(step, EPS), 1.0)
@@ -363,12 +439,13 @@ def rebalance(
         keys = [loss_sales.household[recent] * U + loss_sales.underlying[recent]]
         li, sj = np.nonzero(loss_slot & acc.us_taxpayer[:, None])
         keys.append(acc.household[li] * U + listings.underlying[lst[li, sj]])
-        blocked_keys = np.unique(np.concatenate(keys))
+        blocked_keys = unique_sorted(np.concatenate(keys))
         if len(blocked_keys):
             cand = (buys > 0) & acc.us_taxpayer[:, None]
             ci, cj = np.nonzero(cand)
             k = acc.household[ci] * U + listings.underlying[lst[ci, cj]]
-            hit = np.isin(k, blocked_keys)
+            pos = np.clip(np.searchsorted(blocked_keys, k), 0, len(blocked_keys) - 1)
+            hit = blocked_keys[pos] == k
             wash_blocked[ci[hit], cj[hit]] = True
             buys = np.where(wash_blocked, 0.0, buys)
 

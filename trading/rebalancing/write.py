@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from decimal import Decimal
 
 import numpy as np
@@ -11,8 +12,9 @@ from accounts.models import Custodian, CustodyAccount
 from trading.models import Broker, FxKind, FxOrder, Order
 
 from . import engine
+from .engine import unique_sorted
 from .book import Book, _t
-from .dbio import copy_binary, execute, fetch, is_postgres
+from .dbio import copy_records, fetch, fixed_text, is_postgres
 
 PG_EPOCH = dt.date(2000, 1, 1)
 
@@ -25,12 +27,12 @@ def route(book: Book, orders: engine.Orders) -> tuple[np.ndarray, np.ndarray]:
     if n == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     ca_t, m2m = _t(CustodyAccount), CustodyAccount.markets.through._meta.db_table
-    acc_sel = ",".join(str(int(a)) for a in np.unique(book.account_ids[orders.account])) if not is_postgres() else None
+    acc_sel = ",".join(str(int(a)) for a in unique_sorted(book.account_ids[orders.account])) if not is_postgres() else None
     if is_postgres():
         ca_acc, ca_mkt, ca_id, ca_cus = fetch(
             f"SELECT ca.account_id::int8, cm.market_id::int8, ca.id::int8, ca.custodian_id::int8 FROM {ca_t} ca "
             f"JOIN {m2m} cm ON cm.custodyaccount_id = ca.id WHERE ca.is_active AND ca.account_id = ANY(%s)",
-            [list(map(int, np.unique(book.account_ids[orders.account])))], "iiii")
+            [list(map(int, unique_sorted(book.account_ids[orders.account])))], "iiii")
     else:
         ca_acc, ca_mkt, ca_id, ca_cus = fetch(
             f"SELECT ca.account_id, cm.market_id, ca.id, ca.custodian_id FROM {ca_t} ca "
@@ -104,54 +106,53 @@ def _dec(x: float, places: int) -> Decimal:
 
 
 def _pg_orders(run_id, book, o, custody, broker) -> None:
+    """Binary COPY straight into the order table, one COPY per shape of row (side, and whether
+    custody account and broker are known), so every row of a COPY has the same layout."""
     n = len(o)
     if not n:
         return
-    stage = "trading_order_stage"
-    execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (seq int8, account_id int8, custody_id int8, listing_id int8, "
-            "broker_id int8, side int8, qty float8, price float8, value float8, ccy int8, settle int4, gain float8, "
-            "loss int8) ON COMMIT DROP")
-    td_days = (book.trade_date - PG_EPOCH).days
-    copy_binary(stage, ["seq", "account_id", "custody_id", "listing_id", "broker_id", "side", "qty", "price",
-                        "value", "ccy", "settle", "gain", "loss"],
-                [np.arange(n), book.account_ids[o.account], custody, book.listing_ids[o.listing], broker,
-                 o.side.astype(np.int64), o.qty, o.price, o.value_local, o.currency.astype(np.int64),
-                 (td_days + o.settle_day).astype(np.int32), o.realized_gain, o.loss_sale.astype(np.int64)],
-                "iiiiiifffidfi")
-    ccy = "(ARRAY[" + ",".join(f"'{c}'" for c in book.currency_codes) + "])"
-    execute(
-        f"INSERT INTO {_t(Order)} (run_id, reference, account_id, custody_account_id, listing_id, broker_id, side, "
-        "quantity, currency, estimated_price, estimated_value, filled_quantity, trade_date, settle_date, "
-        "estimated_gain, loss_sale, status, created_at) "
-        f"SELECT %s, %s || seq, account_id, NULLIF(custody_id, -1), listing_id, NULLIF(broker_id, -1), "
-        f"CASE WHEN side > 0 THEN 'buy' ELSE 'sell' END, round(qty::numeric, 8), {ccy}[ccy + 1], "
-        "round(price::numeric, 8), round(value::numeric, 6), 0, %s::date, %s::date + settle, "
-        "CASE WHEN side < 0 THEN round(gain::numeric, 6) END, loss = 1, 'proposed', now() "
-        f"FROM {stage}",
-        [run_id, f"R{run_id}-", book.trade_date, PG_EPOCH])
-    execute(f"DROP TABLE {stage}")
+    seq = np.arange(n)
+    td = (book.trade_date - dt.date(1970, 1, 1)).days
+    now_us = int(time.time() * 1_000_000)
+    codes = np.array([c.encode() for c in book.currency_codes], dtype="S3")
+    ccy = codes[o.currency]
+    ref = fixed_text(f"R{run_id}-", seq, 9)
+    groups = (o.side > 0).astype(int) * 4 + (custody >= 0).astype(int) * 2 + (broker >= 0).astype(int)
+    for g in np.unique(groups):
+        m = groups == g
+        buy, has_custody, has_broker = bool(g & 4), bool(g & 2), bool(g & 1)
+        k = int(m.sum())
+        columns = [
+            ("run_id", "i8", run_id), ("reference", "text", ref[m]),
+            ("account_id", "i8", book.account_ids[o.account[m]]),
+            ("custody_account_id", "i8", custody[m]) if has_custody else ("custody_account_id", "null", None),
+            ("listing_id", "i8", book.listing_ids[o.listing[m]]),
+            ("broker_id", "i8", broker[m]) if has_broker else ("broker_id", "null", None),
+            ("side", "text", b"buy" if buy else b"sell"), ("quantity", "num8", o.qty[m]),
+            ("currency", "text", ccy[m]), ("estimated_price", "num8", o.price[m]),
+            ("estimated_value", "num6", o.value_local[m]), ("filled_quantity", "num8", 0.0),
+            ("trade_date", "date", td), ("settle_date", "date", td + o.settle_day[m].astype(np.int64)),
+            ("estimated_gain", "null", None) if buy else ("estimated_gain", "num6", o.realized_gain[m]),
+            ("loss_sale", "bool", o.loss_sale[m].astype(np.uint8)), ("status", "text", b"proposed"),
+            ("created_at", "ts", now_us),
+        ]
+        copy_records(_t(Order), columns, k)
 
 
 def _pg_fx(run_id, book, f) -> None:
     n = len(f)
     if not n:
         return
-    stage = "trading_fx_stage"
-    execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (seq int8, account_id int8, buy int8, sell int8, "
-            "buy_amt float8, sell_amt float8, rate float8, value int4) ON COMMIT DROP")
-    td_days = (book.trade_date - PG_EPOCH).days
-    copy_binary(stage, ["seq", "account_id", "buy", "sell", "buy_amt", "sell_amt", "rate", "value"],
-                [np.arange(n), book.account_ids[f.account], f.buy_ccy.astype(np.int64), f.sell_ccy.astype(np.int64),
-                 f.buy_amount, f.sell_amount, f.rate, (td_days + f.value_day).astype(np.int32)], "iiiifffd")
-    ccy = "(ARRAY[" + ",".join(f"'{c}'" for c in book.currency_codes) + "])"
-    execute(
-        f"INSERT INTO {_t(FxOrder)} (run_id, reference, account_id, kind, buy_currency, buy_amount, sell_currency, "
-        "sell_amount, rate, trade_date, value_date, status, created_at) "
-        f"SELECT %s, %s || seq, account_id, 'spot', {ccy}[buy + 1], round(buy_amt::numeric, 6), {ccy}[sell + 1], "
-        "round(sell_amt::numeric, 6), round(rate::numeric, 10), %s::date, %s::date + value, 'proposed', now() "
-        f"FROM {stage}",
-        [run_id, f"R{run_id}-FX", book.trade_date, PG_EPOCH])
-    execute(f"DROP TABLE {stage}")
+    td = (book.trade_date - dt.date(1970, 1, 1)).days
+    codes = np.array([c.encode() for c in book.currency_codes], dtype="S3")
+    copy_records(_t(FxOrder), [
+        ("run_id", "i8", run_id), ("reference", "text", fixed_text(f"R{run_id}-FX", np.arange(n), 9)),
+        ("account_id", "i8", book.account_ids[f.account]), ("kind", "text", b"spot"),
+        ("buy_currency", "text", codes[f.buy_ccy]), ("buy_amount", "num6", f.buy_amount),
+        ("sell_currency", "text", codes[f.sell_ccy]), ("sell_amount", "num6", f.sell_amount),
+        ("rate", "num8", f.rate), ("trade_date", "date", td), ("value_date", "date", td + f.value_day.astype(np.int64)),
+        ("status", "text", b"proposed"), ("created_at", "ts", int(time.time() * 1_000_000)),
+    ], n)
 
 
 __all__ = ["route", "write_orders", "connection"]

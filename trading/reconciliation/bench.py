@@ -148,7 +148,8 @@ def build(n: int, *, as_of: dt.date, path: Path, seed: int = 42) -> tuple[Synthe
                 f.writelines(lines)
                 lines.clear()
         # missing in books: an instrument the account does not hold
-        for r in sets["missing_at_custodian"][: k_each].tolist():
+        _, first = np.unique(acc[sets["missing_at_custodian"]], return_index=True)
+        for r in sets["missing_at_custodian"][np.sort(first)].tolist():  # one extra line per account
             a = int(acc[r])
             k = (a * 7 + PER_ACCOUNT * STRIDE) % n_instr
             if adr[k]:
@@ -163,5 +164,5 @@ def build(n: int, *, as_of: dt.date, path: Path, seed: int = 42) -> tuple[Synthe
             lines.append(f"ACC{u:07d},{code},,,,,10,1.0000,USD,1\n")
             syn.expected.add((f"ACC{u:07d}", code, "unknown_instrument", False))
         f.writelines(lines)
-    syn.counts |= {"missing_in_books": k_each, "unknown_instrument": k_each}
+    syn.counts |= {"missing_in_books": int(len(first)), "unknown_instrument": k_each}
     return syn, {"identifiers": ident, "books": books, "pending": pending, "corporate_actions": corp}

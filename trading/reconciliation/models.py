@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models import F, Value
+from django.db.models.functions import Cast, Round
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 DEC = {"max_digits": 30, "decimal_places": 8}
@@ -71,6 +73,15 @@ class BookPosition(models.Model):
     base_currency = models.CharField(max_length=3)
     price_source = models.CharField(max_length=40, blank=True, default="")
     as_of = models.DateField()
+    # The engine's representation, computed by the database on write so that matching reads it
+    # for free: exact int8 millionths of a unit, and binary floats for tolerance checks.
+    quantity_micro = models.GeneratedField(
+        expression=Cast(Round(F("quantity") * Value(1000000)), models.BigIntegerField()),
+        output_field=models.BigIntegerField(), db_persist=True)
+    price_float = models.GeneratedField(expression=Cast(F("price"), models.FloatField()),
+                                        output_field=models.FloatField(), db_persist=True)
+    fx_float = models.GeneratedField(expression=Cast(F("fx_rate"), models.FloatField()),
+                                     output_field=models.FloatField(), db_persist=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["custodian_code", "custody_account", "instrument_id"],
@@ -271,15 +282,18 @@ class Break(ConcurrentTransitionMixin, models.Model):
     due_at = models.DateTimeField(null=True, blank=True)
     first_seen = models.DateField()
     last_seen = models.DateField()
-    first_run = models.ForeignKey(ReconRun, null=True, on_delete=models.SET_NULL, related_name="+")
-    last_run = models.ForeignKey(ReconRun, null=True, on_delete=models.SET_NULL, related_name="+")
+    # Written set-wise tens of thousands at a time by the run that owns them: no per-row RI trigger.
+    first_run = models.ForeignKey(ReconRun, null=True, on_delete=models.DO_NOTHING, related_name="+",
+                                  db_constraint=False, db_index=False)
+    last_run = models.ForeignKey(ReconRun, null=True, on_delete=models.DO_NOTHING, related_name="+",
+                                 db_constraint=False)
     occurrences = models.PositiveIntegerField(default=1)
     line = models.IntegerField(null=True, blank=True)
     resolution_reason = models.TextField(blank=True)
     write_off_requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                               on_delete=models.PROTECT, related_name="+")
+                                               on_delete=models.PROTECT, related_name="+", db_index=False)
     written_off_approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                                on_delete=models.PROTECT, related_name="+")
+                                                on_delete=models.PROTECT, related_name="+", db_index=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -224,7 +224,7 @@ def reconcile_file(*, custodian_code: str, path: str | Path, fmt: str | None = N
         run.status = RunStatus.COMPLETED
         run.finished_at = timezone.now()
         run.stats = {
-            "positions": result.custodian_rows, "book_rows": result.book_rows, "compared": result.matched_pairs
+            "positions": result.custodian_rows, "book_rows": result.book_rows, "compared": result.clean_pairs
             + len(result.differences), "clean": result.clean_pairs, "match_rate": round(result.match_rate, 6),
             "breaks": result.breaks, "explained": result.explained, "by_kind": result.differences.summary(),
             "resolved_by_pass": result.resolved_by_pass, "statement_checks": issues, **written,

@@ -62,7 +62,10 @@ def _copy_error_line(exc: Exception) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def _classify_sql(push: dict, columns: list[str], *, custodian: str, as_of: dt.date, basis: str, tol, units) -> str:
+def _classify_sql(push: dict, columns: list[str], *, custodian: str, as_of: dt.date, basis: str, tol, units,
+                  aggregate: bool = False) -> str:
+    """`aggregate=False` is the fast path for files with one line per (account, instrument);
+    the caller checks that assumption on the result and reruns with `aggregate=True` if not."""
     e = {k: v for k, v in push["exprs"].items()}
     # raw columns are named after the layout's columns; exprs use c<i>
     for i, col in enumerate(columns):
@@ -72,79 +75,91 @@ def _classify_sql(push: dict, columns: list[str], *, custodian: str, as_of: dt.d
     def f(name: str, default: str = "''") -> str:
         return e.get(name, default)
 
-    unit_values = ", ".join(f"({_lit(code)}, {_lit(ccy)}, {div}::numeric)" for code, (ccy, div) in units.items()) \
-        or "(NULL, NULL, 1::numeric)"
+    unit_values = ", ".join(f"({_lit(code)}, {_lit(ccy)}, {div}::float8)" for code, (ccy, div) in units.items()) \
+        or "(NULL, NULL, 1::float8)"
     pend_filter = "TRUE" if basis == "SETT" else "FALSE"
     w = tol.corporate_action_window_days
     cust = _lit(custodian)
+    qtol = int(tol.quantity_absolute * 10**6)
+    passes = [("isin", "NULLIF(c.isin, '')", "custodian_code = ''"), ("cusip", "NULLIF(c.cusip, '')", "custodian_code = ''"),
+              ("sedol", "NULLIF(c.sedol, '')", "custodian_code = ''"),
+              ("ticker_mic", "CASE WHEN c.ticker <> '' THEN c.ticker || '@' || c.mic END", "custodian_code = ''"),
+              ("custodian_code", "NULLIF(c.ccode, '')", f"custodian_code IN ('', {cust})")]
+    needed = {"isin": "isin", "cusip": "cusip", "sedol": "sedol", "ticker_mic": "ticker", "custodian_code": "custodian_code"}
+    used = [(n, *rest) for n, *rest in passes if needed[n] in push["exprs"]]
+    def probe(n, key):  # a weaker key is looked up only for lines the stronger passes left unresolved
+        if n == 0:
+            return key
+        unresolved = " AND ".join(f"i{m}.instrument_id IS NULL" for m in range(n))
+        return f"CASE WHEN {unresolved} THEN {key} END"
+
+    joins = "\n  ".join(
+        f"LEFT JOIN (SELECT value, instrument_id, quantity_factor::float8 AS f FROM reconciliation_instrumentidentifier "
+        f"WHERE kind = '{name}' AND {cond}) i{n} ON i{n}.value = {probe(n, key)}"
+        for n, (name, key, cond) in enumerate(used))
+    iid = "COALESCE(" + ", ".join(f"i{n}.instrument_id" for n in range(len(used))) + ", NULL::int8)"
+    factor = "COALESCE(" + ", ".join(f"i{n}.f" for n in range(len(used))) + ", NULL::float8)"
+    pass_case = "CASE " + " ".join(f"WHEN i{n}.instrument_id IS NOT NULL THEN {passes.index(next(p for p in passes if p[0] == name))}"
+                                   for n, (name, _, _) in enumerate(used)) + " END" if used else "NULL::int"
+    ident = ("COALESCE(NULLIF(isin, ''), NULLIF(cusip, ''), NULLIF(sedol, ''), "
+             "NULLIF(ticker || CASE WHEN ticker <> '' THEN '@' || mic ELSE '' END, ''), ccode)")
+    qconv = "CASE WHEN factor IS NULL OR factor = 1 THEN qty ELSE round(qty * factor)::int8 END"
+    if aggregate:
+        cg = f"""  -- per (account, instrument); an unidentified line stays alone under a negative key (-line)
+  SELECT acct, COALESCE(iid, -line) AS iid, bool_and(iid IS NULL) AS unknown, sum({qconv}) AS qc,
+         min(line) AS line, min(pass) AS pass, min(price_n / COALESCE(factor, 1)) AS pc, min(ccy_n) AS ccyc,
+         min(fx) AS fxc, min({ident}) FILTER (WHERE iid IS NULL) AS ident
+  FROM r GROUP BY acct, COALESCE(iid, -line)"""
+    else:
+        cg = f"""  SELECT acct, iid, iid IS NULL AS unknown, {qconv} AS qc, line, pass, price_n / COALESCE(factor, 1) AS pc,
+         ccy_n AS ccyc, fx AS fxc, CASE WHEN iid IS NULL THEN {ident} END AS ident
+  FROM r OFFSET 0  -- a fence: convert each line's text once"""
     return f"""
 WITH c AS (
   SELECT s.line_no + {1 if push['header'] else 0} AS line, {f('account')} AS acct, {f('isin')} AS isin,
          {f('cusip')} AS cusip, {f('sedol')} AS sedol, {f('ticker')} AS ticker, {f('mic')} AS mic,
-         {f('custodian_code')} AS ccode, {f('quantity', 'NULL::numeric')} AS qty,
-         {f('price', 'NULL::numeric')} AS price, {f('price_currency')} AS pccy, {f('fx_rate', 'NULL::numeric')} AS fx
+         {f('custodian_code')} AS ccode, {f('quantity', 'NULL::int8')} AS qty,
+         {f('price', 'NULL::float8')} AS price, {f('price_currency')} AS pccy, {f('fx_rate', 'NULL::float8')} AS fx
   FROM recon_stage s
 ), units(code, ccy, divisor) AS (VALUES {unit_values}),
 r AS (
-  SELECT c.*,
-    COALESCE(i1.instrument_id, i2.instrument_id, i3.instrument_id, i4.instrument_id, i5.instrument_id) AS iid,
-    COALESCE(i1.quantity_factor, i2.quantity_factor, i3.quantity_factor, i4.quantity_factor,
-             i5.quantity_factor) AS factor,
-    CASE WHEN i1.instrument_id IS NOT NULL THEN 0 WHEN i2.instrument_id IS NOT NULL THEN 1
-         WHEN i3.instrument_id IS NOT NULL THEN 2 WHEN i4.instrument_id IS NOT NULL THEN 3
-         WHEN i5.instrument_id IS NOT NULL THEN 4 END AS pass,
+  SELECT c.*, {iid} AS iid, {factor} AS factor, {pass_case} AS pass,
     COALESCE(u.ccy, c.pccy) AS ccy_n, c.price / COALESCE(u.divisor, 1) AS price_n
   FROM c
-  LEFT JOIN (SELECT value, instrument_id, quantity_factor FROM reconciliation_instrumentidentifier
-             WHERE kind = 'isin' AND custodian_code = '') i1 ON i1.value = c.isin
-  LEFT JOIN (SELECT value, instrument_id, quantity_factor FROM reconciliation_instrumentidentifier
-             WHERE kind = 'cusip' AND custodian_code = '') i2 ON i2.value = c.cusip
-  LEFT JOIN (SELECT value, instrument_id, quantity_factor FROM reconciliation_instrumentidentifier
-             WHERE kind = 'sedol' AND custodian_code = '') i3 ON i3.value = c.sedol
-  LEFT JOIN (SELECT value, instrument_id, quantity_factor FROM reconciliation_instrumentidentifier
-             WHERE kind = 'ticker_mic' AND custodian_code = '') i4 ON i4.value = c.ticker || '@' || c.mic
-  LEFT JOIN (SELECT value, instrument_id, quantity_factor FROM reconciliation_instrumentidentifier
-             WHERE kind = 'custodian_code' AND custodian_code IN ('', {cust})) i5 ON i5.value = c.ccode
+  {joins}
   LEFT JOIN units u ON u.code = c.pccy
 ), cg AS (
-  -- per (account, instrument); an unidentified line stays alone under a negative key (-line)
-  SELECT acct, COALESCE(iid, -line) AS iid, bool_and(iid IS NULL) AS unknown,
-         sum(round(qty * COALESCE(factor, 1), 6)) AS qc, min(line) AS line, min(pass) AS pass,
-         min(price_n / COALESCE(factor, 1)) AS pc, min(ccy_n) AS ccyc, min(fx) AS fxc,
-         min(COALESCE(NULLIF(isin, ''), NULLIF(cusip, ''), NULLIF(sedol, ''),
-             NULLIF(ticker || CASE WHEN ticker <> '' THEN '@' || mic ELSE '' END, ''), ccode))
-           FILTER (WHERE iid IS NULL) AS ident
-  FROM r GROUP BY acct, COALESCE(iid, -line)
+{cg}
 ), b AS (
-  SELECT custody_account AS acct, instrument_id AS iid, quantity AS qb, price AS pb, price_currency AS ccyb,
-         fx_rate AS fxb
+  SELECT custody_account AS acct, instrument_id AS iid, quantity_micro AS qb, price_float AS pb,
+         price_currency AS ccyb, fx_float AS fxb
   FROM reconciliation_bookposition WHERE custodian_code = {cust}
-), p AS (
-  SELECT custody_account AS acct, instrument_id AS iid, sum(quantity) AS pend
-  FROM reconciliation_bookpendingtrade
-  WHERE {pend_filter} AND custodian_code = {cust} AND instrument_id IS NOT NULL
-    AND trade_date <= {_lit(as_of)}::date AND settle_date > {_lit(as_of)}::date
-  GROUP BY 1, 2
-), ca AS (
-  SELECT instrument_id AS iid, max(ratio) AS ratio FROM reconciliation_bookcorporateaction
-  WHERE effective_date BETWEEN {_lit(as_of)}::date - {w} AND {_lit(as_of)}::date + {w} GROUP BY 1
 ), j AS (
   SELECT COALESCE(cg.acct, b.acct) AS acct, COALESCE(cg.iid, b.iid) AS iid, cg.qc, b.qb, cg.pc, b.pb,
          cg.ccyc, b.ccyb, cg.fxc, b.fxb, cg.line, cg.pass, COALESCE(cg.unknown, false) AS unknown, cg.ident,
          COALESCE(cg.qc, 0) - COALESCE(b.qb, 0) AS dq
   FROM cg FULL OUTER JOIN b ON b.acct = cg.acct AND b.iid = cg.iid
 ), k AS (
-  SELECT j.*, p.pend, ca.ratio,
-    abs(j.dq) > {tol.quantity_absolute} AS qdiff,
-    (j.qb * j.pc * COALESCE(j.fxc, j.fxb)) AS mvc, (j.qb * j.pb * j.fxb) AS mvb
-  FROM j LEFT JOIN p ON p.acct = j.acct AND p.iid = j.iid LEFT JOIN ca ON ca.iid = j.iid
+  SELECT j.*,
+    CASE WHEN abs(j.dq) > {qtol} THEN (
+      SELECT sum(round(t.quantity * 1000000)::int8) FROM reconciliation_bookpendingtrade t
+      WHERE {pend_filter} AND t.custodian_code = {cust} AND t.custody_account = j.acct AND t.instrument_id = j.iid
+        AND t.trade_date <= {_lit(as_of)}::date AND t.settle_date > {_lit(as_of)}::date) END AS pend,
+    CASE WHEN abs(j.dq) > {qtol} THEN (
+      SELECT max(a.ratio)::float8 FROM reconciliation_bookcorporateaction a WHERE a.instrument_id = j.iid
+        AND a.effective_date BETWEEN {_lit(as_of)}::date - {w} AND {_lit(as_of)}::date + {w}) END AS ratio,
+    abs(j.dq) > {qtol} AS qdiff,
+    (j.qb::float8 * 1e-6::float8 * j.pc * COALESCE(j.fxc, j.fxb)) AS mvc,
+    (j.qb::float8 * 1e-6::float8 * j.pb * j.fxb) AS mvb
+  FROM j
+  OFFSET 0
 ), cls AS (
   SELECT k.*,
     CASE
       WHEN unknown THEN 'unknown_instrument'
       WHEN qdiff THEN CASE
         WHEN pend IS NOT NULL AND pend <> 0 AND dq = -pend THEN 'pending_settlement'
-        WHEN ratio IS NOT NULL AND (qb * ratio = qc OR qc * ratio = qb) THEN 'corporate_action'
+        WHEN ratio IS NOT NULL AND (abs(qb * ratio - qc) < 0.5 OR abs(qc * ratio - qb) < 0.5) THEN 'corporate_action'
         WHEN qb IS NULL THEN 'missing_in_books'
         WHEN qc IS NULL THEN 'missing_at_custodian'
         ELSE 'quantity' END
@@ -157,13 +172,13 @@ r AS (
         THEN 'market_value'
     END AS kind
   FROM k
-), stats AS (
-  SELECT count(*) FILTER (WHERE qc IS NOT NULL AND qb IS NOT NULL) AS pairs,
-         count(*) FILTER (WHERE qc IS NOT NULL AND qb IS NOT NULL AND kind IS NULL) AS clean
-  FROM cls
-), ins AS (
-  INSERT INTO recon_diff (kind, explained, cause, acct, iid, ident, qc, qb, pc, pb, fxc, fxb, amount, pass, line)
-  SELECT kind, kind = 'pending_settlement',
+  OFFSET 0  -- a fence: classify each row once, not once per reference to kind
+), agg AS (
+  -- one pass over the classified rows: the counts, and the differences gathered as an array
+  SELECT count(*) FILTER (WHERE qc IS NOT NULL AND qb IS NOT NULL AND NOT unknown) AS pairs,
+         count(*) FILTER (WHERE qb IS NOT NULL) AS book_side,
+         count(*) FILTER (WHERE qc IS NOT NULL AND qb IS NOT NULL AND NOT unknown AND kind IS NULL) AS clean,
+         array_agg(ROW(kind, kind = 'pending_settlement',
     CASE kind WHEN 'pending_settlement' THEN 'trade pending settlement after the statement date'
               WHEN 'unknown_instrument' THEN 'no identifier maps to our instruments'
               WHEN 'corporate_action' THEN 'split or consolidation booked on one side only'
@@ -172,25 +187,51 @@ r AS (
               WHEN 'market_value' THEN CASE WHEN abs(pc - pb) > {tol.price_relative} * abs(pb) THEN 'price source'
                                             ELSE 'fx rate source' END
               ELSE '' END,
-    acct, CASE WHEN unknown THEN NULL ELSE iid END, COALESCE(ident, ''), COALESCE(qc, 0), COALESCE(qb, 0),
+    acct, CASE WHEN unknown THEN NULL ELSE iid END, COALESCE(ident, ''),
+    COALESCE(qc, 0)::numeric / 1000000, COALESCE(qb, 0)::numeric / 1000000,
     pc, pb, fxc, fxb,
     round(COALESCE(CASE kind
-      WHEN 'price' THEN abs(qb * (pc - pb) * COALESCE(fxb, fxc))
+      WHEN 'price' THEN abs(qb::float8 * 1e-6::float8 * (pc - pb) * COALESCE(fxb, fxc))
       WHEN 'market_value' THEN abs(mvc - mvb)
-      WHEN 'unknown_instrument' THEN abs(qc * pc * fxc)
-      ELSE abs(dq) * COALESCE(pb, pc) * COALESCE(fxb, fxc) END, 0), 2),
-    pass, line
-  FROM cls WHERE kind IS NOT NULL
-  RETURNING 1
+      WHEN 'unknown_instrument' THEN abs(qc::float8 * 1e-6::float8 * pc * fxc)
+      ELSE abs(dq)::float8 * 1e-6::float8 * COALESCE(pb, pc) * COALESCE(fxb, fxc) END, 0)::numeric, 2),
+    pass, line, NULL)::recon_diff) FILTER (WHERE kind IS NOT NULL) AS diffs
+  FROM cls
+), ins AS (
+  INSERT INTO recon_diff SELECT (d).* FROM agg, unnest(agg.diffs) AS d RETURNING 1
 )
-SELECT (SELECT pairs FROM stats), (SELECT clean FROM stats), (SELECT count(*) FROM ins)
+SELECT agg.pairs, agg.clean, (SELECT count(*) FROM ins), agg.book_side FROM agg
 """
+
+
+def _classify(cur, push, columns, custodian, as_of, tol, nbooks) -> tuple[int, int, int]:
+    """Fast path first (no per-key aggregation). If the file holds a key twice (a book row met
+    twice, or one custodian-only key in two lines), roll back and aggregate."""
+    units = price_units()
+    cur.execute("SAVEPOINT recon_fast")
+    t = time.perf_counter()
+    cur.execute(_classify_sql(push, columns, custodian=custodian, as_of=as_of, basis="SETT", tol=tol, units=units))
+    pairs, clean, ndiff, book_side = cur.fetchone()
+    _classify.last_seconds = time.perf_counter() - t
+    duplicated = book_side > nbooks
+    if not duplicated:
+        cur.execute("SELECT EXISTS (SELECT 1 FROM recon_diff WHERE iid IS NOT NULL GROUP BY acct, iid "
+                    "HAVING count(*) > 1)")
+        duplicated = cur.fetchone()[0]
+    if duplicated:
+        cur.execute("ROLLBACK TO SAVEPOINT recon_fast")
+        cur.execute(_classify_sql(push, columns, custodian=custodian, as_of=as_of, basis="SETT", tol=tol, units=units,
+                                  aggregate=True))
+        pairs, clean, ndiff, _ = cur.fetchone()
+    else:
+        cur.execute("RELEASE SAVEPOINT recon_fast")
+    return pairs, clean, ndiff
 
 
 DIFF_TABLE = """
 CREATE TEMP TABLE recon_diff (
   kind text, explained boolean, cause text, acct text, iid bigint, ident text, qc numeric, qb numeric,
-  pc numeric, pb numeric, fxc numeric, fxb numeric, amount numeric, pass int, line bigint, key text
+  pc float8, pb float8, fxc float8, fxb float8, amount numeric, pass int, line bigint, key text
 ) ON COMMIT DROP
 """
 
@@ -216,6 +257,13 @@ def _audit_columns() -> str:
 
 def _write_breaks_sql(cur, *, run: ReconRun, custodian: str, as_of: dt.date, base_currency: str,
                       actor_id: int | None) -> dict:
+    steps: dict[str, float] = {}
+
+    def run_sql(label: str, statement: str) -> None:
+        t = time.perf_counter()
+        cur.execute(statement)
+        steps[label] = round(time.perf_counter() - t, 4)
+
     bt = Break._meta.db_table
     at = _audit_columns()
     rules = sla_rules(on=as_of)
@@ -223,12 +271,11 @@ def _write_breaks_sql(cur, *, run: ReconRun, custodian: str, as_of: dt.date, bas
     sla_case = " ".join(
         f"WHEN d.amount >= {r.min_amount_base} AND (({_lit(as_of)}::date - COALESCE(b.first_seen, {_lit(as_of)}::date))"
         f" * 24) >= {r.min_age_hours} THEN {_lit(f'{r.priority}|{r.code}|{r.due_hours}')}" for r in rules)
-    cur.execute(f"""
+    run_sql("key", f"""
         UPDATE recon_diff d SET key = left(encode(sha256(convert_to({_lit(custodian)} || '|' || d.acct || '|position|'
             || CASE WHEN d.iid IS NOT NULL THEN 'I:' || d.iid ELSE 'ID:' || d.ident END, 'UTF8')), 'hex'), 40)""")
-    cur.execute("CREATE INDEX ON recon_diff (key)")
-    cur.execute("ANALYZE recon_diff")
-    cur.execute(f"""
+    run_sql("key_index", "CREATE INDEX ON recon_diff (key)")
+    run_sql("sla", f"""
         CREATE TEMP TABLE recon_diff_sla ON COMMIT DROP AS
         SELECT d.key, split_part(s.v, '|', 1)::int AS priority, split_part(s.v, '|', 2) AS sla_rule,
                (COALESCE(b.first_seen, {_lit(as_of)}::date)::timestamp AT TIME ZONE 'UTC')
@@ -244,34 +291,35 @@ def _write_breaks_sql(cur, *, run: ReconRun, custodian: str, as_of: dt.date, bas
         return (f"INSERT INTO {at} {audit_cols} SELECT NULL, {actor}, 'reconciliation.break', x.id::text, {_lit(event)}, "
                 f"{frm}, {to}, {reason_sql}, {detail}, now() FROM x")
 
+    cur.execute("CREATE UNIQUE INDEX ON recon_diff_sla (key)")
     counts = {}
     # reopen: resolved before, a real difference again today
-    cur.execute(f"""WITH x AS (UPDATE {bt} b SET state = 'open', resolution_reason = ''
+    run_sql("reopen", f"""WITH x AS (UPDATE {bt} b SET state = 'open', resolution_reason = ''
         FROM recon_diff d WHERE b.key = d.key AND b.state = 'resolved' AND NOT d.explained RETURNING b.id)
         {audit('break.reopened', "'resolved'", "'open'", "'difference seen again'")}""")
     counts["breaks_reopened"] = cur.rowcount
     # explained today while still active
-    cur.execute(f"""WITH x AS (UPDATE {bt} b SET state = 'resolved', resolution_reason = d.cause
+    run_sql("explain", f"""WITH x AS (UPDATE {bt} b SET state = 'resolved', resolution_reason = d.cause
         FROM recon_diff d WHERE b.key = d.key AND b.state IN ('open', 'assigned', 'investigating') AND d.explained
         RETURNING b.id, d.cause)
         {audit('break.explained', "'active'", "'resolved'", 'x.cause')}""")
     # carried: same key, same break row (owner, notes, first_seen stay)
-    cur.execute(f"""UPDATE {bt} b SET kind = d.kind, cause = d.cause, explained = d.explained,
-        custodian_quantity = d.qc, book_quantity = d.qb, custodian_price = round(d.pc, 8), book_price = round(d.pb, 8),
-        custodian_fx = round(d.fxc, 12), book_fx = round(d.fxb, 12), amount_base = d.amount, last_seen = {_lit(as_of)},
+    run_sql("carry", f"""UPDATE {bt} b SET kind = d.kind, cause = d.cause, explained = d.explained,
+        custodian_quantity = d.qc, book_quantity = d.qb, custodian_price = round(d.pc::numeric, 8), book_price = round(d.pb::numeric, 8),
+        custodian_fx = round(d.fxc::numeric, 12), book_fx = round(d.fxb::numeric, 12), amount_base = d.amount, last_seen = {_lit(as_of)},
         last_run_id = {run.pk}, line = d.line, occurrences = b.occurrences + 1, priority = s.priority,
         sla_rule = s.sla_rule, due_at = s.due_at, updated_at = now()
         FROM recon_diff d JOIN recon_diff_sla s ON s.key = d.key WHERE b.key = d.key""")
     counts["breaks_carried"] = cur.rowcount
-    cur.execute(f"""WITH x AS (
+    run_sql("insert", f"""WITH x AS (
         INSERT INTO {bt} (key, firm_id, custodian_code, custody_account, instrument_id, identifier, asset, kind, cause,
           explained, state, owner_id, custodian_quantity, book_quantity, custodian_price, book_price, custodian_fx,
           book_fx, amount_base, base_currency, priority, sla_rule, due_at, first_seen, last_seen, first_run_id,
           last_run_id, occurrences, line, resolution_reason, write_off_requested_by_id, written_off_approved_by_id,
           created_at, updated_at)
         SELECT d.key, NULL, {_lit(custodian)}, d.acct, d.iid, left(d.ident, 60), 'position', d.kind, d.cause,
-          d.explained, CASE WHEN d.explained THEN 'resolved' ELSE 'open' END, NULL, d.qc, d.qb, round(d.pc, 8),
-          round(d.pb, 8), round(d.fxc, 12), round(d.fxb, 12), d.amount, {_lit(base_currency)}, s.priority, s.sla_rule,
+          d.explained, CASE WHEN d.explained THEN 'resolved' ELSE 'open' END, NULL, d.qc, d.qb,
+          round(d.pc::numeric, 8), round(d.pb::numeric, 8), round(d.fxc::numeric, 12), round(d.fxb::numeric, 12), d.amount, {_lit(base_currency)}, s.priority, s.sla_rule,
           s.due_at, {_lit(as_of)}, {_lit(as_of)}, {run.pk}, {run.pk}, 1, d.line,
           CASE WHEN d.explained THEN d.cause ELSE '' END, NULL, NULL, now(), now()
         FROM recon_diff d JOIN recon_diff_sla s ON s.key = d.key
@@ -282,13 +330,14 @@ def _write_breaks_sql(cur, *, run: ReconRun, custodian: str, as_of: dt.date, bas
           CASE WHEN x.explained THEN 'resolved' ELSE 'open' END, CASE WHEN x.explained THEN x.cause ELSE x.kind END,
           {detail}, now() FROM x""")
     counts["breaks_new"] = cur.rowcount
-    cur.execute(f"""WITH x AS (UPDATE {bt} SET state = 'resolved',
+    run_sql("clear", f"""WITH x AS (UPDATE {bt} SET state = 'resolved',
           resolution_reason = {_lit(f'cleared: no difference in run {run.pk} ({as_of})')}, updated_at = now()
         WHERE custodian_code = {_lit(custodian)} AND asset = 'position'
           AND state IN ('open', 'assigned', 'investigating') AND last_run_id IS DISTINCT FROM {run.pk}
         RETURNING id)
         {audit('break.cleared', "'active'", "'resolved'", "'no difference'")}""")
     counts["breaks_cleared"] = cur.rowcount
+    counts["seconds_write_steps"] = steps
     return counts
 
 
@@ -306,6 +355,9 @@ def reconcile_positions_sql(*, custodian_code: str, path: Path, stored: Path, sh
     with transaction.atomic():
         with connection.cursor() as cur:
             cur.execute("SET LOCAL work_mem = '512MB'")
+            cur.execute("SET LOCAL jit = off")
+            # ON COMMIT DROP is not enough when the caller's transaction is wider than this one
+            cur.execute("DROP TABLE IF EXISTS recon_stage, recon_diff, recon_diff_sla")
             cur.execute(f"CREATE TEMP TABLE recon_stage (line_no bigint GENERATED ALWAYS AS IDENTITY, "
                         f"{', '.join(_q(c) + ' text' for c in columns)}) ON COMMIT DROP")
             progress("load")
@@ -324,25 +376,24 @@ def reconcile_positions_sql(*, custodian_code: str, path: Path, stored: Path, sh
             cur.execute(DIFF_TABLE)
             progress("match")
             t = time.perf_counter()
+            t_count = time.perf_counter()
+            nbooks = BookPosition.objects.filter(custodian_code=custodian_code).count()
+            timings["seconds_count_books"] = time.perf_counter() - t_count
             cur.execute("SAVEPOINT recon_match")
             try:
-                cur.execute(_classify_sql(push, columns, custodian=custodian_code, as_of=as_of, basis="SETT",
-                                          tol=tol, units=price_units()))
+                pairs, clean, ndiff = _classify(cur, push, columns, custodian_code, as_of, tol, nbooks)
             except Exception as exc:
                 cur.execute("ROLLBACK TO SAVEPOINT recon_match")
                 line, fname, value = _first_bad_value(cur, push, columns)
                 if line is None:
-                    raise
+                    raise exc
                 line += 1 if push["header"] else 0
                 raise FileRefused(f"{path.name}, line {line}, field {fname}: {value!r} is not valid in layout "
                                   f"{spec['code']}", detail={"file": path.name, "line": line, "field": fname,
                                                              "reason": f"{value!r} is not valid"}) from None
-            pairs, clean, ndiff = cur.fetchone()
             nrows = rows
-            cur.execute(f"SELECT count(*) FROM {BookPosition._meta.db_table} WHERE custodian_code = %s",
-                        [custodian_code])
-            nbooks = cur.fetchone()[0]
             timings["seconds_match"] = time.perf_counter() - t
+            timings["seconds_classify_statement"] = getattr(_classify, "last_seconds", 0)
             progress("write")
             t = time.perf_counter()
             cfile = CustodianFile.objects.create(custodian_code=custodian_code, name=path.name, sha256=sha, size=size,

@@ -347,9 +347,12 @@ def sql_pushdown(spec: dict) -> dict:
                 pattern = rf"^[-+]?{numeric}({re.escape(dec)}\d*)?-?$"
                 e = f"(CASE WHEN {raw} LIKE '%-' THEN '-' || rtrim({e}, '-') ELSE {e} END)"
             del num
-            expr = f"NULLIF({e}, '')::numeric"
-            if fspec.get("implied_decimals"):
-                expr = f"({expr} / 1e{int(fspec['implied_decimals'])})"
+            scale = int(fspec.get("implied_decimals") or 0)
+            if fname == "quantity":
+                # exact int8 millionths of a unit (the engine's QSCALE)
+                expr = f"round(NULLIF({e}, '')::float8 * 1e{6 - scale})::int8"
+            else:
+                expr = f"NULLIF({e}, '')::float8" + (f" / 1e{scale}" if scale else "")
             exprs[fname] = expr
             checks[fname] = (raw, pattern, fspec.get("required", fname == "quantity"))
         elif kind == "date":

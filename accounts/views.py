@@ -1,0 +1,202 @@
+"""Account pages of the advisor portal: holdings across custodians in local and base currency,
+cash per currency with its projected settlement, drift against the model as a server-rendered
+SVG chart, proposed orders and reconciliation status. Reads only, through `accounts.selectors`
+(and the trading selectors when that app is installed); scoped to the user's firm."""
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+from onboarding.exceptions import MeridianError
+
+from . import selectors
+from .models import Account, Basis, ModelSubscription, SubscriptionStatus
+
+CHART_WIDTH = 720
+LABEL_WIDTH = 210
+VALUE_WIDTH = 90
+ROW_HEIGHT = 28
+
+
+def _optional(name: str) -> Any | None:
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
+
+
+def accounts_for_user(user) -> Any:
+    """The user's firm's accounts (a platform officer sees every firm's)."""
+    if user.is_platform_officer or user.is_superuser:
+        return Account.objects.select_related("owner", "household", "firm")
+    if user.firm_id is None:
+        return Account.objects.none()
+    return selectors.accounts_for_firm(firm=user.firm_id)
+
+
+def _as_of(request: HttpRequest) -> dt.date:
+    raw = request.GET.get("on", "")
+    try:
+        return dt.date.fromisoformat(raw) if raw else timezone.localdate()
+    except ValueError as exc:
+        raise Http404("the date must be YYYY-MM-DD") from exc
+
+
+@login_required
+def account_list(request: HttpRequest) -> HttpResponse:
+    accounts = list(accounts_for_user(request.user).prefetch_related("custody_accounts__custodian").order_by("number"))
+    return render(request, "portal/account_list.html", {"accounts": accounts})
+
+
+# --- Drift ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DriftLine:
+    label: str
+    short: str  # for the chart's axis
+    current: float  # weight, 0..1
+    target: float
+    value_base: float
+
+    @property
+    def drift(self) -> float:
+        return self.current - self.target
+
+
+def drift_lines(inputs: Any, names: dict[int, str]) -> list[DriftLine]:
+    """Current and target weights of every instrument and cash currency of the first account in
+    `inputs` (accounts.selectors.rebalance_inputs), in the account's base currency."""
+    if not len(inputs.account_ids):
+        return []
+    values = inputs.market_values_base()[0] if inputs.positions.size else []
+    cash_base = inputs.cash[0] * inputs.fx_to_base[0] if inputs.cash.size else []
+    total = float(sum(values) + sum(cash_base))
+    if total <= 0:
+        return []
+    lines = []
+    for k, instrument_id in enumerate(inputs.instrument_ids.tolist()):
+        value, target = float(values[k]), float(inputs.targets[0, k])
+        if value or target:
+            name = names.get(instrument_id, f"instrument {instrument_id}")
+            lines.append(DriftLine(name, name.split(" (")[0], value / total, target, value))
+    for k, currency in enumerate(inputs.currencies):
+        value, target = float(cash_base[k]), float(inputs.cash_targets[0, k])
+        if value or target:
+            lines.append(DriftLine(f"Cash {currency}", f"Cash {currency}", value / total, target, value))
+    return sorted(lines, key=lambda line: -abs(line.drift))
+
+
+def drift_chart(lines: list[DriftLine]) -> dict[str, Any]:
+    """Coordinates for an SVG bar chart: a bar for the current weight, a marker for the target,
+    the drift in percentage points at the end of each row."""
+    scale_max = max([max(line.current, line.target) for line in lines] + [0.01]) * 1.1
+    plot = CHART_WIDTH - LABEL_WIDTH - VALUE_WIDTH
+
+    def x(weight: float) -> float:
+        return round(LABEL_WIDTH + plot * max(weight, 0) / scale_max, 1)
+
+    rows = []
+    for index, line in enumerate(lines):
+        y = 24 + index * ROW_HEIGHT
+        rows.append({
+            "label": line.label, "short": line.short, "y": y, "text_y": y + 14, "bar_width": round(x(line.current) - LABEL_WIDTH, 1),
+            "target_x": x(line.target), "current_pct": f"{line.current * 100:.1f}", "target_pct": f"{line.target * 100:.1f}",
+            "drift_pp": f"{line.drift * 100:+.1f}", "over": line.drift > 0.0005, "under": line.drift < -0.0005,
+        })
+    ticks = []
+    step = 0.05 if scale_max <= 0.4 else 0.1
+    tick = 0.0
+    while tick <= scale_max + 1e-9:
+        ticks.append({"x": x(tick), "label": f"{tick * 100:.0f}%"})
+        tick += step
+    height = 24 + len(lines) * ROW_HEIGHT + 10
+    return {"width": CHART_WIDTH, "height": height, "rows": rows, "ticks": ticks, "label_width": LABEL_WIDTH,
+            "value_x": CHART_WIDTH - VALUE_WIDTH + 8, "bottom": height - 6}
+
+
+# --- Account page ----------------------------------------------------------------------------------
+
+
+@login_required
+def account_detail(request: HttpRequest, account_id: int) -> HttpResponse:
+    try:
+        account = accounts_for_user(request.user).get(pk=account_id)
+    except (Account.DoesNotExist, ValueError) as exc:
+        raise Http404("account not found") from exc
+    on = _as_of(request)
+    custody = {c.pk: c for c in account.custody_accounts.select_related("custodian")}
+    problems: list[str] = []
+
+    try:
+        valuation = selectors.valuation(account=account, on=on, basis=Basis.TRADE)
+    except MeridianError as exc:
+        valuation, problems = None, [*problems, exc.message]
+    instrument_ids = {line.instrument_id for line in (valuation.lines if valuation else []) if line.instrument_id}
+
+    try:
+        inputs = selectors.rebalance_inputs(account_ids=[account.pk], as_of=on)
+        instrument_ids |= set(inputs.instrument_ids.tolist())
+    except MeridianError as exc:
+        inputs, problems = None, [*problems, exc.message]
+    names = instrument_names(instrument_ids)
+
+    holdings = [
+        {"custodian": custody[line.custody_account_id].custodian.name,
+         "custody_account": custody[line.custody_account_id].number, "instrument": names.get(line.instrument_id, "?"),
+         "line": line}
+        for line in (valuation.lines if valuation else []) if line.kind == "security"
+    ]
+    cash_lines = [
+        {"custodian": custody[line.custody_account_id].custodian.name, "custody_account": custody[line.custody_account_id].number,
+         "line": line}
+        for line in (valuation.lines if valuation else []) if line.kind == "cash"
+    ]
+    lines = drift_lines(inputs, names) if inputs is not None else []
+    subscription = (
+        ModelSubscription.objects.filter(account=account, status=SubscriptionStatus.ACTIVE).select_related("model")
+        .order_by("-start_date").first()
+    )
+    return render(request, "portal/account_detail.html", {
+        "account": account, "on": on, "problems": problems, "valuation": valuation,
+        "holdings": holdings, "cash_lines": cash_lines,
+        "cash_settled": sorted(selectors.cash_by_currency(account=account, as_of=on, basis=Basis.SETTLE).items()),
+        "cash_traded": dict(selectors.cash_by_currency(account=account, as_of=on, basis=Basis.TRADE)),
+        "projected": selectors.projected_cash(account=account, as_of=on),
+        "drift": lines, "chart": drift_chart(lines) if lines else None, "subscription": subscription,
+        "orders": proposed_orders(account), "breaks": open_breaks(account, custody.values()),
+        "trading_installed": _optional("trading.selectors") is not None,
+        "recon_installed": _optional("trading.reconciliation.selectors") is not None,
+    })
+
+
+def instrument_names(ids: set[int]) -> dict[int, str]:
+    from trading.reference.models import Instrument
+
+    return {pk: f"{name} ({isin})" for pk, name, isin in Instrument.objects.filter(pk__in=ids).values_list("pk", "name", "isin")}
+
+
+def proposed_orders(account: Account) -> list[Any]:
+    trading = _optional("trading.selectors")
+    if trading is None or not hasattr(trading, "orders_in_state"):
+        return []
+    return list(trading.orders_in_state(firm=account.firm_id).filter(account=account).order_by("trade_date", "reference")[:100])
+
+
+def open_breaks(account: Account, custody_accounts) -> list[Any]:
+    recon = _optional("trading.reconciliation.selectors")
+    if recon is None or not hasattr(recon, "open_breaks"):
+        return []
+    from django.db.models import Q
+
+    numbers = [c.number for c in custody_accounts]
+    mine = Q(firm_id=account.firm_id) | Q(firm__isnull=True)  # breaks are keyed by custody account number
+    return list(recon.open_breaks().filter(mine, custody_account__in=numbers)[:100])
+

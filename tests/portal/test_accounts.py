@@ -1,0 +1,100 @@
+"""Account pages: holdings across custodians in local and base currency, cash with projected
+settlement, drift against the model as an SVG chart, proposed orders; scoped to the firm."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from django.urls import reverse
+
+from accounts.demo import accounts_demo
+from onboarding import requirements
+from onboarding.models import Relationship
+from tests.factories import PersonFactory
+from tests.trading.factories import OrderFactory
+
+pytestmark = pytest.mark.django_db
+ON = "2026-11-23"
+
+
+@pytest.fixture(autouse=True)
+def _only_onboarding_activation_checks(monkeypatch):
+    """The demo account's owner has only an active relationship; other apps' activation checks
+    (tax forms, screening) are not what these pages are about."""
+    monkeypatch.setattr(requirements, "_activation_checks", {})
+
+
+@pytest.fixture
+def demo(firm, advisor):
+    owner = PersonFactory(firm=firm, given_names="Hugo", family_name="Holder", residence_country="CH")
+    Relationship.objects.create(firm=firm, party=owner, state="active")
+    return accounts_demo(firm=firm, owner=owner, actor=advisor)
+
+
+def test_account_list_shows_the_firms_accounts_only(signed_in, demo, other_advisor):
+    page = signed_in.get(reverse("portal:account_list"))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "DEMO-001" in html and "Hugo Holder" in html and "BNY Mellon" in html and "Citibank London" in html
+
+
+def test_account_page_values_holdings_in_local_and_base_currency_across_custodians(signed_in, demo):
+    page = signed_in.get(reverse("portal:account_detail", args=[demo.account.pk]), {"on": ON})
+    assert page.status_code == 200
+    holdings = page.context["holdings"]
+    assert {h["custodian"] for h in holdings} == {"BNY Mellon", "Citibank London"}
+    usd = [h for h in holdings if h["line"].currency == "USD"]
+    assert usd and all(h["line"].base_value != h["line"].local_value for h in usd)  # converted to GBP
+    html = page.content.decode()
+    assert "Apple" in html or "AAPL" in html or "US0378331005" in html
+    assert "Value (GBP)" in html
+
+
+def test_account_page_shows_cash_per_currency_with_projected_settlement(signed_in, demo):
+    page = signed_in.get(reverse("portal:account_detail", args=[demo.account.pk]), {"on": ON})
+    currencies = {row.currency for row in page.context["projected"]}
+    assert {"GBP", "USD"} <= currencies
+    assert "Settled cash and what settles next" in page.content.decode()
+
+
+def test_drift_chart_is_server_rendered_svg_with_a_row_per_line(signed_in, demo):
+    page = signed_in.get(reverse("portal:account_detail", args=[demo.account.pk]), {"on": ON})
+    html = page.content.decode()
+    svg = re.search(r"<svg.*?</svg>", html, re.DOTALL).group(0)
+    assert 'role="img"' in svg
+    drift = page.context["drift"]
+    assert drift, "the demo account follows a model"
+    assert svg.count("<rect") == len(drift)
+    # the model holds SAP at 15% and the account holds none: drift -15 pp
+    sap = [line for line in drift if "SAP" in line.label]
+    assert sap and round(sap[0].target, 2) == 0.15 and sap[0].current == 0
+    assert "-15.0 pp" in svg
+    assert "<script" not in html.split("</head>")[1]  # no chart library
+
+
+def test_proposed_orders_are_listed(signed_in, demo):
+    OrderFactory(account=demo.account, listing=demo.ref.listings["AAPL"], reference="PROP-1")
+    page = signed_in.get(reverse("portal:account_detail", args=[demo.account.pk]), {"on": ON})
+    assert "PROP-1" in page.content.decode()
+
+
+def test_another_firms_account_is_not_found(client, other_advisor, demo, packs):
+    client.force_login(other_advisor)
+    assert client.get(reverse("portal:account_detail", args=[demo.account.pk])).status_code == 404
+    assert "DEMO-001" not in client.get(reverse("portal:account_list")).content.decode()
+
+
+def test_dashboard_counts_accounts_by_status(signed_in, demo):
+    page = signed_in.get(reverse("portal:home"))
+    assert page.context["accounts_by_status"] == {"active": 1}
+
+
+def test_bad_date_is_not_found(signed_in, demo):
+    assert signed_in.get(reverse("portal:account_detail", args=[demo.account.pk]), {"on": "yesterday"}).status_code == 404
+
+
+def test_account_pages_need_sign_in(client, demo):
+    response = client.get(reverse("portal:account_detail", args=[demo.account.pk]))
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+    assert dt.date.fromisoformat(ON)

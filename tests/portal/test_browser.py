@@ -1,0 +1,245 @@
+"""The portal in a real browser: headless Chromium (Debian's chromium and chromedriver) driven by
+Selenium against pytest-django's live server. An advisor signs in, onboards an entity with two
+owners, submits, and sees the outstanding requirements. Screenshots of the main pages are kept in
+test-artifacts/screenshots/."""
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from onboarding.models import CaseState, OnboardingCase
+from onboarding.services import rulepacks_load
+from tests.factories import FirmFactory, UserFactory
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+SCREENSHOTS = Path(settings.BASE_DIR) / "test-artifacts" / "screenshots"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
+                       reason="needs Debian's chromium and chromium-driver (/usr/bin/chromium, /usr/bin/chromedriver)"),
+]
+webdriver = pytest.importorskip("selenium.webdriver")
+
+
+@pytest.fixture
+def browser():
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="meridian-chromium-")
+    options = Options()
+    options.binary_location = str(CHROMIUM)
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                     "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
+                     f"--user-data-dir={profile}", "--window-size=1366,900", "--lang=en-GB"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver.implicitly_wait(0)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+class Page:
+    """Small helpers over the driver, in the words of the page."""
+
+    def __init__(self, driver, base_url: str):
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support import expected_conditions as ec
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        self.driver, self.base, self.By, self.ec = driver, base_url, By, ec
+        from selenium.common.exceptions import WebDriverException
+
+        # while a page is being replaced, lookups can fail transiently: keep polling until the timeout
+        self.wait = WebDriverWait(driver, 15, ignored_exceptions=(WebDriverException,))
+
+    def open(self, path: str) -> None:
+        self.driver.get(self.base + path)
+
+    def field(self, name: str):
+        return self.driver.find_element(self.By.NAME, name)
+
+    def fill(self, values: dict[str, str]) -> None:
+        for name, value in values.items():
+            element = self.field(name)
+            if element.tag_name == "select":
+                from selenium.webdriver.support.ui import Select
+
+                Select(element).select_by_value(value)
+            elif element.get_attribute("type") == "date":  # typing into a date input depends on the locale
+                self.driver.execute_script("arguments[0].value = arguments[1];", element, value)
+            else:
+                element.clear()
+                element.send_keys(value)
+
+    def click_button(self, text: str) -> None:
+        button = self.driver.find_element(self.By.XPATH, f"//button[normalize-space()='{text}']")
+        self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", button)
+        button.click()
+
+    def click_link(self, text: str) -> None:
+        self.driver.find_element(self.By.LINK_TEXT, text).click()
+
+    def wait_for_text(self, css: str, text: str) -> None:
+        self.wait.until(self.ec.text_to_be_present_in_element((self.By.CSS_SELECTOR, css), text))
+
+    def heading(self) -> str:
+        return self.driver.find_element(self.By.TAG_NAME, "h1").text
+
+    def text(self) -> str:
+        return self.driver.find_element(self.By.TAG_NAME, "body").text
+
+    def screenshot(self, name: str) -> Path:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        height = self.driver.execute_script("return document.documentElement.scrollHeight")
+        self.driver.set_window_size(1366, min(max(int(height), 900), 6000))
+        path = SCREENSHOTS / f"{name}.png"
+        self.driver.save_screenshot(str(path))
+        self.driver.set_window_size(1366, 900)
+        return path
+
+
+@pytest.mark.django_db(transaction=True)
+def test_advisor_onboards_an_entity_with_two_owners_submits_and_sees_what_is_outstanding(
+    live_server, audit_cleared_for_flush, browser, tmp_path,
+):
+    rulepacks_load()
+    firm = FirmFactory(name="Thames Wealth Partners", home_jurisdiction="GB")
+    UserFactory(firm=firm, username="advisor", first_name="Ada", last_name="Advisor")
+    page = Page(browser, live_server.url)
+
+    # Sign in
+    page.open("/")
+    assert "/accounts/login/" in browser.current_url
+    page.screenshot("01-sign-in")
+    page.fill({"username": "advisor", "password": "pw"})
+    page.click_button("Sign in")
+    page.wait.until(lambda d: page.heading() == "Dashboard")
+
+    # Start an entity client
+    page.click_link("Onboard a client")
+    browser.find_element(page.By.PARTIAL_LINK_TEXT, "An entity").click()
+    assert page.heading() == "Onboard a new entity"
+
+    # Live validation: a wrong LEI is reported as soon as the field is left, then corrected
+    page.fill({"legal_name": "Borealis Capital Ltd", "client_type": "corporation",
+               "date_of_incorporation": "2010-03-04", "country_of_incorporation": "GB"})
+    page.fill({"lei": "5493001KJTIIGC8Y1R13"})
+    page.field("registration_number").click()  # leaving the LEI field fires the check
+    page.wait_for_text("#live-lei", "is not a valid LEI")
+    page.wait_for_text("#live-country_of_incorporation", "United Kingdom")
+    assert page.field("lei").get_attribute("aria-describedby").endswith("live-lei")
+    page.screenshot("02-party-live-validation")
+    page.fill({"lei": "5493001KJTIIGC8Y1R12", "registration_number": "01234567",
+               "address_line1": "1 King William Street", "address_city": "London", "address_country": "GB",
+               "residence_country": "GB", "email": "ops@borealis.example"})
+    page.field("address_city").click()
+    page.wait_for_text("#live-lei", "checksum verified")
+    page.click_button("Create the case and continue")
+
+    # Step 2: two owners
+    page.wait.until(lambda d: "Ownership and control" in page.text())
+    case = OnboardingCase.objects.get(party__legal_name="Borealis Capital Ltd")
+    assert browser.current_url.endswith(f"/cases/{case.pk}/onboarding/ownership/")
+    owners = [
+        {"role": "shareholder", "percentage": "60", "given_names": "Ingrid", "family_name": "Nordahl",
+         "date_of_birth": "1972-05-14", "nationalities": "NO", "residence_country": "GB",
+         "address_line1": "12 Cheyne Walk", "address_city": "London", "address_country": "GB"},
+        {"role": "shareholder", "percentage": "40", "given_names": "Tomas", "family_name": "Berg",
+         "date_of_birth": "1980-11-02", "nationalities": "SE", "residence_country": "SE",
+         "address_line1": "Strandvagen 7", "address_city": "Stockholm", "address_country": "SE"},
+    ]
+    for owner in owners:
+        page.fill(owner)
+        page.click_button("Add")
+        page.wait_for_text(".messages", f"{owner['given_names']} {owner['family_name']} added")
+    page.wait_for_text(".owners-chart", "Tomas Berg")
+    assert "Ingrid Nordahl" in page.driver.find_element(page.By.CSS_SELECTOR, ".owners-chart").text
+    table = page.driver.find_element(page.By.XPATH, "//table[caption[contains(., 'beneficial owners')]]").text
+    assert "Ingrid Nordahl 60.00" in table and "Tomas Berg 40.00" in table
+    page.screenshot("03-ownership")
+
+    # Leave half-way and resume: the draft reopens at the first step with something outstanding
+    page.click_link("Dashboard")
+    page.wait.until(lambda d: page.heading() == "Dashboard")
+    browser.find_element(page.By.XPATH, f"//a[@href='/cases/{case.pk}/onboarding/']").click()
+    page.wait.until(lambda d: d.current_url.endswith(f"/cases/{case.pk}/onboarding/ownership/"))
+    assert "has no identified control person" in page.text()
+
+    # Step 3: a document
+    page.click_link("Continue to documents")
+    pdf = tmp_path / "certificate.pdf"
+    pdf.write_bytes(b"%PDF-1.4\n% certificate of incorporation\n")
+    page.fill({"doc_type": "certificate_of_incorporation"})
+    page.field("file").send_keys(str(pdf))
+    page.click_button("Upload")
+    page.wait_for_text(".messages", "certificate.pdf uploaded")
+    page.screenshot("04-documents")
+
+    # Step 4: tax residence
+    page.click_link("Continue to tax")
+    page.fill({"country": "GB", "no_tin_reason": "A"})
+    page.click_button("Save tax residence")
+    page.wait_for_text(".messages", "Tax residence saved")
+    page.screenshot("05-tax")
+
+    # Step 5: review and submit
+    page.click_link("Continue to review")
+    assert "Outstanding requirements" in page.text()
+    page.screenshot("06-review")
+    page.click_button("Submit to compliance")
+    page.wait_for_text(".messages", "Case submitted to compliance")
+
+    # The case page says what is still needed and why
+    case.refresh_from_db()
+    assert case.state == CaseState.SUBMITTED
+    body = page.text()
+    assert "Submitted" in body
+    assert "beneficial owner Ingrid Nordahl (60%) has no proof of identity" in body
+    assert "beneficial owner Tomas Berg (40%) has no proof of address" in body
+    assert "has no identified control person" in body
+    assert "case.submitted" in body
+    page.screenshot("07-case-submitted")
+
+    # And the dashboard lists it with the same reasons
+    page.click_link("Dashboard")
+    page.wait.until(lambda d: page.heading() == "Dashboard")
+    assert "Borealis Capital Ltd" in page.text()
+    page.screenshot("08-dashboard")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_account_page_renders_holdings_and_the_drift_chart(live_server, audit_cleared_for_flush, browser, monkeypatch):
+    from accounts.demo import accounts_demo
+    from onboarding import requirements
+    from onboarding.models import Relationship
+    from tests.factories import PersonFactory
+
+    monkeypatch.setattr(requirements, "_activation_checks", {})
+    firm = FirmFactory(name="Thames Wealth Partners", home_jurisdiction="GB")
+    advisor = UserFactory(firm=firm, username="advisor")
+    owner = PersonFactory(firm=firm, given_names="Hugo", family_name="Holder", residence_country="CH")
+    Relationship.objects.create(firm=firm, party=owner, state="active")
+    demo = accounts_demo(firm=firm, owner=owner, actor=advisor)
+    page = Page(browser, live_server.url)
+    page.open("/accounts/login/")
+    page.fill({"username": "advisor", "password": "pw"})
+    page.click_button("Sign in")
+    page.wait.until(lambda d: page.heading() == "Dashboard")
+    page.click_link("Accounts")
+    page.click_link("DEMO-001")
+    page.open(f"/clients/accounts/{demo.account.pk}/?on=2026-11-23")
+    page.wait_for_text("h1", "DEMO-001")
+    chart = browser.find_element(page.By.CSS_SELECTOR, "figure.chart svg")
+    assert chart.size["width"] > 300 and chart.size["height"] > 100
+    assert "Holdings across custodians" in page.text() and "BNY Mellon" in page.text()
+    page.screenshot("09-account")
