@@ -62,7 +62,7 @@ def _checked(reader, fail):
         except StopIteration:
             return
         except csv.Error as exc:
-            raise fail(reader.line_num, str(exc)) from None
+            raise fail(reader.reader.line_num, str(exc)) from None  # the line being read
 
 
 def parse(
