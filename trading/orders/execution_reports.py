@@ -36,7 +36,7 @@ def _checked(reader, file: str):
         except StopIteration:
             return
         except csv.Error as exc:
-            line = reader.line_num
+            line = reader.reader.line_num  # the line being read (DictReader.line_num lags by one)
             raise ExecutionFileError(f"{file}: line {line}: field row: {exc}", file=file, line=line, field="row") from None
 
 
