@@ -304,8 +304,12 @@ def _scoped_pk(qs, pk: int, what: str) -> int:
 def rebalance_for_firm(*, firm, where: str, params: list, trade_date: dt.date, dry_run: bool, actor):
     """The rebalance service restricted to one firm's accounts, its run stamped with the firm and
     the requester. To move into `trading.services` (rebalance_run takes no firm today)."""
+    where, params = f"({where}) AND a.firm_id = %s", [*params, firm.pk]
+    if selectors.account_id_bounds(where=where, params=params)[2] == 0:
+        # the book loader cannot run on an empty scope (see the report): nothing to rebalance
+        raise ValidationFailed("no active account in the requested scope", detail={"accounts": 0})
     key = f"api-{firm.pk}-{uuid.uuid4().hex}"
-    stats = services.rebalance_run(where=f"({where}) AND a.firm_id = %s", params=[*params, firm.pk],
+    stats = services.rebalance_run(where=where, params=params,
                                    trade_date=trade_date, key=key, dry_run=dry_run, actor=actor)
     stats.pop("_result", None)
     stats.pop("_book", None)

@@ -1,0 +1,59 @@
+"""Contract tests: schemathesis generates requests for every operation of the OpenAPI schema at
+/api/schema/ and sends them in-process to the Django WSGI app with a firm user's token (and, for
+the platform operations, an officer's). No request may get a server error (5xx).
+
+Bounded to a few examples per operation so the whole schema runs in about two minutes."""
+from __future__ import annotations
+
+import pytest
+import schemathesis
+from django.core.wsgi import get_wsgi_application
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+
+from accounts.models import Household
+from onboarding.models import Relationship
+from tests.factories import FirmFactory, OfficerFactory, PersonFactory, UserFactory
+
+from .conftest import token_client
+
+pytestmark = pytest.mark.django_db
+MAX_EXAMPLES = 8
+PLATFORM_OPERATIONS = ("/api/v1/recon-runs/upload/", "/api/v1/fills/import/")
+
+
+def _token(user) -> str:
+    return token_client(user)._credentials["HTTP_AUTHORIZATION"]
+
+
+@pytest.fixture
+def firm_world(db):
+    firm = FirmFactory()
+    party = PersonFactory(firm=firm)
+    Relationship.objects.create(firm=firm, party=party, state="active")
+    Household.objects.create(firm=firm, name="Seed")
+    return {"advisor": _token(UserFactory(firm=firm, role="advisor")), "officer": _token(OfficerFactory())}
+
+
+@pytest.fixture(autouse=True)
+def _media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+# Generating the schema reads no data, so it is loaded at collection (once for all operations).
+schema = schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application())
+schema.config.phases.coverage.enabled = False  # its exhaustive boundary cases would take ~10 minutes
+
+
+@schema.parametrize()
+@settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True,
+          suppress_health_check=list(HealthCheck))
+def test_no_operation_answers_a_firm_user_with_a_server_error(case, firm_world):
+    case.call_and_validate(headers={"Authorization": firm_world["advisor"]}, checks=[not_a_server_error])
+
+
+@schema.include(path_regex="|".join(PLATFORM_OPERATIONS)).parametrize()
+@settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True,
+          suppress_health_check=list(HealthCheck))
+def test_platform_uploads_answer_an_officer_without_a_server_error(case, firm_world):
+    case.call_and_validate(headers={"Authorization": firm_world["officer"]}, checks=[not_a_server_error])
