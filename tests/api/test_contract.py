@@ -18,7 +18,7 @@ from tests.factories import FirmFactory, OfficerFactory, PersonFactory, UserFact
 from .conftest import token_client
 
 pytestmark = pytest.mark.django_db
-MAX_EXAMPLES = 8
+MAX_EXAMPLES = 12
 PLATFORM_OPERATIONS = ("/api/v1/recon-runs/upload/", "/api/v1/fills/import/")
 
 
