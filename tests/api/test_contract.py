@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
+from django.core import signals
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
@@ -36,8 +38,15 @@ def firm_world(db):
 
 
 @pytest.fixture(autouse=True)
-def _media(settings, tmp_path):
+def _in_process(settings, tmp_path):
+    """Files go to a temporary MEDIA_ROOT, and (as Django's test client does) the database
+    connection is not closed at the end of each request, so the test's transaction survives."""
     settings.MEDIA_ROOT = tmp_path / "media"
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
 
 
 # Generating the schema reads no data, so it is loaded at collection (once for all operations).
