@@ -36,7 +36,8 @@ from .models import (
     TaxStatus,
 )
 
-ID_REGEX = r"[0-9]{1,18}"
+ID_REGEX = r"[0-9]{1,18}"  # a longer id cannot exist: 404 from the router, not a database overflow
+MAX_ID = 2**63 - 1
 MAX_DELIVERY_BYTES = 5 * 1024 * 1024
 
 
@@ -91,8 +92,8 @@ class AccountSerializer(serializers.ModelSerializer):
 
 
 class AccountCreateSerializer(serializers.Serializer):
-    owner = serializers.IntegerField(min_value=1)
-    household = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    owner = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    household = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False, allow_null=True)
     number = serializers.CharField(max_length=40)
     name = serializers.CharField(max_length=200)
     base_currency = serializers.CharField(max_length=3, min_length=3)
@@ -125,7 +126,7 @@ class CustodyAccountSerializer(serializers.ModelSerializer):
 
 
 class CustodyAccountCreateSerializer(serializers.Serializer):
-    account = serializers.IntegerField(min_value=1)
+    account = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     custodian = serializers.CharField(max_length=11, help_text="The custodian's BIC")
     number = serializers.CharField(max_length=40)
     markets = serializers.ListField(child=serializers.CharField(max_length=4), required=False, default=list)
@@ -261,9 +262,9 @@ class SubscriptionSerializer(serializers.ModelSerializer):
 
 
 class SubscriptionCreateSerializer(serializers.Serializer):
-    account = serializers.IntegerField(min_value=1)
-    model = serializers.IntegerField(min_value=1)
-    sleeve = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    account = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    model = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    sleeve = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False, allow_null=True)
     start_date = serializers.DateField(required=False)
     follow_latest = serializers.BooleanField(default=True)
 

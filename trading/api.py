@@ -19,7 +19,7 @@ from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
-from accounts.api import ID_REGEX, firm_of, models_visible_to
+from accounts.api import ID_REGEX, MAX_ID, firm_of, models_visible_to
 from accounts.models import Account
 from onboarding.api.idempotency import idempotent
 from onboarding.exceptions import NotFound, PermissionDenied, ValidationFailed
@@ -84,7 +84,7 @@ class OrderReasonSerializer(serializers.Serializer):
 
 
 class ApproveManySerializer(serializers.Serializer):
-    orders = serializers.ListField(child=serializers.IntegerField(min_value=1), allow_empty=False, max_length=10000)
+    orders = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=MAX_ID), allow_empty=False, max_length=10000)
 
 
 class ApprovedSerializer(serializers.Serializer):
@@ -135,9 +135,9 @@ class RebalanceRunSerializer(serializers.ModelSerializer):
 
 
 class RebalanceRequestSerializer(serializers.Serializer):
-    account = serializers.IntegerField(min_value=1, required=False, allow_null=True,
+    account = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False, allow_null=True,
                                        help_text="Rebalance one account of the firm")
-    model = serializers.IntegerField(min_value=1, required=False, allow_null=True,
+    model = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False, allow_null=True,
                                      help_text="Rebalance the firm's accounts subscribed to this model")
     trade_date = serializers.DateField(required=False)
     dry_run = serializers.BooleanField(default=False)

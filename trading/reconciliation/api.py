@@ -19,7 +19,7 @@ from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
-from accounts.api import ID_REGEX
+from accounts.api import ID_REGEX, MAX_ID
 from accounts.models import CustodyAccount
 from onboarding.api.idempotency import idempotent
 from onboarding.exceptions import NotFound, PermissionDenied, ValidationFailed
@@ -125,7 +125,7 @@ class UploadResultSerializer(serializers.Serializer):
 
 
 class AssignSerializer(serializers.Serializer):
-    owner = serializers.IntegerField(min_value=1, required=False, allow_null=True,
+    owner = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False, allow_null=True,
                                      help_text="User id (default: the requester)")
 
 
