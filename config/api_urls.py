@@ -10,7 +10,6 @@ from trading import api as trading_api
 from trading.reconciliation import api as recon_api
 
 
-
 class TokenAuthenticationScheme(OpenApiAuthenticationExtension):
     """Declares `Authorization: Token <prefix>.<secret>` in the OpenAPI schema."""
 

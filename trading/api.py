@@ -12,11 +12,12 @@ import uuid
 
 import django_filters
 from django.db.models import BooleanField, Exists, OuterRef, Value
+from django.db import transaction
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from accounts.api import ID_REGEX, MAX_ID, firm_of, models_visible_to
@@ -27,10 +28,12 @@ from onboarding.selectors import scope_to_user
 
 from . import selectors, services
 from .exceptions import ExecutionImportRejected
-from .models import Block, Fill, Order, OrderStatus, RebalanceRun
+from .models import Block, Fill, Order, RebalanceRun
 from .orders.execution_reports import ExecutionFileError, parse_execution_reports
+from .tasks import rebalance_in_chunks
 
 MAX_REPORT_BYTES = 5 * 1024 * 1024
+SYNC_ACCOUNT_LIMIT = 2000  # more accounts than this are rebalanced by the Celery chunk tasks
 
 
 def _sees_all(user) -> bool:
@@ -274,11 +277,14 @@ class RebalanceRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     def get_queryset(self):
         return scope_to_user(RebalanceRun.objects.all(), self.request.user).order_by("pk")
 
-    @extend_schema(request=RebalanceRequestSerializer, responses={201: RebalanceResultSerializer})
+    @extend_schema(request=RebalanceRequestSerializer,
+                   responses={201: RebalanceResultSerializer, 202: RebalanceResultSerializer})
     @idempotent
     def create(self, request):
         """Rebalance the firm's active accounts (all, one account, or those following a model):
-        proposed orders and FX are written unless `dry_run`."""
+        proposed orders and FX are written unless `dry_run`. Up to SYNC_ACCOUNT_LIMIT accounts are
+        rebalanced at once (201 with the statistics); a larger book is queued to Celery in chunks
+        (202; follow the run)."""
         data = RebalanceRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         firm = firm_of(request)
@@ -290,9 +296,10 @@ class RebalanceRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
             model_id = _scoped_pk(models_visible_to(request.user), v["model"], "model")
         where, params = selectors.rebalance_scope(account_id=account_id, model_id=model_id)
         trade_date = v.get("trade_date") or timezone.localdate()
-        run, stats = rebalance_for_firm(firm=firm, where=where, params=params, trade_date=trade_date,
-                                        dry_run=v["dry_run"], actor=request.user)
-        return Response({"run": RebalanceRunSerializer(run).data, "stats": stats}, status=status.HTTP_201_CREATED)
+        run, stats, queued = rebalance_for_firm(firm=firm, where=where, params=params, trade_date=trade_date,
+                                                dry_run=v["dry_run"], actor=request.user)
+        return Response({"run": RebalanceRunSerializer(run).data, "stats": stats},
+                        status=status.HTTP_202_ACCEPTED if queued else status.HTTP_201_CREATED)
 
 
 def _scoped_pk(qs, pk: int, what: str) -> int:
@@ -303,16 +310,24 @@ def _scoped_pk(qs, pk: int, what: str) -> int:
 
 def rebalance_for_firm(*, firm, where: str, params: list, trade_date: dt.date, dry_run: bool, actor):
     """The rebalance service restricted to one firm's accounts, its run stamped with the firm and
-    the requester. To move into `trading.services` (rebalance_run takes no firm today)."""
+    the requester; a large book goes to the Celery chunk tasks. Returns (run, stats, queued).
+    To move into `trading.services` (rebalance_run takes no firm today)."""
     where, params = f"({where}) AND a.firm_id = %s", [*params, firm.pk]
-    if selectors.account_id_bounds(where=where, params=params)[2] == 0:
+    accounts = selectors.account_id_bounds(where=where, params=params)[2]
+    if accounts == 0:
         # the book loader cannot run on an empty scope (see the report): nothing to rebalance
         raise ValidationFailed("no active account in the requested scope", detail={"accounts": 0})
     key = f"api-{firm.pk}-{uuid.uuid4().hex}"
-    stats = services.rebalance_run(where=where, params=params,
-                                   trade_date=trade_date, key=key, dry_run=dry_run, actor=actor)
+    if accounts > SYNC_ACCOUNT_LIMIT:
+        run = RebalanceRun.objects.create(key=key, firm=firm, created_by=actor, trade_date=trade_date,
+                                          dry_run=dry_run, scope={"where": where, "params": [str(p) for p in params]})
+        transaction.on_commit(lambda: rebalance_in_chunks(key=key, trade_date=trade_date, where=where, params=params,
+                                                          dry_run=dry_run))
+        return run, {"accounts": accounts, "queued": True}, True
+    stats = services.rebalance_run(where=where, params=params, trade_date=trade_date, key=key, dry_run=dry_run,
+                                   actor=actor)
     stats.pop("_result", None)
     stats.pop("_book", None)
     stats = json.loads(json.dumps(stats, default=str))
     RebalanceRun.objects.filter(key=key).update(firm=firm, created_by=actor)
-    return RebalanceRun.objects.get(key=key), stats
+    return RebalanceRun.objects.get(key=key), stats, False

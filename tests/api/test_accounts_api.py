@@ -129,7 +129,7 @@ def test_a_retried_account_open_with_the_same_idempotency_key_opens_one_account(
 def test_positions_and_cash_differ_between_trade_and_settlement_basis(world, ref):
     account, us = world["account_a"], world["us_a"]
     services.trade_book(account=account, custody_account=us, listing=ref.listings["AAPL"], side="buy",
-                        quantity=Decimal(10), price=Decimal("250"), trade_date=BUY_DAY)
+                        quantity=Decimal(10), price=Decimal(250), trade_date=BUY_DAY)
     url = f"/api/v1/accounts/{account.pk}"
     trade = world["a"].get(f"{url}/positions/", {"on": BUY_DAY.isoformat(), "basis": "trade"}).json()
     settle = world["a"].get(f"{url}/positions/", {"on": BUY_DAY.isoformat(), "basis": "settle"}).json()
@@ -149,7 +149,7 @@ def test_positions_and_cash_differ_between_trade_and_settlement_basis(world, ref
 def test_valuation_is_in_base_currency_with_its_sources(world, ref):
     account, us = world["account_a"], world["us_a"]
     services.trade_book(account=account, custody_account=us, listing=ref.listings["AAPL"], side="buy",
-                        quantity=Decimal(10), price=Decimal("250"), trade_date=BUY_DAY)
+                        quantity=Decimal(10), price=Decimal(250), trade_date=BUY_DAY)
     body = world["a"].get(f"/api/v1/accounts/{account.pk}/valuation/", {"on": PRICE_DAY.isoformat()}).json()
     assert body["base_currency"] == "GBP"
     kinds = sorted(line["kind"] for line in body["lines"])

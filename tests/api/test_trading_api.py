@@ -214,3 +214,18 @@ def test_a_rebalance_of_another_firms_account_or_bad_input_is_refused(desk, subs
     officer = token_client(OfficerFactory())
     assert_error(officer.post("/api/v1/rebalance-runs/", {}, format="json"), 403, "permission_denied")
     assert RebalanceRun.objects.count() == 0
+
+
+def test_a_large_book_is_queued_to_the_chunk_tasks_after_commit(desk, subscribed, monkeypatch,
+                                                                 django_capture_on_commit_callbacks):
+    monkeypatch.setattr("trading.api.SYNC_ACCOUNT_LIMIT", 0)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = desk["a"]["client"].post("/api/v1/rebalance-runs/", {"trade_date": TRADE.isoformat()},
+                                            format="json")
+    assert response.status_code == 202, response.content
+    assert response.json()["stats"] == {"accounts": 1, "queued": True}
+    assert len(callbacks) == 1
+    run = RebalanceRun.objects.get(pk=response.json()["run"]["id"])
+    assert run.firm == desk["a"]["firm"] and "chunk_0" in run.stats
+    assert Order.objects.exists()
+    assert set(Order.objects.values_list("account__firm", flat=True)) == {desk["a"]["firm"].pk}
