@@ -1,7 +1,11 @@
-"""Partner API for accounts: households, accounts (open, activate), custody accounts, positions,
-cash per currency, projected cash, valuation, model portfolios (read, publish from JSON or a
-delivery CSV) and model subscriptions. Thin: parse, call `accounts.services` / `accounts.selectors`,
-shape the answer. Every queryset is scoped to the user's firm (platform officers see all)."""
+"""Partner API for accounts.
+
+Accounts (by the accounts app): open and activate accounts, fund them, read positions, cash,
+projected cash, valuation and the ledger. Around them: households, custodians, custody
+accounts, model portfolios (read; publish a version from JSON or a delivery CSV through the
+loader service) and model subscriptions (through the activation gate). Thin: services decide,
+selectors read, every read is scoped to the caller's firm (platform officers see all).
+"""
 from __future__ import annotations
 
 import datetime as dt
@@ -19,7 +23,6 @@ from rest_framework.response import Response
 from onboarding.api.idempotency import idempotent
 from onboarding.exceptions import NotFound, PermissionDenied, ValidationFailed
 from onboarding.selectors import get_party_for, scope_to_user
-from trading.reference.models import BookingCentreKind, Instrument, InvestorType
 
 from . import selectors, services
 from .models import (
@@ -28,17 +31,215 @@ from .models import (
     Custodian,
     CustodyAccount,
     Household,
-    LotReliefMethod,
     ModelPortfolio,
     ModelSubscription,
     ModelTarget,
     Sleeve,
-    TaxStatus,
+    Transaction,
 )
 
 ID_REGEX = r"[0-9]{1,18}"  # a longer id cannot exist: 404 from the router, not a database overflow
 MAX_ID = 2**63 - 1
 MAX_DELIVERY_BYTES = 5 * 1024 * 1024
+
+
+DATE_PARAMS = [
+    OpenApiParameter("as_of", str, description="YYYY-MM-DD (default today)"),
+    OpenApiParameter("basis", str, enum=["trade", "settle"]),
+]
+
+
+class AccountSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Account
+        fields = ["id", "number", "name", "owner", "household", "base_currency", "booking_centre",
+                  "booking_jurisdiction", "tax_status", "investor_type", "is_us_person", "lot_relief_method",
+                  "status", "opened_at", "closed_at", "created_at"]
+        read_only_fields = fields
+
+
+class AccountOpenSerializer(serializers.Serializer):
+    owner = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    household = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False, allow_null=True)
+    number = serializers.CharField(max_length=40)
+    name = serializers.CharField(max_length=200)
+    base_currency = serializers.CharField(max_length=3)
+    booking_centre = serializers.ChoiceField(choices=["onshore", "offshore"])
+    booking_jurisdiction = serializers.CharField(max_length=2)
+    tax_status = serializers.CharField(required=False, default="taxable")
+    investor_type = serializers.CharField(required=False, default="retail")
+
+
+class DepositSerializer(serializers.Serializer):
+    custody_account = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    currency = serializers.CharField(max_length=3)
+    amount = serializers.DecimalField(max_digits=24, decimal_places=6)
+    value_date = serializers.DateField()
+    external_ref = serializers.CharField(required=False, default="", allow_blank=True)
+
+
+class MovementSerializer(serializers.Serializer):
+    leg = serializers.CharField()
+    custody_account = serializers.IntegerField(source="custody_account_id")
+    sleeve = serializers.IntegerField(source="sleeve_id", allow_null=True)
+    instrument = serializers.IntegerField(source="instrument_id", allow_null=True)
+    quantity = serializers.DecimalField(max_digits=28, decimal_places=8, allow_null=True)
+    cash_purpose = serializers.CharField()
+    currency = serializers.CharField()
+    amount = serializers.DecimalField(max_digits=24, decimal_places=6)
+    settle_date = serializers.DateField()
+
+
+class TransactionSerializer(serializers.ModelSerializer):
+    movements = MovementSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Transaction
+        fields = ["id", "kind", "trade_date", "settle_date", "external_ref", "corporate_action_ref", "reverses",
+                  "description", "detail", "created_at", "movements"]
+        read_only_fields = fields
+
+
+def _firm_of(request):
+    firm = request.user.firm
+    if firm is None:
+        raise PermissionDenied("this action is for a firm's users")
+    return firm
+
+
+def _date(request, name: str) -> dt.date:
+    raw = request.query_params.get(name)
+    if not raw:
+        return timezone.localdate()
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError as exc:
+        raise ValidationFailed(f"{name}: {raw!r} is not a date (YYYY-MM-DD)", detail={name: raw}) from exc
+
+
+def _basis(request, default: str) -> str:
+    basis = request.query_params.get("basis", default)
+    if basis not in Basis.values:
+        raise ValidationFailed("basis: must be trade or settle", detail={"basis": basis})
+    return basis
+
+
+def _dec(value) -> str | None:
+    return None if value is None else str(value)
+
+
+class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = AccountSerializer
+    lookup_value_regex = ID_REGEX
+    filterset_fields = ["status", "base_currency", "booking_centre", "household"]
+
+    queryset = Account.objects.none()  # for the schema; requests use get_queryset
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Account.objects.none()
+        return selectors.accounts_visible_to(user=self.request.user).order_by("pk")
+
+    def _account(self, pk) -> Account:
+        return selectors.account_get(user=self.request.user, pk=pk)
+
+    @extend_schema(request=AccountOpenSerializer, responses={201: AccountSerializer})
+    @idempotent
+    def create(self, request):
+        data = AccountOpenSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = dict(data.validated_data)
+        firm = _firm_of(request)
+        owner = get_party_for(request.user, v.pop("owner"))
+        household_id = v.pop("household", None)
+        household = Household.objects.filter(firm=firm, pk=household_id).first() if household_id else None
+        account = services.account_open(firm=firm, owner=owner, household=household, actor=request.user, **v)
+        return Response(AccountSerializer(account).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={200: AccountSerializer})
+    @action(detail=True, methods=["post"])
+    def activate(self, request, pk=None):
+        account = services.account_activate(account=self._account(pk), actor=request.user)
+        return Response(AccountSerializer(account).data)
+
+    @extend_schema(request=DepositSerializer, responses={201: dict})
+    @action(detail=True, methods=["post"])
+    @idempotent
+    def deposits(self, request, pk=None):
+        account = self._account(pk)
+        data = DepositSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        custody = account.custody_accounts.filter(pk=v["custody_account"]).first()
+        if custody is None:
+            raise ValidationFailed("custody_account: not an account of this account", detail={"custody_account": v["custody_account"]})
+        txn = services.cash_deposit(account=account, custody_account=custody, currency=v["currency"],
+                                    amount=v["amount"], value_date=v["value_date"], actor=request.user,
+                                    external_ref=v["external_ref"])
+        return Response(TransactionSerializer(txn).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(parameters=DATE_PARAMS, responses={200: dict})
+    @action(detail=True, methods=["get"])
+    def positions(self, request, pk=None):
+        account = self._account(pk)
+        as_of, basis = _date(request, "as_of"), _basis(request, Basis.TRADE)
+        rows = selectors.positions(account=account, as_of=as_of, basis=basis)
+        return Response({"as_of": as_of, "basis": basis, "positions": [
+            {"custody_account": r.custody_account_id, "sleeve": r.sleeve_id, "instrument": r.instrument_id,
+             "currency": r.currency, "quantity": _dec(r.quantity)} for r in rows]})
+
+    @extend_schema(parameters=DATE_PARAMS, responses={200: dict})
+    @action(detail=True, methods=["get"])
+    def cash(self, request, pk=None):
+        account = self._account(pk)
+        as_of, basis = _date(request, "as_of"), _basis(request, Basis.SETTLE)
+        rows = selectors.cash_balances(account=account, as_of=as_of, basis=basis)
+        by_currency: dict[str, object] = {}
+        for (_c, ccy), amount in rows.items():
+            by_currency[ccy] = by_currency.get(ccy, 0) + amount
+        return Response({"as_of": as_of, "basis": basis, "cash": [
+            {"custody_account": c, "currency": ccy, "amount": _dec(a)} for (c, ccy), a in sorted(rows.items())],
+            "by_currency": [{"currency": ccy, "amount": _dec(a)} for ccy, a in sorted(by_currency.items())]})
+
+    @extend_schema(parameters=DATE_PARAMS[:1], responses={200: dict})
+    @action(detail=True, methods=["get"], url_path="projected-cash")
+    def projected_cash(self, request, pk=None):
+        account = self._account(pk)
+        as_of = _date(request, "as_of")
+        rows = selectors.projected_cash(account=account, as_of=as_of)
+        return Response({"as_of": as_of, "projection": [
+            {"currency": r.currency, "value_date": r.value_date, "flow": _dec(r.flow), "balance": _dec(r.balance)}
+            for r in rows]})
+
+    @extend_schema(parameters=[OpenApiParameter("on", str), DATE_PARAMS[1]], responses={200: dict})
+    @action(detail=True, methods=["get"])
+    def valuation(self, request, pk=None):
+        account = self._account(pk)
+        on, basis = _date(request, "on"), _basis(request, Basis.TRADE)
+        val = selectors.valuation(account=account, on=on, basis=basis)
+        return Response({
+            "on": on, "basis": basis, "base_currency": val.base_currency, "total_base": _dec(val.total_base),
+            "securities_base": _dec(val.securities_base), "cash_base": _dec(val.cash_base),
+            "lines": [{
+                "kind": line.kind, "custody_account": line.custody_account_id, "instrument": line.instrument_id,
+                "listing": line.listing_id, "quantity": _dec(line.quantity), "price": _dec(line.price),
+                "price_unit": line.price_unit, "price_divisor": _dec(line.price_divisor), "currency": line.currency,
+                "local_value": _dec(line.local_value), "fx_rate": _dec(line.fx_rate), "fx_source": line.fx_source,
+                "base_value": _dec(line.base_value), "price_source": line.price_source,
+                "price_as_of": line.price_as_of,
+            } for line in val.lines],
+        })
+
+    @extend_schema(responses={200: TransactionSerializer(many=True)})
+    @action(detail=True, methods=["get"])
+    def transactions(self, request, pk=None):
+        account = self._account(pk)
+        qs = Transaction.objects.filter(account=account).prefetch_related("movements").order_by("-trade_date", "-pk")
+        page = self.paginate_queryset(qs)
+        return self.get_paginated_response(TransactionSerializer(page, many=True).data)
+
+
+# --- Households, custody accounts, models, subscriptions ------------------------------
 
 
 def firm_of(request):
@@ -68,9 +269,6 @@ def _get(qs, pk, what: str):
         raise NotFound(f"{what} not found") from None
 
 
-# --- Serializers -----------------------------------------------------------------------------------
-
-
 class HouseholdSerializer(serializers.ModelSerializer):
     class Meta:
         model = Household
@@ -80,30 +278,6 @@ class HouseholdSerializer(serializers.ModelSerializer):
 
 class HouseholdCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
-
-
-class AccountSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Account
-        fields = ["id", "owner", "household", "number", "name", "base_currency", "booking_centre",
-                  "booking_jurisdiction", "tax_status", "investor_type", "is_us_person", "lot_relief_method",
-                  "allows_short", "status", "opened_at", "closed_at", "created_at"]
-        read_only_fields = fields
-
-
-class AccountCreateSerializer(serializers.Serializer):
-    owner = serializers.IntegerField(min_value=1, max_value=MAX_ID)
-    household = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False, allow_null=True)
-    number = serializers.CharField(max_length=40)
-    name = serializers.CharField(max_length=200)
-    base_currency = serializers.CharField(max_length=3, min_length=3)
-    booking_centre = serializers.ChoiceField(choices=BookingCentreKind.choices)
-    booking_jurisdiction = serializers.CharField(max_length=2, min_length=2)
-    tax_status = serializers.ChoiceField(choices=TaxStatus.choices, default=TaxStatus.TAXABLE)
-    investor_type = serializers.ChoiceField(choices=InvestorType.choices, default=InvestorType.RETAIL)
-    is_us_person = serializers.BooleanField(required=False, allow_null=True, default=None)
-    lot_relief_method = serializers.ChoiceField(choices=LotReliefMethod.choices, default=LotReliefMethod.FIFO)
-    allows_short = serializers.BooleanField(default=False)
 
 
 class CustodianSerializer(serializers.ModelSerializer):
@@ -130,74 +304,6 @@ class CustodyAccountCreateSerializer(serializers.Serializer):
     custodian = serializers.CharField(max_length=11, help_text="The custodian's BIC")
     number = serializers.CharField(max_length=40)
     markets = serializers.ListField(child=serializers.CharField(max_length=4), required=False, default=list)
-
-
-class AsOfQuerySerializer(serializers.Serializer):
-    on = serializers.DateField(required=False, help_text="As-of date (default today)")
-    basis = serializers.ChoiceField(choices=Basis.choices, required=False, default=Basis.TRADE)
-
-
-class PositionLineSerializer(serializers.Serializer):
-    custody_account = serializers.IntegerField()
-    sleeve = serializers.IntegerField(allow_null=True)
-    instrument = serializers.IntegerField()
-    isin = serializers.CharField()
-    currency = serializers.CharField()
-    quantity = serializers.DecimalField(max_digits=30, decimal_places=10)
-
-
-class PositionsSerializer(serializers.Serializer):
-    account = serializers.IntegerField()
-    on = serializers.DateField()
-    basis = serializers.CharField()
-    positions = PositionLineSerializer(many=True)
-
-
-class CashLineSerializer(serializers.Serializer):
-    currency = serializers.CharField()
-    amount = serializers.DecimalField(max_digits=30, decimal_places=4)
-
-
-class CashSerializer(serializers.Serializer):
-    account = serializers.IntegerField()
-    on = serializers.DateField()
-    basis = serializers.CharField()
-    cash = CashLineSerializer(many=True)
-
-
-class ProjectedCashLineSerializer(serializers.Serializer):
-    currency = serializers.CharField()
-    value_date = serializers.DateField()
-    flow = serializers.DecimalField(max_digits=30, decimal_places=4)
-    balance = serializers.DecimalField(max_digits=30, decimal_places=4)
-
-
-class ValuationLineSerializer(serializers.Serializer):
-    kind = serializers.CharField()
-    custody_account = serializers.IntegerField(source="custody_account_id")
-    instrument = serializers.IntegerField(source="instrument_id", allow_null=True)
-    listing = serializers.IntegerField(source="listing_id", allow_null=True)
-    quantity = serializers.DecimalField(max_digits=30, decimal_places=10)
-    price = serializers.DecimalField(max_digits=30, decimal_places=10, allow_null=True)
-    price_unit = serializers.CharField()
-    currency = serializers.CharField()
-    local_value = serializers.DecimalField(max_digits=30, decimal_places=4)
-    fx_rate = serializers.DecimalField(max_digits=30, decimal_places=12)
-    fx_source = serializers.CharField()
-    base_value = serializers.DecimalField(max_digits=30, decimal_places=4)
-    price_source = serializers.CharField()
-    price_as_of = serializers.DateTimeField(allow_null=True)
-
-
-class ValuationSerializer(serializers.Serializer):
-    account = serializers.IntegerField(source="account_id")
-    base_currency = serializers.CharField()
-    on = serializers.DateField()
-    basis = serializers.CharField()
-    total_base = serializers.DecimalField(max_digits=30, decimal_places=4)
-    securities_base = serializers.DecimalField(max_digits=30, decimal_places=4)
-    cash_base = serializers.DecimalField(max_digits=30, decimal_places=4)
-    lines = ValuationLineSerializer(many=True)
 
 
 class ModelTargetSerializer(serializers.ModelSerializer):
@@ -269,20 +375,6 @@ class SubscriptionCreateSerializer(serializers.Serializer):
     follow_latest = serializers.BooleanField(default=True)
 
 
-# --- Views -----------------------------------------------------------------------------------------
-
-
-def _as_of(request) -> tuple[dt.date, str]:
-    query = AsOfQuerySerializer(data=request.query_params)
-    query.is_valid(raise_exception=True)
-    return query.validated_data.get("on") or timezone.localdate(), query.validated_data["basis"]
-
-
-AS_OF_PARAMS = [
-    OpenApiParameter("on", dt.date, description="As-of date, YYYY-MM-DD (default today)"),
-    OpenApiParameter("basis", str, enum=list(Basis.values), description="trade (default) or settle"),
-]
-
 
 class HouseholdViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = HouseholdSerializer
@@ -300,75 +392,6 @@ class HouseholdViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         household = services.household_create(firm=firm_of(request), name=data.validated_data["name"],
                                               actor=request.user)
         return Response(HouseholdSerializer(household).data, status=status.HTTP_201_CREATED)
-
-
-class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    serializer_class = AccountSerializer
-    lookup_value_regex = ID_REGEX
-    filterset_fields = ["status", "owner", "household", "base_currency", "booking_centre"]
-
-    def get_queryset(self):
-        return scope_to_user(Account.objects.all(), self.request.user).order_by("pk")
-
-    @extend_schema(request=AccountCreateSerializer, responses={201: AccountSerializer})
-    @idempotent
-    def create(self, request):
-        data = AccountCreateSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        fields = dict(data.validated_data)
-        firm = firm_of(request)
-        owner = get_party_for(request.user, fields.pop("owner"))
-        household_id = fields.pop("household", None)
-        household = (_get(scope_to_user(Household.objects.all(), request.user), household_id, "household")
-                     if household_id else None)
-        account = services.account_open(firm=firm, owner=owner, household=household, actor=request.user, **fields)
-        return Response(AccountSerializer(account).data, status=status.HTTP_201_CREATED)
-
-    @extend_schema(request=None, responses={200: AccountSerializer})
-    @action(detail=True, methods=["post"])
-    def activate(self, request, pk=None):
-        """Pending -> active, through the activation gate (active relationship, a custody account)."""
-        account = services.account_activate(account=self.get_object(), actor=request.user)
-        return Response(AccountSerializer(account).data)
-
-    @extend_schema(parameters=AS_OF_PARAMS, responses={200: PositionsSerializer})
-    @action(detail=True, methods=["get"])
-    def positions(self, request, pk=None):
-        account = self.get_object()
-        on, basis = _as_of(request)
-        rows = selectors.positions(account=account, as_of=on, basis=basis)
-        isins = dict(Instrument.objects.filter(pk__in={r.instrument_id for r in rows}).values_list("pk", "isin"))
-        lines = [{"custody_account": r.custody_account_id, "sleeve": r.sleeve_id, "instrument": r.instrument_id,
-                  "isin": isins.get(r.instrument_id, ""), "currency": r.currency, "quantity": r.quantity}
-                 for r in rows]
-        return Response(PositionsSerializer({"account": account.pk, "on": on, "basis": basis,
-                                             "positions": lines}).data)
-
-    @extend_schema(parameters=AS_OF_PARAMS, responses={200: CashSerializer})
-    @action(detail=True, methods=["get"])
-    def cash(self, request, pk=None):
-        """Cash per currency on the trade-date or settlement-date basis."""
-        account = self.get_object()
-        on, basis = _as_of(request)
-        by_ccy = selectors.cash_by_currency(account=account, as_of=on, basis=basis)
-        lines = [{"currency": ccy, "amount": amount} for ccy, amount in sorted(by_ccy.items())]
-        return Response(CashSerializer({"account": account.pk, "on": on, "basis": basis, "cash": lines}).data)
-
-    @extend_schema(parameters=AS_OF_PARAMS[:1], responses={200: ProjectedCashLineSerializer(many=True)})
-    @action(detail=True, methods=["get"], url_path="projected-cash")
-    def projected_cash(self, request, pk=None):
-        """Per currency: the settled balance, then each later date on which done trades settle."""
-        account = self.get_object()
-        on, _basis = _as_of(request)
-        rows = selectors.projected_cash(account=account, as_of=on)
-        return Response(ProjectedCashLineSerializer(rows, many=True).data)
-
-    @extend_schema(parameters=AS_OF_PARAMS, responses={200: ValuationSerializer})
-    @action(detail=True, methods=["get"])
-    def valuation(self, request, pk=None):
-        account = self.get_object()
-        on, basis = _as_of(request)
-        return Response(ValuationSerializer(selectors.valuation(account=account, on=on, basis=basis)).data)
 
 
 class CustodianViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

@@ -231,10 +231,12 @@ def screen_parties_delta(*, snapshot: WatchlistSnapshot, party_ids: list[int]) -
     """Re-screen these parties against what the snapshot added or changed. Safe to run twice:
     a live alert or a cleared pair is not opened again."""
     refs = {snapshot.source: set(snapshot.report.get("added_refs", [])) | set(snapshot.report.get("changed_refs", []))}
+    trigger = f"list_update:{snapshot.source}:v{snapshot.version}"
+    # a redelivered chunk (worker lost mid-chunk) does not screen again the parties already done
+    done = set(ScreeningRun.objects.filter(party_id__in=party_ids, trigger=trigger).values_list("party_id", flat=True))
     opened = 0
-    for party in Party.objects.filter(pk__in=party_ids).order_by("pk"):
-        opened += len(screen_party(party=party, trigger=f"list_update:{snapshot.source}:v{snapshot.version}",
-                                   only_refs=refs))
+    for party in Party.objects.filter(pk__in=party_ids).exclude(pk__in=done).order_by("pk"):
+        opened += len(screen_party(party=party, trigger=trigger, only_refs=refs))
     return opened
 
 
