@@ -130,7 +130,27 @@ class OnboardingCaseAdmin(admin.ModelAdmin):
         from django.urls import path
 
         return [path("<int:pk>/transition/<str:action>/", self.admin_site.admin_view(self.transition_view),
-                     name="onboarding_case_transition"), *super().get_urls()]
+                     name="onboarding_case_transition"),
+                path("<int:pk>/audit.csv", self.admin_site.admin_view(self.audit_export_view),
+                     name="onboarding_case_audit_export"), *super().get_urls()]
+
+    def audit_export_view(self, request, pk):
+        import csv
+        import io
+
+        from django.http import HttpResponse
+        from django.shortcuts import get_object_or_404
+
+        from .selectors import AUDIT_EXPORT_FIELDS, audit_rows, case_audit_events
+
+        case = get_object_or_404(OnboardingCase, pk=pk)
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=AUDIT_EXPORT_FIELDS)
+        writer.writeheader()
+        writer.writerows(audit_rows(case_audit_events(case)))
+        response = HttpResponse(buffer.getvalue(), content_type="text/csv")
+        response["Content-Disposition"] = f'attachment; filename="case-{pk}-audit.csv"'
+        return response
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         case = self.get_object(request, object_id)

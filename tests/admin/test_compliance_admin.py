@@ -83,3 +83,11 @@ def test_an_officer_edits_a_rule_pack_in_the_admin_as_a_new_version(demo):
     assert newer.content["rules"][0]["set"]["beneficial_ownership"]["threshold"] == 20
     assert newer.created_by.username == "officer"
     assert client.get(f"/admin/onboarding/rulepack/{pack.pk}/change/").status_code == 200  # view only now
+
+
+def test_an_officer_exports_a_cases_audit_trail(demo):
+    case = OnboardingCase.objects.get(state=CaseState.AWAITING_SECOND_APPROVAL)
+    response = signed_in("officer").get(f"/admin/onboarding/onboardingcase/{case.pk}/audit.csv")
+    assert response.status_code == 200 and response["Content-Type"] == "text/csv"
+    text = response.content.decode()
+    assert "case.first_approval" in text and "party.created" in text
