@@ -151,6 +151,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "PartyKindEnum": "onboarding.models.PartyKind",
+        "AddressKindEnum": "onboarding.models.AddressKind",
+        "IdentifierKindEnum": "onboarding.models.IdentifierKind",
+        "RunStatusEnum": "trading.models.RunStatus",
+    },
 }
 
 # Celery: with no broker configured, tasks run eagerly in the calling process.
