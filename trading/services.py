@@ -322,6 +322,19 @@ def rebalance_run(*, where: str, params: list, trade_date: dt.date, key: str, dr
             "trade_date": trade_date, "dry_run": dry_run, "scope": {"where": where, "params": [str(p) for p in params]}})
         if chunk is not None and RunChunk.objects.filter(run=run, number=chunk).exists():
             return {"run": run.pk, "chunk": chunk, "skipped": True}
+    from .selectors import account_id_bounds
+
+    if account_id_bounds(where=where, params=params)[2] == 0:  # nothing in scope
+        empty = {"run": run.pk, "accounts": 0, "holdings": 0, "out_of_band": 0, "orders": 0, "fx_orders": 0,
+                 "forwards": 0, "cash_limited": 0, "wash_sale_blocked": 0, "dry_run": dry_run}
+        if not dry_run and chunk is None:
+            with transaction.atomic():
+                run = RebalanceRun.objects.select_for_update().get(pk=run.pk)
+                run.status, run.stats, run.finished_at = RunStatus.COMPLETED, empty, timezone.now()
+                run.save()
+                record_event(subject=run, event_type="rebalance.proposed", actor=actor, from_state="running",
+                             to_state=run.status, detail=empty)
+        return empty
     book = load_book(where=where, params=params, trade_date=trade_date)
     t1 = time.perf_counter()
     result = eng.rebalance(book.listings, book.currencies, book.accounts, book.lots, book.loss_sales,
