@@ -305,6 +305,15 @@ __all__ = [
 # --- rebalance runs -----------------------------------------------------------------------------------
 
 
+def _repeatable_read() -> None:
+    """On PostgreSQL, read the whole book from one snapshot when this is the outermost transaction."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql" and len(connection.savepoint_ids) == 0:
+        with connection.cursor() as cur:
+            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+
+
 def rebalance_run(*, where: str, params: list, trade_date: dt.date, key: str, dry_run: bool = False,
                   chunk: int | None = None, actor=None, engine_params=None) -> dict:
     """Load the selected accounts in bulk, run the engine, route and write the proposed orders
@@ -335,7 +344,9 @@ def rebalance_run(*, where: str, params: list, trade_date: dt.date, key: str, dr
                 record_event(subject=run, event_type="rebalance.proposed", actor=actor, from_state="running",
                              to_state=run.status, detail=empty)
         return empty
-    book = load_book(where=where, params=params, trade_date=trade_date)
+    with transaction.atomic():  # one snapshot for every table the book is read from
+        _repeatable_read()
+        book = load_book(where=where, params=params, trade_date=trade_date)
     t1 = time.perf_counter()
     result = eng.rebalance(book.listings, book.currencies, book.accounts, book.lots, book.loss_sales,
                            engine_params or eng.Params(trade_day=trade_date.toordinal()))
