@@ -21,7 +21,16 @@ from trading.reference.models import Market
 
 from .exceptions import ExecutionImportRejected, OrderStateError, RoutingFailed
 from .models import (
-    Allocation, Block, BlockStatus, Broker, Fill, FxOrder, FxOrderStatus, Order, OrderStatus, Side,
+    Allocation,
+    Block,
+    BlockStatus,
+    Broker,
+    Fill,
+    FxOrder,
+    FxOrderStatus,
+    Order,
+    OrderStatus,
+    Side,
 )
 from .orders import allocation as alloc_engine
 from .orders.execution_reports import ExecutionFileError, parse_execution_reports
@@ -206,9 +215,9 @@ def execution_reports_import(*, content: str, file: str, actor=None) -> int:
     known = set(Fill.objects.filter(exec_id__in=[r.exec_id for r in rows]).values_list("exec_id", flat=True))
     added: dict[str, Decimal] = defaultdict(Decimal)
     for r in rows:
-        def reject(field: str, why: str):
-            raise ExecutionImportRejected(f"{file}: line {r.line}: field {field}: {why}",
-                                          detail={"file": file, "line": r.line, "field": field})
+        def reject(field: str, why: str, line: int = r.line):
+            raise ExecutionImportRejected(f"{file}: line {line}: field {field}: {why}",
+                                          detail={"file": file, "line": line, "field": field})
         block = blocks.get(r.cl_ord_id)
         if block is None:
             reject("cl_ord_id", f"unknown block {r.cl_ord_id!r}")
@@ -296,9 +305,19 @@ def order_fail_settlement(*, order: Order, actor=None, reason: str) -> Order:
 
 
 __all__ = [
-    "brokers_load", "orders_approve", "order_reject", "order_cancel", "release_wave", "market_is_open",
-    "blocks_export_csv", "blocks_export_fix", "execution_reports_import", "block_allocate", "order_settle",
-    "order_fail_settlement", "Side",
+    "Side",
+    "block_allocate",
+    "blocks_export_csv",
+    "blocks_export_fix",
+    "brokers_load",
+    "execution_reports_import",
+    "market_is_open",
+    "order_cancel",
+    "order_fail_settlement",
+    "order_reject",
+    "order_settle",
+    "orders_approve",
+    "release_wave",
 ]
 
 
