@@ -108,3 +108,19 @@ def accounts_demo(
     demo.account = account
     demo.custody = {"IRVTUS3N": us, "CITIGB2L": eu}
     return demo
+
+
+def after_approval(ctx) -> None:
+    """`seed_demo` calls this once the demo cases are approved: open, fund and invest an account
+    for the approved UK client (and a second one at another firm), so the portal has books."""
+    from onboarding.models import Relationship
+
+    for key, firm_key, number in (("alice", "thames", "TWP-0001"), ("bob", "hudson", "HUD-0001")):
+        party = ctx.parties.get(key)
+        firm = ctx.firms.get(firm_key)
+        if party is None or firm is None:
+            continue
+        if not Relationship.objects.filter(firm=firm, party=party, state="active").exists():
+            continue
+        demo = accounts_demo(firm=firm, owner=party, actor=ctx.users.get(f"{firm_key}_operations"), number=number)
+        ctx.extra.setdefault("accounts", []).append(demo.account.pk)

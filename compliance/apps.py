@@ -7,6 +7,7 @@ class ComplianceConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import hooks
+        from . import hooks, queues
 
         hooks.register()
+        queues.register()

@@ -19,8 +19,15 @@ from onboarding.models import (
 from onboarding.selectors import ownership_edges, ownership_of
 
 from .exceptions import RiskModelError
-from .models import LIVE_ALERT_STATES, AlertState, RiskModel, ScreeningAlert, ScreeningThreshold, WatchlistEntry, \
-    WatchlistSnapshot
+from .models import (
+    LIVE_ALERT_STATES,
+    AlertState,
+    RiskModel,
+    ScreeningAlert,
+    ScreeningThreshold,
+    WatchlistEntry,
+    WatchlistSnapshot,
+)
 from .risk import RiskFacts
 from .screening.importers import Identifier, WatchlistRecord
 from .screening.matcher import DEFAULT_CONFIG, Query, ScreeningIndex

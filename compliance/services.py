@@ -18,8 +18,17 @@ from django.utils import timezone
 from django_fsm import TransitionNotAllowed
 
 from onboarding import services as onboarding_services
+from onboarding import webhooks
 from onboarding.audit import record_event
-from onboarding.models import CaseKind, CaseState, OnboardingCase, Party, Relationship, RelationshipState, User
+from onboarding.models import (
+    CaseKind,
+    CaseState,
+    OnboardingCase,
+    Party,
+    Relationship,
+    RelationshipState,
+    User,
+)
 from onboarding.selectors import ownership_of
 
 from . import selectors
@@ -39,7 +48,7 @@ from .models import (
     WatchlistEntry,
     WatchlistSnapshot,
 )
-from .risk import RiskFacts, load_model_file, rate, validate_model
+from .risk import load_model_file, rate, validate_model
 from .screening.importers import WatchlistRecord, parse_source
 from .screening.matcher import Hit
 
@@ -111,6 +120,14 @@ def watchlist_import(
         snapshot.entry_count = len(unique)
         snapshot.report = report
         snapshot.save(update_fields=["is_active", "entry_count", "report"])
+        if report["removed_refs"]:
+            # A listed subject was delisted: its live alerts stay for an officer to close, flagged.
+            for alert in ScreeningAlert.objects.filter(source=source, entry_ref__in=report["removed_refs"],
+                                                       state__in=[AlertState.OPEN, AlertState.UNDER_REVIEW,
+                                                                  AlertState.ESCALATED]):
+                record_event(subject=alert, event_type="screening.entry_delisted", actor=actor, firm=alert.firm,
+                             from_state=alert.state, to_state=alert.state,
+                             detail={"snapshot": snapshot.pk, "version": snapshot.version})
         record_event(subject=snapshot, event_type="watchlist.imported", actor=actor, firm=None,
                      detail={"source": source, "version": snapshot.version, "entries": len(unique),
                              "added": report["added"], "changed": report["changed"], "removed": report["removed"],
@@ -157,7 +174,7 @@ def screen_party(*, party: Party, trigger: str, case: OnboardingCase | None = No
         return []
     thresholds = selectors.thresholds_for(party.firm_id)
     hits = index.screen(selectors.query_for_party(party), threshold=min(thresholds.values()),
-                        thresholds=thresholds)
+                        thresholds=thresholds, limit=20 if only_refs is None else 1000)
     if only_refs is not None:
         hits = [h for h in hits if h.ref in only_refs.get(h.source, set())]
     run.hits = len(hits)
@@ -182,6 +199,9 @@ def screen_party(*, party: Party, trigger: str, case: OnboardingCase | None = No
         record_event(subject=alert, event_type="screening.alert_opened", firm=party.firm, to_state=alert.state,
                      detail={"party": party.pk, "source": hit.source, "ref": hit.ref, "score": str(alert.score),
                              "trigger": trigger, "case": case.pk if case else None})
+        # The firm learns that an alert was raised on its client, never the list details.
+        webhooks.emit(firm=party.firm_id, event_type="alert.raised",
+                      data={"alert": alert.pk, "party": party.pk, "case": case.pk if case else None})
         opened.append(alert)
     run.alerts_opened = len(opened)
     run.save()
@@ -211,10 +231,12 @@ def screen_parties_delta(*, snapshot: WatchlistSnapshot, party_ids: list[int]) -
     """Re-screen these parties against what the snapshot added or changed. Safe to run twice:
     a live alert or a cleared pair is not opened again."""
     refs = {snapshot.source: set(snapshot.report.get("added_refs", [])) | set(snapshot.report.get("changed_refs", []))}
+    trigger = f"list_update:{snapshot.source}:v{snapshot.version}"
+    # a redelivered chunk (worker lost mid-chunk) does not screen again the parties already done
+    done = set(ScreeningRun.objects.filter(party_id__in=party_ids, trigger=trigger).values_list("party_id", flat=True))
     opened = 0
-    for party in Party.objects.filter(pk__in=party_ids).order_by("pk"):
-        opened += len(screen_party(party=party, trigger=f"list_update:{snapshot.source}:v{snapshot.version}",
-                                   only_refs=refs))
+    for party in Party.objects.filter(pk__in=party_ids).exclude(pk__in=done).order_by("pk"):
+        opened += len(screen_party(party=party, trigger=trigger, only_refs=refs))
     return opened
 
 
@@ -376,18 +398,8 @@ def risk_models_load(*, directory: str | Path | None = None, actor: User | None 
 
 def _relationship_set_risk(*, relationship: Relationship, level: str, next_review_due: dt.date,
                            actor: User | None, detail: dict) -> None:
-    """Through onboarding's service when it has one; otherwise an audited update of the two fields."""
-    setter = getattr(onboarding_services, "relationship_set_risk", None)
-    if setter is not None:
-        setter(relationship=relationship, risk_level=level, next_review_due=next_review_due, actor=actor,
-               detail=detail)
-        return
-    locked = Relationship.objects.select_for_update().get(pk=relationship.pk)
-    before = (locked.risk_level, locked.next_review_due)
-    Relationship.objects.filter(pk=locked.pk).update(risk_level=level, next_review_due=next_review_due)
-    record_event(subject=locked, event_type="relationship.risk_rated", actor=actor,
-                 detail={"from": before[0], "to": level, "previous_review_due": str(before[1]),
-                         "next_review_due": str(next_review_due), **detail})
+    onboarding_services.relationship_set_risk(relationship=relationship, risk_level=level,
+                                              next_review_due=next_review_due, actor=actor, detail=detail)
 
 
 @transaction.atomic

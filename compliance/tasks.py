@@ -12,6 +12,7 @@ from django.db import transaction
 from onboarding.models import OnboardingCase, Party
 
 from . import selectors, services
+from .exceptions import RiskModelError
 from .models import WatchlistSnapshot
 
 CHUNK = 500
@@ -44,11 +45,8 @@ def screen_case(case_id: int) -> int:
     with transaction.atomic():
         try:
             services.rate_case(case=OnboardingCase.objects.get(pk=case_id))
-        except Exception as exc:  # noqa: BLE001 - no active risk model yet: screening still counts
-            from .exceptions import RiskModelError
-
-            if not isinstance(exc, RiskModelError):
-                raise
+        except RiskModelError:
+            pass  # no active risk model loaded yet: the screening still counts
     return len(opened)
 
 

@@ -611,6 +611,24 @@ def relationship_open_review(*, relationship: Relationship, actor: User | None, 
 
 
 @transaction.atomic
+def relationship_set_risk(*, relationship: Relationship, risk_level: str, next_review_due: dt.date | None,
+                          actor: User | None, detail: dict | None = None) -> Relationship:
+    """Record a new risk rating of the relationship and the review date it implies (the
+    compliance risk model calls this)."""
+    if risk_level not in RISK_LEVELS:
+        raise ValidationFailed(f"risk_level: must be one of {RISK_LEVELS}", detail={"risk_level": risk_level})
+    relationship = _lock_relationship(relationship.pk)
+    before = (relationship.risk_level, relationship.next_review_due)
+    relationship.risk_level = risk_level
+    relationship.next_review_due = next_review_due
+    relationship.save(update_fields=["risk_level", "next_review_due"])
+    record_event(subject=relationship, event_type="relationship.risk_rated", actor=actor,
+                 detail={"from": before[0], "to": risk_level, "previous_review_due": str(before[1]),
+                         "next_review_due": str(next_review_due), **(detail or {})})
+    return relationship
+
+
+@transaction.atomic
 def relationship_suspend(*, relationship: Relationship, actor: User | None, reason: str) -> Relationship:
     _require_officer(actor)
     return _relationship_transition(relationship, "suspend", actor=actor, reason=reason)

@@ -99,8 +99,7 @@ def _reset_celery_pools(app) -> None:
     """Earlier tests may have made connection pools for the default broker; drop them so the
     app talks to the broker configured now."""
     if getattr(app, "_pool", None) is not None:
-        app._pool.force_close_all()
-        app._pool = None
+        app._pool = None  # not closed: kombu keeps pools per broker URL, and the old one stays usable
     amqp = app.__dict__.get("amqp")
     if amqp is not None and getattr(amqp, "_producer_pool", None) is not None:
         amqp._producer_pool = None

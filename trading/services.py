@@ -11,7 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from onboarding.audit import record_event
@@ -377,6 +377,15 @@ def rebalance_run(*, where: str, params: list, trade_date: dt.date, key: str, dr
              "load_detail": book.stats.get("load_detail")}
     if not dry_run:
         with transaction.atomic():
+            if chunk is not None:
+                # Claim the chunk first: a redelivered task whose first attempt is still committing
+                # waits here on the unique (run, number) row, then skips instead of failing.
+                try:
+                    with transaction.atomic():
+                        RunChunk.objects.create(run=run, number=chunk, accounts=stats["accounts"],
+                                                orders=stats["orders"], fx_orders=stats["fx_orders"])
+                except IntegrityError:
+                    return {"run": run.pk, "chunk": chunk, "skipped": True}
             tw = time.perf_counter()
             custody, broker = route(book, result.orders)
             stats["unrouted"] = int((broker < 0).sum())
@@ -384,9 +393,6 @@ def rebalance_run(*, where: str, params: list, trade_date: dt.date, key: str, dr
             tw = time.perf_counter()
             write_orders(run_id=run.pk, book=book, result=result, custody=custody, broker=broker, chunk=chunk)
             stats["seconds_copy"] = round(time.perf_counter() - tw, 3)
-            if chunk is not None:
-                RunChunk.objects.create(run=run, number=chunk, accounts=stats["accounts"], orders=stats["orders"],
-                                        fx_orders=stats["fx_orders"])
             run = RebalanceRun.objects.select_for_update().get(pk=run.pk)
             before = run.status
             run.stats = {**run.stats, **({f"chunk_{chunk}": stats} if chunk is not None else stats)}

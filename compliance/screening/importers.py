@@ -465,7 +465,7 @@ def parse_uk(path: str | Path) -> list[WatchlistRecord]:
             raise WatchlistFormatError(file=str(path), line=line, field="row",
                                        problem=f"expected {len(header)} fields, found {len(row)}")
 
-        def get(i: int | None) -> str:
+        def get(i: int | None, row: list[str] = row) -> str:
             return row[i].strip() if i is not None else ""
 
         uid = get(c_id)
@@ -568,7 +568,7 @@ def parse_eu(path: str | Path) -> list[WatchlistRecord]:
             raise WatchlistFormatError(file=str(path), line=line, field="row",
                                        problem=f"expected {len(header)} fields, found {len(row)}")
 
-        def get(name: str) -> str:
+        def get(name: str, row: list[str] = row) -> str:
             i = cols.get(name)
             return row[i].strip() if i is not None else ""
 

@@ -138,7 +138,7 @@ class TokenArrays:
     skel_len: np.ndarray
 
     @classmethod
-    def of(cls, tokens: Sequence[str]) -> "TokenArrays":
+    def of(cls, tokens: Sequence[str]) -> TokenArrays:
         tokens = list(tokens)
         sks = [skeleton(t) for t in tokens]
         return cls(
@@ -151,7 +151,7 @@ class TokenArrays:
             skel_len=np.array([len(sk) for sk in sks], dtype=np.int32),
         )
 
-    def take(self, idx: np.ndarray) -> "TokenArrays":
+    def take(self, idx: np.ndarray) -> TokenArrays:
         return TokenArrays(
             tokens=[self.tokens[i] for i in idx], phonetic=[self.phonetic[i] for i in idx],
             ident=self.ident[idx], length=self.length[idx], first=self.first[idx], skel=self.skel[idx],
@@ -367,6 +367,7 @@ class ScreeningIndex:
         mask = self.name_tokens >= 0
         safe = np.where(mask, self.name_tokens, 0)
         self.name_weight_total = np.where(mask, self.vocab_weight[safe], 0.0).sum(axis=1)
+        self.name_name_count = (mask & (self.vocab_role[safe] == 0)).sum(axis=1)
         self.name_kind = self.entry_kind[self.name_entry] if n_names else np.array([])
 
         # Blocking keys -> vocabulary tokens.
@@ -378,7 +379,7 @@ class ScreeningIndex:
 
     @staticmethod
     def _keys(token: str) -> set[str]:
-        keys = {"=" + token}
+        keys = {"=" + token, "%" + phonetic(token)}
         if len(token) >= 3:
             sk = skeleton(token)
             if len(sk) >= 2:
@@ -468,15 +469,24 @@ class ScreeningIndex:
         w = np.repeat(np.array(parts_w), [len(p) for p in parts_idx])
         names, inverse = np.unique(idx, return_inverse=True)
         acc = np.bincount(inverse, weights=w)
-        bound = acc / np.minimum(wq_total, self.name_weight_total[names])
-        keep = bound >= cfg.candidate_floor
+        evidence = np.bincount(inverse)  # (query token, listed token) pairs behind each name
+        wn = self.name_weight_total[names]
+        cover = np.minimum(acc / np.minimum(wq_total, wn), 1.0)
+        keep = cover >= cfg.candidate_floor
         if kind == "person":
             keep &= self.name_kind[names] == "person"
         elif kind == "entity":
             keep &= self.name_kind[names] != "person"
-        names, bound = names[keep], bound[keep]
+        names, cover, acc, wn, evidence = names[keep], cover[keep], acc[keep], wn[keep], evidence[keep]
         if len(names) > cfg.max_candidates:
-            top = np.argpartition(-bound, cfg.max_candidates)[: cfg.max_candidates]
+            # Rank by an estimate of the final score, so that short names that only share one
+            # common token do not crowd out a name that shares several.
+            found_large = np.minimum(acc / np.maximum(wq_total, wn), 1.0)
+            estimate = cover * (1.0 - cfg.unmatched_penalty * (1.0 - found_large))
+            q_names = sum(1 for _, role in tokens if role == NAME)
+            single = (evidence <= 1) & ((q_names >= 2) | (self.name_name_count[names] >= 2))
+            estimate = np.where(single, estimate * cfg.single_token_factor, estimate)
+            top = np.argpartition(-estimate, cfg.max_candidates)[: cfg.max_candidates]
             names = names[top]
         return names
 

@@ -371,3 +371,64 @@ def test_the_book_for_delta_screening_is_clients_and_everyone_above_them(firm, a
     onboarding.ownership_link_add(owner=person, owned=holding, actor=advisor, percentage=Decimal("100"))
     assert book_party_ids() == sorted([company.pk, holding.pk, person.pk])
     assert stranger.pk not in book_party_ids()
+
+
+def test_the_database_refuses_a_second_active_snapshot_and_a_duplicate_live_alert(firm, ofac_active):
+    from django.db import IntegrityError, transaction
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        WatchlistSnapshot.objects.create(source="ofac", version=99, is_active=True)
+    [alert] = services.screen_party(party=listed_person(firm), trigger="manual")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ScreeningAlert.objects.create(firm=firm, party=alert.party, source="ofac", entry_ref=alert.entry_ref,
+                                      entry_hash="x", entry_name="x", party_version=1, score=Decimal("0.9"))
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ScreeningAlert.objects.create(firm=firm, party=alert.party, source="ofac", entry_ref="other",
+                                      entry_hash="x", entry_name="x", party_version=1, score=Decimal("1.5"))
+
+
+def test_an_import_failing_halfway_through_the_write_leaves_the_previous_snapshot_active(
+        tmp_path, ofac_active, monkeypatch):
+    calls = {"n": 0}
+    real_bulk_create = WatchlistEntry.objects.bulk_create
+
+    def failing_bulk_create(objs, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("disk full")
+        return real_bulk_create(objs, *args, **kwargs)
+
+    monkeypatch.setattr(WatchlistEntry.objects, "bulk_create", failing_bulk_create)
+    with pytest.raises(RuntimeError):
+        services.watchlist_import(source="ofac", paths=write_ofac(tmp_path / "v2"), batch_size=2)
+    assert list(WatchlistSnapshot.objects.all()) == [ofac_active]
+    assert WatchlistSnapshot.objects.get().is_active and WatchlistEntry.objects.count() == 6
+
+
+def test_a_delisted_entry_flags_its_live_alerts_for_the_officer(tmp_path, firm, ofac_active):
+    [alert] = services.screen_party(party=listed_person(firm), trigger="manual")
+    sdn = "\n".join(line for line in SDN.splitlines() if not line.startswith("6330,")) + "\n"
+    services.watchlist_import(source="ofac", paths=write_ofac(tmp_path / "v2", sdn=sdn))
+    alert.refresh_from_db()
+    assert alert.state == AlertState.OPEN
+    assert events_for(alert).filter(event_type="screening.entry_delisted").count() == 1
+
+
+def test_a_party_whose_passport_number_is_listed_alerts_whatever_its_name(firm, advisor, ofac_active):
+    party = PersonFactory(firm=firm, given_names="Pedro", family_name="Gomez")
+    onboarding.party_add_identifier(party=party, actor=advisor, kind="passport", country="CO", value="H130865")
+    [alert] = services.screen_party(party=party, trigger="manual")
+    assert alert.entry_ref == "6330" and alert.score == Decimal("1")
+    assert {"feature": "identifier", "value": "H130865"} in alert.explanation["matched"]
+
+
+def test_a_new_alert_is_announced_to_the_firm_by_webhook_without_list_details(firm, ofac_active):
+    from onboarding.models import WebhookDelivery
+    from onboarding.webhooks import webhook_register
+
+    webhook_register(firm=firm, url="http://127.0.0.1:9/hook", events=["alert.raised"])
+    party = listed_person(firm)
+    [alert] = services.screen_party(party=party, trigger="manual")
+    delivery = WebhookDelivery.objects.get(event_type="alert.raised")
+    assert delivery.payload["data"] == {"alert": alert.pk, "party": party.pk, "case": None}
+    assert "Nasser" not in json.dumps(delivery.payload) and "6330" not in json.dumps(delivery.payload)

@@ -74,3 +74,13 @@ def test_a_field_error_is_announced_and_tied_to_its_field(signed_in):
     assert control.get("aria-invalid") == "true"
     assert doc.xpath("//*[@id='id_lei_error']")
     assert doc.xpath("//*[@role='alert']//a[@href='#id_lei']"), "the error summary links to the field"
+
+
+def test_sign_in_and_second_factor_pages_use_the_portal_layout(signed_in):
+    doc = lxml_html.fromstring(signed_in.get("/accounts/otp/").content)
+    assert len(doc.xpath("//h1")) == 1 and doc.xpath("//main[@id='main']")
+    assert unlabelled_controls(doc) == []
+    assert doc.xpath("//input[@autocomplete='one-time-code']")
+    signed_in.logout()
+    doc = lxml_html.fromstring(signed_in.get("/accounts/login/").content)
+    assert doc.xpath("//link[contains(@href, 'portal.css')]") and unlabelled_controls(doc) == []

@@ -331,3 +331,56 @@ def test_case_page_shows_what_compliance_asked_for(signed_in, firm, advisor):
     assert "Compliance asks for more information" in html
     assert "please send the register of members" in html
     assert reverse("portal:wizard_resume", args=[case.pk]) in html  # the advisor can continue and resubmit
+
+
+def test_a_person_goes_through_the_wizard_without_an_ownership_step(signed_in, advisor):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    response = signed_in.post(reverse("portal:client_new_kind", args=["person"]), {
+        "given_names": "Maria", "family_name": "Rossi", "date_of_birth": "1980-02-03", "nationalities": "IT",
+        "residence_country": "GB", "id_kind": "passport", "id_value": "YA1234567", "id_country": "IT",
+        "address_line1": "3 Queen Street", "address_city": "London", "address_country": "GB",
+    })
+    case = OnboardingCase.objects.get(party__family_name="Rossi")
+    assert response["Location"] == reverse("portal:wizard_step", args=[case.pk, "documents"])
+    assert signed_in.get(reverse("portal:wizard_step", args=[case.pk, "ownership"])).status_code == 404
+    url = reverse("portal:wizard_step", args=[case.pk, "documents"])
+    for doc_type in ("passport", "utility_bill"):
+        assert signed_in.post(url, {"party": case.party_id, "doc_type": doc_type,
+                                    "file": SimpleUploadedFile(f"{doc_type}.pdf", PDF)}).status_code == 302
+    assert signed_in.post(reverse("portal:wizard_step", args=[case.pk, "tax"]),
+                          {"action": "residence", "party": case.party_id, "country": "GB", "no_tin_reason": "A"}
+                          ).status_code == 302
+    page = signed_in.get(reverse("portal:wizard_step", args=[case.pk, "review"]))
+    steps = [s["name"] for s in page.context["steps"]]
+    assert steps == ["party", "documents", "tax", "review"]
+    assert not any(row.code.startswith("document.") for row in page.context["outstanding"])
+    signed_in.post(reverse("portal:wizard_step", args=[case.pk, "review"]))
+    case.refresh_from_db()
+    assert case.state == CaseState.SUBMITTED
+
+
+def test_dashboard_query_count_grows_only_with_the_open_cases_it_explains(signed_in, firm, advisor):
+    """Each open case shown costs one requirement evaluation (onboarding's and every provider's,
+    about 17 queries today); nothing else on the page grows with the firm's size."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert signed_in.get(reverse("portal:home")).status_code == 200
+        return len(ctx.captured_queries)
+
+    def add_cases(n: int) -> None:
+        for _ in range(n):
+            party = EntityFactory(firm=firm)
+            services.case_create(firm=firm, party=party, actor=advisor)
+            services.ownership_link_add(owner=PersonFactory(firm=firm), owned=party, actor=advisor, percentage=50)
+
+    add_cases(1)
+    one = queries()
+    add_cases(9)
+    ten = queries()
+    assert ten - one <= 9 * 20, (one, ten)
+    add_cases(30)  # only the 30 most recently updated open cases are explained on the dashboard
+    assert queries() <= one + 29 * 20

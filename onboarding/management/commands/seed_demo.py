@@ -38,6 +38,7 @@ class Command(BaseCommand):
                     continue
                 if config.name != "onboarding" and hasattr(module, "after_approval"):
                     module.after_approval(context)
+                    self.stdout.write(f"Demo data loaded for {config.label} (after approval).")
         self.stdout.write(self.style.SUCCESS(
             "\nMeridian is ready at http://127.0.0.1:8000/\n"
             f"  Advisor portal:      thames-advisor / {DEMO_PASSWORD}   (also alpen-advisor, hudson-advisor)\n"

@@ -95,7 +95,7 @@ def test_the_party_changed_hook_voids_the_w8_and_reopens_the_requirement():
     party.residence_country = "FR"
     party.save()
     for hook in requirements.case_hooks().values():
-        hook(case, "party_changed")
+        hook(party, "party_changed")  # onboarding passes the party for party_changed
     w8.refresh_from_db()
     assert w8.status == TaxFormStatus.INVALID
     [item] = outstanding_tax_forms(case)
