@@ -215,6 +215,7 @@ def load_book(*, where: str, params: list, trade_date: dt.date, days: int = DAYS
         hit = np.clip(np.searchsorted(o_keys, k), 0, len(o_keys) - 1)
         found = o_keys[hit] == k
         tl = np.where(found, o_sub[hit], tl)
+    _lap(timings, 'slots_targets')
     # eligibility per investor profile (a handful), then spread to the accounts
     profile_index: dict[tuple, int] = {}
     a_profile = np.array([profile_index.setdefault((m[5], m[6], m[7], bool(m[3])), len(profile_index))
@@ -227,6 +228,7 @@ def load_book(*, where: str, params: list, trade_date: dt.date, days: int = DAYS
     t_sub = substitute[tl]
     needs_sub = (t_sub >= 0) & ~allowed[rep_a, tl]
     sub_a, sub_l = rep_a[needs_sub], t_sub[needs_sub]
+    _lap(timings, 'slots_eligibility')
     if A * L <= 80_000_000:  # dense (account x listing) map: a few vector passes
         present = np.zeros((A, L), dtype=bool)
         present[arow, pl] = True
@@ -250,6 +252,7 @@ def load_book(*, where: str, params: list, trade_date: dt.date, days: int = DAYS
         s_pos = np.arange(len(ukeys)) - (np.cumsum(n_slots) - n_slots)[s_acc]
         p_slot = s_pos[np.searchsorted(ukeys, arow * L + pl)]
         t_slot = s_pos[np.searchsorted(ukeys, rep_a * L + tl)]
+    _lap(timings, 'slots_map')
     slot_listing = np.full((A, S), -1, dtype=np.int64)
     slot_listing[s_acc, s_pos] = s_lst
     qty = np.bincount(arow * S + p_slot, weights=p_qty, minlength=A * S).reshape(A, S)
