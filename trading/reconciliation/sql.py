@@ -323,15 +323,16 @@ def _write_breaks_sql(cur, *, run: ReconRun, custodian: str, as_of: dt.date, bas
           book_fx, amount_base, base_currency, priority, sla_rule, due_at, first_seen, last_seen, first_run_id,
           last_run_id, occurrences, line, resolution_reason, write_off_requested_by_id, written_off_approved_by_id,
           created_at, updated_at)
-        SELECT d.key, NULL, {_lit(custodian)}, d.acct, d.iid, left(d.ident, 60), 'position', d.kind, d.cause,
+        SELECT d.key, m.firm_id, {_lit(custodian)}, d.acct, d.iid, left(d.ident, 60), 'position', d.kind, d.cause,
           d.explained, CASE WHEN d.explained THEN 'resolved' ELSE 'open' END, NULL, d.qc, d.qb,
           round(d.pc::numeric, 8), round(d.pb::numeric, 8), round(d.fxc::numeric, 12), round(d.fxb::numeric, 12), d.amount, {_lit(base_currency)}, s.priority, s.sla_rule,
           s.due_at, {_lit(as_of)}, {_lit(as_of)}, {run.pk}, {run.pk}, 1, d.line,
           CASE WHEN d.explained THEN d.cause ELSE '' END, NULL, NULL, now(), now()
         FROM recon_diff d JOIN recon_diff_sla s ON s.key = d.key
+        LEFT JOIN reconciliation_bookcustodyaccount m ON m.custodian_code = {_lit(custodian)} AND m.custody_account = d.acct
         WHERE NOT EXISTS (SELECT 1 FROM {bt} b WHERE b.key = d.key)
-        RETURNING id, explained, kind, cause)
-        INSERT INTO {at} {audit_cols} SELECT NULL, {actor}, 'reconciliation.break', x.id::text,
+        RETURNING id, explained, kind, cause, firm_id)
+        INSERT INTO {at} {audit_cols} SELECT x.firm_id, {actor}, 'reconciliation.break', x.id::text,
           CASE WHEN x.explained THEN 'break.explained' ELSE 'break.opened' END, '',
           CASE WHEN x.explained THEN 'resolved' ELSE 'open' END, CASE WHEN x.explained THEN x.cause ELSE x.kind END,
           {detail}, now() FROM x""")
