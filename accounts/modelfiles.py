@@ -53,17 +53,33 @@ def _error(path: str, line: int | None, fieldname: str, message: str) -> ModelFi
     return ModelFileError(f"{where}: {fieldname}: {message}", detail={"file": path, "line": line, "field": fieldname})
 
 
+def _checked(reader, fail):
+    """Rows of a csv reader; a csv.Error (a field over the size limit...) becomes fail(line, problem)."""
+    rows = iter(reader)
+    while True:
+        try:
+            yield next(rows)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise fail(reader.reader.line_num, str(exc)) from None  # the line being read
+
+
 def parse(
     text: str, *, path: str, isin_known: Callable[[set[str]], set[str]], model_known: Callable[[set[str]], set[str]]
 ) -> list[ParsedModel]:
     """Parse and check a delivery. `isin_known(isins)` / `model_known(codes)` return the subset
     already on file."""
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    if reader.fieldnames is None or [c.strip() for c in reader.fieldnames] != COLUMNS:
+    try:
+        header = reader.fieldnames
+    except csv.Error as exc:  # e.g. a field over the csv module's size limit
+        raise _error(path, 1, "header", str(exc)) from None
+    if header is None or [c.strip() for c in header] != COLUMNS:
         raise _error(path, 1, "header", f"expected columns {','.join(COLUMNS)}")
     models: dict[str, ParsedModel] = {}
     rows = []
-    for row in reader:
+    for row in _checked(reader, lambda line, problem: _error(path, line, "row", problem)):
         line = reader.line_num
         values = {k: (v or "").strip() for k, v in row.items() if k is not None}
         if None in row:

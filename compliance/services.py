@@ -18,6 +18,7 @@ from django.utils import timezone
 from django_fsm import TransitionNotAllowed
 
 from onboarding import services as onboarding_services
+from onboarding import webhooks
 from onboarding.audit import record_event
 from onboarding.models import (
     CaseKind,
@@ -198,6 +199,9 @@ def screen_party(*, party: Party, trigger: str, case: OnboardingCase | None = No
         record_event(subject=alert, event_type="screening.alert_opened", firm=party.firm, to_state=alert.state,
                      detail={"party": party.pk, "source": hit.source, "ref": hit.ref, "score": str(alert.score),
                              "trigger": trigger, "case": case.pk if case else None})
+        # The firm learns that an alert was raised on its client, never the list details.
+        webhooks.emit(firm=party.firm_id, event_type="alert.raised",
+                      data={"alert": alert.pk, "party": party.pk, "case": case.pk if case else None})
         opened.append(alert)
     run.alerts_opened = len(opened)
     run.save()
@@ -227,10 +231,12 @@ def screen_parties_delta(*, snapshot: WatchlistSnapshot, party_ids: list[int]) -
     """Re-screen these parties against what the snapshot added or changed. Safe to run twice:
     a live alert or a cleared pair is not opened again."""
     refs = {snapshot.source: set(snapshot.report.get("added_refs", [])) | set(snapshot.report.get("changed_refs", []))}
+    trigger = f"list_update:{snapshot.source}:v{snapshot.version}"
+    # a redelivered chunk (worker lost mid-chunk) does not screen again the parties already done
+    done = set(ScreeningRun.objects.filter(party_id__in=party_ids, trigger=trigger).values_list("party_id", flat=True))
     opened = 0
-    for party in Party.objects.filter(pk__in=party_ids).order_by("pk"):
-        opened += len(screen_party(party=party, trigger=f"list_update:{snapshot.source}:v{snapshot.version}",
-                                   only_refs=refs))
+    for party in Party.objects.filter(pk__in=party_ids).exclude(pk__in=done).order_by("pk"):
+        opened += len(screen_party(party=party, trigger=trigger, only_refs=refs))
     return opened
 
 

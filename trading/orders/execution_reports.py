@@ -27,15 +27,32 @@ class ExecutionFileError(Exception):
         self.file, self.line, self.field = file, line, field
 
 
+def _checked(reader, file: str):
+    """Rows of a csv reader; a csv.Error (a field over the size limit...) names the line."""
+    rows = iter(reader)
+    while True:
+        try:
+            yield next(rows)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            line = reader.reader.line_num  # the line being read (DictReader.line_num lags by one)
+            raise ExecutionFileError(f"{file}: line {line}: field row: {exc}", file=file, line=line, field="row") from None
+
+
 def parse_execution_reports(content: str, *, file: str) -> list[ExecutionRow]:
     reader = csv.DictReader(io.StringIO(content))
-    missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
+    try:
+        header = reader.fieldnames
+    except csv.Error as exc:  # e.g. a field over the csv module's size limit
+        raise ExecutionFileError(f"{file}: line 1: field header: {exc}", file=file, line=1, field="header") from None
+    missing = [c for c in REQUIRED if c not in (header or [])]
     if missing:
         raise ExecutionFileError(f"{file}: line 1: missing column(s) {', '.join(missing)}", file=file, line=1,
                                  field=missing[0])
     rows: list[ExecutionRow] = []
     seen: set[str] = set()
-    for n, raw in enumerate(reader, start=2):
+    for n, raw in enumerate(_checked(reader, file), start=2):
         def bad(field: str, why: str) -> ExecutionFileError:
             return ExecutionFileError(f"{file}: line {n}: field {field}: {why}", file=file, line=n, field=field)
 

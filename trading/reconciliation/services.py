@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django_fsm import TransitionNotAllowed
@@ -199,9 +199,15 @@ def reconcile_file(*, custodian_code: str, path: str | Path, fmt: str | None = N
         raise FileRefused(f"{path.name}: the file carries no statement date; give --as-of", detail={"file": path.name})
     with transaction.atomic():
         t = time.perf_counter()
-        cfile = CustodianFile.objects.create(custodian_code=custodian_code, name=path.name, sha256=sha, size=size,
-                                             format=fmt, kind=parsed.kind, as_of=as_of, basis=parsed.basis,
-                                             stored_path=str(stored), received_by=actor)
+        try:
+            with transaction.atomic():
+                cfile = CustodianFile.objects.create(
+                    custodian_code=custodian_code, name=path.name, sha256=sha, size=size, format=fmt,
+                    kind=parsed.kind, as_of=as_of, basis=parsed.basis, stored_path=str(stored), received_by=actor)
+        except IntegrityError:  # the same bytes were committed meanwhile (a redelivered task): a duplicate
+            existing = CustodianFile.objects.get(custodian_code=custodian_code, sha256=sha)
+            return RunOutcome(run=existing.runs.order_by("-started_at").first(), duplicate=True,
+                              timings={"seconds_hash": timings["seconds_hash"]})
         issues = _stage(cfile, parsed)
         run = ReconRun.objects.create(custodian_code=custodian_code, as_of=as_of, file=cfile, daily_run=daily_run,
                                       engine="numpy")

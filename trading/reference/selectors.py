@@ -227,3 +227,23 @@ def market_is_open(*, market: Market, at: dt.datetime) -> bool:
     local_day = at.astimezone(zoneinfo.ZoneInfo(market.time_zone)).date()
     session = market_session(market=market, day=local_day)
     return session is not None and session.opens_at <= at < session.closes_at
+
+
+def identifier_table(*, instrument_ids: Iterable[int] | None = None) -> list[tuple[str, str, int, Decimal]]:
+    """Every identifier that names an instrument, for matching custodian files: (kind, value,
+    instrument id, quantity factor). ISIN, CUSIP, SEDOL and FIGI of the instrument (factor 1), the
+    exchange-level FIGI, SEDOL and "MIC:ticker" of each listing (factor 1)."""
+    instruments = Instrument.objects.all()
+    listings = Listing.objects.all()
+    if instrument_ids is not None:
+        ids = set(instrument_ids)
+        instruments = instruments.filter(pk__in=ids)
+        listings = listings.filter(instrument_id__in=ids)
+    one = Decimal(1)
+    out: list[tuple[str, str, int, Decimal]] = []
+    for pk, isin, cusip, sedol, figi in instruments.values_list("pk", "isin", "cusip", "sedol", "figi"):
+        out += [(kind, value, pk, one) for kind, value in (("ISIN", isin), ("CUSIP", cusip), ("SEDOL", sedol), ("FIGI", figi)) if value]
+    for inst, mic, ticker, sedol, figi in listings.values_list("instrument_id", "market__mic", "ticker", "sedol", "figi"):
+        out.append(("TICKER", f"{mic}:{ticker}", inst, one))
+        out += [(kind, value, inst, one) for kind, value in (("SEDOL", sedol), ("FIGI", figi)) if value]
+    return sorted(set(out))

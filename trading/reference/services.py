@@ -235,6 +235,20 @@ def reference_load_all() -> dict[str, int]:
     return result
 
 
+@transaction.atomic
+def rule_row_save(*, obj, actor=None, changed_fields: Iterable[str] = ()) -> Any:
+    """Save a settlement cycle or eligibility rule edited by hand (the admin), with an audit
+    event naming what changed. Rows still need a source and an effective date."""
+    if not getattr(obj, "source", ""):
+        raise ValidationFailed("a rule needs its source", detail={"source": "required"})
+    _validated(obj)
+    created = obj.pk is None
+    obj.save()
+    record_event(subject=obj, event_type="reference.rule_created" if created else "reference.rule_changed",
+                 actor=actor, firm=None, detail={"fields": sorted(changed_fields), "rule": str(obj)})
+    return obj
+
+
 # --- Instruments and listings ------------------------------------------------------------
 
 

@@ -105,3 +105,13 @@ def test_primary_listing_is_preferred(ref):
 def test_two_primary_listings_for_one_instrument_are_refused(ref):
     with pytest.raises(IntegrityError), transaction.atomic():
         Listing.objects.filter(pk=ref.listings["0005.HK"].pk).update(is_primary=True)
+
+
+def test_the_identifier_table_names_each_instrument_by_every_identifier(ref):
+    from trading.reference.selectors import identifier_table
+
+    rows = identifier_table(instrument_ids=[ref.instruments["HSBA"].pk])
+    pk = ref.instruments["HSBA"].pk
+    assert ("ISIN", "GB0005405286", pk, Decimal(1)) in rows
+    assert ("SEDOL", "0540528", pk, Decimal(1)) in rows
+    assert {r[1] for r in rows if r[0] == "TICKER"} == {"XLON:HSBA", "XHKG:0005"}

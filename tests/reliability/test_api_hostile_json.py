@@ -1,0 +1,144 @@
+"""Random and hostile JSON bodies to every POST endpoint of the API never yield a 5xx.
+
+Endpoints are discovered from the routers (list routes with `create`, and every extra action
+accepting POST, on list or on an existing object), so a new endpoint is fuzzed the day it is
+added. Bodies: arbitrary JSON (hypothesis), the serializer's own field names filled with hostile
+values (wrong types, huge strings, NUL bytes, deep nesting, huge numbers, path and SQL strings),
+and raw bodies that are not JSON at all."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.core.management import call_command
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from rest_framework.test import APIClient
+
+from onboarding.api.auth import api_token_create
+from onboarding.models import Firm, Role, User
+from tests.security.test_permission_matrix import _model_of, firm_path, viewsets
+
+pytestmark = pytest.mark.django_db
+
+HOSTILE_VALUES = [
+    None, True, -1, 0, 10**40, -10**40, 1e308, "", " ", "\x00", "x" * 100_000, "../../../../etc/passwd",
+    "'; DROP TABLE onboarding_party; --", "<script>alert(1)</script>", "٣٤٥", "\ud7ff\ue000", "NaN", "Infinity",
+    "-0", "1e999999", "2026-02-30", "9999-12-31T99:99:99", [], {}, [[[[[[[[[[[]]]]]]]]]]], {"a": {"b": {"c": {}}}},
+    list(range(1000)), {"__proto__": {"admin": True}}, "ZZ", "XX", "GB" * 50,
+]
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=50) | st.sampled_from(HOSTILE_VALUES[:20]),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    max_leaves=12,
+)
+
+
+def post_endpoints(world_firm) -> list[tuple[str, set[str]]]:
+    """(path, field names of the request serializer) for every POST route, with a real object id
+    of the caller's firm for detail routes."""
+    found = []
+    for prefix, viewset, _ in viewsets():
+        model = _model_of(viewset)
+        fields = _serializer_fields(getattr(viewset, "serializer_class", None))
+        if hasattr(viewset, "create"):
+            found.append((f"/api/v1/{prefix}/", fields))
+        pk = None
+        if model is not None:
+            path = firm_path(model)
+            qs = model.objects.filter(**{path: world_firm}) if path else model.objects.all()
+            obj = qs.order_by("pk").first()
+            pk = obj.pk if obj is not None else None
+        for action in viewset.get_extra_actions():
+            if "post" not in action.mapping:
+                continue
+            url_path = action.url_path
+            action_fields = _serializer_fields(action.kwargs.get("serializer_class")) | fields
+            if action.detail:
+                found.append((f"/api/v1/{prefix}/{pk or 1}/{url_path}/", action_fields))
+            else:
+                found.append((f"/api/v1/{prefix}/{url_path}/", action_fields))
+    return found
+
+
+def _serializer_fields(serializer) -> set[str]:
+    if serializer is None:
+        return set()
+    try:
+        return set(serializer().fields)
+    except Exception:  # noqa: BLE001 - a serializer needing context: fall back to no names
+        return set()
+
+
+@pytest.fixture
+def world(db):
+    call_command("rulepacks", "load")
+    call_command("seed_demo")
+    firm = Firm.objects.order_by("pk").first()
+    clients = []
+    users = [User.objects.filter(firm=firm, role=Role.ADVISOR).first(),
+             User.objects.filter(role=Role.COMPLIANCE_OFFICER, is_superuser=False).first()]
+    for user in users:
+        _, token = api_token_create(user=user, name="fuzz")
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+        clients.append(client)
+    return firm, clients
+
+
+def _check(client, path, body, *, raw: bytes | None = None):
+    if raw is not None:
+        response = client.generic("POST", path, raw, content_type="application/json")
+    else:
+        response = client.post(path, body, format="json")
+    assert response.status_code < 500, (path, body if raw is None else raw[:200], response.status_code)
+    return response
+
+
+def test_every_post_endpoint_survives_hostile_bodies(world):
+    firm, clients = world
+    endpoints = post_endpoints(firm)
+    assert len(endpoints) >= 10, endpoints  # the discovery must find the API
+    raws = [b"", b"{", b"[1,2", b"\xff\xfe\x00", b'{"a": ' * 200 + b"1" + b"}" * 200, b"null", b"NaN",
+            json.dumps({"x": "y" * 1_000_000}).encode()]
+    for client in clients:
+        for path, fields in endpoints:
+            for raw in raws:
+                _check(client, path, None, raw=raw)
+            for value in HOSTILE_VALUES:
+                _check(client, path, {name: value for name in fields} or {"x": value})
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@given(data=st.data())
+def test_every_post_endpoint_survives_random_json(world, data):
+    firm, clients = world
+    endpoints = post_endpoints(firm)
+    for client in clients:
+        for path, fields in endpoints:
+            if fields and data.draw(st.booleans()):
+                body = data.draw(st.fixed_dictionaries({}, optional={n: json_values for n in sorted(fields)}))
+            else:
+                body = data.draw(json_values)
+            _check(client, path, body)
+
+
+@pytest.mark.xfail(strict=True, reason="DRF's JSONParser lets RecursionError escape (500); needs a parser or "
+                   "exception handler in config/onboarding (reported, not fixed here)")
+def test_a_deeply_nested_json_body_is_a_400_not_a_500(db):
+    firm = _firm_with_advisor()
+    client = APIClient(raise_request_exception=False)
+    _, token = api_token_create(user=User.objects.get(firm=firm), name="deep")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    body = b'{"a": ' * 5000 + b"1" + b"}" * 5000
+    response = client.generic("POST", "/api/v1/parties/", body, content_type="application/json")
+    assert response.status_code == 400
+
+
+def _firm_with_advisor():
+    from tests.factories import FirmFactory, UserFactory
+
+    firm = FirmFactory(home_jurisdiction="GB")
+    UserFactory(firm=firm, role=Role.ADVISOR)
+    return firm
