@@ -281,6 +281,8 @@ def _write_breaks_sql(cur, *, run: ReconRun, custodian: str, as_of: dt.date, bas
         f"WHEN d.amount >= {r.min_amount_base} AND (({_lit(as_of)}::date - COALESCE(b.first_seen, {_lit(as_of)}::date))"
         f" * 24) >= {r.min_age_hours} THEN {_lit(f'{r.priority}|{r.code}|{r.due_hours}')}" for r in rules)
     run_sql("key_index", "CREATE UNIQUE INDEX ON recon_diff (key)")
+    # statistics, so that joins with the (ever growing) break table probe its key index
+    run_sql("analyze", "ANALYZE recon_diff")
     run_sql("sla", f"""
         CREATE TEMP TABLE recon_diff_sla ON COMMIT DROP AS
         SELECT d.key, split_part(s.v, '|', 1)::int AS priority, split_part(s.v, '|', 2) AS sla_rule,
