@@ -1,25 +1,47 @@
-"""Partner API for accounts: open and activate accounts, fund them, read positions, cash,
-projected cash, valuation and the ledger. Thin: services decide, selectors read, every read is
-scoped to the caller's firm.
+"""Partner API for accounts.
 
-Wire it in `config/api_urls.py`: `router.register("accounts", AccountViewSet, basename="account")`.
+Accounts (by the accounts app): open and activate accounts, fund them, read positions, cash,
+projected cash, valuation and the ledger. Around them: households, custodians, custody
+accounts, model portfolios (read; publish a version from JSON or a delivery CSV through the
+loader service) and model subscriptions (through the activation gate). Thin: services decide,
+selectors read, every read is scoped to the caller's firm (platform officers see all).
 """
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
+from pathlib import Path
 
+from django.db.models import Q
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from onboarding.api.idempotency import idempotent
-from onboarding.exceptions import PermissionDenied, ValidationFailed
-from onboarding.selectors import get_party_for
+from onboarding.exceptions import NotFound, PermissionDenied, ValidationFailed
+from onboarding.selectors import get_party_for, scope_to_user
 
 from . import selectors, services
-from .models import Account, Basis, Household, Transaction
+from .models import (
+    Account,
+    Basis,
+    Custodian,
+    CustodyAccount,
+    Household,
+    ModelPortfolio,
+    ModelSubscription,
+    ModelTarget,
+    Sleeve,
+    Transaction,
+)
+
+ID_REGEX = r"[0-9]{1,18}"  # a longer id cannot exist: 404 from the router, not a database overflow
+MAX_ID = 2**63 - 1
+MAX_DELIVERY_BYTES = 5 * 1024 * 1024
+
 
 DATE_PARAMS = [
     OpenApiParameter("as_of", str, description="YYYY-MM-DD (default today)"),
@@ -37,8 +59,8 @@ class AccountSerializer(serializers.ModelSerializer):
 
 
 class AccountOpenSerializer(serializers.Serializer):
-    owner = serializers.IntegerField()
-    household = serializers.IntegerField(required=False, allow_null=True)
+    owner = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    household = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False, allow_null=True)
     number = serializers.CharField(max_length=40)
     name = serializers.CharField(max_length=200)
     base_currency = serializers.CharField(max_length=3)
@@ -49,7 +71,7 @@ class AccountOpenSerializer(serializers.Serializer):
 
 
 class DepositSerializer(serializers.Serializer):
-    custody_account = serializers.IntegerField()
+    custody_account = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     currency = serializers.CharField(max_length=3)
     amount = serializers.DecimalField(max_digits=24, decimal_places=6)
     value_date = serializers.DateField()
@@ -108,6 +130,7 @@ def _dec(value) -> str | None:
 
 class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = AccountSerializer
+    lookup_value_regex = ID_REGEX
     filterset_fields = ["status", "base_currency", "booking_centre", "household"]
 
     queryset = Account.objects.none()  # for the schema; requests use get_queryset
@@ -171,8 +194,12 @@ class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         account = self._account(pk)
         as_of, basis = _date(request, "as_of"), _basis(request, Basis.SETTLE)
         rows = selectors.cash_balances(account=account, as_of=as_of, basis=basis)
+        by_currency: dict[str, object] = {}
+        for (_c, ccy), amount in rows.items():
+            by_currency[ccy] = by_currency.get(ccy, 0) + amount
         return Response({"as_of": as_of, "basis": basis, "cash": [
-            {"custody_account": c, "currency": ccy, "amount": _dec(a)} for (c, ccy), a in sorted(rows.items())]})
+            {"custody_account": c, "currency": ccy, "amount": _dec(a)} for (c, ccy), a in sorted(rows.items())],
+            "by_currency": [{"currency": ccy, "amount": _dec(a)} for ccy, a in sorted(by_currency.items())]})
 
     @extend_schema(parameters=DATE_PARAMS[:1], responses={200: dict})
     @action(detail=True, methods=["get"], url_path="projected-cash")
@@ -210,3 +237,287 @@ class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         qs = Transaction.objects.filter(account=account).prefetch_related("movements").order_by("-trade_date", "-pk")
         page = self.paginate_queryset(qs)
         return self.get_paginated_response(TransactionSerializer(page, many=True).data)
+
+
+# --- Households, custody accounts, models, subscriptions ------------------------------
+
+
+def firm_of(request):
+    """The firm a request acts for; platform officers act in the admin, not through the API."""
+    firm = request.user.firm
+    if firm is None:
+        raise PermissionDenied("this action is for a firm's users; platform officers act in the admin")
+    return firm
+
+
+def models_visible_to(user):
+    """The shared catalogue (no publisher) and the user's own firm's models; officers see all."""
+    qs = ModelPortfolio.objects.all()
+    if not getattr(user, "is_authenticated", False):
+        return qs.none()
+    if user.is_superuser or user.is_platform_officer:
+        return qs
+    if user.firm_id is None:
+        return qs.none()
+    return qs.filter(Q(publisher__isnull=True) | Q(publisher_id=user.firm_id))
+
+
+def _get(qs, pk, what: str):
+    try:
+        return qs.get(pk=int(pk))
+    except (qs.model.DoesNotExist, ValueError, TypeError, OverflowError):
+        raise NotFound(f"{what} not found") from None
+
+
+class HouseholdSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Household
+        fields = ["id", "name", "created_at"]
+        read_only_fields = ["id", "created_at"]
+
+
+class HouseholdCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+
+
+class CustodianSerializer(serializers.ModelSerializer):
+    markets = serializers.SlugRelatedField(slug_field="mic", many=True, read_only=True)
+
+    class Meta:
+        model = Custodian
+        fields = ["id", "name", "bic", "country", "markets", "file_formats", "is_active"]
+        read_only_fields = fields
+
+
+class CustodyAccountSerializer(serializers.ModelSerializer):
+    custodian = serializers.CharField(source="custodian.bic", read_only=True)
+    markets = serializers.SlugRelatedField(slug_field="mic", many=True, read_only=True)
+
+    class Meta:
+        model = CustodyAccount
+        fields = ["id", "account", "custodian", "number", "markets", "is_active", "created_at"]
+        read_only_fields = fields
+
+
+class CustodyAccountCreateSerializer(serializers.Serializer):
+    account = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    custodian = serializers.CharField(max_length=11, help_text="The custodian's BIC")
+    number = serializers.CharField(max_length=40)
+    markets = serializers.ListField(child=serializers.CharField(max_length=4), required=False, default=list)
+
+
+class ModelTargetSerializer(serializers.ModelSerializer):
+    isin = serializers.CharField(source="instrument.isin", read_only=True, default=None)
+    sleeve_model = serializers.CharField(source="sleeve_model.code", read_only=True, default=None)
+
+    class Meta:
+        model = ModelTarget
+        fields = ["id", "instrument", "isin", "sleeve_model", "cash_currency", "weight"]
+        read_only_fields = fields
+
+
+class ModelPortfolioSerializer(serializers.ModelSerializer):
+    targets = ModelTargetSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = ModelPortfolio
+        fields = ["id", "publisher", "provider", "code", "version", "name", "base_currency", "effective_from",
+                  "status", "source_file", "checksum", "created_at", "targets"]
+        read_only_fields = fields
+
+
+class TargetLineInputSerializer(serializers.Serializer):
+    weight = serializers.DecimalField(max_digits=9, decimal_places=8, min_value=0, max_value=1)
+    isin = serializers.CharField(max_length=12, required=False, allow_blank=True, default="")
+    sleeve_model = serializers.CharField(max_length=60, required=False, allow_blank=True, default="")
+    cash_currency = serializers.CharField(max_length=3, required=False, allow_blank=True, default="")
+
+    def validate(self, attrs):
+        given = [k for k in ("isin", "sleeve_model", "cash_currency") if attrs.get(k)]
+        if len(given) != 1:
+            raise serializers.ValidationError("give exactly one of isin, sleeve_model, cash_currency")
+        return attrs
+
+
+class ModelPublishSerializer(serializers.Serializer):
+    code = serializers.CharField(max_length=60)
+    name = serializers.CharField(max_length=200)
+    provider = serializers.CharField(max_length=200)
+    base_currency = serializers.CharField(max_length=3, min_length=3)
+    effective_from = serializers.DateField()
+    lines = TargetLineInputSerializer(many=True, allow_empty=False)
+
+
+class ModelDeliverySerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="Model delivery CSV (see accounts.modelfiles)")
+
+
+class ModelDeliveryResultSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    version = serializers.IntegerField()
+    lines = serializers.IntegerField()
+    created = serializers.BooleanField()
+
+
+class SubscriptionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ModelSubscription
+        fields = ["id", "account", "sleeve", "model", "follow_latest", "status", "start_date", "end_date",
+                  "created_at"]
+        read_only_fields = fields
+
+
+class SubscriptionCreateSerializer(serializers.Serializer):
+    account = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    model = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    sleeve = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False, allow_null=True)
+    start_date = serializers.DateField(required=False)
+    follow_latest = serializers.BooleanField(default=True)
+
+
+
+class HouseholdViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = HouseholdSerializer
+    lookup_value_regex = ID_REGEX
+    filterset_fields = ["name"]
+
+    def get_queryset(self):
+        return scope_to_user(Household.objects.all(), self.request.user).order_by("pk")
+
+    @extend_schema(request=HouseholdCreateSerializer, responses={201: HouseholdSerializer})
+    @idempotent
+    def create(self, request):
+        data = HouseholdCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        household = services.household_create(firm=firm_of(request), name=data.validated_data["name"],
+                                              actor=request.user)
+        return Response(HouseholdSerializer(household).data, status=status.HTTP_201_CREATED)
+
+
+class CustodianViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Custodians are shared reference data (no firm's data)."""
+
+    serializer_class = CustodianSerializer
+    lookup_value_regex = ID_REGEX
+    filterset_fields = ["bic", "country", "is_active"]
+
+    def get_queryset(self):
+        return Custodian.objects.prefetch_related("markets").order_by("pk")
+
+
+class CustodyAccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = CustodyAccountSerializer
+    lookup_value_regex = ID_REGEX
+    filterset_fields = ["account", "is_active"]
+
+    def get_queryset(self):
+        return scope_to_user(CustodyAccount.objects.select_related("custodian").prefetch_related("markets"),
+                             self.request.user, firm_field="account__firm").order_by("pk")
+
+    @extend_schema(request=CustodyAccountCreateSerializer, responses={201: CustodyAccountSerializer})
+    @idempotent
+    def create(self, request):
+        data = CustodyAccountCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        firm_of(request)
+        account = _get(scope_to_user(Account.objects.all(), request.user), data.validated_data["account"], "account")
+        custodian = Custodian.objects.filter(bic=data.validated_data["custodian"], is_active=True).first()
+        if custodian is None:
+            raise ValidationFailed("custodian: unknown BIC", detail={"custodian": data.validated_data["custodian"]})
+        custody = services.custody_account_add(account=account, custodian=custodian,
+                                               number=data.validated_data["number"],
+                                               markets=data.validated_data["markets"], actor=request.user)
+        custody = self.get_queryset().get(pk=custody.pk)
+        return Response(CustodyAccountSerializer(custody).data, status=status.HTTP_201_CREATED)
+
+
+class ModelPortfolioViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Asset managers' model portfolios, one row per version."""
+
+    serializer_class = ModelPortfolioSerializer
+    lookup_value_regex = ID_REGEX
+    filterset_fields = ["code", "status", "provider", "base_currency"]
+
+    def get_queryset(self):
+        return (models_visible_to(self.request.user)
+                .prefetch_related("targets__instrument", "targets__sleeve_model").order_by("code", "-version"))
+
+    @extend_schema(request=ModelPublishSerializer, responses={201: ModelPortfolioSerializer})
+    @idempotent
+    def create(self, request):
+        """Publish the next version of a model from JSON target lines (weights sum to 1)."""
+        data = ModelPublishSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        firm = firm_of(request)
+        fields = dict(data.validated_data)
+        _check_model_codes_owned(firm, {fields["code"]})
+        lines = [services.TargetLine(**line) for line in fields.pop("lines")]
+        model = services.model_publish(lines=lines, publisher=firm, actor=request.user, **fields)
+        return Response(ModelPortfolioSerializer(self.get_queryset().get(pk=model.pk)).data,
+                        status=status.HTTP_201_CREATED)
+
+    @extend_schema(request={"multipart/form-data": ModelDeliverySerializer},
+                   responses={201: ModelDeliveryResultSerializer(many=True)})
+    @action(detail=False, methods=["post"], parser_classes=[MultiPartParser, FormParser, JSONParser])
+    @idempotent
+    def delivery(self, request):
+        """Load an asset manager's model delivery CSV through the loader service; a bad file is
+        rejected whole (file, line, field) and changes nothing."""
+        data = ModelDeliverySerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        firm = firm_of(request)
+        upload = data.validated_data["file"]
+        if upload.size > MAX_DELIVERY_BYTES:
+            raise ValidationFailed("file: larger than 5 MB", detail={"file": "too_large"})
+        name = Path(upload.name or "delivery.csv").name or "delivery.csv"
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / name
+            path.write_bytes(upload.read())
+            _check_model_codes_owned(firm, _codes_in_delivery(path))
+            report = services.model_delivery_load(path=str(path), publisher=firm, actor=request.user)
+        return Response(ModelDeliveryResultSerializer(report, many=True).data, status=status.HTTP_201_CREATED)
+
+
+def _codes_in_delivery(path: Path) -> set[str]:
+    import csv
+
+    try:
+        with path.open(encoding="utf-8", newline="") as fh:
+            return {(row.get("model_code") or "").strip() for row in csv.DictReader(fh)} - {""}
+    except (UnicodeDecodeError, csv.Error):
+        return set()  # the loader names the problem
+
+
+def _check_model_codes_owned(firm, codes: set[str]) -> None:
+    """A firm publishes new versions only of its own models (or of new codes). To move into
+    `accounts.services.model_publish`, which does not check the publisher today."""
+    taken = set(ModelPortfolio.objects.filter(code__in=codes).exclude(publisher=firm).values_list("code", flat=True))
+    if taken:
+        raise PermissionDenied(f"model code(s) {sorted(taken)} belong to another publisher",
+                               detail={"codes": sorted(taken)})
+
+
+class SubscriptionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = SubscriptionSerializer
+    lookup_value_regex = ID_REGEX
+    filterset_fields = ["account", "model", "status"]
+
+    def get_queryset(self):
+        return scope_to_user(ModelSubscription.objects.all(), self.request.user,
+                             firm_field="account__firm").order_by("pk")
+
+    @extend_schema(request=SubscriptionCreateSerializer, responses={201: SubscriptionSerializer})
+    @idempotent
+    def create(self, request):
+        """Subscribe an account (or a sleeve) to a model; the activation gate applies."""
+        data = SubscriptionCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        firm_of(request)
+        v = data.validated_data
+        account = _get(scope_to_user(Account.objects.all(), request.user), v["account"], "account")
+        model = _get(models_visible_to(request.user), v["model"], "model")
+        sleeve = _get(Sleeve.objects.filter(account=account), v["sleeve"], "sleeve") if v.get("sleeve") else None
+        subscription = services.model_subscribe(account=account, model=model, actor=request.user, sleeve=sleeve,
+                                                start_date=v.get("start_date") or timezone.localdate(),
+                                                follow_latest=v["follow_latest"])
+        return Response(SubscriptionSerializer(subscription).data, status=status.HTTP_201_CREATED)

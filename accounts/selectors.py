@@ -643,16 +643,19 @@ def custodian_books(*, custodian_bic: str, as_of: dt.date, with_prices: bool = T
         .values_list("custody_account__number", "instrument_id", "quantity", "trade_date", "settle_date")
         .order_by("settle_date", "pk")
     )
-    out.pending_cash = list(
-        base.filter(leg=LegType.CASH, settle_date__gt=as_of)
+    out.pending_cash = [
+        (number, ccy, quantize_money(amount, ccy), day)
+        for number, ccy, day, amount in base.filter(leg=LegType.CASH, settle_date__gt=as_of)
         .values_list("custody_account__number", "currency", "settle_date").annotate(a=Sum("amount"))
-        .values_list("custody_account__number", "currency", "a", "settle_date").order_by("settle_date")
-    )
-    out.cash = list(
-        base.filter(leg=LegType.CASH).values_list("custody_account__number", "currency")
+        .order_by("settle_date", "custody_account__number", "currency")
+    ]
+    out.cash = [
+        (number, ccy, quantize_money(trade or ZERO, ccy), quantize_money(settled or ZERO, ccy))
+        for number, ccy, trade, settled in base.filter(leg=LegType.CASH)
+        .values_list("custody_account__number", "currency")
         .annotate(trade=Sum("amount"), settled=Sum("amount", filter=Q(settle_date__lte=as_of)))
         .order_by("custody_account__number", "currency")
-    )
+    ]
     from .models import TransactionKind
 
     events = Movement.objects.filter(
