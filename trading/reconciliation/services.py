@@ -182,9 +182,11 @@ def reconcile_file(*, custodian_code: str, path: str | Path, fmt: str | None = N
 
         if as_of is None:
             raise FileRefused("a CSV positions file without a date needs --as-of", detail={"file": path.name})
-        return reconcile_positions_sql(custodian_code=custodian_code, path=path, stored=stored, sha=sha, size=size,
-                                       fmt=fmt, as_of=as_of, actor=actor, daily_run=daily_run, progress=progress,
-                                       timings=timings)
+        outcome = reconcile_positions_sql(custodian_code=custodian_code, path=path, stored=stored, sha=sha,
+                                          size=size, fmt=fmt, as_of=as_of, actor=actor, daily_run=daily_run,
+                                          progress=progress, timings=timings)
+        _announce_new_breaks(outcome.run)
+        return outcome
     progress("parse")
     t = time.perf_counter()
     try:
@@ -258,8 +260,28 @@ def reconcile_file(*, custodian_code: str, path: str | Path, fmt: str | None = N
         run.save(update_fields=["status", "finished_at", "stats"])
         record_event(subject=run, event_type="recon.run_completed", actor=actor,
                      detail={k: v for k, v in run.stats.items() if k != "statement_checks"})
+        _announce_new_breaks(run)
     progress("done")
     return RunOutcome(run=run, timings=timings)
+
+
+def _announce_new_breaks(run: ReconRun | None) -> None:
+    """One `break.opened` webhook per firm and run (not one per break: a run can open thousands),
+    with the count and the first hundred break ids."""
+    if run is None:
+        return
+    from django.db.models import Count
+
+    from onboarding import webhooks
+
+    opened = (Break.objects.filter(first_run=run, state=BreakState.OPEN, firm_id__isnull=False)
+              .values("firm_id").annotate(n=Count("id")))
+    for row in opened:
+        ids = list(Break.objects.filter(first_run=run, state=BreakState.OPEN, firm_id=row["firm_id"])
+                   .order_by("priority", "pk").values_list("pk", flat=True)[:100]) if row["n"] else []
+        webhooks.emit(firm=row["firm_id"], event_type="break.opened",
+                      data={"run": run.pk, "custodian": run.custodian_code, "as_of": str(run.as_of),
+                            "breaks_opened": row["n"], "break_ids": ids})
 
 
 def _stage(cfile: CustodianFile, parsed: ParsedFile) -> list[dict]:
