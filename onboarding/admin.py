@@ -101,6 +101,29 @@ class PartyAdmin(admin.ModelAdmin):
     readonly_fields = ("version", "created_at", "updated_at", "masked_date_of_birth")
     exclude = ("date_of_birth",)
 
+    def save_model(self, request, obj, form, change):
+        """An officer's correction in the admin is audited like any other change of party data."""
+        from django.db import transaction
+
+        from .audit import record_event
+        from .services import MATERIAL_FIELDS
+
+        with transaction.atomic():
+            material = sorted(set(form.changed_data) & MATERIAL_FIELDS)
+            if change and material:
+                obj.version += 1
+            super().save_model(request, obj, form, change)
+            record_event(subject=obj, event_type="party.changed_in_admin" if change else "party.created_in_admin",
+                         actor=request.user, detail={"fields": sorted(form.changed_data), "material": material})
+
+    def save_formset(self, request, form, formset, change):
+        from .audit import record_event
+
+        super().save_formset(request, form, formset, change)
+        if formset.has_changed():
+            record_event(subject=form.instance, event_type="party.related_changed_in_admin", actor=request.user,
+                         detail={"inline": formset.model._meta.model_name})
+
     @admin.display(description="Date of birth")
     def masked_date_of_birth(self, obj):
         return f"{obj.date_of_birth.year}-••-••" if obj.date_of_birth else "-"

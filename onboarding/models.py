@@ -531,7 +531,7 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["subject_type", "subject_id"])]
+        indexes = [models.Index(fields=["subject_type", "subject_id"]), models.Index(fields=["firm", "id"])]
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.subject_type}:{self.subject_id} {self.event_type}"

@@ -332,3 +332,28 @@ def audit_rows(events) -> list[dict]:
         "to_state": e.to_state, "actor": e.actor.username if e.actor else "system", "reason": e.reason,
         "detail": _json.dumps(e.detail, sort_keys=True, default=str),
     } for e in events]
+
+
+def audit_generation(firm_id: int | None) -> int:
+    """The newest audit event that could change a firm's requirements: every data or state change
+    is audited in the same transaction, so this number moves whenever an evaluation could."""
+    from django.db.models import Max
+
+    from .models import AuditEvent
+
+    return AuditEvent.objects.filter(Q(firm_id=firm_id) | Q(firm__isnull=True)).aggregate(m=Max("id"))["m"] or 0
+
+
+def case_outstanding_cached(case: OnboardingCase, *, generation: int | None = None) -> list[Outstanding]:
+    """`case_outstanding` for display (dashboard, API reads), cached per process under the firm's
+    audit generation and today's date, so no change can be missed and no worker serves another's
+    stale copy. Decisions (approval) always call `case_outstanding` itself."""
+    from django.core.cache import cache
+
+    generation = audit_generation(case.firm_id) if generation is None else generation
+    key = f"meridian:req:{case.pk}:{generation}:{timezone.localdate().isoformat()}:{case.state}:{case.risk_level}"
+    items = cache.get(key)
+    if items is None:
+        items = case_outstanding(case)
+        cache.set(key, items, 300)
+    return items

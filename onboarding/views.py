@@ -321,7 +321,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     # recently updated ones here; the rest are one click away.
     open_cases = list(selectors.cases_for(user).filter(state__in=OPEN_CASE_STATES)
                       .order_by("-updated_at")[:DASHBOARD_EXPLAINED_CASES])
-    case_rows = [{"case": case, "outstanding": present(case, selectors.case_outstanding(case))} for case in open_cases]
+    generation = selectors.audit_generation(user.firm_id)
+    case_rows = [{"case": case, "outstanding": present(case, selectors.case_outstanding_cached(case, generation=generation))}
+                 for case in open_cases]
     today = timezone.localdate()
     relationships = selectors.relationships_for(user)
     reviews_due = list(
@@ -416,7 +418,7 @@ def wizard_step(request: HttpRequest, case_id: int, step: str) -> HttpResponse:
 
 
 def wizard_context(case: OnboardingCase, step: str, **extra: Any) -> dict[str, Any]:
-    outstanding = selectors.case_outstanding(case)
+    outstanding = selectors.case_outstanding_cached(case)
     grouped = outstanding_by_step(case, outstanding)
     return {
         "case": case, "step": step, "step_label": STEP_LABELS[step], "steps": step_nav(case, step, outstanding),
@@ -660,7 +662,7 @@ def step_review(request: HttpRequest, case: OnboardingCase) -> HttpResponse:
 @portal_view
 def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
     case = selectors.get_case_for(request.user, case_id)
-    outstanding = selectors.case_outstanding(case)
+    outstanding = selectors.case_outstanding_cached(case)
     summary = selectors.beneficial_owner_summary(case) if case.party.kind == PartyKind.ENTITY else []
     structure = ownership_structure(case, summary)
     documents = Document.objects.filter(firm_id=case.firm_id, party_id__in=list(structure.parties)) \

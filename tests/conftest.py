@@ -106,3 +106,13 @@ def _reset_celery_pools(app) -> None:
     for name in ("backend",):
         app.__dict__.pop(name, None)
     app._local.__dict__.clear() if hasattr(app, "_local") else None
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Test databases reuse ids, so a cached evaluation from one test must not reach the next."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

@@ -15,7 +15,7 @@ from ..selectors import (
     audit_rows,
     beneficial_owner_summary,
     case_audit_events,
-    case_outstanding,
+    case_outstanding_cached,
     cases_for,
     get_party_for,
     parties_for,
@@ -162,7 +162,7 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     @action(detail=True, methods=["get"])
     def requirements(self, request, pk=None):
         case = self.get_object()
-        return Response([item.as_dict() for item in case_outstanding(case)])
+        return Response([item.as_dict() for item in case_outstanding_cached(case)])
 
     @extend_schema(responses={200: dict}, parameters=[
         OpenApiParameter("export", str, enum=["json", "csv"], description="csv: a file download")])

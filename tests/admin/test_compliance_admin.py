@@ -91,3 +91,27 @@ def test_an_officer_exports_a_cases_audit_trail(demo):
     assert response.status_code == 200 and response["Content-Type"] == "text/csv"
     text = response.content.decode()
     assert "case.first_approval" in text and "party.created" in text
+
+
+def test_an_officers_correction_of_a_party_in_the_admin_is_audited(demo):
+    from django.contrib.admin.sites import site
+    from django.test import RequestFactory
+
+    from onboarding.models import AuditEvent, Party
+
+    party = Party.objects.get(given_names="Alice")
+    officer = User.objects.get(username="officer")
+    model_admin = site._registry[Party]
+    request = RequestFactory().post("/")
+    request.user = officer
+    form_class = model_admin.get_form(request, party, change=True)
+    data = {name: getattr(party, name) for name in form_class.base_fields if name != "nationalities"}
+    data.update(email="alice.carter@example.com", residence_country="FR", nationalities='["GB"]')
+    form = form_class(data=data, instance=party)
+    assert form.is_valid(), form.errors
+    model_admin.save_model(request, form.save(commit=False), form, change=True)
+    party.refresh_from_db()
+    assert party.residence_country == "FR" and party.version == 2
+    event = AuditEvent.objects.get(event_type="party.changed_in_admin", subject_id=str(party.pk))
+    assert {"email", "residence_country"} <= set(event.detail["fields"])
+    assert "residence_country" in event.detail["material"] and event.actor == officer

@@ -330,3 +330,17 @@ def test_ownership_cannot_exceed_one_hundred_percent(packs, firm, advisor):
         services.ownership_link_add(owner=PersonFactory(firm=firm), owned=company, actor=advisor, percentage=40)
     with pytest.raises(ValidationFailed, match="only an entity"):
         services.ownership_link_add(owner=company, owned=PersonFactory(firm=firm), actor=advisor, percentage=10)
+
+
+def test_the_cached_requirements_follow_every_audited_change(packs, firm, advisor):
+    from onboarding.selectors import case_outstanding_cached
+
+    case = new_person_case(firm, advisor, complete=False)
+    before = {i.code for i in case_outstanding_cached(case)}
+    assert "field.residential_address" in before
+    assert {i.code for i in case_outstanding_cached(case)} == before  # served from the cache
+    services.party_add_address(party=case.party, actor=advisor, kind="residential", line1="1 High St",
+                               city="London", country="GB")
+    after = {i.code for i in case_outstanding_cached(case)}
+    assert "field.residential_address" not in after
+    assert after == {i.code for i in case_outstanding(case)}
