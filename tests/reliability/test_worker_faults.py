@@ -13,7 +13,7 @@ import datetime as dt
 import pytest
 
 from accounts.models import Account
-from tests.reliability.faults import RowLock, active_tasks, kill_children_running, wait_until
+from tests.reliability.faults import CommitGate, RowLock, active_tasks, kill_children_running, wait_until
 from tests.trading.test_rebalance_service import subscribed  # noqa: F401 - fixture
 from trading import selectors as trading_selectors
 from trading import services as trading_services
@@ -95,21 +95,22 @@ def test_a_rebalance_chunk_killed_inside_its_write_transaction_is_redelivered_an
 
 def test_a_rebalance_chunk_killed_while_its_commit_is_in_flight_is_redelivered_and_skips(
         worker_env, desk, subscribed, active, worker):  # noqa: F811
-    from trading.models import Order
+    from trading.models import Order, RunChunk
 
     _, _, clean, args = _rebalance_setup(desk)
-    lock = RowLock(Account, args[2])  # the COMMIT checks the orders' foreign keys: waits here
+    gate = CommitGate(RunChunk._meta.db_table)  # the chunk's COMMIT waits on the test's advisory lock
     try:
         result = worker.send_task("trading.tasks.rebalance_chunk", args=args)
-        (waiting,) = lock.wait_for_waiters(1)
+        (waiting,) = gate.wait_for_waiters(1)
         assert waiting["query"] == "COMMIT"  # PostgreSQL has the COMMIT; it lands once the lock goes
         kill_children_running(worker, "trading.tasks.rebalance_chunk")
         assert not Order.objects.exists()
-        lock.wait_for_waiters(2)  # the redelivered task waits on the killed attempt's rows
+        gate.wait_for_waiters(2)  # the redelivered task waits on the killed attempt's chunk row
+        gate.release()
+        # the killed attempt committed after all: the redelivered task must see its chunk done
+        assert result.get(timeout=90)["skipped"] is True
     finally:
-        lock.release()
-    # the killed attempt committed after all: the redelivered task must see its chunk done
-    assert result.get(timeout=90)["skipped"] is True
+        gate.drop()
     _assert_rebalanced_once(worker, clean, args)
 
 
