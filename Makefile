@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: setup run test migrate data demo clean lint system-deps
+.PHONY: setup run test migrate data lists demo clean lint system-deps
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,7 +29,18 @@ data: migrate
 	$(PY) manage.py risk_models_load
 	$(PY) manage.py reference_load
 
-demo: data
+SANCTIONS := ../shared/data/sanctions
+
+# The real OFAC and UN lists, when ../shared is beside the checkout (a re-import of the same
+# files changes nothing).
+lists: migrate
+	@if [ -f $(SANCTIONS)/ofac/sdn.csv ]; then \
+	  $(PY) manage.py sanctions_import --source ofac $(SANCTIONS)/ofac/sdn.csv $(SANCTIONS)/ofac/alt.csv \
+	    $(SANCTIONS)/ofac/add.csv $(SANCTIONS)/ofac/sdn_comments.csv && \
+	  $(PY) manage.py sanctions_import --source un $(SANCTIONS)/un/consolidated.xml; \
+	else echo "note: $(SANCTIONS) not found; screening runs against empty lists"; fi
+
+demo: data lists
 	$(PY) manage.py seed_demo
 
 run: demo

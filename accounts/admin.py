@@ -1,6 +1,9 @@
 """Admin for accounts. The ledger is read-only here: corrections are reversals through services."""
-from django.contrib import admin
+from django.contrib import admin, messages
 
+from onboarding.exceptions import MeridianError
+
+from . import services
 from .models import (
     Account,
     CashBalance,
@@ -67,6 +70,27 @@ class AccountAdmin(admin.ModelAdmin):
     raw_id_fields = ("owner", "household")
     readonly_fields = ("status", "opened_at", "closed_at", "created_at")
     inlines = (CustodyAccountInline, SleeveInline)
+    actions = ("activate_accounts", "suspend_accounts")
+
+    def _each(self, request, queryset, label, call):
+        done = 0
+        for account in queryset:
+            try:
+                call(account)
+                done += 1
+            except MeridianError as exc:
+                self.message_user(request, f"{account.number}: {exc.message}", level=messages.ERROR)
+        if done:
+            self.message_user(request, f"{label} {done} account(s)")
+
+    @admin.action(description="Activate (gated by the owner's relationship)")
+    def activate_accounts(self, request, queryset):
+        self._each(request, queryset, "Activated", lambda a: services.account_activate(account=a, actor=request.user))
+
+    @admin.action(description="Suspend")
+    def suspend_accounts(self, request, queryset):
+        self._each(request, queryset, "Suspended",
+                   lambda a: services.account_suspend(account=a, actor=request.user, reason="suspended in the admin"))
 
 
 @admin.register(CustodyAccount)

@@ -1,7 +1,9 @@
 """Tax-lot relief engine: which lots a disposal comes out of. Plain Python, no ORM.
 
-FIFO takes the oldest lots first, HIFO the highest unit cost first (ties: oldest first),
-SPECIFIC takes exactly the lots and quantities the caller names.
+FIFO takes the oldest lots first, HIFO the highest unit cost in the local currency first
+(ties: oldest first), LOWEST_GAIN the highest unit cost in the account's base currency first
+(the smallest gain in base currency at one sale price, which differs from HIFO when lots were
+bought at different exchange rates), SPECIFIC exactly the lots and quantities the caller names.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ class OpenLot:
     acquisition_date: dt.date
     quantity_open: Decimal
     unit_cost: Decimal  # local currency per unit
+    unit_cost_base: Decimal | None = None  # base currency per unit
 
 
 def select(
@@ -36,6 +39,9 @@ def select(
         order = sorted(lots, key=lambda lot: (lot.acquisition_date, lot.lot_id))
     elif method == "hifo":
         order = sorted(lots, key=lambda lot: (-lot.unit_cost, lot.acquisition_date, lot.lot_id))
+    elif method == "lowest_gain":
+        order = sorted(lots, key=lambda lot: (-(lot.unit_cost_base if lot.unit_cost_base is not None else lot.unit_cost),
+                                              lot.acquisition_date, lot.lot_id))
     else:
         raise LotSelectionError(f"unknown lot relief method {method!r}")
     remaining = quantity

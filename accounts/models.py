@@ -91,6 +91,7 @@ class TaxStatus(models.TextChoices):
 class LotReliefMethod(models.TextChoices):
     FIFO = "fifo", "First in, first out"
     HIFO = "hifo", "Highest cost first"
+    LOWEST_GAIN = "lowest_gain", "Lowest gain in base currency first"
     SPECIFIC = "specific", "Specific lot"
 
 
@@ -118,7 +119,7 @@ class Account(ConcurrentTransitionMixin, models.Model):
     tax_status = models.CharField(max_length=20, choices=TaxStatus.choices, default=TaxStatus.TAXABLE)
     investor_type = models.CharField(max_length=30, choices=InvestorType.choices, default=InvestorType.RETAIL)
     is_us_person = models.BooleanField(default=False, help_text="Owner is a US person (Reg S, FATCA)")
-    lot_relief_method = models.CharField(max_length=10, choices=LotReliefMethod.choices, default=LotReliefMethod.FIFO)
+    lot_relief_method = models.CharField(max_length=20, choices=LotReliefMethod.choices, default=LotReliefMethod.FIFO)
     allows_short = models.BooleanField(default=False)
     status = FSMField(default=AccountStatus.PENDING, choices=AccountStatus.choices, protected=True)
     opened_at = models.DateTimeField(null=True, blank=True)
@@ -555,7 +556,7 @@ class LotRelief(models.Model):
     cost_base = models.DecimalField(**MONEY)
     proceeds_local = models.DecimalField(**MONEY)
     proceeds_base = models.DecimalField(**MONEY)
-    method = models.CharField(max_length=10, choices=LotReliefMethod.choices)
+    method = models.CharField(max_length=20, choices=LotReliefMethod.choices)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -112,7 +112,7 @@ def cash_balances(
         qs
         .values_list("custody_account_id", "currency").annotate(a=Sum("amount")).order_by("custody_account_id", "currency")
     )
-    return {(c, ccy): a for c, ccy, a in rows}
+    return {(c, ccy): quantize_money(a or ZERO, ccy) for c, ccy, a in rows}
 
 
 def cash_by_currency(*, account: Account, as_of: dt.date, basis: str = Basis.SETTLE, sleeve=None) -> dict[str, Decimal]:
@@ -146,9 +146,10 @@ def projected_cash(*, account: Account, as_of: dt.date, custody_account=None) ->
         by_ccy[ccy].append((day, amount))
     out = []
     for ccy in sorted(set(settled) | set(by_ccy)):
-        balance = settled.get(ccy, ZERO)
+        balance = quantize_money(settled.get(ccy) or ZERO, ccy)
         out.append(ProjectedCash(ccy, as_of, balance, balance))
         for day, amount in by_ccy.get(ccy, []):
+            amount = quantize_money(amount, ccy)
             balance += amount
             out.append(ProjectedCash(ccy, day, amount, balance))
     return out
@@ -268,6 +269,25 @@ def valuation(*, account: Account, on: dt.date, basis: str = Basis.TRADE) -> Val
             base_value=quantize_money(amount * rate.rate, account.base_currency),
         ))
     return result
+
+
+@dataclass(frozen=True)
+class HouseholdValuation:
+    currency: str
+    on: dt.date
+    total: Decimal
+    by_account: dict[int, Decimal]  # account id -> value in `currency`
+
+
+def household_valuation(*, household, on: dt.date, currency: str, basis: str = Basis.TRADE) -> HouseholdValuation:
+    """Every account of a household valued and converted into one reporting currency."""
+    accounts = list(Account.objects.filter(household=household).exclude(status="closed").order_by("pk"))
+    fx = ref_selectors.fx_rates_to(target=currency, currencies={a.base_currency for a in accounts}, on=on)
+    by_account = {}
+    for account in accounts:
+        value = valuation(account=account, on=on, basis=basis).total_base
+        by_account[account.pk] = quantize_money(value * fx[account.base_currency].rate, currency)
+    return HouseholdValuation(currency=currency, on=on, total=sum(by_account.values(), ZERO), by_account=by_account)
 
 
 def period_return(*, account: Account, start: dt.date, end: dt.date) -> ReturnSplit:
@@ -623,16 +643,19 @@ def custodian_books(*, custodian_bic: str, as_of: dt.date, with_prices: bool = T
         .values_list("custody_account__number", "instrument_id", "quantity", "trade_date", "settle_date")
         .order_by("settle_date", "pk")
     )
-    out.pending_cash = list(
-        base.filter(leg=LegType.CASH, settle_date__gt=as_of)
+    out.pending_cash = [
+        (number, ccy, quantize_money(amount, ccy), day)
+        for number, ccy, day, amount in base.filter(leg=LegType.CASH, settle_date__gt=as_of)
         .values_list("custody_account__number", "currency", "settle_date").annotate(a=Sum("amount"))
-        .values_list("custody_account__number", "currency", "a", "settle_date").order_by("settle_date")
-    )
-    out.cash = list(
-        base.filter(leg=LegType.CASH).values_list("custody_account__number", "currency")
+        .order_by("settle_date", "custody_account__number", "currency")
+    ]
+    out.cash = [
+        (number, ccy, quantize_money(trade or ZERO, ccy), quantize_money(settled or ZERO, ccy))
+        for number, ccy, trade, settled in base.filter(leg=LegType.CASH)
+        .values_list("custody_account__number", "currency")
         .annotate(trade=Sum("amount"), settled=Sum("amount", filter=Q(settle_date__lte=as_of)))
         .order_by("custody_account__number", "currency")
-    )
+    ]
     from .models import TransactionKind
 
     events = Movement.objects.filter(
@@ -641,4 +664,49 @@ def custodian_books(*, custodian_bic: str, as_of: dt.date, with_prices: bool = T
     ).values_list("instrument_id", "trade_date", "transaction__kind", "transaction__detail")
     out.corporate_actions = sorted({(i, d, Decimal(detail.get("factor", "1")), kind) for i, d, kind, detail in events},
                                    key=lambda r: (r[1], r[0]))
+    return out
+
+
+# --- Self-check ---------------------------------------------------------------------------------
+
+
+def books_discrepancies(*, account_ids: Sequence[int] | None = None) -> list[dict]:
+    """Where derived state disagrees with the ledger: open lots vs long positions (all dates),
+    and the Position / CashBalance tables vs the ledger on their own `as_of` date."""
+    from .models import CashBalance, Position
+
+    moves = Movement.objects.all()
+    lots = TaxLot.objects.filter(quantity_open__gt=0)
+    pos_table = Position.objects.all()
+    cash_table = CashBalance.objects.all()
+    if account_ids is not None:
+        moves, lots = moves.filter(account_id__in=account_ids), lots.filter(account_id__in=account_ids)
+        pos_table, cash_table = pos_table.filter(account_id__in=account_ids), cash_table.filter(account_id__in=account_ids)
+    out: list[dict] = []
+    long_q = dict(
+        ((a, c, s, i), q) for a, c, s, i, q in
+        moves.filter(leg=LegType.SECURITY, is_short=False)
+        .values_list("account_id", "custody_account_id", "sleeve_id", "instrument_id").annotate(q=Sum("quantity")).order_by()
+    )
+    lot_q = dict(
+        ((a, c, s, i), q) for a, c, s, i, q in
+        lots.values_list("account_id", "custody_account_id", "sleeve_id", "instrument_id").annotate(q=Sum("quantity_open")).order_by()
+    )
+    for key in sorted(set(long_q) | set(lot_q), key=lambda k: tuple(x or 0 for x in k)):
+        ledger, in_lots = long_q.get(key) or ZERO, lot_q.get(key) or ZERO
+        if ledger != in_lots:
+            out.append({"check": "lots_vs_ledger", "account": key[0], "custody_account": key[1], "sleeve": key[2],
+                        "instrument": key[3], "ledger": str(ledger), "lots": str(in_lots)})
+    for row in pos_table.values("account_id", "custody_account_id", "sleeve_id", "instrument_id", "basis", "quantity", "as_of"):
+        flt = Q(trade_date__lte=row["as_of"]) if row["basis"] == Basis.TRADE else Q(settle_date__lte=row["as_of"])
+        ledger = moves.filter(flt, leg=LegType.SECURITY, custody_account_id=row["custody_account_id"],
+                              sleeve_id=row["sleeve_id"], instrument_id=row["instrument_id"]).aggregate(q=Sum("quantity"))["q"]
+        if (ledger or ZERO) != row["quantity"]:
+            out.append({"check": "position_table", **{k: str(v) for k, v in row.items()}, "ledger": str(ledger)})
+    for row in cash_table.values("account_id", "custody_account_id", "sleeve_id", "currency", "basis", "amount", "as_of"):
+        flt = Q(trade_date__lte=row["as_of"]) if row["basis"] == Basis.TRADE else Q(settle_date__lte=row["as_of"])
+        ledger = moves.filter(flt, leg=LegType.CASH, custody_account_id=row["custody_account_id"],
+                              sleeve_id=row["sleeve_id"], currency=row["currency"]).aggregate(a=Sum("amount"))["a"]
+        if quantize_money(ledger or ZERO, row["currency"]) != quantize_money(row["amount"], row["currency"]):
+            out.append({"check": "cash_table", **{k: str(v) for k, v in row.items()}, "ledger": str(ledger)})
     return out

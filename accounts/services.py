@@ -442,7 +442,7 @@ def _apply_lots(
             method = lot_method or account.lot_relief_method
             open_lots = _open_lots(account, leg.custody_account.pk, sleeve_id, leg.instrument.pk)
             chosen = lot_engine.select(
-                [lot_engine.OpenLot(lot.pk, lot.acquisition_date, lot.quantity_open, lot.unit_cost_local) for lot in open_lots],
+                [lot_engine.OpenLot(lot.pk, lot.acquisition_date, lot.quantity_open, lot.unit_cost_local, lot.cost_base / lot.quantity) for lot in open_lots],
                 -leg.quantity, method, specific_lots,
             )
             by_id = {lot.pk: lot for lot in open_lots}
@@ -516,7 +516,7 @@ def _book_trade(
     price: Decimal, trade_date: dt.date, actor: User | None, settle_date: dt.date | None, commission: Decimal,
     fees: Decimal, taxes: Decimal, fx_rate: Decimal | None, sleeve: Sleeve | None, external_ref: str,
     lot_method: str | None, specific_lots: Sequence[tuple[int, Decimal]] | None, check_eligibility: bool,
-    securities_settle_date: dt.date | None = None,
+    refresh: bool = True,
 ) -> Transaction:
     if side not in TRADE_SIDES:
         raise ValidationFailed(f"side must be one of {sorted(TRADE_SIDES)}", detail={"side": side})
@@ -564,7 +564,7 @@ def _book_trade(
                             amount_base=quantize_money(-money * rate, account.base_currency)))
     return _post(
         account=account, kind=kind, trade_date=trade_date, settle_date=max(securities_date, cash_date), legs=legs,
-        actor=actor, external_ref=external_ref, lot_method=lot_method, specific_lots=specific_lots,
+        actor=actor, external_ref=external_ref, lot_method=lot_method, specific_lots=specific_lots, refresh=refresh,
         description=f"{side} {_plain(quantity)} {listing.ticker} @ {_plain(price)} {listing.price_unit}",
         detail={"listing": listing.pk, "price": str(price), "price_unit": listing.price_unit,
                 "price_divisor": str(listing.price_divisor), "fx_rate_to_base": str(rate)},
@@ -581,6 +581,30 @@ def _custody_for_market(account: Account, market_id: int) -> CustodyAccount:
         return custody[0]
     raise ValidationFailed(f"account {account.number} has no custody account for this market",
                            detail={"account": account.pk, "market": market_id})
+
+
+@transaction.atomic
+def trade_post_many(*, orders: Sequence[Any], actor: User | None = None) -> list[Transaction]:
+    """`trade_post` for many filled orders in one database transaction, refreshing each
+    account's derived balances once at the end instead of after every order. Accounts are
+    locked in id order (the fixed lock order), so two batches cannot deadlock."""
+    by_account: dict[int, Account] = {
+        a.pk: a for a in Account.objects.select_for_update().select_related("owner", "firm")
+        .filter(pk__in={o.account_id for o in orders}).order_by("pk")
+    }
+    out = []
+    for order in orders:
+        account = by_account[order.account_id]
+        custody = order.custody_account or _custody_for_market(account, order.listing.market_id)
+        out.append(_book_trade(
+            account=account, custody_account=custody, listing=order.listing, side=str(order.side),
+            quantity=order.filled_quantity, price=order.average_price, trade_date=order.trade_date, actor=actor,
+            settle_date=order.settle_date, commission=getattr(order, "commission", ZERO) or ZERO, fees=ZERO,
+            taxes=ZERO, fx_rate=None, sleeve=getattr(order, "sleeve", None), external_ref=order.reference,
+            lot_method=None, specific_lots=None, check_eligibility=False, refresh=False,
+        ))
+    books_refresh(account_ids=list(by_account))
+    return out
 
 
 @transaction.atomic
@@ -741,7 +765,7 @@ def securities_transfer(
     from_sleeve_id = from_sleeve.pk if from_sleeve else None
     lots = _open_lots(account, from_custody.pk, from_sleeve_id, instrument.pk)
     chosen = lot_engine.select(
-        [lot_engine.OpenLot(lot.pk, lot.acquisition_date, lot.quantity_open, lot.unit_cost_local) for lot in lots],
+        [lot_engine.OpenLot(lot.pk, lot.acquisition_date, lot.quantity_open, lot.unit_cost_local, lot.cost_base / lot.quantity) for lot in lots],
         quantity, LotReliefMethod.FIFO,
     )
     by_id = {lot.pk: lot for lot in lots}

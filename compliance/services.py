@@ -18,6 +18,7 @@ from django.utils import timezone
 from django_fsm import TransitionNotAllowed
 
 from onboarding import services as onboarding_services
+from onboarding import webhooks
 from onboarding.audit import record_event
 from onboarding.models import (
     CaseKind,
@@ -198,6 +199,9 @@ def screen_party(*, party: Party, trigger: str, case: OnboardingCase | None = No
         record_event(subject=alert, event_type="screening.alert_opened", firm=party.firm, to_state=alert.state,
                      detail={"party": party.pk, "source": hit.source, "ref": hit.ref, "score": str(alert.score),
                              "trigger": trigger, "case": case.pk if case else None})
+        # The firm learns that an alert was raised on its client, never the list details.
+        webhooks.emit(firm=party.firm_id, event_type="alert.raised",
+                      data={"alert": alert.pk, "party": party.pk, "case": case.pk if case else None})
         opened.append(alert)
     run.alerts_opened = len(opened)
     run.save()

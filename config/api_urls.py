@@ -1,11 +1,46 @@
 """The partner REST API, /api/v1/. Each app contributes its routes."""
 from django.urls import include, path
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.routers import DefaultRouter
 
+from accounts import api as accounts_api
+from compliance import api as compliance_api
 from compliance.tax.api import TaxFormViewSet
+from trading import api as trading_api
+from trading.reconciliation import api as recon_api
+
+
+class TokenAuthenticationScheme(OpenApiAuthenticationExtension):
+    """Declares `Authorization: Token <prefix>.<secret>` in the OpenAPI schema."""
+
+    target_class = "onboarding.api.auth.TokenAuthentication"
+    name = "TokenAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "apiKey", "in": "header", "name": "Authorization",
+                "description": "`Token <prefix>.<secret>` (scopes: read for GET, write for the rest)"}
+
 
 router = DefaultRouter()
 router.register("tax-forms", TaxFormViewSet, basename="tax-form")
+# accounts
+router.register("households", accounts_api.HouseholdViewSet, basename="household")
+router.register("accounts", accounts_api.AccountViewSet, basename="account")
+router.register("custodians", accounts_api.CustodianViewSet, basename="custodian")
+router.register("custody-accounts", accounts_api.CustodyAccountViewSet, basename="custody-account")
+router.register("models", accounts_api.ModelPortfolioViewSet, basename="model-portfolio")
+router.register("subscriptions", accounts_api.SubscriptionViewSet, basename="subscription")
+# trading
+router.register("orders", trading_api.OrderViewSet, basename="order")
+router.register("blocks", trading_api.BlockViewSet, basename="block")
+router.register("fills", trading_api.FillViewSet, basename="fill")
+router.register("rebalance-runs", trading_api.RebalanceRunViewSet, basename="rebalance-run")
+# reconciliation
+router.register("recon-runs", recon_api.ReconRunViewSet, basename="recon-run")
+router.register("recon-breaks", recon_api.BreakViewSet, basename="recon-break")
+# screening (read-only)
+router.register("screening-alerts", compliance_api.AlertViewSet, basename="screening-alert")
+router.register("screening-runs", compliance_api.ScreeningRunViewSet, basename="screening-run")
 
 urlpatterns = [
     path("", include("onboarding.api.urls")),

@@ -130,7 +130,27 @@ class OnboardingCaseAdmin(admin.ModelAdmin):
         from django.urls import path
 
         return [path("<int:pk>/transition/<str:action>/", self.admin_site.admin_view(self.transition_view),
-                     name="onboarding_case_transition"), *super().get_urls()]
+                     name="onboarding_case_transition"),
+                path("<int:pk>/audit.csv", self.admin_site.admin_view(self.audit_export_view),
+                     name="onboarding_case_audit_export"), *super().get_urls()]
+
+    def audit_export_view(self, request, pk):
+        import csv
+        import io
+
+        from django.http import HttpResponse
+        from django.shortcuts import get_object_or_404
+
+        from .selectors import AUDIT_EXPORT_FIELDS, audit_rows, case_audit_events
+
+        case = get_object_or_404(OnboardingCase, pk=pk)
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=AUDIT_EXPORT_FIELDS)
+        writer.writeheader()
+        writer.writerows(audit_rows(case_audit_events(case)))
+        response = HttpResponse(buffer.getvalue(), content_type="text/csv")
+        response["Content-Disposition"] = f'attachment; filename="case-{pk}-audit.csv"'
+        return response
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         case = self.get_object(request, object_id)
@@ -251,13 +271,74 @@ class RelationshipAdmin(admin.ModelAdmin):
     readonly_fields = ("firm", "party", "state", "risk_level", "approved_at", "next_review_due")
 
 
+class RulePackEditForm(forms.ModelForm):
+    """Edit a pack as YAML; saving validates it like a file and stores the next version."""
+
+    content_yaml = forms.CharField(label="Rules (YAML)", widget=forms.Textarea(attrs={"rows": 30, "cols": 120,
+                                                                                     "style": "font-family:monospace"}))
+    reason = forms.CharField(label="Why this change", widget=forms.Textarea(attrs={"rows": 2}))
+
+    class Meta:
+        model = RulePack
+        fields = []
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        import yaml
+
+        if self.instance and self.instance.pk:
+            self.fields["content_yaml"].initial = yaml.safe_dump(self.instance.content, sort_keys=False,
+                                                                 allow_unicode=True)
+
+    def clean_content_yaml(self):
+        import yaml
+
+        from .rules.packs import PackFile, validate_pack
+        from .exceptions import RulePackError
+
+        try:
+            content = yaml.safe_load(self.cleaned_data["content_yaml"])
+        except yaml.YAMLError as exc:
+            raise forms.ValidationError(f"not valid YAML: {exc}") from exc
+        if not isinstance(content, dict):
+            raise forms.ValidationError("a rule pack is a mapping")
+        from .rules.packs import _jsonable
+
+        content = _jsonable(content)
+        try:
+            validate_pack(PackFile(path=f"{self.instance.code} (edited)", content=content))
+        except RulePackError as exc:
+            raise forms.ValidationError(exc.message) from exc
+        return content
+
+
 @admin.register(RulePack)
 class RulePackAdmin(admin.ModelAdmin):
-    list_display = ("code", "version", "scope", "name", "effective_from", "is_active", "created_at")
-    list_filter = ("scope", "is_active")
+    """Versions are immutable: saving an edit creates the next version (cases keep the version
+    they were pinned to). Only the newest version of a pack can be edited."""
+
+    form = RulePackEditForm
+    list_display = ("code", "version", "scope", "name", "effective_from", "is_active", "created_by", "created_at")
+    list_filter = ("scope", "is_active", "code")
     search_fields = ("code", "name")
     readonly_fields = ("code", "version", "scope", "name", "jurisdictions", "effective_from", "source_file",
                        "checksum", "created_by", "created_at")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and RulePack.objects.filter(code=obj.code, version__gt=obj.version).exists():
+            return False  # an older version is history
+        return super().has_change_permission(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        new = services.rulepack_new_version(code=obj.code, content=form.cleaned_data["content_yaml"],
+                                            actor=request.user, reason=form.cleaned_data["reason"])
+        self.message_user(request, f"Saved as {new.code} version {new.version}; cases already submitted keep "
+                                   f"their pinned versions.", messages.SUCCESS)
+        form.instance = new
+        obj.pk = new.pk
 
 
 @admin.register(AuditEvent)

@@ -348,7 +348,7 @@ def rebalance_run(*, where: str, params: list, trade_date: dt.date, key: str, dr
             stats["unrouted"] = int((broker < 0).sum())
             stats["seconds_route"] = round(time.perf_counter() - tw, 3)
             tw = time.perf_counter()
-            write_orders(run_id=run.pk, book=book, result=result, custody=custody, broker=broker)
+            write_orders(run_id=run.pk, book=book, result=result, custody=custody, broker=broker, chunk=chunk)
             stats["seconds_copy"] = round(time.perf_counter() - tw, 3)
             run = RebalanceRun.objects.select_for_update().get(pk=run.pk)
             before = run.status
@@ -366,3 +366,41 @@ def rebalance_run(*, where: str, params: list, trade_date: dt.date, key: str, dr
     stats["_result"] = result
     stats["_book"] = book
     return stats
+
+
+# --- FX orders --------------------------------------------------------------------------------------
+
+
+def _locked_fx(fx_order: FxOrder) -> FxOrder:
+    return FxOrder.objects.select_for_update().select_related("account", "account__firm", "account__owner").get(
+        pk=fx_order.pk)
+
+
+@transaction.atomic
+def fx_orders_approve(*, fx_order_ids: Iterable[int], actor) -> int:
+    rows = list(FxOrder.objects.select_for_update().filter(pk__in=list(fx_order_ids)).order_by("pk")
+                .select_related("account", "account__firm"))
+    for f in rows:
+        _transition(f, "approve", actor=actor, event="fx_order.approved")
+    return len(rows)
+
+
+@transaction.atomic
+def fx_order_release(*, fx_order: FxOrder, actor=None) -> FxOrder:
+    fx_order = _locked_fx(fx_order)
+    assert_relationship_active(party=fx_order.account.owner, firm=fx_order.account.firm)
+    _transition(fx_order, "release", actor=actor, event="fx_order.released")
+    return fx_order
+
+
+@transaction.atomic
+def fx_order_settle(*, fx_order: FxOrder, actor=None) -> FxOrder:
+    """Book the executed FX into the ledger (both legs on the value date) and mark it settled."""
+    fx_order = _locked_fx(fx_order)
+    if fx_order.status != FxOrderStatus.RELEASED:
+        raise OrderStateError(f"{fx_order} is {fx_order.status}", detail={"fx_order": fx_order.reference})
+    from .ledger import post_fx
+
+    txn = post_fx(fx_order=fx_order, actor=actor)
+    _transition(fx_order, "settle", actor=actor, event="fx_order.settled", detail={"transaction": txn.pk})
+    return fx_order

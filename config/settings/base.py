@@ -151,6 +151,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "PartyKindEnum": "onboarding.models.PartyKind",
+        "AddressKindEnum": "onboarding.models.AddressKind",
+        "IdentifierKindEnum": "onboarding.models.IdentifierKind",
+        "RunStatusEnum": "trading.models.RunStatus",
+    },
 }
 
 # Celery: with no broker configured, tasks run eagerly in the calling process.
@@ -172,6 +178,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     # the simpler fallback, opening only those already due).
     "compliance-periodic-reviews": {"task": "compliance.tasks.periodic_reviews", "schedule": 24 * 60 * 60},
     "tax-expiry-sweep": {"task": "tax.expiry_sweep", "schedule": 24 * 60 * 60},
+    "books-refresh": {"task": "accounts.books_refresh", "schedule": 24 * 60 * 60},
 }
 # WeasyPrint grows in memory in long-lived workers: recycle worker processes.
 CELERY_WORKER_MAX_TASKS_PER_CHILD = int(os.environ.get("CELERY_WORKER_MAX_TASKS_PER_CHILD", "200"))

@@ -1,7 +1,7 @@
 """Partner API views for onboarding. Thin: parse, call a service or selector, shape the answer."""
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -11,7 +11,10 @@ from .. import services, webhooks
 from ..exceptions import PermissionDenied
 from ..models import Document, OwnershipLink, WebhookDelivery, WebhookEndpoint
 from ..selectors import (
+    AUDIT_EXPORT_FIELDS,
+    audit_rows,
     beneficial_owner_summary,
+    case_audit_events,
     case_outstanding,
     cases_for,
     get_party_for,
@@ -160,6 +163,27 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     def requirements(self, request, pk=None):
         case = self.get_object()
         return Response([item.as_dict() for item in case_outstanding(case)])
+
+    @extend_schema(responses={200: dict}, parameters=[
+        OpenApiParameter("export", str, enum=["json", "csv"], description="csv: a file download")])
+    @action(detail=True, methods=["get"])
+    def audit(self, request, pk=None):
+        """The case's audit trail (case, relationship, every party in its structure), oldest first."""
+        rows = audit_rows(case_audit_events(self.get_object()))
+        if request.query_params.get("export") == "csv":
+            import csv
+            import io
+
+            from django.http import HttpResponse
+
+            buffer = io.StringIO()
+            writer = csv.DictWriter(buffer, fieldnames=AUDIT_EXPORT_FIELDS)
+            writer.writeheader()
+            writer.writerows(rows)
+            response = HttpResponse(buffer.getvalue(), content_type="text/csv")
+            response["Content-Disposition"] = f'attachment; filename="case-{pk}-audit.csv"'
+            return response
+        return Response(rows)
 
     @extend_schema(responses={200: dict})
     @action(detail=True, methods=["get"], url_path="beneficial-owners")

@@ -120,3 +120,16 @@ def test_local_and_currency_parts_always_add_up_to_the_total():
         result = split_return(rng.uniform(0, 1e6, n), rng.uniform(1, 100, n), rng.uniform(1, 100, n),
                               rng.uniform(0.5, 2, n), rng.uniform(0.5, 2, n))
         assert result.local + result.currency == pytest.approx(result.total, rel=1e-9, abs=1e-12)
+
+
+def test_a_household_is_valued_across_accounts_in_different_base_currencies(firm, owner, custodians, ref):
+    from tests.accounts.conftest import make_account
+
+    family = services.household_create(firm=firm, name="Smith family")
+    gbp, cg = make_account(firm, owner, custodians, number="H-1", household=family)
+    usd, cu = make_account(firm, owner, custodians, number="H-2", base="USD", household=family)
+    fund(gbp, cg["eu"], "GBP", "1000")
+    fund(usd, cu["us"], "USD", "1308")
+    val = selectors.household_valuation(household=family, on=dt.date(2026, 11, 20), currency="USD")
+    assert val.by_account == {gbp.pk: Decimal("1308.00"), usd.pk: Decimal("1308.00")}
+    assert val.total == Decimal("2616.00")

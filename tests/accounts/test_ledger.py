@@ -99,10 +99,9 @@ def test_a_hong_kong_odd_lot_is_refused(booked, ref):
 def test_selling_more_than_is_held_is_refused_before_and_by_the_database(booked, ref):
     account, custody = booked
     fund(account, custody["us"], "USD", "50000")
-    buy(account, custody["us"], ref.listings["AAPL"], 10, "270")
+    txn = buy(account, custody["us"], ref.listings["AAPL"], 10, "270")
     with pytest.raises(InsufficientPosition):
         sell(account, custody["us"], ref.listings["AAPL"], 11, "270")
-    txn = Transaction.objects.create(account=account, kind="sell", trade_date=WED, settle_date=WED)
     with pytest.raises(IntegrityError), transaction.atomic():
         Movement.objects.create(transaction=txn, account=account, custody_account=custody["us"], leg="security",
                                 instrument=ref.instruments["AAPL"], quantity=Decimal(-11), currency="USD",
@@ -136,7 +135,7 @@ def test_the_database_refuses_updates_and_deletes_of_ledger_rows(booked):
 
 def test_the_database_refuses_a_cash_leg_with_a_quantity_and_a_bad_currency(booked, ref):
     account, custody = booked
-    txn = Transaction.objects.create(account=account, kind="fee", trade_date=WED, settle_date=WED)
+    txn = fund(account, custody["us"], "USD", "10")
     with pytest.raises(IntegrityError), transaction.atomic():
         Movement.objects.create(transaction=txn, account=account, custody_account=custody["us"], leg="cash",
                                 cash_purpose="fee", quantity=Decimal(1), currency="USD", amount=Decimal(-1),
@@ -321,7 +320,7 @@ def test_stock_connect_a_shares_are_bought_only_through_a_hong_kong_booking_cent
 def test_the_nightly_task_rolls_settlement_date_balances_forward(booked, ref, time_machine):
     from accounts.tasks import books_refresh_task
 
-    time_machine.move_to(dt.datetime(2026, 11, 18, 18, 0, tzinfo=dt.timezone.utc))
+    time_machine.move_to(dt.datetime(2026, 11, 18, 18, 0, tzinfo=dt.UTC))
     account, custody = booked
     fund(account, custody["us"], "USD", "50000")
     buy(account, custody["us"], ref.listings["AAPL"], 100, "270")
@@ -329,3 +328,49 @@ def test_the_nightly_task_rolls_settlement_date_balances_forward(booked, ref, ti
     result = books_refresh_task.delay(account_ids=[account.pk], as_of="2026-11-19").get()
     assert result["positions"] == 2
     assert Position.objects.get(account=account, basis="settle").quantity == 100
+
+
+def test_the_database_refuses_a_movement_booked_to_another_accounts_custody_account(firm, owner, custodians, booked):
+    from tests.accounts.conftest import make_account
+
+    account, custody = booked
+    other, other_custody = make_account(firm, owner, custodians, number="O-1")
+    txn = fund(account, custody["eu"], "GBP", "10")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Movement.objects.create(transaction=txn, account=account, custody_account=other_custody["eu"], leg="cash",
+                                cash_purpose="deposit", currency="GBP", amount=Decimal(1), trade_date=WED, settle_date=WED)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Movement.objects.create(transaction=txn, account=other, custody_account=other_custody["eu"], leg="cash",
+                                cash_purpose="deposit", currency="GBP", amount=Decimal(1), trade_date=WED, settle_date=WED)
+
+
+def test_postgres_refuses_to_commit_a_transaction_without_movements(booked):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("deferred constraint triggers are PostgreSQL's")
+    account, custody = booked
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Transaction.objects.create(account=account, kind="fee", trade_date=WED, settle_date=WED)
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    with transaction.atomic():  # with its leg it commits
+        fund(account, custody["eu"], "GBP", "5")
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+
+def test_many_filled_orders_are_booked_together_with_one_refresh(booked, ref):
+    from types import SimpleNamespace
+
+    account, custody = booked
+    fund(account, custody["us"], "USD", "100000")
+    orders = [SimpleNamespace(account_id=account.pk, account=account, custody_account=custody["us"],
+                              listing=ref.listings["AAPL"], side=side, filled_quantity=Decimal(qty),
+                              average_price=Decimal("270"), trade_date=WED, settle_date=TRADE_DAY, reference=f"M-{k}")
+              for k, (side, qty) in enumerate([("buy", 10), ("buy", 5), ("sell", 12)])]
+    txns = services.trade_post_many(orders=orders)
+    assert [t.kind for t in txns] == ["buy", "buy", "sell"]
+    assert Position.objects.get(account=account, basis="trade").quantity == 3
+    assert selectors.books_discrepancies(account_ids=[account.pk]) == []
+    assert services.trade_post_many(orders=orders)[0].pk == txns[0].pk  # idempotent on the references

@@ -122,3 +122,43 @@ def test_the_derived_position_carries_the_cost_of_the_open_lots(three_lots, ref)
     assert pos.quantity == 150
     assert pos.cost_local == Decimal("15000.00") + Decimal("25000.00")  # half of lot 2, all of lot 3
     assert Position.objects.get(account=account, basis="settle").quantity == 150
+
+
+def test_the_books_check_finds_nothing_after_normal_posting_and_reports_a_tampered_lot(three_lots, ref):
+    import json
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    account, custody, lots = three_lots
+    sell(account, custody, ref, 120, lot_method="hifo")
+    assert selectors.books_discrepancies(account_ids=[account.pk]) == []
+    TaxLot.objects.filter(pk=lots[0].pk).update(quantity_open=Decimal(1))
+    out = StringIO()
+    with pytest.raises(SystemExit):
+        call_command("books_check", "--json", stdout=out)
+    found = json.loads(out.getvalue())["discrepancies"]
+    assert [(d["check"], Decimal(d["ledger"]), Decimal(d["lots"])) for d in found] == [("lots_vs_ledger", 180, 81)]
+
+
+def test_lowest_gain_relieves_the_lot_dearest_in_base_currency_even_when_local_costs_tie(booked, ref):
+    """Two lots at 250 USD: the first bought when a dollar cost 0.80 GBP, the second at 0.75.
+    HIFO sees a tie and takes the older; lowest gain takes the one that cost more in sterling."""
+    account, custody = booked
+    fund(account, custody["us"], "USD", "100000", day=dt.date(2026, 11, 2))
+    for day, rate in ((2, "0.80"), (3, "0.75")):
+        services.trade_book(account=account, custody_account=custody["us"], listing=ref.listings["AAPL"], side="buy",
+                            quantity=Decimal(100), price=Decimal("250"), trade_date=dt.date(2026, 11, day),
+                            fx_rate=Decimal(rate))
+    first, second = selectors.open_lots(account=account)
+    assert (first.cost_base, second.cost_base) == (Decimal("20000.00"), Decimal("18750.00"))
+    sell(account, custody, ref, 50, lot_method="lowest_gain")
+    assert LotRelief.objects.get().lot_id == first.pk
+    sell(account, custody, ref, 10, lot_method="hifo")
+    assert LotRelief.objects.latest("pk").lot_id == first.pk  # tie in USD: the older lot
+
+
+def test_lowest_gain_in_the_engine_prefers_the_highest_base_cost():
+    lots = [lot_engine.OpenLot(1, dt.date(2026, 1, 1), Decimal(10), Decimal(100), Decimal(70)),
+            lot_engine.OpenLot(2, dt.date(2026, 2, 1), Decimal(10), Decimal(100), Decimal(90))]
+    assert lot_engine.select(lots, Decimal(15), "lowest_gain") == [(2, Decimal(10)), (1, Decimal(5))]

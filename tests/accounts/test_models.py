@@ -146,3 +146,23 @@ def test_subscribing_is_gated_by_the_relationship(booked, ref, tmp_path):
         services.model_subscribe(account=account, model=ModelPortfolio.objects.get(code="EU-EQ"),
                                  start_date=dt.date(2026, 12, 1))
     assert not ModelSubscription.objects.exists()
+
+
+def test_a_substitute_the_account_may_not_hold_is_refused(firm, custodians, ref, tmp_path):
+    from accounts.exceptions import IneligibleInstrument
+    from tests.accounts.conftest import make_account
+    from tests.factories import PersonFactory
+
+    american = PersonFactory(firm=firm, nationalities=["US"], residence_country="US")
+    Relationship.objects.create(firm=firm, party=american, state="active")
+    account, _ = make_account(firm, american, custodians, number="US-1", booking_jurisdiction="US",
+                              booking_centre="onshore")
+    assert account.is_us_person
+    services.model_delivery_load(path=str(delivery(tmp_path, GOOD)))
+    sub = services.model_subscribe(account=account, model=ModelPortfolio.objects.get(code="CORE-USD"),
+                                   start_date=dt.date(2026, 12, 1))
+    with pytest.raises(IneligibleInstrument) as err:
+        services.model_override_add(subscription=sub, kind="substitute", instrument=ref.instruments["SPY"],
+                                    substitute=ref.instruments["CSPX"], reason="UCITS wrapper")
+    assert err.value.detail["rules"] == ["us_mutual_fund_no_us_persons_offshore"]
+    assert not ModelOverride.objects.filter(subscription=sub).exists()

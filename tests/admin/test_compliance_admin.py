@@ -61,3 +61,33 @@ def test_a_button_runs_the_service_and_reports_outstanding_requirements(demo):
     draft.refresh_from_db()
     assert draft.state == CaseState.IN_REVIEW
     assert "outstanding" in response.content.decode()
+
+
+def test_an_officer_edits_a_rule_pack_in_the_admin_as_a_new_version(demo):
+    import yaml
+
+    from onboarding.models import RulePack
+
+    pack = RulePack.objects.get(code="GB", version=1)
+    content = dict(pack.content)
+    content["rules"][0]["set"]["beneficial_ownership"]["threshold"] = 20
+    client = signed_in("officer")
+    bad = client.post(f"/admin/onboarding/rulepack/{pack.pk}/change/",
+                      {"content_yaml": "code: GB\nrules: []\n", "reason": "test"})
+    assert bad.status_code == 200 and "required property" in bad.content.decode()
+    response = client.post(f"/admin/onboarding/rulepack/{pack.pk}/change/",
+                           {"content_yaml": yaml.safe_dump(content), "reason": "FCA guidance"})
+    assert response.status_code == 302
+    assert RulePack.objects.get(code="GB", version=1).content["rules"][0]["set"]["beneficial_ownership"]["threshold"] == 25
+    newer = RulePack.objects.get(code="GB", version=2)
+    assert newer.content["rules"][0]["set"]["beneficial_ownership"]["threshold"] == 20
+    assert newer.created_by.username == "officer"
+    assert client.get(f"/admin/onboarding/rulepack/{pack.pk}/change/").status_code == 200  # view only now
+
+
+def test_an_officer_exports_a_cases_audit_trail(demo):
+    case = OnboardingCase.objects.get(state=CaseState.AWAITING_SECOND_APPROVAL)
+    response = signed_in("officer").get(f"/admin/onboarding/onboardingcase/{case.pk}/audit.csv")
+    assert response.status_code == 200 and response["Content-Type"] == "text/csv"
+    text = response.content.decode()
+    assert "case.first_approval" in text and "party.created" in text

@@ -254,3 +254,16 @@ def test_sensitive_values_are_masked_and_a_reveal_is_audited(firm, partner):
     assert AuditEvent.objects.filter(event_type="party.sensitive_revealed", subject_id=str(pid)).count() == 1
     operations = client_for(UserFactory(firm=firm, role="operations"))
     assert operations.post(f"/api/v1/parties/{pid}/reveal/").status_code == 403
+
+
+def test_the_audit_trail_of_a_case_exports_as_json_and_csv(firm, partner):
+    pid = partner.post("/api/v1/parties/", {"kind": "person", "given_names": "E", "family_name": "X"},
+                       format="json").json()["id"]
+    cid = partner.post("/api/v1/cases/", {"party": pid}, format="json").json()["id"]
+    partner.post(f"/api/v1/cases/{cid}/withdraw/", {"reason": "no longer needed"}, format="json")
+    rows = partner.get(f"/api/v1/cases/{cid}/audit/").json()
+    assert [r["event_type"] for r in rows] == ["party.created", "case.created", "case.withdrawn"]
+    assert rows[-1]["reason"] == "no longer needed" and rows[-1]["to_state"] == "withdrawn"
+    csv_text = partner.get(f"/api/v1/cases/{cid}/audit/", {"export": "csv"}).content.decode()
+    assert csv_text.splitlines()[0].startswith("id,created_at,event_type")
+    assert "case.withdrawn" in csv_text

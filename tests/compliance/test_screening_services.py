@@ -420,3 +420,15 @@ def test_a_party_whose_passport_number_is_listed_alerts_whatever_its_name(firm, 
     [alert] = services.screen_party(party=party, trigger="manual")
     assert alert.entry_ref == "6330" and alert.score == Decimal("1")
     assert {"feature": "identifier", "value": "H130865"} in alert.explanation["matched"]
+
+
+def test_a_new_alert_is_announced_to_the_firm_by_webhook_without_list_details(firm, ofac_active):
+    from onboarding.models import WebhookDelivery
+    from onboarding.webhooks import webhook_register
+
+    webhook_register(firm=firm, url="http://127.0.0.1:9/hook", events=["alert.raised"])
+    party = listed_person(firm)
+    [alert] = services.screen_party(party=party, trigger="manual")
+    delivery = WebhookDelivery.objects.get(event_type="alert.raised")
+    assert delivery.payload["data"] == {"alert": alert.pk, "party": party.pk, "case": None}
+    assert "Nasser" not in json.dumps(delivery.payload) and "6330" not in json.dumps(delivery.payload)

@@ -201,3 +201,26 @@ def test_settlement_books_the_trade_into_the_ledger_and_marks_the_order_settled(
     assert events_for(jp1).filter(event_type="order.settled").exists()
     with pytest.raises(OrderStateError):
         services.order_settle(order=jp1)
+
+
+@pytest.mark.django_db
+def test_an_fx_order_settles_into_the_ledger_on_its_value_date(desk, active):
+    from trading.models import FxOrder
+
+    account, ca_n, _ = desk["accounts"][0]
+    fx = FxOrder.objects.create(reference="FX-1", account=account, buy_currency="USD", buy_amount=Decimal("18300"),
+                                sell_currency="GBP", sell_amount=Decimal("14640"), rate=Decimal("0.8"),
+                                trade_date=TRADE, value_date=dt.date(2026, 11, 25))
+    with pytest.raises(OrderStateError):
+        services.fx_order_settle(fx_order=fx)
+    services.fx_orders_approve(fx_order_ids=[fx.pk], actor=None)
+    services.fx_order_release(fx_order=fx)
+    services.fx_order_settle(fx_order=fx)
+    fx = fresh(fx)
+    assert fx.status == "settled"
+    txn = Transaction.objects.get(account=account, external_ref="FX-1")
+    legs = sorted((m.currency, m.amount) for m in Movement.objects.filter(transaction=txn))
+    assert legs == [("GBP", Decimal("-14640")), ("USD", Decimal("18300"))]
+    assert txn.settle_date == dt.date(2026, 11, 25)
+    assert [e.event_type for e in events_for(fx).order_by("id")] == [
+        "fx_order.approved", "fx_order.released", "fx_order.settled"]

@@ -127,3 +127,14 @@ def test_hedge_forwards_sell_the_hedged_share_of_foreign_exposure_and_roll_matur
     acc.forward_maturity = np.array([[1 << 30, 3]])
     rolled = rebalance(lst, cur, acc, params=Params(trade_day=DAY)).forwards
     assert rolled.kind.tolist() == [2] and rolled.sell_amount.tolist() == [50_000.0]
+
+
+def test_a_frozen_restricted_holding_is_neither_bought_nor_sold_and_does_not_count_as_drift():
+    cur = usd_only()
+    lst = listings([dict(price=50.0, ccy=0, settle=1), dict(price=20.0, ccy=0, settle=1)])
+    # 40% in a frozen line the model does not hold; the rest follows the model
+    acc = accounts([0], [[0, 1]], [[800, 3000]], [[0.0, 0.98]], cash_ladder([[0.0]]),
+                   restricted=np.array([[True, False]]), frozen=np.array([[True, False]]))
+    r = rebalance(lst, cur, acc, params=Params(trade_day=DAY))
+    assert 0 not in r.orders.listing.tolist()
+    assert r.effective_target[0, 0] == 0.4

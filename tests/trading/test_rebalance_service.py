@@ -84,3 +84,35 @@ def test_the_command_prints_json(desk, subscribed):
                  stdout=out)
     data = json.loads(out.getvalue())
     assert data["accounts"] == 2 and data["dry_run"] is True and data["orders"] > 0
+
+
+@pytest.mark.django_db
+def test_the_book_is_split_into_chunks_that_together_cover_every_account(desk, subscribed):
+    from trading.tasks import rebalance_in_chunks
+
+    results = rebalance_in_chunks(key="split", trade_date=TRADE, chunk_size=1)
+    stats = [r.get() for r in results]
+    assert [s["accounts"] for s in stats] == [1, 1]
+    assert set(Order.objects.values_list("account_id", flat=True)) == {a.pk for a, _, _ in desk["accounts"]}
+    run = RebalanceRun.objects.get(key="split")
+    assert run.chunks.count() == 2
+
+
+@pytest.mark.django_db
+def test_account_overrides_restrict_substitute_and_set_cash_targets(desk, subscribed):
+    from accounts.models import ModelOverride
+
+    ref = desk["ref"]
+    account = desk["accounts"][0][0]
+    sub = ModelSubscription.objects.get(account=account)
+    ModelOverride.objects.create(subscription=sub, kind="restricted", instrument=ref.instruments["AAPL"],
+                                 sell_if_held=False, reason="client owns Apple stock elsewhere")
+    ModelOverride.objects.create(subscription=sub, kind="substitute", instrument=ref.instruments["HSBA"],
+                                 substitute=ref.instruments["VOD"], reason="client preference")
+    where, params = selectors.rebalance_scope(account_id=account.pk)
+    stats = services.rebalance_run(where=where, params=params, trade_date=TRADE, key="ovr")
+    trades = {(o.listing.instrument_id, o.side) for o in Order.objects.select_related("listing")}
+    assert (ref.instruments["VOD"].pk, "buy") in trades
+    assert not any(i in (ref.instruments["AAPL"].pk, ref.instruments["HSBA"].pk) for i, _ in trades)
+    book = stats["_book"]
+    assert book.accounts.frozen.sum() == 1 and book.accounts.restricted.sum() == 1

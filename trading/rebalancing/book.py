@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from accounts.models import (
-    Account, CashBalance, ModelPortfolio, ModelSubscription, ModelTarget, Movement, Position, TaxLot,
+    Account, CashBalance, ModelOverride, ModelPortfolio, ModelSubscription, ModelTarget, Movement, Position, TaxLot,
 )
 from trading.reference import calendars as refcal
 from trading.reference import eligibility
 from trading.reference import selectors as ref
-from trading.reference.models import Currency, Instrument, Listing, Market, Price
+from trading.reference.models import Currency, Instrument, Listing
 
 from . import engine
 from .dbio import fetch
@@ -88,10 +88,16 @@ def load_book(*, where: str, params: list, trade_date: dt.date, days: int = DAYS
         acct_model[account_id] = latest.get(code, model_id) if follow else model_id
     targets = list(ModelTarget.objects.filter(model_id__in=set(acct_model.values())).values_list(
         "model_id", "instrument_id", "cash_currency", "weight"))
+    # account overrides: restricted (sold unless kept), substitutes, cash targets
+    overrides = list(ModelOverride.objects.filter(
+        subscription__status="active", subscription__sleeve__isnull=True,
+        subscription__account_id__in=_ids_or_none(aid, where, params)).values_list(
+        "subscription__account_id", "kind", "instrument_id", "substitute_id", "currency", "weight", "sell_if_held"))
 
     _lap(timings, 'models')
     # instruments and their listings ----------------------------------------------------------------
     instrument_ids = set(engine.unique_sorted(p_ins).tolist()) | {t[1] for t in targets if t[1]}
+    instrument_ids |= {o[3] for o in overrides if o[3]} | {o[2] for o in overrides if o[2]}
     inst = {r[0]: r for r in Instrument.objects.filter(pk__in=instrument_ids).values_list(
         "pk", "underlying_id", "underlying_ratio", "eligibility_tags", "instrument_type")}
     # depositary receipts and their ordinaries can stand in for each other
@@ -108,7 +114,6 @@ def load_book(*, where: str, params: list, trade_date: dt.date, days: int = DAYS
     L = len(inst_ids)
     lrows = {r[0]: r for r in Listing.objects.filter(pk__in=listing_ids.tolist()).values_list(
         "pk", "market_id", "trading_currency", "price_divisor", "lot_size", "allows_fractional")}
-    markets = {m.pk: m for m in Market.objects.filter(pk__in={r[1] for r in lrows.values()})}
     prices = ref.latest_prices(listing_ids=listing_ids.tolist(), on=trade_date)
 
     _lap(timings, 'instruments')
@@ -189,23 +194,41 @@ def load_book(*, where: str, params: list, trade_date: dt.date, days: int = DAYS
     within = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
     t_idx = m_ptr[a_model[rep_a]] + within
     # ineligible targets bring their substitute into the slots
-    investors = [eligibility.Investor(m[5], m[6], m[7], m[3]) for m in meta]
-    tags = [list(inst[i][3] or []) for i in inst_ids.tolist()]
-    allowed = eligibility.matrix(investors, tags, ref.eligibility_rules(on=trade_date), on=trade_date) \
-        if A and L else np.ones((A, L), bool)
-    t_sub = substitute[t_list[t_idx]]
-    needs_sub = (t_sub >= 0) & ~allowed[rep_a, t_list[t_idx]]
-    sub_a, sub_l = rep_a[needs_sub], t_sub[needs_sub]
     tl = t_list[t_idx]
+    subs_over = [(int(np.searchsorted(aid, o[0])), ins_pos[o[2]], ins_pos[o[3]]) for o in overrides
+                 if o[1] == "substitute" and o[2] in ins_pos and o[3] in ins_pos]
+    if subs_over:
+        o_keys = np.array([a * L + i for a, i, _ in subs_over], dtype=np.int64)
+        o_sub = np.array([j for _, _, j in subs_over], dtype=np.int64)
+        order_k = np.argsort(o_keys)
+        o_keys, o_sub = o_keys[order_k], o_sub[order_k]
+        k = rep_a * L + tl
+        hit = np.clip(np.searchsorted(o_keys, k), 0, len(o_keys) - 1)
+        found = o_keys[hit] == k
+        tl = np.where(found, o_sub[hit], tl)
+    # eligibility per investor profile (a handful), then spread to the accounts
+    profile_index: dict[tuple, int] = {}
+    a_profile = np.array([profile_index.setdefault((m[5], m[6], m[7], bool(m[3])), len(profile_index))
+                          for m in meta], dtype=np.int64)
+    investors = [eligibility.Investor(*key) for key in profile_index]
+    tags = [list(inst[i][3] or []) for i in inst_ids.tolist()]
+    per_profile = eligibility.matrix(investors, tags, ref.eligibility_rules(on=trade_date), on=trade_date) \
+        if investors and L else np.ones((len(investors), L), bool)
+    allowed = per_profile[a_profile] if A else np.ones((0, L), bool)
+    t_sub = substitute[tl]
+    needs_sub = (t_sub >= 0) & ~allowed[rep_a, tl]
+    sub_a, sub_l = rep_a[needs_sub], t_sub[needs_sub]
     if A * L <= 80_000_000:  # dense (account x listing) map: a few vector passes
         present = np.zeros((A, L), dtype=bool)
         present[arow, pl] = True
         present[rep_a, tl] = True
         present[sub_a, sub_l] = True
-        S = max(int(present.sum(axis=1).max()) if A else 1, 1)
-        slot_of = np.cumsum(present, axis=1, dtype=np.int32) - 1
         s_acc, s_lst = np.nonzero(present)
-        s_pos = slot_of[s_acc, s_lst]
+        n_slots = np.bincount(s_acc, minlength=A)
+        S = max(int(n_slots.max()) if A else 1, 1)
+        s_pos = np.arange(len(s_acc)) - (np.cumsum(n_slots) - n_slots)[s_acc]
+        slot_of = np.empty((A, L), dtype=np.int32)
+        slot_of[s_acc, s_lst] = s_pos
         p_slot = slot_of[arow, pl]
         t_slot = slot_of[rep_a, tl]
         del present, slot_of
@@ -225,6 +248,21 @@ def load_book(*, where: str, params: list, trade_date: dt.date, days: int = DAYS
     target[rep_a, t_slot] = t_w[t_idx]
     ineligible = np.zeros((A, S), dtype=bool)
     ineligible[s_acc, s_pos] = ~allowed[s_acc, s_lst]
+    restricted = np.zeros((A, S), dtype=bool)
+    frozen = np.zeros((A, S), dtype=bool)
+    slot_by_key = {}
+    for o in overrides:
+        if o[1] == "restricted" and o[2] in ins_pos:
+            slot_by_key.setdefault((int(np.searchsorted(aid, o[0])), ins_pos[o[2]]), []).append(bool(o[6]))
+    if slot_by_key:
+        want = np.array([a * L + i for a, i in slot_by_key], dtype=np.int64)
+        have = s_acc * L + s_lst
+        order_h = np.argsort(have)
+        pos = np.clip(np.searchsorted(have[order_h], want), 0, len(have) - 1)
+        for (a, _), p_, w_, sells in zip(slot_by_key, order_h[pos], want, slot_by_key.values()):
+            if have[p_] == w_:
+                restricted[a, s_pos[p_]] = True
+                frozen[a, s_pos[p_]] = not any(sells)
 
     _lap(timings, 'slots')
     # cash ladder: settled balances plus pending cash legs by settle date --------------------------
@@ -241,12 +279,15 @@ def load_book(*, where: str, params: list, trade_date: dt.date, days: int = DAYS
     ctarget = np.zeros((A, len(codes)))
     for m, c, w in cash_t:
         ctarget[a_model == m, c] += w
+    for o in overrides:
+        if o[1] == "cash_target" and o[4] in cidx:
+            ctarget[np.searchsorted(aid, o[0]), cidx[o[4]]] = float(o[5])
 
     _lap(timings, 'cash')
     base = np.array([cidx[m[1]] for m in meta], dtype=np.int64)
     accounts = engine.Accounts(
         base=base, slot_listing=slot_listing, qty=qty, target=target, cash=cash, cash_target=ctarget,
-        ineligible=ineligible,
+        ineligible=ineligible, restricted=restricted, frozen=frozen,
         household=np.array([m[2] if m[2] is not None else -(k + 1) for k, m in enumerate(meta)], dtype=np.int64),
         us_taxpayer=np.array([bool(m[3]) for m in meta]),
         lot_method=np.array([METHODS.get(m[4], engine.FIFO) for m in meta]),

@@ -73,27 +73,28 @@ def execute(sql: str, params: list | tuple = ()) -> int:
 PG_EPOCH_DAYS = 10957  # 2000-01-01 - 1970-01-01
 
 
+def _numeric_dtype(frac_groups: int) -> np.dtype:
+    return np.dtype([("nd", ">i2"), ("w", ">i2"), ("sign", ">u2"), ("ds", ">i2"), ("d", ">i2", (4 + frac_groups,))])
+
+
 def numeric_field(values: np.ndarray, scale: int) -> np.ndarray:
-    """PostgreSQL binary numeric for |value| < 1e16 with `scale` decimals: 4 integer and
-    2 fractional base-10000 digits (the server strips the zero groups)."""
+    """PostgreSQL binary numeric with `scale` decimals (0..12): four integer base-10000 digits
+    (|value| < 1e16) and enough fractional ones; the server strips the zero groups. Exact to
+    the float64 the engine computed."""
+    fg = max(1, -(-scale // 4))
     v = np.asarray(values, dtype=np.float64)
     n = np.round(np.abs(v) * 10.0 ** scale)
     ip = np.floor(n / 10.0 ** scale)
-    fp = (n - ip * 10.0 ** scale) * 10.0 ** (8 - scale)
-    rec = np.empty(len(v), dtype=_NUMERIC)
-    rec["nd"], rec["w"], rec["ds"] = 6, 3, scale
+    fp = ((n - ip * 10.0 ** scale) * 10.0 ** (4 * fg - scale)).astype(np.int64)
+    ipi = ip.astype(np.int64)
+    rec = np.empty(len(v), dtype=_numeric_dtype(fg))
+    rec["nd"], rec["w"], rec["ds"] = 4 + fg, 3, scale
     rec["sign"] = np.where(v < 0, 0x4000, 0)
-    ipi, fpi = ip.astype(np.int64), fp.astype(np.int64)
-    rec["d"][:, 0] = (ipi // 10**12) % 10000
-    rec["d"][:, 1] = (ipi // 10**8) % 10000
-    rec["d"][:, 2] = (ipi // 10**4) % 10000
-    rec["d"][:, 3] = ipi % 10000
-    rec["d"][:, 4] = fpi // 10**4
-    rec["d"][:, 5] = fpi % 10**4
+    for k in range(4):
+        rec["d"][:, k] = (ipi // 10 ** (4 * (3 - k))) % 10000
+    for k in range(fg):
+        rec["d"][:, 4 + k] = (fp // 10 ** (4 * (fg - 1 - k))) % 10000
     return rec
-
-
-_NUMERIC = np.dtype([("nd", ">i2"), ("w", ">i2"), ("sign", ">u2"), ("ds", ">i2"), ("d", ">i2", (6,))])
 
 
 def fixed_text(prefix: str, numbers: np.ndarray, width: int) -> np.ndarray:
@@ -129,7 +130,8 @@ def copy_records(table: str, columns: list[tuple[str, str, object]], n: int) -> 
         elif kind == "bool":
             fields.append((f"v{i}", "u1")); size = 1
         elif kind.startswith("num"):
-            fields.append((f"v{i}", _NUMERIC)); size = _NUMERIC.itemsize
+            dtype = _numeric_dtype(max(1, -(-int(kind[3:]) // 4)))
+            fields.append((f"v{i}", dtype)); size = dtype.itemsize
         elif kind == "text":
             size = len(value) if isinstance(value, bytes) else np.asarray(value).dtype.itemsize
             fields.append((f"v{i}", f"S{size}"))

@@ -16,7 +16,8 @@ to one trade per account and pair, with a value date no later than the first day
 currency would go short.
 
 Steps (two tiers: a vectorised screen over every account, then trades for those out of band)
-1. effective targets: restricted -> 0 (never bought), ineligible -> substitute slot with the
+1. effective targets: restricted -> 0 (never bought; frozen ones neither bought nor sold),
+   ineligible -> substitute slot with the
    ADR ratio applied (same number of underlying ordinaries) or cash; base cash absorbs the rest;
 2. drift screen: absolute and relative bands on every slot and on cash;
 3. raw trades to target, rounded to lots (sells to the nearest lot, buys down), minimum trade
@@ -83,7 +84,8 @@ class Accounts:
     target: np.ndarray  # float64 (A, S) model weight after overrides
     cash: np.ndarray  # float64 (A, C, D) cash settled by day d
     cash_target: np.ndarray | None = None  # float64 (A, C) target weight of cash by currency
-    restricted: np.ndarray | None = None  # bool (A, S)
+    restricted: np.ndarray | None = None  # bool (A, S) never bought; sold down to nothing
+    frozen: np.ndarray | None = None  # bool (A, S) restricted but kept: neither bought nor sold
     ineligible: np.ndarray | None = None  # bool (A, S)
     band_abs: np.ndarray | None = None  # float64 (A,) e.g. 0.02
     band_rel: np.ndarray | None = None  # float64 (A,) e.g. 0.20 of the target weight
@@ -102,6 +104,7 @@ class Accounts:
         c = self.cash.shape[1]
         self.cash_target = _default(self.cash_target, (a, c), 0.0)
         self.restricted = _default(self.restricted, (a, s), False)
+        self.frozen = _default(self.frozen, (a, s), False)
         self.ineligible = _default(self.ineligible, (a, s), False)
         self.band_abs = _default(self.band_abs, (a,), 0.02)
         self.band_rel = _default(self.band_rel, (a,), 0.25)
@@ -325,7 +328,7 @@ def rebalance(
 def _prepare(listings: Listings, currencies: Currencies, acc: Accounts) -> SimpleNamespace:
     """Values in base currency, effective targets (steps 1-2) and the drift screen."""
     A, S = acc.slot_listing.shape
-    C, D = acc.cash.shape[1], acc.cash.shape[2]
+    D = acc.cash.shape[2]
     n_listings = len(listings.price)
     rows = np.arange(A)
     valid = acc.slot_listing >= 0
@@ -351,6 +354,8 @@ def _prepare(listings: Listings, currencies: Currencies, acc: Accounts) -> Simpl
     sub_listing = listings.substitute[lst]
     has_sub = (moved > 0) & (sub_listing >= 0)
     eff = np.where(no_buy, 0.0, target)
+    frozen = acc.frozen & valid
+    no_buy |= frozen
     if has_sub.any():
         ai, si = np.nonzero(has_sub)
         sub_slot = _slot_of(acc.slot_listing, ai, sub_listing[ai, si], n_listings)
@@ -363,6 +368,8 @@ def _prepare(listings: Listings, currencies: Currencies, acc: Accounts) -> Simpl
             share_base[ai, si] * listings.ratio[sub_l]
         )
         np.add.at(eff, (ai, sub_slot), w)
+    # a frozen holding stays as it is: its weight is whatever it weighs now
+    eff = np.where(frozen, mv / safe_total[:, None], eff)
     ctarget = acc.cash_target.copy()
     ctarget[rows, base] = 0.0
     ctarget[rows, base] = np.maximum(1.0 - eff.sum(axis=1) - ctarget.sum(axis=1), 0.0)
@@ -377,7 +384,9 @@ def _prepare(listings: Listings, currencies: Currencies, acc: Accounts) -> Simpl
     out = slot_out.any(axis=1) | (np.abs(cash_w - cash_t) > cash_band + EPS)
     out &= total > 0
 
-    return SimpleNamespace(valid=valid, lst=lst, qty=qty, ccy=ccy, base=base, fx_to_base=fx_to_base, share_local=share_local, share_base=share_base, total=total, eff=eff, ctarget=ctarget, band=band, out=out, no_buy=no_buy, weight=weight)
+    return SimpleNamespace(valid=valid, lst=lst, qty=qty, ccy=ccy, base=base, fx_to_base=fx_to_base,
+                           share_local=share_local, share_base=share_base, total=total, eff=eff, ctarget=ctarget,
+                           band=band, out=out, no_buy=no_buy, weight=weight, frozen=frozen)
 
 
 def _rebalance_rows(
@@ -398,13 +407,14 @@ def _rebalance_rows(
     rows = np.arange(A)
 
     v = _prepare(listings, currencies, acc)
-    valid, lst, qty, ccy, base, fx_to_base, share_local, share_base, total, eff, ctarget, band, out, no_buy, weight = (
-        v.valid, v.lst, v.qty, v.ccy, v.base, v.fx_to_base, v.share_local, v.share_base, v.total, v.eff, v.ctarget, v.band, v.out, v.no_buy, v.weight)
+    valid, lst, qty, ccy, fx_to_base, share_local, share_base = (
+        v.valid, v.lst, v.qty, v.ccy, v.fx_to_base, v.share_local, v.share_base)
+    total, eff, ctarget, band, out, no_buy = v.total, v.eff, v.ctarget, v.band, v.out, v.no_buy
 
     # 3. raw trades ----------------------------------------------------------------------------
     step = np.where(listings.allows_fractional[lst], p.fractional_step, listings.lot_size[lst])
     step = np.where(valid, np.maximum(step, EPS), 1.0)
-    tradable = valid & (listings.settle_day[lst] >= 0) & (share_base > 0) & out[:, None]
+    tradable = valid & (listings.settle_day[lst] >= 0) & (share_base > 0) & out[:, None] & ~v.frozen
     tq = np.where(share_base > 0, eff * total[:, None] / np.where(share_base > 0, share_base, 1.0), 0.0)
     diff = tq - qty
     sell_q = np.where(diff < 0, np.round(-diff / step) * step, 0.0)

@@ -68,16 +68,17 @@ def route(book: Book, orders: engine.Orders) -> tuple[np.ndarray, np.ndarray]:
 
 
 def write_orders(*, run_id: int, book: Book, result: engine.Result, custody: np.ndarray,
-                 broker: np.ndarray) -> tuple[int, int]:
+                 broker: np.ndarray, chunk: int | None = None) -> tuple[int, int]:
+    """References are R<run>-<n> (R<run>C<chunk>-<n> for a chunk of a run), unique by construction."""
     o, f = result.orders, result.fx
+    prefix = f"R{run_id}-" if chunk is None else f"R{run_id}C{chunk}-"
     td = book.trade_date
     codes = book.currency_codes
     if is_postgres():
-        _pg_orders(run_id, book, o, custody, broker)
-        _pg_fx(run_id, book, f)
+        _pg_orders(run_id, book, o, custody, broker, prefix)
+        _pg_fx(run_id, book, f, result.forwards, prefix)
         return len(o), len(f)
     # portable path (tests on SQLite): bulk_create
-    prefix = f"R{run_id}-"
     Order.objects.bulk_create([
         Order(run_id=run_id, reference=f"{prefix}{i}", account_id=int(book.account_ids[o.account[i]]),
               custody_account_id=int(custody[i]) if custody[i] >= 0 else None,
@@ -105,7 +106,7 @@ def _dec(x: float, places: int) -> Decimal:
     return Decimal(repr(round(float(x), places)))
 
 
-def _pg_orders(run_id, book, o, custody, broker) -> None:
+def _pg_orders(run_id, book, o, custody, broker, prefix) -> None:
     """Binary COPY straight into the order table, one COPY per shape of row (side, and whether
     custody account and broker are known), so every row of a COPY has the same layout."""
     n = len(o)
@@ -116,7 +117,7 @@ def _pg_orders(run_id, book, o, custody, broker) -> None:
     now_us = int(time.time() * 1_000_000)
     codes = np.array([c.encode() for c in book.currency_codes], dtype="S3")
     ccy = codes[o.currency]
-    ref = fixed_text(f"R{run_id}-", seq, 9)
+    ref = fixed_text(prefix, seq, 9)
     groups = (o.side > 0).astype(int) * 4 + (custody >= 0).astype(int) * 2 + (broker >= 0).astype(int)
     for g in np.unique(groups):
         m = groups == g
@@ -139,20 +140,27 @@ def _pg_orders(run_id, book, o, custody, broker) -> None:
         copy_records(_t(Order), columns, k)
 
 
-def _pg_fx(run_id, book, f) -> None:
-    n = len(f)
-    if not n:
-        return
+def _pg_fx(run_id, book, spot, forwards, prefix) -> None:
+    """Spot FX and hedge forwards, one binary COPY per kind (the kind is fixed-width text)."""
     td = (book.trade_date - dt.date(1970, 1, 1)).days
     codes = np.array([c.encode() for c in book.currency_codes], dtype="S3")
-    copy_records(_t(FxOrder), [
-        ("run_id", "i8", run_id), ("reference", "text", fixed_text(f"R{run_id}-FX", np.arange(n), 9)),
-        ("account_id", "i8", book.account_ids[f.account]), ("kind", "text", b"spot"),
-        ("buy_currency", "text", codes[f.buy_ccy]), ("buy_amount", "num6", f.buy_amount),
-        ("sell_currency", "text", codes[f.sell_ccy]), ("sell_amount", "num6", f.sell_amount),
-        ("rate", "num8", f.rate), ("trade_date", "date", td), ("value_date", "date", td + f.value_day.astype(np.int64)),
-        ("status", "text", b"proposed"), ("created_at", "ts", int(time.time() * 1_000_000)),
-    ], n)
+    offset = 0
+    parts = [(spot, np.ones(len(spot), bool), b"spot")]
+    parts += [(forwards, forwards.kind == 1, b"forward"), (forwards, forwards.kind == 2, b"roll")]
+    for f, m, kind in parts:
+        n = int(m.sum())
+        if not n:
+            continue
+        copy_records(_t(FxOrder), [
+            ("run_id", "i8", run_id), ("reference", "text", fixed_text(f"{prefix}FX", offset + np.arange(n), 9)),
+            ("account_id", "i8", book.account_ids[f.account[m]]), ("kind", "text", kind),
+            ("buy_currency", "text", codes[f.buy_ccy[m]]), ("buy_amount", "num6", f.buy_amount[m]),
+            ("sell_currency", "text", codes[f.sell_ccy[m]]), ("sell_amount", "num6", f.sell_amount[m]),
+            ("rate", "num10", f.rate[m]), ("trade_date", "date", td),
+            ("value_date", "date", td + f.value_day[m].astype(np.int64)),
+            ("status", "text", b"proposed"), ("created_at", "ts", int(time.time() * 1_000_000)),
+        ], n)
+        offset += n
 
 
 __all__ = ["route", "write_orders", "connection"]

@@ -1,8 +1,18 @@
 from django.contrib import admin
 
 from .models import (
-    BookCash, BookCorporateAction, BookPendingTrade, BookPosition, Break, BreakNote, CustodianFile, DailyRun,
-    InstrumentIdentifier, ReconRun, RuleSet, StatementBalance,
+    BookCash,
+    BookCorporateAction,
+    BookPendingTrade,
+    BookPosition,
+    Break,
+    BreakNote,
+    CustodianFile,
+    DailyRun,
+    InstrumentIdentifier,
+    ReconRun,
+    RuleSet,
+    StatementBalance,
 )
 
 

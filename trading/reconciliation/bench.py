@@ -74,7 +74,7 @@ def build(n: int, *, as_of: dt.date, path: Path, seed: int = 42) -> tuple[Synthe
     accounts = np.char.add("ACC", np.char.zfill(acc.astype(str), 7))
 
     # injections: disjoint sets of plain rows
-    plain = np.nonzero((inst_idx + 1 != ca_instrument))[0]
+    plain = np.nonzero(inst_idx + 1 != ca_instrument)[0]
     k_each = max(1, int(n * INJECT_RATE))
     chosen = rng.permutation(plain)
     kinds = ["quantity", "pending", "price", "price_source", "fx_source", "missing_at_custodian"]
@@ -107,7 +107,7 @@ def build(n: int, *, as_of: dt.date, path: Path, seed: int = 42) -> tuple[Synthe
     exp(sets["fx_source"], "market_value")
     exp(sets["missing_at_custodian"], "missing_at_custodian")
     exp(ca_rows, "corporate_action")
-    syn.counts = {k: int(len(v)) for k, v in sets.items()} | {"corporate_action": int(len(ca_rows))}
+    syn.counts = {k: len(v) for k, v in sets.items()} | {"corporate_action": len(ca_rows)}
 
     # books
     books = io.StringIO()
@@ -164,5 +164,5 @@ def build(n: int, *, as_of: dt.date, path: Path, seed: int = 42) -> tuple[Synthe
             lines.append(f"ACC{u:07d},{code},,,,,10,1.0000,USD,1\n")
             syn.expected.add((f"ACC{u:07d}", code, "unknown_instrument", False))
         f.writelines(lines)
-    syn.counts |= {"missing_in_books": int(len(first)), "unknown_instrument": k_each}
+    syn.counts |= {"missing_in_books": len(first), "unknown_instrument": k_each}
     return syn, {"identifiers": ident, "books": books, "pending": pending, "corporate_actions": corp}

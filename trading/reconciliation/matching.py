@@ -60,7 +60,7 @@ class CustodianPositions:
     line: np.ndarray
 
     @classmethod
-    def from_holdings(cls, holdings) -> "CustodianPositions":
+    def from_holdings(cls, holdings) -> CustodianPositions:
         n = len(holdings)
         return cls(
             account=_str([h.account for h in holdings]),
@@ -399,7 +399,8 @@ class CashBalances:
 
 
 def reconcile_cash(cust: CashBalances, books: CashBalances, *, tolerances: Tolerances,
-                   pending: CashBalances | None = None) -> MatchResult:
+                   pending: CashBalances | None = None,
+                   fx_to_base: dict[str, float] | None = None) -> MatchResult:
     """Cash per (custody account, currency). `pending` is cash in the books on trade date that
     settles after the statement date (signed); a difference of exactly that amount is explained."""
     def keys(b: CashBalances):
@@ -439,9 +440,94 @@ def reconcile_cash(cust: CashBalances, books: CashBalances, *, tolerances: Toler
         account=acct, instrument_id=np.full(n, -1, np.int64), identifier=ccy,
         custodian_quantity=ac[sel], book_quantity=ab[sel], custodian_price=np.full(n, np.nan),
         book_price=np.full(n, np.nan), custodian_fx=np.full(n, np.nan), book_fx=np.full(n, np.nan),
-        amount_base=np.abs(d[sel].astype(float) / QSCALE), match_pass=np.full(n, -1, np.int64),
+        amount_base=np.abs(d[sel].astype(float) / QSCALE)
+        * np.array([(fx_to_base or {}).get(c, 1.0) for c in ccy.tolist()], dtype=float),
+        match_pass=np.full(n, -1, np.int64),
         line=np.zeros(n, np.int64),
     )
     both = has_c & has_b
     return MatchResult(differences=diffs, custodian_rows=len(cust.account), book_rows=len(books.account),
                        matched_pairs=int(both.sum()), clean_pairs=int((both & ~diff).sum()))
+
+
+# ------------------------------------------------------------------ transactions
+
+@dataclass(frozen=True)
+class Txn:
+    """One cash movement: a statement entry or one of our ledger movements."""
+
+    id: str
+    account: str
+    currency: str
+    amount: Decimal          # signed
+    value_date: dt.date
+    reference: str = ""
+
+
+@dataclass
+class TxnMatches:
+    pairs: list[tuple[str, tuple[str, ...], str]]   # (statement entry id, our movement ids, pass name)
+    unmatched_statement: list[str]
+    unmatched_ours: list[str]
+
+
+def match_transactions(statement: list[Txn], ours: list[Txn], *, date_window_days: int = 2,
+                       amount_tolerance: Decimal = Decimal(0)) -> TxnMatches:
+    """Statement entries against our movements, one-to-one and one-to-many, in passes from the
+    strongest key to the weakest, each pass retiring what it matched:
+    1. reference + amount (same account and currency);
+    2. amount + value date;
+    3. amount within the tolerance and value date within the window (closest date first);
+    4. one-to-many: one statement entry equal to the sum of our movements of the same account,
+       currency and value date (a batch booked as one line), or of those sharing its reference."""
+    left = {t.id: t for t in statement}
+    right = {t.id: t for t in ours}
+    pairs: list[tuple[str, tuple[str, ...], str]] = []
+
+    def run_pass(name: str, key_left, key_right) -> None:
+        index: dict = {}
+        for t in right.values():
+            k = key_right(t)
+            if k is not None:
+                index.setdefault(k, []).append(t.id)
+        for t in sorted(left.values(), key=lambda x: x.id):
+            k = key_left(t)
+            if k is None or not index.get(k):
+                continue
+            mine = index[k].pop(0)
+            pairs.append((t.id, (mine,), name))
+            del left[t.id]
+            del right[mine]
+
+    run_pass("reference", lambda t: (t.account, t.currency, t.reference, t.amount) if t.reference else None,
+             lambda t: (t.account, t.currency, t.reference, t.amount) if t.reference else None)
+    run_pass("amount_date", lambda t: (t.account, t.currency, t.amount, t.value_date),
+             lambda t: (t.account, t.currency, t.amount, t.value_date))
+    # 3. near: amount within tolerance, date within window, closest date wins
+    for t in sorted(left.values(), key=lambda x: x.id):
+        candidates = [m for m in right.values() if m.account == t.account and m.currency == t.currency
+                      and abs(m.amount - t.amount) <= amount_tolerance
+                      and abs((m.value_date - t.value_date).days) <= date_window_days]
+        if candidates:
+            best = min(candidates, key=lambda m: (abs((m.value_date - t.value_date).days), abs(m.amount - t.amount),
+                                                   m.id))
+            pairs.append((t.id, (best.id,), "amount_window"))
+            del left[t.id]
+            del right[best.id]
+    # 4. one-to-many
+    for t in sorted(left.values(), key=lambda x: x.id):
+        groups = []
+        if t.reference:
+            groups.append([m for m in right.values() if m.account == t.account and m.currency == t.currency
+                           and m.reference == t.reference])
+        groups.append([m for m in right.values() if m.account == t.account and m.currency == t.currency
+                       and m.value_date == t.value_date])
+        for group in groups:
+            if len(group) > 1 and abs(sum((m.amount for m in group), Decimal(0)) - t.amount) <= amount_tolerance:
+                ids = tuple(sorted(m.id for m in group))
+                pairs.append((t.id, ids, "one_to_many"))
+                del left[t.id]
+                for i in ids:
+                    del right[i]
+                break
+    return TxnMatches(pairs=pairs, unmatched_statement=sorted(left), unmatched_ours=sorted(right))

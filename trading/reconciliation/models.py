@@ -257,7 +257,8 @@ class Break(ConcurrentTransitionMixin, models.Model):
     with its owner, notes and age. Explained differences are kept as resolved breaks."""
 
     key = models.CharField(max_length=64, unique=True)
-    firm = models.ForeignKey("onboarding.Firm", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    firm = models.ForeignKey("onboarding.Firm", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                             db_index=False)
     custodian_code = models.CharField(max_length=40)
     custody_account = models.CharField(max_length=40)
     instrument_id = models.BigIntegerField(null=True, blank=True)
@@ -268,7 +269,7 @@ class Break(ConcurrentTransitionMixin, models.Model):
     explained = models.BooleanField(default=False)
     state = FSMField(default=BreakState.OPEN, choices=BreakState.choices, protected=True)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                              related_name="+")
+                              related_name="+", db_index=False)
     custodian_quantity = models.DecimalField(**DEC, null=True)
     book_quantity = models.DecimalField(**DEC, null=True)
     custodian_price = models.DecimalField(**DEC, null=True)
@@ -286,7 +287,7 @@ class Break(ConcurrentTransitionMixin, models.Model):
     first_run = models.ForeignKey(ReconRun, null=True, on_delete=models.DO_NOTHING, related_name="+",
                                   db_constraint=False, db_index=False)
     last_run = models.ForeignKey(ReconRun, null=True, on_delete=models.DO_NOTHING, related_name="+",
-                                 db_constraint=False)
+                                 db_constraint=False, db_index=False)
     occurrences = models.PositiveIntegerField(default=1)
     line = models.IntegerField(null=True, blank=True)
     resolution_reason = models.TextField(blank=True)
@@ -298,7 +299,13 @@ class Break(ConcurrentTransitionMixin, models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        indexes = [models.Index(fields=["custodian_code", "state"]), models.Index(fields=["state", "priority"])]
+        # Few indexes: runs insert tens of thousands of breaks at once. Owner and firm are indexed
+        # only where set (partial), which new breaks never are.
+        indexes = [
+            models.Index(fields=["custodian_code", "state"]), models.Index(fields=["state", "priority"]),
+            models.Index(fields=["owner", "state"], condition=models.Q(owner__isnull=False), name="recon_break_owner"),
+            models.Index(fields=["firm", "state"], condition=models.Q(firm__isnull=False), name="recon_break_firm"),
+        ]
         constraints = [
             models.CheckConstraint(condition=~models.Q(state="resolved") | ~models.Q(resolution_reason=""),
                                    name="recon_break_resolved_has_reason"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -14,12 +15,12 @@ RULES_DIR = Path(__file__).resolve().parent / "rules"
 
 @dataclass(frozen=True)
 class Tolerances:
-    quantity_absolute: Decimal = Decimal("0")
+    quantity_absolute: Decimal = Decimal(0)
     cash_absolute: Decimal = Decimal("0.01")
     price_relative: Decimal = Decimal("0.0001")
     price_source_band_relative: Decimal = Decimal("0.02")
     fx_relative: Decimal = Decimal("0.0005")
-    market_value_min_base: Decimal = Decimal("1")
+    market_value_min_base: Decimal = Decimal(1)
     corporate_action_window_days: int = 5
     rule: str = "default"
 
@@ -34,7 +35,15 @@ class SlaRule:
 
 
 def read_yaml(name: str) -> dict:
-    return yaml.safe_load((RULES_DIR / name).read_text())
+    path = RULES_DIR / name
+    return _cached_yaml(str(path), path.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_yaml(path: str, mtime_ns: int) -> dict:
+    """Parsed once per file version (the key carries the modification time). Do not mutate."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.load(Path(path).read_text(), Loader=loader)
 
 
 def _effective(rule: dict, on: dt.date) -> bool:

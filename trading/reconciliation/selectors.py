@@ -9,8 +9,15 @@ from django.db.models import Count, Q
 
 from .matching import QSCALE, BookPositions, CashBalances, CorporateActions, IdentifierMap, PendingTrades
 from .models import (
-    ACTIVE_STATES, BookCash, BookCorporateAction, BookPendingTrade, BookPosition, Break, InstrumentIdentifier,
-    ReconRun, StatementBalance,
+    ACTIVE_STATES,
+    BookCash,
+    BookCorporateAction,
+    BookPendingTrade,
+    BookPosition,
+    Break,
+    InstrumentIdentifier,
+    ReconRun,
+    StatementBalance,
 )
 
 
@@ -67,6 +74,11 @@ def book_cash(custodian_code: str) -> CashBalances:
                 .values_list("custody_account", "currency", "amount"))
     return CashBalances(account=np.array([r[0] for r in rows], dtype=object),
                         currency=np.array([r[1] for r in rows], dtype=object), amount=_scaled([r[2] for r in rows]))
+
+
+def cash_fx_to_base(custodian_code: str) -> dict[str, float]:
+    return {ccy: float(rate) for ccy, rate in
+            BookCash.objects.filter(custodian_code=custodian_code).values_list("currency", "fx_rate")}
 
 
 def corporate_actions() -> CorporateActions:

@@ -11,10 +11,10 @@ import datetime as dt
 import hashlib
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import yaml
@@ -29,10 +29,27 @@ from onboarding.models import AuditEvent, User
 
 from . import selectors
 from .exceptions import BreakTransitionNotAllowed, FileRefused, UnknownFormat, WriteOffNeedsSecondPerson
-from .matching import QSCALE, CashBalances, CustodianPositions, Differences, reconcile_cash, reconcile_positions
+from .matching import (
+    QSCALE,
+    CashBalances,
+    CustodianPositions,
+    Differences,
+    reconcile_cash,
+    reconcile_positions,
+)
 from .models import (
-    ACTIVE_STATES, Break, BreakNote, BreakState, CustodianFile, DailyRun, ReconRun, RuleKind, RuleSet,
-    RunStatus, StatementBalance, StatementLine,
+    ACTIVE_STATES,
+    Break,
+    BreakNote,
+    BreakState,
+    CustodianFile,
+    DailyRun,
+    ReconRun,
+    RuleKind,
+    RuleSet,
+    RunStatus,
+    StatementBalance,
+    StatementLine,
 )
 from .parsers import ParsedFile, parse_file
 from .parsers.base import ParseError
@@ -139,8 +156,10 @@ class RunOutcome:
 
 def reconcile_file(*, custodian_code: str, path: str | Path, fmt: str | None = None, as_of: dt.date | None = None,
                    actor: User | None = None, daily_run: DailyRun | None = None, progress: Progress = _noop,
-                   on_bytes: Callable[[int], None] | None = None, engine: str = "auto") -> RunOutcome:
-    """Receive one custodian file and reconcile it against our books."""
+                   on_bytes: Callable[[int], None] | None = None, engine: str = "auto",
+                   refresh_books: bool = True) -> RunOutcome:
+    """Receive one custodian file and reconcile it against our books. For a custodian known to
+    `accounts` (code = its BIC) our side is first refreshed from the ledger for the date."""
     path = Path(path)
     fmt = fmt or guess_format(path)
     _check_format(fmt)
@@ -153,6 +172,9 @@ def reconcile_file(*, custodian_code: str, path: str | Path, fmt: str | None = N
         run = existing.runs.order_by("-started_at").first()
         return RunOutcome(run=run, duplicate=True, timings={"seconds_hash": time.perf_counter() - t0})
     timings["seconds_hash"] = time.perf_counter() - t0
+    if refresh_books and as_of is not None and custodian_in_accounts(custodian_code):
+        progress("books")
+        books_snapshot_load(custodian_bic=custodian_code, as_of=as_of)
     use_sql = (engine == "sql" or (engine == "auto" and connection.vendor == "postgresql")) and \
         fmt.startswith("csv:") and pushdown_supported(load_layout(fmt[4:]))
     if use_sql:
@@ -170,6 +192,8 @@ def reconcile_file(*, custodian_code: str, path: str | Path, fmt: str | None = N
     except ParseError as exc:
         raise FileRefused(str(exc), detail=exc.as_dict()) from None
     timings["seconds_parse"] = time.perf_counter() - t
+    if as_of is None and parsed.as_of is not None and refresh_books and custodian_in_accounts(custodian_code):
+        books_snapshot_load(custodian_bic=custodian_code, as_of=parsed.as_of)
     as_of = as_of or parsed.as_of
     if as_of is None:
         raise FileRefused(f"{path.name}: the file carries no statement date; give --as-of", detail={"file": path.name})
@@ -212,7 +236,8 @@ def reconcile_file(*, custodian_code: str, path: str | Path, fmt: str | None = N
             keep = np.array([a in accounts for a in books_cash.account.tolist()], dtype=bool)
             books_cash = CashBalances(books_cash.account[keep], books_cash.currency[keep], books_cash.amount[keep])
             result = reconcile_cash(cash, books_cash, tolerances=tol,
-                                    pending=selectors.pending_cash(custodian_code, as_of))
+                                    pending=selectors.pending_cash(custodian_code, as_of),
+                                    fx_to_base=selectors.cash_fx_to_base(custodian_code))
             base = "USD"
             scope, asset = accounts, "cash"
         timings["seconds_match"] = time.perf_counter() - t
@@ -276,7 +301,7 @@ def _dec(value, places: int = 8):
 
 
 def _due(first_seen: dt.date, hours: int) -> dt.datetime:
-    start = dt.datetime.combine(first_seen, dt.time(0), tzinfo=dt.timezone.utc)
+    start = dt.datetime.combine(first_seen, dt.time(0), tzinfo=dt.UTC)
     return start + dt.timedelta(hours=hours)
 
 
@@ -466,3 +491,71 @@ def daily_run_finish(*, daily_run_id: int) -> DailyRun:
     run.save()
     record_event(subject=run, event_type="recon.daily_run_finished", to_state=run.status, detail=run.stats)
     return run
+
+
+# ---------------------------------------------------------------- books from the accounts ledger
+
+@transaction.atomic
+def identifiers_refresh() -> int:
+    """Our identifiers (ISIN, CUSIP, SEDOL, ticker + MIC) from trading.reference into the
+    identifier map the matcher reads. Custodian-specific codes and ADR factors stay as data."""
+    from trading.reference.models import Instrument, Listing
+
+    from .models import InstrumentIdentifier
+
+    rows = []
+    for iid, isin, cusip, sedol in Instrument.objects.values_list("pk", "isin", "cusip", "sedol"):
+        rows += [("isin", isin, iid), ("cusip", cusip, iid), ("sedol", sedol, iid)]
+    for iid, ticker, mic, sedol in Listing.objects.values_list("instrument_id", "ticker", "market__mic", "sedol"):
+        rows += [("ticker_mic", f"{ticker}@{mic}", iid), ("sedol", sedol, iid)]
+    objs = [InstrumentIdentifier(kind=k, value=v, custodian_code="", instrument_id=i, quantity_factor=1)
+            for k, v, i in rows if v]
+    InstrumentIdentifier.objects.bulk_create(objs, ignore_conflicts=True, batch_size=5000)
+    return len(objs)
+
+
+@transaction.atomic
+def books_snapshot_load(*, custodian_bic: str, as_of: dt.date) -> dict[str, int]:
+    """Our books at one custodian on `as_of`, read through `accounts.selectors.custodian_books`,
+    written in bulk into the tables the matcher reads (replacing the previous snapshot).
+    Positions are on trade date; trades pending settlement after `as_of` are listed so that a
+    settlement-basis statement can be explained. Cash is keyed by the custodian's cash account
+    number (IBAN) when one is on file, which is what an MT940 :25: or a camt.053 Acct/Id names."""
+    from accounts.models import CustodyCashAccount
+    from accounts.selectors import custodian_books
+
+    from .models import BookCash, BookCorporateAction, BookPendingTrade, BookPosition
+
+    books = custodian_books(custodian_bic=custodian_bic, as_of=as_of)
+    cash_numbers = {(n, c): iban for n, c, iban in CustodyCashAccount.objects.filter(
+        custody_account__custodian__bic=custodian_bic).values_list("custody_account__number", "currency", "number")}
+    BookPosition.objects.filter(custodian_code=custodian_bic).delete()
+    BookPendingTrade.objects.filter(custodian_code=custodian_bic).delete()
+    BookCash.objects.filter(custodian_code=custodian_bic).delete()
+    BookPosition.objects.bulk_create([
+        BookPosition(custodian_code=custodian_bic, custody_account=number, instrument_id=iid, quantity=trade_q,
+                     price=price, price_currency=ccy or "", fx_rate=rate, base_currency=base, as_of=as_of)
+        for number, iid, _isin, trade_q, _settled, price, ccy, rate, base in books.positions], batch_size=5000)
+    BookPendingTrade.objects.bulk_create(
+        [BookPendingTrade(custodian_code=custodian_bic, custody_account=number, instrument_id=iid, quantity=qty,
+                          trade_date=td, settle_date=sd) for number, iid, qty, td, sd in books.pending]
+        + [BookPendingTrade(custodian_code=custodian_bic, custody_account=cash_numbers.get((number, ccy), number),
+                            cash_currency=ccy, cash_amount=amount, trade_date=as_of, settle_date=sd)
+           for number, ccy, amount, sd in books.pending_cash], batch_size=5000)
+    BookCash.objects.bulk_create([
+        BookCash(custodian_code=custodian_bic, custody_account=cash_numbers.get((number, ccy), number), currency=ccy,
+                 amount=trade_amount, as_of=as_of) for number, ccy, trade_amount, _settled in books.cash],
+        batch_size=5000)
+    known = set(BookCorporateAction.objects.values_list("instrument_id", "effective_date"))
+    BookCorporateAction.objects.bulk_create([
+        BookCorporateAction(instrument_id=iid, effective_date=day, ratio=factor, description=kind)
+        for iid, day, factor, kind in books.corporate_actions if (iid, day) not in known])
+    identifiers_refresh()
+    return {"positions": len(books.positions), "pending": len(books.pending) + len(books.pending_cash),
+            "cash": len(books.cash)}
+
+
+def custodian_in_accounts(code: str) -> bool:
+    from accounts.models import Custodian
+
+    return Custodian.objects.filter(bic=code).exists()

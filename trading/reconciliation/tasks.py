@@ -68,10 +68,11 @@ def finish_daily_run(results, daily_run_id: int) -> dict:
 
 
 @shared_task(name="reconciliation.daily_run")
-def daily_run(as_of: str) -> int:
+def daily_run(as_of: str | None = None) -> int:
+    """Beat can call it without arguments: the statements of the previous day."""
     from .services import daily_run_start
 
-    date = dt.date.fromisoformat(as_of)
+    date = dt.date.fromisoformat(as_of) if as_of else dt.date.today() - dt.timedelta(days=1)
     run = daily_run_start(as_of=date)
     files = inbox_files(date)
     header = [reconcile_custodian_file.s(run.pk, c, p, f) for c, p, f in files]

@@ -11,6 +11,7 @@ from .models import (
     Price,
     SettlementCycle,
 )
+from .services import rule_row_save
 
 
 @admin.register(Currency)
@@ -56,8 +57,15 @@ class ListingAdmin(admin.ModelAdmin):
     raw_id_fields = ("instrument",)
 
 
+class RuleAdmin(admin.ModelAdmin):
+    """Rule rows edited by a compliance officer are saved through the service, audited."""
+
+    def save_model(self, request, obj, form, change):
+        rule_row_save(obj=obj, actor=request.user, changed_fields=form.changed_data)
+
+
 @admin.register(SettlementCycle)
-class SettlementCycleAdmin(admin.ModelAdmin):
+class SettlementCycleAdmin(RuleAdmin):
     list_display = ("market", "instrument_type", "days", "cash_days", "effective_from", "version", "source")
     list_filter = ("market", "instrument_type", "days")
     search_fields = ("market__mic", "source")
@@ -80,7 +88,7 @@ class FxRateAdmin(admin.ModelAdmin):
 
 
 @admin.register(EligibilityRule)
-class EligibilityRuleAdmin(admin.ModelAdmin):
+class EligibilityRuleAdmin(RuleAdmin):
     list_display = ("code", "tag", "us_persons_allowed", "effective_from", "effective_to", "version")
     list_filter = ("tag", "us_persons_allowed")
     search_fields = ("code", "tag", "description", "source")

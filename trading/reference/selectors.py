@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import OuterRef, Subquery
+from django.db.models import Max
 
 from . import calendars, eligibility
 from .exceptions import FxRateMissing, SettlementCycleMissing
@@ -90,19 +90,22 @@ class QuotedPrice:
 
 
 def latest_prices(*, listing_ids: Iterable[int], on: dt.date, price_type: str = "close") -> dict[int, QuotedPrice]:
-    """The newest price on or before `on` for each listing (one query)."""
+    """The newest price on or before `on` for each listing: one grouped query for each
+    listing's latest date (index on listing, -price_date), one for the rows of those dates;
+    among several sources on that date the latest stamped wins."""
     ids = list(set(listing_ids))
-    newest = (
-        Price.objects.filter(listing_id=OuterRef("listing_id"), price_date__lte=on, price_type=price_type)
-        .order_by("-price_date", "-as_of", "-pk")
-        .values("pk")[:1]
-    )
-    rows = (
+    latest = dict(
         Price.objects.filter(listing_id__in=ids, price_date__lte=on, price_type=price_type)
-        .filter(pk=Subquery(newest))
+        .values_list("listing_id").annotate(d=Max("price_date")).order_by()
+    )
+    if not latest:
+        return {}
+    rows = (
+        Price.objects.filter(listing_id__in=list(latest), price_date__in=set(latest.values()), price_type=price_type)
+        .order_by("as_of", "pk")
         .values_list("listing_id", "price_date", "as_of", "price", "price_unit", "price_divisor", "currency", "source")
     )
-    return {r[0]: QuotedPrice(*r) for r in rows}
+    return {r[0]: QuotedPrice(*r) for r in rows if latest[r[0]] == r[1]}
 
 
 @dataclass(frozen=True)
@@ -118,20 +121,21 @@ def fx_rates_to(*, target: str, currencies: Iterable[str], on: dt.date, pivot: s
     before it), using a direct rate, its inverse, or a cross through `pivot`."""
     wanted = set(currencies) | {target}
     involved = wanted | {pivot}
-    newest = (
-        FxRate.objects.filter(
-            base_currency=OuterRef("base_currency"), quote_currency=OuterRef("quote_currency"), rate_date__lte=on
-        )
-        .order_by("-rate_date", "-as_of", "-pk")
-        .values("pk")[:1]
-    )
-    rows = (
+    latest = {
+        (b, q): d for b, q, d in
         FxRate.objects.filter(base_currency__in=involved, quote_currency__in=involved, rate_date__lte=on)
-        .filter(pk=Subquery(newest))
+        .values_list("base_currency", "quote_currency").annotate(d=Max("rate_date")).order_by()
+    }
+    rows = (
+        FxRate.objects.filter(base_currency__in=involved, quote_currency__in=involved,
+                              rate_date__in=set(latest.values()))
+        .order_by("as_of", "pk")
         .values_list("base_currency", "quote_currency", "rate", "source", "as_of", "rate_date")
-    )
+    ) if latest else []
     pairs: dict[tuple[str, str], Rate] = {}
     for base, quote, rate, source, as_of, rate_date in rows:
+        if latest.get((base, quote)) != rate_date:
+            continue
         pairs[(base, quote)] = Rate(rate, source, as_of, rate_date)
         pairs.setdefault((quote, base), Rate(Decimal(1) / rate, source, as_of, rate_date))
 
@@ -227,3 +231,23 @@ def market_is_open(*, market: Market, at: dt.datetime) -> bool:
     local_day = at.astimezone(zoneinfo.ZoneInfo(market.time_zone)).date()
     session = market_session(market=market, day=local_day)
     return session is not None and session.opens_at <= at < session.closes_at
+
+
+def identifier_table(*, instrument_ids: Iterable[int] | None = None) -> list[tuple[str, str, int, Decimal]]:
+    """Every identifier that names an instrument, for matching custodian files: (kind, value,
+    instrument id, quantity factor). ISIN, CUSIP, SEDOL and FIGI of the instrument (factor 1), the
+    exchange-level FIGI, SEDOL and "MIC:ticker" of each listing (factor 1)."""
+    instruments = Instrument.objects.all()
+    listings = Listing.objects.all()
+    if instrument_ids is not None:
+        ids = set(instrument_ids)
+        instruments = instruments.filter(pk__in=ids)
+        listings = listings.filter(instrument_id__in=ids)
+    one = Decimal(1)
+    out: list[tuple[str, str, int, Decimal]] = []
+    for pk, isin, cusip, sedol, figi in instruments.values_list("pk", "isin", "cusip", "sedol", "figi"):
+        out += [(kind, value, pk, one) for kind, value in (("ISIN", isin), ("CUSIP", cusip), ("SEDOL", sedol), ("FIGI", figi)) if value]
+    for inst, mic, ticker, sedol, figi in listings.values_list("instrument_id", "market__mic", "ticker", "sedol", "figi"):
+        out.append(("TICKER", f"{mic}:{ticker}", inst, one))
+        out += [(kind, value, inst, one) for kind, value in (("SEDOL", sedol), ("FIGI", figi)) if value]
+    return sorted(set(out))

@@ -235,6 +235,20 @@ def reference_load_all() -> dict[str, int]:
     return result
 
 
+@transaction.atomic
+def rule_row_save(*, obj, actor=None, changed_fields: Iterable[str] = ()) -> Any:
+    """Save a settlement cycle or eligibility rule edited by hand (the admin), with an audit
+    event naming what changed. Rows still need a source and an effective date."""
+    if not getattr(obj, "source", ""):
+        raise ValidationFailed("a rule needs its source", detail={"source": "required"})
+    _validated(obj)
+    created = obj.pk is None
+    obj.save()
+    record_event(subject=obj, event_type="reference.rule_created" if created else "reference.rule_changed",
+                 actor=actor, firm=None, detail={"fields": sorted(changed_fields), "rule": str(obj)})
+    return obj
+
+
 # --- Instruments and listings ------------------------------------------------------------
 
 
@@ -316,10 +330,19 @@ def _decimal(value: Any, what: str) -> Decimal:
     return result
 
 
+def _unit_slip(new: Decimal, previous: Decimal) -> bool:
+    """A price about 100 times (or a hundredth of) the previous one: pence loaded as pounds or
+    the reverse, the classic GBp / ZAc error."""
+    ratio = new / previous
+    return Decimal(50) <= ratio <= Decimal(200) or Decimal(1) / 200 <= ratio <= Decimal(1) / 50
+
+
 @transaction.atomic
-def prices_upsert(*, rows: Iterable[dict[str, Any]], source: str) -> int:
+def prices_upsert(*, rows: Iterable[dict[str, Any]], source: str, allow_unit_jumps: bool = False) -> int:
     """Load prices in bulk: rows of {listing_id, price_date, as_of, price[, price_type]} quoted
-    in the listing's price unit. Unit, divisor and currency are copied from the listing."""
+    in the listing's price unit. Unit, divisor and currency are copied from the listing. A price
+    about 100x away from the listing's previous one is refused as a likely unit slip (GBp vs
+    GBP) unless `allow_unit_jumps`; nothing is loaded then."""
     rows = list(rows)
     listings = {
         pk: (unit, divisor, ccy)
@@ -345,6 +368,19 @@ def prices_upsert(*, rows: Iterable[dict[str, Any]], source: str) -> int:
                 source=source,
             )
         )
+    if not allow_unit_jumps and objs:
+        from .selectors import latest_prices
+
+        first_day = min(o.price_date for o in objs)
+        previous = latest_prices(listing_ids={o.listing_id for o in objs}, on=first_day - dt.timedelta(days=1))
+        for i, obj in enumerate(objs, start=1):
+            before = previous.get(obj.listing_id)
+            if before is not None and obj.price_type == "close" and _unit_slip(obj.price, before.price):
+                raise ValidationFailed(
+                    f"row {i}: price {obj.price} {obj.price_unit} for listing {obj.listing_id} is about 100x the "
+                    f"previous {before.price} ({before.price_date}): a unit slip (GBp vs GBP)?",
+                    detail={"row": i, "listing": obj.listing_id, "price": str(obj.price), "previous": str(before.price)},
+                )
     Price.objects.bulk_create(
         objs,
         update_conflicts=True,

@@ -35,6 +35,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--accounts", type=int, default=2000)
         parser.add_argument("--holdings", type=int, default=10)
+        parser.add_argument("--post", type=int, default=200, help="Trades to book one by one through trade_post")
         parser.add_argument("--keep", action="store_true")
         parser.add_argument("--json", action="store_true")
 
@@ -42,14 +43,14 @@ class Command(BaseCommand):
         result = {}
         try:
             with transaction.atomic():
-                result = self._run(opts["accounts"], opts["holdings"])
+                result = self._run(opts["accounts"], opts["holdings"], opts["post"])
                 if not opts["keep"]:
                     raise _Rollback
         except _Rollback:
             pass
         self.stdout.write(json.dumps(result))
 
-    def _run(self, n_accounts: int, n_holdings: int) -> dict:
+    def _run(self, n_accounts: int, n_holdings: int, n_post: int) -> dict:
         ref = reference_demo()
         day = ref.price_date
         firm, _ = Firm.objects.get_or_create(name="Bench firm", defaults={"kind": "ria", "home_jurisdiction": "GB"})
@@ -109,10 +110,39 @@ class Command(BaseCommand):
         refreshed = books_refresh(account_ids=ids, as_of=day)
         t_refresh = time.perf_counter() - t0
         mv = data.market_values_base().sum()
+        # one-by-one booking through the service the order system calls (lots, checks, refresh)
+        from types import SimpleNamespace
+
+        from accounts.services import trade_post
+
+        listing = Listing.objects.filter(instrument=instruments[0], is_primary=True).first()
+        t0 = time.perf_counter()
+        for k in range(n_post):
+            a, c = accounts[k % len(accounts)], custody[k % len(custody)]
+            side = "buy" if (k // len(accounts)) % 2 == 0 else "sell"
+            trade_post(order=SimpleNamespace(
+                account_id=a.pk, account=a, custody_account=c, listing=listing, side=side,
+                filled_quantity=Decimal(10), average_price=Decimal(100), trade_date=day,
+                settle_date=day + dt.timedelta(days=2), reference=f"BENCH-{k}"))
+        t_post = time.perf_counter() - t0
+        from accounts.services import trade_post_many
+
+        batch = [SimpleNamespace(
+            account_id=accounts[k % len(accounts)].pk, account=accounts[k % len(accounts)],
+            custody_account=custody[k % len(custody)], listing=listing, side="buy", filled_quantity=Decimal(10),
+            average_price=Decimal(100), trade_date=day, settle_date=day + dt.timedelta(days=2),
+            reference=f"BENCH-MANY-{k}") for k in range(n_post)]
+        t0 = time.perf_counter()
+        trade_post_many(orders=batch)
+        t_many = time.perf_counter() - t0
         return {
             "benchmark": "accounts_bench", "vendor": connection.vendor, "accounts": n_accounts,
             "holdings_per_account": n_holdings, "movements": len(movements), "setup_seconds": round(setup, 3),
             "rebalance_inputs_seconds": round(t_inputs, 3), "positions_shape": list(data.positions.shape),
             "books_refresh_seconds": round(t_refresh, 3), "positions_written": refreshed["positions"],
             "total_market_value_gbp": round(float(mv), 2),
+            "trade_post_count": n_post, "trade_post_seconds": round(t_post, 3),
+            "trade_post_ms_each": round(1000 * t_post / n_post, 2) if n_post else None,
+            "trade_post_many_seconds": round(t_many, 3),
+            "trade_post_many_ms_each": round(1000 * t_many / n_post, 2) if n_post else None,
         }

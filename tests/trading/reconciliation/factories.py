@@ -16,7 +16,7 @@ class IdentifierFactory(factory.django.DjangoModelFactory):
     kind = "isin"
     value = factory.Sequence(lambda n: f"XS{n:010d}")
     instrument_id = factory.Sequence(lambda n: n + 1)
-    quantity_factor = Decimal("1")
+    quantity_factor = Decimal(1)
 
 
 class BookPositionFactory(factory.django.DjangoModelFactory):
@@ -26,10 +26,10 @@ class BookPositionFactory(factory.django.DjangoModelFactory):
     custodian_code = "GLOBALCUST"
     custody_account = "SAFE-001"
     instrument_id = 1
-    quantity = Decimal("100")
-    price = Decimal("10")
+    quantity = Decimal(100)
+    price = Decimal(10)
     price_currency = "USD"
-    fx_rate = Decimal("1")
+    fx_rate = Decimal(1)
     base_currency = "USD"
     as_of = dt.date(2024, 1, 31)
 
@@ -41,7 +41,7 @@ class BookCashFactory(factory.django.DjangoModelFactory):
     custodian_code = "BANK"
     custody_account = "ACC"
     currency = "EUR"
-    amount = Decimal("0")
+    amount = Decimal(0)
     as_of = dt.date(2024, 1, 31)
 
 
@@ -52,6 +52,6 @@ class PendingTradeFactory(factory.django.DjangoModelFactory):
     custodian_code = "GLOBALCUST"
     custody_account = "SAFE-001"
     instrument_id = 1
-    quantity = Decimal("0")
+    quantity = Decimal(0)
     trade_date = dt.date(2024, 1, 30)
     settle_date = dt.date(2024, 2, 1)

@@ -26,15 +26,15 @@ def test_semt002_holdings_with_identifiers_prices_fx_and_sub_balances():
     assert st.as_of == dt.date(2024, 1, 31) and st.basis == "TRAD" and st.account == "SAFE-001"
     apple, vod = st.holdings
     assert (apple.isin, apple.cusip, apple.quantity, apple.price, apple.price_currency) == \
-        ("US0378331005", "037833100", Decimal("1000"), Decimal("185.64"), "USD")
+        ("US0378331005", "037833100", Decimal(1000), Decimal("185.64"), "USD")
     assert apple.fx_rate == Decimal("0.92") and apple.base_value == Decimal("170788.80")
-    assert apple.sub_balances == (("BLOK", Decimal("100")),)
+    assert apple.sub_balances == (("BLOK", Decimal(100)),)
     assert vod.sedol == "BH4HKS3" and vod.price_currency == "GBX"
 
 
 def test_semt002_short_position_is_negative():
     (st,) = parse_semt002(semt002(holdings=[{**VOD, "side": "SHOR"}]))
-    assert st.holdings[0].quantity == Decimal("-2500")
+    assert st.holdings[0].quantity == Decimal(-2500)
 
 
 def test_semt002_missing_quantity_names_element_and_line():
@@ -96,9 +96,9 @@ def test_mt535_holdings():
     assert st.account == "SAFE-001" and st.as_of == dt.date(2024, 1, 31) and st.basis == "SETT"
     (h,) = st.holdings
     assert (h.isin, h.cusip, h.quantity, h.price, h.price_currency, h.mic) == \
-        ("US0378331005", "037833100", Decimal("1000"), Decimal("185.64"), "USD", "XNAS")
-    assert h.market_value == Decimal("185640") and h.base_value == Decimal("170788.80")
-    assert h.sub_balances == (("BLOK", Decimal("100")),)
+        ("US0378331005", "037833100", Decimal(1000), Decimal("185.64"), "USD", "XNAS")
+    assert h.market_value == Decimal(185640) and h.base_value == Decimal("170788.80")
+    assert h.sub_balances == (("BLOK", Decimal(100)),)
 
 
 def test_mt535_unclosed_block_is_refused():
@@ -170,7 +170,7 @@ def test_pershing_record_types_thousands_and_parentheses():
     assert result.as_of == dt.date(2024, 1, 31) and result.basis == "SETT"
     apple, msft = result.holdings
     assert apple.market_value == Decimal("185640.00") and apple.description == "APPLE INC"
-    assert msft.quantity == Decimal("-50") and msft.market_value == Decimal("-19879.00")
+    assert msft.quantity == Decimal(-50) and msft.market_value == Decimal("-19879.00")
     assert result.cash[0].amount == Decimal("-1250.50")
 
 
@@ -198,7 +198,7 @@ def test_european_semicolon_decimal_comma_and_sign_column():
     sap, dtag = result.holdings
     assert sap.quantity == Decimal("1250.5") and sap.price == Decimal("181.62")
     assert sap.market_value == Decimal("227116.81") and sap.custodian_code == "716460"
-    assert dtag.quantity == Decimal("-300") and dtag.isin == "DE0005557508"
+    assert dtag.quantity == Decimal(-300) and dtag.isin == "DE0005557508"
     assert result.as_of == dt.date(2024, 1, 31)
 
 

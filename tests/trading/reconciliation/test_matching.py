@@ -9,11 +9,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from trading.reconciliation.matching import (
-    QSCALE, BookPositions, CashBalances, CorporateActions, CustodianPositions, IdentifierMap, PendingTrades,
-    reconcile_cash, reconcile_positions,
+    QSCALE,
+    BookPositions,
+    CashBalances,
+    CorporateActions,
+    CustodianPositions,
+    IdentifierMap,
+    PendingTrades,
+    reconcile_cash,
+    reconcile_positions,
 )
 from trading.reconciliation.parsers.base import Holding
-from trading.reconciliation.policy import Tolerances, price_units, tolerances_for
+from trading.reconciliation.policy import price_units, tolerances_for
 
 AS_OF = dt.date(2024, 1, 31)
 TOL = tolerances_for("", on=AS_OF)
@@ -60,10 +67,10 @@ def H(account, qty, **kw):
 
 
 def test_each_identifier_pass_resolves_and_clean_positions_match():
-    cust = [H("A1", 10, isin="US0378331005", price=Decimal("185.64"), price_currency="USD", fx_rate=Decimal("1")),
+    cust = [H("A1", 10, isin="US0378331005", price=Decimal("185.64"), price_currency="USD", fx_rate=Decimal(1)),
             H("A1", 5, cusip="594918104", isin="US0000000000", price=Decimal("397.58"), price_currency="USD"),
             H("A1", 7, sedol="BH4HKS3", price=Decimal("71.52"), price_currency="GBP"),
-            H("A1", 100, ticker="7203", mic="XTKS", price=Decimal("3000"), price_currency="JPY"),
+            H("A1", 100, ticker="7203", mic="XTKS", price=Decimal(3000), price_currency="JPY"),
             H("A1", 3, custodian_code="CUST-42")]
     book = [("A1", 1, 10, 185.64, "USD", 1.0), ("A1", 2, 5, 397.58, "USD", 1.0), ("A1", 3, 7, 71.52, "GBP", 1.27),
             ("A1", 4, 100, 3000, "JPY", 0.0068), ("A1", 5, 3, 10, "USD", 1.0)]
@@ -74,8 +81,8 @@ def test_each_identifier_pass_resolves_and_clean_positions_match():
 
 
 def test_adr_ratio_and_pence_are_converted():
-    cust = [H("A1", 2500, isin="US7960508882", price=Decimal("50"), price_currency="USD"),   # 2500 ords = 100 ADRs
-            H("A1", 1000, isin="GB0009895292", price=Decimal("7152"), price_currency="GBX")]  # pence
+    cust = [H("A1", 2500, isin="US7960508882", price=Decimal(50), price_currency="USD"),   # 2500 ords = 100 ADRs
+            H("A1", 1000, isin="GB0009895292", price=Decimal(7152), price_currency="GBX")]  # pence
     book = [("A1", 7, 100, 1250, "USD", 1.0), ("A1", 6, 1000, 71.52, "GBP", 1.27)]
     assert kinds(run(cust, book)) == []
 
@@ -83,7 +90,7 @@ def test_adr_ratio_and_pence_are_converted():
 def test_quantity_difference_and_missing_on_each_side_and_unknown_instrument():
     cust = [H("A1", 11, isin="US0378331005", price=Decimal("185.64"), price_currency="USD"),
             H("A1", 5, cusip="594918104", price=Decimal("397.58"), price_currency="USD"),
-            H("A2", 1, isin="XS0000000009", price=Decimal("100"), price_currency="USD")]
+            H("A2", 1, isin="XS0000000009", price=Decimal(100), price_currency="USD")]
     book = [("A1", 1, 10, 185.64, "USD", 1.0), ("A1", 3, 7, 71.52, "GBP", 1.27), ("A1", 4, 0, 3000, "JPY", 0.0068)]
     result = run(cust, book)
     assert kinds(result) == [("A1", 1, "quantity", False), ("A1", 2, "missing_in_books", False),
@@ -131,10 +138,10 @@ def test_split_booked_at_the_custodian_only_is_a_corporate_action():
 
 
 def test_price_and_market_value_differences_are_told_apart():
-    cust = [H("A1", 10, isin="US0378331005", price=Decimal("200.00"), price_currency="USD", fx_rate=Decimal("1")),
-            H("A1", 10, cusip="594918104", price=Decimal("398.00"), price_currency="USD", fx_rate=Decimal("1")),
+    cust = [H("A1", 10, isin="US0378331005", price=Decimal("200.00"), price_currency="USD", fx_rate=Decimal(1)),
+            H("A1", 10, cusip="594918104", price=Decimal("398.00"), price_currency="USD", fx_rate=Decimal(1)),
             H("A1", 1000, sedol="BH4HKS3", price=Decimal("71.52"), price_currency="GBP", fx_rate=Decimal("1.2800")),
-            H("A1", 100, ticker="7203", mic="XTKS", price=Decimal("3000"), price_currency="USD")]
+            H("A1", 100, ticker="7203", mic="XTKS", price=Decimal(3000), price_currency="USD")]
     book = [("A1", 1, 10, 185.64, "USD", 1.0), ("A1", 2, 10, 397.58, "USD", 1.0),
             ("A1", 3, 1000, 71.52, "GBP", 1.2700), ("A1", 4, 100, 3000, "JPY", 0.0068)]
     result = run(cust, book)
@@ -147,7 +154,7 @@ def test_price_and_market_value_differences_are_told_apart():
 
 def test_tolerance_rule_per_custodian_is_data():
     assert tolerances_for("EUROCLEAR", on=AS_OF).quantity_absolute == Decimal("0.01")
-    assert tolerances_for("OTHER", on=AS_OF).quantity_absolute == Decimal("0")
+    assert tolerances_for("OTHER", on=AS_OF).quantity_absolute == Decimal(0)
     cust = [H("A1", "10.005", isin="US0378331005", price=Decimal("185.64"), price_currency="USD")]
     book = [("A1", 1, 10, 185.64, "USD", 1.0)]
     assert kinds(run(cust, book)) == [("A1", 1, "quantity", False)]
@@ -199,3 +206,42 @@ def test_matching_is_symmetric(left, right):
                    two.differences.kind.tolist()))
     assert a == b
     assert 0.0 <= one.match_rate <= 1.0
+
+
+# ------------------------------------------------------------------ transactions
+
+def test_transactions_match_one_to_one_then_one_to_many_in_passes():
+    from trading.reconciliation.matching import Txn, match_transactions
+
+    d = dt.date(2024, 1, 31)
+    statement = [
+        Txn("S1", "ACC", "EUR", Decimal("-800.00"), d, "INV-7"),         # reference + amount
+        Txn("S2", "ACC", "EUR", Decimal("3000.00"), d),                   # amount + date
+        Txn("S3", "ACC", "EUR", Decimal("120.00"), d),                    # a day late at the bank
+        Txn("S4", "ACC", "EUR", Decimal("-1500.00"), d, "BATCH-1"),       # three of ours in one line
+        Txn("S5", "ACC", "EUR", Decimal("42.00"), d),                     # nothing of ours
+    ]
+    ours = [
+        Txn("O1", "ACC", "EUR", Decimal("-800.00"), d - dt.timedelta(days=1), "INV-7"),
+        Txn("O2", "ACC", "EUR", Decimal("3000.00"), d),
+        Txn("O3", "ACC", "EUR", Decimal("120.00"), d - dt.timedelta(days=1)),
+        Txn("O4", "ACC", "EUR", Decimal("-500.00"), d, "BATCH-1"),
+        Txn("O5", "ACC", "EUR", Decimal("-700.00"), d, "BATCH-1"),
+        Txn("O6", "ACC", "EUR", Decimal("-300.00"), d, "BATCH-1"),
+        Txn("O7", "ACC", "USD", Decimal("42.00"), d),                     # other currency: no match
+    ]
+    result = match_transactions(statement, ours, date_window_days=2)
+    assert result.pairs == [("S1", ("O1",), "reference"), ("S2", ("O2",), "amount_date"),
+                            ("S3", ("O3",), "amount_window"), ("S4", ("O4", "O5", "O6"), "one_to_many")]
+    assert result.unmatched_statement == ["S5"] and result.unmatched_ours == ["O7"]
+
+
+def test_transaction_window_and_tolerance_are_respected():
+    from trading.reconciliation.matching import Txn, match_transactions
+
+    d = dt.date(2024, 1, 31)
+    statement = [Txn("S1", "A", "EUR", Decimal("100.00"), d)]
+    ours = [Txn("O1", "A", "EUR", Decimal("100.01"), d - dt.timedelta(days=5))]
+    assert match_transactions(statement, ours).pairs == []
+    assert match_transactions(statement, ours, date_window_days=5, amount_tolerance=Decimal("0.01")).pairs == [
+        ("S1", ("O1",), "amount_window")]

@@ -98,7 +98,7 @@ def test_fragments_are_read_field_by_field(shared_data):
         return msg.fields
 
     amounts = [parse_field("60F", f.value).amount for f in only_field("betterplace/amount_formats.sta")]
-    assert amounts == [Decimal("380115.12"), Decimal("380115.1"), Decimal("380115"), Decimal("0.12"),
+    assert amounts == [Decimal("380115.12"), Decimal("380115.1"), Decimal(380115), Decimal("0.12"),
                        Decimal("0.12"), Decimal("1.12")]
     (credit,) = only_field("cmxl/account_balance_credit.sta")
     (debit,) = only_field("cmxl/account_balance_debit.sta")
@@ -122,7 +122,7 @@ def test_reversal_of_a_credit_is_a_debit_and_funds_code_is_skipped(shared_data):
     statements = parse_mt940((shared_data / "mt940/betterplace/sepa_mt9401.sta").read_bytes())
     reversal = [e for e in statements[0].entries if e.reversal]
     assert reversal[0].amount == Decimal("-204.88")
-    assert statements[0].entries[0].amount == Decimal("300")
+    assert statements[0].entries[0].amount == Decimal(300)
 
 
 def test_asnb_statements_chain_without_gaps(shared_data):
@@ -163,3 +163,36 @@ def test_impossible_date_is_refused_with_line():
     with pytest.raises(ParseError) as err:
         parse_mt940(text, file="x.sta")
     assert err.value.line == 4 and "does not exist" in err.value.reason
+
+
+# ------------------------------------------------------------------ property: render, parse, same statement
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+amounts = st.decimals(min_value=Decimal("0.00"), max_value=Decimal("9999999.99"), places=2)
+
+
+def _swift(amount: Decimal) -> str:
+    return f"{abs(amount):.2f}".replace(".", ",")
+
+
+@settings(max_examples=60, deadline=None)
+@given(opening=st.decimals(min_value=Decimal("-99999.99"), max_value=Decimal("99999.99"), places=2),
+       entries=st.lists(st.tuples(st.booleans(), amounts, st.text(alphabet="ABCDEFGHIJ0123456789 ", max_size=30)),
+                        max_size=8),
+       day=st.dates(min_value=__import__("datetime").date(2000, 1, 1),
+                    max_value=__import__("datetime").date(2079, 12, 30)))
+def test_any_rendered_statement_parses_back_and_is_consistent(opening, entries, day):
+    closing = opening + sum((a if credit else -a for credit, a, _ in entries), Decimal(0))
+    lines = [":20:REF", ":25:DE89370400440532013000", ":28C:1/1",
+             f":60F:{'C' if opening >= 0 else 'D'}{day:%y%m%d}EUR{_swift(opening)}"]
+    for credit, amount, text in entries:
+        lines.append(f":61:{day:%y%m%d}{day:%m%d}{'C' if credit else 'D'}{_swift(amount)}NTRFNONREF")
+        lines.append(f":86:{text}")
+    lines += [f":62F:{'C' if closing >= 0 else 'D'}{day:%y%m%d}EUR{_swift(closing)}", "-"]
+    (st_,) = parse_mt940("\r\n".join(lines) + "\r\n")
+    assert st_.opening.amount == opening and st_.closing.amount == closing
+    assert [e.amount for e in st_.entries] == [a if c else -a for c, a, _ in entries]
+    assert [e.details for e in st_.entries] == [t.strip() for _, _, t in entries]
+    assert check_statements([st_]) == []

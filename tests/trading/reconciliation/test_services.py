@@ -12,9 +12,19 @@ from django.core.management import call_command
 from onboarding.models import AuditEvent
 from tests.factories import UserFactory
 from trading.reconciliation import services
-from trading.reconciliation.exceptions import BreakTransitionNotAllowed, FileRefused, WriteOffNeedsSecondPerson
+from trading.reconciliation.exceptions import (
+    BreakTransitionNotAllowed,
+    FileRefused,
+    WriteOffNeedsSecondPerson,
+)
 from trading.reconciliation.models import (
-    Break, BreakState, CustodianFile, ReconRun, RuleSet, StatementBalance, StatementLine,
+    Break,
+    BreakState,
+    CustodianFile,
+    ReconRun,
+    RuleSet,
+    StatementBalance,
+    StatementLine,
 )
 
 from .builders import semt002
@@ -31,9 +41,9 @@ def books(settings, tmp_path):
     IdentifierFactory(kind="isin", value=APPLE, instrument_id=1)
     IdentifierFactory(kind="isin", value=MSFT, instrument_id=2)
     IdentifierFactory(kind="isin", value=VOD, instrument_id=3)
-    BookPositionFactory(instrument_id=1, quantity=Decimal("1000"), price=Decimal("185.64"))
-    BookPositionFactory(instrument_id=2, quantity=Decimal("50"), price=Decimal("397.58"))
-    BookPositionFactory(instrument_id=3, quantity=Decimal("2500"), price=Decimal("0.7152"), price_currency="GBP",
+    BookPositionFactory(instrument_id=1, quantity=Decimal(1000), price=Decimal("185.64"))
+    BookPositionFactory(instrument_id=2, quantity=Decimal(50), price=Decimal("397.58"))
+    BookPositionFactory(instrument_id=3, quantity=Decimal(2500), price=Decimal("0.7152"), price_currency="GBP",
                         fx_rate=Decimal("1.27"))
 
 
@@ -89,7 +99,7 @@ def test_break_carries_across_days_with_owner_and_age_then_clears_and_reopens(bo
     day1 = run_file(tmp_path, "d1.xml", apple="990").run
     brk = Break.objects.get()
     assert (brk.kind, brk.state, brk.custodian_quantity, brk.book_quantity) == \
-        ("quantity", "open", Decimal("990"), Decimal("1000"))
+        ("quantity", "open", Decimal(990), Decimal(1000))
     services.break_assign(brk=brk, owner=ops, actor=ops)
     services.break_add_note(brk=brk, actor=ops, text="asked custodian")
 
@@ -111,7 +121,7 @@ def test_break_carries_across_days_with_owner_and_age_then_clears_and_reopens(bo
 
 
 def test_pending_trade_is_explained_not_a_break(books, tmp_path):
-    PendingTradeFactory(instrument_id=1, quantity=Decimal("10"))
+    PendingTradeFactory(instrument_id=1, quantity=Decimal(10))
     run = run_file(tmp_path, "d1.xml", apple="990").run
     assert run.stats["breaks"] == 0 and run.stats["explained"] == 1
     brk = Break.objects.get()
@@ -135,7 +145,7 @@ def test_priority_and_sla_come_from_amount_and_age(books, tmp_path):
     brk = Break.objects.get()
     assert brk.priority == 1 and brk.sla_rule == "p1_large"
     assert brk.amount_base == Decimal("167076.00")
-    assert brk.due_at == dt.datetime(2024, 2, 2, tzinfo=dt.timezone.utc)
+    assert brk.due_at == dt.datetime(2024, 2, 2, tzinfo=dt.UTC)
 
 
 def test_break_workflow_write_off_needs_a_second_person(books, tmp_path):
@@ -178,11 +188,11 @@ def test_cash_statement_checks_consistency_and_continuity(settings, tmp_path):
     second = write(tmp_path, "c2.xml", camt053(date="2024-01-31", opening="1010.00", closing="1260.00"))
     run = services.reconcile_file(custodian_code="BANK", path=second, fmt="camt053").run
     checks = run.stats["statement_checks"]
-    assert [c["kind"] for c in checks] == ["continuity"] and Decimal(checks[0]["expected"]) == Decimal("1000")
+    assert [c["kind"] for c in checks] == ["continuity"] and Decimal(checks[0]["expected"]) == Decimal(1000)
     assert StatementBalance.objects.count() == 2
     brk = Break.objects.get()
     assert brk.asset == "cash" and brk.kind == "cash" and brk.identifier == "EUR"
-    assert brk.custodian_quantity == Decimal("1260") and brk.book_quantity == Decimal("1250")
+    assert brk.custodian_quantity == Decimal(1260) and brk.book_quantity == Decimal(1250)
 
 
 def test_mt940_sample_reconciles_through_the_service(settings, tmp_path, shared_data):
@@ -245,3 +255,33 @@ def test_daily_run_reconciles_every_custodian_and_renders_the_report(books, tmp_
     # running the day again is harmless: same files, no new breaks
     daily_run.delay("2024-01-31").get()
     assert Break.objects.count() == 1 and Break.objects.get().occurrences == 1
+
+
+@pytest.mark.urls("tests.trading.reconciliation.urls")
+def test_report_page_and_pdf_for_operations_only(books, tmp_path, client):
+    from trading.reconciliation.models import DailyRun
+
+    run_file(tmp_path, "d1.xml", apple="990")
+    daily = services.daily_run_start(as_of=dt.date(2024, 1, 31))
+    ReconRun.objects.update(daily_run=daily)
+    services.daily_run_finish(daily_run_id=daily.pk)
+    advisor = UserFactory(role="advisor")
+    client.force_login(advisor)
+    assert client.get("/reconciliation/runs/2024-01-31/report/").status_code == 403
+    client.force_login(UserFactory(role="operations"))
+    page = client.get("/reconciliation/runs/2024-01-31/report/")
+    assert page.status_code == 200 and b"GLOBALCUST" in page.content and b"quantity" in page.content
+    pdf = client.get("/reconciliation/runs/2024-01-31/report/?format=pdf")
+    assert pdf["Content-Type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
+    assert client.get("/reconciliation/runs/2024-02-01/report/").status_code == 404
+    assert DailyRun.objects.get().status == "completed"
+
+
+def test_recon_daily_command_with_an_empty_inbox(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.RECON_INBOX = tmp_path / "inbox"
+    out = StringIO()
+    call_command("recon_daily", "--as-of", "2024-03-01", "--json", stdout=out)
+    data = json.loads(out.getvalue())
+    assert data["status"] == "completed" and data["stats"]["custodians"] == 0
+    assert (settings.MEDIA_ROOT / "recon_reports" / "recon-2024-03-01.pdf").exists()

@@ -37,15 +37,15 @@ def books(settings, tmp_path):
     BookPositionFactory(custody_account="A1", instrument_id=2, quantity=50, price=Decimal("397.58"), **common)
     BookPositionFactory(custody_account="A1", instrument_id=3, quantity=1000, price=Decimal("71.52"),
                         price_currency="GBP", fx_rate=Decimal("1.27"), **common)
-    BookPositionFactory(custody_account="A1", instrument_id=4, quantity=10, price=Decimal("1250"), **common)
+    BookPositionFactory(custody_account="A1", instrument_id=4, quantity=10, price=Decimal(1250), **common)
     BookPositionFactory(custody_account="A2", instrument_id=1, quantity=10, price=Decimal("185.64"), **common)
     BookPositionFactory(custody_account="A2", instrument_id=2, quantity=20, price=Decimal("397.58"), **common)
-    BookPositionFactory(custody_account="A2", instrument_id=5, quantity=30, price=Decimal("200"), **common)
-    BookPositionFactory(custody_account="A2", instrument_id=6, quantity=40, price=Decimal("600"),
+    BookPositionFactory(custody_account="A2", instrument_id=5, quantity=30, price=Decimal(200), **common)
+    BookPositionFactory(custody_account="A2", instrument_id=6, quantity=40, price=Decimal(600),
                         price_currency="EUR", fx_rate=Decimal("1.08"), **common)
     BookPositionFactory(custody_account="A3", instrument_id=1, quantity=5, price=Decimal("185.64"), **common)
-    PendingTradeFactory(custodian_code="CUST", custody_account="A2", instrument_id=2, quantity=Decimal("5"))
-    BookCorporateAction.objects.create(instrument_id=5, effective_date=AS_OF, ratio=Decimal("3"))
+    PendingTradeFactory(custodian_code="CUST", custody_account="A2", instrument_id=2, quantity=Decimal(5))
+    BookCorporateAction.objects.create(instrument_id=5, effective_date=AS_OF, ratio=Decimal(3))
 
 
 FILE_ROWS = [
@@ -108,7 +108,7 @@ def test_sql_engine_aggregates_a_key_given_twice(books, tmp_path):
     run = services.reconcile_file(custodian_code="CUST", path=write(tmp_path, "e.csv", rows),
                                   fmt="csv:meridian_positions_csv", as_of=AS_OF, engine="sql").run
     brk = Break.objects.get(last_run=run, custody_account="A1", instrument_id=1)
-    assert brk.kind == "quantity" and brk.custodian_quantity == Decimal("102")
+    assert brk.kind == "quantity" and brk.custodian_quantity == Decimal(102)
 
 
 def test_sql_engine_refuses_a_bad_number_naming_line_and_field(books, tmp_path):

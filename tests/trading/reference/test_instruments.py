@@ -105,3 +105,28 @@ def test_primary_listing_is_preferred(ref):
 def test_two_primary_listings_for_one_instrument_are_refused(ref):
     with pytest.raises(IntegrityError), transaction.atomic():
         Listing.objects.filter(pk=ref.listings["0005.HK"].pk).update(is_primary=True)
+
+
+def test_the_identifier_table_names_each_instrument_by_every_identifier(ref):
+    from trading.reference.selectors import identifier_table
+
+    rows = identifier_table(instrument_ids=[ref.instruments["HSBA"].pk])
+    pk = ref.instruments["HSBA"].pk
+    assert ("ISIN", "GB0005405286", pk, Decimal(1)) in rows
+    assert ("SEDOL", "0540528", pk, Decimal(1)) in rows
+    assert {r[1] for r in rows if r[0] == "TICKER"} == {"XLON:HSBA", "XHKG:0005"}
+
+
+def test_a_pence_price_loaded_as_pounds_is_refused_and_nothing_loads(ref):
+    from trading.reference.models import Price
+    from trading.reference.services import prices_upsert
+
+    vod, aapl = ref.listings["VOD.L"], ref.listings["AAPL"]
+    stamp = dt.datetime(2026, 11, 23, 17, tzinfo=dt.timezone.utc)
+    rows = [{"listing_id": aapl.pk, "price_date": dt.date(2026, 11, 23), "as_of": stamp, "price": "272"},
+            {"listing_id": vod.pk, "price_date": dt.date(2026, 11, 23), "as_of": stamp, "price": "0.93"}]
+    with pytest.raises(ValidationFailed) as err:
+        prices_upsert(rows=rows, source="FEED")
+    assert err.value.detail["row"] == 2 and "unit slip" in err.value.message
+    assert not Price.objects.filter(source="FEED").exists()
+    assert prices_upsert(rows=rows, source="FEED", allow_unit_jumps=True) == 2

@@ -2,9 +2,9 @@
 continuity (each opening balance equals the previous statement's closing balance)."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Iterable
 
 from .base import CashStatement
 

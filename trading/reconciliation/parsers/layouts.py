@@ -9,14 +9,17 @@ expressions so that a large file can be COPY'd raw and converted set-wise in the
 """
 from __future__ import annotations
 
+import copy
 import csv
+import functools
 import datetime as dt
 import io
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import yaml
 
@@ -58,8 +61,14 @@ def load_layout(code_or_path: str | Path) -> dict:
         path = LAYOUT_DIR / f"{code_or_path}.yaml"
     if not path.exists():
         raise LayoutError(f"layout {code_or_path!r} not found in {LAYOUT_DIR}")
-    spec = yaml.safe_load(path.read_text())
-    validate_layout(spec, name=path.name)
+    return copy.deepcopy(_load_layout_file(str(path), path.stat().st_mtime_ns))
+
+
+@functools.lru_cache(maxsize=64)
+def _load_layout_file(path: str, mtime_ns: int) -> dict:
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    spec = yaml.load(Path(path).read_text(), Loader=loader)
+    validate_layout(spec, name=Path(path).name)
     return spec
 
 

@@ -15,7 +15,7 @@ from decimal import Decimal
 from .base import Holding, HoldingsStatement, ParseError
 from .swift import Field, decode, parse_amount, parse_yyyymmdd, split_messages
 
-QUAL_RE = re.compile(r"^:([A-Z0-9]{4})//(.*)$", re.S)
+QUAL_RE = re.compile(r"^:([A-Z0-9]{4})//(.*)$", re.DOTALL)
 QTY_RE = re.compile(r"^(UNIT|FAMT|AMOR)/(N?)(.+)$")
 SUBBAL_RE = re.compile(r"^(UNIT|FAMT|AMOR)/([A-Z]{4})/(N?)(.+)$")
 AMOUNT_CCY_RE = re.compile(r"^(N?)([A-Z]{3})(.+)$")

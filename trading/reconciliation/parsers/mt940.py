@@ -21,7 +21,7 @@ BALANCE_RE = re.compile(r"^([CD])(\d{6})([A-Z]{3})(.+)$")
 LINE61_RE = re.compile(
     r"^(?P<value>\d{6})(?P<entry>\d{4})?(?P<mark>RC|RD|C|D)(?P<funds>[A-Z])?(?P<amount>\d[\d,]*)"
     r"(?P<type>[NSF][A-Z0-9]{3})(?P<rest>.*)$",
-    re.S,
+    re.DOTALL,
 )
 STATEMENT_NO_RE = re.compile(r"^(\d{1,5})(?:/(\d{1,5}))?$")
 ACCOUNT_CCY_RE = re.compile(r"^(.*[\d])([A-Z]{3})$")

@@ -18,7 +18,13 @@ from django.db import connection, transaction
 
 from trading.reconciliation import bench
 from trading.reconciliation.models import (
-    BookCorporateAction, BookPendingTrade, BookPosition, Break, CustodianFile, InstrumentIdentifier, ReconRun,
+    BookCorporateAction,
+    BookPendingTrade,
+    BookPosition,
+    Break,
+    CustodianFile,
+    InstrumentIdentifier,
+    ReconRun,
 )
 from trading.reconciliation.parsers.layouts import load_layout, sql_pushdown
 from trading.reconciliation.services import reconcile_file
@@ -27,9 +33,7 @@ LAYOUT = "meridian_positions_csv"
 
 
 def _load_books(buffers) -> None:
-    Break.objects.filter(custodian_code=bench.CUSTODIAN).delete()
-    ReconRun.objects.filter(custodian_code=bench.CUSTODIAN).delete()
-    CustodianFile.objects.filter(custodian_code=bench.CUSTODIAN).delete()
+    _clear_runs()
     BookPosition.objects.filter(custodian_code=bench.CUSTODIAN).delete()
     BookPendingTrade.objects.filter(custodian_code=bench.CUSTODIAN).delete()
     InstrumentIdentifier.objects.all().delete()
@@ -47,8 +51,9 @@ def _load_books(buffers) -> None:
             for model, cols, key in targets:
                 with cur.copy(f"COPY {model._meta.db_table} ({', '.join(cols)}) FROM STDIN") as copy:
                     copy.write(buffers[key].getvalue())
+        with connection.cursor() as cur:  # outside the transaction: as autovacuum would leave them
             for model, _, _ in targets:
-                cur.execute(f"ANALYZE {model._meta.db_table}")
+                cur.execute(f"VACUUM ANALYZE {model._meta.db_table}")
         return
     with transaction.atomic():
         for model, cols, key in targets:
@@ -58,6 +63,12 @@ def _load_books(buffers) -> None:
                 objs.append(model(**{c: (v if v != "" or c in {"custodian_code", "cash_currency", "reference"}
                                          else None) for c, v in zip(cols, values)}))
             model.objects.bulk_create(objs, batch_size=5000)
+
+
+def _clear_runs() -> None:
+    Break.objects.filter(custodian_code=bench.CUSTODIAN).delete()
+    ReconRun.objects.filter(custodian_code=bench.CUSTODIAN).delete()
+    CustodianFile.objects.filter(custodian_code=bench.CUSTODIAN).delete()
 
 
 def _io_floor(path: Path) -> float:
@@ -84,6 +95,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--positions", type=int, default=100_000)
         parser.add_argument("--as-of", dest="as_of", type=dt.date.fromisoformat, default=dt.date(2024, 1, 31))
+        parser.add_argument("--repeat", type=int, default=1,
+                            help="reconcile (and measure the floor) N times; figures are the best run, all runs listed")
         parser.add_argument("--keep-file", action="store_true")
         parser.add_argument("--json", action="store_true")
 
@@ -96,17 +109,27 @@ class Command(BaseCommand):
         _load_books(buffers)
         setup = time.perf_counter() - t
 
-        t = time.perf_counter()
-        outcome = reconcile_file(custodian_code=bench.CUSTODIAN, path=path, fmt=f"csv:{LAYOUT}", as_of=opts["as_of"])
-        total = time.perf_counter() - t
+        attempts = []
+        for attempt in range(max(1, opts["repeat"])):
+            if attempt:
+                _clear_runs()
+            t = time.perf_counter()
+            outcome = reconcile_file(custodian_code=bench.CUSTODIAN, path=path, fmt=f"csv:{LAYOUT}",
+                                     as_of=opts["as_of"])
+            total = time.perf_counter() - t
+            floor = _io_floor(path) if connection.vendor == "postgresql" else None
+            found = set()
+            for acct, iid, ident, kind, explained in Break.objects.filter(last_run=outcome.run).values_list(
+                    "custody_account", "instrument_id", "identifier", "kind", "explained"):
+                found.add((acct, iid if iid is not None else ident, kind, explained))
+            attempts.append((total, floor, outcome, found))
+        total, _, outcome, found = min(attempts, key=lambda a: a[0])
+        floors = [a[1] for a in attempts if a[1] is not None]
+        floor = min(floors) if floors else None
         run = outcome.run
-        found = set()
-        for acct, iid, ident, kind, explained in Break.objects.filter(last_run=run).values_list(
-                "custody_account", "instrument_id", "identifier", "kind", "explained"):
-            found.add((acct, iid if iid is not None else ident, kind, explained))
-        missing = sorted(syn.expected - found)[:10]
-        unexpected = sorted(found - syn.expected)[:10]
-        floor = _io_floor(path) if connection.vendor == "postgresql" else None
+        missing = sorted(syn.expected - found, key=str)[:10]
+        unexpected = sorted(found - syn.expected, key=str)[:10]
+        every_run_exact = all(a[3] == syn.expected for a in attempts)
         s = run.stats
         out = {
             "database": connection.vendor, "engine": run.engine, "positions": n,
@@ -114,14 +137,19 @@ class Command(BaseCommand):
             "breaks": s.get("breaks"), "explained": s.get("explained"), "match_rate": s.get("match_rate"),
             "by_kind": s.get("by_kind"),
             "seconds_parse": round(outcome.timings.get("seconds_parse", 0), 3),
+            "seconds_load": round(outcome.timings.get("seconds_load", 0), 3),  # ORM staging (numpy path)
             "seconds_match": round(outcome.timings.get("seconds_match", 0), 3),
             "seconds_write": round(outcome.timings.get("seconds_write", 0), 3),
+            "seconds_commit": round(outcome.timings.get("seconds_commit", 0), 3),
+            "seconds_hash_and_keep_file": round(outcome.timings.get("seconds_hash", 0), 3),
             "seconds_total": round(total, 3),
             "io_floor_seconds": round(floor, 3) if floor is not None else None,
             "ratio_to_floor": round(total / floor, 2) if floor else None,
+            "runs": [{"seconds_total": round(a[0], 3), "io_floor_seconds": round(a[1], 3) if a[1] else None,
+                      "ratio": round(a[0] / a[1], 2) if a[1] else None} for a in attempts],
             "seconds_setup": round(setup, 3),
             "injected": syn.counts, "expected_differences": len(syn.expected),
-            "exact": not missing and not unexpected,
+            "exact": not missing and not unexpected and every_run_exact,
         }
         if missing or unexpected:
             out["missing"] = [list(x) for x in missing]

@@ -1,0 +1,38 @@
+"""Shared helpers for the partner API tests of accounts, trading, reconciliation and screening."""
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from onboarding.api.auth import api_token_create
+
+
+def token_client(user, scopes=("read", "write")) -> APIClient:
+    _, token = api_token_create(user=user, name="test", scopes=list(scopes))
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    return client
+
+
+def ids(response) -> set[int]:
+    assert response.status_code == 200, response.content
+    return {row["id"] for row in response.json()["results"]}
+
+
+def assert_error(response, status: int, code: str | None = None) -> dict:
+    """The one error body: {"code", "message", "detail"}."""
+    assert response.status_code == status, response.content
+    body = response.json()
+    assert set(body) == {"code", "message", "detail"}, body
+    if code is not None:
+        assert body["code"] == code, body
+    return body
+
+
+@pytest.fixture
+def no_extra_activation_checks(monkeypatch):
+    """Other apps register activation checks (tax form, screening); these tests set up only the
+    relationship and run against onboarding's own checks."""
+    from onboarding import requirements
+
+    monkeypatch.setattr(requirements, "_activation_checks", {})

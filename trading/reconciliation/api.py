@@ -1,0 +1,261 @@
+"""Partner API for reconciliation: runs, their results, breaks and the break workflow (assign,
+investigate, resolve, write-off with four eyes, notes), and custodian file upload through
+`reconcile_file`. Thin: the services decide.
+
+Custodian files cover every firm's custody accounts at a custodian, so uploading one is a
+platform action (platform officers); a firm user sees the runs of custodians where the firm
+holds custody accounts (without the platform-wide statistics) and the breaks on its own
+custody accounts."""
+from __future__ import annotations
+
+import re
+import tempfile
+from pathlib import Path
+
+from django.db.models import Exists, OuterRef, Q
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.response import Response
+
+from accounts.api import ID_REGEX, MAX_ID
+from accounts.models import CustodyAccount
+from onboarding.api.idempotency import idempotent
+from onboarding.exceptions import NotFound, PermissionDenied, ValidationFailed
+from onboarding.models import User
+
+from . import services
+from .models import Break, BreakNote, ReconRun
+
+MAX_FILE_BYTES = 200 * 1024 * 1024
+
+
+def _sees_all(user) -> bool:
+    return bool(getattr(user, "is_superuser", False) or getattr(user, "is_platform_officer", False))
+
+
+def _firm_custody(firm_id: int, *, number=None, custodian=None):
+    qs = CustodyAccount.objects.filter(account__firm_id=firm_id)
+    if number is not None:
+        qs = qs.filter(number=number)
+    return qs.filter(Q(custodian__bic=custodian) | Q(custodian__name=custodian))
+
+
+def breaks_for(user):
+    """Breaks on the user's firm's custody accounts (matched by custodian and account number
+    when the run did not stamp the firm); platform officers see all. To move into
+    `trading.reconciliation.selectors`."""
+    qs = Break.objects.select_related("owner")
+    if not getattr(user, "is_authenticated", False):
+        return qs.none()
+    if _sees_all(user):
+        return qs
+    if user.firm_id is None:
+        return qs.none()
+    mine = _firm_custody(user.firm_id, number=OuterRef("custody_account"), custodian=OuterRef("custodian_code"))
+    return qs.filter(Q(firm_id=user.firm_id) | (Q(firm__isnull=True) & Exists(mine)))
+
+
+def runs_for(user):
+    qs = ReconRun.objects.select_related("file")
+    if not getattr(user, "is_authenticated", False):
+        return qs.none()
+    if _sees_all(user):
+        return qs
+    if user.firm_id is None:
+        return qs.none()
+    return qs.filter(Exists(_firm_custody(user.firm_id, custodian=OuterRef("custodian_code"))))
+
+
+# --- Serializers -----------------------------------------------------------------------------------
+
+
+class ReconRunSerializer(serializers.ModelSerializer):
+    file_name = serializers.CharField(source="file.name", read_only=True, default=None)
+    file_sha256 = serializers.CharField(source="file.sha256", read_only=True, default=None)
+    stats = serializers.SerializerMethodField(help_text="Platform-wide figures; shown to platform officers only")
+
+    class Meta:
+        model = ReconRun
+        fields = ["id", "custodian_code", "as_of", "file", "file_name", "file_sha256", "daily_run", "status",
+                  "engine", "started_at", "finished_at", "stats"]
+        read_only_fields = fields
+
+    def get_stats(self, obj) -> dict | None:
+        request = self.context.get("request")
+        return obj.stats if request is not None and _sees_all(request.user) else None
+
+
+class BreakNoteSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = BreakNote
+        fields = ["id", "author", "text", "created_at"]
+        read_only_fields = fields
+
+
+class BreakSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Break
+        fields = ["id", "key", "custodian_code", "custody_account", "instrument_id", "identifier", "asset", "kind",
+                  "cause", "explained", "state", "owner", "custodian_quantity", "book_quantity", "custodian_price",
+                  "book_price", "custodian_fx", "book_fx", "amount_base", "base_currency", "priority", "sla_rule",
+                  "due_at", "first_seen", "last_seen", "first_run", "last_run", "occurrences", "line",
+                  "resolution_reason", "write_off_requested_by", "written_off_approved_by", "created_at",
+                  "updated_at"]
+        read_only_fields = fields
+
+
+class UploadSerializer(serializers.Serializer):
+    custodian_code = serializers.CharField(max_length=40)
+    file = serializers.FileField()
+    format = serializers.CharField(max_length=60, required=False, allow_blank=True,
+                                   help_text="semt002, camt053, mt535, mt940, mt950 or csv:<layout>; guessed if blank")
+    as_of = serializers.DateField(required=False, allow_null=True)
+
+    def validate_custodian_code(self, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", value):
+            raise serializers.ValidationError("letters, digits, '_' and '-' only")
+        return value
+
+
+class UploadResultSerializer(serializers.Serializer):
+    duplicate = serializers.BooleanField()
+    run = ReconRunSerializer(allow_null=True)
+
+
+class AssignSerializer(serializers.Serializer):
+    owner = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False, allow_null=True,
+                                     help_text="User id (default: the requester)")
+
+
+class NoteSerializer(serializers.Serializer):
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
+
+
+class ReasonRequiredSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=5000)
+
+
+class TextSerializer(serializers.Serializer):
+    text = serializers.CharField(max_length=5000)
+
+
+# --- Views -----------------------------------------------------------------------------------------
+
+
+class ReconRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = ReconRunSerializer
+    lookup_value_regex = ID_REGEX
+    filterset_fields = ["custodian_code", "as_of", "status", "daily_run"]
+
+    def get_queryset(self):
+        return runs_for(self.request.user).order_by("-pk")
+
+    @extend_schema(responses={200: BreakSerializer(many=True)})
+    @action(detail=True, methods=["get"])
+    def results(self, request, pk=None):
+        """The breaks this run found or carried (the user's own custody accounts only)."""
+        run = self.get_object()
+        qs = breaks_for(request.user).filter(Q(last_run_id=run.pk) | Q(first_run_id=run.pk)).order_by("priority", "pk")
+        page = self.paginate_queryset(qs)
+        return self.get_paginated_response(BreakSerializer(page, many=True).data)
+
+    @extend_schema(request={"multipart/form-data": UploadSerializer}, responses={201: UploadResultSerializer})
+    @action(detail=False, methods=["post"], parser_classes=[MultiPartParser, FormParser])
+    @idempotent
+    def upload(self, request):
+        """Receive a custodian file and reconcile it against the books (platform officers). The
+        same bytes received again change nothing and answer with the first run."""
+        if not _sees_all(request.user):
+            raise PermissionDenied("custodian files cover every firm at the custodian; platform officers upload them")
+        data = UploadSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        upload = v["file"]
+        if upload.size > MAX_FILE_BYTES:
+            raise ValidationFailed("file: larger than 200 MB", detail={"file": "too_large"})
+        name = re.sub(r"[^A-Za-z0-9._-]", "_", Path(upload.name or "").name)[:120].lstrip(".") or "custodian_file"
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / name
+            with path.open("wb") as fh:
+                for chunk in upload.chunks():
+                    fh.write(chunk)
+            outcome = services.reconcile_file(custodian_code=v["custodian_code"], path=path,
+                                              fmt=v.get("format") or None, as_of=v.get("as_of"),
+                                              actor=request.user)
+        body = {"duplicate": outcome.duplicate,
+                "run": ReconRunSerializer(outcome.run, context={"request": request}).data if outcome.run else None}
+        return Response(body, status=status.HTTP_200_OK if outcome.duplicate else status.HTTP_201_CREATED)
+
+
+class BreakViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = BreakSerializer
+    lookup_value_regex = ID_REGEX
+    filterset_fields = ["state", "kind", "custodian_code", "custody_account", "priority", "explained", "owner",
+                        "last_run", "asset"]
+
+    def get_queryset(self):
+        return breaks_for(self.request.user).order_by("priority", "pk")
+
+    @extend_schema(request=AssignSerializer, responses={200: BreakSerializer})
+    @action(detail=True, methods=["post"])
+    def assign(self, request, pk=None):
+        brk = self.get_object()
+        data = AssignSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        owner = request.user
+        if data.validated_data.get("owner"):
+            owners = User.objects.filter(is_active=True)
+            if not _sees_all(request.user):
+                owners = owners.filter(firm_id=request.user.firm_id)
+            owner = owners.filter(pk=data.validated_data["owner"]).first()
+            if owner is None:
+                raise NotFound("owner not found")
+        return Response(BreakSerializer(services.break_assign(brk=brk, owner=owner, actor=request.user)).data)
+
+    @extend_schema(request=NoteSerializer, responses={200: BreakSerializer})
+    @action(detail=True, methods=["post"])
+    def investigate(self, request, pk=None):
+        data = NoteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        brk = services.break_investigate(brk=self.get_object(), actor=request.user, note=data.validated_data["note"])
+        return Response(BreakSerializer(brk).data)
+
+    @extend_schema(request=ReasonRequiredSerializer, responses={200: BreakSerializer})
+    @action(detail=True, methods=["post"])
+    def resolve(self, request, pk=None):
+        data = ReasonRequiredSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        brk = services.break_resolve(brk=self.get_object(), actor=request.user, reason=data.validated_data["reason"])
+        return Response(BreakSerializer(brk).data)
+
+    @extend_schema(request=ReasonRequiredSerializer, responses={200: BreakSerializer})
+    @action(detail=True, methods=["post"], url_path="request-write-off")
+    def request_write_off(self, request, pk=None):
+        data = ReasonRequiredSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        brk = services.break_request_write_off(brk=self.get_object(), actor=request.user,
+                                               reason=data.validated_data["reason"])
+        return Response(BreakSerializer(brk).data)
+
+    @extend_schema(request=None, responses={200: BreakSerializer})
+    @action(detail=True, methods=["post"], url_path="approve-write-off")
+    def approve_write_off(self, request, pk=None):
+        """Approve a requested write-off; the approver must not be the requester (four eyes)."""
+        brk = services.break_approve_write_off(brk=self.get_object(), approver=request.user)
+        return Response(BreakSerializer(brk).data)
+
+    @extend_schema(responses={200: BreakNoteSerializer(many=True)})
+    @action(detail=True, methods=["get"])
+    def notes(self, request, pk=None):
+        return Response(BreakNoteSerializer(self.get_object().notes.order_by("pk"), many=True).data)
+
+    @notes.mapping.post
+    @extend_schema(request=TextSerializer, responses={201: BreakNoteSerializer})
+    def add_note(self, request, pk=None):
+        data = TextSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        note = services.break_add_note(brk=self.get_object(), actor=request.user, text=data.validated_data["text"])
+        return Response(BreakNoteSerializer(note).data, status=status.HTTP_201_CREATED)
+
