@@ -21,7 +21,16 @@ from trading.reference.models import Market
 
 from .exceptions import ExecutionImportRejected, OrderStateError, RoutingFailed
 from .models import (
-    Allocation, Block, BlockStatus, Broker, Fill, FxOrder, FxOrderStatus, Order, OrderStatus, Side,
+    Allocation,
+    Block,
+    BlockStatus,
+    Broker,
+    Fill,
+    FxOrder,
+    FxOrderStatus,
+    Order,
+    OrderStatus,
+    Side,
 )
 from .orders import allocation as alloc_engine
 from .orders.execution_reports import ExecutionFileError, parse_execution_reports
@@ -296,9 +305,19 @@ def order_fail_settlement(*, order: Order, actor=None, reason: str) -> Order:
 
 
 __all__ = [
-    "brokers_load", "orders_approve", "order_reject", "order_cancel", "release_wave", "market_is_open",
-    "blocks_export_csv", "blocks_export_fix", "execution_reports_import", "block_allocate", "order_settle",
-    "order_fail_settlement", "Side",
+    "Side",
+    "block_allocate",
+    "blocks_export_csv",
+    "blocks_export_fix",
+    "brokers_load",
+    "execution_reports_import",
+    "market_is_open",
+    "order_cancel",
+    "order_fail_settlement",
+    "order_reject",
+    "order_settle",
+    "orders_approve",
+    "release_wave",
 ]
 
 
