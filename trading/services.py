@@ -215,9 +215,9 @@ def execution_reports_import(*, content: str, file: str, actor=None) -> int:
     known = set(Fill.objects.filter(exec_id__in=[r.exec_id for r in rows]).values_list("exec_id", flat=True))
     added: dict[str, Decimal] = defaultdict(Decimal)
     for r in rows:
-        def reject(field: str, why: str):
-            raise ExecutionImportRejected(f"{file}: line {r.line}: field {field}: {why}",
-                                          detail={"file": file, "line": r.line, "field": field})
+        def reject(field: str, why: str, line: int = r.line):
+            raise ExecutionImportRejected(f"{file}: line {line}: field {field}: {why}",
+                                          detail={"file": file, "line": line, "field": field})
         block = blocks.get(r.cl_ord_id)
         if block is None:
             reject("cl_ord_id", f"unknown block {r.cl_ord_id!r}")
@@ -324,6 +324,15 @@ __all__ = [
 # --- rebalance runs -----------------------------------------------------------------------------------
 
 
+def _repeatable_read() -> None:
+    """On PostgreSQL, read the whole book from one snapshot when this is the outermost transaction."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql" and len(connection.savepoint_ids) == 0:
+        with connection.cursor() as cur:
+            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+
+
 def rebalance_run(*, where: str, params: list, trade_date: dt.date, key: str, dry_run: bool = False,
                   chunk: int | None = None, actor=None, engine_params=None) -> dict:
     """Load the selected accounts in bulk, run the engine, route and write the proposed orders
@@ -341,7 +350,22 @@ def rebalance_run(*, where: str, params: list, trade_date: dt.date, key: str, dr
             "trade_date": trade_date, "dry_run": dry_run, "scope": {"where": where, "params": [str(p) for p in params]}})
         if chunk is not None and RunChunk.objects.filter(run=run, number=chunk).exists():
             return {"run": run.pk, "chunk": chunk, "skipped": True}
-    book = load_book(where=where, params=params, trade_date=trade_date)
+    from .selectors import account_id_bounds
+
+    if account_id_bounds(where=where, params=params)[2] == 0:  # nothing in scope
+        empty = {"run": run.pk, "accounts": 0, "holdings": 0, "out_of_band": 0, "orders": 0, "fx_orders": 0,
+                 "forwards": 0, "cash_limited": 0, "wash_sale_blocked": 0, "dry_run": dry_run}
+        if not dry_run and chunk is None:
+            with transaction.atomic():
+                run = RebalanceRun.objects.select_for_update().get(pk=run.pk)
+                run.status, run.stats, run.finished_at = RunStatus.COMPLETED, empty, timezone.now()
+                run.save()
+                record_event(subject=run, event_type="rebalance.proposed", actor=actor, from_state="running",
+                             to_state=run.status, detail=empty)
+        return empty
+    with transaction.atomic():  # one snapshot for every table the book is read from
+        _repeatable_read()
+        book = load_book(where=where, params=params, trade_date=trade_date)
     t1 = time.perf_counter()
     result = eng.rebalance(book.listings, book.currencies, book.accounts, book.lots, book.loss_sales,
                            engine_params or eng.Params(trade_day=trade_date.toordinal()))

@@ -52,7 +52,7 @@ class OrderFactory(factory.django.DjangoModelFactory):
     side = "buy"
     quantity = Decimal(100)
     currency = "USD"
-    estimated_price = Decimal("200")
+    estimated_price = Decimal(200)
     estimated_value = factory.LazyAttribute(lambda o: o.quantity * o.estimated_price)
     trade_date = dt.date(2026, 11, 23)
     settle_date = dt.date(2026, 11, 24)

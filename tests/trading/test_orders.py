@@ -17,7 +17,7 @@ from trading.orders.fix import SOH, parse_fix
 
 from .factories import OrderFactory
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 TRADE = dt.date(2026, 11, 24)  # Tuesday; Monday 23 Nov is a Japanese holiday
 TOKYO_MORNING = dt.datetime(2026, 11, 24, 1, 0, tzinfo=UTC)  # 10:00 Tokyo, 20:00 New York (closed)
 NEW_YORK_MORNING = dt.datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # 10:00 New York, 00:00 Tokyo (closed)
@@ -208,8 +208,8 @@ def test_an_fx_order_settles_into_the_ledger_on_its_value_date(desk, active):
     from trading.models import FxOrder
 
     account, ca_n, _ = desk["accounts"][0]
-    fx = FxOrder.objects.create(reference="FX-1", account=account, buy_currency="USD", buy_amount=Decimal("18300"),
-                                sell_currency="GBP", sell_amount=Decimal("14640"), rate=Decimal("0.8"),
+    fx = FxOrder.objects.create(reference="FX-1", account=account, buy_currency="USD", buy_amount=Decimal(18300),
+                                sell_currency="GBP", sell_amount=Decimal(14640), rate=Decimal("0.8"),
                                 trade_date=TRADE, value_date=dt.date(2026, 11, 25))
     with pytest.raises(OrderStateError):
         services.fx_order_settle(fx_order=fx)
@@ -220,7 +220,7 @@ def test_an_fx_order_settles_into_the_ledger_on_its_value_date(desk, active):
     assert fx.status == "settled"
     txn = Transaction.objects.get(account=account, external_ref="FX-1")
     legs = sorted((m.currency, m.amount) for m in Movement.objects.filter(transaction=txn))
-    assert legs == [("GBP", Decimal("-14640")), ("USD", Decimal("18300"))]
+    assert legs == [("GBP", Decimal(-14640)), ("USD", Decimal(18300))]
     assert txn.settle_date == dt.date(2026, 11, 25)
     assert [e.event_type for e in events_for(fx).order_by("id")] == [
         "fx_order.approved", "fx_order.released", "fx_order.settled"]

@@ -82,8 +82,11 @@ def books(draw, generous_cash=False, restrictions=True):
             for k in range(parts):
                 part = q // parts + (q % parts if k == 0 else 0)
                 if part > 0:
-                    la.append(a); ll.append(j); lq.append(part)
-                    lc.append(draw(st.floats(0.1, 600)) * 1.0); ld.append(739000 - draw(st.integers(0, 900)))
+                    la.append(a)
+                    ll.append(j)
+                    lq.append(part)
+                    lc.append(draw(st.floats(0.1, 600)))
+                    ld.append(739000 - draw(st.integers(0, 900)))
     lots = TaxLots(np.array(la, int), np.array(ll, int), np.array(lq, float), np.array(lc, float),
                    np.array(ld, int))
     n_hist = draw(st.integers(0, 3))

@@ -116,3 +116,12 @@ def test_account_overrides_restrict_substitute_and_set_cash_targets(desk, subscr
     assert not any(i in (ref.instruments["AAPL"].pk, ref.instruments["HSBA"].pk) for i, _ in trades)
     book = stats["_book"]
     assert book.accounts.frozen.sum() == 1 and book.accounts.restricted.sum() == 1
+
+
+@pytest.mark.django_db
+def test_a_scope_without_accounts_proposes_nothing(desk, subscribed):
+    out = StringIO()
+    call_command("rebalance", "--account", "999999999", "--json", "--trade-date", "2026-11-24", stdout=out)
+    data = json.loads(out.getvalue())
+    assert (data["accounts"], data["orders"]) == (0, 0)
+    assert not Order.objects.exists()

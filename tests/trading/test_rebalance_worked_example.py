@@ -49,9 +49,9 @@ import datetime as dt
 
 import numpy as np
 
+from trading.orders.routing import load_broker_master, route
 from trading.rebalancing.calendars import currency_open_grid, day_index, fx_spot_date, settlement_date
 from trading.rebalancing.engine import HIFO, Accounts, Currencies, Listings, Params, TaxLots, rebalance
-from trading.orders.routing import load_broker_master, route
 
 TRADE = dt.date(2025, 9, 22)
 D = 8

@@ -53,7 +53,7 @@ def parse_execution_reports(content: str, *, file: str) -> list[ExecutionRow]:
     rows: list[ExecutionRow] = []
     seen: set[str] = set()
     for n, raw in enumerate(_checked(reader, file), start=2):
-        def bad(field: str, why: str) -> ExecutionFileError:
+        def bad(field: str, why: str, n: int = n) -> ExecutionFileError:
             return ExecutionFileError(f"{file}: line {n}: field {field}: {why}", file=file, line=n, field=field)
 
         exec_id = (raw.get("exec_id") or "").strip()

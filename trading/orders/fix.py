@@ -36,7 +36,7 @@ def _fmt_qty(q: Decimal) -> str:
 
 def new_order_single(ticket: Ticket, *, sender_comp_id: str, seq_num: int) -> str:
     """A FIX 4.4 NewOrderSingle: market order, day, with BodyLength (9) and CheckSum (10)."""
-    ts = ticket.transact_time.astimezone(dt.timezone.utc).strftime("%Y%m%d-%H:%M:%S.%f")[:-3]
+    ts = ticket.transact_time.astimezone(dt.UTC).strftime("%Y%m%d-%H:%M:%S.%f")[:-3]
     body_fields = [
         ("35", "D"), ("49", sender_comp_id), ("56", ticket.target_comp_id or ticket.broker), ("34", str(seq_num)),
         ("52", ts), ("11", ticket.cl_ord_id), ("21", "1"), ("55", ticket.ticker), ("48", ticket.isin), ("22", "4"),

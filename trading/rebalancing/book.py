@@ -13,11 +13,20 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from accounts.models import (
-    Account, CashBalance, ModelOverride, ModelPortfolio, ModelSubscription, ModelTarget, Movement, Position, TaxLot,
+    Account,
+    CashBalance,
+    ModelOverride,
+    ModelPortfolio,
+    ModelSubscription,
+    ModelTarget,
+    Movement,
+    Position,
+    TaxLot,
 )
 from trading.reference import calendars as refcal
 from trading.reference import eligibility
 from trading.reference import selectors as ref
+from trading.reference.exceptions import SettlementCycleMissing
 from trading.reference.models import Currency, Instrument, Listing
 
 from . import engine
@@ -119,7 +128,7 @@ def load_book(*, where: str, params: list, trade_date: dt.date, days: int = DAYS
     _lap(timings, 'instruments')
     # currencies -----------------------------------------------------------------------------------------
     bases = {m[1] for m in meta}
-    codes = sorted(bases | {lrows[l][2] for l in listing_ids.tolist()} | {t[2] for t in targets if t[2]})
+    codes = sorted(bases | {lrows[lid][2] for lid in listing_ids.tolist()} | {t[2] for t in targets if t[2]})
     cash_codes = [c for c, in CashBalance.objects.filter(account_id__in=_ids_or_none(aid, where, params))
                   .values_list("currency").distinct()]
     codes = sorted(set(codes) | set(cash_codes))
@@ -149,12 +158,12 @@ def load_book(*, where: str, params: list, trade_date: dt.date, days: int = DAYS
                 listing = Listing.objects.select_related("market", "instrument").get(pk=lid)
                 d = ref.settlement_dates(listing=listing, trade_date=trade_date).cash
                 settle_cache[key] = (d - trade_date).days if (d - trade_date).days < days else -1
-            except Exception:  # no cycle known: cannot trade it today
+            except (SettlementCycleMissing, ValueError):  # no cycle or no settlement day: not today
                 settle_cache[key] = -1
         settle[j] = settle_cache[key]
-    price = np.array([float(prices[l].price) if l in prices else 0.0 for l in listing_ids.tolist()])
-    unit = np.array([float(prices[l].price_divisor) if l in prices else float(lrows[l][3])
-                     for l in listing_ids.tolist()])
+    price = np.array([float(prices[lid].price) if lid in prices else 0.0 for lid in listing_ids.tolist()])
+    unit = np.array([float(prices[lid].price_divisor) if lid in prices else float(lrows[lid][3])
+                     for lid in listing_ids.tolist()])
     ins_pos = {int(i): j for j, i in enumerate(inst_ids)}
     underlying = np.array([ins_pos.get(inst[i][1] or i, j) for j, i in enumerate(inst_ids.tolist())])
     ratio = np.array([float(inst[i][2] or 1) if inst[i][1] else 1.0 for i in inst_ids.tolist()])
@@ -167,9 +176,9 @@ def load_book(*, where: str, params: list, trade_date: dt.date, days: int = DAYS
             if substitute[ins_pos[u]] < 0:
                 substitute[ins_pos[u]] = j
     listings = engine.Listings(
-        price=price, price_unit=unit, currency=np.array([cidx[lrows[l][2]] for l in listing_ids.tolist()]),
-        lot_size=np.array([float(lrows[l][4]) for l in listing_ids.tolist()]),
-        allows_fractional=np.array([bool(lrows[l][5]) for l in listing_ids.tolist()]),
+        price=price, price_unit=unit, currency=np.array([cidx[lrows[lid][2]] for lid in listing_ids.tolist()]),
+        lot_size=np.array([float(lrows[lid][4]) for lid in listing_ids.tolist()]),
+        allows_fractional=np.array([bool(lrows[lid][5]) for lid in listing_ids.tolist()]),
         underlying=underlying, ratio=ratio, settle_day=settle, substitute=substitute,
     )
 
@@ -206,6 +215,7 @@ def load_book(*, where: str, params: list, trade_date: dt.date, days: int = DAYS
         hit = np.clip(np.searchsorted(o_keys, k), 0, len(o_keys) - 1)
         found = o_keys[hit] == k
         tl = np.where(found, o_sub[hit], tl)
+    _lap(timings, 'slots_targets')
     # eligibility per investor profile (a handful), then spread to the accounts
     profile_index: dict[tuple, int] = {}
     a_profile = np.array([profile_index.setdefault((m[5], m[6], m[7], bool(m[3])), len(profile_index))
@@ -218,6 +228,7 @@ def load_book(*, where: str, params: list, trade_date: dt.date, days: int = DAYS
     t_sub = substitute[tl]
     needs_sub = (t_sub >= 0) & ~allowed[rep_a, tl]
     sub_a, sub_l = rep_a[needs_sub], t_sub[needs_sub]
+    _lap(timings, 'slots_eligibility')
     if A * L <= 80_000_000:  # dense (account x listing) map: a few vector passes
         present = np.zeros((A, L), dtype=bool)
         present[arow, pl] = True
@@ -241,6 +252,7 @@ def load_book(*, where: str, params: list, trade_date: dt.date, days: int = DAYS
         s_pos = np.arange(len(ukeys)) - (np.cumsum(n_slots) - n_slots)[s_acc]
         p_slot = s_pos[np.searchsorted(ukeys, arow * L + pl)]
         t_slot = s_pos[np.searchsorted(ukeys, rep_a * L + tl)]
+    _lap(timings, 'slots_map')
     slot_listing = np.full((A, S), -1, dtype=np.int64)
     slot_listing[s_acc, s_pos] = s_lst
     qty = np.bincount(arow * S + p_slot, weights=p_qty, minlength=A * S).reshape(A, S)
@@ -308,7 +320,7 @@ def load_book(*, where: str, params: list, trade_date: dt.date, days: int = DAYS
     _lap(timings, 'lots')
     loss = _loss_sales(sel, params, trade_date, ins_pos, underlying)
     return Book(trade_date=trade_date, account_ids=aid, listing_ids=listing_ids,
-                market_ids=np.array([lrows[l][1] for l in listing_ids.tolist()], dtype=np.int64),
+                market_ids=np.array([lrows[lid][1] for lid in listing_ids.tolist()], dtype=np.int64),
                 currency_codes=codes, listings=listings, currencies=currencies, accounts=accounts, lots=lots,
                 lot_ids=l_id, loss_sales=loss, positions=len(p_acc),
                 stats={"slots": S, "load_detail": (_lap(timings, "wash_sales") or

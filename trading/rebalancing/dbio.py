@@ -121,23 +121,20 @@ def copy_records(table: str, columns: list[tuple[str, str, object]], n: int) -> 
         if kind == "null":
             plan.append((i, kind, -1, None))
             continue
-        if kind == "i8":
-            fields.append((f"v{i}", ">i8")); size = 8
+        if kind in ("i8", "ts"):
+            dtype = np.dtype(">i8")
         elif kind in ("i4", "date"):
-            fields.append((f"v{i}", ">i4")); size = 4
-        elif kind == "ts":
-            fields.append((f"v{i}", ">i8")); size = 8
+            dtype = np.dtype(">i4")
         elif kind == "bool":
-            fields.append((f"v{i}", "u1")); size = 1
+            dtype = np.dtype("u1")
         elif kind.startswith("num"):
             dtype = _numeric_dtype(max(1, -(-int(kind[3:]) // 4)))
-            fields.append((f"v{i}", dtype)); size = dtype.itemsize
         elif kind == "text":
-            size = len(value) if isinstance(value, bytes) else np.asarray(value).dtype.itemsize
-            fields.append((f"v{i}", f"S{size}"))
+            dtype = np.dtype(f"S{len(value) if isinstance(value, bytes) else np.asarray(value).dtype.itemsize}")
         else:
             raise ValueError(kind)
-        plan.append((i, kind, size, value))
+        fields.append((f"v{i}", dtype))
+        plan.append((i, kind, dtype.itemsize, value))
     rec = np.zeros(n, dtype=np.dtype(fields))
     rec["nf"] = len(columns)
     for i, kind, size, value in plan:

@@ -12,9 +12,9 @@ from accounts.models import Custodian, CustodyAccount
 from trading.models import Broker, FxKind, FxOrder, Order
 
 from . import engine
-from .engine import unique_sorted
 from .book import Book, _t
 from .dbio import copy_records, fetch, fixed_text, is_postgres
+from .engine import unique_sorted
 
 PG_EPOCH = dt.date(2000, 1, 1)
 
@@ -163,4 +163,4 @@ def _pg_fx(run_id, book, spot, forwards, prefix) -> None:
         offset += n
 
 
-__all__ = ["route", "write_orders", "connection"]
+__all__ = ["connection", "route", "write_orders"]

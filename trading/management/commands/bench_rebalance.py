@@ -17,7 +17,14 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 
 from accounts.models import (
-    Account, CashBalance, Custodian, CustodyAccount, ModelPortfolio, ModelSubscription, ModelTarget, Position,
+    Account,
+    CashBalance,
+    Custodian,
+    CustodyAccount,
+    ModelPortfolio,
+    ModelSubscription,
+    ModelTarget,
+    Position,
 )
 from onboarding.models import Firm, Party
 from trading import services
@@ -188,7 +195,7 @@ def build_book(*, n_accounts: int, holdings: int, n_ccy: int, oob: float, seed: 
     price = np.array([markets[mkt_of[j]][4] for j in range(n_inst)]) * rng.uniform(0.3, 2.0, n_inst)
     price = np.round(price, 2)
     Price.objects.filter(listing_id__in=lst.values(), source="BENCH").delete()
-    now = dt.datetime(2026, 11, 23, 22, 0, tzinfo=dt.timezone.utc)
+    now = dt.datetime(2026, 11, 23, 22, 0, tzinfo=dt.UTC)
     Price.objects.bulk_create([
         Price(listing_id=lst[int(inst_ids[j])], price_date=TRADE - dt.timedelta(days=1), as_of=now,
               price=str(price[j]), price_unit="x", price_divisor=markets[mkt_of[j]][3],
