@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 import psycopg
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from onboarding.audit import record_event
@@ -402,9 +402,14 @@ def reconcile_positions_sql(*, custodian_code: str, path: Path, stored: Path, sh
             timings["seconds_classify_statement"] = getattr(_classify, "last_seconds", 0)
             progress("write")
             t = time.perf_counter()
-            cfile = CustodianFile.objects.create(custodian_code=custodian_code, name=path.name, sha256=sha, size=size,
-                                                 format=fmt, kind="holdings", as_of=as_of, basis="SETT",
-                                                 stored_path=str(stored), received_by=actor)
+            try:
+                with transaction.atomic():
+                    cfile = CustodianFile.objects.create(
+                        custodian_code=custodian_code, name=path.name, sha256=sha, size=size, format=fmt,
+                        kind="holdings", as_of=as_of, basis="SETT", stored_path=str(stored), received_by=actor)
+            except IntegrityError:  # the same bytes were committed meanwhile (a redelivered task): a duplicate
+                existing = CustodianFile.objects.get(custodian_code=custodian_code, sha256=sha)
+                return RunOutcome(run=existing.runs.order_by("-started_at").first(), duplicate=True, timings=timings)
             record_event(subject=cfile, event_type="recon.file_received", actor=actor,
                          detail={"sha256": sha, "format": fmt, "size": size, "rows": rows})
             run = ReconRun.objects.create(custodian_code=custodian_code, as_of=as_of, file=cfile, daily_run=daily_run,
