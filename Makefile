@@ -28,6 +28,7 @@ data: migrate
 	$(PY) manage.py load_tax_rules
 	$(PY) manage.py risk_models_load
 	$(PY) manage.py reference_load
+	$(PY) manage.py recon_rules_load
 
 SANCTIONS := ../shared/data/sanctions
 

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from onboarding import webhooks
 from onboarding.audit import record_event
 from onboarding.services import assert_relationship_active
 from trading.reference.calendars import is_exchange_session
@@ -259,6 +260,9 @@ def block_allocate(*, block: Block, actor=None) -> list[Allocation]:
         filled=block.filled_quantity, lot=block.listing.lot_size if not block.listing.allows_fractional else Decimal(0),
     )
     allocations = []
+    from accounts.models import Account
+
+    firm_of = dict(Account.objects.filter(pk__in={o.account_id for o in orders}).values_list("pk", "firm_id"))
     for order, qty in zip(orders, quantities):
         if qty <= 0:
             _transition(order, "cancel", actor=actor, event="order.cancelled", reason="nothing allocated from block")
@@ -267,6 +271,10 @@ def block_allocate(*, block: Block, actor=None) -> list[Allocation]:
         order.average_price = block.average_price
         _transition(order, "fill" if qty == order.quantity else "fill_partially", actor=actor,
                     event="order.filled", detail={"quantity": str(qty), "price": str(block.average_price)})
+        webhooks.emit(firm=firm_of[order.account_id], event_type="order.filled",
+                      data={"order": order.pk, "reference": order.reference, "account": order.account_id,
+                            "quantity": str(qty), "average_price": str(block.average_price),
+                            "complete": qty == order.quantity})
         _transition(order, "allocate", actor=actor, event="order.allocated",
                     detail={"block": block.reference, "quantity": str(qty)})
         allocations.append(Allocation(block=block, order=order, quantity=qty, average_price=block.average_price))

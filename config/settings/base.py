@@ -179,6 +179,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     "compliance-periodic-reviews": {"task": "compliance.tasks.periodic_reviews", "schedule": 24 * 60 * 60},
     "tax-expiry-sweep": {"task": "tax.expiry_sweep", "schedule": 24 * 60 * 60},
     "books-refresh": {"task": "accounts.books_refresh", "schedule": 24 * 60 * 60},
+    "reconciliation-daily": {"task": "reconciliation.daily_run", "schedule": 24 * 60 * 60},
 }
 # WeasyPrint grows in memory in long-lived workers: recycle worker processes.
 CELERY_WORKER_MAX_TASKS_PER_CHILD = int(os.environ.get("CELERY_WORKER_MAX_TASKS_PER_CHILD", "200"))

@@ -224,3 +224,22 @@ def test_an_fx_order_settles_into_the_ledger_on_its_value_date(desk, active):
     assert txn.settle_date == dt.date(2026, 11, 25)
     assert [e.event_type for e in events_for(fx).order_by("id")] == [
         "fx_order.approved", "fx_order.released", "fx_order.settled"]
+
+
+@pytest.mark.django_db
+def test_each_allocated_fill_is_announced_to_the_accounts_firm_by_webhook(desk, active):
+    from onboarding.models import WebhookDelivery
+    from onboarding.webhooks import webhook_register
+
+    block, (jp1, jp2) = _released_tokyo_block(desk)
+    for firm in {jp1.account.firm, jp2.account.firm}:
+        webhook_register(firm=firm, url="http://127.0.0.1:9/hook", events=["order.filled"])
+    csv_text = ("exec_id,cl_ord_id,last_qty,last_px,transact_time,venue\n"
+                f"E1,{block.reference},800,3250,2026-11-24T01:05:00+00:00,XTKS\n")
+    services.execution_reports_import(content=csv_text, file="kowloon-full.csv")
+    services.block_allocate(block=fresh(block))
+    deliveries = WebhookDelivery.objects.filter(event_type="order.filled").select_related("endpoint")
+    payloads = sorted((d.endpoint.firm_id, d.payload["data"]["order"], Decimal(d.payload["data"]["quantity"]),
+                       d.payload["data"]["complete"]) for d in deliveries)
+    assert payloads == sorted([(jp1.account.firm_id, jp1.pk, jp1.quantity, True),
+                               (jp2.account.firm_id, jp2.pk, jp2.quantity, True)])

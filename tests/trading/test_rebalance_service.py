@@ -125,3 +125,13 @@ def test_a_scope_without_accounts_proposes_nothing(desk, subscribed):
     data = json.loads(out.getvalue())
     assert (data["accounts"], data["orders"]) == (0, 0)
     assert not Order.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_firm_with_no_active_accounts_rebalances_to_nothing_without_an_error(desk, subscribed):
+    from tests.factories import FirmFactory
+
+    where, params = selectors.rebalance_scope(firm_id=FirmFactory().pk)
+    stats = services.rebalance_run(where=where, params=params, trade_date=TRADE, key="empty-firm")
+    assert stats["accounts"] == 0 and stats["orders"] == 0
+    assert not Order.objects.exists()

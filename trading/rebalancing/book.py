@@ -279,7 +279,7 @@ def load_book(*, where: str, params: list, trade_date: dt.date, days: int = DAYS
     _lap(timings, 'slots')
     # cash ladder: settled balances plus pending cash legs by settle date --------------------------
     cash = np.zeros((A, len(codes), days))
-    ccy_case = " ".join(f"WHEN '{c}' THEN {i}" for i, c in enumerate(codes))
+    ccy_case = " ".join(f"WHEN '{c}' THEN {i}" for i, c in enumerate(codes)) or "WHEN NULL THEN -1"  # valid SQL for an empty book
     c_acc, c_ccy, c_amt = fetch(
         f"SELECT c.account_id::int8, (CASE c.currency {ccy_case} ELSE -1 END)::int8, c.amount::float8 "
         f"FROM {_t(CashBalance)} c JOIN ({sel}) s ON s.id = c.account_id WHERE c.basis = 'settle'", params, "iif")
@@ -364,7 +364,7 @@ def _days(col: str) -> str:
 def _pending_cash(mov_t, sel, params, trade_date, codes):
     from .dbio import is_postgres
 
-    ccy_case = " ".join(f"WHEN '{c}' THEN {i}" for i, c in enumerate(codes))
+    ccy_case = " ".join(f"WHEN '{c}' THEN {i}" for i, c in enumerate(codes)) or "WHEN NULL THEN -1"  # valid SQL for an empty book
     date_lit = "%s::date" if is_postgres() else "%s"
     m_acc, m_day, m_amt, m_ccy = fetch(
         f"SELECT m.account_id::int8, ({_days('m.settle_date')} - {_days(date_lit)})::int8, "

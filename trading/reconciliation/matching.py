@@ -356,32 +356,41 @@ def reconcile_positions(cust: CustodianPositions, books: BookPositions, idmap: I
     amount = np.nan_to_num(amount, nan=0.0)
 
     sel = kind != ""
-    n_unknown = int((~resolved).sum())
-    unknown_ident = np.where(cust.isin[~resolved] != "", cust.isin[~resolved],
-                             np.where(cust.cusip[~resolved] != "", cust.cusip[~resolved],
-                                      np.where(cust.sedol[~resolved] != "", cust.sedol[~resolved],
-                                               np.where(cust.ticker[~resolved] != "",
-                                                        cust.ticker[~resolved] + "@" + cust.mic[~resolved],
-                                                        cust.custodian_code[~resolved]))))
+    # unidentified lines, one difference per (account, identifier carried)
+    unk = ~resolved
+    unknown_ident = np.where(cust.isin[unk] != "", cust.isin[unk],
+                             np.where(cust.cusip[unk] != "", cust.cusip[unk],
+                                      np.where(cust.sedol[unk] != "", cust.sedol[unk],
+                                               np.where(cust.ticker[unk] != "", cust.ticker[unk] + "@" + cust.mic[unk],
+                                                        cust.custodian_code[unk]))))
+    u_keys = np.asarray([f"{a}|{i}" for a, i in zip(cust.account[unk].tolist(), unknown_ident.tolist())], dtype=object)
+    u_uniq, u_first, u_inv = (np.unique(u_keys.astype(str), return_index=True, return_inverse=True) if len(u_keys)
+                              else (np.zeros(0, str), np.zeros(0, np.int64), np.zeros(0, np.int64)))
+    n_unknown = len(u_uniq)
+    u_qty = _sum_by(u_inv, n_unknown, cust.quantity[unk]) if n_unknown else np.zeros(0, np.int64)
+    u_price = cprice[unk][u_first] if n_unknown else np.zeros(0)
+    u_fx = cust.fx_rate[unk][u_first] if n_unknown else np.zeros(0)
     with np.errstate(invalid="ignore"):
-        unknown_amount = np.nan_to_num(np.abs(cust.quantity[~resolved].astype(float) / QSCALE * cprice[~resolved]
-                                              * cust.fx_rate[~resolved]), nan=0.0)
+        unknown_amount = np.nan_to_num(np.abs(u_qty.astype(float) / QSCALE * u_price * u_fx), nan=0.0)
+    unknown_account = cust.account[unk][u_first] if n_unknown else np.zeros(0, object)
+    unknown_ident = unknown_ident[u_first] if n_unknown else np.zeros(0, object)
+    unknown_line = cust.line[unk][u_first] if n_unknown else np.zeros(0, np.int64)
     diffs = Differences(
         kind=np.concatenate([kind[sel], np.full(n_unknown, "unknown_instrument", dtype=object)]),
         explained=np.concatenate([explained_pending[sel], np.zeros(n_unknown, bool)]),
         cause=np.concatenate([cause[sel], np.full(n_unknown, "no identifier maps to our instruments", object)]),
-        account=np.concatenate([acct_of[sel].astype(object), cust.account[~resolved].astype(object)]),
+        account=np.concatenate([acct_of[sel].astype(object), unknown_account.astype(object)]),
         instrument_id=np.concatenate([instr_of[sel], np.full(n_unknown, -1, np.int64)]),
         identifier=np.concatenate([np.full(int(sel.sum()), "", object), unknown_ident.astype(object)]),
-        custodian_quantity=np.concatenate([qc[sel], cust.quantity[~resolved]]),
+        custodian_quantity=np.concatenate([qc[sel], u_qty.astype(np.int64)]),
         book_quantity=np.concatenate([qb[sel], np.zeros(n_unknown, np.int64)]),
-        custodian_price=np.concatenate([pc[sel], cprice[~resolved]]),
+        custodian_price=np.concatenate([pc[sel], u_price]),
         book_price=np.concatenate([pb[sel], np.full(n_unknown, np.nan)]),
-        custodian_fx=np.concatenate([fxc[sel], cust.fx_rate[~resolved]]),
+        custodian_fx=np.concatenate([fxc[sel], u_fx]),
         book_fx=np.concatenate([fxb[sel], np.full(n_unknown, np.nan)]),
         amount_base=np.concatenate([amount[sel], unknown_amount]),
         match_pass=np.concatenate([mpass[sel].astype(np.int64), np.full(n_unknown, -1, np.int64)]),
-        line=np.concatenate([line[sel], cust.line[~resolved]]),
+        line=np.concatenate([line[sel], unknown_line.astype(np.int64)]),
     )
     resolved_by_pass = {name: int((passed == p).sum()) for p, name in enumerate(PASSES)}
     return MatchResult(differences=diffs, custodian_rows=len(cust), book_rows=len(books),

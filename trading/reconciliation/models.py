@@ -88,6 +88,18 @@ class BookPosition(models.Model):
                                                name="recon_bookposition_unique")]
 
 
+class BookCustodyAccount(models.Model):
+    """Which firm a custody account belongs to, so that breaks carry their tenant."""
+
+    custodian_code = models.CharField(max_length=40)
+    custody_account = models.CharField(max_length=40)
+    firm = models.ForeignKey("onboarding.Firm", on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["custodian_code", "custody_account"],
+                                               name="recon_bookcustodyaccount_unique")]
+
+
 class BookCash(models.Model):
     custodian_code = models.CharField(max_length=40)
     custody_account = models.CharField(max_length=40)
@@ -256,7 +268,7 @@ class Break(ConcurrentTransitionMixin, models.Model):
     (custodian, custody account, instrument or currency) so that it carries across daily runs
     with its owner, notes and age. Explained differences are kept as resolved breaks."""
 
-    key = models.CharField(max_length=64, unique=True)
+    key = models.CharField(max_length=64)  # unique by constraint below (no extra LIKE index)
     firm = models.ForeignKey("onboarding.Firm", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
                              db_index=False)
     custodian_code = models.CharField(max_length=40)
@@ -307,6 +319,7 @@ class Break(ConcurrentTransitionMixin, models.Model):
             models.Index(fields=["firm", "state"], condition=models.Q(firm__isnull=False), name="recon_break_firm"),
         ]
         constraints = [
+            models.UniqueConstraint(fields=["key"], name="recon_break_key_unique"),
             models.CheckConstraint(condition=~models.Q(state="resolved") | ~models.Q(resolution_reason=""),
                                    name="recon_break_resolved_has_reason"),
             models.CheckConstraint(condition=~models.Q(state="written_off")

@@ -102,10 +102,13 @@ def custodians_with_books() -> list[str]:
                   | set(BookCash.objects.values_list("custodian_code", flat=True).distinct()))
 
 
-def open_breaks(*, custodian_code: str | None = None):
+def open_breaks(*, custodian_code: str | None = None, firm=None):
+    """Active, unexplained breaks, highest priority first. A firm user's view passes the firm."""
     qs = Break.objects.filter(state__in=ACTIVE_STATES, explained=False)
     if custodian_code:
         qs = qs.filter(custodian_code=custodian_code)
+    if firm is not None:
+        qs = qs.filter(firm=firm)
     return qs.order_by("priority", "-amount_base")
 
 

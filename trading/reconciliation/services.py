@@ -182,9 +182,11 @@ def reconcile_file(*, custodian_code: str, path: str | Path, fmt: str | None = N
 
         if as_of is None:
             raise FileRefused("a CSV positions file without a date needs --as-of", detail={"file": path.name})
-        return reconcile_positions_sql(custodian_code=custodian_code, path=path, stored=stored, sha=sha, size=size,
-                                       fmt=fmt, as_of=as_of, actor=actor, daily_run=daily_run, progress=progress,
-                                       timings=timings)
+        outcome = reconcile_positions_sql(custodian_code=custodian_code, path=path, stored=stored, sha=sha,
+                                          size=size, fmt=fmt, as_of=as_of, actor=actor, daily_run=daily_run,
+                                          progress=progress, timings=timings)
+        _announce_new_breaks(outcome.run)
+        return outcome
     progress("parse")
     t = time.perf_counter()
     try:
@@ -258,8 +260,28 @@ def reconcile_file(*, custodian_code: str, path: str | Path, fmt: str | None = N
         run.save(update_fields=["status", "finished_at", "stats"])
         record_event(subject=run, event_type="recon.run_completed", actor=actor,
                      detail={k: v for k, v in run.stats.items() if k != "statement_checks"})
+        _announce_new_breaks(run)
     progress("done")
     return RunOutcome(run=run, timings=timings)
+
+
+def _announce_new_breaks(run: ReconRun | None) -> None:
+    """One `break.opened` webhook per firm and run (not one per break: a run can open thousands),
+    with the count and the first hundred break ids."""
+    if run is None:
+        return
+    from django.db.models import Count
+
+    from onboarding import webhooks
+
+    opened = (Break.objects.filter(first_run=run, state=BreakState.OPEN, firm_id__isnull=False)
+              .values("firm_id").annotate(n=Count("id")))
+    for row in opened:
+        ids = list(Break.objects.filter(first_run=run, state=BreakState.OPEN, firm_id=row["firm_id"])
+                   .order_by("priority", "pk").values_list("pk", flat=True)[:100]) if row["n"] else []
+        webhooks.emit(firm=row["firm_id"], event_type="break.opened",
+                      data={"run": run.pk, "custodian": run.custodian_code, "as_of": str(run.as_of),
+                            "breaks_opened": row["n"], "break_ids": ids})
 
 
 def _stage(cfile: CustodianFile, parsed: ParsedFile) -> list[dict]:
@@ -312,6 +334,10 @@ def write_differences(*, run: ReconRun, diffs: Differences, base_currency: str, 
     rules = sla_rules(on=as_of)
     keys = [break_key(custodian, a, int(i), ident, asset) for a, i, ident in
             zip(diffs.account.tolist(), diffs.instrument_id.tolist(), diffs.identifier.tolist())]
+    from .models import BookCustodyAccount
+
+    firm_of = dict(BookCustodyAccount.objects.filter(custodian_code=custodian)
+                   .values_list("custody_account", "firm_id"))
     existing: dict[str, Break] = {}
     for chunk in range(0, len(keys), 5000):
         existing.update({b.key: b for b in Break.objects.filter(key__in=keys[chunk:chunk + 5000])})
@@ -333,6 +359,7 @@ def write_differences(*, run: ReconRun, diffs: Differences, base_currency: str, 
         values.update(priority=rule.priority, sla_rule=rule.code, due_at=_due(first_seen, rule.due_hours))
         if brk is None:
             new.append(Break(key=key, custodian_code=custodian, custody_account=diffs.account[n],
+                             firm_id=firm_of.get(diffs.account[n]),
                              instrument_id=int(diffs.instrument_id[n]) if diffs.instrument_id[n] >= 0 else None,
                              identifier=str(diffs.identifier[n])[:60], asset=asset, base_currency=base_currency,
                              first_seen=as_of, first_run=run, occurrences=1,
@@ -369,15 +396,16 @@ def write_differences(*, run: ReconRun, diffs: Differences, base_currency: str, 
             state=BreakState.RESOLVED, resolution_reason=f"cleared: no difference in run {run.pk} ({as_of})")
     events = []
 
-    def ev(pk, event, frm, to, reason=""):
-        events.append(AuditEvent(subject_type="reconciliation.break", subject_id=str(pk), event_type=event,
+    def ev(pk, event, frm, to, reason="", firm_id=None):
+        events.append(AuditEvent(firm_id=firm_id, subject_type="reconciliation.break", subject_id=str(pk),
+                                 event_type=event,
                                  from_state=frm, to_state=to, reason=reason, actor=actor if actor and
                                  actor.is_authenticated else None, detail={"run": run.pk}))
     for b in created:
         if b.explained:
-            ev(b.pk, "break.explained", "", BreakState.RESOLVED, b.cause)
+            ev(b.pk, "break.explained", "", BreakState.RESOLVED, b.cause, firm_id=b.firm_id)
         else:
-            ev(b.pk, "break.opened", "", BreakState.OPEN, b.kind)
+            ev(b.pk, "break.opened", "", BreakState.OPEN, b.kind, firm_id=b.firm_id)
     for pk in reopen_ids:
         ev(pk, "break.reopened", BreakState.RESOLVED, BreakState.OPEN, "difference seen again")
     for pk in explain_ids:
@@ -521,10 +549,10 @@ def books_snapshot_load(*, custodian_bic: str, as_of: dt.date) -> dict[str, int]
     Positions are on trade date; trades pending settlement after `as_of` are listed so that a
     settlement-basis statement can be explained. Cash is keyed by the custodian's cash account
     number (IBAN) when one is on file, which is what an MT940 :25: or a camt.053 Acct/Id names."""
-    from accounts.models import CustodyCashAccount
+    from accounts.models import CustodyAccount, CustodyCashAccount
     from accounts.selectors import custodian_books
 
-    from .models import BookCash, BookCorporateAction, BookPendingTrade, BookPosition
+    from .models import BookCash, BookCorporateAction, BookCustodyAccount, BookPendingTrade, BookPosition
 
     books = custodian_books(custodian_bic=custodian_bic, as_of=as_of)
     cash_numbers = {(n, c): iban for n, c, iban in CustodyCashAccount.objects.filter(
@@ -532,6 +560,13 @@ def books_snapshot_load(*, custodian_bic: str, as_of: dt.date) -> dict[str, int]
     BookPosition.objects.filter(custodian_code=custodian_bic).delete()
     BookPendingTrade.objects.filter(custodian_code=custodian_bic).delete()
     BookCash.objects.filter(custodian_code=custodian_bic).delete()
+    BookCustodyAccount.objects.filter(custodian_code=custodian_bic).delete()
+    firms = list(CustodyAccount.objects.filter(custodian__bic=custodian_bic)
+                 .values_list("number", "account__firm_id"))
+    firms += [(iban, firm) for (number, _ccy), iban in cash_numbers.items() for n, firm in firms if n == number]
+    BookCustodyAccount.objects.bulk_create(
+        [BookCustodyAccount(custodian_code=custodian_bic, custody_account=n, firm_id=f) for n, f in dict(firms).items()],
+        batch_size=5000)
     BookPosition.objects.bulk_create([
         BookPosition(custodian_code=custodian_bic, custody_account=number, instrument_id=iid, quantity=trade_q,
                      price=price, price_currency=ccy or "", fx_rate=rate, base_currency=base, as_of=as_of)

@@ -111,11 +111,11 @@ def _classify_sql(push: dict, columns: list[str], *, custodian: str, as_of: dt.d
              "NULLIF(ticker || CASE WHEN ticker <> '' THEN '@' || mic ELSE '' END, ''), ccode)")
     qconv = "CASE WHEN factor IS NULL OR factor = 1 THEN qty ELSE round(qty * factor)::int8 END"
     if aggregate:
-        cg = f"""  -- per (account, instrument); an unidentified line stays alone under a negative key (-line)
-  SELECT acct, COALESCE(iid, -line) AS iid, bool_and(iid IS NULL) AS unknown, sum({qconv}) AS qc,
+        cg = f"""  -- per (account, instrument); unidentified lines per (account, the identifier they carry)
+  SELECT acct, iid, iid IS NULL AS unknown, sum({qconv}) AS qc,
          min(line) AS line, min(pass) AS pass, min(price_n / COALESCE(factor, 1)) AS pc, min(ccy_n) AS ccyc,
          min(fx) AS fxc, min({ident}) FILTER (WHERE iid IS NULL) AS ident
-  FROM r GROUP BY acct, COALESCE(iid, -line)"""
+  FROM r GROUP BY acct, iid, CASE WHEN iid IS NULL THEN {ident} END"""
     else:
         cg = f"""  SELECT acct, iid, iid IS NULL AS unknown, {qconv} AS qc, line, pass, price_n / COALESCE(factor, 1) AS pc,
          ccy_n AS ccyc, fx AS fxc, CASE WHEN iid IS NULL THEN {ident} END AS ident
@@ -201,7 +201,11 @@ r AS (
       WHEN 'market_value' THEN abs(mvc - mvb)
       WHEN 'unknown_instrument' THEN abs(qc::float8 * 1e-6::float8 * pc * fxc)
       ELSE abs(dq)::float8 * 1e-6::float8 * COALESCE(pb, pc) * COALESCE(fxb, fxc) END, 0)::numeric, 2),
-    pass, line, NULL)::recon_diff) FILTER (WHERE kind IS NOT NULL) AS diffs
+    pass, line,
+    -- the stable break key, as services.break_key computes it
+    left(encode(sha256(convert_to({cust} || '|' || acct || '|position|'
+      || CASE WHEN unknown THEN 'ID:' || COALESCE(ident, '') ELSE 'I:' || iid END, 'UTF8')), 'hex'), 40)
+    )::recon_diff) FILTER (WHERE kind IS NOT NULL) AS diffs
   FROM cls
 ), ins AS (
   INSERT INTO recon_diff SELECT (d).* FROM agg, unnest(agg.diffs) AS d RETURNING 1
@@ -221,8 +225,7 @@ def _classify(cur, push, columns, custodian, as_of, tol, nbooks) -> tuple[int, i
     _classify.last_seconds = time.perf_counter() - t
     duplicated = book_side > nbooks
     if not duplicated:
-        cur.execute("SELECT EXISTS (SELECT 1 FROM recon_diff WHERE iid IS NOT NULL GROUP BY acct, iid "
-                    "HAVING count(*) > 1)")
+        cur.execute("SELECT EXISTS (SELECT 1 FROM recon_diff GROUP BY key HAVING count(*) > 1)")
         duplicated = cur.fetchone()[0]
     if duplicated:
         cur.execute("ROLLBACK TO SAVEPOINT recon_fast")
@@ -277,10 +280,9 @@ def _write_breaks_sql(cur, *, run: ReconRun, custodian: str, as_of: dt.date, bas
     sla_case = " ".join(
         f"WHEN d.amount >= {r.min_amount_base} AND (({_lit(as_of)}::date - COALESCE(b.first_seen, {_lit(as_of)}::date))"
         f" * 24) >= {r.min_age_hours} THEN {_lit(f'{r.priority}|{r.code}|{r.due_hours}')}" for r in rules)
-    run_sql("key", f"""
-        UPDATE recon_diff d SET key = left(encode(sha256(convert_to({_lit(custodian)} || '|' || d.acct || '|position|'
-            || CASE WHEN d.iid IS NOT NULL THEN 'I:' || d.iid ELSE 'ID:' || d.ident END, 'UTF8')), 'hex'), 40)""")
-    run_sql("key_index", "CREATE INDEX ON recon_diff (key)")
+    run_sql("key_index", "CREATE UNIQUE INDEX ON recon_diff (key)")
+    # statistics, so that joins with the (ever growing) break table probe its key index
+    run_sql("analyze", "ANALYZE recon_diff")
     run_sql("sla", f"""
         CREATE TEMP TABLE recon_diff_sla ON COMMIT DROP AS
         SELECT d.key, split_part(s.v, '|', 1)::int AS priority, split_part(s.v, '|', 2) AS sla_rule,
@@ -323,15 +325,16 @@ def _write_breaks_sql(cur, *, run: ReconRun, custodian: str, as_of: dt.date, bas
           book_fx, amount_base, base_currency, priority, sla_rule, due_at, first_seen, last_seen, first_run_id,
           last_run_id, occurrences, line, resolution_reason, write_off_requested_by_id, written_off_approved_by_id,
           created_at, updated_at)
-        SELECT d.key, NULL, {_lit(custodian)}, d.acct, d.iid, left(d.ident, 60), 'position', d.kind, d.cause,
+        SELECT d.key, m.firm_id, {_lit(custodian)}, d.acct, d.iid, left(d.ident, 60), 'position', d.kind, d.cause,
           d.explained, CASE WHEN d.explained THEN 'resolved' ELSE 'open' END, NULL, d.qc, d.qb,
           round(d.pc::numeric, 8), round(d.pb::numeric, 8), round(d.fxc::numeric, 12), round(d.fxb::numeric, 12), d.amount, {_lit(base_currency)}, s.priority, s.sla_rule,
           s.due_at, {_lit(as_of)}, {_lit(as_of)}, {run.pk}, {run.pk}, 1, d.line,
           CASE WHEN d.explained THEN d.cause ELSE '' END, NULL, NULL, now(), now()
         FROM recon_diff d JOIN recon_diff_sla s ON s.key = d.key
+        LEFT JOIN reconciliation_bookcustodyaccount m ON m.custodian_code = {_lit(custodian)} AND m.custody_account = d.acct
         WHERE NOT EXISTS (SELECT 1 FROM {bt} b WHERE b.key = d.key)
-        RETURNING id, explained, kind, cause)
-        INSERT INTO {at} {audit_cols} SELECT NULL, {actor}, 'reconciliation.break', x.id::text,
+        RETURNING id, explained, kind, cause, firm_id)
+        INSERT INTO {at} {audit_cols} SELECT x.firm_id, {actor}, 'reconciliation.break', x.id::text,
           CASE WHEN x.explained THEN 'break.explained' ELSE 'break.opened' END, '',
           CASE WHEN x.explained THEN 'resolved' ELSE 'open' END, CASE WHEN x.explained THEN x.cause ELSE x.kind END,
           {detail}, now() FROM x""")
@@ -408,8 +411,10 @@ def reconcile_positions_sql(*, custodian_code: str, path: Path, stored: Path, sh
                         custodian_code=custodian_code, name=path.name, sha256=sha, size=size, format=fmt,
                         kind="holdings", as_of=as_of, basis="SETT", stored_path=str(stored), received_by=actor)
             except IntegrityError:  # the same bytes were committed meanwhile (a redelivered task): a duplicate
-                existing = CustodianFile.objects.get(custodian_code=custodian_code, sha256=sha)
-                return RunOutcome(run=existing.runs.order_by("-started_at").first(), duplicate=True, timings=timings)
+                duplicate = CustodianFile.objects.get(custodian_code=custodian_code, sha256=sha)
+                transaction.set_rollback(True)
+                return RunOutcome(run=duplicate.runs.order_by("-started_at").first(), duplicate=True,
+                                  timings={"seconds_hash": timings.get("seconds_hash", 0)})
             record_event(subject=cfile, event_type="recon.file_received", actor=actor,
                          detail={"sha256": sha, "format": fmt, "size": size, "rows": rows})
             run = ReconRun.objects.create(custodian_code=custodian_code, as_of=as_of, file=cfile, daily_run=daily_run,

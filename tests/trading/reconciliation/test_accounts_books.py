@@ -72,3 +72,20 @@ def test_a_real_difference_against_ledger_books_is_a_break(ledger, tmp_path):
     assert run.stats["breaks"] == 1
     brk = Break.objects.get()
     assert (brk.kind, brk.custodian_quantity, brk.book_quantity) == ("quantity", Decimal(95), Decimal(110))
+
+
+def test_new_breaks_are_announced_to_their_firm_once_per_run(ledger, tmp_path):
+    from onboarding.models import WebhookDelivery
+    from onboarding.webhooks import webhook_register
+
+    _ref, custody, aapl = ledger
+    firm = custody["us"].account.firm
+    webhook_register(firm=firm, url="http://127.0.0.1:9/hook", events=["break.opened"])
+    path = tmp_path / "bny.xml"
+    path.write_bytes(semt002(account=custody["us"].number, as_of=str(DAY),
+                             holdings=[{"isin": aapl.instrument.isin, "qty": "95"}]))
+    run = services.reconcile_file(custodian_code="IRVTUS3N", path=path, fmt="semt002").run
+    [delivery] = WebhookDelivery.objects.filter(event_type="break.opened")
+    brk = Break.objects.get()
+    assert delivery.payload["data"] == {"run": run.pk, "custodian": "IRVTUS3N", "as_of": str(DAY),
+                                        "breaks_opened": 1, "break_ids": [brk.pk]}

@@ -245,3 +245,13 @@ def test_transaction_window_and_tolerance_are_respected():
     assert match_transactions(statement, ours).pairs == []
     assert match_transactions(statement, ours, date_window_days=5, amount_tolerance=Decimal("0.01")).pairs == [
         ("S1", ("O1",), "amount_window")]
+
+
+def test_the_same_unknown_identifier_twice_is_one_difference_with_the_quantities_summed():
+    cust = [H("A1", 3, isin="XS0000000000", price=Decimal("10"), price_currency="USD", fx_rate=Decimal("1")),
+            H("A1", 4, isin="XS0000000000", price=Decimal("10"), price_currency="USD", fx_rate=Decimal("1")),
+            H("A2", 1, isin="XS0000000000", price=Decimal("10"), price_currency="USD", fx_rate=Decimal("1"))]
+    d = run(cust, []).differences
+    got = sorted(zip(d.account.tolist(), d.identifier.tolist(), (d.custodian_quantity // QSCALE).tolist()))
+    assert got == [("A1", "XS0000000000", 7), ("A2", "XS0000000000", 1)]
+    assert sorted(d.amount_base.tolist()) == [10.0, 70.0]

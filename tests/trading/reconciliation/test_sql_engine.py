@@ -158,3 +158,31 @@ def test_sql_engine_carries_breaks_across_days_and_audits(books, tmp_path):
     assert brk.state == "resolved" and brk.resolution_reason.startswith("cleared")
     assert AuditEvent.objects.filter(subject_id=str(brk.pk), event_type="break.cleared").exists()
     assert brk.priority == 4 and brk.due_at is not None
+
+
+def test_sql_engine_sums_the_same_unknown_identifier_given_twice(books, tmp_path):
+    rows = FILE_ROWS + ["A3,XS0000000000,,,,,2,100,USD,1"]
+    run = services.reconcile_file(custodian_code="CUST", path=write(tmp_path, "u.csv", rows),
+                                  fmt="csv:meridian_positions_csv", as_of=AS_OF, engine="sql").run
+    unknown = Break.objects.get(last_run=run, kind="unknown_instrument")
+    assert unknown.custodian_quantity == Decimal("3") and unknown.identifier == "XS0000000000"
+    Break.objects.all().delete()
+    run = services.reconcile_file(custodian_code="CUST", path=write(tmp_path, "v.csv", rows + [""]),
+                                  fmt="csv:meridian_positions_csv", as_of=AS_OF, engine="numpy").run
+    assert Break.objects.get(last_run=run, kind="unknown_instrument").custodian_quantity == Decimal("3")
+
+
+def test_sql_engine_breaks_carry_the_firm_of_their_custody_account(books, tmp_path):
+    from onboarding.models import AuditEvent
+    from tests.factories import FirmFactory
+    from trading.reconciliation.models import BookCustodyAccount
+
+    firm = FirmFactory()
+    BookCustodyAccount.objects.create(custodian_code="CUST", custody_account="A2", firm=firm)
+    run = services.reconcile_file(custodian_code="CUST", path=write(tmp_path, "f.csv", FILE_ROWS),
+                                  fmt="csv:meridian_positions_csv", as_of=AS_OF, engine="sql").run
+    a2 = Break.objects.filter(last_run=run, custody_account="A2")
+    assert a2.count() == 4 and set(a2.values_list("firm_id", flat=True)) == {firm.pk}
+    assert set(Break.objects.filter(last_run=run, custody_account="A3").values_list("firm_id", flat=True)) == {None}
+    brk = a2.get(kind="quantity")
+    assert AuditEvent.objects.get(subject_id=str(brk.pk), event_type="break.opened").firm_id == firm.pk
