@@ -8,4 +8,4 @@ def postgres_only():
         pytest.skip("needs PostgreSQL (row locks, pg_terminate_backend)")
 
 
-from tests.trading.conftest import active, brokers, desk, ref  # noqa: E402,F401 - shared trading fixtures
+from tests.trading.conftest import active, brokers, desk, ref  # noqa: F401 - shared trading fixtures

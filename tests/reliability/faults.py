@@ -75,3 +75,39 @@ def wait_until(predicate, *, timeout: float = 60, what: str = "condition"):
             return value
         time.sleep(0.3)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+class CommitGate:
+    """Make every transaction that inserted into `table` wait at its COMMIT: a deferred constraint
+    trigger (created in the test database only, dropped on release) takes a shared advisory lock
+    that this gate holds exclusively. Lets a test kill a worker whose COMMIT is in flight."""
+
+    KEY = 4242
+
+    def __init__(self, table: str):
+        self.table = table
+        with side_connection() as ddl:
+            ddl.execute("CREATE OR REPLACE FUNCTION reliability_commit_gate() RETURNS trigger LANGUAGE plpgsql AS "
+                        f"$$ BEGIN PERFORM pg_advisory_xact_lock_shared({self.KEY}); RETURN NULL; END $$")
+            ddl.execute(f'DROP TRIGGER IF EXISTS reliability_commit_gate ON "{table}"')
+            ddl.execute(f'CREATE CONSTRAINT TRIGGER reliability_commit_gate AFTER INSERT ON "{table}" '
+                        "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION reliability_commit_gate()")
+            ddl.commit()
+        self.conn = side_connection()
+        self.conn.execute("SELECT pg_advisory_lock(%s)", [self.KEY])
+        self.pid = self.conn.info.backend_pid
+
+    waiters = RowLock.waiters
+    wait_for_waiters = RowLock.wait_for_waiters
+
+    def release(self) -> None:
+        if not self.conn.closed:
+            self.conn.execute("SELECT pg_advisory_unlock_all()")
+            self.conn.commit()
+            self.conn.close()
+
+    def drop(self) -> None:
+        self.release()
+        with side_connection() as ddl:
+            ddl.execute(f'DROP TRIGGER IF EXISTS reliability_commit_gate ON "{self.table}"')
+            ddl.commit()

@@ -32,11 +32,11 @@ RECON_BROKEN = {
     "truncated.xml": (semt002(holdings=[HOLDING])[:300], "semt002"),
     "cp1252-as-utf8.xml": (camt053(account="DE89ÄÖÜ0532013000").decode().encode("cp1252"), "camt053"),
     "bad-amount.xml": (camt053(opening="1" * 100_000), "camt053"),
-    "billion-laughs.xml": (b'<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;'
-                           b'&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]><Document>&c;</Document>',
+    "billion-laughs.xml": ((b'<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;'
+                            b'&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]><Document>&c;</Document>'),
                            "camt053"),
-    "external-entity.xml": (b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
-                            b'<Document>&x;</Document>', "semt002"),
+    "external-entity.xml": ((b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+                             b"<Document>&x;</Document>"), "semt002"),
     "half.sta": (_mt940_sample()[: len(_mt940_sample()) // 2], "mt940"),
     "no-statement.sta": (b"\r\n\r\n-\r\n", "mt940"),
     "bad.csv": (b"account;isin;quantity\n" + b"X;" * 50_000 + b"\n", "csv:euro_semicolon"),

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from tests.conftest import SHARED_DATA
 from tests.trading.reconciliation.builders import camt053, semt002
 
-FAST = settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+FAST = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 
 
 def _shared(pattern: str) -> list[bytes]:

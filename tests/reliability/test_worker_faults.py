@@ -12,8 +12,7 @@ import datetime as dt
 
 import pytest
 
-from accounts.models import Account
-from tests.reliability.faults import RowLock, active_tasks, kill_children_running, wait_until
+from tests.reliability.faults import CommitGate, RowLock, active_tasks, kill_children_running, wait_until
 from tests.trading.test_rebalance_service import subscribed  # noqa: F401 - fixture
 from trading import selectors as trading_selectors
 from trading import services as trading_services
@@ -27,10 +26,10 @@ def worker_env(tmp_path, monkeypatch):
     """The worker shares this test's keys (to read encrypted fields) and writes media to tmp."""
     from django.conf import settings
 
-    from config.celery_app import app
-
     # an earlier worker test closed the connection pools that app.control's mailbox still holds
     from kombu import pools
+
+    from config.celery_app import app
 
     pools.reset()
     app.__dict__.pop("control", None)
@@ -95,21 +94,22 @@ def test_a_rebalance_chunk_killed_inside_its_write_transaction_is_redelivered_an
 
 def test_a_rebalance_chunk_killed_while_its_commit_is_in_flight_is_redelivered_and_skips(
         worker_env, desk, subscribed, active, worker):  # noqa: F811
-    from trading.models import Order
+    from trading.models import Order, RunChunk
 
     _, _, clean, args = _rebalance_setup(desk)
-    lock = RowLock(Account, args[2])  # the COMMIT checks the orders' foreign keys: waits here
+    gate = CommitGate(RunChunk._meta.db_table)  # the chunk's COMMIT waits on the test's advisory lock
     try:
         result = worker.send_task("trading.tasks.rebalance_chunk", args=args)
-        (waiting,) = lock.wait_for_waiters(1)
+        (waiting,) = gate.wait_for_waiters(1)
         assert waiting["query"] == "COMMIT"  # PostgreSQL has the COMMIT; it lands once the lock goes
         kill_children_running(worker, "trading.tasks.rebalance_chunk")
         assert not Order.objects.exists()
-        lock.wait_for_waiters(2)  # the redelivered task waits on the killed attempt's rows
+        gate.wait_for_waiters(2)  # the redelivered task waits on the killed attempt's chunk row
+        gate.release()
+        # the killed attempt committed after all: the redelivered task must see its chunk done
+        assert result.get(timeout=90)["skipped"] is True
     finally:
-        lock.release()
-    # the killed attempt committed after all: the redelivered task must see its chunk done
-    assert result.get(timeout=90)["skipped"] is True
+        gate.drop()
     _assert_rebalanced_once(worker, clean, args)
 
 
@@ -118,19 +118,19 @@ def test_a_rebalance_chunk_killed_while_its_commit_is_in_flight_is_redelivered_a
 
 def test_a_reconciliation_killed_mid_run_is_redelivered_and_the_day_reconciles_once(
         worker_env, tmp_path, worker):
+    from decimal import Decimal
+
     from tests.trading.reconciliation.builders import semt002
-    from tests.trading.reconciliation.test_services import APPLE, MSFT, VOD, holdings
     from tests.trading.reconciliation.factories import BookPositionFactory, IdentifierFactory
+    from tests.trading.reconciliation.test_services import APPLE, MSFT, VOD, holdings
     from trading.reconciliation import services as recon
     from trading.reconciliation.models import Break, CustodianFile, DailyRun, ReconRun, StatementLine
 
-    from decimal import Decimal
-
     for n, isin in enumerate((APPLE, MSFT, VOD), start=1):
         IdentifierFactory(kind="isin", value=isin, instrument_id=n)
-    BookPositionFactory(instrument_id=1, quantity=Decimal("1000"), price=Decimal("185.64"))
-    BookPositionFactory(instrument_id=2, quantity=Decimal("50"), price=Decimal("397.58"))
-    BookPositionFactory(instrument_id=3, quantity=Decimal("2500"), price=Decimal("0.7152"), price_currency="GBP",
+    BookPositionFactory(instrument_id=1, quantity=Decimal(1000), price=Decimal("185.64"))
+    BookPositionFactory(instrument_id=2, quantity=Decimal(50), price=Decimal("397.58"))
+    BookPositionFactory(instrument_id=3, quantity=Decimal(2500), price=Decimal("0.7152"), price_currency="GBP",
                         fx_rate=Decimal("1.27"))
     inbox = worker_env / "custodian_inbox" / "2024-01-31" / "GLOBALCUST"
     inbox.mkdir(parents=True)

@@ -412,8 +412,9 @@ def reconcile_positions_sql(*, custodian_code: str, path: Path, stored: Path, sh
                         kind="holdings", as_of=as_of, basis="SETT", stored_path=str(stored), received_by=actor)
             except IntegrityError:  # the same bytes were committed meanwhile (a redelivered task): a duplicate
                 duplicate = CustodianFile.objects.get(custodian_code=custodian_code, sha256=sha)
+                first_run = duplicate.runs.order_by("-started_at").first()  # read before marking the rollback
                 transaction.set_rollback(True)
-                return RunOutcome(run=duplicate.runs.order_by("-started_at").first(), duplicate=True,
+                return RunOutcome(run=first_run, duplicate=True,
                                   timings={"seconds_hash": timings.get("seconds_hash", 0)})
             record_event(subject=cfile, event_type="recon.file_received", actor=actor,
                          detail={"sha256": sha, "format": fmt, "size": size, "rows": rows})
