@@ -11,6 +11,9 @@ from ..exceptions import MeridianError
 
 
 def api_exception_handler(exc, context):
+    if isinstance(exc, RecursionError):  # JSON nested deeper than the parser can follow
+        return Response({"code": "parse_error", "message": "the request body is nested too deeply", "detail": None},
+                        status=400)
     if isinstance(exc, MeridianError):
         return Response({"code": exc.code, "message": exc.message, "detail": exc.detail}, status=exc.status_code)
     if isinstance(exc, Http404):
