@@ -319,8 +319,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     counts = selectors.dashboard_counts(user)
     # Each explained case runs the requirement evaluation (a fixed dozen queries): explain the most
     # recently updated ones here; the rest are one click away.
-    open_cases = list(selectors.cases_for(user).filter(state__in=OPEN_CASE_STATES)
-                      .order_by("-updated_at")[:DASHBOARD_EXPLAINED_CASES])
+    open_cases = list(selectors.cases_for(user).filter(state__in=OPEN_CASE_STATES).defer("policy")
+                      .order_by("-updated_at")[:DASHBOARD_EXPLAINED_CASES])  # the pinned policy loads only on a cache miss
     generation = selectors.audit_generation(user.firm_id)
     case_rows = [{"case": case, "outstanding": present(case, selectors.case_outstanding_cached(case, generation=generation))}
                  for case in open_cases]
