@@ -97,7 +97,7 @@ class Command(BaseCommand):
         parser.add_argument("--seconds", type=float, default=10.0, help="per path")
         parser.add_argument("--connections", type=int, default=8)
         parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
-        parser.add_argument("--parties", type=int, default=3000, help="parties created for case_create")
+        parser.add_argument("--parties", type=int, default=10000, help="fresh parties for case_create (more than it can create in the time)")
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, **options):
