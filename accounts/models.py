@@ -120,6 +120,14 @@ class Account(ConcurrentTransitionMixin, models.Model):
     investor_type = models.CharField(max_length=30, choices=InvestorType.choices, default=InvestorType.RETAIL)
     is_us_person = models.BooleanField(default=False, help_text="Owner is a US person (Reg S, FATCA)")
     lot_relief_method = models.CharField(max_length=20, choices=LotReliefMethod.choices, default=LotReliefMethod.FIFO)
+    hedge_ratio = models.DecimalField(
+        max_digits=5, decimal_places=4, default=Decimal("0"),
+        help_text="Share of each foreign-currency exposure to hedge back to the base currency with forwards (0-1)",
+    )
+    hedge_band = models.DecimalField(
+        max_digits=5, decimal_places=4, default=Decimal("0.05"),
+        help_text="Tolerance around the hedged share, as a share of the exposure, before forwards are adjusted",
+    )
     allows_short = models.BooleanField(default=False)
     status = FSMField(default=AccountStatus.PENDING, choices=AccountStatus.choices, protected=True)
     opened_at = models.DateTimeField(null=True, blank=True)
@@ -132,6 +140,10 @@ class Account(ConcurrentTransitionMixin, models.Model):
         constraints = [
             models.UniqueConstraint(fields=["firm", "number"], name="uniq_account_number_per_firm"),
             ccy_check("base_currency", "account_base_ccy_iso"),
+            models.CheckConstraint(name="account_hedge_ratio_0_1",
+                                   condition=models.Q(hedge_ratio__gte=0) & models.Q(hedge_ratio__lte=1)),
+            models.CheckConstraint(name="account_hedge_band_0_1",
+                                   condition=models.Q(hedge_band__gte=0) & models.Q(hedge_band__lte=1)),
         ]
 
     def __str__(self) -> str:

@@ -135,3 +135,29 @@ def test_a_firm_with_no_active_accounts_rebalances_to_nothing_without_an_error(d
     stats = services.rebalance_run(where=where, params=params, trade_date=TRADE, key="empty-firm")
     assert stats["accounts"] == 0 and stats["orders"] == 0
     assert not Order.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_accounts_hedge_ratio_brings_fx_forwards_for_its_foreign_exposure(desk, subscribed):
+    from accounts.models import Account
+
+    hedged, unhedged = (a for a, _n, _h in desk["accounts"])
+    Account.objects.filter(pk=hedged.pk).update(hedge_ratio=Decimal("0.5"))
+    where, params = selectors.rebalance_scope(firm_id=desk["firm"].pk)
+    stats = services.rebalance_run(where=where, params=params, trade_date=TRADE, key="hedge")
+    forwards = FxOrder.objects.filter(kind="forward")
+    assert stats["forwards"] == forwards.count() > 0
+    assert set(forwards.values_list("account_id", flat=True)) == {hedged.pk}
+    assert {f.buy_currency for f in forwards} == {"GBP"}  # foreign sold forward against the base
+    assert {f.sell_currency for f in forwards} <= {"USD", "JPY"}
+
+
+@pytest.mark.django_db
+def test_a_hedge_ratio_outside_zero_to_one_is_refused_by_the_database(desk):
+    from django.db import IntegrityError, transaction
+
+    from accounts.models import Account
+
+    account = desk["accounts"][0][0]
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Account.objects.filter(pk=account.pk).update(hedge_ratio=Decimal("1.5"))

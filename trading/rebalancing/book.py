@@ -73,7 +73,7 @@ def load_book(*, where: str, params: list, trade_date: dt.date, days: int = DAYS
                    params, "i")
     meta = list(Account.objects.filter(pk__in=_ids_or_none(aid, where, params)).order_by("pk").values_list(
         "pk", "base_currency", "household_id", "is_us_person", "lot_relief_method", "investor_type",
-        "booking_jurisdiction", "booking_centre"))
+        "booking_jurisdiction", "booking_centre", "hedge_ratio", "hedge_band"))
     A = len(aid)
 
     _lap(timings, 'accounts')
@@ -303,6 +303,8 @@ def load_book(*, where: str, params: list, trade_date: dt.date, days: int = DAYS
         household=np.array([m[2] if m[2] is not None else -(k + 1) for k, m in enumerate(meta)], dtype=np.int64),
         us_taxpayer=np.array([bool(m[3]) for m in meta]),
         lot_method=np.array([METHODS.get(m[4], engine.FIFO) for m in meta]),
+        hedge_ratio=np.array([float(m[8]) for m in meta], dtype=np.float64),
+        hedge_band=np.array([float(m[9]) for m in meta], dtype=np.float64),
     )
 
     _lap(timings, 'accounts_arrays')
