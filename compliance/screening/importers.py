@@ -212,6 +212,21 @@ def parse_ofac_remarks(remarks: str) -> dict:
     return out
 
 
+
+def _linked_rows(path, width: int, records: dict):
+    """Rows of an OFAC file linked to sdn.csv by ent_num (alt.csv, add.csv, sdn_comments.csv):
+    each has `width` fields and names an SDN entry that exists; yields (path, line, ent_num, row)."""
+    for line, row in _csv_rows(path):
+        if _is_eof_row(row):
+            continue
+        if len(row) != width:
+            raise WatchlistFormatError(file=str(path), line=line, field="row",
+                                       problem=f"expected {width} fields, found {len(row)}")
+        ent_num = _ofac_int(path, line, "ent_num", row[0])
+        if ent_num not in records:
+            raise WatchlistFormatError(file=str(path), line=line, field="ent_num", problem=f"no SDN entry {ent_num}")
+        yield path, line, ent_num, row
+
 def parse_ofac(paths: Iterable[str | Path]) -> list[WatchlistRecord]:
     """Parse the OFAC legacy CSV set. sdn.csv is required; alt/add/sdn_comments are optional."""
     files = {Path(p).name.lower(): Path(p) for p in paths}
@@ -252,57 +267,25 @@ def parse_ofac(paths: Iterable[str | Path]) -> list[WatchlistRecord]:
             records[ent_num].countries.append(to_iso2(flag))
 
     if "sdn_comments.csv" in files:
-        path = files["sdn_comments.csv"]
-        for line, row in _csv_rows(path):
-            if _is_eof_row(row):
-                continue
-            if len(row) != 2:
-                raise WatchlistFormatError(file=str(path), line=line, field="row",
-                                           problem=f"expected 2 fields, found {len(row)}")
-            ent_num = _ofac_int(path, line, "ent_num", row[0])
-            if ent_num not in records:
-                raise WatchlistFormatError(file=str(path), line=line, field="ent_num",
-                                           problem=f"no SDN entry {ent_num}")
+        for _path, _line, ent_num, row in _linked_rows(files["sdn_comments.csv"], 2, records):
             remarks[ent_num] += _ofac_value(row[1])
 
     if "alt.csv" in files:
-        path = files["alt.csv"]
-        for line, row in _csv_rows(path):
-            if _is_eof_row(row):
-                continue
-            if len(row) != 5:
-                raise WatchlistFormatError(file=str(path), line=line, field="row",
-                                           problem=f"expected 5 fields, found {len(row)}")
-            ent_num = _ofac_int(path, line, "ent_num", row[0])
-            record = records.get(ent_num)
-            if record is None:
-                raise WatchlistFormatError(file=str(path), line=line, field="ent_num",
-                                           problem=f"no SDN entry {ent_num}")
+        for path, line, ent_num, row in _linked_rows(files["alt.csv"], 5, records):
             alt_name = _ofac_value(row[3])
             if not alt_name:
                 raise WatchlistFormatError(file=str(path), line=line, field="alt_name", problem="empty alias")
             alt_type = _ofac_value(row[2]).lower()
             if alt_type in ("weak aka", "weak a.k.a."):
-                record.weak_aliases.append(alt_name)
+                records[ent_num].weak_aliases.append(alt_name)
             else:
-                record.aliases.append(alt_name)
+                records[ent_num].aliases.append(alt_name)
 
     if "add.csv" in files:
-        path = files["add.csv"]
-        for line, row in _csv_rows(path):
-            if _is_eof_row(row):
-                continue
-            if len(row) != 6:
-                raise WatchlistFormatError(file=str(path), line=line, field="row",
-                                           problem=f"expected 6 fields, found {len(row)}")
-            ent_num = _ofac_int(path, line, "ent_num", row[0])
-            record = records.get(ent_num)
-            if record is None:
-                raise WatchlistFormatError(file=str(path), line=line, field="ent_num",
-                                           problem=f"no SDN entry {ent_num}")
+        for _path, _line, ent_num, row in _linked_rows(files["add.csv"], 6, records):
             code = to_iso2(_ofac_value(row[4]))
             if code:
-                record.countries.append(code)
+                records[ent_num].countries.append(code)
 
     for ent_num, record in records.items():
         text = remarks[ent_num]
