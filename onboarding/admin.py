@@ -316,8 +316,8 @@ class RulePackEditForm(forms.ModelForm):
     def clean_content_yaml(self):
         import yaml
 
-        from .rules.packs import PackFile, validate_pack
         from .exceptions import RulePackError
+        from .rules.packs import PackFile, validate_pack
 
         try:
             content = yaml.safe_load(self.cleaned_data["content_yaml"])

@@ -11,8 +11,8 @@ import json
 import uuid
 
 import django_filters
-from django.db.models import BooleanField, Exists, OuterRef, Value
 from django.db import transaction
+from django.db.models import BooleanField, Exists, OuterRef, Value
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets

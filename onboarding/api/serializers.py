@@ -4,7 +4,6 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from ..crypto import mask
-
 from ..models import (
     Address,
     ControlRole,

@@ -1,8 +1,7 @@
 import pytest
 
-from tests.conftest import registries_isolated
-
 from onboarding.services import rulepacks_load
+from tests.conftest import registries_isolated
 from tests.factories import FirmFactory, OfficerFactory, UserFactory
 
 

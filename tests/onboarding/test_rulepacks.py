@@ -10,7 +10,14 @@ from django.core.management.base import CommandError
 
 from onboarding.exceptions import RulePackError
 from onboarding.models import RulePack
-from onboarding.rules.packs import PACK_DIR, PackVersion, check_coverage, read_pack_dir, resolve, validate_pack
+from onboarding.rules.packs import (
+    PACK_DIR,
+    PackVersion,
+    check_coverage,
+    read_pack_dir,
+    resolve,
+    validate_pack,
+)
 
 TODAY = dt.date(2026, 11, 24)
 

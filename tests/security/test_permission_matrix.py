@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import pytest
 from django.core.management import call_command
-from django.db import models
 from rest_framework.test import APIClient
 
 from config import api_urls

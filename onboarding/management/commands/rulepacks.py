@@ -10,7 +10,14 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from onboarding.exceptions import RulePackError
-from onboarding.rules.packs import PACK_DIR, PackVersion, check_coverage, read_pack_dir, resolve, validate_pack
+from onboarding.rules.packs import (
+    PACK_DIR,
+    PackVersion,
+    check_coverage,
+    read_pack_dir,
+    resolve,
+    validate_pack,
+)
 
 
 class Command(BaseCommand):

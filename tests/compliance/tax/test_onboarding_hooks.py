@@ -156,7 +156,7 @@ def test_moving_house_through_onboarding_voids_the_w8_after_commit(django_captur
         f"Form W-8BEN from {party.display_name}: form on file is invalid: change in circumstances: residence"]
 
 
-@time_machine.travel(dt.datetime(2026, 6, 1, 12, tzinfo=dt.timezone.utc))
+@time_machine.travel(dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC))
 def test_submission_prepares_a_prefilled_draft_of_every_missing_form_once():
     trust = EntityFactory(client_type="trust", legal_name="Solaris Family Trust", country_of_incorporation="KY")
     settlor = PersonFactory(given_names="Ann", family_name="Lee", firm=trust.firm)

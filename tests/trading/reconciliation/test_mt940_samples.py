@@ -71,9 +71,9 @@ def test_sample_is_parsed_and_checked(shared_data, name):
     data = (shared_data / "mt940" / name).read_bytes()
     statements = parse_mt940(data, file=name)
     assert len(statements) == count
-    for st in statements:
-        assert st.account and len(st.currency) == 3
-        assert st.opening.currency == st.closing.currency == st.currency
+    for statement in statements:
+        assert statement.account and len(statement.currency) == 3
+        assert statement.opening.currency == statement.closing.currency == statement.currency
     found = [(i.kind, i.statement) for i in check_statements(statements)]
     assert found == issues
 

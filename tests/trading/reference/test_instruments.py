@@ -122,7 +122,7 @@ def test_a_pence_price_loaded_as_pounds_is_refused_and_nothing_loads(ref):
     from trading.reference.services import prices_upsert
 
     vod, aapl = ref.listings["VOD.L"], ref.listings["AAPL"]
-    stamp = dt.datetime(2026, 11, 23, 17, tzinfo=dt.timezone.utc)
+    stamp = dt.datetime(2026, 11, 23, 17, tzinfo=dt.UTC)
     rows = [{"listing_id": aapl.pk, "price_date": dt.date(2026, 11, 23), "as_of": stamp, "price": "272"},
             {"listing_id": vod.pk, "price_date": dt.date(2026, 11, 23), "as_of": stamp, "price": "0.93"}]
     with pytest.raises(ValidationFailed) as err:

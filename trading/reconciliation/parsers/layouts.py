@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import copy
 import csv
-import functools
 import datetime as dt
+import functools
 import io
 import re
 from collections.abc import Iterator
