@@ -6,3 +6,8 @@ class ReconciliationConfig(AppConfig):
     label = "reconciliation"
     default_auto_field = "django.db.models.BigAutoField"
     verbose_name = "Reconciliation"
+
+    def ready(self) -> None:
+        from . import queues
+
+        queues.register()
