@@ -12,7 +12,7 @@ import uuid
 
 import django_filters
 from django.db import transaction
-from django.db.models import BooleanField, Exists, OuterRef, Value
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
@@ -30,31 +30,11 @@ from . import selectors, services
 from .exceptions import ExecutionImportRejected
 from .models import Block, Fill, Order, RebalanceRun
 from .orders.execution_reports import ExecutionFileError, parse_execution_reports
+from .selectors import blocks_for, orders_for, sees_all_firms
 from .tasks import rebalance_in_chunks
 
 MAX_REPORT_BYTES = 5 * 1024 * 1024
 SYNC_ACCOUNT_LIMIT = 2000  # more accounts than this are rebalanced by the Celery chunk tasks
-
-
-def _sees_all(user) -> bool:
-    return bool(getattr(user, "is_superuser", False) or getattr(user, "is_platform_officer", False))
-
-
-def orders_for(user):
-    return scope_to_user(Order.objects.select_related("listing", "listing__market"), user, firm_field="account__firm")
-
-
-def blocks_for(user):
-    """Blocks holding one of the user's firm's orders, annotated `shared` when another firm's
-    orders are in it too (its totals are then not shown)."""
-    qs = Block.objects.select_related("listing", "listing__market", "broker")
-    if _sees_all(user):
-        return qs.annotate(shared=Value(False, output_field=BooleanField()))
-    if not user.is_authenticated or user.firm_id is None:
-        return qs.none().annotate(shared=Value(False, output_field=BooleanField()))
-    own = Order.objects.filter(block=OuterRef("pk"), account__firm_id=user.firm_id)
-    other = Order.objects.filter(block=OuterRef("pk")).exclude(account__firm_id=user.firm_id)
-    return qs.filter(Exists(own)).annotate(shared=Exists(other))
 
 
 # --- Serializers -----------------------------------------------------------------------------------
@@ -251,7 +231,7 @@ class FillViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
             content = upload.read().decode("utf-8")
         except UnicodeDecodeError:
             raise ExecutionImportRejected(f"{name}: not UTF-8 text", detail={"file": name}) from None
-        if not _sees_all(request.user):
+        if not sees_all_firms(request.user):
             _check_blocks_owned(request.user, content, name)
         count = services.execution_reports_import(content=content, file=name, actor=request.user)
         return Response({"file": name, "fills": count}, status=status.HTTP_201_CREATED)

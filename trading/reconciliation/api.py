@@ -12,7 +12,7 @@ import re
 import tempfile
 from pathlib import Path
 
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -20,52 +20,15 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from accounts.api import ID_REGEX, MAX_ID
-from accounts.models import CustodyAccount
 from onboarding.api.idempotency import idempotent
 from onboarding.exceptions import NotFound, PermissionDenied, ValidationFailed
 from onboarding.models import User
 
 from . import services
 from .models import Break, BreakNote, ReconRun
+from .selectors import breaks_for, runs_for, sees_all_firms
 
 MAX_FILE_BYTES = 200 * 1024 * 1024
-
-
-def _sees_all(user) -> bool:
-    return bool(getattr(user, "is_superuser", False) or getattr(user, "is_platform_officer", False))
-
-
-def _firm_custody(firm_id: int, *, number=None, custodian=None):
-    qs = CustodyAccount.objects.filter(account__firm_id=firm_id)
-    if number is not None:
-        qs = qs.filter(number=number)
-    return qs.filter(Q(custodian__bic=custodian) | Q(custodian__name=custodian))
-
-
-def breaks_for(user):
-    """Breaks on the user's firm's custody accounts (matched by custodian and account number
-    when the run did not stamp the firm); platform officers see all. To move into
-    `trading.reconciliation.selectors`."""
-    qs = Break.objects.select_related("owner")
-    if not getattr(user, "is_authenticated", False):
-        return qs.none()
-    if _sees_all(user):
-        return qs
-    if user.firm_id is None:
-        return qs.none()
-    mine = _firm_custody(user.firm_id, number=OuterRef("custody_account"), custodian=OuterRef("custodian_code"))
-    return qs.filter(Q(firm_id=user.firm_id) | (Q(firm__isnull=True) & Exists(mine)))
-
-
-def runs_for(user):
-    qs = ReconRun.objects.select_related("file")
-    if not getattr(user, "is_authenticated", False):
-        return qs.none()
-    if _sees_all(user):
-        return qs
-    if user.firm_id is None:
-        return qs.none()
-    return qs.filter(Exists(_firm_custody(user.firm_id, custodian=OuterRef("custodian_code"))))
 
 
 # --- Serializers -----------------------------------------------------------------------------------
@@ -84,7 +47,7 @@ class ReconRunSerializer(serializers.ModelSerializer):
 
     def get_stats(self, obj) -> dict | None:
         request = self.context.get("request")
-        return obj.stats if request is not None and _sees_all(request.user) else None
+        return obj.stats if request is not None and sees_all_firms(request.user) else None
 
 
 class BreakNoteSerializer(serializers.ModelSerializer):
@@ -167,7 +130,7 @@ class ReconRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def upload(self, request):
         """Receive a custodian file and reconcile it against the books (platform officers). The
         same bytes received again change nothing and answer with the first run."""
-        if not _sees_all(request.user):
+        if not sees_all_firms(request.user):
             raise PermissionDenied("custodian files cover every firm at the custodian; platform officers upload them")
         data = UploadSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -207,7 +170,7 @@ class BreakViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         owner = request.user
         if data.validated_data.get("owner"):
             owners = User.objects.filter(is_active=True)
-            if not _sees_all(request.user):
+            if not sees_all_firms(request.user):
                 owners = owners.filter(firm_id=request.user.firm_id)
             owner = owners.filter(pk=data.validated_data["owner"]).first()
             if owner is None:

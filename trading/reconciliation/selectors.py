@@ -5,7 +5,7 @@ import datetime as dt
 from decimal import Decimal
 
 import numpy as np
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q
 
 from .matching import QSCALE, BookPositions, CashBalances, CorporateActions, IdentifierMap, PendingTrades
 from .models import (
@@ -138,3 +138,44 @@ def run_report(daily_run) -> dict:
     return {"as_of": as_of, "daily_run": daily_run, "match_rate": (clean / pairs) if pairs else None,
             "compared": pairs, "clean": clean, "by_custodian": per_custodian, "by_kind": by_kind,
             "by_age": buckets, "open_breaks": breaks.count(), "top_breaks": top}
+
+
+# --- Scoped reads for the API and pages ---------------------------------------------------
+
+
+def sees_all_firms(user) -> bool:
+    return bool(getattr(user, "is_superuser", False) or getattr(user, "is_platform_officer", False))
+
+
+def _firm_custody(firm_id: int, *, number=None, custodian=None):
+    from accounts.models import CustodyAccount
+
+    qs = CustodyAccount.objects.filter(account__firm_id=firm_id)
+    if number is not None:
+        qs = qs.filter(number=number)
+    return qs.filter(Q(custodian__bic=custodian) | Q(custodian__name=custodian))
+
+
+def breaks_for(user):
+    """Breaks on the user's firm's custody accounts (matched by custodian and account number
+    when the run did not stamp the firm); platform officers see all."""
+    qs = Break.objects.select_related("owner")
+    if not getattr(user, "is_authenticated", False):
+        return qs.none()
+    if sees_all_firms(user):
+        return qs
+    if user.firm_id is None:
+        return qs.none()
+    mine = _firm_custody(user.firm_id, number=OuterRef("custody_account"), custodian=OuterRef("custodian_code"))
+    return qs.filter(Q(firm_id=user.firm_id) | (Q(firm__isnull=True) & Exists(mine)))
+
+
+def runs_for(user):
+    qs = ReconRun.objects.select_related("file")
+    if not getattr(user, "is_authenticated", False):
+        return qs.none()
+    if sees_all_firms(user):
+        return qs
+    if user.firm_id is None:
+        return qs.none()
+    return qs.filter(Exists(_firm_custody(user.firm_id, custodian=OuterRef("custodian_code"))))
