@@ -186,7 +186,7 @@ class PartyIdentifier(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.country} {mask(self.value)}"
+        return f"{self.get_kind_display()} {self.country} {self.masked_value}"
 
     def save(self, *args, **kwargs):
         self.value_index = blind_index(self.value or "")
@@ -194,7 +194,9 @@ class PartyIdentifier(models.Model):
 
     @property
     def masked_value(self) -> str:
-        return mask(self.value) if self.kind != "lei" else self.value
+        from .validation import mask_identifier
+
+        return mask_identifier(self.kind, self.value)
 
 
 class TaxResidence(models.Model):
@@ -214,6 +216,15 @@ class TaxResidence(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["party", "country"], name="uniq_tax_residence")]
+
+    def __str__(self) -> str:
+        import pycountry
+
+        country = pycountry.countries.get(alpha_2=self.country)
+        where = f"{country.name} ({self.country})" if country else self.country
+        if self.tin:
+            return f"Tax resident in {where}, TIN {mask(self.tin)}"
+        return f"Tax resident in {where}, no TIN ({self.get_no_tin_reason_display() or 'no reason given'})"
 
 
 class ControlRole(models.TextChoices):

@@ -200,7 +200,7 @@ def party_add_identifier(*, party: Party, actor: User | None, kind: str, value: 
     _require_firm_access(actor, party.firm_id, roles=FIRM_ROLES)
     if kind not in IdentifierKind.values:
         raise ValidationFailed(f"kind: must be one of {IdentifierKind.values}", detail={"kind": kind})
-    check = validate_identifier(kind, country, value)
+    check = validate_identifier(kind, country, value, entity=party.kind == PartyKind.ENTITY)
     from .crypto import blind_index
 
     identifier, created = PartyIdentifier.objects.get_or_create(
@@ -246,7 +246,7 @@ def party_set_tax_residence(
     _require_firm_access(actor, party.firm_id, roles=FIRM_ROLES)
     country = validate_country(country, field="tax residence")
     if tin:
-        tin = validate_identifier("tax_id", country, tin, field="tin").value
+        tin = validate_identifier("tax_id", country, tin, field="tin", entity=party.kind == PartyKind.ENTITY).value
         no_tin_reason = ""
     elif no_tin_reason not in ("A", "B", "C"):
         raise ValidationFailed(

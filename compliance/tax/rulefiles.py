@@ -156,18 +156,14 @@ def load_form_rules(path: Path | None = None) -> dict[str, Any]:
 
 
 def load_tins(path: Path | None = None) -> dict[str, Any]:
-    path = path or RULES_DIR / "tins.yaml"
-    data = _read(path)
-    if not isinstance(data.get("countries"), dict):
-        raise TaxRuleFileInvalid(f"{path.name}: 'countries' must be a mapping", detail={"file": path.name})
-    for cc, row in data["countries"].items():
-        _country(path, f"countries.{cc}", cc)
-        _require(path, f"countries.{cc}", row, ("source",))
-        if not (row.get("modules") or row.get("pattern") or row.get("entity_modules")):
-            raise TaxRuleFileInvalid(
-                f"{path.name}: countries.{cc}: needs 'modules' or 'pattern'", detail={"file": path.name, "row": cc}
-            )
-    return data
+    """The TIN rows of the one identifier table (onboarding/identifiers.yaml, kind tax_id), in the
+    shape the CRS checks read: {countries: {CC: row}, no_tin_reasons: {...}}."""
+    from onboarding.validation import identifier_table
+
+    table = identifier_table()
+    countries = {cc: row["tax_id"] for cc, row in table["countries"].items() if "tax_id" in row}
+    return {"countries": countries, "no_tin_reasons": table.get("no_tin_reasons", {}),
+            "source": table.get("source", ""), "effective_from": table.get("effective_from")}
 
 
 @cache

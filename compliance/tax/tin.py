@@ -1,5 +1,6 @@
-"""TIN validation per issuing country: python-stdnum where it has a module, a format-only
-pattern where it has none (tins.yaml), and the CRS reasons A/B/C for a missing TIN."""
+"""TIN validation per issuing country through the one identifier table (onboarding/identifiers.yaml:
+python-stdnum where it has a module, a format-only pattern where it has none), and the CRS reasons
+A/B/C for a missing TIN."""
 from __future__ import annotations
 
 import importlib
@@ -9,6 +10,8 @@ from typing import Any
 
 from stdnum.exceptions import ValidationError
 
+from onboarding.validation import check_identifier, identifier_table
+
 from . import rulefiles
 
 
@@ -17,52 +20,27 @@ class TinCheck:
     country: str
     value: str  # normalised (compact) form when valid, else as given
     valid: bool
-    method: str  # "stdnum:gb.utr", "pattern", "fallback", "none"
+    method: str  # "stdnum:gb.utr", "check:sg.nric", "pattern", "fallback", "none"
     message: str = ""
-
-    @property
-    def verified(self) -> bool:
-        """True when check digits were verified (stdnum), not just the shape."""
-        return self.valid and self.method.startswith("stdnum:")
-
-
-def _module(name: str):
-    return importlib.import_module(f"stdnum.{name}")
+    verified: bool = False  # True when check digits were verified, not just the shape
 
 
 def validate_tin(country: str, value: str, *, entity: bool = False, table: dict[str, Any] | None = None) -> TinCheck:
-    """Validate `value` as a TIN issued by `country` for an individual (or an entity)."""
-    table = table or rulefiles.tins()
+    """Validate `value` as a TIN issued by `country` for an individual (or an entity), with the
+    one identifier table the party pages use (onboarding/identifiers.yaml, kind tax_id)."""
     cc = (country or "").upper()
     raw = (value or "").strip()
     if not raw:
         return TinCheck(cc, raw, False, "none", "no TIN given")
-    row = table["countries"].get(cc)
-    if row is None:
-        pattern = table.get("fallback_pattern")
-        if pattern and re.fullmatch(pattern, raw):
-            return TinCheck(cc, raw, True, "fallback", f"no TIN rule for {cc}: format accepted, not verified")
+    check = check_identifier("tax_id", cc, raw, entity=entity)
+    if check.valid:
+        if check.validator.startswith("pattern:default"):
+            return TinCheck(cc, check.value, True, "fallback", f"no TIN rule for {cc}: format accepted, not verified")
+        method = "pattern" if check.validator.startswith("pattern:") else check.validator
+        return TinCheck(cc, check.value, True, method, check.label, verified=check.verified)
+    if cc not in identifier_table()["countries"]:
         return TinCheck(cc, raw, False, "fallback", f"{raw!r} does not look like a TIN")
-    modules = (row.get("entity_modules") if entity else None) or row.get("modules") or []
-    errors: list[str] = []
-    for name in modules:
-        mod = _module(name)
-        try:
-            compact = mod.validate(raw)
-        except ValidationError as exc:
-            errors.append(f"{name}: {getattr(exc, 'message', str(exc))}")
-            continue
-        return TinCheck(cc, str(compact), True, f"stdnum:{name}")
-    if entity:
-        pattern = row.get("entity_pattern") or (None if row.get("entity_modules") else row.get("pattern"))
-    else:
-        pattern = row.get("pattern")
-    if pattern:
-        candidate = raw.upper().replace(" ", "")
-        if re.fullmatch(pattern, candidate):
-            return TinCheck(cc, candidate, True, "pattern", "format accepted, check digits not verified")
-        errors.append(f"does not match the {cc} format")
-    return TinCheck(cc, raw, False, "stdnum:" + ",".join(modules) if modules else "pattern", "; ".join(errors))
+    return TinCheck(cc, raw, False, "pattern", "; ".join(check.reasons))
 
 
 @dataclass(frozen=True)

@@ -104,3 +104,50 @@ def test_countries_and_subdivisions_come_from_iso_3166():
 def test_an_empty_identifier_is_reported_as_required():
     with pytest.raises(ValidationFailed, match="national_id: a value is required"):
         validate_identifier("national_id", "FR", "  ")
+
+
+def test_a_german_idnr_is_check_digit_verified_and_a_steuernummer_is_labelled_as_format_only():
+    # 36574261809 is python-stdnum's published IdNr example; changing the last digit breaks the
+    # check digit, and the 11 digits then only have the shape of a Bavarian/NRW Steuernummer
+    # (FFFBBBUUUUP / FFFBBBBUUUP), which carries no check digit anyone outside the Land verifies.
+    idnr = validate_identifier("tax_id", "DE", "36 574 261 809")
+    assert idnr.validator == "stdnum:de.idnr" and idnr.verified
+    assert "check digit verified" in idnr.label
+    wrong = validate_identifier("tax_id", "DE", "36574261808")
+    assert wrong.validator == "stdnum:de.stnr" and not wrong.verified
+    assert "IdNr" in wrong.label and "check digit is wrong" in wrong.label
+    assert "accepted as a Steuernummer in the format of Bayern" in wrong.label
+    assert "check digit verified" not in wrong.label
+    # A Berlin Steuernummer (FF/BBB/UUUUP, 10 digits) from stdnum's documentation.
+    berlin = validate_identifier("tax_id", "DE", "181/815/0815 5")
+    assert berlin.validator == "stdnum:de.stnr" and not berlin.verified
+    # An entity has no IdNr: only the Steuernummer applies.
+    assert validate_identifier("tax_id", "DE", "36574261809", entity=True).validator == "stdnum:de.stnr"
+    with pytest.raises(ValidationFailed) as error:
+        validate_identifier("tax_id", "DE", "123")
+    assert "de.idnr" not in error.value.message and "IdNr" in error.value.message
+
+
+# Fabricated NRIC/FINs whose check letters a peer project's test suite publishes, one per prefix;
+# S1234567D by hand: 1*2+2*7+3*6+4*5+5*4+6*3+7*2 = 106, 106 mod 11 = 7, "JZIHGFEDCBA"[7] = D.
+VALID_NRICS = ["S1234567D", "T1234567J", "F1234567N", "G1234567X", "M1234567K"]
+
+
+@pytest.mark.parametrize("nric", VALID_NRICS)
+def test_a_singapore_nric_or_fin_is_checked_with_its_check_letter(nric):
+    for kind in ("national_id", "tax_id"):
+        check = validate_identifier(kind, "SG", nric, entity=False)
+        assert check.validator == "check:sg.nric" and check.verified
+    wrong = nric[:-1] + ("A" if nric[-1] != "A" else "B")
+    with pytest.raises(ValidationFailed, match="not a valid NRIC/FIN \\(the check digit is wrong\\)"):
+        validate_identifier("national_id", "SG", wrong)
+
+
+def test_one_masking_rule_public_registers_in_full_personal_identifiers_masked():
+    from onboarding.validation import mask_identifier
+
+    assert mask_identifier("lei", "5493001KJTIIGC8Y1R12") == "5493001KJTIIGC8Y1R12"
+    assert mask_identifier("registration", "01234567") == "01234567"
+    assert mask_identifier("tax_id", "36574261809") == "•••••••1809"
+    assert mask_identifier("national_id", "S1234567D") == "•••••567D"
+    assert mask_identifier("passport", "123456789") == "•••••6789"

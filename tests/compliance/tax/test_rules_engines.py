@@ -182,10 +182,13 @@ def test_a_rate_above_100_percent_is_rejected(tmp_path):
 
 
 def test_an_unquoted_no_for_norway_is_caught_not_read_as_false(tmp_path):
-    bad = tmp_path / "tins.yaml"
-    bad.write_text("countries:\n  NO: {modules: [no.orgnr], source: s}\n")
-    with pytest.raises(TaxRuleFileInvalid, match="quote NO"):
-        rulefiles.load_tins(bad)
+    from onboarding.exceptions import RulePackError
+    from onboarding.validation import load_identifier_table
+
+    bad = tmp_path / "identifiers.yaml"
+    bad.write_text("countries:\n  NO: {tax_id: {modules: [no.orgnr], source: s}}\n")
+    with pytest.raises(RulePackError, match="quote NO"):
+        load_identifier_table(bad)
 
 
 def test_norway_is_a_crs_jurisdiction_with_a_tin_rule():

@@ -29,7 +29,8 @@ def test_a_well_formed_tin_is_accepted_with_the_method_that_checked_it(country, 
 def test_a_bad_check_digit_is_rejected_by_stdnum():
     check = validate_tin("GB", "1955839662")
     assert not check.valid
-    assert "gb.utr" in check.method
+    assert "not a valid Unique Taxpayer Reference (UTR) (the check digit is wrong)" in check.message
+    assert "gb." not in check.message  # the reason is in words, not a library module
 
 
 def test_a_pattern_country_proves_only_the_shape():
@@ -68,3 +69,14 @@ def test_us_tin_type_is_guessed():
 )
 def test_crs_reasons_for_a_missing_tin(country, reason, explanation, ok):
     assert validate_missing_tin(country, reason, explanation).valid is ok
+
+
+def test_the_tax_forms_and_the_party_pages_read_one_identifier_table():
+    """A Singapore NRIC with a correct check letter (S1234567D: weighted sum 106, 106 mod 11 = 7,
+    'JZIHGFEDCBA'[7] = 'D') is a TIN on a tax form exactly when it is on a party page."""
+    from onboarding.validation import validate_identifier
+
+    assert validate_tin("SG", "S1234567D").valid and validate_tin("SG", "S1234567D").verified
+    assert validate_identifier("tax_id", "SG", "S1234567D").validator == "check:sg.nric"
+    assert not validate_tin("SG", "S1234567A").valid  # wrong check letter: refused on both
+    assert "check digit is wrong" in validate_tin("SG", "S1234567A").message
