@@ -3,12 +3,8 @@ python-stdnum where it has a module, a format-only pattern where it has none), a
 A/B/C for a missing TIN."""
 from __future__ import annotations
 
-import importlib
-import re
 from dataclasses import dataclass
 from typing import Any
-
-from stdnum.exceptions import ValidationError
 
 from onboarding.validation import check_identifier, identifier_table
 
