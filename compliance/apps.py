@@ -7,7 +7,9 @@ class ComplianceConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import hooks, queues
+        from . import desk_panels, hooks, labels, queues
 
         hooks.register()
+        labels.register()
+        desk_panels.register()
         queues.register()

@@ -206,6 +206,7 @@ class ClearedMatch(models.Model):
     expires_at = models.DateTimeField()
 
     class Meta:
+        verbose_name_plural = "cleared matches"
         indexes = [models.Index(fields=["party", "source", "entry_ref"])]
 
 

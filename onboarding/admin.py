@@ -2,15 +2,12 @@
 services; the state fields are read-only here (they are protected on the model)."""
 from __future__ import annotations
 
-import json
-
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.html import format_html, format_html_join
 
 from . import services
-from .audit import events_for
 from .exceptions import MeridianError
 from .models import (
     Address,
@@ -44,31 +41,49 @@ class UserAdmin(BaseUserAdmin):
     add_fieldsets = BaseUserAdmin.add_fieldsets + (("Meridian", {"fields": ("firm", "role")}),)
 
 
-class AddressInline(admin.TabularInline):
-    model = Address
+class ReadOnlyInline(admin.TabularInline):
+    """Evidence the advisor submitted: officers read it here; corrections go through a request
+    for information or the audited correction on the party itself."""
+
     extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
-class IdentifierInline(admin.TabularInline):
-    """Masked here; the full value is revealed only through the audited reveal service."""
+class AddressInline(ReadOnlyInline):
+    model = Address
+    fields = ("kind", "line1", "line2", "city", "region", "postal_code", "country")
+
+
+class IdentifierInline(ReadOnlyInline):
+    """Masked by the one rule (LEIs and registration numbers are public); the full value is
+    revealed only through the audited reveal service."""
 
     model = PartyIdentifier
-    extra = 0
-    fields = ("kind", "country", "masked_value", "validator")
-    readonly_fields = ("kind", "country", "masked_value", "validator")
+    fields = ("kind", "country", "masked_value", "how_checked")
+    readonly_fields = ("kind", "country", "masked_value", "how_checked")
 
-    def has_add_permission(self, request, obj=None):
-        return False
+    @admin.display(description="Value")
+    def masked_value(self, obj):
+        return obj.masked_value
+
+    @admin.display(description="How it was checked")
+    def how_checked(self, obj):
+        from .validation import check_identifier
+
+        check = check_identifier(obj.kind, obj.country, obj.value) if obj.kind != "lei" else None
+        return check.label if check is not None and check.valid else ("LEI, check digits verified" if obj.kind == "lei" else obj.validator)
 
 
-class TaxResidenceInline(admin.TabularInline):
+class TaxResidenceInline(ReadOnlyInline):
     model = TaxResidence
-    extra = 0
     fields = ("country", "masked_tin", "no_tin_reason", "no_tin_explanation")
     readonly_fields = ("country", "masked_tin", "no_tin_reason", "no_tin_explanation")
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="TIN")
     def masked_tin(self, obj):
@@ -77,52 +92,109 @@ class TaxResidenceInline(admin.TabularInline):
         return mask(obj.tin)
 
 
-class OwnersInline(admin.TabularInline):
+class OwnersInline(ReadOnlyInline):
     model = OwnershipLink
     fk_name = "owned"
-    extra = 0
+    fields = ("owner", "role", "percentage")
     verbose_name = "owner or controller"
     verbose_name_plural = "owners and controllers"
 
 
-class DocumentInline(admin.TabularInline):
+class DocumentInline(ReadOnlyInline):
     model = Document
-    extra = 0
-    fields = ("doc_type", "original_name", "content_type", "size", "expires_on", "uploaded_at")
-    readonly_fields = ("original_name", "content_type", "size", "uploaded_at")
+    fields = ("doc_type", "view_link", "content_type", "size", "expires_on", "uploaded_at")
+    readonly_fields = ("doc_type", "view_link", "content_type", "size", "expires_on", "uploaded_at")
+
+    @admin.display(description="File")
+    def view_link(self, obj):
+        return document_link(obj)
+
+
+def document_link(document: Document) -> str:
+    """A link that opens the document inline through the audited download, when that view is
+    installed; else the file's name alone (never a /media/ path)."""
+    from django.urls import NoReverseMatch, reverse
+
+    for name in ("document-download", "portal:document_view", "documents:download"):
+        try:
+            url = reverse(name, args=[document.pk])
+        except NoReverseMatch:
+            continue
+        return format_html('<a href="{}" target="_blank" rel="noopener">{}</a>', url,
+                           document.original_name or document.get_doc_type_display())
+    return document.original_name or document.get_doc_type_display()
+
+
+def country_choices() -> list[tuple[str, str]]:
+    import pycountry
+
+    return sorted(((c.alpha_2, f"{c.name} ({c.alpha_2})") for c in pycountry.countries), key=lambda c: c[1])
+
+
+def countries_in_words(codes) -> str:
+    import pycountry
+
+    names = []
+    for code in codes or []:
+        country = pycountry.countries.get(alpha_2=str(code))
+        names.append(f"{country.name} ({code})" if country else str(code))
+    return ", ".join(names) or "—"
+
+
+class PartyCorrectionForm(forms.ModelForm):
+    """An officer's correction of a party's data: every change needs a reason, and is audited
+    with the fields it changed. The firm and the submitted evidence are not editable here."""
+
+    nationalities = forms.MultipleChoiceField(choices=country_choices, required=False,
+                                              widget=forms.SelectMultiple(attrs={"size": 6}),
+                                              help_text="Hold Ctrl (Cmd on a Mac) to choose several.")
+    correction_reason = forms.CharField(
+        label="Reason for the correction", widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Required: recorded in the audit trail with the fields you changed. To ask the advisor "
+                  "instead, request information on the case.")
+
+    class Meta:
+        model = Party
+        exclude = ("date_of_birth",)
 
 
 @admin.register(Party)
 class PartyAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "firm", "kind", "client_type", "residence_country", "is_pep", "version")
+    form = PartyCorrectionForm
+    list_display = ("__str__", "firm", "kind", "client_type", "residence_country", "nationalities_in_words", "is_pep",
+                    "version")
     list_filter = ("kind", "client_type", "is_pep", "firm", "residence_country")
     search_fields = ("given_names", "family_name", "legal_name", "email")
     inlines = [AddressInline, IdentifierInline, TaxResidenceInline, OwnersInline, DocumentInline]
-    readonly_fields = ("version", "created_at", "updated_at", "masked_date_of_birth")
-    exclude = ("date_of_birth",)
+    readonly_fields = ("firm", "kind", "version", "created_at", "updated_at", "masked_date_of_birth")
+
+    def has_add_permission(self, request):
+        return False  # parties come from the advisor's onboarding
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Nationalities")
+    def nationalities_in_words(self, obj):
+        return countries_in_words(obj.nationalities)
 
     def save_model(self, request, obj, form, change):
-        """An officer's correction in the admin is audited like any other change of party data."""
+        """An officer's correction in the admin is audited like any other change of party data,
+        with the reason the officer gave."""
         from django.db import transaction
 
         from .audit import record_event
         from .services import MATERIAL_FIELDS
 
         with transaction.atomic():
-            material = sorted(set(form.changed_data) & MATERIAL_FIELDS)
+            changed = sorted(set(form.changed_data) - {"correction_reason"})
+            material = sorted(set(changed) & MATERIAL_FIELDS)
             if change and material:
                 obj.version += 1
             super().save_model(request, obj, form, change)
-            record_event(subject=obj, event_type="party.changed_in_admin" if change else "party.created_in_admin",
-                         actor=request.user, detail={"fields": sorted(form.changed_data), "material": material})
-
-    def save_formset(self, request, form, formset, change):
-        from .audit import record_event
-
-        super().save_formset(request, form, formset, change)
-        if formset.has_changed():
-            record_event(subject=form.instance, event_type="party.related_changed_in_admin", actor=request.user,
-                         detail={"inline": formset.model._meta.model_name})
+            record_event(subject=obj, event_type="party.corrected" if change else "party.created_in_admin",
+                         actor=request.user, reason=form.cleaned_data.get("correction_reason", ""),
+                         detail={"fields": changed, "material": material})
 
     @admin.display(description="Date of birth")
     def masked_date_of_birth(self, obj):
@@ -135,18 +207,22 @@ class CaseActionForm(forms.Form):
 
 @admin.register(OnboardingCase)
 class OnboardingCaseAdmin(admin.ModelAdmin):
-    list_display = ("id", "party", "firm", "kind", "jurisdiction", "state", "risk_level", "submitted_at")
-    list_filter = ("state", "kind", "risk_level", "jurisdiction", "firm")
+    list_display = ("id", "party", "firm", "kind", "jurisdiction", "state", "risk_level", "assigned_to", "submitted_at")
+    list_filter = ("state", "kind", "risk_level", "jurisdiction", "party__client_type", "assigned_to", "firm")
     search_fields = ("party__given_names", "party__family_name", "party__legal_name", "id")
     readonly_fields = (
         "firm", "party", "relationship", "kind", "jurisdiction", "state", "risk_level", "rule_pack_versions",
         "submitted_by", "submitted_at", "first_approver", "approved_by", "decided_at", "created_at",
-        "outstanding_checklist", "ownership_chart", "audit_trail", "pinned_policy",
+        "assigned_to", "assigned_at", "outstanding_checklist", "ownership_chart", "audit_trail", "pinned_policy",
     )
     exclude = ("policy", "acknowledged_flags", "created_by")
-    actions = ["start_review", "approve", "reject"]
+    # No bulk transitions: every decision is taken on the case's own page, with its rationale.
+    actions = None
 
     def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False
 
     def get_urls(self):
@@ -176,9 +252,12 @@ class OnboardingCaseAdmin(admin.ModelAdmin):
         return response
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
+        from .labels import case_action_label
+
         case = self.get_object(request, object_id)
+        actions = allowed_case_actions(case, request.user) if case else []
         extra_context = {**(extra_context or {}),
-                         "case_actions": allowed_case_actions(case, request.user) if case else []}
+                         "case_actions": [{"code": a, "label": case_action_label(a, case)} for a in actions]}
         return super().change_view(request, object_id, form_url, extra_context)
 
     def transition_view(self, request, pk, action):
@@ -187,10 +266,15 @@ class OnboardingCaseAdmin(admin.ModelAdmin):
 
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
+        from .labels import case_action_label
+
         case = get_object_or_404(OnboardingCase, pk=pk)
-        reason = request.POST.get("reason", "")
+        reason = request.POST.get("reason", "").strip()
+        if not reason:
+            messages.error(request, f"{case_action_label(action, case)}: give the rationale for this decision.")
+            return redirect("admin:onboarding_onboardingcase_change", pk)
         calls = {
-            "start_review": lambda: services.case_start_review(case=case, actor=request.user),
+            "start_review": lambda: services.case_start_review(case=case, actor=request.user, reason=reason),
             "approve": lambda: services.case_approve(case=case, actor=request.user, reason=reason),
             "reject": lambda: services.case_reject(case=case, actor=request.user, reason=reason),
             "request_information": lambda: services.case_request_information(case=case, actor=request.user,
@@ -199,11 +283,13 @@ class OnboardingCaseAdmin(admin.ModelAdmin):
             "withdraw": lambda: services.case_withdraw(case=case, actor=request.user, reason=reason),
         }
         if action not in calls:
-            messages.error(request, f"Unknown action {action}.")
+            messages.error(request, "That is not something a case can do.")
         else:
             try:
+                label = case_action_label(action, case)
                 calls[action]()
-                messages.success(request, f"Case {pk}: {action.replace('_', ' ')} done.")
+                case.refresh_from_db()
+                messages.success(request, f"Case {pk}: {label} done; the case is now {case.get_state_display().lower()}.")
             except MeridianError as exc:
                 detail = exc.detail if isinstance(exc.detail, list) else []
                 messages.error(request, f"Case {pk}: {exc.message}"
@@ -217,8 +303,8 @@ class OnboardingCaseAdmin(admin.ModelAdmin):
             return "Nothing outstanding."
         return format_html(
             "<ul>{}</ul>",
-            format_html_join("", "<li><strong>{}</strong>: {}<br><small>{}</small></li>",
-                             ((i.category, i.reason, i.source) for i in items)),
+            format_html_join("", "<li><strong>{}</strong>: {}<br><small>Rule source: {}</small></li>",
+                             ((i.category.capitalize(), i.reason, i.source) for i in items)),
         )
 
     @admin.display(description="Beneficial owners and controllers")
@@ -235,40 +321,30 @@ class OnboardingCaseAdmin(admin.ModelAdmin):
 
     @admin.display(description="Audit trail")
     def audit_trail(self, obj):
+        from .labels import describe
+        from .selectors import case_audit_events
+
         return format_html(
             "<ol>{}</ol>",
-            format_html_join("", "<li>{} {} {} &rarr; {} by {} {}</li>", (
-                (e.created_at.strftime("%Y-%m-%d %H:%M:%S"), e.event_type, e.from_state, e.to_state,
-                 e.actor or "system", e.reason) for e in events_for(obj))),
+            format_html_join("", "<li>{}: <strong>{}</strong> by {}{}</li>", (
+                (e.created_at.strftime("%Y-%m-%d %H:%M"), describe(e), e.actor or "the system",
+                 f" — {e.reason}" if e.reason else "") for e in case_audit_events(obj))),
         )
 
     @admin.display(description="Pinned policy")
     def pinned_policy(self, obj):
-        return format_html("<pre>{}</pre>", json.dumps(obj.policy.get("policy", {}), indent=1)[:4000])
+        from .labels import policy_summary
 
-    def _run(self, request, queryset, action):
-        done = 0
-        for case in queryset:
-            try:
-                action(case)
-                done += 1
-            except MeridianError as exc:
-                self.message_user(request, f"Case {case.pk}: {exc.message}", messages.ERROR)
-        if done:
-            self.message_user(request, f"{done} case(s) updated.", messages.SUCCESS)
-
-    @admin.action(description="Start review")
-    def start_review(self, request, queryset):
-        self._run(request, queryset, lambda c: services.case_start_review(case=c, actor=request.user))
-
-    @admin.action(description="Approve (four-eyes where required)")
-    def approve(self, request, queryset):
-        self._run(request, queryset, lambda c: services.case_approve(case=c, actor=request.user))
-
-    @admin.action(description="Reject")
-    def reject(self, request, queryset):
-        self._run(request, queryset, lambda c: services.case_reject(case=c, actor=request.user,
-                                                                    reason="Rejected from the admin"))
+        rows = policy_summary(obj.policy)
+        if not rows:
+            return "Not pinned yet: the policy is pinned when the case is submitted."
+        packs = ", ".join(obj.rule_pack_versions or [])
+        return format_html(
+            "<p>Rule packs: {}</p><table><tr><th>Topic</th><th>Requires</th><th>Rule and source</th></tr>{}</table>",
+            packs or "—",
+            format_html_join("", "<tr><td>{}</td><td>{}</td><td><small>{}</small></td></tr>",
+                             ((r["topic"], r["value"], r["source"]) for r in rows)),
+        )
 
 
 class OverdueFilter(admin.SimpleListFilter):
@@ -381,5 +457,27 @@ class AuditEventAdmin(admin.ModelAdmin):
         return False
 
 
-admin.site.register(Document)
+@admin.register(Document)
+class DocumentAdmin(admin.ModelAdmin):
+    """Evidence: officers open it through the audited download and never change or delete it."""
+
+    list_display = ("__str__", "party", "doc_type", "view_link", "expires_on", "uploaded_at")
+    list_filter = ("doc_type",)
+    search_fields = ("original_name", "party__legal_name", "party__family_name")
+    fields = ("party", "doc_type", "view_link", "content_type", "size", "sha256", "expires_on", "uploaded_by",
+              "uploaded_at")
+    readonly_fields = fields
+
+    @admin.display(description="File")
+    def view_link(self, obj):
+        return document_link(obj)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 admin.site.site_header = "Meridian compliance"

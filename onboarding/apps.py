@@ -9,3 +9,6 @@ class OnboardingConfig(AppConfig):
         from . import queues, security  # noqa: F401 - security connects the sign-in failure receiver
 
         queues.register()
+        from .labels import register_onboarding_states
+
+        register_onboarding_states()

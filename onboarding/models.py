@@ -468,11 +468,14 @@ class OnboardingCase(ConcurrentTransitionMixin, models.Model):
     first_approver = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     approved_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     decided_at = models.DateTimeField(null=True, blank=True)
+    assigned_to = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="assigned_cases",
+                                    help_text="The officer working the case (claimed or assigned)")
+    assigned_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        indexes = [models.Index(fields=["firm", "state"])]
+        indexes = [models.Index(fields=["firm", "state"]), models.Index(fields=["assigned_to", "state"])]
 
     def __str__(self) -> str:
         return f"Case {self.pk} {self.party} ({self.state})"
@@ -625,6 +628,7 @@ class WebhookDelivery(models.Model):
     delivered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name_plural = "webhook deliveries"
         constraints = [models.UniqueConstraint(fields=["endpoint", "event_id"], name="uniq_webhook_delivery")]
 
 

@@ -15,7 +15,7 @@ def _case_rows(queryset) -> list[dict]:
     now = timezone.now()
     return [
         {"label": f"Case {c.pk}: {c.party} ({c.jurisdiction})",
-         "url": reverse("admin:onboarding_onboardingcase_change", args=[c.pk]),
+         "url": reverse("desk:case", args=[c.pk]),
          "age_days": (now - (c.submitted_at or c.created_at)).days, "detail": c.get_state_display()}
         for c in queryset.select_related("party")[:ROWS]
     ]
@@ -24,7 +24,7 @@ def _case_rows(queryset) -> list[dict]:
 def _state_queue(title: str, state: str, severity: str = "normal"):
     def provider(user) -> WorkQueue:
         queryset = cases_for(user).filter(state=state).order_by("submitted_at", "pk")
-        url = reverse("admin:onboarding_onboardingcase_changelist") + f"?state__exact={state}"
+        url = reverse("desk:queue") + f"?state={state}"
         return WorkQueue(title=title, count=queryset.count(), url=url, rows=_case_rows(queryset), severity=severity)
 
     return provider

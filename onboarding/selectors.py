@@ -310,24 +310,29 @@ def allowed_case_actions(case: OnboardingCase, user: User) -> list[str]:
 def case_audit_events(case: OnboardingCase):
     """The case's audit trail for export: the case, its relationship, and every party in its
     ownership structure (data, identifiers, documents, screening), oldest first."""
+    from .labels import audit_subjects
     from .models import AuditEvent
 
-    party_ids = [str(pk) for pk in [case.party_id, *ownership_of(case.party).shares]]
+    ids = [case.party_id, *ownership_of(case.party).shares]
+    party_ids = [str(pk) for pk in ids]
     query = (Q(subject_type=OnboardingCase._meta.label_lower, subject_id=str(case.pk))
              | Q(subject_type=Relationship._meta.label_lower, subject_id=str(case.relationship_id))
-             | Q(subject_type=Party._meta.label_lower, subject_id__in=party_ids))
+             | Q(subject_type=Party._meta.label_lower, subject_id__in=party_ids)
+             | audit_subjects(ids))  # tax forms, screening alerts: registered by their apps
     return AuditEvent.objects.filter(query).select_related("actor").order_by("created_at", "id")
 
 
-AUDIT_EXPORT_FIELDS = ("id", "created_at", "event_type", "subject_type", "subject_id", "from_state", "to_state",
-                       "actor", "reason", "detail")
+AUDIT_EXPORT_FIELDS = ("id", "created_at", "what", "event_type", "subject_type", "subject_id", "from_state",
+                       "to_state", "actor", "reason", "detail")
 
 
 def audit_rows(events) -> list[dict]:
     import json as _json
 
+    from .labels import describe
+
     return [{
-        "id": e.pk, "created_at": e.created_at.isoformat(), "event_type": e.event_type,
+        "id": e.pk, "created_at": e.created_at.isoformat(), "what": describe(e), "event_type": e.event_type,
         "subject_type": e.subject_type, "subject_id": e.subject_id, "from_state": e.from_state,
         "to_state": e.to_state, "actor": e.actor.username if e.actor else "system", "reason": e.reason,
         "detail": _json.dumps(e.detail, sort_keys=True, default=str),

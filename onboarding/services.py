@@ -28,6 +28,7 @@ from .exceptions import (
     ValidationFailed,
 )
 from .models import (
+    OPEN_CASE_STATES,
     Address,
     CaseKind,
     CaseState,
@@ -429,10 +430,35 @@ def case_submit(*, case: OnboardingCase, actor: User | None) -> OnboardingCase:
 
 
 @transaction.atomic
-def case_start_review(*, case: OnboardingCase, actor: User | None) -> OnboardingCase:
+def case_start_review(*, case: OnboardingCase, actor: User | None, reason: str = "") -> OnboardingCase:
     _require_officer(actor)
     case = _lock_case(case)
-    return _transition(case, "start_review", actor=actor, event="case.review_started")
+    if actor is not None and case.assigned_to_id is None:
+        case.assigned_to, case.assigned_at = actor, timezone.now()  # whoever starts the review has it
+    return _transition(case, "start_review", actor=actor, event="case.review_started", reason=reason)
+
+
+@transaction.atomic
+def case_assign(*, case: OnboardingCase, actor: User, assignee: User | None, reason: str = "") -> OnboardingCase:
+    """Give an open case to an officer (assignee=actor: claim it; None: put it back in the queue).
+    Audited with who had it before."""
+    _require_officer(actor)
+    if assignee is not None and not (assignee.is_platform_officer or assignee.is_superuser):
+        raise ValidationFailed("assignee: only a compliance officer can work a case", detail={"assignee": "not an officer"})
+    case = _lock_case(case)
+    if case.state not in OPEN_CASE_STATES:
+        raise InvalidTransition(f"a case that is {case.get_state_display().lower()} cannot be assigned",
+                                detail={"state": case.state, "action": "assign"})
+    before = case.assigned_to
+    if (before.pk if before else None) == (assignee.pk if assignee else None):
+        return case
+    case.assigned_to, case.assigned_at = assignee, (timezone.now() if assignee else None)
+    OnboardingCase.objects.filter(pk=case.pk).update(assigned_to=assignee, assigned_at=case.assigned_at)
+    event = "case.claimed" if assignee is not None and assignee.pk == actor.pk else (
+        "case.assigned" if assignee is not None else "case.unassigned")
+    record_event(subject=case, event_type=event, actor=actor, reason=reason,
+                 detail={"from": before.get_username() if before else "", "to": assignee.get_username() if assignee else ""})
+    return case
 
 
 @transaction.atomic

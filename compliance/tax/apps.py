@@ -8,7 +8,9 @@ class TaxConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import hooks, queues
+        from . import desk_panels, hooks, labels, queues
 
         hooks.register()
+        labels.register()
+        desk_panels.register()
         queues.register()

@@ -41,7 +41,9 @@ def test_the_case_page_shows_checklist_owners_audit_and_only_allowed_buttons(dem
     assert first.status_code == 200
     text = first.content.decode()
     assert "Heidi Brunner" in text  # ownership chart
-    assert "case.first_approval" in text  # audit trail
+    assert "First approval given" in text and "case.first_approval" not in text  # audit trail in words
+    assert "Startreview" not in text and "Requestinformation" not in text
+    assert "Reject" in text and 'name="reason"' in text and "required" in text  # every decision takes a rationale
     assert "/transition/approve/" not in text  # four-eyes: no approve button for the first approver
     other = User.objects.filter(role="compliance_officer", is_superuser=False).exclude(pk=case.first_approver_id).first()
     second = signed_in(other.username).get(f"/admin/onboarding/onboardingcase/{case.pk}/change/")
@@ -52,12 +54,18 @@ def test_a_button_runs_the_service_and_reports_outstanding_requirements(demo):
     case = OnboardingCase.objects.get(state=CaseState.AWAITING_SECOND_APPROVAL)
     other = User.objects.filter(role="compliance_officer", is_superuser=False).exclude(pk=case.first_approver_id).first()
     client = signed_in(other.username)
-    response = client.post(f"/admin/onboarding/onboardingcase/{case.pk}/transition/approve/", follow=True)
+    refused = client.post(f"/admin/onboarding/onboardingcase/{case.pk}/transition/approve/", follow=True)
+    assert "give the rationale" in refused.content.decode()  # no rationale, no decision
+    case.refresh_from_db()
+    assert case.state == CaseState.AWAITING_SECOND_APPROVAL
+    response = client.post(f"/admin/onboarding/onboardingcase/{case.pk}/transition/approve/",
+                           {"reason": "Documents and screening reviewed; structure explained."}, follow=True)
     assert response.status_code == 200
     case.refresh_from_db()
     assert case.state == CaseState.APPROVED
     draft = OnboardingCase.objects.filter(state=CaseState.IN_REVIEW).first()
-    response = client.post(f"/admin/onboarding/onboardingcase/{draft.pk}/transition/approve/", follow=True)
+    response = client.post(f"/admin/onboarding/onboardingcase/{draft.pk}/transition/approve/",
+                           {"reason": "looks fine"}, follow=True)
     draft.refresh_from_db()
     assert draft.state == CaseState.IN_REVIEW
     assert "outstanding" in response.content.decode()
@@ -105,13 +113,44 @@ def test_an_officers_correction_of_a_party_in_the_admin_is_audited(demo):
     request = RequestFactory().post("/")
     request.user = officer
     form_class = model_admin.get_form(request, party, change=True)
-    data = {name: getattr(party, name) for name in form_class.base_fields if name != "nationalities"}
-    data.update(email="alice.carter@example.com", residence_country="FR", nationalities='["GB"]')
+    assert "firm" not in form_class.base_fields  # the party's firm is evidence, never edited here
+    data = {name: getattr(party, name) for name in form_class.base_fields if name not in ("nationalities", "correction_reason")}
+    data.update(email="alice.carter@example.com", residence_country="FR", nationalities=["GB"], correction_reason="")
+    form = form_class(data=data, instance=Party.objects.get(pk=party.pk))
+    assert not form.is_valid() and "correction_reason" in form.errors  # no correction without a reason
+    data["correction_reason"] = "Client moved to Paris (letter of 2 March on file)"
     form = form_class(data=data, instance=party)
     assert form.is_valid(), form.errors
     model_admin.save_model(request, form.save(commit=False), form, change=True)
     party.refresh_from_db()
     assert party.residence_country == "FR" and party.version == 2
-    event = AuditEvent.objects.get(event_type="party.changed_in_admin", subject_id=str(party.pk))
+    event = AuditEvent.objects.get(event_type="party.corrected", subject_id=str(party.pk))
     assert {"email", "residence_country"} <= set(event.detail["fields"])
     assert "residence_country" in event.detail["material"] and event.actor == officer
+    assert event.reason == "Client moved to Paris (letter of 2 March on file)"
+
+
+def test_evidence_is_read_only_and_there_is_no_bulk_approval(demo):
+    from onboarding.models import Document, Party, TaxResidence
+
+    client = signed_in("officer")
+    changelist = client.get("/admin/onboarding/onboardingcase/").content.decode()
+    assert 'name="action"' not in changelist  # no bulk actions, so no bulk approve
+    document = Document.objects.first()
+    page = client.get(f"/admin/onboarding/document/{document.pk}/change/").content.decode()
+    assert "/media/" not in page and 'type="file"' not in page and "Save" not in page
+    assert client.post(f"/admin/onboarding/document/{document.pk}/delete/").status_code == 403
+    party = Party.objects.exclude(nationalities=[]).first()
+    party_page = client.get(f"/admin/onboarding/party/{party.pk}/change/").content.decode()
+    assert "TaxResidence object" not in party_page
+    assert '["' not in party_page.split('id="id_nationalities"')[0][-2000:]  # nationalities offered by name
+    residence = TaxResidence.objects.first()
+    assert str(residence).startswith("Tax resident in ")
+
+
+def test_plurals_read_as_english():
+    from compliance.models import ClearedMatch
+    from trading.reconciliation.models import BookCash
+
+    assert str(ClearedMatch._meta.verbose_name_plural) == "cleared matches"
+    assert str(BookCash._meta.verbose_name_plural) == "book cash balances"

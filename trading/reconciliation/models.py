@@ -109,6 +109,7 @@ class BookCash(models.Model):
     as_of = models.DateField()
 
     class Meta:
+        verbose_name_plural = "book cash balances"
         constraints = [models.UniqueConstraint(fields=["custodian_code", "custody_account", "currency"],
                                                name="recon_bookcash_unique")]
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 import datetime as dt
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse, HttpResponseForbidden
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse
 
 from .models import DailyRun
 from .reports import report_html
@@ -15,7 +16,7 @@ REPORT_ROLES = {"operations", "compliance_officer"}
 @login_required
 def run_report_view(request, as_of: str):
     if not (request.user.is_staff or request.user.role in REPORT_ROLES):
-        return HttpResponseForbidden("reconciliation reports are for operations and compliance")
+        raise PermissionDenied("Reconciliation reports are for operations and compliance staff.")
     try:
         day = dt.date.fromisoformat(as_of)
     except ValueError:
