@@ -16,9 +16,8 @@ def test_a_missing_page_is_the_sites_404_and_an_api_miss_is_json(signed_in):
 
 
 def test_another_firms_case_is_a_styled_404(signed_in, other_advisor):
-    from tests.factories import PersonFactory
-
     from onboarding import services
+    from tests.factories import PersonFactory
 
     party = PersonFactory(firm=other_advisor.firm)
     case = services.case_create(firm=other_advisor.firm, party=party, actor=other_advisor)
