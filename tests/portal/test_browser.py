@@ -12,6 +12,7 @@ import pytest
 from django.conf import settings
 
 from onboarding.models import CaseState, OnboardingCase
+from onboarding.samples import pdf_bytes
 from onboarding.services import rulepacks_load
 from tests.factories import FirmFactory, UserFactory
 
@@ -178,7 +179,7 @@ def test_advisor_onboards_an_entity_with_two_owners_submits_and_sees_what_is_out
     # Step 3: a document
     page.click_link("Continue to documents")
     pdf = tmp_path / "certificate.pdf"
-    pdf.write_bytes(b"%PDF-1.4\n% certificate of incorporation\n")
+    pdf.write_bytes(pdf_bytes("certificate of incorporation"))
     page.fill({"doc_type": "certificate_of_incorporation"})
     page.field("file").send_keys(str(pdf))
     page.click_button("Upload")
