@@ -7,7 +7,7 @@ from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 
 from onboarding.labels import humanize
-from onboarding.panels import Panel, register_desk_panel
+from onboarding.panels import Panel, review_desk
 
 FEATURES = {"name": "name", "identifier": "identifier", "dob": "date of birth", "dob_day": "day of birth",
             "dob_year": "year of birth", "country": "country"}
@@ -89,5 +89,5 @@ def risk_panel(request, case, party_ids):
 
 
 def register() -> None:
-    register_desk_panel("compliance.screening", screening_panel, order=20)
-    register_desk_panel("compliance.risk", risk_panel, order=30)
+    review_desk.register("screening", screening_panel)
+    review_desk.register("risk", risk_panel)

@@ -20,6 +20,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # Swagger UI with its start-up script served as a file (?script), so the CSP needs no 'unsafe-inline'.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    path("documents/", include("onboarding.document_urls")),
     path("reconciliation/", include("trading.reconciliation.urls")),
     path("desk/", include("onboarding.desk_urls")),
     path("", include("onboarding.urls")),

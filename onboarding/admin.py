@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from . import services
@@ -100,6 +101,14 @@ class OwnersInline(ReadOnlyInline):
     verbose_name_plural = "owners and controllers"
 
 
+def _document_link(document) -> str:
+    if not document.pk or not document.file:
+        return "-"
+    url = reverse("onboarding:document-download", args=[document.pk])
+    return format_html('<a href="{}" target="_blank" rel="noopener">Open</a> · <a href="{}?download=1">Download</a>',
+                       url, url)
+
+
 class DocumentInline(ReadOnlyInline):
     model = Document
     fields = ("doc_type", "view_link", "content_type", "size", "expires_on", "uploaded_at")
@@ -111,18 +120,9 @@ class DocumentInline(ReadOnlyInline):
 
 
 def document_link(document: Document) -> str:
-    """A link that opens the document inline through the audited download, when that view is
-    installed; else the file's name alone (never a /media/ path)."""
-    from django.urls import NoReverseMatch, reverse
-
-    for name in ("document-download", "portal:document_view", "documents:download"):
-        try:
-            url = reverse(name, args=[document.pk])
-        except NoReverseMatch:
-            continue
-        return format_html('<a href="{}" target="_blank" rel="noopener">{}</a>', url,
-                           document.original_name or document.get_doc_type_display())
-    return document.original_name or document.get_doc_type_display()
+    """Open (inline) and download links through the permission-checked, audited download view
+    (never a /media/ path)."""
+    return _document_link(document)
 
 
 def country_choices() -> list[tuple[str, str]]:
@@ -459,24 +459,35 @@ class AuditEventAdmin(admin.ModelAdmin):
 
 @admin.register(Document)
 class DocumentAdmin(admin.ModelAdmin):
-    """Evidence: officers open it through the audited download and never change or delete it."""
+    """Read-only: a document is shown inline (PDF in a frame, images as an image) from the audited
+    download view; uploads happen in the portal or the API, where the content is checked."""
 
-    list_display = ("__str__", "party", "doc_type", "view_link", "expires_on", "uploaded_at")
-    list_filter = ("doc_type",)
-    search_fields = ("original_name", "party__legal_name", "party__family_name")
-    fields = ("party", "doc_type", "view_link", "content_type", "size", "sha256", "expires_on", "uploaded_by",
-              "uploaded_at")
+    list_display = ("__str__", "firm", "doc_type", "original_name", "content_type", "size", "uploaded_at", "open")
+    list_filter = ("doc_type", "content_type", "firm")
+    fields = ("firm", "party", "doc_type", "original_name", "content_type", "size", "sha256", "expires_on",
+              "uploaded_by", "uploaded_at", "open", "preview")
     readonly_fields = fields
 
-    @admin.display(description="File")
-    def view_link(self, obj):
-        return document_link(obj)
+    @admin.display(description="document")
+    def open(self, obj):
+        return _document_link(obj)
+
+    @admin.display(description="preview")
+    def preview(self, obj):
+        if not obj.pk or not obj.file:
+            return "-"
+        url = reverse("onboarding:document-download", args=[obj.pk])
+        if obj.content_type.startswith("image/"):
+            return format_html('<img src="{}" alt="{}" style="max-width:100%;max-height:80vh">', url,
+                               obj.original_name)
+        return format_html('<iframe src="{}" title="{}" style="width:100%;height:80vh;border:1px solid #ccc">'
+                           "</iframe>", url, obj.original_name)
 
     def has_add_permission(self, request):
         return False
 
     def has_change_permission(self, request, obj=None):
-        return False
+        return request.method in ("GET", "HEAD") and super().has_view_permission(request, obj)
 
     def has_delete_permission(self, request, obj=None):
         return False

@@ -155,18 +155,16 @@ def document_url(document: Document) -> str:
     is not installed."""
     from django.urls import NoReverseMatch
 
-    for name in ("document-download", "portal:document_view", "documents:download"):
-        try:
-            return reverse(name, args=[document.pk])
-        except NoReverseMatch:
-            continue
-    return ""
+    try:
+        return reverse("onboarding:document-download", args=[document.pk])
+    except NoReverseMatch:
+        return ""
 
 
 @officer_view
 def case_page(request: HttpRequest, case_id: int) -> HttpResponse:
     from . import panels
-    from .views import ownership_structure
+    from .views.common import ownership_structure
 
     case = selectors.get_case_for(request.user, case_id)
     outstanding = selectors.case_outstanding(case)
@@ -186,7 +184,7 @@ def case_page(request: HttpRequest, case_id: int) -> HttpResponse:
         "case": case, "outstanding": outstanding, "summary": summary, "structure": structure,
         "documents": case_documents(case, party_ids), "events": events, "actions": actions,
         "policy": policy_summary(case.policy), "sla_due": sla_due(case), "today": timezone.localdate(),
-        "officers": officers(), "panels": panels.render_panels(request, case, party_ids),
+        "officers": officers(), "panels": panels.render_desk_panels(request, case, party_ids),
         "next_url": reverse("desk:case", args=[case.pk]),
     })
 

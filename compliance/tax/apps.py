@@ -8,9 +8,10 @@ class TaxConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import desk_panels, hooks, labels, queues
+        from . import desk_panels, hooks, labels, panels, queues
 
         hooks.register()
         labels.register()
         desk_panels.register()
         queues.register()
+        panels.register()

@@ -6,7 +6,7 @@ from django.template.loader import render_to_string
 
 from onboarding.exceptions import MeridianError
 from onboarding.models import Party
-from onboarding.panels import Panel, register_desk_panel
+from onboarding.panels import Panel, review_desk
 
 
 def tax_panel(request, case, party_ids):
@@ -39,4 +39,4 @@ def tax_panel(request, case, party_ids):
 
 
 def register() -> None:
-    register_desk_panel("compliance.tax.forms", tax_panel, order=40)
+    review_desk.register("tax_forms", tax_panel)
