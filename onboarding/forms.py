@@ -22,12 +22,44 @@ def date_widget() -> forms.DateInput:
     return forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"})
 
 
-def country_field(label: str, *, required: bool = False, **kwargs: Any) -> forms.CharField:
-    return forms.CharField(
-        label=label, required=required, max_length=2, help_text=kwargs.pop("help_text", COUNTRY_HELP),
-        widget=forms.TextInput(attrs={"size": 3, "autocomplete": "off", "class": "country", **kwargs.pop("attrs", {})}),
-        **kwargs,
+def country_choices() -> list[tuple[str, str]]:
+    """Every ISO 3166-1 country by its name (the value stays the two-letter code)."""
+    import pycountry
+
+    return sorted(((c.alpha_2, getattr(c, "common_name", c.name)) for c in pycountry.countries), key=lambda c: c[1])
+
+
+class CountryField(forms.ChoiceField):
+    default_error_messages = {"invalid_choice": "%(value)s is not a country in the list: choose one by its name."}
+
+    def to_python(self, value):
+        return super().to_python(value).strip().upper()
+
+
+def country_field(label: str, *, required: bool = False, **kwargs: Any) -> forms.ChoiceField:
+    """A country chosen from a list of names (type the first letters to jump), never a code typed
+    by hand."""
+    kwargs.pop("attrs", None)
+    return CountryField(
+        label=label, required=required, help_text=kwargs.pop("help_text", ""),
+        choices=lambda: [("", "— choose a country —"), *country_choices()],
+        widget=forms.Select(attrs={"class": "country", "autocomplete": "country"}), **kwargs,
     )
+
+
+class CountriesField(forms.MultipleChoiceField):
+    """Several countries from the list of names (nationalities)."""
+
+    def __init__(self, **kwargs: Any):
+        kwargs.setdefault("help_text", "Choose every nationality (hold Ctrl, or Cmd on a Mac, to choose several).")
+        super().__init__(choices=country_choices, widget=forms.SelectMultiple(attrs={"size": 5, "class": "countries"}),
+                         **kwargs)
+
+    def prepare_value(self, value):
+        return split_countries(value) if isinstance(value, str) else value
+
+    def to_python(self, value):
+        return split_countries(value if isinstance(value, (list, tuple)) else [value] if value else [])
 
 
 def live_check(form: forms.Form, name: str, *, check: str = "", check_field: str = "", country_field: str = "") -> None:
@@ -39,7 +71,10 @@ def live_check(form: forms.Form, name: str, *, check: str = "", check_field: str
     params = {"field": name, "country_field": country_field, "check": check, "check_field": check_field}
     form.fields[name].widget.attrs.update({
         "hx-get": reverse_lazy("portal:validate"),
-        "hx-trigger": "change",
+        # Run when the field changes, and again when a field it depends on changes, so a message
+        # clears as soon as what it asked for is filled in.
+        "hx-trigger": ", ".join(["change"] + [f"change from:[name='{other}']" for other in (check_field, country_field)
+                                              if other and other in form.fields]),
         "hx-target": f"#live-{name}",
         "hx-include": ", ".join(include) or "this",
         "hx-vals": json.dumps({k: v for k, v in params.items() if v}),
@@ -68,7 +103,9 @@ def add_service_error(form: forms.Form, exc: MeridianError, aliases: dict[str, s
     form.add_error(None, exc.message)
 
 
-def split_countries(value: str) -> list[str]:
+def split_countries(value: str | list[str]) -> list[str]:
+    if isinstance(value, (list, tuple)):
+        return [str(part).strip().upper() for part in value if str(part).strip()]
     return [part.strip().upper() for part in (value or "").replace(";", ",").split(",") if part.strip()]
 
 
@@ -91,10 +128,7 @@ class PartyForm(forms.Form):
     given_names = forms.CharField(label="Given names", required=False, max_length=200)
     family_name = forms.CharField(label="Family name", required=False, max_length=200)
     date_of_birth = forms.DateField(label="Date of birth", required=False, widget=date_widget())
-    nationalities = forms.CharField(
-        label="Nationalities", required=False, help_text="ISO codes separated by commas, e.g. GB, IE",
-        widget=forms.TextInput(attrs={"autocomplete": "off"}),
-    )
+    nationalities = CountriesField(label="Nationalities", required=False)
     place_of_birth_country = country_field("Country of birth")
     is_pep = forms.BooleanField(label="Politically exposed person", required=False)
     # Both
@@ -143,10 +177,6 @@ class PartyForm(forms.Form):
         )
         for name in drop:
             self.fields.pop(name, None)
-        for name in ("jurisdiction", "country_of_incorporation", "place_of_birth_country", "residence_country",
-                     "address_country", "id_country", "tax_id_country"):
-            live_check(self, name, check="country")
-        live_check(self, "nationalities", check="countries")
         live_check(self, "lei", check="lei")
         live_check(self, "tax_id", check="tax_id", country_field="tax_id_country")
         live_check(self, "id_value", check_field="id_kind", country_field="id_country")
@@ -212,7 +242,7 @@ class OwnerForm(forms.Form):
     given_names = forms.CharField(label="Given names", required=False, max_length=200)
     family_name = forms.CharField(label="Family name", required=False, max_length=200)
     date_of_birth = forms.DateField(label="Date of birth", required=False, widget=date_widget())
-    nationalities = forms.CharField(label="Nationalities", required=False, help_text="ISO codes, e.g. GB, IE")
+    nationalities = CountriesField(label="Nationalities", required=False)
     legal_name = forms.CharField(label="Legal name (entity)", required=False, max_length=300)
     client_type = forms.ChoiceField(label="Type of entity", choices=ENTITY_TYPES, required=False)
     country_of_incorporation = country_field("Country of incorporation (entity)")
@@ -232,9 +262,6 @@ class OwnerForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["owned"].choices = owned_choices
         self.fields["existing"].choices = [("", "— a new party (fill in below) —"), *existing_choices]
-        for name in ("country_of_incorporation", "residence_country", "address_country"):
-            live_check(self, name, check="country")
-        live_check(self, "nationalities", check="countries")
 
     def new_party_data(self) -> dict[str, Any]:
         data = self.cleaned_data
@@ -294,7 +321,6 @@ class TaxResidenceForm(forms.Form):
     def __init__(self, *args: Any, party_choices: list[tuple[int, str]], **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.fields["party"].choices = party_choices
-        live_check(self, "country", check="country")
         live_check(self, "tin", check="tax_id", country_field="country")
 
 
@@ -303,7 +329,9 @@ class WithdrawForm(forms.Form):
 
 
 def _choices(values: list[str]) -> list[tuple[str, str]]:
-    return [("", "—"), *[(value, value.replace("_", " ")) for value in values]]
+    from .labels import humanize
+
+    return [("", "—"), *[(value, humanize(value)) for value in values]]
 
 
 class TaxFormCaptureForm(forms.Form):

@@ -31,11 +31,14 @@ def validate_field(request: HttpRequest) -> HttpResponse:
             codes = [validate_country(part.strip(), field="nationalities") for part in value.split(",") if part.strip()]
             return HttpResponse(format_html('<span class="ok">✓ {}</span>', ", ".join(codes)))
         if check in IDENTIFIER_CHECKS:
+            if check != "lei" and not country.strip():
+                # The check depends on the issuing country: wait for it rather than report it missing.
+                return HttpResponse(format_html('<span class="pending">{}</span>',
+                                                "Choose the issuing country and this number is checked."))
             result = validate_identifier(check, country, value)
-            how = "checksum verified" if result.validator.startswith("stdnum") else "format checked"
-            return HttpResponse(format_html('<span class="ok">✓ {} ({})</span>', result.value, how))
+            return HttpResponse(format_html('<span class="ok">✓ {} — {}</span>', result.value, result.label))
     except MeridianError as exc:
         head, sep, rest = exc.message.partition(": ")
-        message = rest if sep and " " not in head.strip() else exc.message
+        message = rest if sep and len(head) < 40 and "'" not in head else exc.message
         return HttpResponse(format_html('<span class="error">{}</span>', message))
-    return HttpResponse(format_html('<span class="error">{}</span>', f"cannot check '{check}'"), status=400)
+    return HttpResponse(format_html('<span class="error">{}</span>', "This field cannot be checked here."), status=400)

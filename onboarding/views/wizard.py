@@ -119,7 +119,7 @@ def wizard_step(request: HttpRequest, case_id: int, step: str) -> HttpResponse:
 def party_initial(party: Party) -> dict[str, Any]:
     initial = {name: getattr(party, name) for name in PartyForm.PERSON_FIELDS + PartyForm.ENTITY_FIELDS + PartyForm.COMMON_FIELDS}
     initial["client_type"] = party.client_type
-    initial["nationalities"] = ", ".join(party.nationalities or [])
+    initial["nationalities"] = list(party.nationalities or [])
     address = party.addresses.filter(kind__in=["residential", "registered"]).first()
     if address:
         initial.update({"address_line1": address.line1, "address_line2": address.line2, "address_city": address.city,

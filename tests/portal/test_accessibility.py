@@ -58,12 +58,17 @@ def test_every_page_has_landmarks_one_h1_and_labelled_controls(signed_in, case):
 
 def test_live_validated_fields_point_at_their_live_region(signed_in, case):
     doc = lxml_html.fromstring(signed_in.get(reverse("portal:client_new_kind", args=["entity"])).content)
-    for name in ("lei", "country_of_incorporation", "registration_number"):
+    for name in ("lei", "registration_number", "tax_id"):
         control = doc.xpath(f"//input[@name='{name}']")[0]
         region = f"live-{name}"
         assert region in control.get("aria-describedby").split()
         assert doc.xpath(f"//*[@id='{region}' and @aria-live='polite']")
         assert control.get("hx-get") == reverse("portal:validate")
+    # A check that depends on another field runs again when that field changes (and so clears).
+    assert "change from:[name='tax_id_country']" in doc.xpath("//input[@name='tax_id']")[0].get("hx-trigger")
+    # Countries are chosen from a list of names, never typed as codes.
+    country = doc.xpath("//select[@name='country_of_incorporation']")[0]
+    assert "Germany" in [o.text for o in country.xpath("option")]
 
 
 def test_a_field_error_is_announced_and_tied_to_its_field(signed_in):

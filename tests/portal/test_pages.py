@@ -128,7 +128,7 @@ def test_bad_country_is_reported_next_to_the_country_field(signed_in):
         "given_names": "Ann", "family_name": "Example", "residence_country": "XX",
     })
     assert response.status_code == 422
-    assert "not an ISO 3166-1 alpha-2 country code" in response.context["form"].errors["residence_country"][0]
+    assert "XX is not a country in the list" in response.context["form"].errors["residence_country"][0]
 
 
 def test_invalid_passport_number_is_reported_next_to_the_number(signed_in):
@@ -297,7 +297,11 @@ def test_party_step_updates_the_party(signed_in, firm, advisor):
     ({"check": "country", "field": "residence_country", "residence_country": "ZZ"}, "not an ISO 3166-1", False),
     ({"check": "tax_id", "field": "tax_id", "tax_id": "078-05-1121", "country_field": "c", "c": "US"}, "078051121", True),
     ({"check": "tax_id", "field": "tax_id", "tax_id": "12345", "country_field": "c", "c": "US"},
-     "is not a valid tax id for US", False),
+     "is not a valid tax identification number for United States (US): not a valid Social Security number", False),
+    ({"check": "tax_id", "field": "tax_id", "tax_id": "36574261809", "country_field": "c", "c": ""},
+     "Choose the issuing country", False),
+    ({"check": "tax_id", "field": "tax_id", "tax_id": "36574261808", "country_field": "c", "c": "DE"},
+     "Steuernummer", True),
     ({"check_field": "id_kind", "id_kind": "passport", "field": "id_value", "id_value": "123456789",
       "country_field": "id_country", "id_country": "GB"}, "123456789", True),
 ])
