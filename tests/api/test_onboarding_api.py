@@ -125,7 +125,7 @@ def test_the_full_journey_from_party_to_activation_through_the_api(packs, firm, 
                         "city": "London", "country": "GB"}, format="json").status_code == 201
     bad_id = partner.post(f"/api/v1/parties/{pid}/identifiers/", {"kind": "tax_id", "country": "GB", "value": "123"},
                           format="json")
-    assert bad_id.status_code == 400 and "not a valid tax id for GB" in bad_id.json()["message"]
+    assert bad_id.status_code == 400 and "not a valid tax identification number for United Kingdom (GB)" in bad_id.json()["message"]
     assert partner.post(f"/api/v1/parties/{pid}/identifiers/", {"kind": "passport", "country": "GB",
                         "value": "123456789"}, format="json").status_code == 201
     assert partner.post(f"/api/v1/parties/{pid}/tax-residences/", {"country": "GB", "tin": "1955839661"},
