@@ -673,10 +673,6 @@ def _default_approvers() -> list[str]:
     return ["advisor", "firm_admin", "operations"]
 
 
-def _default_cash_approvers() -> list[str]:
-    return ["firm_admin", "operations"]
-
-
 class ApprovalPolicy(models.Model):
     """Who at a firm may approve orders, FX, deposits and withdrawals, up to what amount (each in
     the account's base currency), whether the person who proposed may approve it (four-eyes
@@ -687,7 +683,7 @@ class ApprovalPolicy(models.Model):
     order_roles = models.JSONField(default=_default_approvers, help_text="Roles that may approve security orders")
     fx_roles = models.JSONField(default=_default_approvers, help_text="Roles that may approve FX orders")
     deposit_roles = models.JSONField(default=_default_approvers, help_text="Roles that may book deposits")
-    withdrawal_roles = models.JSONField(default=_default_cash_approvers, help_text="Roles that may book withdrawals")
+    withdrawal_roles = models.JSONField(default=_default_approvers, help_text="Roles that may book withdrawals")
     order_limit = models.DecimalField(**MONEY, null=True, blank=True,
                                       help_text="Largest single order one approver may approve (base currency); empty: none")
     fx_limit = models.DecimalField(**MONEY, null=True, blank=True, help_text="Largest single FX order (base currency)")
