@@ -27,6 +27,7 @@ from .exceptions import (
     RequirementsOutstanding,
     ValidationFailed,
 )
+from .masking import REVEAL_ROLES, may_reveal
 from .models import (
     Address,
     CaseKind,
@@ -47,7 +48,6 @@ from .models import (
     User,
 )
 from .rules.packs import RISK_LEVELS
-from .masking import REVEAL_ROLES, may_reveal
 from .selectors import case_outstanding, resolve_policy_for
 from .validation import validate_country, validate_identifier, validate_subdivision
 
