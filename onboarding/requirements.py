@@ -23,6 +23,9 @@ class Outstanding:
     category: str = "kyc"  # kyc | document | screening | tax | edd | approval
     source: str = ""  # the rule's citation
     detail: dict[str, Any] = field(default_factory=dict)
+    # The rule behind the requirement, for the officer's desk to show beside it:
+    # {"rule": "gb.trust", "pack": "GB", "source": "MLR 2017 reg. 6(1)(a)-(e): ...", "effective_from": "2017-06-26"}
+    citation: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -32,6 +35,7 @@ class Outstanding:
             "category": self.category,
             "source": self.source,
             "detail": self.detail,
+            "citation": self.citation,
         }
 
 
