@@ -44,6 +44,7 @@ ActivationCheck = Callable[[Any], list[str]]  # (relationship) -> reasons it is 
 CaseHook = Callable[[Any, str], None]  # (case, event) ; event in {"submitted", "approved", ...}
 
 _providers: dict[str, RequirementProvider] = {}
+_screening_lists: set[str] = set()
 _activation_checks: dict[str, ActivationCheck] = {}
 _case_hooks: dict[str, CaseHook] = {}
 
@@ -58,6 +59,16 @@ def register_activation_check(name: str, check: ActivationCheck) -> None:
 
 def register_case_hook(name: str, hook: CaseHook) -> None:
     _case_hooks[name] = hook
+
+
+def register_screening_lists(codes: list[str] | tuple[str, ...]) -> None:
+    """The watchlist codes an app can import (compliance registers its importers' sources), so
+    that `rulepacks check` can report a list a pack names that nothing imports."""
+    _screening_lists.update(codes)
+
+
+def screening_lists() -> set[str]:
+    return set(_screening_lists)
 
 
 def providers() -> dict[str, RequirementProvider]:

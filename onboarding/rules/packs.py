@@ -369,3 +369,75 @@ def check_coverage(packs: Sequence[PackVersion], *, as_of: dt.date) -> int:
                 resolve(packs, jurisdiction=country.alpha_2, client_type=client_type, risk_level=risk, as_of=as_of)
                 count += 1
     return count
+
+
+# --- Comparing the packs with the regulatory table --------------------------------------------
+
+
+def _as_date(value: Any) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+
+
+def compare_with_table(packs: Sequence[PackVersion], rows: list[dict[str, Any]]) -> list[str]:
+    """Resolve every row of the regulatory table (tests/onboarding/jurisdictions.yaml) and list
+    each way the packs differ from what the regulation says (empty: the packs agree)."""
+    problems: list[str] = []
+    for row in rows:
+        rid = row.get("id", row.get("jurisdiction"))
+        try:
+            resolved = resolve(packs, jurisdiction=row["jurisdiction"], client_type=row["client_type"],
+                               risk_level=row.get("risk", "medium"), as_of=_as_date(row["as_of"]))
+        except RulePackError as exc:
+            problems.append(f"{rid}: does not resolve: {exc.message}")
+            continue
+        policy, expect = resolved.policy, row.get("expect") or {}
+        bo = policy["beneficial_ownership"]
+
+        def differ(what: str, want: Any, got: Any) -> None:
+            problems.append(f"{rid}: {what}: the regulation says {want!r}, the packs give {got!r}")
+
+        for key in ("threshold", "inclusive", "control_person"):
+            if key in expect and bo.get(key) != expect[key]:
+                differ(f"beneficial_ownership.{key}", expect[key], bo.get(key))
+        if "ownership_prong" in expect and bo.get("ownership_prong", True) != expect["ownership_prong"]:
+            differ("beneficial_ownership.ownership_prong", expect["ownership_prong"], bo.get("ownership_prong", True))
+        for key, field_name in (("identify_roles_include", "identify_roles"), ("exempt_if_include", "exempt_if")):
+            missing = set(expect.get(key, [])) - set(bo.get(field_name, []))
+            if missing:
+                differ(f"beneficial_ownership.{field_name}", sorted(expect[key]), sorted(bo.get(field_name, [])))
+        if "documents_include" in expect:
+            codes = {d["code"] for d in policy["required_documents"]}
+            if set(expect["documents_include"]) - codes:
+                differ("required_documents", sorted(expect["documents_include"]), sorted(codes))
+        if "lists" in expect and sorted(policy["screening"]["lists"]) != sorted(expect["lists"]):
+            differ("screening.lists", sorted(expect["lists"]), sorted(policy["screening"]["lists"]))
+        if set(expect.get("edd_triggers_include", [])) - set(policy.get("edd_triggers", [])):
+            differ("edd_triggers", sorted(expect["edd_triggers_include"]), sorted(policy.get("edd_triggers", [])))
+        for key, fragments in (expect.get("citations") or {}).items():
+            cite = resolved.citations.get(key, {}).get("source", "")
+            for fragment in fragments:
+                if fragment not in cite:
+                    differ(f"citation of {key}", fragment, cite or "(no rule)")
+    return problems
+
+
+def named_lists(packs: Sequence[PackVersion]) -> dict[str, set[str]]:
+    """Every screening list code a pack names, with the rules naming it."""
+    found: dict[str, set[str]] = {}
+    for pack in packs:
+        for rule in pack.content["rules"]:
+            for op in ("set", "add"):
+                for key, value in rule.get(op, {}).items():
+                    codes: list[str] = []
+                    if key == "screening" and isinstance(value, dict):
+                        codes = list(value.get("lists", []))
+                    elif key == "screening.lists":
+                        codes = list(value)
+                    for code in codes:
+                        found.setdefault(code, set()).add(f"{pack.code}:{rule['id']}")
+    return found
+
+
+def unimported_lists(packs: Sequence[PackVersion], imported: set[str]) -> dict[str, list[str]]:
+    """Lists a pack names that no importer provides: {list code: [pack:rule, ...]}."""
+    return {code: sorted(rules) for code, rules in sorted(named_lists(packs).items()) if code not in imported}
