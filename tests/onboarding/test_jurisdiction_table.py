@@ -9,7 +9,13 @@ import yaml
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from onboarding.rules.packs import PackVersion, compare_with_table, read_pack_dir, unimported_lists, validate_pack
+from onboarding.rules.packs import (
+    PackVersion,
+    compare_with_table,
+    read_pack_dir,
+    unimported_lists,
+    validate_pack,
+)
 
 TABLE = Path(__file__).with_name("jurisdictions.yaml")
 ROWS = yaml.safe_load(TABLE.read_text(encoding="utf-8"))["rows"]
