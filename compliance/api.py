@@ -10,7 +10,7 @@ from django.db.models import Exists, OuterRef
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import mixins, serializers, viewsets
 
-from accounts.api import ID_REGEX
+from onboarding.api.ids import ID_REGEX
 from onboarding.selectors import scope_to_user
 
 from .models import LIVE_ALERT_STATES, ScreeningAlert, ScreeningRun

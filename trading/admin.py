@@ -1,5 +1,8 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
+from onboarding.exceptions import MeridianError
+
+from . import services
 from .models import Allocation, Block, Broker, Fill, FxOrder, Order, RebalanceRun, RunChunk
 
 
@@ -31,6 +34,34 @@ class OrderAdmin(admin.ModelAdmin):
     search_fields = ("reference", "account__number", "listing__ticker")
     raw_id_fields = ("account", "custody_account", "listing", "block", "run")
     readonly_fields = ("status",)
+    actions = ["approve_orders", "release_orders"]
+
+    @admin.action(description="Approve the selected proposed orders")
+    def approve_orders(self, request, queryset):
+        try:
+            count = services.orders_approve(order_ids=list(queryset.values_list("pk", flat=True)), actor=request.user)
+        except MeridianError as exc:
+            self.message_user(request, f"Nothing approved: {exc.message}", level=messages.ERROR)
+            return
+        self.message_user(request, f"{count} order(s) approved.")
+
+    @admin.action(description="Release the selected approved orders whose market is open now")
+    def release_orders(self, request, queryset):
+        approved = queryset.filter(status="approved")
+        total = 0
+        skipped: list[str] = []
+        held: list[str] = []
+        try:
+            report = services.orders_release(actor=request.user, order_ids=list(approved.values_list("pk", flat=True)))
+            total += report.released
+            skipped += [f"{s['market']}: {s['reason']}" for s in report.skipped_markets]
+            held += [f"{h['reference']}: {h['reason']}" for h in report.held]
+        except MeridianError as exc:
+            self.message_user(request, f"Release refused: {exc.message}", level=messages.ERROR)
+            return
+        self.message_user(request, f"{total} order(s) released.")
+        for line in sorted(set(skipped)) + held:
+            self.message_user(request, line, level=messages.WARNING)
 
 
 @admin.register(FxOrder)
@@ -40,7 +71,47 @@ class FxOrderAdmin(admin.ModelAdmin):
     list_filter = ("kind", "status", "value_date")
     search_fields = ("reference", "account__number")
     raw_id_fields = ("account", "run")
-    readonly_fields = ("status",)
+    readonly_fields = ("status", "funds_orders")
+    actions = ["approve_fx", "release_fx", "settle_fx"]
+
+    @admin.display(description="Funds / netting")
+    def funds_orders(self, obj):
+        from .selectors import fx_funding
+
+        if obj.pk is None:
+            return "-"
+        info = fx_funding([obj])[obj.pk]
+        net = info["netting"]
+        refs = ", ".join(f"{o['reference']} ({o['side']}, {o['status']})" for o in info["orders"]) or "no order"
+        return (f"{refs}; {net['currency']} buys {net['buys']} less sells {net['sells']} = {net['net']} "
+                f"against {net['fx_amount']} for value {net['value_date']}")
+
+    def _each(self, request, queryset, call, verb):
+        done = 0
+        for fx in queryset.order_by("pk"):
+            try:
+                call(fx)
+                done += 1
+            except MeridianError as exc:
+                self.message_user(request, f"{fx.reference}: {exc.message}", level=messages.ERROR)
+        self.message_user(request, f"{done} FX order(s) {verb}.")
+
+    @admin.action(description="Approve the selected FX orders (firm approval rules apply)")
+    def approve_fx(self, request, queryset):
+        try:
+            n = services.fx_orders_approve(fx_order_ids=list(queryset.values_list("pk", flat=True)), actor=request.user)
+        except MeridianError as exc:
+            self.message_user(request, f"Nothing approved: {exc.message}", level=messages.ERROR)
+            return
+        self.message_user(request, f"{n} FX order(s) approved.")
+
+    @admin.action(description="Release the selected approved FX orders")
+    def release_fx(self, request, queryset):
+        self._each(request, queryset, lambda fx: services.fx_order_release(fx_order=fx, actor=request.user), "released")
+
+    @admin.action(description="Settle the selected released FX orders into the ledger")
+    def settle_fx(self, request, queryset):
+        self._each(request, queryset, lambda fx: services.fx_order_settle(fx_order=fx, actor=request.user), "settled")
 
 
 @admin.register(Block)
@@ -49,6 +120,18 @@ class BlockAdmin(admin.ModelAdmin):
     list_filter = ("status", "side", "broker", "trade_date")
     search_fields = ("reference", "listing__ticker")
     readonly_fields = ("status",)
+    actions = ["cancel_blocks"]
+
+    @admin.action(description="Cancel the selected blocks (only those with no fill)")
+    def cancel_blocks(self, request, queryset):
+        done = 0
+        for block in queryset.order_by("pk"):
+            try:
+                services.block_cancel(block=block, actor=request.user, reason="cancelled in the admin")
+                done += 1
+            except MeridianError as exc:
+                self.message_user(request, f"{block.reference}: {exc.message}", level=messages.ERROR)
+        self.message_user(request, f"{done} block(s) cancelled.")
 
 
 @admin.register(Fill)

@@ -34,3 +34,10 @@ class MarketClosed(TradingError):
 
     code = "market_closed"
     status_code = 409
+
+
+class OrderNotRoutable(TradingError):
+    """The order has no custody account or no broker, so it cannot be approved or released."""
+
+    code = "order_not_routable"
+    status_code = 409

@@ -41,8 +41,10 @@ def desk(db):
 
 
 def _order(side, account, listing, **kw):
+    """Routed as a rebalance routes: a custody account covering the market and a broker reaching it."""
+    broker = next(b for b in Broker.objects.order_by("priority", "code") if listing.market.mic in b.markets)
     return OrderFactory(account=account, listing=listing, custody_account=account.custody_accounts.first(),
-                        side=side, **kw)
+                        broker=broker, side=side, **kw)
 
 
 @pytest.fixture
