@@ -30,6 +30,7 @@ from onboarding.models import Firm, Party
 from trading import services
 from trading.models import FxOrder, Order, RebalanceRun, RunChunk
 from trading.rebalancing.dbio import copy_binary, execute, fetch, is_postgres
+from trading.rebalancing.scope import RebalanceScope
 from trading.reference.models import FxRate, Instrument, Listing, Market, Price
 from trading.reference.services import reference_load_all
 
@@ -82,8 +83,9 @@ class Command(BaseCommand):
         io_floor(built["firm_id"], 0)
         seconds_warmup = time.perf_counter() - tw
         t0 = time.perf_counter()
-        stats = services.rebalance_run(where="a.firm_id = %s", params=[built["firm_id"]], trade_date=TRADE,
-                                       key=f"bench-{time.time_ns()}")
+        result = services.rebalance_run(scope=RebalanceScope(trade_date=TRADE, firm=built["firm_id"]),
+                                        key=f"bench-{time.time_ns()}")
+        stats = result.as_dict()
         seconds_total = time.perf_counter() - t0
         floor = io_floor(built["firm_id"], stats["orders"])
         out = {
