@@ -284,7 +284,7 @@ class CustodianSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Custodian
-        fields = ["id", "name", "bic", "country", "markets", "file_formats", "is_active"]
+        fields = ["id", "code", "name", "bic", "country", "markets", "file_formats", "is_active"]
         read_only_fields = fields
 
 
