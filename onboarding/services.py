@@ -63,11 +63,12 @@ PARTY_FIELDS = {
     "given_names", "family_name", "date_of_birth", "place_of_birth_country", "nationalities", "is_pep",
     "legal_name", "date_of_incorporation", "country_of_incorporation", "is_listed", "is_regulated_fi",
     "residence_country", "email", "phone", "source_of_wealth", "source_of_funds",
+    "us_lawful_permanent_resident", "us_substantial_presence",
 }
 # Changes that are a "change in circumstances" for KYC and tax documents.
 MATERIAL_FIELDS = {
     "given_names", "family_name", "legal_name", "residence_country", "nationalities",
-    "country_of_incorporation", "date_of_birth", "is_pep",
+    "country_of_incorporation", "date_of_birth", "is_pep", "us_lawful_permanent_resident", "us_substantial_presence",
 }
 
 
