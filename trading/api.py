@@ -23,7 +23,7 @@ from onboarding.api.idempotency import idempotent
 from onboarding.exceptions import NotFound, PermissionDenied, ValidationFailed
 from onboarding.selectors import scope_to_user
 
-from . import services
+from . import selectors, services
 from .exceptions import ExecutionImportRejected
 from .models import Block, Fill, FxOrder, Order, RebalanceRun
 from .orders.execution_reports import ExecutionFileError, parse_execution_reports
