@@ -1,7 +1,7 @@
 """Trading's exceptions, each with a stable code."""
 from __future__ import annotations
 
-from onboarding.exceptions import MeridianError
+from onboarding.exceptions import InvalidTransition, MeridianError
 
 
 class TradingError(MeridianError):
@@ -10,10 +10,10 @@ class TradingError(MeridianError):
     code = "trading_error"
 
 
-class OrderStateError(TradingError):
+class OrderStateError(InvalidTransition, TradingError):
     """The order is not in a state that allows this."""
 
-    code = "order_invalid_state"
+    code = "invalid_transition"
     status_code = 409
 
 
