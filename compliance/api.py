@@ -18,7 +18,6 @@ from onboarding.selectors import scope_to_user
 
 from . import services
 from .exceptions import NotAComplianceOfficer
-
 from .models import LIVE_ALERT_STATES, ScreeningAlert, ScreeningRun
 from .screening.explain import explain_alert
 from .selectors import alerts_for
