@@ -21,6 +21,7 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from onboarding.api.idempotency import idempotent
+from onboarding.api.ids import ID_REGEX, MAX_ID
 from onboarding.exceptions import NotFound, PermissionDenied, ValidationFailed
 from onboarding.selectors import get_party_for, scope_to_user
 
@@ -38,8 +39,6 @@ from .models import (
     Transaction,
 )
 
-ID_REGEX = r"[0-9]{1,18}"  # a longer id cannot exist: 404 from the router, not a database overflow
-MAX_ID = 2**63 - 1
 MAX_DELIVERY_BYTES = 5 * 1024 * 1024
 
 
@@ -285,7 +284,7 @@ class CustodianSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Custodian
-        fields = ["id", "name", "bic", "country", "markets", "file_formats", "is_active"]
+        fields = ["id", "code", "name", "bic", "country", "markets", "file_formats", "is_active"]
         read_only_fields = fields
 
 

@@ -11,6 +11,7 @@ from the ledger by `accounts.services` and may be rebuilt from it at any time.
 """
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 from django.conf import settings
@@ -59,11 +60,15 @@ class FileFormat(models.TextChoices):
 
 
 class Custodian(models.Model):
-    """A custodian bank or broker. `file_formats` lists what it sends (FileFormat values);
-    `csv_layout` names the reconciliation layout for its proprietary files."""
+    """A custodian bank or broker, keyed by `code` (a BIC is optional: a US broker may have none).
+    What files it sends and how to read them is reconciliation's business
+    (`trading.reconciliation.models.CustodianFormat`); `file_formats` and `csv_layout` are kept
+    only as the legacy hint they always were."""
 
+    code = models.CharField(max_length=40, unique=True, blank=True,
+                            help_text="Short key used in files, commands and the API; defaults to the BIC")
     name = models.CharField(max_length=200, unique=True)
-    bic = models.CharField(max_length=11, unique=True, validators=[validate_bic])
+    bic = models.CharField(max_length=11, unique=True, null=True, blank=True, validators=[validate_bic])
     country = models.CharField(max_length=2, help_text="ISO 3166-1 alpha-2")
     markets = models.ManyToManyField(Market, blank=True, related_name="custodians", help_text="Markets it settles")
     file_formats = models.JSONField(default=list, blank=True)
@@ -79,7 +84,14 @@ class Custodian(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.bic})"
+        return f"{self.name} ({self.code})"
+
+    def save(self, *args, **kwargs):
+        if not self.bic:
+            self.bic = None
+        if not self.code:
+            self.code = self.bic or re.sub(r"[^A-Z0-9]+", "_", self.name.upper()).strip("_")[:40]
+        super().save(*args, **kwargs)
 
 
 class TaxStatus(models.TextChoices):

@@ -610,9 +610,12 @@ class CustodianBooks:
     corporate_actions: list[tuple] = field(default_factory=list)
 
 
-def custodian_books(*, custodian_bic: str, as_of: dt.date, with_prices: bool = True) -> CustodianBooks:
-    """Everything we hold at one custodian, in a fixed number of queries."""
-    base = Movement.objects.filter(custody_account__custodian__bic=custodian_bic, trade_date__lte=as_of)
+def custodian_books(*, custodian_bic: str = "", as_of: dt.date, with_prices: bool = True,
+                    custodian_id: int | None = None) -> CustodianBooks:
+    """Everything we hold at one custodian (by id, or by BIC), in a fixed number of queries."""
+    where = Q(custody_account__custodian_id=custodian_id) if custodian_id is not None \
+        else Q(custody_account__custodian__bic=custodian_bic)
+    base = Movement.objects.filter(where, trade_date__lte=as_of)
     out = CustodianBooks(custodian_bic=custodian_bic, as_of=as_of)
     rows = list(
         base.filter(leg=LegType.SECURITY)
@@ -659,12 +662,57 @@ def custodian_books(*, custodian_bic: str, as_of: dt.date, with_prices: bool = T
     from .models import TransactionKind
 
     events = Movement.objects.filter(
-        transaction__kind__in=[TransactionKind.SPLIT, TransactionKind.ADR_RATIO_CHANGE],
-        custody_account__custodian__bic=custodian_bic, trade_date__lte=as_of,
+        where, transaction__kind__in=[TransactionKind.SPLIT, TransactionKind.ADR_RATIO_CHANGE], trade_date__lte=as_of,
     ).values_list("instrument_id", "trade_date", "transaction__kind", "transaction__detail")
     out.corporate_actions = sorted({(i, d, Decimal(detail.get("factor", "1")), kind) for i, d, kind, detail in events},
                                    key=lambda r: (r[1], r[0]))
     return out
+
+
+@dataclass
+class CustodyCashDay:
+    """One custody cash account on one value date, settled basis: the balance settled before the
+    day, and the cash legs that settle on it (amount signed, kind, reference, trade date)."""
+
+    custody_number: str
+    cash_number: str          # the custodian's cash account number (IBAN) when on file, else ""
+    currency: str
+    base_currency: str
+    opening: Decimal
+    entries: list[tuple[Decimal, str, str, dt.date]] = field(default_factory=list)
+
+    @property
+    def closing(self) -> Decimal:
+        return self.opening + sum((e[0] for e in self.entries), Decimal(0))
+
+
+def custodian_cash_day(*, custodian_id: int, on: dt.date) -> list[CustodyCashDay]:
+    """Settled cash at one custodian for value date `on`, per custody account and currency, in
+    two queries (balances before the day, and the day's legs)."""
+    from .models import CustodyCashAccount
+
+    legs = Movement.objects.filter(custody_account__custodian_id=custodian_id, leg=LegType.CASH)
+    numbers = {(n, c): iban for n, c, iban in CustodyCashAccount.objects.filter(
+        custody_account__custodian_id=custodian_id, is_active=True).values_list(
+        "custody_account__number", "currency", "number")}
+    days: dict[tuple[str, str], CustodyCashDay] = {}
+    for number, ccy, base_ccy, amount in (legs.filter(settle_date__lt=on)
+                                          .values_list("custody_account__number", "currency",
+                                                       "account__base_currency")
+                                          .annotate(a=Sum("amount")).order_by()):
+        days[(number, ccy)] = CustodyCashDay(number, numbers.get((number, ccy), ""), ccy, base_ccy,
+                                             quantize_money(amount or ZERO, ccy))
+    for number, ccy, base_ccy, amount, kind, ref, td in (
+            legs.filter(settle_date=on).order_by("custody_account__number", "currency", "pk")
+            .values_list("custody_account__number", "currency", "account__base_currency", "amount",
+                         "transaction__kind", "transaction__external_ref", "trade_date")):
+        day = days.setdefault((number, ccy), CustodyCashDay(number, numbers.get((number, ccy), ""), ccy,
+                                                            base_ccy, ZERO))
+        day.entries.append((quantize_money(amount, ccy), kind, ref, td))
+    for (number, ccy), iban in numbers.items():  # an account on file with no movement yet still reports
+        if (number, ccy) not in days:
+            days[(number, ccy)] = CustodyCashDay(number, iban, ccy, "", ZERO)
+    return [days[k] for k in sorted(days)]
 
 
 # --- Self-check ---------------------------------------------------------------------------------

@@ -1,11 +1,11 @@
 """Account pages of the advisor portal: holdings across custodians in local and base currency,
 cash per currency with its projected settlement, drift against the model as a server-rendered
-SVG chart, proposed orders and reconciliation status. Reads only, through `accounts.selectors`
-(and the trading selectors when that app is installed); scoped to the user's firm."""
+SVG chart, proposed orders and reconciliation status. Reads only, through `accounts.selectors`;
+the orders and breaks panels are what trading registered on `accounts.panels.account_page`
+(this app never imports the engines); scoped to the user's firm."""
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,18 +18,12 @@ from onboarding.exceptions import MeridianError
 
 from . import selectors
 from .models import Account, Basis, ModelSubscription, SubscriptionStatus
+from .panels import account_page
 
 CHART_WIDTH = 720
 LABEL_WIDTH = 210
 VALUE_WIDTH = 90
 ROW_HEIGHT = 28
-
-
-def _optional(name: str) -> Any | None:
-    try:
-        return importlib.import_module(name)
-    except ImportError:
-        return None
 
 
 def accounts_for_user(user) -> Any:
@@ -172,8 +166,8 @@ def account_detail(request: HttpRequest, account_id: int) -> HttpResponse:
         "projected": selectors.projected_cash(account=account, as_of=on),
         "drift": lines, "chart": drift_chart(lines) if lines else None, "subscription": subscription,
         "orders": proposed_orders(account), "breaks": open_breaks(account, custody.values()),
-        "trading_installed": _optional("trading.selectors") is not None,
-        "recon_installed": _optional("trading.reconciliation.selectors") is not None,
+        "trading_installed": "orders" in account_page,
+        "recon_installed": "breaks" in account_page,
     })
 
 
@@ -184,19 +178,10 @@ def instrument_names(ids: set[int]) -> dict[int, str]:
 
 
 def proposed_orders(account: Account) -> list[Any]:
-    trading = _optional("trading.selectors")
-    if trading is None or not hasattr(trading, "orders_in_state"):
-        return []
-    return list(trading.orders_in_state(firm=account.firm_id).filter(account=account).order_by("trade_date", "reference")[:100])
+    provider = account_page.provider("orders")
+    return provider(account) if provider is not None else []
 
 
 def open_breaks(account: Account, custody_accounts) -> list[Any]:
-    recon = _optional("trading.reconciliation.selectors")
-    if recon is None or not hasattr(recon, "open_breaks"):
-        return []
-    from django.db.models import Q
-
-    numbers = [c.number for c in custody_accounts]
-    mine = Q(firm_id=account.firm_id) | Q(firm__isnull=True)  # breaks are keyed by custody account number
-    return list(recon.open_breaks().filter(mine, custody_account__in=numbers)[:100])
-
+    provider = account_page.provider("breaks")
+    return provider(account, list(custody_accounts)) if provider is not None else []

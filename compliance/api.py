@@ -11,7 +11,7 @@ from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from accounts.api import ID_REGEX
+from onboarding.api.ids import ID_REGEX
 from onboarding.exceptions import ValidationFailed
 from onboarding.models import User
 from onboarding.selectors import scope_to_user

@@ -13,6 +13,7 @@ urlpatterns = [
     path("api/v1/", include("config.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("documents/", include("onboarding.document_urls")),
     path("reconciliation/", include("trading.reconciliation.urls")),
     path("", include("onboarding.urls")),
 ]

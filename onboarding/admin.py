@@ -7,6 +7,7 @@ import json
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from . import services
@@ -85,11 +86,25 @@ class OwnersInline(admin.TabularInline):
     verbose_name_plural = "owners and controllers"
 
 
+def _document_link(document) -> str:
+    if not document.pk or not document.file:
+        return "-"
+    url = reverse("onboarding:document-download", args=[document.pk])
+    return format_html('<a href="{}" target="_blank" rel="noopener">Open</a> · <a href="{}?download=1">Download</a>',
+                       url, url)
+
+
 class DocumentInline(admin.TabularInline):
+    """Documents open through the permission-checked, audited download view (never /media/)."""
+
     model = Document
     extra = 0
-    fields = ("doc_type", "original_name", "content_type", "size", "expires_on", "uploaded_at")
-    readonly_fields = ("original_name", "content_type", "size", "uploaded_at")
+    fields = ("doc_type", "original_name", "content_type", "size", "expires_on", "uploaded_at", "open")
+    readonly_fields = ("original_name", "content_type", "size", "uploaded_at", "open")
+
+    @admin.display(description="document")
+    def open(self, obj):
+        return _document_link(obj)
 
 
 @admin.register(Party)
@@ -381,5 +396,38 @@ class AuditEventAdmin(admin.ModelAdmin):
         return False
 
 
-admin.site.register(Document)
+@admin.register(Document)
+class DocumentAdmin(admin.ModelAdmin):
+    """Read-only: a document is shown inline (PDF in a frame, images as an image) from the audited
+    download view; uploads happen in the portal or the API, where the content is checked."""
+
+    list_display = ("__str__", "firm", "doc_type", "original_name", "content_type", "size", "uploaded_at", "open")
+    list_filter = ("doc_type", "content_type", "firm")
+    fields = ("firm", "party", "doc_type", "original_name", "content_type", "size", "sha256", "expires_on",
+              "uploaded_by", "uploaded_at", "open", "preview")
+    readonly_fields = fields
+
+    @admin.display(description="document")
+    def open(self, obj):
+        return _document_link(obj)
+
+    @admin.display(description="preview")
+    def preview(self, obj):
+        if not obj.pk or not obj.file:
+            return "-"
+        url = reverse("onboarding:document-download", args=[obj.pk])
+        if obj.content_type.startswith("image/"):
+            return format_html('<img src="{}" alt="{}" style="max-width:100%;max-height:80vh">', url,
+                               obj.original_name)
+        return format_html('<iframe src="{}" title="{}" style="width:100%;height:80vh;border:1px solid #ccc">'
+                           "</iframe>", url, obj.original_name)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return request.method in ("GET", "HEAD") and super().has_view_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 admin.site.site_header = "Meridian compliance"

@@ -121,3 +121,45 @@ class EncryptedDateField(models.TextField):
         from django import forms
 
         return forms.DateField(**{"required": not self.blank, **kwargs})
+
+
+# --- Files -----------------------------------------------------------------------------------
+# Uploaded documents are stored as a Fernet token of their bytes, behind this marker, with the
+# same keys as the fields (so `rotate_field_keys` rotates them too). A file without the marker
+# was written before encryption at rest and is read as it is (rotation encrypts it).
+
+FILE_PREFIX = b"MERIDIAN-ENC1\n"
+
+
+def encrypt_bytes(content: bytes) -> bytes:
+    return FILE_PREFIX + _fernet(_keys()).encrypt(content)
+
+
+def is_encrypted_bytes(blob: bytes) -> bool:
+    return blob.startswith(FILE_PREFIX)
+
+
+def decrypt_bytes(blob: bytes) -> bytes:
+    if not blob.startswith(FILE_PREFIX):
+        return blob
+    try:
+        return _fernet(_keys()).decrypt(blob[len(FILE_PREFIX):])
+    except InvalidToken as exc:
+        raise ImproperlyConfigured("a stored document cannot be decrypted with the configured keys") from exc
+
+
+def rotate_bytes(blob: bytes) -> bytes:
+    if not blob.startswith(FILE_PREFIX):
+        return encrypt_bytes(blob)
+    return FILE_PREFIX + _fernet(_keys()).rotate(blob[len(FILE_PREFIX):])
+
+
+def check_keys(keys) -> list[str]:
+    """Problems with a list of Fernet keys (empty when every key is usable)."""
+    problems = []
+    for position, key in enumerate(keys, start=1):
+        try:
+            Fernet(key.encode() if isinstance(key, str) else key)
+        except (ValueError, TypeError) as exc:
+            problems.append(f"key {position} is not a Fernet key ({exc})")
+    return problems

@@ -10,9 +10,10 @@ from django.db import transaction
 
 from . import services
 from .models import Firm, Party, Role, User
+from .samples import pdf_bytes
 
 DEMO_PASSWORD = "meridian-demo"
-PDF = b"%PDF-1.4\n% Meridian demo document\n"
+PDF = pdf_bytes("Meridian demo document")
 
 
 @dataclass

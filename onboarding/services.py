@@ -15,8 +15,8 @@ from django.db.models import Sum
 from django.utils import timezone
 from django_fsm import TransitionNotAllowed
 
+from . import documents, webhooks
 from . import requirements as registry
-from . import webhooks
 from .audit import record_event
 from .exceptions import (
     FourEyesViolation,
@@ -321,6 +321,7 @@ def ownership_link_remove(*, link: OwnershipLink, actor: User | None) -> None:
 
 
 def sniff_upload(head: bytes) -> str | None:
+    """The content type the magic bytes claim (a first filter only: document_add sniffs the whole file)."""
     for magic, content_type in ALLOWED_UPLOADS.items():
         if head.startswith(magic):
             return content_type
@@ -334,8 +335,6 @@ def document_add(
 ) -> Document:
     """Store an uploaded document. The type is decided by its content (PDF, PNG, JPEG), never by
     its name; the name is kept as data only; the size is capped."""
-    from django.core.files.base import ContentFile
-
     from .models import DocumentType
 
     _require_firm_access(actor, party.firm_id, roles=FIRM_ROLES)
@@ -345,20 +344,34 @@ def document_add(
         raise ValidationFailed("file: the upload is empty", detail={"file": "empty"})
     if len(content) > MAX_UPLOAD_BYTES:
         raise ValidationFailed(f"file: larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB", detail={"file": "too_large"})
-    content_type = sniff_upload(content[:16])
-    if content_type is None:
-        raise ValidationFailed("file: only PDF, PNG and JPEG documents are accepted", detail={"file": "type"})
+    try:
+        content_type = documents.sniff(content)
+    except documents.UnacceptableFile as exc:
+        raise ValidationFailed(f"file: {exc}", detail={"file": [str(exc)]}) from exc
     digest = hashlib.sha256(content).hexdigest()
-    extension = {"application/pdf": "pdf", "image/png": "png", "image/jpeg": "jpg"}[content_type]
     document = Document(
         firm_id=party.firm_id, party=party, doc_type=doc_type, original_name=(original_name or "")[:255],
         content_type=content_type, size=len(content), sha256=digest, expires_on=expires_on, uploaded_by=actor,
     )
-    document.file.save(f"{digest[:32]}.{extension}", ContentFile(content), save=False)
+    stored = documents.store(content)
+    document.file.save(stored.name, stored, save=False)
     document.save()
     record_event(subject=party, event_type="document.added", actor=actor,
                  detail={"document": document.pk, "doc_type": doc_type, "sha256": digest, "size": len(content)})
     return document
+
+
+@transaction.atomic
+def document_open(*, document: Document, actor: User, purpose: str = "view") -> bytes:
+    """The plain bytes of a document for a user who may see it (the firm's users, platform
+    officers), with an audit event saying who opened it. Anyone else gets not-found."""
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        raise NotFound("not found")
+    _require_firm_access(actor, document.firm_id, roles=FIRM_ROLES)
+    content = documents.read(document)
+    record_event(subject=document.party, event_type="document.viewed", actor=actor, firm=document.firm,
+                 detail={"document": document.pk, "doc_type": document.doc_type, "purpose": purpose})
+    return content
 
 
 # --- Cases -----------------------------------------------------------------------------------

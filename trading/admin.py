@@ -1,5 +1,8 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
+from onboarding.exceptions import MeridianError
+
+from . import services
 from .models import Allocation, Block, Broker, Fill, FxOrder, Order, RebalanceRun, RunChunk
 
 
@@ -31,6 +34,34 @@ class OrderAdmin(admin.ModelAdmin):
     search_fields = ("reference", "account__number", "listing__ticker")
     raw_id_fields = ("account", "custody_account", "listing", "block", "run")
     readonly_fields = ("status",)
+    actions = ["approve_orders", "release_orders"]
+
+    @admin.action(description="Approve the selected proposed orders")
+    def approve_orders(self, request, queryset):
+        try:
+            count = services.orders_approve(order_ids=list(queryset.values_list("pk", flat=True)), actor=request.user)
+        except MeridianError as exc:
+            self.message_user(request, f"Nothing approved: {exc.message}", level=messages.ERROR)
+            return
+        self.message_user(request, f"{count} order(s) approved.")
+
+    @admin.action(description="Release the selected approved orders whose market is open now")
+    def release_orders(self, request, queryset):
+        approved = queryset.filter(status="approved")
+        total = 0
+        skipped: list[str] = []
+        held: list[str] = []
+        try:
+            report = services.orders_release(actor=request.user, order_ids=list(approved.values_list("pk", flat=True)))
+            total += report.released
+            skipped += [f"{s['market']}: {s['reason']}" for s in report.skipped_markets]
+            held += [f"{h['reference']}: {h['reason']}" for h in report.held]
+        except MeridianError as exc:
+            self.message_user(request, f"Release refused: {exc.message}", level=messages.ERROR)
+            return
+        self.message_user(request, f"{total} order(s) released.")
+        for line in sorted(set(skipped)) + held:
+            self.message_user(request, line, level=messages.WARNING)
 
 
 @admin.register(FxOrder)
@@ -49,6 +80,18 @@ class BlockAdmin(admin.ModelAdmin):
     list_filter = ("status", "side", "broker", "trade_date")
     search_fields = ("reference", "listing__ticker")
     readonly_fields = ("status",)
+    actions = ["cancel_blocks"]
+
+    @admin.action(description="Cancel the selected blocks (only those with no fill)")
+    def cancel_blocks(self, request, queryset):
+        done = 0
+        for block in queryset.order_by("pk"):
+            try:
+                services.block_cancel(block=block, actor=request.user, reason="cancelled in the admin")
+                done += 1
+            except MeridianError as exc:
+                self.message_user(request, f"{block.reference}: {exc.message}", level=messages.ERROR)
+        self.message_user(request, f"{done} block(s) cancelled.")
 
 
 @admin.register(Fill)

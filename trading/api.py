@@ -74,6 +74,25 @@ class ApprovedSerializer(serializers.Serializer):
     approved = serializers.IntegerField()
 
 
+class ReleaseRequestSerializer(serializers.Serializer):
+    market = serializers.RegexField(r"^[A-Z0-9]{4}$", required=False, help_text="Only this market (MIC)")
+    account = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False, help_text="Only this account")
+    run = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False,
+                                   help_text="Only the orders of this rebalance run")
+    now = serializers.DateTimeField(required=False, help_text=(
+        "The instant of the wave (default: the server's clock). Markets are judged open or closed at "
+        "this instant in their own time zone and on their own calendar; it may not be in the future."))
+
+
+class ReleaseResultSerializer(serializers.Serializer):
+    now = serializers.DateTimeField()
+    released = serializers.IntegerField(help_text="Orders released")
+    blocks = serializers.ListField(child=serializers.DictField(), help_text="Blocks sent (id, reference, broker, ...)")
+    skipped_markets = serializers.ListField(child=serializers.DictField(),
+                                            help_text="Markets with approved orders that are closed now, and why")
+    held = serializers.ListField(child=serializers.DictField(), help_text="Orders held back, and why")
+
+
 class BlockSerializer(serializers.ModelSerializer):
     ticker = serializers.CharField(source="listing.ticker", read_only=True)
     market = serializers.CharField(source="listing.market.mic", read_only=True)
@@ -175,6 +194,27 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             raise NotFound("order(s) not found", detail={"orders": sorted(wanted - found)})
         return Response({"approved": services.orders_approve(order_ids=sorted(found), actor=request.user)})
 
+    @extend_schema(request=ReleaseRequestSerializer, responses={200: ReleaseResultSerializer})
+    @action(detail=False, methods=["post"])
+    def release(self, request):
+        """Release the firm's approved orders whose market is open now, in blocks per broker,
+        listing and side (scope: market, account, run). A closed market is skipped and named with
+        its reason; its orders wait for its own wave."""
+        data = ReleaseRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        now = v.get("now") or timezone.now()
+        if now > timezone.now() + dt.timedelta(minutes=5):
+            raise ValidationFailed("now: may not be in the future", detail={"now": ["may not be in the future"]})
+        if v.get("account"):
+            _scoped_pk(scope_to_user(Account.objects.all(), request.user), v["account"], "account")
+        if v.get("run"):
+            _scoped_pk(scope_to_user(RebalanceRun.objects.all(), request.user), v["run"], "run")
+        firm = None if sees_all_firms(request.user) else firm_of(request)
+        report = services.orders_release(now=now, actor=request.user, firm=firm, market=v.get("market"),
+                                         account_id=v.get("account"), run_id=v.get("run"))
+        return Response(release_report_data(report))
+
     @extend_schema(request=OrderReasonSerializer, responses={200: OrderSerializer})
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None):
@@ -201,6 +241,29 @@ class BlockViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
     def get_queryset(self):
         return blocks_for(self.request.user).order_by("pk")
+
+    @extend_schema(request=OrderReasonSerializer, responses={200: BlockSerializer})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        """Withdraw a block from its broker while nothing is filled; its orders are cancelled.
+        Only a block holding the firm's orders alone can be cancelled by the firm."""
+        block = self.get_object()
+        if getattr(block, "shared", False) and not sees_all_firms(request.user):
+            raise PermissionDenied("the block holds other firms' orders", detail={"block": block.reference})
+        reason = OrderReasonSerializer(data=request.data)
+        reason.is_valid(raise_exception=True)
+        services.block_cancel(block=block, actor=request.user, reason=reason.validated_data["reason"])
+        return Response(BlockSerializer(self.get_queryset().get(pk=block.pk)).data)
+
+
+def release_report_data(report) -> dict:
+    return {
+        "now": report.now, "released": report.released,
+        "blocks": [{"id": b.pk, "reference": b.reference, "broker": b.broker.code, "listing": b.listing_id,
+                    "ticker": b.listing.ticker, "market": b.listing.market.mic, "side": b.side,
+                    "trade_date": b.trade_date, "quantity": str(b.quantity)} for b in report.blocks],
+        "skipped_markets": report.skipped_markets, "held": report.held,
+    }
 
 
 class FillViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

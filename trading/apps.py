@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class TradingConfig(AppConfig):
     name = "trading"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import panels
+
+        panels.register()

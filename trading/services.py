@@ -7,6 +7,7 @@ import datetime as dt
 import itertools
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -16,6 +17,7 @@ from django.utils import timezone
 
 from onboarding import webhooks
 from onboarding.audit import record_event
+from onboarding.exceptions import ValidationFailed
 from onboarding.services import assert_relationship_active
 from trading.reference.calendars import is_exchange_session
 from trading.reference.models import Market
@@ -116,10 +118,21 @@ def order_cancel(*, order: Order, actor, reason: str) -> Order:
 
 def market_is_open(market: Market, now: dt.datetime) -> bool:
     """The market's local time is within its continuous session on one of its sessions."""
+    return market_closed_reason(market, now) is None
+
+
+def market_closed_reason(market: Market, now: dt.datetime) -> str | None:
+    """Why the market is not open at `now` (None when it is), in the market's own time zone and
+    on its exchange calendar."""
     local = now.astimezone(ZoneInfo(market.time_zone))
+    where = f"{market.mic} ({market.time_zone})"
     if not is_exchange_session(local.date(), market.calendar_code):
-        return False
-    return market.open_time <= local.time() < market.close_time
+        return f"{where}: {local.date():%A %d %B %Y} is not a trading day on its calendar"
+    if local.time() < market.open_time:
+        return f"{where}: opens at {market.open_time:%H:%M} local time, it is {local:%H:%M}"
+    if local.time() >= market.close_time:
+        return f"{where}: closed at {market.close_time:%H:%M} local time, it is {local:%H:%M}"
+    return None
 
 
 def _route_broker(order: Order, brokers: list[Broker]) -> Broker:
@@ -132,33 +145,79 @@ def _route_broker(order: Order, brokers: list[Broker]) -> Broker:
                         detail={"order": order.reference, "market": mic, "custodian": custodian})
 
 
-@transaction.atomic
+@dataclass
+class ReleaseReport:
+    """What one release did: the blocks sent, each market with approved orders that was skipped
+    (and why), and orders held back (and why)."""
+
+    now: dt.datetime
+    blocks: list[Block] = field(default_factory=list)
+    released: int = 0
+    skipped_markets: list[dict] = field(default_factory=list)  # {"market", "orders", "reason"}
+    held: list[dict] = field(default_factory=list)  # {"order", "reference", "reason"}
+
+
 def release_wave(*, now: dt.datetime | None = None, actor=None, firm=None) -> list[Block]:
-    """Release every approved order whose market is open now, in blocks of one listing, side and
-    broker across accounts. Orders in closed markets wait for their market's wave."""
+    """Release every approved order whose market is open now (see `orders_release`)."""
+    return orders_release(now=now, actor=actor, firm=firm).blocks
+
+
+@transaction.atomic
+def orders_release(*, now: dt.datetime | None = None, actor=None, firm=None, market: str | None = None,
+                   account_id: int | None = None, run_id: int | None = None,
+                   order_ids: Iterable[int] | None = None) -> ReleaseReport:
+    """Release the approved orders in scope whose market is open at `now` (the caller's clock:
+    a task or test passes it), in blocks of one broker, listing, side and trade date across
+    accounts. A market that is closed is skipped and the report says why; its orders wait for
+    its own wave. Every order passes the owner's activation gate; a refused owner refuses the
+    whole release (nothing is written)."""
     now = now or timezone.now()
+    if timezone.is_naive(now):
+        raise ValidationFailed("now: give a time zone", detail={"now": ["a time with a time zone is required"]})
     qs = Order.objects.filter(status=OrderStatus.APPROVED)
     if firm is not None:
         qs = qs.filter(account__firm=firm)
-    candidate_ids = list(qs.values_list("pk", flat=True))
-    orders = _locked_orders(candidate_ids)
-    open_cache: dict[int, bool] = {}
+    if market:
+        qs = qs.filter(listing__market__mic=market)
+    if account_id is not None:
+        qs = qs.filter(account_id=account_id)
+    if run_id is not None:
+        qs = qs.filter(run_id=run_id)
+    if order_ids is not None:
+        qs = qs.filter(pk__in=list(order_ids))
+    orders = _locked_orders(qs.values_list("pk", flat=True))
+    report = ReleaseReport(now=now)
+    closed: dict[int, str | None] = {}
+    skipped: dict[str, list] = {}
     brokers = list(Broker.objects.filter(is_active=True).order_by("priority", "code"))
     groups: dict[tuple, list[Order]] = defaultdict(list)
+    gate_checked: set[tuple[int, int]] = set()
     for order in orders:
-        market = order.listing.market
-        if market.pk not in open_cache:
-            open_cache[market.pk] = market_is_open(market, now)
-        if not open_cache[market.pk]:
+        mkt = order.listing.market
+        if mkt.pk not in closed:
+            closed[mkt.pk] = market_closed_reason(mkt, now)
+        if closed[mkt.pk] is not None:
+            skipped.setdefault(mkt.mic, [closed[mkt.pk], 0])[1] += 1
             continue
-        assert_relationship_active(party=order.account.owner, firm=order.account.firm)
-        broker = order.broker or _route_broker(order, brokers)
-        groups[(order.listing_id, order.side, broker.pk, order.trade_date)].append(order)
+        owner_key = (order.account.owner_id, order.account.firm_id)
+        if owner_key not in gate_checked:
+            assert_relationship_active(party=order.account.owner, firm=order.account.firm)
+            gate_checked.add(owner_key)
+        if order.custody_account_id is None:
+            report.held.append({"order": order.pk, "reference": order.reference,
+                                "reason": "no custody account covers the listing's market"})
+            continue
+        try:
+            broker = order.broker or _route_broker(order, brokers)
+        except RoutingFailed as exc:
+            report.held.append({"order": order.pk, "reference": order.reference, "reason": exc.message})
+            continue
+        groups[(broker.pk, order.listing_id, order.side, order.trade_date)].append(order)
         order.broker = broker
-    blocks = []
-    for (listing_id, side, broker_id, trade_date), members in sorted(groups.items(), key=lambda kv: kv[0]):
+    report.skipped_markets = [{"market": mic, "orders": n, "reason": why} for mic, (why, n) in sorted(skipped.items())]
+    for (broker_id, listing_id, side, trade_date), members in sorted(groups.items(), key=lambda kv: kv[0]):
         block = Block.objects.create(
-            reference=f"B{now:%Y%m%d%H%M%S}-{listing_id}-{side[0].upper()}-{broker_id}",
+            reference=f"B{now:%Y%m%d%H%M%S}-{listing_id}-{side[0].upper()}-{broker_id}-{members[0].pk}",
             listing_id=listing_id, broker_id=broker_id, side=side, trade_date=trade_date,
             currency=members[0].currency, quantity=sum((o.quantity for o in members), Decimal(0)), released_at=now,
         )
@@ -170,8 +229,37 @@ def release_wave(*, now: dt.datetime | None = None, actor=None, firm=None) -> li
             order.released_at = now
             _transition(order, "release", actor=actor, event="order.released",
                         detail={"block": block.reference, "broker": order.broker.code})
-        blocks.append(block)
-    return blocks
+            _emit_after_commit(order.account.firm_id, "order.released",
+                               {"order": order.pk, "reference": order.reference, "account": order.account_id,
+                                "block": block.reference, "broker": order.broker.code})
+        report.blocks.append(block)
+        report.released += len(members)
+    return report
+
+
+def _emit_after_commit(firm_id: int, event_type: str, data: dict) -> None:
+    webhooks.emit(firm=firm_id, event_type=event_type, data=data)
+
+
+@transaction.atomic
+def block_cancel(*, block: Block, actor, reason: str) -> Block:
+    """Withdraw a block from its broker before anything is filled; its orders are cancelled."""
+    block = Block.objects.select_for_update().get(pk=block.pk)
+    if block.status != BlockStatus.OPEN:
+        raise OrderStateError(
+            f"block {block.reference} is {block.get_status_display().lower()}: only a block with no fill can be cancelled",
+            detail={"block": block.reference, "status": block.status})
+    orders = _locked_orders(block.orders.values_list("pk", flat=True))
+    before = block.status
+    block.cancel()
+    block.save()
+    record_event(subject=block, event_type="block.cancelled", actor=actor, from_state=before, to_state=block.status,
+                 reason=reason, detail={"orders": [o.reference for o in orders]})
+    for order in orders:
+        _transition(order, "cancel", actor=actor, event="order.cancelled", reason=f"block {block.reference} cancelled: {reason}")
+        _emit_after_commit(order.account.firm_id, "order.cancelled",
+                           {"order": order.pk, "reference": order.reference, "block": block.reference, "reason": reason})
+    return block
 
 
 # --- exports -----------------------------------------------------------------------------------------
@@ -317,6 +405,7 @@ __all__ = [
     "block_allocate",
     "blocks_export_csv",
     "blocks_export_fix",
+    "block_cancel",
     "brokers_load",
     "execution_reports_import",
     "market_is_open",
@@ -325,6 +414,7 @@ __all__ = [
     "order_reject",
     "order_settle",
     "orders_approve",
+    "orders_release",
     "release_wave",
 ]
 

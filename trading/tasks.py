@@ -36,3 +36,19 @@ def rebalance_in_chunks(*, key: str, trade_date: dt.date, chunk_size: int = 5000
         results.append(rebalance_chunk.delay(key, part[0], part[-1], n, trade_date.isoformat(), where,
                                              params or [], dry_run))
     return results
+
+
+@shared_task(acks_late=True)
+def release_open_markets(now: str | None = None, market: str | None = None) -> dict:
+    """The beat's release wave: approved orders whose market is open at `now` (ISO instant,
+    default the worker's clock) go out in blocks. Safe to run twice: a released order is no
+    longer approved."""
+    from django.utils import timezone
+
+    from .services import orders_release
+
+    moment = dt.datetime.fromisoformat(now) if now else timezone.now()
+    report = orders_release(now=moment, market=market)
+    return {"now": report.now.isoformat(), "released": report.released,
+            "blocks": [b.reference for b in report.blocks], "skipped_markets": report.skipped_markets,
+            "held": report.held}

@@ -8,7 +8,8 @@ class TaxConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import hooks, queues
+        from . import hooks, panels, queues
 
         hooks.register()
         queues.register()
+        panels.register()

@@ -182,6 +182,9 @@ CELERY_BEAT_SCHEDULE: dict = {
     "tax-expiry-sweep": {"task": "tax.expiry_sweep", "schedule": 24 * 60 * 60},
     "books-refresh": {"task": "accounts.books_refresh", "schedule": 24 * 60 * 60},
     "reconciliation-daily": {"task": "reconciliation.daily_run", "schedule": 24 * 60 * 60},
+    # Each market's approved orders go out at its own open: every 5 minutes the markets open at
+    # that instant (own time zone and calendar) release; closed ones wait.
+    "trading-release-waves": {"task": "trading.tasks.release_open_markets", "schedule": 5 * 60},
 }
 # WeasyPrint grows in memory in long-lived workers: recycle worker processes.
 CELERY_WORKER_MAX_TASKS_PER_CHILD = int(os.environ.get("CELERY_WORKER_MAX_TASKS_PER_CHILD", "200"))

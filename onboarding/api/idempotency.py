@@ -6,6 +6,7 @@ import hashlib
 import json
 from functools import wraps
 
+from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from rest_framework.response import Response
 
@@ -15,11 +16,25 @@ from .errors import error_body
 HEADER = "HTTP_IDEMPOTENCY_KEY"
 
 
+def _file_digest(upload) -> str:
+    """An uploaded file stands in the request hash by its content's SHA-256 (not its name), so the
+    same key with a different file is refused instead of replaying the first document."""
+    digest = hashlib.sha256()
+    for chunk in upload.chunks():
+        digest.update(chunk)
+    upload.seek(0)
+    return f"file:sha256:{digest.hexdigest()}:{upload.size}"
+
+
 def _request_hash(request) -> str:
+    data = request.data
+    if hasattr(data, "lists"):  # a multipart QueryDict: keep every value, files by their content
+        data = {key: [_file_digest(v) if isinstance(v, UploadedFile) else v for v in values]
+                for key, values in data.lists()}
     try:
-        body = json.dumps(request.data, sort_keys=True, default=str)
+        body = json.dumps(data, sort_keys=True, default=str)
     except TypeError:
-        body = repr(request.data)
+        body = repr(data)
     return hashlib.sha256(f"{request.method} {request.path} {body}".encode()).hexdigest()
 
 

@@ -5,19 +5,11 @@ import pytest
 
 from accounts import services
 from accounts.demo import custodians_demo
-from onboarding import requirements
 from onboarding.models import Relationship
-from tests.factories import FirmFactory, PersonFactory, UserFactory
+from tests.factories import FirmFactory, PersonFactory, UserFactory, tax_documented
 from trading.reference.demo import reference_demo
 
 TRADE_DAY = dt.date(2026, 11, 20)  # a Friday
-
-
-@pytest.fixture(autouse=True)
-def _only_onboarding_activation_checks(monkeypatch):
-    """Other apps register activation checks (a current tax form, cleared screening); these
-    tests set up only the relationship, so they run against onboarding's own checks."""
-    monkeypatch.setattr(requirements, "_activation_checks", {})
 
 
 @pytest.fixture
@@ -44,6 +36,7 @@ def advisor(firm):
 def owner(firm):
     party = PersonFactory(firm=firm, residence_country="CH", nationalities=["GB"])
     Relationship.objects.create(firm=firm, party=party, state="active")
+    tax_documented(party)  # the real activation gate asks for a current W-8BEN and CRS self-certification
     return party
 
 

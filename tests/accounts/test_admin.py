@@ -46,13 +46,15 @@ def test_the_admin_activate_action_goes_through_the_gate(client, firm, custodian
     from accounts.models import Account
     from onboarding.models import Relationship
     from tests.accounts.conftest import make_account
-    from tests.factories import PersonFactory
+    from tests.factories import PersonFactory, tax_documented
 
     user = UserFactory(is_staff=True, is_superuser=True, firm=None, role="compliance_officer")
     client.force_login(user)
     ok_owner, blocked_owner = PersonFactory(firm=firm), PersonFactory(firm=firm)
     Relationship.objects.create(firm=firm, party=ok_owner, state="active")
     Relationship.objects.create(firm=firm, party=blocked_owner, state="pending")
+    tax_documented(ok_owner)
+    tax_documented(blocked_owner)
     good, _ = make_account(firm, ok_owner, custodians, number="ADM-1", activate=False)
     bad, _ = make_account(firm, blocked_owner, custodians, number="ADM-2", activate=False)
     client.post(reverse("admin:accounts_account_changelist"),

@@ -151,10 +151,11 @@ def test_subscribing_is_gated_by_the_relationship(booked, ref, tmp_path):
 def test_a_substitute_the_account_may_not_hold_is_refused(firm, custodians, ref, tmp_path):
     from accounts.exceptions import IneligibleInstrument
     from tests.accounts.conftest import make_account
-    from tests.factories import PersonFactory
+    from tests.factories import PersonFactory, tax_documented
 
     american = PersonFactory(firm=firm, nationalities=["US"], residence_country="US")
     Relationship.objects.create(firm=firm, party=american, state="active")
+    tax_documented(american)
     account, _ = make_account(firm, american, custodians, number="US-1", booking_jurisdiction="US",
                               booking_centre="onshore")
     assert account.is_us_person

@@ -1,7 +1,6 @@
 """Shared helpers for the partner API tests of accounts, trading, reconciliation and screening."""
 from __future__ import annotations
 
-import pytest
 from rest_framework.test import APIClient
 
 from onboarding.api.auth import api_token_create
@@ -27,12 +26,3 @@ def assert_error(response, status: int, code: str | None = None) -> dict:
     if code is not None:
         assert body["code"] == code, body
     return body
-
-
-@pytest.fixture
-def no_extra_activation_checks(monkeypatch):
-    """Other apps register activation checks (tax form, screening); these tests set up only the
-    relationship and run against onboarding's own checks."""
-    from onboarding import requirements
-
-    monkeypatch.setattr(requirements, "_activation_checks", {})

@@ -13,12 +13,12 @@ from accounts import services
 from accounts.demo import custodians_demo
 from accounts.models import Account, ModelPortfolio, ModelSubscription
 from onboarding.models import Relationship
-from tests.factories import FirmFactory, OfficerFactory, PersonFactory, UserFactory
+from tests.factories import FirmFactory, OfficerFactory, PersonFactory, UserFactory, tax_documented
 from trading.reference.demo import reference_demo
 
 from .conftest import assert_error, ids, token_client
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_extra_activation_checks")]
+pytestmark = pytest.mark.django_db
 BUY_DAY = dt.date(2026, 11, 18)  # Wednesday: AAPL settles T+1 on Thursday 19
 PRICE_DAY = dt.date(2026, 11, 20)
 
@@ -38,6 +38,7 @@ def _firm_with_client(home="CH", relationship="active"):
     advisor = UserFactory(firm=firm, role="advisor")
     owner = PersonFactory(firm=firm, residence_country="CH", nationalities=["GB"])
     Relationship.objects.create(firm=firm, party=owner, state=relationship)
+    tax_documented(owner)  # the real gate asks for a current W-8BEN and CRS self-certification
     return firm, advisor, owner
 
 

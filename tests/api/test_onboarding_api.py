@@ -10,12 +10,13 @@ from rest_framework.test import APIClient
 from onboarding import services
 from onboarding.api.auth import api_token_create, api_token_revoke
 from onboarding.models import OnboardingCase, Party, WebhookDelivery
+from onboarding.samples import pdf_bytes
 from onboarding.webhooks import verify
 from tests.compliance.tax.samples import form as tax_form
 from tests.factories import FirmFactory, OfficerFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
-PDF = b"%PDF-1.4\n% test\n"
+PDF = pdf_bytes("test")
 
 
 @pytest.fixture

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from onboarding import services
 from onboarding.models import Party
+from onboarding.samples import pdf_bytes
 
-PDF = b"%PDF-1.4\n% test document\n"
+PDF = pdf_bytes("test document")
 REGISTRATION_NUMBERS = {"GB": "01234567", "LU": "B123456", "KY": "CR-123456", "VG": "1234567", "US": "12-3456789",
                         "IE": "123456", "DE": "HRB12345", "SG": "00192200M", "HK": "1234567"}
 

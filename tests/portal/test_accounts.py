@@ -9,26 +9,19 @@ import pytest
 from django.urls import reverse
 
 from accounts.demo import accounts_demo
-from onboarding import requirements
 from onboarding.models import Relationship
-from tests.factories import PersonFactory
+from tests.factories import PersonFactory, tax_documented
 from tests.trading.factories import OrderFactory
 
 pytestmark = pytest.mark.django_db
 ON = "2026-11-23"
 
 
-@pytest.fixture(autouse=True)
-def _only_onboarding_activation_checks(monkeypatch):
-    """The demo account's owner has only an active relationship; other apps' activation checks
-    (tax forms, screening) are not what these pages are about."""
-    monkeypatch.setattr(requirements, "_activation_checks", {})
-
-
 @pytest.fixture
 def demo(firm, advisor):
     owner = PersonFactory(firm=firm, given_names="Hugo", family_name="Holder", residence_country="CH")
     Relationship.objects.create(firm=firm, party=owner, state="active")
+    tax_documented(owner)  # what the real activation gate asks for
     return accounts_demo(firm=firm, owner=owner, actor=advisor)
 
 

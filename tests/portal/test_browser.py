@@ -12,6 +12,7 @@ import pytest
 from django.conf import settings
 
 from onboarding.models import CaseState, OnboardingCase
+from onboarding.samples import pdf_bytes
 from onboarding.services import rulepacks_load
 from tests.factories import FirmFactory, UserFactory
 
@@ -178,7 +179,7 @@ def test_advisor_onboards_an_entity_with_two_owners_submits_and_sees_what_is_out
     # Step 3: a document
     page.click_link("Continue to documents")
     pdf = tmp_path / "certificate.pdf"
-    pdf.write_bytes(b"%PDF-1.4\n% certificate of incorporation\n")
+    pdf.write_bytes(pdf_bytes("certificate of incorporation"))
     page.fill({"doc_type": "certificate_of_incorporation"})
     page.field("file").send_keys(str(pdf))
     page.click_button("Upload")
@@ -218,17 +219,16 @@ def test_advisor_onboards_an_entity_with_two_owners_submits_and_sees_what_is_out
 
 
 @pytest.mark.django_db(transaction=True)
-def test_account_page_renders_holdings_and_the_drift_chart(live_server, audit_cleared_for_flush, browser, monkeypatch):
+def test_account_page_renders_holdings_and_the_drift_chart(live_server, audit_cleared_for_flush, browser):
     from accounts.demo import accounts_demo
-    from onboarding import requirements
     from onboarding.models import Relationship
-    from tests.factories import PersonFactory
+    from tests.factories import PersonFactory, tax_documented
 
-    monkeypatch.setattr(requirements, "_activation_checks", {})
     firm = FirmFactory(name="Thames Wealth Partners", home_jurisdiction="GB")
     advisor = UserFactory(firm=firm, username="advisor")
     owner = PersonFactory(firm=firm, given_names="Hugo", family_name="Holder", residence_country="CH")
     Relationship.objects.create(firm=firm, party=owner, state="active")
+    tax_documented(owner)
     demo = accounts_demo(firm=firm, owner=owner, actor=advisor)
     page = Page(browser, live_server.url)
     page.open("/accounts/login/")

@@ -8,11 +8,12 @@ from django.urls import reverse
 from onboarding import services
 from onboarding.audit import events_for
 from onboarding.models import CaseState, Document, OnboardingCase, OwnershipLink, Party
+from onboarding.samples import pdf_bytes
 from tests.factories import EntityFactory, PersonFactory
 
 pytestmark = pytest.mark.django_db
 
-PDF = b"%PDF-1.4\n% test document\n"
+PDF = pdf_bytes("test document")
 VALID_LEI = "5493001KJTIIGC8Y1R12"
 
 

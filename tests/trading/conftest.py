@@ -1,6 +1,7 @@
 import pytest
 
-from tests.factories import FirmFactory
+from onboarding.models import Relationship
+from tests.factories import FirmFactory, tax_documented
 from trading.reference.demo import reference_demo
 from trading.services import brokers_load
 
@@ -34,9 +35,29 @@ def desk(ref, brokers):
     return {"firm": firm, "accounts": accounts, "ref": ref}
 
 
+def make_active(account) -> Relationship:
+    """What the real activation gate needs of an account's owner: an approved, active
+    relationship, current tax forms, and no open screening alert."""
+    relationship, _ = Relationship.objects.update_or_create(firm=account.firm, party=account.owner,
+                                                            defaults={"state": "active"})
+    tax_documented(account.owner)
+    return relationship
+
+
 @pytest.fixture
-def active(monkeypatch):
-    """Relationships count as active (the onboarding workflow is tested in tests/onboarding)."""
+def active(desk, monkeypatch):
+    """The desk's owners pass the real gate; the gate is watched (never replaced) so tests can
+    see that it was asked."""
+    from onboarding import services as onboarding_services
+
+    for account, _n, _h in desk["accounts"]:
+        make_active(account)
     calls = []
-    monkeypatch.setattr("trading.services.assert_relationship_active", lambda *, party, firm: calls.append(party))
+    real = onboarding_services.assert_relationship_active
+
+    def watched(*, party, firm):
+        calls.append(party)
+        return real(party=party, firm=firm)
+
+    monkeypatch.setattr("trading.services.assert_relationship_active", watched)
     return calls

@@ -9,6 +9,7 @@ import pytest
 from accounts.models import Movement, Transaction
 from onboarding.audit import events_for
 from onboarding.exceptions import RelationshipNotActive
+from onboarding.models import Relationship
 from trading import services
 from trading.exceptions import ExecutionImportRejected, OrderStateError
 from trading.models import Allocation, Block, Fill, Order, OrderStatus
@@ -78,16 +79,11 @@ def test_release_goes_in_waves_as_each_market_opens(desk, active):
 
 
 @pytest.mark.django_db
-def test_release_is_refused_when_the_owners_relationship_is_not_active(desk, monkeypatch):
+def test_release_is_refused_when_the_owners_relationship_is_not_active(desk, active):
     orders = make_orders(desk)
-    monkeypatch.setattr("trading.services.assert_relationship_active", lambda *, party, firm: None)
     services.orders_approve(order_ids=[o.pk for o in orders], actor=None)
-
-    def refuse(*, party, firm):
-        raise RelationshipNotActive("suspended")
-
-    monkeypatch.setattr("trading.services.assert_relationship_active", refuse)
-    with pytest.raises(RelationshipNotActive):
+    Relationship.objects.filter(party=desk["accounts"][0][0].owner).update(state="suspended")
+    with pytest.raises(RelationshipNotActive, match="suspended"):
         services.release_wave(now=TOKYO_MORNING)
     assert not Block.objects.exists()
     assert all(Order.objects.get(pk=o.pk).status == OrderStatus.APPROVED for o in orders)

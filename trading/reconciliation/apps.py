@@ -8,6 +8,7 @@ class ReconciliationConfig(AppConfig):
     verbose_name = "Reconciliation"
 
     def ready(self) -> None:
-        from . import queues
+        from . import panels, queues
 
         queues.register()
+        panels.register()

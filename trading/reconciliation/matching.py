@@ -133,6 +133,9 @@ class Differences:
     amount_base: np.ndarray                   # float64, absolute amount at stake in base currency
     match_pass: np.ndarray                    # index into PASSES (-1 none)
     line: np.ndarray
+    amount_local: np.ndarray | None = None    # float64 signed difference (custodian - ours) in local_currency
+    local_currency: np.ndarray | None = None
+    base_currency: np.ndarray | None = None   # per line, when lines differ in base currency
 
     def __len__(self) -> int:
         return len(self.kind)
@@ -354,6 +357,12 @@ def reconcile_positions(cust: CustodianPositions, books: BookPositions, idmap: I
         amount = np.where(kind == "price", np.abs(qf * (pc - pb) * fx_any), amount)
         amount = np.where(kind == "market_value", mv_diff, amount)
     amount = np.nan_to_num(amount, nan=0.0)
+    with np.errstate(invalid="ignore"):  # the same, signed (custodian - ours), in the price currency
+        local = (dq.astype(float) / QSCALE) * p_any
+        local = np.where(kind == "price", qf * (pc - pb), local)
+        local = np.where(kind == "market_value", qf * (pc - pb), local)
+    local = np.nan_to_num(local, nan=0.0)
+    local_ccy = np.where(ccy_b != "", ccy_b, ccy_c).astype(object)
 
     sel = kind != ""
     # unidentified lines, one difference per (account, identifier carried)
@@ -391,6 +400,9 @@ def reconcile_positions(cust: CustodianPositions, books: BookPositions, idmap: I
         amount_base=np.concatenate([amount[sel], unknown_amount]),
         match_pass=np.concatenate([mpass[sel].astype(np.int64), np.full(n_unknown, -1, np.int64)]),
         line=np.concatenate([line[sel], unknown_line.astype(np.int64)]),
+        amount_local=np.concatenate([local[sel], np.nan_to_num(u_qty.astype(float) / QSCALE * u_price, nan=0.0)]),
+        local_currency=np.concatenate([local_ccy[sel], (cccy[unk][u_first] if n_unknown
+                                                        else np.zeros(0, object)).astype(object)]),
     )
     resolved_by_pass = {name: int((passed == p).sum()) for p, name in enumerate(PASSES)}
     return MatchResult(differences=diffs, custodian_rows=len(cust), book_rows=len(books),
@@ -409,9 +421,12 @@ class CashBalances:
 
 def reconcile_cash(cust: CashBalances, books: CashBalances, *, tolerances: Tolerances,
                    pending: CashBalances | None = None,
-                   fx_to_base: dict[str, float] | None = None) -> MatchResult:
-    """Cash per (custody account, currency). `pending` is cash in the books on trade date that
-    settles after the statement date (signed); a difference of exactly that amount is explained."""
+                   fx_to_base: dict | None = None) -> MatchResult:
+    """Cash per (custody account, currency): the statement's closing booked balance against our
+    settled balance. `pending` (trade-date books only) is cash that settles after the statement
+    date; a difference of exactly that amount is explained. `fx_to_base` maps (account, currency)
+    (or a currency) to (rate, base currency): the difference is kept in the account's currency and
+    converted to base at our rate, both shown."""
     def keys(b: CashBalances):
         return np.asarray([f"{a}|{c}" for a, c in zip(b.account.tolist(), b.currency.tolist())], dtype=object)
 
@@ -443,16 +458,22 @@ def reconcile_cash(cust: CashBalances, books: CashBalances, *, tolerances: Toler
     n = int(sel.sum())
     acct = np.asarray([k.split("|")[0] for k in allk[sel]], dtype=object)
     ccy = np.asarray([k.split("|")[1] for k in allk[sel]], dtype=object)
+    rates = fx_to_base or {}
+    fx = []
+    for a, c in zip(acct.tolist(), ccy.tolist()):
+        found = rates.get((a, c)) or rates.get(c)
+        fx.append(found if isinstance(found, tuple) else ((found, "") if found is not None else (float("nan"), "")))
     diffs = Differences(
         kind=kind[sel], explained=explained[sel],
         cause=np.where(explained[sel], "cash pending settlement after the statement date", ""),
         account=acct, instrument_id=np.full(n, -1, np.int64), identifier=ccy,
         custodian_quantity=ac[sel], book_quantity=ab[sel], custodian_price=np.full(n, np.nan),
         book_price=np.full(n, np.nan), custodian_fx=np.full(n, np.nan), book_fx=np.full(n, np.nan),
-        amount_base=np.abs(d[sel].astype(float) / QSCALE)
-        * np.array([(fx_to_base or {}).get(c, 1.0) for c in ccy.tolist()], dtype=float),
+        amount_base=np.nan_to_num(np.abs(d[sel].astype(float) / QSCALE) * np.array([r for r, _b in fx], dtype=float)),
         match_pass=np.full(n, -1, np.int64),
         line=np.zeros(n, np.int64),
+        amount_local=d[sel].astype(float) / QSCALE, local_currency=ccy.copy(),
+        base_currency=np.asarray([b for _r, b in fx], dtype=object),
     )
     both = has_c & has_b
     return MatchResult(differences=diffs, custodian_rows=len(cust.account), book_rows=len(books.account),

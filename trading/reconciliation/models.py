@@ -101,11 +101,18 @@ class BookCustodyAccount(models.Model):
 
 
 class BookCash(models.Model):
+    """Our cash per custody (cash) account and currency: on trade date (`amount`) and settled
+    (`settled_amount`, what a bank's closing booked balance is compared with), with our rate
+    to the account's base currency (1 currency = fx_rate base_currency)."""
+
     custodian_code = models.CharField(max_length=40)
     custody_account = models.CharField(max_length=40)
     currency = models.CharField(max_length=3)
     amount = models.DecimalField(**DEC)
+    settled_amount = models.DecimalField(**DEC, null=True, blank=True)
     fx_rate = models.DecimalField(max_digits=24, decimal_places=12, default=1)
+    fx_source = models.CharField(max_length=40, blank=True, default="")
+    base_currency = models.CharField(max_length=3, blank=True, default="")
     as_of = models.DateField()
 
     class Meta:
@@ -290,6 +297,10 @@ class Break(ConcurrentTransitionMixin, models.Model):
     book_fx = models.DecimalField(max_digits=24, decimal_places=12, null=True)
     amount_base = models.DecimalField(max_digits=24, decimal_places=2, default=0)
     base_currency = models.CharField(max_length=3, default="USD")
+    # the difference (custodian - ours) in the line's own currency: the cash account's currency,
+    # or the price currency of a position; amount_base is the same converted at our rate
+    amount_local = models.DecimalField(max_digits=30, decimal_places=8, null=True, blank=True)
+    local_currency = models.CharField(max_length=3, blank=True, default="")
     priority = models.PositiveSmallIntegerField(default=4)
     sla_rule = models.CharField(max_length=40, blank=True)
     due_at = models.DateTimeField(null=True, blank=True)

@@ -69,16 +69,30 @@ def pending_cash(custodian_code: str, as_of: dt.date) -> CashBalances:
                         currency=np.array([r[1] for r in rows], dtype=object), amount=_scaled([r[2] for r in rows]))
 
 
-def book_cash(custodian_code: str) -> CashBalances:
+def book_cash(custodian_code: str) -> tuple[CashBalances, bool]:
+    """Our cash at a custodian, settled where the books carry it (then True), else trade date."""
     rows = list(BookCash.objects.filter(custodian_code=custodian_code)
-                .values_list("custody_account", "currency", "amount"))
+                .values_list("custody_account", "currency", "amount", "settled_amount"))
+    settled = bool(rows) and all(r[3] is not None for r in rows)
     return CashBalances(account=np.array([r[0] for r in rows], dtype=object),
-                        currency=np.array([r[1] for r in rows], dtype=object), amount=_scaled([r[2] for r in rows]))
+                        currency=np.array([r[1] for r in rows], dtype=object),
+                        amount=_scaled([r[3] if settled else r[2] for r in rows])), settled
 
 
-def cash_fx_to_base(custodian_code: str) -> dict[str, float]:
-    return {ccy: float(rate) for ccy, rate in
-            BookCash.objects.filter(custodian_code=custodian_code).values_list("currency", "fx_rate")}
+def cash_fx_to_base(custodian_code: str) -> dict:
+    """(cash account, currency) -> (our rate to the account's base currency, base currency)."""
+    return {(a, ccy): (float(rate), base) for a, ccy, rate, base in
+            BookCash.objects.filter(custodian_code=custodian_code).values_list(
+                "custody_account", "currency", "fx_rate", "base_currency")}
+
+
+def base_currency_of(custodian_code: str) -> str:
+    """The base currency of our accounts at a custodian (the most common one) for break labels."""
+    row = (BookPosition.objects.filter(custodian_code=custodian_code).values("base_currency")
+           .annotate(n=Count("id")).order_by("-n").first()) or \
+        (BookCash.objects.filter(custodian_code=custodian_code).exclude(base_currency="").values("base_currency")
+         .annotate(n=Count("id")).order_by("-n").first())
+    return row["base_currency"] if row else "USD"
 
 
 def corporate_actions() -> CorporateActions:

@@ -233,14 +233,16 @@ def reconcile_file(*, custodian_code: str, path: str | Path, fmt: str | None = N
             cash = CashBalances(account=np.array([c.account for c in parsed.cash], dtype=object),
                                 currency=np.array([c.currency for c in parsed.cash], dtype=object),
                                 amount=np.array([int(c.amount * QSCALE) for c in parsed.cash], dtype=np.int64))
-            books_cash = selectors.book_cash(custodian_code)
+            books_cash, settled = selectors.book_cash(custodian_code)
             accounts = set(cash.account.tolist())
             keep = np.array([a in accounts for a in books_cash.account.tolist()], dtype=bool)
             books_cash = CashBalances(books_cash.account[keep], books_cash.currency[keep], books_cash.amount[keep])
+            # a bank's closing booked balance is settled cash: compared with our settled balance there is
+            # nothing pending to explain; trade-date books (a feed without settled figures) still need it
             result = reconcile_cash(cash, books_cash, tolerances=tol,
-                                    pending=selectors.pending_cash(custodian_code, as_of),
+                                    pending=None if settled else selectors.pending_cash(custodian_code, as_of),
                                     fx_to_base=selectors.cash_fx_to_base(custodian_code))
-            base = "USD"
+            base = selectors.base_currency_of(custodian_code)
             scope, asset = accounts, "cash"
         timings["seconds_match"] = time.perf_counter() - t
         progress("write")
@@ -352,6 +354,10 @@ def write_differences(*, run: ReconRun, diffs: Differences, base_currency: str, 
             custodian_price=_dec(diffs.custodian_price[n]), book_price=_dec(diffs.book_price[n]),
             custodian_fx=_dec(diffs.custodian_fx[n], 12), book_fx=_dec(diffs.book_fx[n], 12),
             amount_base=amount, last_seen=as_of, last_run=run, line=int(diffs.line[n]) or None,
+            amount_local=None if diffs.amount_local is None else _dec(diffs.amount_local[n]),
+            local_currency="" if diffs.local_currency is None else str(diffs.local_currency[n] or "")[:3],
+            base_currency=(diffs.base_currency[n] if diffs.base_currency is not None and diffs.base_currency[n]
+                           else base_currency),
         )
         brk = existing.get(key)
         first_seen = brk.first_seen if brk else as_of
@@ -361,7 +367,7 @@ def write_differences(*, run: ReconRun, diffs: Differences, base_currency: str, 
             new.append(Break(key=key, custodian_code=custodian, custody_account=diffs.account[n],
                              firm_id=firm_of.get(diffs.account[n]),
                              instrument_id=int(diffs.instrument_id[n]) if diffs.instrument_id[n] >= 0 else None,
-                             identifier=str(diffs.identifier[n])[:60], asset=asset, base_currency=base_currency,
+                             identifier=str(diffs.identifier[n])[:60], asset=asset,
                              first_seen=as_of, first_run=run, occurrences=1,
                              resolution_reason=str(diffs.cause[n]) if explained else "", **values))
             continue
@@ -380,6 +386,7 @@ def write_differences(*, run: ReconRun, diffs: Differences, base_currency: str, 
         Break.objects.filter(pk__in=created_explained).update(state=BreakState.RESOLVED)
     Break.objects.bulk_update(carried, ["kind", "cause", "explained", "custodian_quantity", "book_quantity",
                                         "custodian_price", "book_price", "custodian_fx", "book_fx", "amount_base",
+                                        "amount_local", "local_currency", "base_currency",
                                         "last_seen", "last_run", "line", "priority", "sla_rule", "due_at",
                                         "occurrences"], batch_size=2000)
     if reopen_ids:
@@ -577,10 +584,25 @@ def books_snapshot_load(*, custodian_bic: str, as_of: dt.date) -> dict[str, int]
         + [BookPendingTrade(custodian_code=custodian_bic, custody_account=cash_numbers.get((number, ccy), number),
                             cash_currency=ccy, cash_amount=amount, trade_date=as_of, settle_date=sd)
            for number, ccy, amount, sd in books.pending_cash], batch_size=5000)
+    from trading.reference.selectors import fx_rates_to
+
+    base_of = dict(CustodyAccount.objects.filter(custodian__bic=custodian_bic)
+                   .values_list("number", "account__base_currency"))
+    rates = {base: fx_rates_to(target=base, currencies={c for _n, c, _t, _s in books.cash}, on=as_of)
+             for base in set(base_of.values())}
+
+    def rate(number, ccy):
+        base = base_of.get(number, "")
+        if ccy == base:
+            return Decimal(1), "", base
+        found = rates.get(base, {}).get(ccy)
+        return (found.rate, found.source, base) if found else (Decimal(0), "", base)
+
     BookCash.objects.bulk_create([
         BookCash(custodian_code=custodian_bic, custody_account=cash_numbers.get((number, ccy), number), currency=ccy,
-                 amount=trade_amount, as_of=as_of) for number, ccy, trade_amount, _settled in books.cash],
-        batch_size=5000)
+                 amount=trade_amount, settled_amount=settled, fx_rate=rate(number, ccy)[0],
+                 fx_source=rate(number, ccy)[1], base_currency=rate(number, ccy)[2], as_of=as_of)
+        for number, ccy, trade_amount, settled in books.cash], batch_size=5000)
     known = set(BookCorporateAction.objects.values_list("instrument_id", "effective_date"))
     BookCorporateAction.objects.bulk_create([
         BookCorporateAction(instrument_id=iid, effective_date=day, ratio=factor, description=kind)

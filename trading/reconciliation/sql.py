@@ -204,7 +204,14 @@ r AS (
     pass, line,
     -- the stable break key, as services.break_key computes it
     left(encode(sha256(convert_to({cust} || '|' || acct || '|position|'
-      || CASE WHEN unknown THEN 'ID:' || COALESCE(ident, '') ELSE 'I:' || iid END, 'UTF8')), 'hex'), 40)
+      || CASE WHEN unknown THEN 'ID:' || COALESCE(ident, '') ELSE 'I:' || iid END, 'UTF8')), 'hex'), 40),
+    -- the difference (custodian - ours) in the price currency, signed
+    round(COALESCE(CASE kind
+      WHEN 'price' THEN qb::float8 * 1e-6::float8 * (pc - pb)
+      WHEN 'market_value' THEN qb::float8 * 1e-6::float8 * (pc - pb)
+      WHEN 'unknown_instrument' THEN qc::float8 * 1e-6::float8 * pc
+      ELSE dq::float8 * 1e-6::float8 * COALESCE(pb, pc) END, 0)::numeric, 8),
+    COALESCE(NULLIF(ccyb, ''), ccyc, '')
     )::recon_diff) FILTER (WHERE kind IS NOT NULL) AS diffs
   FROM cls
 ), ins AS (
@@ -240,7 +247,8 @@ def _classify(cur, push, columns, custodian, as_of, tol, nbooks) -> tuple[int, i
 DIFF_TABLE = """
 CREATE TEMP TABLE recon_diff (
   kind text, explained boolean, cause text, acct text, iid bigint, ident text, qc numeric, qb numeric,
-  pc float8, pb float8, fxc float8, fxb float8, amount numeric, pass int, line bigint, key text
+  pc float8, pb float8, fxc float8, fxb float8, amount numeric, pass int, line bigint, key text,
+  alocal numeric, lccy text
 ) ON COMMIT DROP
 """
 
@@ -315,6 +323,7 @@ def _write_breaks_sql(cur, *, run: ReconRun, custodian: str, as_of: dt.date, bas
     run_sql("carry", f"""UPDATE {bt} b SET kind = d.kind, cause = d.cause, explained = d.explained,
         custodian_quantity = d.qc, book_quantity = d.qb, custodian_price = round(d.pc::numeric, 8), book_price = round(d.pb::numeric, 8),
         custodian_fx = round(d.fxc::numeric, 12), book_fx = round(d.fxb::numeric, 12), amount_base = d.amount, last_seen = {_lit(as_of)},
+        amount_local = d.alocal, local_currency = left(d.lccy, 3), base_currency = {_lit(base_currency)},
         last_run_id = {run.pk}, line = d.line, occurrences = b.occurrences + 1, priority = s.priority,
         sla_rule = s.sla_rule, due_at = s.due_at, updated_at = now()
         FROM recon_diff d JOIN recon_diff_sla s ON s.key = d.key WHERE b.key = d.key""")
@@ -324,12 +333,12 @@ def _write_breaks_sql(cur, *, run: ReconRun, custodian: str, as_of: dt.date, bas
           explained, state, owner_id, custodian_quantity, book_quantity, custodian_price, book_price, custodian_fx,
           book_fx, amount_base, base_currency, priority, sla_rule, due_at, first_seen, last_seen, first_run_id,
           last_run_id, occurrences, line, resolution_reason, write_off_requested_by_id, written_off_approved_by_id,
-          created_at, updated_at)
+          created_at, updated_at, amount_local, local_currency)
         SELECT d.key, m.firm_id, {_lit(custodian)}, d.acct, d.iid, left(d.ident, 60), 'position', d.kind, d.cause,
           d.explained, CASE WHEN d.explained THEN 'resolved' ELSE 'open' END, NULL, d.qc, d.qb,
           round(d.pc::numeric, 8), round(d.pb::numeric, 8), round(d.fxc::numeric, 12), round(d.fxb::numeric, 12), d.amount, {_lit(base_currency)}, s.priority, s.sla_rule,
           s.due_at, {_lit(as_of)}, {_lit(as_of)}, {run.pk}, {run.pk}, 1, d.line,
-          CASE WHEN d.explained THEN d.cause ELSE '' END, NULL, NULL, now(), now()
+          CASE WHEN d.explained THEN d.cause ELSE '' END, NULL, NULL, now(), now(), d.alocal, left(d.lccy, 3)
         FROM recon_diff d JOIN recon_diff_sla s ON s.key = d.key
         LEFT JOIN reconciliation_bookcustodyaccount m ON m.custodian_code = {_lit(custodian)} AND m.custody_account = d.acct
         WHERE NOT EXISTS (SELECT 1 FROM {bt} b WHERE b.key = d.key)

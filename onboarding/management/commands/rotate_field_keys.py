@@ -1,10 +1,12 @@
-"""Re-encrypt every sensitive field with the newest key in FIELD_ENCRYPTION_KEYS."""
+"""Re-encrypt every sensitive field, and every stored document, with the newest key in FIELD_ENCRYPTION_KEYS."""
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 from django.db import connection, transaction
 
 from onboarding.crypto import rotate
+from onboarding.documents import rotate_file
+from onboarding.models import Document
 
 COLUMNS = [
     ("onboarding_partyidentifier", "value"),
@@ -14,7 +16,7 @@ COLUMNS = [
 
 
 class Command(BaseCommand):
-    help = "Re-encrypt sensitive fields with the newest key (run after adding a key first in the list)."
+    help = "Re-encrypt sensitive fields and documents with the newest key (run after adding a key first in the list)."
 
     def handle(self, *args, **options):
         total = 0
@@ -24,4 +26,8 @@ class Command(BaseCommand):
                 rows = [(rotate(value), pk) for pk, value in cursor.fetchall()]
                 cursor.executemany(f"UPDATE {table} SET {column} = %s WHERE id = %s", rows)
                 total += len(rows)
-        self.stdout.write(f"re-encrypted {total} value(s)")
+        files = 0
+        for name in Document.objects.exclude(file="").values_list("file", flat=True).iterator():
+            rotate_file(name)  # each file replaced atomically; a rerun after a crash finishes the rest
+            files += 1
+        self.stdout.write(f"re-encrypted {total} value(s) and {files} document(s)")

@@ -152,17 +152,17 @@ def test_the_accounts_adapter_reads_year_end_balances_and_income_from_the_ledger
     from accounts import services as accounts_services
     from accounts.demo import custodians_demo
     from compliance.tax.reporting.source import figures_from_accounts_app
-    from onboarding import requirements
     from onboarding.models import Relationship
     from tests.accounts.conftest import make_account
+    from tests.factories import tax_documented
     from trading.reference.demo import reference_demo
 
-    monkeypatch.setattr(requirements, "_activation_checks", {})  # only the relationship is set up here
     ref = reference_demo()
     owner = PersonFactory(given_names="Oliver", family_name="Twist", date_of_birth=dt.date(1980, 5, 1))
     AddressFactory(party=owner)
     TaxResidenceFactory(party=owner)
     Relationship.objects.create(firm=owner.firm, party=owner, state="active")
+    tax_documented(owner, country="GB")  # the real activation gate asks for current forms
     fi.firms.add(owner.firm)
     account, custody = make_account(owner.firm, owner, custodians_demo(), number="CH-77", base="GBP")
     day = dt.date(2026, 11, 2)

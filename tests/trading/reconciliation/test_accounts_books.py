@@ -18,18 +18,11 @@ pytestmark = pytest.mark.django_db
 DAY = dt.date(2026, 11, 24)  # Tuesday
 
 
-@pytest.fixture(autouse=True)
-def _only_onboarding_activation_checks(monkeypatch):
-    from onboarding import requirements
-
-    monkeypatch.setattr(requirements, "_activation_checks", {})
-
-
 @pytest.fixture
 def ledger(db, settings, tmp_path):
     from accounts.demo import custodians_demo
     from onboarding.models import Relationship
-    from tests.factories import FirmFactory, PersonFactory
+    from tests.factories import FirmFactory, PersonFactory, tax_documented
     from trading.reference.demo import reference_demo
 
     settings.MEDIA_ROOT = tmp_path / "media"
@@ -38,6 +31,7 @@ def ledger(db, settings, tmp_path):
     firm = FirmFactory(home_jurisdiction="CH")
     owner = PersonFactory(firm=firm, residence_country="CH", nationalities=["GB"])
     Relationship.objects.create(firm=firm, party=owner, state="active")
+    tax_documented(owner)
     account, custody = make_account(firm, owner, custodians)
     fund(account, custody["us"], "USD", "100000", day=dt.date(2026, 11, 2))
     aapl = ref.listings["AAPL"]

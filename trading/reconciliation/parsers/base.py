@@ -98,9 +98,11 @@ class Holding:
     price: Decimal | None = None
     price_currency: str = ""
     price_source: str = ""
+    price_type: str = ""                  # ACTU (amount per unit) or PRCT (% of par, already / 100 in price)
     market_value: Decimal | None = None
     market_value_currency: str = ""
-    fx_rate: Decimal | None = None        # market value currency -> base currency, custodian's rate
+    fx_rate: Decimal | None = None        # 1 price currency = fx_rate base currency (custodian's rate,
+    #                                       whatever direction the file quoted it in)
     base_currency: str = ""
     base_value: Decimal | None = None
     available: Decimal | None = None

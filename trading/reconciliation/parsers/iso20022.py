@@ -215,19 +215,63 @@ def parse_semt002(data: bytes | str, *, file: str = "") -> list[HoldingsStatemen
     return [statement]
 
 
+QTY_TAGS = {"Unit": "UNIT", "FaceAmt": "FAMT", "AmtsdVal": "AMOR", "DgtlTknUnit": "UNIT"}
+
+
 def _semt_quantity(doc: _Doc, el, path: str) -> tuple[Decimal | None, str]:
-    """Balance quantity: .../Qty/Qty/{Unit|FaceAmt|AmtsdVal} (older versions .../Qty/{Unit|FaceAmt})."""
+    """A balance quantity wherever the version nests it: AggtBal/Qty/Qty/Qty/Unit (.001.05 on),
+    AggtBal/Qty/Qty/Unit (.001.03-.04), sub-balances .../Qty/Qty/QtyAndAvlbty/Qty/Unit, and
+    OrgnlAndCurFace/FaceAmt; each as Unit (shares), FaceAmt (face amount) or AmtsdVal."""
     node = doc.find(el, path)
     if node is None:
         return None, ""
-    for inner in ("Qty/Qty", "Qty", ""):
-        base = doc.find(node, inner) if inner else node
-        if base is None:
+    for found in node.iter():
+        if not isinstance(found.tag, str):
             continue
-        for tag, kind in (("Unit", "UNIT"), ("FaceAmt", "FAMT"), ("AmtsdVal", "AMOR")):
-            if doc.find(base, tag) is not None:
-                return doc.decimal(base, tag), kind
-    raise doc.error(node, "quantity has no Unit, FaceAmt or AmtsdVal")
+        name = etree.QName(found).localname
+        if name in QTY_TAGS:
+            return doc.decimal(found.getparent(), name), QTY_TAGS[name]
+        if name == "Prtry":
+            break
+    raise doc.error(node, "quantity has no Unit, FaceAmt or AmtsdVal (a proprietary quantity cannot be compared)")
+
+
+def _semt_price(doc: _Doc, bal, denomination: str) -> tuple[Decimal | None, str, str, str]:
+    """(price per unit in its currency, currency, source/type, how quoted). A price given as a
+    Rate is a percentage of par (bonds): per unit of face it is Rate / 100."""
+    prices = doc.findall(bal, "PricDtls")
+    if not prices:
+        return None, "", "", ""
+    chosen = next((p for p in prices if doc.text(p, "Tp/Cd", required=False) == "MRKT"), prices[0])
+    source = doc.text(chosen, "Tp/Cd", required=False) or doc.text(chosen, "Tp/Prtry/Id", required=False) \
+        or doc.text(chosen, "SrcOfPric/Id/MktIdrCd", required=False)
+    if doc.find(chosen, "Val/Amt") is not None:
+        price, ccy = doc.amount(chosen, "Val/Amt")
+        return price, ccy, source, "ACTU"
+    if doc.find(chosen, "Val/Rate") is not None:
+        rate = doc.decimal(chosen, "Val/Rate")
+        return rate / 100, denomination, source, "PRCT"
+    if doc.find(chosen, "Val/UknwnInd") is not None:
+        return None, "", source, ""
+    raise doc.error(chosen, "price has neither Val/Amt nor Val/Rate", "Val")
+
+
+def _fx_to_base(doc: _Doc, fx_el, instrument_ccy: str, base_ccy: str) -> tuple[Decimal | None, str]:
+    """FXDtls: 1 UnitCcy = XchgRate QtdCcy. Returned as the rate that turns the instrument
+    currency into the account's base currency, whichever way round the custodian quoted it."""
+    unit = doc.text(fx_el, "UnitCcy")
+    quoted = doc.text(fx_el, "QtdCcy")
+    rate = doc.decimal(fx_el, "XchgRate")
+    if rate is None or rate <= 0:
+        raise doc.error(doc.find(fx_el, "XchgRate"), f"exchange rate {rate} is not positive")
+    if instrument_ccy and unit == instrument_ccy and (not base_ccy or quoted == base_ccy):
+        return rate, quoted
+    if instrument_ccy and quoted == instrument_ccy and (not base_ccy or unit == base_ccy):
+        return 1 / rate, unit
+    if not instrument_ccy and base_ccy and base_ccy in (unit, quoted):
+        return (rate, quoted) if quoted == base_ccy else (1 / rate, unit)
+    raise doc.error(fx_el, f"exchange rate {unit}/{quoted} does not relate the instrument currency "
+                    f"{instrument_ccy or '(unknown)'} to the account base currency {base_ccy or '(unknown)'}")
 
 
 def _semt_holding(doc: _Doc, bal, account: str) -> Holding:
@@ -253,21 +297,22 @@ def _semt_holding(doc: _Doc, bal, account: str) -> Holding:
         raise doc.error(bal, "required element AggtBal is missing", "AggtBal")
     if doc.text(bal, "AggtBal/ShrtLngInd", required=False) == "SHOR":
         quantity = -quantity
-    price = price_ccy = None
-    price_source = ""
-    pric = doc.find(bal, "PricDtls")
-    if pric is not None:
-        val = doc.find(pric, "Val/Amt")
-        if val is not None:
-            price, price_ccy = doc.amount(pric, "Val/Amt")
-        else:
-            price = doc.decimal(pric, "Val/Rate")
-        price_source = doc.text(pric, "Tp/Cd", required=False) or doc.text(pric, "SrcOfPric/Cd", required=False)
-    fx_rate = doc.decimal(bal, "FXDtls/XchgRate", required=False)
+    mv, mv_ccy = doc.amount(bal, "InstrmCcyAmts/HldgVal/Amt", required=False)
+    if mv is not None and doc.text(bal, "InstrmCcyAmts/HldgVal/Sgn", required=False) == "false":
+        mv = -mv
     base_value, base_ccy = doc.amount(bal, "AcctBaseCcyAmts/HldgVal/Amt", required=False)
     if base_value is not None and doc.text(bal, "AcctBaseCcyAmts/HldgVal/Sgn", required=False) == "false":
         base_value = -base_value
-    mv, mv_ccy = doc.amount(bal, "InstrmCcyAmts/HldgVal/Amt", required=False)
+    denomination = doc.text(bal, "FinInstrmAttrbts/DnmtnCcy", required=False) or mv_ccy
+    price, price_ccy, price_source, price_type = _semt_price(doc, bal, denomination)
+    instrument_ccy = price_ccy or mv_ccy or denomination
+    fx_rate = None
+    fx_el = doc.find(bal, "FXDtls")
+    if fx_el is not None:
+        fx_rate, fx_base = _fx_to_base(doc, fx_el, instrument_ccy, base_ccy)
+        base_ccy = base_ccy or fx_base
+    elif instrument_ccy and base_ccy == instrument_ccy:
+        fx_rate = Decimal(1)
     subs = []
     for sub in doc.findall(bal, "BalBrkdwn"):
         code = doc.text(sub, "SubBalTp/Cd", required=False) or doc.text(sub, "SubBalTp/Prtry/Id", required=False)
@@ -279,7 +324,8 @@ def _semt_holding(doc: _Doc, bal, account: str) -> Holding:
         account=account, quantity=quantity, quantity_type=kind, isin=ids.get("isin", ""),
         cusip=ids.get("cusip", ""), sedol=ids.get("sedol", ""), ticker=ids.get("ticker", ""),
         custodian_code=ids.get("custodian_code", ""), description=doc.text(ident, "Desc", required=False),
-        price=price, price_currency=price_ccy or "", price_source=price_source, market_value=mv,
+        price=price, price_currency=price_ccy or "", price_source=price_source, price_type=price_type,
+        market_value=mv,
         market_value_currency=mv_ccy, fx_rate=fx_rate, base_currency=base_ccy, base_value=base_value,
         available=available, not_available=not_available, sub_balances=tuple(subs), line=bal.sourceline,
     )

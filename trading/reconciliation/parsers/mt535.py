@@ -186,12 +186,17 @@ def _fin_field(f: Field, fin: dict, *, file: str) -> None:
         if f.tag == "90B" and len(parts) == 2 and len(parts[1]) > 3:
             fin["price_currency"] = parts[1][:3]
             fin["price"] = parse_amount(parts[1][3:], file=file, line=f.line, fld=":90B::MRKT")
-        elif f.tag == "90A" and len(parts) == 2:
-            fin["price"] = parse_amount(parts[1].lstrip("N"), file=file, line=f.line, fld=":90A::MRKT")
             fin["price_type"] = parts[0]
+        elif f.tag == "90A" and len(parts) == 2 and parts[0] in {"PRCT", "YIEL", "DISC", "PREM"}:
+            # :90A::MRKT//PRCT/98,75 is a percentage (of par for a bond): per unit of face, rate / 100
+            rate = parse_amount(parts[1].lstrip("N"), file=file, line=f.line, fld=":90A::MRKT")
+            rate = -rate if parts[1].startswith("N") else rate
+            fin["price_type"] = parts[0]
+            if parts[0] == "PRCT":
+                fin["price"] = rate / 100
         else:
-            raise ParseError(f"price {data!r} is not type/[currency]amount", file=file, line=f.line,
-                             field=f":{f.tag}:")
+            raise ParseError(f"price {data!r} is not PRCT|YIEL|DISC|PREM/rate (:90A:) or ACTU|DISC|PREM/"
+                             f"currency amount (:90B:)", file=file, line=f.line, field=f":{f.tag}::MRKT")
         return
     if f.tag == "94B":
         qual, data = _qualified(f, file=file)
@@ -220,9 +225,16 @@ def _fin_field(f: Field, fin: dict, *, file: str) -> None:
         amount = parse_amount(m.group(3), file=file, line=f.line, fld=f":19A::{qual}")
         amount = -amount if m.group(1) else amount
         if qual == "HOLD":
-            fin["market_value"], fin["market_value_currency"] = amount, m.group(2)
-        elif qual == "HOLP":  # holding value in the account's base currency
-            fin["base_value"], fin["base_currency"] = amount, m.group(2)
+            # the holding value may be repeated: in the instrument's currency, then in the account's base
+            if "market_value" not in fin:
+                fin["market_value"], fin["market_value_currency"] = amount, m.group(2)
+            elif m.group(2) != fin["market_value_currency"]:
+                fin["base_value"], fin["base_currency"] = amount, m.group(2)
+        return
+    if f.tag == "11A":
+        qual, data = _qualified(f, file=file)
+        if qual == "DENO":
+            fin["denomination"] = data[:3]
         return
     if f.tag == "92B":
         qual, data = _qualified(f, file=file)
@@ -231,8 +243,8 @@ def _fin_field(f: Field, fin: dict, *, file: str) -> None:
             if not m:
                 raise ParseError(f"exchange rate {data!r} is not CCY/CCY/rate", file=file, line=f.line,
                                  field=":92B::EXCH")
-            fin["fx_rate"] = parse_amount(m.group(3), file=file, line=f.line, fld=":92B::EXCH")
-            fin["base_currency"] = fin.get("base_currency") or m.group(2)
+            fin["fx"] = (m.group(1), m.group(2), parse_amount(m.group(3), file=file, line=f.line,
+                                                              fld=":92B::EXCH"), f.line)
 
 
 def _holding(fin: dict, general: dict, *, file: str) -> Holding:
@@ -241,6 +253,26 @@ def _holding(fin: dict, general: dict, *, file: str) -> Holding:
                          field=":93B::AGGR")
     if not any(fin.get(k) for k in ("isin", "cusip", "sedol", "ticker", "custodian_code")):
         raise ParseError("holding has no :35B: identification", file=file, line=fin["line"], field=":35B:")
+    instrument_ccy = fin.get("price_currency") or fin.get("market_value_currency") or fin.get("denomination", "")
+    if fin.get("price") is not None and not fin.get("price_currency"):
+        fin["price_currency"] = instrument_ccy
+    base_ccy = fin.get("base_currency", "")
+    if "fx" in fin:
+        # :92B::EXCH//A/B/r reads 1 A = r B; we keep 1 instrument currency = fx_rate base currency
+        first, second, rate, line = fin["fx"]
+        if rate <= 0:
+            raise ParseError(f"exchange rate {rate} is not positive", file=file, line=line, field=":92B::EXCH")
+        if first == instrument_ccy and (not base_ccy or second == base_ccy):
+            fin["fx_rate"], base_ccy = rate, second
+        elif second == instrument_ccy and (not base_ccy or first == base_ccy):
+            fin["fx_rate"], base_ccy = 1 / rate, first
+        else:
+            raise ParseError(f"exchange rate {first}/{second} does not relate the instrument currency "
+                             f"{instrument_ccy or '(unknown)'} to the base currency {base_ccy or '(unknown)'}",
+                             file=file, line=line, field=":92B::EXCH")
+    elif instrument_ccy and base_ccy == instrument_ccy:
+        fin["fx_rate"] = Decimal(1)
+    fin["base_currency"] = base_ccy
     base_value = fin.get("base_value")
     if base_value is None and fin.get("fx_rate") is not None and fin.get("market_value") is not None:
         base_value = fin["market_value"] * fin["fx_rate"]
@@ -250,6 +282,7 @@ def _holding(fin: dict, general: dict, *, file: str) -> Holding:
         ticker=fin.get("ticker", ""), mic=fin.get("mic", ""), custodian_code=fin.get("custodian_code", ""),
         description=fin.get("description", ""), price=fin.get("price"),
         price_currency=fin.get("price_currency", ""), price_source=fin.get("price_source", ""),
+        price_type=fin.get("price_type", ""),
         market_value=fin.get("market_value"), market_value_currency=fin.get("market_value_currency", ""),
         fx_rate=fin.get("fx_rate"), base_currency=fin.get("base_currency", ""), base_value=base_value,
         available=fin.get("available"), not_available=fin.get("not_available"),

@@ -1,0 +1,75 @@
+"""Access, gating and locks shared by every account service: `_gate` is the one gate for
+client-initiated account actions (it asks onboarding whether the owner's relationship is active),
+`_lock_account` takes the row lock, plus small value helpers."""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from onboarding.exceptions import NotFound, ValidationFailed
+from onboarding.models import User
+
+from ..exceptions import (
+    AccountNotActive,
+)
+from ..models import (
+    Account,
+    AccountStatus,
+)
+
+ZERO = Decimal(0)
+
+
+# --- Access, gating, locks ------------------------------------------------------------------
+
+
+def _require_access(actor: User | None, firm_id: int) -> None:
+    """System actions (actor None), platform officers and the firm's own users may act."""
+    if actor is None or actor.is_superuser or getattr(actor, "is_platform_officer", False):
+        return
+    if actor.firm_id != firm_id:
+        raise NotFound("not found")
+    if actor.role == "compliance_officer":
+        return
+
+
+def _assert_relationship(account: Account) -> None:
+    from onboarding.services import assert_relationship_active
+
+    assert_relationship_active(party=account.owner, firm=account.firm_id)
+
+
+def _gate(account: Account, *, actor: User | None, require_active: bool = True) -> None:
+    """The one gate for client-initiated account actions."""
+    _require_access(actor, account.firm_id)
+    _assert_relationship(account)
+    if require_active and account.status != AccountStatus.ACTIVE:
+        raise AccountNotActive(
+            f"account {account.number} is {account.status}", detail={"account": account.pk, "status": account.status}
+        )
+
+
+def _lock_account(account: Account | int) -> Account:
+    pk = account.pk if isinstance(account, Account) else account
+    return Account.objects.select_for_update().select_related("owner", "firm").get(pk=pk)
+
+
+def _validated(obj, exclude: Sequence[str] = ()):
+    try:
+        obj.full_clean(exclude=list(exclude))
+    except ValidationError as exc:
+        raise ValidationFailed(f"{obj._meta.verbose_name} is not valid", detail=exc.message_dict) from exc
+    return obj
+
+
+def _plain(value: Decimal) -> str:
+    """1E+2 -> "100", 92.500 -> "92.5"."""
+    return format(value.normalize(), "f")
+
+
+def _today() -> dt.date:
+    return timezone.localdate()

@@ -1,0 +1,75 @@
+"""The case page (what it needs, its structure, documents and audit trail) and withdrawal."""
+from __future__ import annotations
+
+from django.contrib import messages
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from .. import selectors, services
+from ..exceptions import MeridianError
+from ..forms import (
+    WithdrawForm,
+)
+from ..models import (
+    AuditEvent,
+    CaseState,
+    Document,
+    OnboardingCase,
+    Party,
+    PartyKind,
+)
+from .common import EDITABLE_STATES, WITHDRAWABLE_STATES, Structure, ownership_structure, portal_view, present
+
+
+@portal_view
+def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
+    case = selectors.get_case_for(request.user, case_id)
+    outstanding = selectors.case_outstanding_cached(case)
+    summary = selectors.beneficial_owner_summary(case) if case.party.kind == PartyKind.ENTITY else []
+    structure = ownership_structure(case, summary)
+    documents = Document.objects.filter(firm_id=case.firm_id, party_id__in=list(structure.parties)) \
+        .select_related("party").order_by("party_id", "-uploaded_at")
+    events = case_audit_trail(case, structure)
+    return render(request, "portal/case_detail.html", {
+        "case": case, "outstanding": present(case, outstanding), "summary": summary, "structure": structure,
+        "documents": documents, "events": events, "withdraw_form": WithdrawForm(),
+        "can_withdraw": case.state in WITHDRAWABLE_STATES, "can_edit": case.state in EDITABLE_STATES,
+        "policy_packs": case.rule_pack_versions, "information_request": information_request(case, events),
+    })
+
+
+def information_request(case: OnboardingCase, events: list[AuditEvent]) -> AuditEvent | None:
+    """What compliance asked for, while the case waits on the advisor."""
+    if case.state != CaseState.INFORMATION_REQUESTED:
+        return None
+    return next((e for e in events if e.event_type == "case.information_requested"), None)
+
+
+def case_audit_trail(case: OnboardingCase, structure: Structure, limit: int = 200) -> list[AuditEvent]:
+    """The case's own events and those of the parties in its structure (data, ownership,
+    documents), newest first."""
+    query = Q(subject_type=OnboardingCase._meta.label_lower, subject_id=str(case.pk)) | Q(
+        subject_type=Party._meta.label_lower, subject_id__in=[str(pk) for pk in structure.parties]
+    )
+    events = list(AuditEvent.objects.filter(query).select_related("actor").order_by("-created_at", "-id")[:limit])
+    for event in events:
+        party = structure.parties.get(int(event.subject_id)) if event.subject_type == Party._meta.label_lower else None
+        event.about = party.display_name if party else f"case {case.pk}"
+    return events
+
+
+@portal_view
+@require_POST
+def case_withdraw(request: HttpRequest, case_id: int) -> HttpResponse:
+    case = selectors.get_case_for(request.user, case_id)
+    form = WithdrawForm(request.POST)
+    form.is_valid()
+    try:
+        services.case_withdraw(case=case, actor=request.user, reason=form.cleaned_data.get("reason", ""))
+    except MeridianError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Case withdrawn.")
+    return redirect("portal:case_detail", case.pk)
