@@ -84,6 +84,7 @@ class MatcherConfig:
     country_conflict: float = 0.10
     max_candidates: int = 40
     candidate_floor: float = 0.55
+    abjad_candidate_floor: float = 0.4
 
 
 DEFAULT_CONFIG = MatcherConfig()
@@ -171,9 +172,8 @@ def token_similarity(a: str, b: str, cfg: MatcherConfig = DEFAULT_CONFIG, abjad_
     if _short_typo(a, b):
         s = max(s, cfg.short_typo_sim)
     if abjad_script:
-        ja, jb = abjad(a), abjad(b)
-        if len(ja) >= 2 and len(jb) >= 2:
-            s = max(s, cfg.abjad_sim * fuzz.ratio(ja, jb) / 100.0)
+        s = max(s, float(_abjad_matrix(TokenArrays.of([a]), TokenArrays.of([b]), cfg,
+                                       np.array([[a[0] == b[0]]]), np.array([[False]]))[0, 0]))
     return s if s >= cfg.token_cutoff else 0.0
 
 
@@ -189,6 +189,7 @@ class TokenArrays:
     skel: np.ndarray  # hash of the skeleton
     skel_len: np.ndarray
     abjad: list[str]
+    abjad_v: list[str]
 
     @classmethod
     def of(cls, tokens: Sequence[str]) -> TokenArrays:
@@ -203,17 +204,34 @@ class TokenArrays:
             skel=np.array([hash(sk) for sk in sks], dtype=np.int64),
             skel_len=np.array([len(sk) for sk in sks], dtype=np.int32),
             abjad=[abjad(t) for t in tokens],
+            abjad_v=[abjad(t, True) for t in tokens],
         )
 
     def take(self, idx: np.ndarray) -> TokenArrays:
         if not hasattr(self, "_objects"):
             object.__setattr__(self, "_objects", tuple(np.array(x, dtype=object) for x in
-                                                       (self.tokens, self.phonetic, self.abjad)))
-        tok, pho, ab = self._objects
+                                                       (self.tokens, self.phonetic, self.abjad, self.abjad_v)))
+        tok, pho, ab, abv = self._objects
         return TokenArrays(
             tokens=tok[idx].tolist(), phonetic=pho[idx].tolist(),
             ident=self.ident[idx], length=self.length[idx], first=self.first[idx], skel=self.skel[idx],
-            skel_len=self.skel_len[idx], abjad=ab[idx].tolist())
+            skel_len=self.skel_len[idx], abjad=ab[idx].tolist(), abjad_v=abv[idx].tolist())
+
+
+def _abjad_matrix(a: TokenArrays, b: TokenArrays, cfg: MatcherConfig, same_first, initial) -> np.ndarray:
+    """Similarity of consonant keys, for a name written in an abjad: the better of the keys
+    with V and J dropped (read as vowels) and with V read as B and J as G (the query's own key,
+    from the abjad, is the latter); a one-consonant key counts only when equal and the tokens
+    begin alike."""
+    best = np.zeros((len(a.tokens), len(b.tokens)))
+    la = np.array([len(x) for x in a.abjad_v])
+    for keys in (b.abjad, b.abjad_v):
+        lb = np.array([len(x) for x in keys])
+        ab = cdist(a.abjad_v, keys, scorer=fuzz.ratio, dtype=np.float32).astype(np.float64) / 100.0
+        ok = (((la[:, None] >= 2) & (lb[None, :] >= 2)) | ((la[:, None] == 1) & (lb[None, :] == 1) & same_first
+                                                            & (ab == 1.0))) & ~initial
+        best = np.maximum(best, np.where(ok, cfg.abjad_sim * ab, 0.0))
+    return best
 
 
 def _similarity_matrix(a: TokenArrays, b: TokenArrays, cfg: MatcherConfig, abjad_script: bool = False) -> np.ndarray:
@@ -238,11 +256,7 @@ def _similarity_matrix(a: TokenArrays, b: TokenArrays, cfg: MatcherConfig, abjad
     if short.any():
         S = np.where(short, np.maximum(S, cfg.short_typo_sim), S)
     if abjad_script:
-        la = np.array([len(x) for x in a.abjad])
-        lb = np.array([len(x) for x in b.abjad])
-        ab = cdist(a.abjad, b.abjad, scorer=fuzz.ratio, dtype=np.float32).astype(np.float64) / 100.0
-        ok = (la[:, None] >= 2) & (lb[None, :] >= 2) & ~initial
-        S = np.where(ok, np.maximum(S, cfg.abjad_sim * ab), S)
+        S = np.maximum(S, _abjad_matrix(a, b, cfg, same_first, initial))
     S = np.where(a.ident[:, None] == b.ident[None, :], 1.0, S)
     S[S < cfg.token_cutoff] = 0.0
     return S
@@ -489,9 +503,9 @@ class ScreeningIndex:
         for tid, token in enumerate(self.vocab_tokens):
             for key in self._keys(token):
                 keys[key].append(tid)
-            ab = abjad(token)
-            if len(ab) >= 2:
-                keys["&" + ab].append(tid)
+            for ab in {abjad(token), abjad(token, True)}:
+                if len(ab) >= 2:
+                    keys["&" + ab].append(tid)
         self.keys = {k: np.array(sorted(set(v)), dtype=np.int32) for k, v in keys.items()}
         self._neighbour_cache: dict[tuple[str, bool], list[tuple[int, float]]] = {}
 
@@ -519,6 +533,14 @@ class ScreeningIndex:
             if len(ph) >= 4:
                 keys.add("^" + ph)
                 keys.update("^" + ph[:i] + ph[i + 1:] for i in range(len(ph)))
+            if len(form) >= 6:
+                # Two substitutions apart (TIMTTSENKO ~ TIMTCHENKO): the skeleton less one or two letters.
+                sk = skeleton(form)
+                if len(sk) >= 4:
+                    keys.update("*" + sk[:i] + sk[i + 1:] for i in range(len(sk)))
+                    if len(sk) >= 5:
+                        keys.update("*" + sk[:i] + sk[i + 1:j] + sk[j + 1:]
+                                    for i in range(len(sk)) for j in range(i + 1, len(sk)))
         return keys
 
     # ----------------------------------------------------------------------------------------
@@ -544,7 +566,7 @@ class ScreeningIndex:
         found: set[int] = set()
         keys = self._keys(token)
         if abjad_script:
-            ab = abjad(token)
+            ab = abjad(token, True)
             if len(ab) >= 2:
                 keys.add("&" + ab)
         for key in keys:
@@ -649,7 +671,8 @@ class ScreeningIndex:
             evidence = evidence + found
         wn = self.name_weight_total[names]
         cover = np.minimum(acc / np.minimum(wq_total, wn), 1.0)
-        keep = cover >= cfg.candidate_floor
+        # In an abjad a short name may keep one consonant (ALI, VALI): it cannot be looked up.
+        keep = cover >= (cfg.abjad_candidate_floor if abjad_script else cfg.candidate_floor)
         if kind == "person":
             keep &= self.name_kind[names] == "person"
         elif kind == "entity":

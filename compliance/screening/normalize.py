@@ -126,38 +126,48 @@ def _cyrillic_language(text: str) -> str:
 
 # Greek spellings of foreign names: ΜΠ, ΝΤ, ΓΚ are B, D, G at the start of a word and MB, ND, NG
 # (or B, D, G) inside it; ΓΓ is NG; Β is V; there is no H (so none is written).
-_GREEK_FOREIGN = [
-    (re.compile(r"(?<![^\W\d_])ΜΠ", re.I), "B"), (re.compile(r"(?<![^\W\d_])ΝΤ", re.I), "D"),
-    (re.compile(r"(?<![^\W\d_])Γ[ΚΓ]", re.I), "G"), (re.compile("ΜΠ", re.I), "MB"), (re.compile("ΝΤ", re.I), "ND"),
-    (re.compile("ΓΚ", re.I), "G"), (re.compile("ΓΓ", re.I), "NG"), (re.compile("ΤΖ", re.I), "J"),
-    (re.compile("ΤΣ", re.I), "TS"), (re.compile("ΟΥ", re.I), "U"), (re.compile("ΑΙ", re.I), "E"),
-    (re.compile("ΕΙ|ΟΙ", re.I), "I"), (re.compile("Β", re.I), "V"), (re.compile("Χ", re.I), "H"),
+_WORD_START = r"(?<![^\W\d_])"
+# Consonant digraphs of foreign names in Greek letters, read as a foreign name is written.
+_GREEK_CONSONANTS = [
+    (re.compile("ΤΖ", re.I), "J"), (re.compile("ΤΣ", re.I), "TS"),
+    (re.compile(_WORD_START + "ΜΠ", re.I), "B"), (re.compile(_WORD_START + "ΝΤ", re.I), "D"),
+    (re.compile(_WORD_START + "Γ[ΚΓ]", re.I), "G"), (re.compile("ΜΠ", re.I), "MB"), (re.compile("ΝΤ", re.I), "ND"),
+    (re.compile("ΓΚ", re.I), "G"), (re.compile("ΓΓ", re.I), "NG"), (re.compile("ΟΥ", re.I), "U"),
+    (re.compile("Β", re.I), "V"), (re.compile("Χ", re.I), "H"),
 ]
-# The same with a word's first ΝΤ kept as NT (NTAGANDA, NTARYAMIRA are written so in Latin too).
-_GREEK_INITIAL_KEPT = [(re.compile(r"(?<![^\W\d_])ΝΤ", re.I), "NT")]
+# Modern vowels: ΑΙ = E, ΕΙ/ΟΙ/Η = I.
+_GREEK_MODERN_VOWELS = [(re.compile("ΑΙ", re.I), "E"), (re.compile("ΕΙ|ΟΙ|Η", re.I), "I")]
+# A word's first ΝΤ kept as NT (NTAGANDA, NTARYAMIRA are written so in Latin too).
+_GREEK_INITIAL_KEPT = [(re.compile(_WORD_START + "ΝΤ", re.I), "NT")]
 _GREEK_MEDIAL_PLAIN = [(re.compile("MB"), "B"), (re.compile("ND"), "D")]
 
 
 def _strip_marks(text: str) -> str:
-    return "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c))
+    """Without stress marks; the diaeresis stays (ΑΪ is A-I, ΑΙ is E)."""
+    return unicodedata.normalize("NFC", "".join(c for c in unicodedata.normalize("NFD", text)
+                                                if c not in "\u0301\u0300\u0342\u0313\u0314"))
+
+
+def _greek_apply(text: str, rules, transform: str, plain: bool = False) -> str:
+    for pattern, latin in rules:
+        text = pattern.sub(latin, text)
+    text = _transform(transform).transliterate(text)
+    if plain:
+        for pattern, latin in _GREEK_MEDIAL_PLAIN:
+            text = pattern.sub(latin, text)
+    return text
 
 
 def _greek_foreign(text: str) -> list[str]:
-    """Readings of a foreign name in Greek letters: a word's first ΜΠ/ΝΤ/ΓΚ as B/D/G and the
-    inner ones as MB/ND/G, or as B/D/G throughout, or a first ΝΤ kept as NT."""
+    """Readings of a foreign name in Greek letters: modern (a word's first ΜΠ/ΝΤ/ΓΚ as B/D/G,
+    inner ones MB/ND/G, ΑΙ = E, Η = I), the same with a first ΝΤ kept as NT, and ancient-style
+    (B/D/G throughout, vowels letter by letter: ΑΙ = AI, Η = E)."""
     upper = _strip_marks(text).upper()
-    out = []
-    for initial in ([], _GREEK_INITIAL_KEPT):
-        value = upper
-        for pattern, latin in [*initial, *_GREEK_FOREIGN]:
-            value = pattern.sub(latin, value)
-        value = _transform("Greek-Latin").transliterate(value)
-        out.append(value)
-        if not initial:
-            for pattern, latin in _GREEK_MEDIAL_PLAIN:
-                value = pattern.sub(latin, value)
-            out.append(value)
-    return out
+    return [
+        _greek_apply(upper, [*_GREEK_CONSONANTS, *_GREEK_MODERN_VOWELS], "Greek-Latin/UNGEGN"),
+        _greek_apply(upper, [*_GREEK_INITIAL_KEPT, *_GREEK_CONSONANTS, *_GREEK_MODERN_VOWELS], "Greek-Latin/UNGEGN"),
+        _greek_apply(upper, _GREEK_CONSONANTS, "Greek-Latin", plain=True),
+    ]
 
 
 def _arabic_prepare(text: str) -> str:
@@ -214,7 +224,12 @@ def renderings(text: str) -> tuple[str, ...]:
         tid = "Persian-Latin/BGN" if _PERSIAN.search(text) else "Arabic-Latin"
         return tuple(dict.fromkeys([_transform(tid).transliterate(prepared), unidecode(prepared)]))
     if script == "hebrew":
-        return (_transform("Hebrew-Latin").transliterate(text),)
+        # A geresh marks the sounds Hebrew borrows: ג' = J, ז' = ZH, צ' = CH.
+        marked = re.sub("ג['\u05f3]", "j", text)
+        marked = re.sub("ז['\u05f3]", "zh", marked)
+        marked = re.sub("[צץ]['\u05f3]", "ch", marked)
+        marked = marked.replace("ח", "kh")  # het, a consonant, apart from he (a final vowel)
+        return (_transform("Hebrew-Latin").transliterate(marked),)
     if script == "hangul":
         return (_transform("Hangul-Latin").transliterate(text), unidecode(text))
     return (_transform("Han-Latin").transliterate(text),)
@@ -319,6 +334,7 @@ _DIGRAPHS = (("DZH", "J"), ("ZH", "J"), ("DJ", "J"), ("SCH", "S"), ("TCH", "C"),
 _SINGLE = str.maketrans({"Q": "K", "C": "K", "Z": "S", "W": "V", "J": "Y", "X": "K"})
 _VOWELS = re.compile(r"[AEIOUY]")
 _ABJAD_DROP = re.compile(r"[AEIOUYVJ]")
+_VOWEL_LETTERS = frozenset("AEIOUYW")
 
 
 def _collapse(text: str) -> str:
@@ -346,20 +362,23 @@ def skeleton(token: str) -> str:
     return _collapse(_VOWELS.sub("", phonetic(token)))
 
 
-_ABJAD_DIGRAPHS = (("SCH", "S"), ("SH", "S"), ("CH", "K"), ("KH", "K"), ("GH", "K"), ("TH", "T"), ("DH", "T"),
+_ABJAD_DIGRAPHS = (("TSH", "K"), ("TCH", "K"), ("SCH", "S"), ("SH", "S"), ("CH", "K"), ("KH", "K"), ("GH", "K"), ("TH", "T"), ("DH", "T"),
                    ("PH", "B"), ("TS", "S"), ("TZ", "S"), ("DZH", "K"), ("DJ", "K"), ("ZH", "K"))
 _ABJAD_CLASS = str.maketrans({"P": "B", "F": "B", "D": "T", "Z": "S", "C": "K", "Q": "K", "G": "K",
                               "H": "K", "X": "K"})
 
 
 @lru_cache(maxsize=131072)
-def abjad(token: str) -> str:
+def abjad(token: str, v_as_b: bool = False) -> str:
     """A coarse consonant key for names written in an abjad (Arabic, Persian, Hebrew): the
     letters those scripts also use for vowels (W/V, Y) dropped with the vowels, and consonants
     that one script writes with one letter and Latin spells in several ways folded into a class
     (B/P/F, T/D, S/Z, K/Q/G/H/CH/KH; J, a glide as often as a consonant, dropped):
     NETANYAHU ~ NTNYHW, HUSSEIN ~ HSYN, BENJAMIN ~ BNYMYN."""
-    t = token
+    t = token[:-1] if len(token) > 2 and token.endswith("H") and token[-2] in _VOWEL_LETTERS else token
     for a, b in _ABJAD_DIGRAPHS:
         t = t.replace(a, b)
+    t = t[:-1] if len(t) > 2 and t.endswith("H") else t  # a final he / ta marbuta is a vowel
+    if v_as_b:  # Arabic writes a Latin V as ف (F), Hebrew as ו (W) or ב (B); J as ج, a G
+        t = t.replace("V", "B").replace("J", "G")
     return _collapse(_ABJAD_DROP.sub("", t.replace("W", "V")).translate(_ABJAD_CLASS))
