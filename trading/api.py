@@ -28,7 +28,7 @@ from onboarding.selectors import scope_to_user
 
 from . import selectors, services
 from .exceptions import ExecutionImportRejected
-from .models import Block, Fill, Order, RebalanceRun
+from .models import Block, Fill, FxOrder, Order, RebalanceRun
 from .orders.execution_reports import ExecutionFileError, parse_execution_reports
 from .selectors import blocks_for, orders_for, sees_all_firms
 from .tasks import rebalance_in_chunks
@@ -164,6 +164,53 @@ class ExecutionImportResultSerializer(serializers.Serializer):
     fills = serializers.IntegerField()
 
 
+class FxOrderSerializer(serializers.ModelSerializer):
+    funds = serializers.SerializerMethodField(help_text="Security orders of the same run and account this FX "
+                                                        "order funds (buys) or sweeps from (sells)")
+    netting = serializers.SerializerMethodField(help_text="Buys less sells in the currency, against the FX amount")
+
+    class Meta:
+        model = FxOrder
+        fields = ["id", "reference", "run", "account", "kind", "buy_currency", "buy_amount", "sell_currency",
+                  "sell_amount", "rate", "trade_date", "value_date", "status", "created_at", "funds", "netting"]
+        read_only_fields = fields
+
+    def _funding(self, obj) -> dict:
+        funding = self.context.get("funding")
+        if funding is None or obj.pk not in funding:
+            funding = selectors.fx_funding([obj])
+        return funding[obj.pk]
+
+    def get_funds(self, obj) -> list[dict]:
+        return self._funding(obj)["orders"]
+
+    def get_netting(self, obj) -> dict:
+        netting = dict(self._funding(obj)["netting"])
+        if netting.get("latest_settlement") is not None:
+            netting["latest_settlement"] = str(netting["latest_settlement"])
+        return netting
+
+
+class FxOrderFilter(django_filters.FilterSet):
+    currency = django_filters.CharFilter(method="filter_currency", help_text="Bought or sold currency (ISO 4217)")
+    value_date = django_filters.DateFilter()
+    value_date_before = django_filters.DateFilter(field_name="value_date", lookup_expr="lte")
+
+    class Meta:
+        model = FxOrder
+        fields = ["status", "account", "run", "kind", "value_date", "trade_date"]
+
+    def filter_currency(self, qs, name, value):
+        from django.db.models import Q
+
+        return qs.filter(Q(buy_currency=value.upper()) | Q(sell_currency=value.upper()))
+
+
+class FxApproveManySerializer(serializers.Serializer):
+    fx_orders = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=MAX_ID), allow_empty=False,
+                                      max_length=10000)
+
+
 # --- Views -----------------------------------------------------------------------------------------
 
 
@@ -232,6 +279,72 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         order = services.order_cancel(order=self.get_object(), actor=request.user,
                                       reason=reason.validated_data["reason"])
         return Response(OrderSerializer(order).data)
+
+
+class FxOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """FX orders proposed by rebalances: spot funding and sweeps (netted per account and pair)
+    and hedge forwards. Each shows the orders it funds, its value date and the netting."""
+
+    serializer_class = FxOrderSerializer
+    lookup_value_regex = ID_REGEX
+    filterset_class = FxOrderFilter
+
+    def get_queryset(self):
+        return selectors.fx_orders_for(self.request.user).order_by("pk")
+
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        rows = page if page is not None else list(self.filter_queryset(self.get_queryset()))
+        data = FxOrderSerializer(rows, many=True, context={"funding": selectors.fx_funding(rows),
+                                                           "request": request}).data
+        return self.get_paginated_response(data) if page is not None else Response(data)
+
+    def _fresh(self, pk):
+        return Response(FxOrderSerializer(self.get_queryset().get(pk=pk)).data)
+
+    @extend_schema(request=None, responses={200: FxOrderSerializer})
+    @action(detail=True, methods=["post"])
+    def approve(self, request, pk=None):
+        """Approve under the firm's rules for FX: role, limit, four-eyes, sanity limit."""
+        fx = self.get_object()
+        services.fx_orders_approve(fx_order_ids=[fx.pk], actor=request.user)
+        return self._fresh(fx.pk)
+
+    @extend_schema(request=FxApproveManySerializer, responses={200: ApprovedSerializer})
+    @action(detail=False, methods=["post"], url_path="bulk-approve")
+    def approve_many(self, request):
+        data = FxApproveManySerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        wanted = set(data.validated_data["fx_orders"])
+        found = set(self.get_queryset().filter(pk__in=wanted).values_list("pk", flat=True))
+        if wanted - found:
+            raise NotFound("FX order(s) not found", detail={"fx_orders": sorted(wanted - found)})
+        return Response({"approved": services.fx_orders_approve(fx_order_ids=sorted(found), actor=request.user)})
+
+    @extend_schema(request=None, responses={200: FxOrderSerializer})
+    @action(detail=True, methods=["post"])
+    def release(self, request, pk=None):
+        """Send an approved FX order to the dealer (the owner's activation gate applies)."""
+        fx = self.get_object()
+        services.fx_order_release(fx_order=fx, actor=request.user)
+        return self._fresh(fx.pk)
+
+    @extend_schema(request=None, responses={200: FxOrderSerializer})
+    @action(detail=True, methods=["post"])
+    def settle(self, request, pk=None):
+        """Book both cash legs into the ledger on the value date."""
+        fx = self.get_object()
+        services.fx_order_settle(fx_order=fx, actor=request.user)
+        return self._fresh(fx.pk)
+
+    @extend_schema(request=OrderReasonSerializer, responses={200: FxOrderSerializer})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        reason = OrderReasonSerializer(data=request.data)
+        reason.is_valid(raise_exception=True)
+        fx = self.get_object()
+        services.fx_order_cancel(fx_order=fx, actor=request.user, reason=reason.validated_data["reason"])
+        return self._fresh(fx.pk)
 
 
 class BlockViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

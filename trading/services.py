@@ -22,7 +22,7 @@ from onboarding.services import assert_relationship_active
 from trading.reference.calendars import is_exchange_session
 from trading.reference.models import Market
 
-from .exceptions import ExecutionImportRejected, OrderStateError, RoutingFailed
+from .exceptions import ExecutionImportRejected, OrderNotRoutable, OrderStateError, RoutingFailed
 from .models import (
     Allocation,
     Block,
@@ -63,8 +63,9 @@ def _firm_of(obj):
 
 
 def _locked_orders(ids: Iterable[int]) -> list[Order]:
-    return list(Order.objects.select_for_update().filter(pk__in=list(ids)).order_by("pk")
-                .select_related("account", "account__firm", "listing", "listing__market", "listing__instrument"))
+    return list(Order.objects.select_for_update(of=("self",)).filter(pk__in=list(ids)).order_by("pk")
+                .select_related("account", "account__firm", "listing", "listing__market", "listing__instrument",
+                                "run"))
 
 
 # --- broker master ---------------------------------------------------------------------------------
@@ -86,16 +87,74 @@ def brokers_load(*, path: Path | str = BROKER_FILE) -> int:
 # --- approval --------------------------------------------------------------------------------------
 
 
+def _approval_items(orders: list[Order]) -> dict[int, list]:
+    """Per firm, each order as an approval item: its estimated value in the account's base
+    currency (GBp and other minor units already divided out in estimated_value) and who ran the
+    rebalance that proposed it."""
+    from accounts.approvals import Item, to_base
+
+    out: dict[int, list] = defaultdict(list)
+    for o in orders:
+        base = o.account.base_currency
+        out[o.account.firm_id].append(Item(
+            label=f"order {o.reference} ({o.side} {o.quantity:f} {o.listing.ticker})",
+            amount_base=to_base(amount=o.estimated_value, currency=o.currency, base_currency=base, on=o.trade_date),
+            base_currency=base, proposer_id=o.run.created_by_id if o.run_id and o.run else None))
+    return out
+
+
+def _fx_items(rows: list[FxOrder]) -> dict[int, list]:
+    from accounts.approvals import Item, to_base
+
+    out: dict[int, list] = defaultdict(list)
+    for f in rows:
+        base = f.account.base_currency
+        out[f.account.firm_id].append(Item(
+            label=f"FX order {f.reference} (buy {f.buy_amount:f} {f.buy_currency} against {f.sell_currency})",
+            amount_base=to_base(amount=f.buy_amount, currency=f.buy_currency, base_currency=base, on=f.trade_date),
+            base_currency=base, proposer_id=f.run.created_by_id if f.run_id and f.run else None))
+    return out
+
+
+def assert_routable(orders: Iterable[Order]) -> None:
+    """An order goes to a custody account that settles its market and a broker that reaches it;
+    without either it cannot be approved, and the error names what is missing."""
+    problems = {}
+    for o in orders:
+        missing = []
+        if o.custody_account_id is None:
+            missing.append(f"no custody account of account {o.account.number} covers {o.listing.market.mic}")
+        if o.broker_id is None:
+            missing.append(f"no broker reaches {o.listing.market.mic} and settles with its custodian")
+        if missing:
+            problems[o.reference] = missing
+    if problems:
+        first = next(iter(problems))
+        raise OrderNotRoutable(f"order {first} cannot be approved: {'; '.join(problems[first])}",
+                               detail={"orders": problems})
+
+
 @transaction.atomic
 def orders_approve(*, order_ids: Iterable[int], actor) -> int:
+    """Approve proposed orders, all or none, under the firm's approval policy (role, limit in
+    base currency, four-eyes against whoever ran the rebalance, sanity limit). FX orders that
+    fund them are approved with them only when the firm's policy says so."""
+    from accounts.approvals import assert_may_approve, policy_for
+
     orders = _locked_orders(order_ids)
+    assert_routable(orders)
+    policies = {}
+    for firm_id, items in _approval_items(orders).items():
+        policies[firm_id] = policy_for(firm_id)
+        assert_may_approve(policy=policies[firm_id], kind="order", actor=actor, items=items)
     for order in orders:
         _transition(order, "approve", actor=actor, event="order.approved")
-    fx = FxOrder.objects.select_for_update().filter(run__in={o.run_id for o in orders if o.run_id},
-                                                    account__in={o.account_id for o in orders},
-                                                    status=FxOrderStatus.PROPOSED).order_by("pk")
-    for f in fx:
-        _transition(f, "approve", actor=actor, event="fx_order.approved")
+    auto = [o for o in orders if policies[o.account.firm_id].auto_approve_fx]
+    if auto:
+        fx = list(FxOrder.objects.select_for_update(of=("self",)).filter(
+            run__in={o.run_id for o in auto if o.run_id}, account__in={o.account_id for o in auto},
+            status=FxOrderStatus.PROPOSED).select_related("account", "account__firm", "run").order_by("pk"))
+        _approve_fx(fx, actor=actor, reason="approved with the orders it funds (firm policy)")
     return len(orders)
 
 
@@ -413,6 +472,9 @@ __all__ = [
     "order_fail_settlement",
     "order_reject",
     "order_settle",
+    "assert_routable",
+    "fx_order_cancel",
+    "fx_orders_approve",
     "orders_approve",
     "orders_release",
     "release_wave",
@@ -517,13 +579,30 @@ def _locked_fx(fx_order: FxOrder) -> FxOrder:
         pk=fx_order.pk)
 
 
+def _approve_fx(rows: list[FxOrder], *, actor, reason: str = "") -> None:
+    from accounts.approvals import assert_may_approve, policy_for
+
+    for firm_id, items in _fx_items(rows).items():
+        assert_may_approve(policy=policy_for(firm_id), kind="fx", actor=actor, items=items)
+    for f in rows:
+        _transition(f, "approve", actor=actor, event="fx_order.approved", reason=reason)
+
+
 @transaction.atomic
 def fx_orders_approve(*, fx_order_ids: Iterable[int], actor) -> int:
-    rows = list(FxOrder.objects.select_for_update().filter(pk__in=list(fx_order_ids)).order_by("pk")
-                .select_related("account", "account__firm"))
-    for f in rows:
-        _transition(f, "approve", actor=actor, event="fx_order.approved")
+    """Approve FX orders, all or none, under the same rules as the orders they fund (the firm's
+    FX roles and limit, four-eyes against whoever ran the rebalance, the sanity limit)."""
+    rows = list(FxOrder.objects.select_for_update(of=("self",)).filter(pk__in=list(fx_order_ids)).order_by("pk")
+                .select_related("account", "account__firm", "run"))
+    _approve_fx(rows, actor=actor)
     return len(rows)
+
+
+@transaction.atomic
+def fx_order_cancel(*, fx_order: FxOrder, actor, reason: str) -> FxOrder:
+    fx_order = _locked_fx(fx_order)
+    _transition(fx_order, "cancel", actor=actor, event="fx_order.cancelled", reason=reason)
+    return fx_order
 
 
 @transaction.atomic

@@ -10,8 +10,9 @@ from . import selectors
 from .models import DailyRun
 
 
-def report_html(*, daily_run: DailyRun) -> str:
-    return render_to_string("reconciliation/run_report.html", {"report": selectors.run_report(daily_run)})
+def report_html(*, daily_run: DailyRun, user=None) -> str:
+    """The report as `user` may see it (their firm only); without a user, the whole platform's."""
+    return render_to_string("reconciliation/run_report.html", {"report": selectors.run_report(daily_run, user=user)})
 
 
 def render_report(*, daily_run: DailyRun) -> dict[str, Path]:

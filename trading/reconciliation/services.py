@@ -466,7 +466,7 @@ def break_resolve(*, brk: Break, actor: User, reason: str) -> Break:
     if not reason.strip():
         from onboarding.exceptions import ValidationFailed
 
-        raise ValidationFailed("a resolution needs a reason", detail={"field": "reason"})
+        raise ValidationFailed("a resolution needs a reason", detail={"reason": ["a resolution needs a reason"]})
     brk = _lock(brk)
     brk.resolution_reason = reason
     return _transition(brk, "resolve", actor=actor, event="break.resolved", reason=reason)

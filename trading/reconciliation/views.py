@@ -23,7 +23,7 @@ def run_report_view(request, as_of: str):
     daily = DailyRun.objects.filter(as_of=day).first()
     if daily is None:
         raise Http404("no daily run for this date")
-    html = report_html(daily_run=daily)
+    html = report_html(daily_run=daily, user=request.user)  # the user's firm only, page and PDF alike
     if request.GET.get("format") == "pdf":
         from weasyprint import HTML
 

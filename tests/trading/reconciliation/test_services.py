@@ -265,10 +265,17 @@ def test_report_page_and_pdf_for_operations_only(books, tmp_path, client):
     daily = services.daily_run_start(as_of=dt.date(2024, 1, 31))
     ReconRun.objects.update(daily_run=daily)
     services.daily_run_finish(daily_run_id=daily.pk)
-    advisor = UserFactory(role="advisor")
+    operations = UserFactory(role="operations")
+    # The books here carry no custody accounts, so the run could not stamp a firm: the breaks are
+    # this operations user's firm's (the report shows a user only their own firm's breaks).
+    Break.objects.update(firm=operations.firm)
+    advisor = UserFactory(role="advisor", firm=operations.firm)
     client.force_login(advisor)
     assert client.get("/reconciliation/runs/2024-01-31/report/").status_code == 403
-    client.force_login(UserFactory(role="operations"))
+    client.force_login(UserFactory(role="operations"))  # another firm's operations: none of these breaks
+    page = client.get("/reconciliation/runs/2024-01-31/report/")
+    assert page.status_code == 200 and b"quantity" not in page.content
+    client.force_login(operations)
     page = client.get("/reconciliation/runs/2024-01-31/report/")
     assert page.status_code == 200 and b"GLOBALCUST" in page.content and b"quantity" in page.content
     pdf = client.get("/reconciliation/runs/2024-01-31/report/?format=pdf")
