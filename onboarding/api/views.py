@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, status, viewsets
+from rest_framework import generics, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
@@ -23,6 +23,7 @@ from ..selectors import (
     scope_to_user,
 )
 from . import serializers as s
+from .errors import catalogue
 from .idempotency import idempotent
 
 
@@ -265,3 +266,23 @@ class WebhookViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
         endpoint = self.get_object()
         page = self.paginate_queryset(WebhookDelivery.objects.filter(endpoint=endpoint).order_by("-pk"))
         return self.get_paginated_response(s.WebhookDeliverySerializer(page, many=True).data)
+
+
+class ErrorCodeSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    status = serializers.IntegerField()
+    meaning = serializers.CharField()
+
+
+class ErrorCatalogueView(generics.GenericAPIView):
+    """The error catalogue: every stable `code` the API answers with, its HTTP status and its meaning.
+    Generated from the exception classes; public (no token needed)."""
+
+    authentication_classes: list = []
+    permission_classes: list = []
+    pagination_class = None
+    serializer_class = ErrorCodeSerializer
+
+    @extend_schema(responses={200: ErrorCodeSerializer(many=True)}, auth=[])
+    def get(self, request):
+        return Response(ErrorCodeSerializer(catalogue(), many=True).data)

@@ -1,7 +1,7 @@
 """Reconciliation errors, with stable codes (mapped to {"code", "message", "detail"} by the API)."""
 from __future__ import annotations
 
-from onboarding.exceptions import InvalidTransition, MeridianError, PermissionDenied
+from onboarding.exceptions import FourEyesViolation, InvalidTransition, MeridianError
 
 
 class FileRefused(MeridianError):
@@ -20,10 +20,6 @@ class UnknownFormat(MeridianError):
 class BreakTransitionNotAllowed(InvalidTransition):
     """This action is not allowed in the break's current state."""
 
-    code = "recon_break_transition"
 
-
-class WriteOffNeedsSecondPerson(PermissionDenied):
+class WriteOffNeedsSecondPerson(FourEyesViolation):
     """A write-off must be approved by someone other than the person who requested it."""
-
-    code = "recon_write_off_four_eyes"
