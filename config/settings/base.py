@@ -196,6 +196,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     # Each market's approved orders go out at its own open: every 5 minutes the markets open at
     # that instant (own time zone and calendar) release; closed ones wait.
     "trading-release-waves": {"task": "trading.tasks.release_open_markets", "schedule": 5 * 60},
+    # Settlement of what is due today where the market's and the currency's calendars allow.
+    "trading-settle-due": {"task": "trading.tasks.settle_due", "schedule": 60 * 60},
 }
 # WeasyPrint grows in memory in long-lived workers: recycle worker processes.
 CELERY_WORKER_MAX_TASKS_PER_CHILD = int(os.environ.get("CELERY_WORKER_MAX_TASKS_PER_CHILD", "200"))
