@@ -640,3 +640,6 @@ class UserSecondFactor(models.Model):
     secret = EncryptedTextField(help_text="Encrypted at rest")
     confirmed_at = models.DateTimeField(null=True, blank=True)
     last_used_step = models.BigIntegerField(default=0, help_text="Refuses a code replayed in the same time step")
+    failed_attempts = models.PositiveIntegerField(default=0, help_text="Wrong codes since the last right one")
+    locked_until = models.DateTimeField(null=True, blank=True,
+                                        help_text="No code (not even the right one) is accepted before this time")

@@ -408,3 +408,24 @@ def tax_report_record(
                  detail={"year": year, "receiving": receiving_country, "reported": reported,
                          "exceptions": len([e for e in exceptions if e.get("severity") == "error"])})
     return run
+
+
+# --- Sensitive values in PDFs (the one masking rule, onboarding.masking) ----------------------
+
+
+@transaction.atomic
+def tax_form_pdf_for(*, form: TaxForm, actor: User | None, reveal: bool = False) -> bytes:
+    """The form's PDF for `actor`: masked, or -- when `reveal` is asked for by a role that may see
+    sensitive values -- in full, with an audit event saying who revealed it."""
+    from onboarding.exceptions import NotFound, PermissionDenied
+    from onboarding.masking import may_reveal
+
+    from .documents import render_tax_form_pdf
+
+    if actor is not None and not (actor.is_superuser or actor.is_platform_officer) and actor.firm_id != form.firm_id:
+        raise NotFound("not found")
+    if reveal:
+        if actor is not None and not may_reveal(actor):
+            raise PermissionDenied("your role may not see sensitive values")
+        _event(form, "tax_form.sensitive_revealed", actor=actor, detail={"rendering": "pdf"})
+    return render_tax_form_pdf(form, reveal=reveal)
