@@ -84,6 +84,12 @@ SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = int(os.environ.get("SESSION_COOKIE_AGE", str(8 * 60 * 60)))
 CSRF_COOKIE_SAMESITE = "Lax"
 
+# Webhook targets (onboarding/webhooks.py). Private, link-local and cloud metadata addresses are
+# always refused. WEBHOOK_ALLOW_LOOPBACK lets 127.0.0.1/::1 receivers through for local development
+# and tests; production settings force it off and force HTTPS on.
+WEBHOOK_ALLOW_LOOPBACK = env_bool("WEBHOOK_ALLOW_LOOPBACK", False)
+WEBHOOK_REQUIRE_HTTPS = env_bool("WEBHOOK_REQUIRE_HTTPS", False)
+
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
 
