@@ -488,6 +488,29 @@ __all__ = [
 # --- rebalance runs -----------------------------------------------------------------------------------
 
 
+def unrouted_counts(book, orders, custody, broker) -> dict:
+    """What was not routed, and why: orders whose account has no custody account covering the
+    listing's market, and orders with a custody account but no broker reaching that market and
+    settling with that custodian; each counted per market (and custodian)."""
+    import numpy as np
+
+    from accounts.models import CustodyAccount
+    from trading.reference.models import Market
+
+    no_custody = custody < 0
+    no_broker = (custody >= 0) & (broker < 0)
+    mics = dict(Market.objects.values_list("pk", "mic"))
+    market = book.market_ids[orders.listing] if len(custody) else np.zeros(0, np.int64)
+    by_market = {mics.get(int(m), str(m)): int(n) for m, n in zip(*np.unique(market[no_custody], return_counts=True))}
+    custodian_of = dict(CustodyAccount.objects.filter(pk__in=set(custody[no_broker].tolist()))
+                        .values_list("pk", "custodian__name"))
+    pairs: dict[str, int] = defaultdict(int)
+    for m, c in zip(market[no_broker].tolist(), custody[no_broker].tolist()):
+        pairs[f"{mics.get(int(m), m)} at {custodian_of.get(int(c), c)}"] += 1
+    return {"unrouted": int(no_custody.sum() + no_broker.sum()),
+            "not_routed": {"no_custody_account": by_market, "no_broker": dict(sorted(pairs.items()))}}
+
+
 def _repeatable_read() -> None:
     """On PostgreSQL, read the whole book from one snapshot when this is the outermost transaction."""
     from django.db import connection
@@ -591,7 +614,8 @@ def rebalance_run(*, scope: RebalanceScope, key: str, dry_run: bool = False, chu
                     return RebalanceResult(run=run.pk, chunk=chunk, skipped=True, dry_run=dry_run)
             tw = time.perf_counter()
             custody, broker = route(book, proposal.orders)
-            result = replace(result, unrouted=int((broker < 0).sum()))
+            counts = unrouted_counts(book, proposal.orders, custody, broker)
+            result = replace(result, unrouted=counts["unrouted"], not_routed=counts["not_routed"])
             seconds_route = time.perf_counter() - tw
             tw = time.perf_counter()
             write_orders(run_id=run.pk, book=book, result=proposal, custody=custody, broker=broker, chunk=chunk)
