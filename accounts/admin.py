@@ -6,6 +6,7 @@ from onboarding.exceptions import MeridianError
 from . import services
 from .models import (
     Account,
+    ApprovalPolicy,
     CashBalance,
     Custodian,
     CustodyAccount,
@@ -220,3 +221,22 @@ class CustodyCashAccountAdmin(admin.ModelAdmin):
     list_filter = ("currency", "is_active")
     search_fields = ("number", "custody_account__number")
     raw_id_fields = ("custody_account",)
+
+
+@admin.register(ApprovalPolicy)
+class ApprovalPolicyAdmin(admin.ModelAdmin):
+    """The firm's approval rules; each change is audited with the fields changed."""
+
+    list_display = ("firm", "proposer_may_approve", "auto_approve_fx", "order_limit", "deposit_limit", "sanity_limit",
+                    "updated_at")
+    readonly_fields = ("updated_at", "updated_by")
+    raw_id_fields = ("firm",)
+
+    def save_model(self, request, obj, form, change):
+        from onboarding.audit import record_event
+
+        obj.updated_by = request.user
+        super().save_model(request, obj, form, change)
+        record_event(subject=obj, event_type="approval_policy.changed", actor=request.user, firm=obj.firm,
+                     detail={"fields": sorted(form.changed_data),
+                             "values": {f: str(form.cleaned_data.get(f)) for f in sorted(form.changed_data)}})

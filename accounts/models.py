@@ -669,3 +669,61 @@ class CashBalance(models.Model):
 
     def __str__(self) -> str:
         return f"{self.custody_account_id} {self.amount} {self.currency} ({self.basis})"
+
+
+# --- Approval rules ----------------------------------------------------------------------------
+
+
+class ApprovalKind(models.TextChoices):
+    ORDER = "order", "Security orders"
+    FX = "fx", "FX orders"
+    DEPOSIT = "deposit", "Deposits"
+    WITHDRAWAL = "withdrawal", "Withdrawals"
+
+
+def _default_approvers() -> list[str]:
+    return ["advisor", "firm_admin", "operations"]
+
+
+class ApprovalPolicy(models.Model):
+    """Who at a firm may approve orders, FX, deposits and withdrawals, up to what amount (each in
+    the account's base currency), whether the person who proposed may approve it (four-eyes
+    when not), and the sanity limit no single amount may exceed. A firm without a row works to
+    the defaults of a new row (`accounts.approvals.policy_for`). Edited in the admin, audited."""
+
+    firm = models.OneToOneField(Firm, on_delete=models.CASCADE, related_name="approval_policy")
+    order_roles = models.JSONField(default=_default_approvers, help_text="Roles that may approve security orders")
+    fx_roles = models.JSONField(default=_default_approvers, help_text="Roles that may approve FX orders")
+    deposit_roles = models.JSONField(default=_default_approvers, help_text="Roles that may book deposits")
+    withdrawal_roles = models.JSONField(default=_default_approvers, help_text="Roles that may book withdrawals")
+    order_limit = models.DecimalField(**MONEY, null=True, blank=True,
+                                      help_text="Largest single order one approver may approve (base currency); empty: none")
+    fx_limit = models.DecimalField(**MONEY, null=True, blank=True, help_text="Largest single FX order (base currency)")
+    deposit_limit = models.DecimalField(**MONEY, null=True, blank=True, help_text="Largest single deposit (base currency)")
+    withdrawal_limit = models.DecimalField(**MONEY, null=True, blank=True,
+                                           help_text="Largest single withdrawal (base currency)")
+    proposer_may_approve = models.BooleanField(
+        default=False, help_text="Off: four-eyes, whoever ran the rebalance may not approve its orders or FX")
+    auto_approve_fx = models.BooleanField(
+        default=False, help_text="On: an FX order is approved with the orders it funds; off: approved on its own")
+    sanity_limit = models.DecimalField(
+        **MONEY, default=Decimal("10000000000"),
+        help_text="No single amount above this (base currency) is accepted from anyone: an obvious keying error")
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+")
+
+    class Meta:
+        verbose_name_plural = "approval policies"
+        constraints = [
+            models.CheckConstraint(name="approval_sanity_positive", condition=Q(sanity_limit__gt=0)),
+        ]
+
+    def __str__(self) -> str:
+        return f"approval policy of {self.firm}"
+
+    def roles_for(self, kind: str) -> list[str]:
+        return list(getattr(self, f"{kind}_roles") or [])
+
+    def limit_for(self, kind: str) -> Decimal | None:
+        return getattr(self, f"{kind}_limit")

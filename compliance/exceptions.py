@@ -1,7 +1,7 @@
 """Compliance errors, each with a stable code (mapped to {"code", "message", "detail"} by the API)."""
 from __future__ import annotations
 
-from onboarding.exceptions import InvalidTransition, MeridianError, PermissionDenied
+from onboarding.exceptions import FourEyesViolation, InvalidTransition, MeridianError, PermissionDenied
 
 
 class WatchlistFormatError(MeridianError):
@@ -30,19 +30,13 @@ class AlertNoteRequired(MeridianError):
     code = "alert_note_required"
 
 
-class AlertFourEyesRequired(PermissionDenied):
+class AlertFourEyesRequired(FourEyesViolation):
     """Clearing a high-scoring alert needs a second officer, different from the first."""
-
-    code = "alert_four_eyes_required"
 
 
 class AlertInvalidTransition(InvalidTransition):
     """This alert action is not allowed in the alert's current state."""
 
-    code = "alert_invalid_transition"
-
 
 class NotAComplianceOfficer(PermissionDenied):
     """Only a platform compliance officer may decide screening alerts."""
-
-    code = "not_compliance_officer"

@@ -15,7 +15,8 @@ from .screening.importers import Identifier, WatchlistRecord
 class WatchlistSource(models.TextChoices):
     OFAC = "ofac", "OFAC SDN"
     UN = "un", "UN Security Council consolidated list"
-    UK = "uk", "UK sanctions list"
+    UK = "uk", "OFSI consolidated list (closed 28 January 2026)"
+    UKSL = "uksl", "UK Sanctions List (FCDO)"
     EU = "eu", "EU consolidated financial sanctions list"
     FTM = "ftm", "OpenSanctions (FollowTheMoney)"
 
@@ -149,6 +150,8 @@ class ScreeningAlert(ConcurrentTransitionMixin, models.Model):
     score = models.DecimalField(max_digits=5, decimal_places=4)
     explanation = models.JSONField(default=dict)
     state = FSMField(default=AlertState.OPEN, choices=AlertState.choices, protected=True)
+    assigned_to = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+", help_text="The officer working the alert")
     clear_requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                            on_delete=models.SET_NULL, related_name="+")
     clear_request_note = models.TextField(blank=True)

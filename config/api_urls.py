@@ -33,6 +33,7 @@ router.register("subscriptions", accounts_api.SubscriptionViewSet, basename="sub
 # trading
 router.register("orders", trading_api.OrderViewSet, basename="order")
 router.register("blocks", trading_api.BlockViewSet, basename="block")
+router.register("fx-orders", trading_api.FxOrderViewSet, basename="fx-order")
 router.register("fills", trading_api.FillViewSet, basename="fill")
 router.register("rebalance-runs", trading_api.RebalanceRunViewSet, basename="rebalance-run")
 # reconciliation

@@ -18,6 +18,10 @@ class MeridianError(Exception):
         if code:
             self.code = code
 
+    def api_detail(self) -> Any:
+        """The detail as the API shows it (see onboarding.api.errors): by default the detail itself."""
+        return self.detail
+
 
 class ValidationFailed(MeridianError):
     """The data is not valid."""
@@ -52,11 +56,25 @@ class RequirementsOutstanding(MeridianError):
     code = "requirements_outstanding"
     status_code = 409
 
+    def api_detail(self) -> Any:
+        """{"requirements": [reason, ...]}: the reasons a person can act on; the items in full are at
+        GET /api/v1/cases/{id}/requirements/."""
+        if isinstance(self.detail, list):
+            return {"requirements": [item["reason"] if isinstance(item, dict) else str(item) for item in self.detail]}
+        return self.detail
 
-class FourEyesViolation(MeridianError):
-    """The second approver must be a different person from the first approver and the submitter."""
+
+class FourEyesViolation(PermissionDenied):
+    """Four eyes: this needs a second person, different from whoever submitted, requested or first approved it."""
 
     code = "four_eyes_required"
+    status_code = 403
+
+
+class SecondFactorRequired(MeridianError):
+    """This session has not passed the second factor: enter your authentication code first."""
+
+    code = "second_factor_required"
     status_code = 403
 
 

@@ -71,7 +71,47 @@ class FxOrderAdmin(admin.ModelAdmin):
     list_filter = ("kind", "status", "value_date")
     search_fields = ("reference", "account__number")
     raw_id_fields = ("account", "run")
-    readonly_fields = ("status",)
+    readonly_fields = ("status", "funds_orders")
+    actions = ["approve_fx", "release_fx", "settle_fx"]
+
+    @admin.display(description="Funds / netting")
+    def funds_orders(self, obj):
+        from .selectors import fx_funding
+
+        if obj.pk is None:
+            return "-"
+        info = fx_funding([obj])[obj.pk]
+        net = info["netting"]
+        refs = ", ".join(f"{o['reference']} ({o['side']}, {o['status']})" for o in info["orders"]) or "no order"
+        return (f"{refs}; {net['currency']} buys {net['buys']} less sells {net['sells']} = {net['net']} "
+                f"against {net['fx_amount']} for value {net['value_date']}")
+
+    def _each(self, request, queryset, call, verb):
+        done = 0
+        for fx in queryset.order_by("pk"):
+            try:
+                call(fx)
+                done += 1
+            except MeridianError as exc:
+                self.message_user(request, f"{fx.reference}: {exc.message}", level=messages.ERROR)
+        self.message_user(request, f"{done} FX order(s) {verb}.")
+
+    @admin.action(description="Approve the selected FX orders (firm approval rules apply)")
+    def approve_fx(self, request, queryset):
+        try:
+            n = services.fx_orders_approve(fx_order_ids=list(queryset.values_list("pk", flat=True)), actor=request.user)
+        except MeridianError as exc:
+            self.message_user(request, f"Nothing approved: {exc.message}", level=messages.ERROR)
+            return
+        self.message_user(request, f"{n} FX order(s) approved.")
+
+    @admin.action(description="Release the selected approved FX orders")
+    def release_fx(self, request, queryset):
+        self._each(request, queryset, lambda fx: services.fx_order_release(fx_order=fx, actor=request.user), "released")
+
+    @admin.action(description="Settle the selected released FX orders into the ledger")
+    def settle_fx(self, request, queryset):
+        self._each(request, queryset, lambda fx: services.fx_order_settle(fx_order=fx, actor=request.user), "settled")
 
 
 @admin.register(Block)

@@ -7,11 +7,8 @@ its fills' quantities) only when every order in it is the firm's."""
 from __future__ import annotations
 
 import datetime as dt
-import json
-import uuid
 
 import django_filters
-from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
@@ -28,13 +25,12 @@ from onboarding.selectors import scope_to_user
 
 from . import selectors, services
 from .exceptions import ExecutionImportRejected
-from .models import Block, Fill, Order, RebalanceRun
+from .models import Block, Fill, FxOrder, Order, RebalanceRun
 from .orders.execution_reports import ExecutionFileError, parse_execution_reports
+from .rebalancing.scope import RebalanceScope
 from .selectors import blocks_for, orders_for, sees_all_firms
-from .tasks import rebalance_in_chunks
 
 MAX_REPORT_BYTES = 5 * 1024 * 1024
-SYNC_ACCOUNT_LIMIT = 2000  # more accounts than this are rebalanced by the Celery chunk tasks
 
 
 # --- Serializers -----------------------------------------------------------------------------------
@@ -49,7 +45,7 @@ class OrderSerializer(serializers.ModelSerializer):
         fields = ["id", "reference", "run", "account", "custody_account", "listing", "ticker", "market", "broker",
                   "block", "side", "quantity", "currency", "estimated_price", "estimated_value", "filled_quantity",
                   "average_price", "trade_date", "settle_date", "estimated_gain", "loss_sale", "status",
-                  "released_at", "created_at"]
+                  "settlement_error", "released_at", "created_at"]
         read_only_fields = fields
 
 
@@ -91,6 +87,19 @@ class ReleaseResultSerializer(serializers.Serializer):
     skipped_markets = serializers.ListField(child=serializers.DictField(),
                                             help_text="Markets with approved orders that are closed now, and why")
     held = serializers.ListField(child=serializers.DictField(), help_text="Orders held back, and why")
+
+
+class SettleRequestSerializer(serializers.Serializer):
+    as_of = serializers.DateField(required=False, help_text="The settlement day (default: today); not in the future")
+
+
+class SettlementResultSerializer(serializers.Serializer):
+    as_of = serializers.DateField()
+    settled = serializers.ListField(child=serializers.CharField())
+    fx_settled = serializers.ListField(child=serializers.CharField())
+    failed = serializers.ListField(child=serializers.DictField(), help_text="reference and reason")
+    waiting = serializers.ListField(child=serializers.DictField(),
+                                    help_text="Due but not settling today (market or currency holiday), with why")
 
 
 class BlockSerializer(serializers.ModelSerializer):
@@ -164,6 +173,53 @@ class ExecutionImportResultSerializer(serializers.Serializer):
     fills = serializers.IntegerField()
 
 
+class FxOrderSerializer(serializers.ModelSerializer):
+    funds = serializers.SerializerMethodField(help_text="Security orders of the same run and account this FX "
+                                                        "order funds (buys) or sweeps from (sells)")
+    netting = serializers.SerializerMethodField(help_text="Buys less sells in the currency, against the FX amount")
+
+    class Meta:
+        model = FxOrder
+        fields = ["id", "reference", "run", "account", "kind", "buy_currency", "buy_amount", "sell_currency",
+                  "sell_amount", "rate", "trade_date", "value_date", "status", "created_at", "funds", "netting"]
+        read_only_fields = fields
+
+    def _funding(self, obj) -> dict:
+        funding = self.context.get("funding")
+        if funding is None or obj.pk not in funding:
+            funding = selectors.fx_funding([obj])
+        return funding[obj.pk]
+
+    def get_funds(self, obj) -> list[dict]:
+        return self._funding(obj)["orders"]
+
+    def get_netting(self, obj) -> dict:
+        netting = dict(self._funding(obj)["netting"])
+        if netting.get("latest_settlement") is not None:
+            netting["latest_settlement"] = str(netting["latest_settlement"])
+        return netting
+
+
+class FxOrderFilter(django_filters.FilterSet):
+    currency = django_filters.CharFilter(method="filter_currency", help_text="Bought or sold currency (ISO 4217)")
+    value_date = django_filters.DateFilter()
+    value_date_before = django_filters.DateFilter(field_name="value_date", lookup_expr="lte")
+
+    class Meta:
+        model = FxOrder
+        fields = ["status", "account", "run", "kind", "value_date", "trade_date"]
+
+    def filter_currency(self, qs, name, value):
+        from django.db.models import Q
+
+        return qs.filter(Q(buy_currency=value.upper()) | Q(sell_currency=value.upper()))
+
+
+class FxApproveManySerializer(serializers.Serializer):
+    fx_orders = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=MAX_ID), allow_empty=False,
+                                      max_length=10000)
+
+
 # --- Views -----------------------------------------------------------------------------------------
 
 
@@ -215,6 +271,29 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
                                          account_id=v.get("account"), run_id=v.get("run"))
         return Response(release_report_data(report))
 
+    @extend_schema(request=SettleRequestSerializer, responses={200: SettlementResultSerializer})
+    @action(detail=False, methods=["post"])
+    def settle(self, request):
+        """Settle the firm's allocated orders and released FX due by `as_of` into the ledger, on
+        the market's and the currency's calendars (what the hourly task does for every firm). A
+        failure is recorded on the order and reported; the rest settle."""
+        data = SettleRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        as_of = data.validated_data.get("as_of") or timezone.localdate()
+        if as_of > timezone.localdate():
+            raise ValidationFailed("as_of: may not be in the future", detail={"as_of": ["may not be in the future"]})
+        firm = None if sees_all_firms(request.user) else firm_of(request)
+        report = services.settlements_run(as_of=as_of, firm=firm, actor=request.user)
+        return Response({"as_of": report.as_of, "settled": report.settled, "fx_settled": report.fx_settled,
+                         "failed": report.failed, "waiting": report.waiting})
+
+    @extend_schema(request=None, responses={200: OrderSerializer})
+    @action(detail=True, methods=["post"], url_path="retry-settlement")
+    def retry_settlement(self, request, pk=None):
+        """Try a failed settlement again; it settles or stays failed with the new reason."""
+        order = services.order_settlement_retry(order=self.get_object(), actor=request.user)
+        return Response(OrderSerializer(self.get_queryset().get(pk=order.pk)).data)
+
     @extend_schema(request=OrderReasonSerializer, responses={200: OrderSerializer})
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None):
@@ -232,6 +311,72 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         order = services.order_cancel(order=self.get_object(), actor=request.user,
                                       reason=reason.validated_data["reason"])
         return Response(OrderSerializer(order).data)
+
+
+class FxOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """FX orders proposed by rebalances: spot funding and sweeps (netted per account and pair)
+    and hedge forwards. Each shows the orders it funds, its value date and the netting."""
+
+    serializer_class = FxOrderSerializer
+    lookup_value_regex = ID_REGEX
+    filterset_class = FxOrderFilter
+
+    def get_queryset(self):
+        return selectors.fx_orders_for(self.request.user).order_by("pk")
+
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        rows = page if page is not None else list(self.filter_queryset(self.get_queryset()))
+        data = FxOrderSerializer(rows, many=True, context={"funding": selectors.fx_funding(rows),
+                                                           "request": request}).data
+        return self.get_paginated_response(data) if page is not None else Response(data)
+
+    def _fresh(self, pk):
+        return Response(FxOrderSerializer(self.get_queryset().get(pk=pk)).data)
+
+    @extend_schema(request=None, responses={200: FxOrderSerializer})
+    @action(detail=True, methods=["post"])
+    def approve(self, request, pk=None):
+        """Approve under the firm's rules for FX: role, limit, four-eyes, sanity limit."""
+        fx = self.get_object()
+        services.fx_orders_approve(fx_order_ids=[fx.pk], actor=request.user)
+        return self._fresh(fx.pk)
+
+    @extend_schema(request=FxApproveManySerializer, responses={200: ApprovedSerializer})
+    @action(detail=False, methods=["post"], url_path="bulk-approve")
+    def approve_many(self, request):
+        data = FxApproveManySerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        wanted = set(data.validated_data["fx_orders"])
+        found = set(self.get_queryset().filter(pk__in=wanted).values_list("pk", flat=True))
+        if wanted - found:
+            raise NotFound("FX order(s) not found", detail={"fx_orders": sorted(wanted - found)})
+        return Response({"approved": services.fx_orders_approve(fx_order_ids=sorted(found), actor=request.user)})
+
+    @extend_schema(request=None, responses={200: FxOrderSerializer})
+    @action(detail=True, methods=["post"])
+    def release(self, request, pk=None):
+        """Send an approved FX order to the dealer (the owner's activation gate applies)."""
+        fx = self.get_object()
+        services.fx_order_release(fx_order=fx, actor=request.user)
+        return self._fresh(fx.pk)
+
+    @extend_schema(request=None, responses={200: FxOrderSerializer})
+    @action(detail=True, methods=["post"])
+    def settle(self, request, pk=None):
+        """Book both cash legs into the ledger on the value date."""
+        fx = self.get_object()
+        services.fx_order_settle(fx_order=fx, actor=request.user)
+        return self._fresh(fx.pk)
+
+    @extend_schema(request=OrderReasonSerializer, responses={200: FxOrderSerializer})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        reason = OrderReasonSerializer(data=request.data)
+        reason.is_valid(raise_exception=True)
+        fx = self.get_object()
+        services.fx_order_cancel(fx_order=fx, actor=request.user, reason=reason.validated_data["reason"])
+        return self._fresh(fx.pk)
 
 
 class BlockViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -253,6 +398,17 @@ class BlockViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         reason = OrderReasonSerializer(data=request.data)
         reason.is_valid(raise_exception=True)
         services.block_cancel(block=block, actor=request.user, reason=reason.validated_data["reason"])
+        return Response(BlockSerializer(self.get_queryset().get(pk=block.pk)).data)
+
+    @extend_schema(request=None, responses={200: BlockSerializer})
+    @action(detail=True, methods=["post"])
+    def allocate(self, request, pk=None):
+        """Allocate the block's fills to its orders pro rata by lots (largest remainder), each at
+        the block's average price. Only a block holding the firm's orders alone."""
+        block = self.get_object()
+        if getattr(block, "shared", False) and not sees_all_firms(request.user):
+            raise PermissionDenied("the block holds other firms' orders", detail={"block": block.reference})
+        services.block_allocate(block=block, actor=request.user)
         return Response(BlockSerializer(self.get_queryset().get(pk=block.pk)).data)
 
 
@@ -325,7 +481,7 @@ class RebalanceRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     @idempotent
     def create(self, request):
         """Rebalance the firm's active accounts (all, one account, or those following a model):
-        proposed orders and FX are written unless `dry_run`. Up to SYNC_ACCOUNT_LIMIT accounts are
+        proposed orders and FX are written unless `dry_run`. Up to services.SYNC_ACCOUNT_LIMIT accounts are
         rebalanced at once (201 with the statistics); a larger book is queued to Celery in chunks
         (202; follow the run)."""
         data = RebalanceRequestSerializer(data=request.data)
@@ -337,40 +493,15 @@ class RebalanceRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
             account_id = _scoped_pk(scope_to_user(Account.objects.all(), request.user), v["account"], "account")
         if v.get("model"):
             model_id = _scoped_pk(models_visible_to(request.user), v["model"], "model")
-        where, params = selectors.rebalance_scope(account_id=account_id, model_id=model_id)
-        trade_date = v.get("trade_date") or timezone.localdate()
-        run, stats, queued = rebalance_for_firm(firm=firm, where=where, params=params, trade_date=trade_date,
-                                                dry_run=v["dry_run"], actor=request.user)
-        return Response({"run": RebalanceRunSerializer(run).data, "stats": stats},
-                        status=status.HTTP_202_ACCEPTED if queued else status.HTTP_201_CREATED)
+        scope = RebalanceScope(trade_date=v.get("trade_date") or timezone.localdate(), firm=firm.pk,
+                               accounts=(account_id,) if account_id else None, model=model_id)
+        started = services.rebalance_start(scope=scope, actor=request.user, dry_run=v["dry_run"])
+        stats = started.result.as_dict() if started.result else {"accounts": started.accounts, "queued": True}
+        return Response({"run": RebalanceRunSerializer(started.run).data, "stats": stats},
+                        status=status.HTTP_202_ACCEPTED if started.queued else status.HTTP_201_CREATED)
 
 
 def _scoped_pk(qs, pk: int, what: str) -> int:
     if not qs.filter(pk=pk).exists():
         raise NotFound(f"{what} not found")
     return pk
-
-
-def rebalance_for_firm(*, firm, where: str, params: list, trade_date: dt.date, dry_run: bool, actor):
-    """The rebalance service restricted to one firm's accounts, its run stamped with the firm and
-    the requester; a large book goes to the Celery chunk tasks. Returns (run, stats, queued).
-    To move into `trading.services` (rebalance_run takes no firm today)."""
-    where, params = f"({where}) AND a.firm_id = %s", [*params, firm.pk]
-    accounts = selectors.account_id_bounds(where=where, params=params)[2]
-    if accounts == 0:
-        # the book loader cannot run on an empty scope (see the report): nothing to rebalance
-        raise ValidationFailed("no active account in the requested scope", detail={"accounts": 0})
-    key = f"api-{firm.pk}-{uuid.uuid4().hex}"
-    if accounts > SYNC_ACCOUNT_LIMIT:
-        run = RebalanceRun.objects.create(key=key, firm=firm, created_by=actor, trade_date=trade_date,
-                                          dry_run=dry_run, scope={"where": where, "params": [str(p) for p in params]})
-        transaction.on_commit(lambda: rebalance_in_chunks(key=key, trade_date=trade_date, where=where, params=params,
-                                                          dry_run=dry_run))
-        return run, {"accounts": accounts, "queued": True}, True
-    stats = services.rebalance_run(where=where, params=params, trade_date=trade_date, key=key, dry_run=dry_run,
-                                   actor=actor)
-    stats.pop("_result", None)
-    stats.pop("_book", None)
-    stats = json.loads(json.dumps(stats, default=str))
-    RebalanceRun.objects.filter(key=key).update(firm=firm, created_by=actor)
-    return RebalanceRun.objects.get(key=key), stats, False

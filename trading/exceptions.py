@@ -1,7 +1,7 @@
 """Trading's exceptions, each with a stable code."""
 from __future__ import annotations
 
-from onboarding.exceptions import MeridianError
+from onboarding.exceptions import InvalidTransition, MeridianError
 
 
 class TradingError(MeridianError):
@@ -10,10 +10,10 @@ class TradingError(MeridianError):
     code = "trading_error"
 
 
-class OrderStateError(TradingError):
+class OrderStateError(InvalidTransition, TradingError):
     """The order is not in a state that allows this."""
 
-    code = "order_invalid_state"
+    code = "invalid_transition"
     status_code = 409
 
 
@@ -33,4 +33,11 @@ class MarketClosed(TradingError):
     """The order's market is not open."""
 
     code = "market_closed"
+    status_code = 409
+
+
+class OrderNotRoutable(TradingError):
+    """The order has no custody account or no broker, so it cannot be approved or released."""
+
+    code = "order_not_routable"
     status_code = 409

@@ -1,39 +1,11 @@
-"""Reads for trading: which accounts a rebalance covers, orders by state."""
+"""Reads for trading: orders by state, and the firm-scoped reads behind the API and pages."""
 from __future__ import annotations
 
 from django.db.models import BooleanField, Exists, OuterRef, Value
 
-from accounts.models import Account, ModelPortfolio, ModelSubscription
 from onboarding.selectors import scope_to_user
 
 from .models import Block, Order, OrderStatus
-
-
-def rebalance_scope(*, model_id: int | None = None, account_id: int | None = None,
-                    firm_id: int | None = None) -> tuple[str, list]:
-    """An SQL predicate on accounts_account (alias `a`) with its parameters."""
-    if account_id is not None:
-        return "a.id = %s", [account_id]
-    if model_id is not None:
-        code = ModelPortfolio.objects.filter(pk=model_id).values_list("code", flat=True).first()
-        sub_t = ModelSubscription._meta.db_table
-        model_t = ModelPortfolio._meta.db_table
-        return (f"a.id IN (SELECT s.account_id FROM {sub_t} s JOIN {model_t} m ON m.id = s.model_id "
-                f"WHERE s.status = 'active' AND (s.model_id = %s OR (s.follow_latest AND m.code = %s)))",
-                [model_id, code or ""])
-    if firm_id is not None:
-        return "a.firm_id = %s", [firm_id]
-    return "1 = 1", []
-
-
-def account_id_bounds(*, where: str, params: list) -> tuple[int, int, int]:
-    from django.db import connection
-
-    with connection.cursor() as cur:
-        cur.execute(f"SELECT MIN(a.id), MAX(a.id), COUNT(*) FROM {Account._meta.db_table} a "
-                    f"WHERE a.status = 'active' AND ({where})", params)
-        lo, hi, n = cur.fetchone()
-    return lo or 0, hi or 0, n or 0
 
 
 def orders_in_state(*, status: str = OrderStatus.PROPOSED, firm=None):
@@ -65,3 +37,42 @@ def blocks_for(user):
     own = Order.objects.filter(block=OuterRef("pk"), account__firm_id=user.firm_id)
     other = Order.objects.filter(block=OuterRef("pk")).exclude(account__firm_id=user.firm_id)
     return qs.filter(Exists(own)).annotate(shared=Exists(other))
+
+
+def fx_orders_for(user):
+    from .models import FxOrder
+
+    return scope_to_user(FxOrder.objects.select_related("account", "run"), user, firm_field="account__firm")
+
+
+def fx_funding(fx_orders) -> dict[int, dict]:
+    """For each FX order, the security orders of its run and account it funds (buys in the
+    currency it buys) or sweeps from (sells in the currency it sells), and the netting: buys
+    less sells in that currency against the FX amount. One query for the whole page."""
+    from decimal import Decimal
+
+    rows = list(fx_orders)
+    runs = {f.run_id for f in rows if f.run_id}
+    accounts = {f.account_id for f in rows}
+    orders = list(Order.objects.filter(run_id__in=runs, account_id__in=accounts)
+                  .exclude(status__in=[OrderStatus.CANCELLED, OrderStatus.REJECTED])
+                  .values("pk", "reference", "run_id", "account_id", "side", "currency", "estimated_value",
+                          "settle_date", "status").order_by("pk")) if runs else []
+    out: dict[int, dict] = {}
+    for f in rows:
+        mine = [o for o in orders if o.get("run_id") == f.run_id and o["account_id"] == f.account_id]
+        funds = [o for o in mine if o["side"] == "buy" and o["currency"] == f.buy_currency]
+        sweeps = [o for o in mine if o["side"] == "sell" and o["currency"] == f.sell_currency]
+        linked = funds + sweeps
+        ccy = f.buy_currency if funds else f.sell_currency
+        buys = sum((o["estimated_value"] for o in mine if o["side"] == "buy" and o["currency"] == ccy), Decimal(0))
+        sells = sum((o["estimated_value"] for o in mine if o["side"] == "sell" and o["currency"] == ccy), Decimal(0))
+        out[f.pk] = {
+            "orders": [{"id": o["pk"], "reference": o["reference"], "side": o["side"], "status": o["status"],
+                        "settle_date": o["settle_date"].isoformat()} for o in linked],
+            "netting": {"currency": ccy, "buys": str(buys), "sells": str(sells), "net": str(buys - sells),
+                        "fx_amount": str(f.buy_amount if ccy == f.buy_currency else f.sell_amount),
+                        "value_date": f.value_date.isoformat(),
+                        "latest_settlement": max((o["settle_date"] for o in linked), default=None)},
+        }
+    return out

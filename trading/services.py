@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import uuid
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
@@ -17,12 +19,12 @@ from django.utils import timezone
 
 from onboarding import webhooks
 from onboarding.audit import record_event
-from onboarding.exceptions import ValidationFailed
+from onboarding.exceptions import MeridianError, ValidationFailed
 from onboarding.services import assert_relationship_active
 from trading.reference.calendars import is_exchange_session
 from trading.reference.models import Market
 
-from .exceptions import ExecutionImportRejected, OrderStateError, RoutingFailed
+from .exceptions import ExecutionImportRejected, OrderNotRoutable, OrderStateError, RoutingFailed
 from .models import (
     Allocation,
     Block,
@@ -33,12 +35,14 @@ from .models import (
     FxOrderStatus,
     Order,
     OrderStatus,
+    RebalanceRun,
     Side,
 )
 from .orders import allocation as alloc_engine
 from .orders.execution_reports import ExecutionFileError, parse_execution_reports
 from .orders.fix import Ticket, new_order_single, tickets_csv
 from .orders.routing import BROKER_FILE, load_broker_master
+from .rebalancing.scope import RebalanceResult, RebalanceScope, Timings
 
 PRICE_Q = Decimal("0.00000001")
 
@@ -63,8 +67,9 @@ def _firm_of(obj):
 
 
 def _locked_orders(ids: Iterable[int]) -> list[Order]:
-    return list(Order.objects.select_for_update().filter(pk__in=list(ids)).order_by("pk")
-                .select_related("account", "account__firm", "listing", "listing__market", "listing__instrument"))
+    return list(Order.objects.select_for_update(of=("self",)).filter(pk__in=list(ids)).order_by("pk")
+                .select_related("account", "account__firm", "listing", "listing__market", "listing__instrument",
+                                "run"))
 
 
 # --- broker master ---------------------------------------------------------------------------------
@@ -86,16 +91,74 @@ def brokers_load(*, path: Path | str = BROKER_FILE) -> int:
 # --- approval --------------------------------------------------------------------------------------
 
 
+def _approval_items(orders: list[Order]) -> dict[int, list]:
+    """Per firm, each order as an approval item: its estimated value in the account's base
+    currency (GBp and other minor units already divided out in estimated_value) and who ran the
+    rebalance that proposed it."""
+    from accounts.approvals import Item, to_base
+
+    out: dict[int, list] = defaultdict(list)
+    for o in orders:
+        base = o.account.base_currency
+        out[o.account.firm_id].append(Item(
+            label=f"order {o.reference} ({o.side} {o.quantity:f} {o.listing.ticker})",
+            amount_base=to_base(amount=o.estimated_value, currency=o.currency, base_currency=base, on=o.trade_date),
+            base_currency=base, proposer_id=o.run.created_by_id if o.run_id and o.run else None))
+    return out
+
+
+def _fx_items(rows: list[FxOrder]) -> dict[int, list]:
+    from accounts.approvals import Item, to_base
+
+    out: dict[int, list] = defaultdict(list)
+    for f in rows:
+        base = f.account.base_currency
+        out[f.account.firm_id].append(Item(
+            label=f"FX order {f.reference} (buy {f.buy_amount:f} {f.buy_currency} against {f.sell_currency})",
+            amount_base=to_base(amount=f.buy_amount, currency=f.buy_currency, base_currency=base, on=f.trade_date),
+            base_currency=base, proposer_id=f.run.created_by_id if f.run_id and f.run else None))
+    return out
+
+
+def assert_routable(orders: Iterable[Order]) -> None:
+    """An order goes to a custody account that settles its market and a broker that reaches it;
+    without either it cannot be approved, and the error names what is missing."""
+    problems = {}
+    for o in orders:
+        missing = []
+        if o.custody_account_id is None:
+            missing.append(f"no custody account of account {o.account.number} covers {o.listing.market.mic}")
+        if o.broker_id is None:
+            missing.append(f"no broker reaches {o.listing.market.mic} and settles with its custodian")
+        if missing:
+            problems[o.reference] = missing
+    if problems:
+        first = next(iter(problems))
+        raise OrderNotRoutable(f"order {first} cannot be approved: {'; '.join(problems[first])}",
+                               detail={"orders": problems})
+
+
 @transaction.atomic
 def orders_approve(*, order_ids: Iterable[int], actor) -> int:
+    """Approve proposed orders, all or none, under the firm's approval policy (role, limit in
+    base currency, four-eyes against whoever ran the rebalance, sanity limit). FX orders that
+    fund them are approved with them only when the firm's policy says so."""
+    from accounts.approvals import assert_may_approve, policy_for
+
     orders = _locked_orders(order_ids)
+    assert_routable(orders)
+    policies = {}
+    for firm_id, items in _approval_items(orders).items():
+        policies[firm_id] = policy_for(firm_id)
+        assert_may_approve(policy=policies[firm_id], kind="order", actor=actor, items=items)
     for order in orders:
         _transition(order, "approve", actor=actor, event="order.approved")
-    fx = FxOrder.objects.select_for_update().filter(run__in={o.run_id for o in orders if o.run_id},
-                                                    account__in={o.account_id for o in orders},
-                                                    status=FxOrderStatus.PROPOSED).order_by("pk")
-    for f in fx:
-        _transition(f, "approve", actor=actor, event="fx_order.approved")
+    auto = [o for o in orders if policies[o.account.firm_id].auto_approve_fx]
+    if auto:
+        fx = list(FxOrder.objects.select_for_update(of=("self",)).filter(
+            run__in={o.run_id for o in auto if o.run_id}, account__in={o.account_id for o in auto},
+            status=FxOrderStatus.PROPOSED).select_related("account", "account__firm", "run").order_by("pk"))
+        _approve_fx(fx, actor=actor, reason="approved with the orders it funds (firm policy)")
     return len(orders)
 
 
@@ -384,20 +447,106 @@ def order_settle(*, order: Order, actor=None, settled_on: dt.date | None = None)
     (order,) = _locked_orders([order.pk])
     if order.status != OrderStatus.ALLOCATED:
         raise OrderStateError(f"{order} is {order.status}", detail={"order": order.reference})
-    from .ledger import post_trade  # the accounts ledger adapter
-
-    txn = post_trade(order=order, actor=actor)
-    _transition(order, "settle", actor=actor, event="order.settled",
-                detail={"transaction": txn.pk if txn is not None else None,
-                        "settled_on": (settled_on or order.settle_date).isoformat()})
-    return order
+    return _settle_one(order, actor=actor, as_of=settled_on or order.settle_date)
 
 
 @transaction.atomic
 def order_fail_settlement(*, order: Order, actor=None, reason: str) -> Order:
     (order,) = _locked_orders([order.pk])
+    order.settlement_error = reason[:500]
     _transition(order, "fail_settlement", actor=actor, event="order.failed_to_settle", reason=reason)
+    _emit_after_commit(order.account.firm_id, "order.failed_to_settle",
+                       {"order": order.pk, "reference": order.reference, "reason": reason})
     return order
+
+
+@transaction.atomic
+def order_settlement_retry(*, order: Order, actor=None, as_of: dt.date | None = None) -> Order:
+    """Try a failed settlement again: it settles, or fails again and stays visible with the new
+    reason."""
+    (order,) = _locked_orders([order.pk])
+    _transition(order, "retry_settlement", actor=actor, event="order.settlement_retried")
+    try:
+        with transaction.atomic():
+            return _settle_one(order, actor=actor, as_of=as_of or order.settle_date)
+    except MeridianError as exc:
+        return order_fail_settlement(order=order, actor=actor, reason=exc.message)
+
+
+def _settle_one(order: Order, *, actor, as_of: dt.date) -> Order:
+    from .ledger import post_trade  # the accounts ledger adapter
+
+    txn = post_trade(order=order, actor=actor)
+    order.settlement_error = ""
+    _transition(order, "settle", actor=actor, event="order.settled",
+                detail={"transaction": txn.pk if txn is not None else None, "settled_on": as_of.isoformat()})
+    _emit_after_commit(order.account.firm_id, "order.settled",
+                       {"order": order.pk, "reference": order.reference, "account": order.account_id,
+                        "settled_on": as_of.isoformat()})
+    return order
+
+
+@dataclass
+class SettlementReport:
+    """One settlement pass on `as_of`: what settled, what failed (and why), and what waits
+    because `as_of` is not a settlement day of its market or currency."""
+
+    as_of: dt.date
+    settled: list[str] = field(default_factory=list)
+    fx_settled: list[str] = field(default_factory=list)
+    failed: list[dict] = field(default_factory=list)
+    waiting: list[dict] = field(default_factory=list)
+
+
+def settlements_run(*, as_of: dt.date, firm=None, actor=None) -> SettlementReport:
+    """Settle into the ledger every allocated order due by `as_of` whose market and settlement
+    currency are open for settlement on `as_of`, and every released FX order whose value date
+    has come on both currencies' calendars. Each settles in its own transaction: a failure is
+    recorded on the order (failed_to_settle, with the reason) and the rest carry on. Safe to run
+    twice: a settled order is no longer due."""
+    from trading.reference.calendars import is_currency_business_day, is_settlement_day
+    from trading.reference.selectors import currency_calendars
+
+    report = SettlementReport(as_of=as_of)
+    due = Order.objects.filter(status=OrderStatus.ALLOCATED, settle_date__lte=as_of).select_related(
+        "listing__market").order_by("settle_date", "pk")
+    fx_due = FxOrder.objects.filter(status=FxOrderStatus.RELEASED, value_date__lte=as_of).order_by("value_date", "pk")
+    if firm is not None:
+        due, fx_due = due.filter(account__firm=firm), fx_due.filter(account__firm=firm)
+    calendars: dict[tuple, bool] = {}
+    for order in due:
+        market = order.listing.market
+        key = (market.calendar_code, market.settlement_currency)
+        if key not in calendars:
+            calendars[key] = is_settlement_day(as_of, calendar_code=market.calendar_code,
+                                               currency_calendars=currency_calendars([market.settlement_currency]))
+        if not calendars[key]:
+            report.waiting.append({"reference": order.reference, "settle_date": order.settle_date.isoformat(),
+                                   "reason": f"{as_of} is not a settlement day for {market.mic} "
+                                             f"({market.settlement_currency})"})
+            continue
+        try:
+            with transaction.atomic():
+                (locked,) = _locked_orders([order.pk])
+                if locked.status != OrderStatus.ALLOCATED:
+                    continue
+                _settle_one(locked, actor=actor, as_of=as_of)
+            report.settled.append(order.reference)
+        except MeridianError as exc:
+            order_fail_settlement(order=order, actor=actor, reason=exc.message)
+            report.failed.append({"reference": order.reference, "reason": exc.message})
+    for fx in fx_due:
+        specs = currency_calendars([fx.buy_currency, fx.sell_currency])
+        if not all(is_currency_business_day(as_of, spec) for spec in specs):
+            report.waiting.append({"reference": fx.reference, "settle_date": fx.value_date.isoformat(),
+                                   "reason": f"{as_of} is not a business day for {fx.buy_currency}/{fx.sell_currency}"})
+            continue
+        try:
+            fx_order_settle(fx_order=fx, actor=actor)
+            report.fx_settled.append(fx.reference)
+        except MeridianError as exc:
+            report.failed.append({"reference": fx.reference, "reason": exc.message})
+    return report
 
 
 __all__ = [
@@ -412,7 +561,12 @@ __all__ = [
     "order_cancel",
     "order_fail_settlement",
     "order_reject",
+    "order_settlement_retry",
+    "settlements_run",
     "order_settle",
+    "assert_routable",
+    "fx_order_cancel",
+    "fx_orders_approve",
     "orders_approve",
     "orders_release",
     "release_wave",
@@ -420,6 +574,29 @@ __all__ = [
 
 
 # --- rebalance runs -----------------------------------------------------------------------------------
+
+
+def unrouted_counts(book, orders, custody, broker) -> dict:
+    """What was not routed, and why: orders whose account has no custody account covering the
+    listing's market, and orders with a custody account but no broker reaching that market and
+    settling with that custodian; each counted per market (and custodian)."""
+    import numpy as np
+
+    from accounts.models import CustodyAccount
+    from trading.reference.models import Market
+
+    no_custody = custody < 0
+    no_broker = (custody >= 0) & (broker < 0)
+    mics = dict(Market.objects.values_list("pk", "mic"))
+    market = book.market_ids[orders.listing] if len(custody) else np.zeros(0, np.int64)
+    by_market = {mics.get(int(m), str(m)): int(n) for m, n in zip(*np.unique(market[no_custody], return_counts=True))}
+    custodian_of = dict(CustodyAccount.objects.filter(pk__in=set(custody[no_broker].tolist()))
+                        .values_list("pk", "custodian__name"))
+    pairs: dict[str, int] = defaultdict(int)
+    for m, c in zip(market[no_broker].tolist(), custody[no_broker].tolist()):
+        pairs[f"{mics.get(int(m), m)} at {custodian_of.get(int(c), c)}"] += 1
+    return {"unrouted": int(no_custody.sum() + no_broker.sum()),
+            "not_routed": {"no_custody_account": by_market, "no_broker": dict(sorted(pairs.items()))}}
 
 
 def _repeatable_read() -> None:
@@ -431,48 +608,144 @@ def _repeatable_read() -> None:
             cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
 
 
-def rebalance_run(*, where: str, params: list, trade_date: dt.date, key: str, dry_run: bool = False,
-                  chunk: int | None = None, actor=None, engine_params=None) -> dict:
-    """Load the selected accounts in bulk, run the engine, route and write the proposed orders
-    in bulk. Idempotent per (key, chunk): a chunk already written is not written again."""
+SYNC_ACCOUNT_LIMIT = 2000  # more accounts than this are rebalanced by the Celery chunk tasks
+CHUNK_ACCOUNTS = 5000  # accounts per Celery chunk
+
+
+@dataclass(frozen=True)
+class RebalanceStarted:
+    """A rebalance request: the run, and its result when it ran at once (None when queued)."""
+
+    run: RebalanceRun
+    accounts: int
+    result: RebalanceResult | None = None
+
+    @property
+    def queued(self) -> bool:
+        return self.result is None
+
+
+EARLIEST_TRADE_DATE = dt.date(2010, 1, 1)  # the exchange calendars' first year (trading.reference.calendars)
+LATEST_TRADE_DATE = dt.date(2030, 12, 31)  # their last year: past it sessions and holidays are unknown
+MAX_DAYS_AHEAD = 366
+
+
+def validate_rebalance_scope(scope: RebalanceScope, *, today: dt.date | None = None) -> None:
+    """Refuse (400, nothing written) a trade date the calendars cannot settle or that is more
+    than a year away, and a scope naming nothing."""
+    today = today or timezone.localdate()
+    problems: dict[str, list[str]] = {}
+    day = scope.trade_date
+    if not (EARLIEST_TRADE_DATE <= day <= LATEST_TRADE_DATE):
+        problems["trade_date"] = [f"{day} is outside the market calendars ({EARLIEST_TRADE_DATE} to {LATEST_TRADE_DATE})"]
+    elif day > today + dt.timedelta(days=MAX_DAYS_AHEAD):
+        problems["trade_date"] = [f"{day} is more than {MAX_DAYS_AHEAD} days ahead of {today}"]
+    if scope.accounts is not None and len(scope.accounts) == 0:
+        problems["accounts"] = ["an empty list of accounts names nothing to rebalance"]
+    if scope.id_range is not None and scope.id_range[0] > scope.id_range[1]:
+        problems["id_range"] = [f"{scope.id_range[0]} is above {scope.id_range[1]}"]
+    if problems:
+        first = next(iter(problems))
+        raise ValidationFailed(f"{first}: {problems[first][0]}", detail=problems)
+
+
+def _run_failed(run_pk: int, *, reason: str, actor) -> None:
+    """Mark the run failed with its reason, in its own transaction (the work rolled back)."""
+    from .models import RunStatus
+
+    with transaction.atomic():
+        run = RebalanceRun.objects.select_for_update().get(pk=run_pk)
+        if run.status != RunStatus.RUNNING:
+            return
+        before = run.status
+        run.status, run.finished_at = RunStatus.FAILED, timezone.now()
+        run.stats = {**run.stats, "error": reason}
+        run.save()
+        record_event(subject=run, event_type="rebalance.failed", actor=actor, from_state=before, to_state=run.status,
+                     reason=reason[:500])
+
+
+def rebalance_start(*, scope: RebalanceScope, actor: Any = None, dry_run: bool = False,
+                    key: str | None = None) -> RebalanceStarted:
+    """Rebalance the scope (a firm's, as the API asks): up to SYNC_ACCOUNT_LIMIT accounts at once,
+    a larger book queued to Celery in id-range chunks after commit. An empty scope is refused."""
+    from .rebalancing.book import scope_count
+    from .tasks import rebalance_in_chunks
+
+    validate_rebalance_scope(scope)
+    accounts = scope_count(scope)
+    if accounts == 0:
+        raise ValidationFailed("no active account in the requested scope", detail={"accounts": 0})
+    key = key or f"api-{scope.firm or 'all'}-{uuid.uuid4().hex}"
+    if accounts > SYNC_ACCOUNT_LIMIT:
+        run = RebalanceRun.objects.create(key=key, firm_id=scope.firm, created_by=actor, trade_date=scope.trade_date,
+                                          dry_run=dry_run, scope=scope.as_json())
+        transaction.on_commit(lambda: rebalance_in_chunks(key=key, scope=scope, chunk_size=CHUNK_ACCOUNTS,
+                                                          dry_run=dry_run))
+        return RebalanceStarted(run=run, accounts=accounts)
+    result = rebalance_run(scope=scope, key=key, dry_run=dry_run, actor=actor)
+    return RebalanceStarted(run=RebalanceRun.objects.get(pk=result.run), accounts=accounts, result=result)
+
+
+def rebalance_run(*, scope: RebalanceScope, key: str, dry_run: bool = False, chunk: int | None = None,
+                  actor: Any = None, engine_params: Any = None) -> RebalanceResult:
+    """Load the accounts in scope in bulk, run the engine, route and write the proposed orders
+    in bulk. Idempotent per (key, chunk): a chunk already written is not written again. The run
+    is stamped with the scope's firm and the actor, and stores the scope as typed JSON. A whole
+    run (dry or not) always ends `completed` or `failed` with the reason; an impossible scope is
+    refused before any row is written."""
+    validate_rebalance_scope(scope)
+    try:
+        return _rebalance_run(scope=scope, key=key, dry_run=dry_run, chunk=chunk, actor=actor,
+                              engine_params=engine_params)
+    except Exception as exc:
+        if chunk is None and not transaction.get_connection().needs_rollback:
+            run_pk = RebalanceRun.objects.filter(key=key).values_list("pk", flat=True).first()
+            if run_pk is not None:
+                _run_failed(run_pk, reason=f"{type(exc).__name__}: {exc}", actor=actor)
+        raise
+
+
+def _rebalance_run(*, scope: RebalanceScope, key: str, dry_run: bool, chunk: int | None, actor: Any,
+                   engine_params: Any) -> RebalanceResult:
     import time
 
-    from .models import RebalanceRun, RunChunk, RunStatus
+    from .models import RunChunk, RunStatus
     from .rebalancing import engine as eng
-    from .rebalancing.book import load_book
+    from .rebalancing.book import load_book, scope_count
     from .rebalancing.write import route, write_orders
 
     t0 = time.perf_counter()
     with transaction.atomic():
         run, _ = RebalanceRun.objects.get_or_create(key=key, defaults={
-            "trade_date": trade_date, "dry_run": dry_run, "scope": {"where": where, "params": [str(p) for p in params]}})
+            "trade_date": scope.trade_date, "dry_run": dry_run, "firm_id": scope.firm, "created_by": actor,
+            "scope": scope.as_json()})
         if chunk is not None and RunChunk.objects.filter(run=run, number=chunk).exists():
-            return {"run": run.pk, "chunk": chunk, "skipped": True}
-    from .selectors import account_id_bounds
-
-    if account_id_bounds(where=where, params=params)[2] == 0:  # nothing in scope
-        empty = {"run": run.pk, "accounts": 0, "holdings": 0, "out_of_band": 0, "orders": 0, "fx_orders": 0,
-                 "forwards": 0, "cash_limited": 0, "wash_sale_blocked": 0, "dry_run": dry_run}
-        if not dry_run and chunk is None:
+            return RebalanceResult(run=run.pk, chunk=chunk, skipped=True, dry_run=dry_run)
+    if scope_count(scope) == 0:  # nothing in scope
+        empty = RebalanceResult(run=run.pk, dry_run=dry_run, chunk=chunk)
+        if chunk is None:
             with transaction.atomic():
                 run = RebalanceRun.objects.select_for_update().get(pk=run.pk)
-                run.status, run.stats, run.finished_at = RunStatus.COMPLETED, empty, timezone.now()
+                run.status, run.stats, run.finished_at = RunStatus.COMPLETED, empty.as_dict(), timezone.now()
                 run.save()
                 record_event(subject=run, event_type="rebalance.proposed", actor=actor, from_state="running",
-                             to_state=run.status, detail=empty)
+                             to_state=run.status, detail=empty.as_dict())
         return empty
     with transaction.atomic():  # one snapshot for every table the book is read from
         _repeatable_read()
-        book = load_book(where=where, params=params, trade_date=trade_date)
+        book = load_book(scope)
     t1 = time.perf_counter()
-    result = eng.rebalance(book.listings, book.currencies, book.accounts, book.lots, book.loss_sales,
-                           engine_params or eng.Params(trade_day=trade_date.toordinal()))
+    proposal = eng.rebalance(book.listings, book.currencies, book.accounts, book.lots, book.loss_sales,
+                             engine_params or eng.Params(trade_day=scope.trade_date.toordinal()))
     t2 = time.perf_counter()
-    stats = {"run": run.pk, "accounts": len(book.account_ids), "holdings": book.positions,
-             "out_of_band": int(result.out_of_band.sum()), "orders": len(result.orders), "fx_orders": len(result.fx),
-             "forwards": len(result.forwards), "cash_limited": int((result.buy_scale < 1).sum()),
-             "wash_sale_blocked": int(result.wash_blocked.sum()), "dry_run": dry_run,
-             "load_detail": book.stats.get("load_detail")}
+    result = RebalanceResult(
+        run=run.pk, dry_run=dry_run, chunk=chunk, accounts=len(book.account_ids), holdings=book.positions,
+        out_of_band=int(proposal.out_of_band.sum()), orders=len(proposal.orders), fx_orders=len(proposal.fx),
+        forwards=len(proposal.forwards), cash_limited=int((proposal.buy_scale < 1).sum()),
+        wash_sale_blocked=int(proposal.wash_blocked.sum()), load_detail=book.stats.get("load_detail"),
+        proposal=proposal, book=book)
+    seconds_route = seconds_copy = seconds_commit = None
     if not dry_run:
         with transaction.atomic():
             if chunk is not None:
@@ -480,19 +753,21 @@ def rebalance_run(*, where: str, params: list, trade_date: dt.date, key: str, dr
                 # waits here on the unique (run, number) row, then skips instead of failing.
                 try:
                     with transaction.atomic():
-                        RunChunk.objects.create(run=run, number=chunk, accounts=stats["accounts"],
-                                                orders=stats["orders"], fx_orders=stats["fx_orders"])
+                        RunChunk.objects.create(run=run, number=chunk, accounts=result.accounts,
+                                                orders=result.orders, fx_orders=result.fx_orders)
                 except IntegrityError:
-                    return {"run": run.pk, "chunk": chunk, "skipped": True}
+                    return RebalanceResult(run=run.pk, chunk=chunk, skipped=True, dry_run=dry_run)
             tw = time.perf_counter()
-            custody, broker = route(book, result.orders)
-            stats["unrouted"] = int((broker < 0).sum())
-            stats["seconds_route"] = round(time.perf_counter() - tw, 3)
+            custody, broker = route(book, proposal.orders)
+            counts = unrouted_counts(book, proposal.orders, custody, broker)
+            result = replace(result, unrouted=counts["unrouted"], not_routed=counts["not_routed"])
+            seconds_route = time.perf_counter() - tw
             tw = time.perf_counter()
-            write_orders(run_id=run.pk, book=book, result=result, custody=custody, broker=broker, chunk=chunk)
-            stats["seconds_copy"] = round(time.perf_counter() - tw, 3)
+            write_orders(run_id=run.pk, book=book, result=proposal, custody=custody, broker=broker, chunk=chunk)
+            seconds_copy = time.perf_counter() - tw
             run = RebalanceRun.objects.select_for_update().get(pk=run.pk)
             before = run.status
+            stats = replace(result, seconds=Timings(route=seconds_route, copy=seconds_copy)).as_dict()
             run.stats = {**run.stats, **({f"chunk_{chunk}": stats} if chunk is not None else stats)}
             if chunk is None:
                 run.status = RunStatus.COMPLETED
@@ -501,12 +776,19 @@ def rebalance_run(*, where: str, params: list, trade_date: dt.date, key: str, dr
             record_event(subject=run, event_type="rebalance.proposed", actor=actor, from_state=before,
                          to_state=run.status, detail=stats)
             tw = time.perf_counter()
-        stats["seconds_commit"] = round(time.perf_counter() - tw, 3)  # deferred key checks run here
+        seconds_commit = time.perf_counter() - tw  # deferred key checks run here
+    elif chunk is None:  # a dry run ends too, with what it would have proposed
+        with transaction.atomic():
+            run = RebalanceRun.objects.select_for_update().get(pk=run.pk)
+            before = run.status
+            run.status, run.finished_at = RunStatus.COMPLETED, timezone.now()
+            run.stats = result.as_dict()
+            run.save()
+            record_event(subject=run, event_type="rebalance.dry_run", actor=actor, from_state=before,
+                         to_state=run.status, detail=run.stats)
     t3 = time.perf_counter()
-    stats.update(seconds_load=round(t1 - t0, 3), seconds_compute=round(t2 - t1, 3), seconds_write=round(t3 - t2, 3))
-    stats["_result"] = result
-    stats["_book"] = book
-    return stats
+    return replace(result, seconds=Timings(load=t1 - t0, compute=t2 - t1, write=t3 - t2, route=seconds_route,
+                                           copy=seconds_copy, commit=seconds_commit))
 
 
 # --- FX orders --------------------------------------------------------------------------------------
@@ -517,13 +799,30 @@ def _locked_fx(fx_order: FxOrder) -> FxOrder:
         pk=fx_order.pk)
 
 
+def _approve_fx(rows: list[FxOrder], *, actor, reason: str = "") -> None:
+    from accounts.approvals import assert_may_approve, policy_for
+
+    for firm_id, items in _fx_items(rows).items():
+        assert_may_approve(policy=policy_for(firm_id), kind="fx", actor=actor, items=items)
+    for f in rows:
+        _transition(f, "approve", actor=actor, event="fx_order.approved", reason=reason)
+
+
 @transaction.atomic
 def fx_orders_approve(*, fx_order_ids: Iterable[int], actor) -> int:
-    rows = list(FxOrder.objects.select_for_update().filter(pk__in=list(fx_order_ids)).order_by("pk")
-                .select_related("account", "account__firm"))
-    for f in rows:
-        _transition(f, "approve", actor=actor, event="fx_order.approved")
+    """Approve FX orders, all or none, under the same rules as the orders they fund (the firm's
+    FX roles and limit, four-eyes against whoever ran the rebalance, the sanity limit)."""
+    rows = list(FxOrder.objects.select_for_update(of=("self",)).filter(pk__in=list(fx_order_ids)).order_by("pk")
+                .select_related("account", "account__firm", "run"))
+    _approve_fx(rows, actor=actor)
     return len(rows)
+
+
+@transaction.atomic
+def fx_order_cancel(*, fx_order: FxOrder, actor, reason: str) -> FxOrder:
+    fx_order = _locked_fx(fx_order)
+    _transition(fx_order, "cancel", actor=actor, event="fx_order.cancelled", reason=reason)
+    return fx_order
 
 
 @transaction.atomic

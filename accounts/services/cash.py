@@ -88,6 +88,17 @@ def fx_spot_book(
                  detail={"rate": str(rate), "pair": f"{sell_currency}/{buy_currency}"})
 
 
+def _cash_approval(*, account: Account, kind: str, currency: str, amount: Decimal, on: dt.date, actor) -> None:
+    """The firm's approval rules for cash: the booker's role and limit (base currency) and the
+    sanity limit on any single amount (a USD 1e17 deposit is a keying error, refused for all)."""
+    from ..approvals import Item, assert_may_approve, policy_for, to_base
+
+    item = Item(label=f"{kind} of {amount:,.2f} {currency} to account {account.number}",
+                amount_base=to_base(amount=amount, currency=currency, base_currency=account.base_currency, on=on),
+                base_currency=account.base_currency)
+    assert_may_approve(policy=policy_for(account.firm_id), kind=kind, actor=actor, items=[item])
+
+
 @transaction.atomic
 def cash_deposit(
     *, account: Account, custody_account: CustodyAccount, currency: str, amount: Decimal, value_date: dt.date,
@@ -99,6 +110,7 @@ def cash_deposit(
     amount = quantize_money(Decimal(amount), currency)
     if amount <= 0:
         raise ValidationFailed("a deposit must be positive")
+    _cash_approval(account=account, kind="deposit", currency=currency, amount=amount, on=value_date, actor=actor)
     return _post(account=account, kind=TransactionKind.DEPOSIT, trade_date=trade_date or value_date,
                  settle_date=value_date, actor=actor, external_ref=external_ref,
                  legs=[Leg(custody_account=custody_account, sleeve=sleeve, currency=currency, amount=amount,
@@ -117,6 +129,7 @@ def cash_withdraw(
     amount = quantize_money(Decimal(amount), currency)
     if amount <= 0:
         raise ValidationFailed("a withdrawal must be positive")
+    _cash_approval(account=account, kind="withdrawal", currency=currency, amount=amount, on=value_date, actor=actor)
     from ..selectors import projected_cash
 
     rows = [r for r in projected_cash(account=account, as_of=value_date, custody_account=custody_account)

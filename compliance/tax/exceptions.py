@@ -1,7 +1,7 @@
 """Errors raised by compliance.tax. Each has a stable code for the API."""
 from __future__ import annotations
 
-from onboarding.exceptions import MeridianError
+from onboarding.exceptions import InvalidTransition, MeridianError
 
 
 class TaxError(MeridianError):
@@ -22,10 +22,10 @@ class TaxFormInvalid(TaxError):
     code = "tax_form_invalid"
 
 
-class TaxFormStateError(TaxError):
+class TaxFormStateError(InvalidTransition, TaxError):
     """This action is not allowed on the tax form in its current state."""
 
-    code = "tax_form_state"
+    code = "invalid_transition"
     status_code = 409
 
 

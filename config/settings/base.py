@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_guid",
     "onboarding",
     "compliance",
     "compliance.tax",
@@ -51,6 +52,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "django_guid.middleware.guid_middleware",  # X-Request-ID on every response and in every log line
+    "onboarding.api.errors.ApiErrorMiddleware",  # JSON error bodies for everything under /api/
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -66,6 +69,9 @@ MIDDLEWARE = [
 AUTHENTICATION_BACKENDS = ["onboarding.security.LockoutModelBackend", "onboarding.security.OfficerPermissionBackend"]
 LOGIN_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
 LOGIN_LOCKOUT_MINUTES = int(os.environ.get("LOGIN_LOCKOUT_MINUTES", "15"))
+# Wrong second-factor codes allowed before every code (the right one too) is refused for a while.
+OTP_FAILURE_LIMIT = int(os.environ.get("OTP_FAILURE_LIMIT", "5"))
+OTP_LOCKOUT_MINUTES = int(os.environ.get("OTP_LOCKOUT_MINUTES", "15"))
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
     "object-src 'none'; base-uri 'self'; frame-ancestors 'none'; form-action 'self'"
@@ -77,6 +83,16 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = int(os.environ.get("SESSION_COOKIE_AGE", str(8 * 60 * 60)))
 CSRF_COOKIE_SAMESITE = "Lax"
+# htmx in the portal only issues GETs and forms carry {% csrf_token %}: no script reads the cookie.
+CSRF_COOKIE_HTTPONLY = True
+# `manage.py seed_demo` creates users with a published password; production settings turn it off.
+DEMO_SEEDING = env_bool("DEMO_SEEDING", True)
+
+# Webhook targets (onboarding/webhooks.py). Private, link-local and cloud metadata addresses are
+# always refused. WEBHOOK_ALLOW_LOOPBACK lets 127.0.0.1/::1 receivers through for local development
+# and tests; production settings force it off and force HTTPS on.
+WEBHOOK_ALLOW_LOOPBACK = env_bool("WEBHOOK_ALLOW_LOOPBACK", False)
+WEBHOOK_REQUIRE_HTTPS = env_bool("WEBHOOK_REQUIRE_HTTPS", False)
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -132,7 +148,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "onboarding.api.auth.TokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        "onboarding.api.auth.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": [
         "rest_framework.permissions.IsAuthenticated",
@@ -142,7 +158,11 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "NON_FIELD_ERRORS_KEY": "non_field_errors",  # onboarding.api.errors.NON_FIELD_KEY
 }
+# Request ids (django-guid): a client's own UUID in X-Request-ID is kept, anything else is replaced by a new one.
+DJANGO_GUID = {"GUID_HEADER_NAME": "X-Request-ID", "VALIDATE_GUID": True, "RETURN_HEADER": True,
+               "EXPOSE_HEADER": True, "UUID_FORMAT": "hex"}
 SPECTACULAR_SETTINGS = {
     "TITLE": "Meridian partner API",
     "DESCRIPTION": "Onboarding, compliance and operations for global separately managed accounts.",
@@ -151,6 +171,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "onboarding.api.schema.postprocess"],
     "ENUM_NAME_OVERRIDES": {
         "PartyKindEnum": "onboarding.models.PartyKind",
         "AddressKindEnum": "onboarding.models.AddressKind",
@@ -185,6 +206,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     # Each market's approved orders go out at its own open: every 5 minutes the markets open at
     # that instant (own time zone and calendar) release; closed ones wait.
     "trading-release-waves": {"task": "trading.tasks.release_open_markets", "schedule": 5 * 60},
+    # Settlement of what is due today where the market's and the currency's calendars allow.
+    "trading-settle-due": {"task": "trading.tasks.settle_due", "schedule": 60 * 60},
 }
 # WeasyPrint grows in memory in long-lived workers: recycle worker processes.
 CELERY_WORKER_MAX_TASKS_PER_CHILD = int(os.environ.get("CELERY_WORKER_MAX_TASKS_PER_CHILD", "200"))
@@ -192,8 +215,10 @@ CELERY_WORKER_MAX_TASKS_PER_CHILD = int(os.environ.get("CELERY_WORKER_MAX_TASKS_
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "django_guid.log_filters.CorrelationId", "correlation_id_field": "request_id"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "celery.app.trace": {"level": "WARNING"}},
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "celery.app.trace": {"level": "WARNING"},
+                "django_guid": {"level": "ERROR"}},
 }

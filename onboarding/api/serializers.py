@@ -62,7 +62,8 @@ class PartySerializer(serializers.ModelSerializer):
         model = Party
         fields = [
             "id", "kind", "client_type", "display_name", "given_names", "family_name", "date_of_birth",
-            "place_of_birth_country", "nationalities", "is_pep", "legal_name", "date_of_incorporation",
+            "place_of_birth_country", "nationalities", "is_pep", "us_lawful_permanent_resident",
+            "us_substantial_presence", "legal_name", "date_of_incorporation",
             "country_of_incorporation", "is_listed", "is_regulated_fi", "residence_country", "email", "phone",
             "source_of_wealth", "source_of_funds", "version", "addresses", "identifiers", "tax_residences",
             "created_at", "updated_at",
@@ -180,10 +181,24 @@ class RelationshipSerializer(serializers.ModelSerializer):
 
 
 class WebhookEndpointSerializer(serializers.ModelSerializer):
+    """An endpoint as listed and read: never its signing secret."""
+
+    url = serializers.CharField(max_length=500)
+    events = serializers.ListField(child=serializers.CharField(max_length=40), max_length=20, required=False)
+
     class Meta:
         model = WebhookEndpoint
-        fields = ["id", "url", "events", "secret", "is_active", "created_at"]
-        read_only_fields = ["secret", "created_at"]
+        fields = ["id", "url", "events", "is_active", "created_at"]
+        read_only_fields = ["is_active", "created_at"]
+
+
+class WebhookEndpointWithSecretSerializer(WebhookEndpointSerializer):
+    """Returned once: when the endpoint is created and when its secret is rotated."""
+
+    secret = serializers.CharField(read_only=True)
+
+    class Meta(WebhookEndpointSerializer.Meta):
+        fields = [*WebhookEndpointSerializer.Meta.fields, "secret"]
 
 
 class WebhookDeliverySerializer(serializers.ModelSerializer):

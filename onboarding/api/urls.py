@@ -1,3 +1,4 @@
+from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from . import views
@@ -9,4 +10,4 @@ router.register("documents", views.DocumentViewSet, basename="document")
 router.register("cases", views.CaseViewSet, basename="case")
 router.register("relationships", views.RelationshipViewSet, basename="relationship")
 router.register("webhooks", views.WebhookViewSet, basename="webhook")
-urlpatterns = router.urls
+urlpatterns = [path("errors/", views.ErrorCatalogueView.as_view(), name="error-catalogue"), *router.urls]

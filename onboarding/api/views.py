@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, status, viewsets
+from rest_framework import generics, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
@@ -23,6 +23,7 @@ from ..selectors import (
     scope_to_user,
 )
 from . import serializers as s
+from .errors import catalogue
 from .idempotency import idempotent
 
 
@@ -250,14 +251,22 @@ class WebhookViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
     def get_queryset(self):
         return scope_to_user(WebhookEndpoint.objects.all(), self.request.user).order_by("pk")
 
-    @extend_schema(request=s.WebhookEndpointSerializer, responses={201: s.WebhookEndpointSerializer})
+    @extend_schema(request=s.WebhookEndpointSerializer, responses={201: s.WebhookEndpointWithSecretSerializer})
     @idempotent
     def create(self, request):
+        """Register an endpoint. The signing secret is in this response only; rotate it if lost."""
         data = s.WebhookEndpointSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         endpoint = webhooks.webhook_register(firm=_firm_of(request), url=data.validated_data["url"],
                                              events=data.validated_data.get("events", []), actor=request.user)
-        return Response(s.WebhookEndpointSerializer(endpoint).data, status=status.HTTP_201_CREATED)
+        return Response(s.WebhookEndpointWithSecretSerializer(endpoint).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={200: s.WebhookEndpointWithSecretSerializer})
+    @action(detail=True, methods=["post"], url_path="rotate-secret")
+    def rotate_secret(self, request, pk=None):
+        """A new signing secret, shown in this response only; the old one stops signing at once (audited)."""
+        endpoint = webhooks.webhook_rotate_secret(endpoint=self.get_object(), actor=request.user)
+        return Response(s.WebhookEndpointWithSecretSerializer(endpoint).data)
 
     @extend_schema(responses={200: s.WebhookDeliverySerializer(many=True)})
     @action(detail=True, methods=["get"])
@@ -265,3 +274,23 @@ class WebhookViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
         endpoint = self.get_object()
         page = self.paginate_queryset(WebhookDelivery.objects.filter(endpoint=endpoint).order_by("-pk"))
         return self.get_paginated_response(s.WebhookDeliverySerializer(page, many=True).data)
+
+
+class ErrorCodeSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    status = serializers.IntegerField()
+    meaning = serializers.CharField()
+
+
+class ErrorCatalogueView(generics.GenericAPIView):
+    """The error catalogue: every stable `code` the API answers with, its HTTP status and its meaning.
+    Generated from the exception classes; public (no token needed)."""
+
+    authentication_classes: list = []
+    permission_classes: list = []
+    pagination_class = None
+    serializer_class = ErrorCodeSerializer
+
+    @extend_schema(responses={200: ErrorCodeSerializer(many=True)}, auth=[])
+    def get(self, request):
+        return Response(ErrorCodeSerializer(catalogue(), many=True).data)

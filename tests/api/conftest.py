@@ -19,10 +19,13 @@ def ids(response) -> set[int]:
 
 
 def assert_error(response, status: int, code: str | None = None) -> dict:
-    """The one error body: {"code", "message", "detail"}."""
+    """The one error body: {"code", "message", "detail", "request_id"}; detail null or {path: [messages]}."""
     assert response.status_code == status, response.content
     body = response.json()
-    assert set(body) == {"code", "message", "detail"}, body
+    assert set(body) == {"code", "message", "detail", "request_id"}, body
+    assert body["request_id"] and body["request_id"] == response["X-Request-ID"], body
+    assert body["detail"] is None or (isinstance(body["detail"], dict) and all(
+        isinstance(v, list) and all(isinstance(m, str) for m in v) for v in body["detail"].values())), body
     if code is not None:
         assert body["code"] == code, body
     return body

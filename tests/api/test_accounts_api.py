@@ -204,7 +204,7 @@ def test_model_weights_must_sum_to_one_and_lines_name_one_thing(world):
     assert "sum" in body["message"]
     body = assert_error(world["a"].post("/api/v1/models/", {**_model_payload(), "lines": [
         {"isin": "US0378331005", "cash_currency": "USD", "weight": "1"}]}, format="json"), 400, "validation_failed")
-    assert "lines" in body["detail"]
+    assert "lines.0.non_field_errors" in body["detail"]
 
 
 DELIVERY = (

@@ -41,8 +41,10 @@ def desk(db):
 
 
 def _order(side, account, listing, **kw):
+    """Routed as a rebalance routes: a custody account covering the market and a broker reaching it."""
+    broker = next(b for b in Broker.objects.order_by("priority", "code") if listing.market.mic in b.markets)
     return OrderFactory(account=account, listing=listing, custody_account=account.custody_accounts.first(),
-                        side=side, **kw)
+                        broker=broker, side=side, **kw)
 
 
 @pytest.fixture
@@ -75,8 +77,8 @@ def test_approve_reject_and_cancel_go_through_the_services_and_are_audited(desk,
     approved = a.post(f"/api/v1/orders/{order.pk}/approve/")
     assert approved.status_code == 200 and approved.json()["status"] == "approved"
     assert AuditEvent.objects.filter(subject_id=str(order.pk), event_type="order.approved").exists()
-    body = assert_error(a.post(f"/api/v1/orders/{order.pk}/approve/"), 409, "order_invalid_state")
-    assert body["detail"]["status"] == "approved"
+    body = assert_error(a.post(f"/api/v1/orders/{order.pk}/approve/"), 409, "invalid_transition")
+    assert body["detail"] is None and "cannot approve from approved" in body["message"]
     cancelled = a.post(f"/api/v1/orders/{order.pk}/cancel/", {"reason": "client call"}, format="json")
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
     rejected = a.post(f"/api/v1/orders/{orders['a_vod'].pk}/reject/", {"reason": "too small"}, format="json")
@@ -89,7 +91,7 @@ def test_bulk_approval_is_all_or_nothing_and_never_touches_another_firms_orders(
     a = desk["a"]["client"]
     wanted = [orders["a_aapl"].pk, orders["b_aapl"].pk]
     body = assert_error(a.post("/api/v1/orders/bulk-approve/", {"orders": wanted}, format="json"), 404)
-    assert body["detail"] == {"orders": [orders["b_aapl"].pk]}
+    assert body["detail"] == {"orders": [str(orders["b_aapl"].pk)]}
     assert set(Order.objects.values_list("status", flat=True)) == {"proposed"}
     done = a.post("/api/v1/orders/bulk-approve/", {"orders": [orders["a_aapl"].pk, orders["a_vod"].pk]},
                   format="json")
@@ -150,7 +152,7 @@ def test_execution_reports_are_imported_for_the_firms_own_blocks_only(desk, bloc
     bad = a.post("/api/v1/fills/import/", {"file": _report(("E3", "BLK-A", "-1", "250", "2026-11-24T15:00:00+00:00",
                                                             "XNAS"))}, format="multipart")
     body = assert_error(bad, 400, "execution_import_rejected")
-    assert body["detail"] == {"file": "exec.csv", "line": 2, "field": "last_qty"}
+    assert list(body["detail"]) == ["lines.2.last_qty"] and "exec.csv" in body["detail"]["lines.2.last_qty"][0]
     assert Fill.objects.count() == 1
     officer = token_client(OfficerFactory())
     done = officer.post("/api/v1/fills/import/", {"file": _report(("E4", "BLK-SHARED", "200", "250",
@@ -218,7 +220,7 @@ def test_a_rebalance_of_another_firms_account_or_bad_input_is_refused(desk, subs
 
 def test_a_large_book_is_queued_to_the_chunk_tasks_after_commit(desk, subscribed, monkeypatch,
                                                                  django_capture_on_commit_callbacks):
-    monkeypatch.setattr("trading.api.SYNC_ACCOUNT_LIMIT", 0)
+    monkeypatch.setattr("trading.services.SYNC_ACCOUNT_LIMIT", 0)
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         response = desk["a"]["client"].post("/api/v1/rebalance-runs/", {"trade_date": TRADE.isoformat()},
                                             format="json")

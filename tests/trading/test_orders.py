@@ -12,7 +12,7 @@ from onboarding.exceptions import RelationshipNotActive
 from onboarding.models import Relationship
 from trading import services
 from trading.exceptions import ExecutionImportRejected, OrderStateError
-from trading.models import Allocation, Block, Fill, Order, OrderStatus
+from trading.models import Allocation, Block, Broker, Fill, Order, OrderStatus
 from trading.orders.allocation import allocate_pro_rata
 from trading.orders.fix import SOH, parse_fix
 
@@ -31,11 +31,12 @@ def fresh(obj):
 def make_orders(desk, *, side="buy"):
     ref = desk["ref"]
     out = []
+    kowloon, atlas = Broker.objects.get(code="KOWLOON"), Broker.objects.get(code="ATLAS")
     for (account, ca_n, ca_h), qty_jp, qty_us in zip(desk["accounts"], (300, 500), (10, 25)):
-        out.append(OrderFactory(account=account, custody_account=ca_h, listing=ref.listings["7203.T"], side=side,
+        out.append(OrderFactory(account=account, custody_account=ca_h, broker=kowloon, listing=ref.listings["7203.T"], side=side,
                                 quantity=Decimal(qty_jp), currency="JPY", estimated_price=Decimal(3255),
                                 trade_date=TRADE, settle_date=dt.date(2026, 11, 26)))
-        out.append(OrderFactory(account=account, custody_account=ca_n, listing=ref.listings["AAPL"], side=side,
+        out.append(OrderFactory(account=account, custody_account=ca_n, broker=atlas, listing=ref.listings["AAPL"], side=side,
                                 quantity=Decimal(qty_us), currency="USD", estimated_price=Decimal("271.49"),
                                 trade_date=TRADE, settle_date=dt.date(2026, 11, 25)))
     return out

@@ -64,7 +64,8 @@ def test_blocks_group_by_broker_listing_and_side(desk, active):
     ref = desk["ref"]
     orders = approved(desk)
     account, ca_n, _ = desk["accounts"][0]
-    sell = Order.objects.create(reference="S-1", account=account, custody_account=ca_n, listing=ref.listings["AAPL"],
+    sell = Order.objects.create(reference="S-1", account=account, custody_account=ca_n, broker=orders[1].broker,
+                                listing=ref.listings["AAPL"],
                                 side="sell", quantity=Decimal(3), currency="USD", estimated_price=Decimal(271),
                                 estimated_value=Decimal(813), trade_date=orders[1].trade_date,
                                 settle_date=orders[1].settle_date)

@@ -1,7 +1,7 @@
 """Reconciliation errors, with stable codes (mapped to {"code", "message", "detail"} by the API)."""
 from __future__ import annotations
 
-from onboarding.exceptions import InvalidTransition, MeridianError, PermissionDenied
+from onboarding.exceptions import FourEyesViolation, InvalidTransition, MeridianError
 
 
 class FileRefused(MeridianError):
@@ -20,10 +20,18 @@ class UnknownFormat(MeridianError):
 class BreakTransitionNotAllowed(InvalidTransition):
     """This action is not allowed in the break's current state."""
 
-    code = "recon_break_transition"
 
-
-class WriteOffNeedsSecondPerson(PermissionDenied):
+class WriteOffNeedsSecondPerson(FourEyesViolation):
     """A write-off must be approved by someone other than the person who requested it."""
 
-    code = "recon_write_off_four_eyes"
+
+class ResolveNeedsWriteOff(FourEyesViolation):
+    """An unexplained difference with an amount is closed by a write-off, which a second person
+    approves (request-write-off, then approve-write-off); it cannot simply be resolved."""
+
+
+class BreakRoleRefused(MeridianError):
+    """Reconciliation breaks are worked by operations staff (and platform officers)."""
+
+    code = "permission_denied"
+    status_code = 403

@@ -1,0 +1,95 @@
+"""OpenAPI post-processing: the one error schema, error responses on every operation, the common headers
+(`Idempotency-Key`, `X-Request-ID`) and the error catalogue in the description. Registered in
+SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] after drf-spectacular's own enum hook."""
+from __future__ import annotations
+
+from .errors import NON_FIELD_KEY, catalogue, catalogue_markdown
+
+ERROR_REF = {"$ref": "#/components/schemas/Error"}
+WRITE_METHODS = ("post", "put", "patch", "delete")
+
+
+def error_schema() -> dict:
+    codes = sorted({e.code for e in catalogue()})
+    return {
+        "type": "object",
+        "description": "The one error body of the API. `code` is stable (see the error catalogue in the API "
+                       "description); `detail` is null or maps a field path (dotted for nested fields, "
+                       f"`{NON_FIELD_KEY}` for the object as a whole) to its messages.",
+        "properties": {
+            "code": {"type": "string", "enum": codes, "description": "stable machine-readable code"},
+            "message": {"type": "string", "description": "human-readable, may change"},
+            "detail": {"type": "object", "nullable": True,
+                       "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+            "request_id": {"type": "string", "nullable": True, "description": "also in the X-Request-ID header"},
+        },
+        "required": ["code", "message", "detail", "request_id"],
+        "additionalProperties": False,
+    }
+
+
+def _response(description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": ERROR_REF}},
+            "headers": {"X-Request-ID": {"$ref": "#/components/headers/X-Request-ID"}}}
+
+
+ERROR_DESCRIPTIONS = {
+    "400": "validation_failed, parse_error or another 400 code of the catalogue",
+    "401": "not_authenticated or authentication_failed",
+    "403": "permission_denied, four_eyes_required or another 403 code",
+    "404": "not_found or another 404 code",
+    "405": "method_not_allowed",
+    "409": "invalid_transition, requirements_outstanding or another 409 code",
+    "415": "unsupported_media_type",
+    "422": "idempotency_key_reused or another 422 code",
+    "429": "throttled",
+    "500": "server_error",
+}
+
+
+def _statuses_for(path: str, method: str, operation: dict) -> list[str]:
+    statuses = ["400", "401", "403", "429"]
+    if "{" in path:
+        statuses.append("404")
+    if method in WRITE_METHODS:
+        statuses += ["404", "409", "422"]
+    if "requestBody" in operation:
+        statuses.append("415")
+    return sorted(set(statuses))
+
+
+def postprocess(result, generator, request, public):
+    components = result.setdefault("components", {})
+    components.setdefault("schemas", {})["Error"] = error_schema()
+    components.setdefault("headers", {})["X-Request-ID"] = {
+        "description": "The request's id: the client's own UUID when it sent one, else a new one. "
+                       "Also in error bodies and the server's logs.",
+        "schema": {"type": "string"}}
+    components.setdefault("parameters", {})["IdempotencyKey"] = {
+        "name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string", "maxLength": 255},
+        "description": "Makes a POST safe to retry: the first response is stored and replayed for a retry with "
+                       "the same key and body (header `Idempotent-Replayed: true`); the same key with another "
+                       "body answers 422 `idempotency_key_reused`."}
+    components["parameters"]["RequestId"] = {
+        "name": "X-Request-ID", "in": "header", "required": False, "schema": {"type": "string"},
+        "description": "Optional UUID to correlate the request; echoed in the X-Request-ID response header."}
+    for path, item in result.get("paths", {}).items():
+        for method, operation in item.items():
+            if method not in ("get", "post", "put", "patch", "delete"):
+                continue
+            params = operation.setdefault("parameters", [])
+            if method == "post" and operation.get("x-idempotent", True):
+                params.append({"$ref": "#/components/parameters/IdempotencyKey"})
+            responses = operation.setdefault("responses", {})
+            for code, response in responses.items():
+                if code.startswith("2"):
+                    response.setdefault("headers", {})["X-Request-ID"] = {"$ref": "#/components/headers/X-Request-ID"}
+            for code in _statuses_for(path, method, operation):
+                responses.setdefault(code, _response(ERROR_DESCRIPTIONS[code]))
+    info = result.setdefault("info", {})
+    info["description"] = (info.get("description", "") + "\n\n## Errors\n\n"
+                           "Every error answers the `Error` schema: `{code, message, detail, request_id}`. "
+                           f"`detail` is null or maps a field path to a list of messages (`{NON_FIELD_KEY}` "
+                           "for the whole object). The codes, generated from the code "
+                           "(also at `GET /api/v1/errors/`):\n\n" + catalogue_markdown())
+    return result
