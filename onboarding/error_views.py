@@ -1,8 +1,8 @@
-"""The site's error pages: HTML in the site's style outside /api/, the API's JSON error body
-({"code", "message", "detail"}) inside it. Wired as Django's handler403/404/500."""
+"""The site's error pages in the site's style, wired as Django's handler400/403/404/500. Under
+/api/ the API's one JSON error body is used instead (onboarding.api.errors.json_error_response)."""
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.template import loader
 
 API_PREFIX = "/api/"
@@ -10,6 +10,12 @@ API_PREFIX = "/api/"
 
 def _api(request: HttpRequest) -> bool:
     return request.path.startswith(API_PREFIX)
+
+
+def _json(status: int, message: str | None = None) -> HttpResponse:
+    from .api.errors import json_error_response
+
+    return json_error_response(status, message)
 
 
 def _message(exception) -> str:
@@ -20,28 +26,26 @@ def _message(exception) -> str:
 
 def page_not_found(request: HttpRequest, exception=None) -> HttpResponse:
     if _api(request):
-        return JsonResponse({"code": "not_found", "message": "no such resource", "detail": None}, status=404)
+        return _json(404, f"no API resource at {request.path}")
     return HttpResponse(loader.render_to_string("404.html", {"message": _message(exception), "path": request.path},
                                                 request=request), status=404)
 
 
 def permission_denied(request: HttpRequest, exception=None) -> HttpResponse:
     if _api(request):
-        return JsonResponse({"code": "permission_denied", "message": _message(exception) or "not allowed",
-                             "detail": None}, status=403)
+        return _json(403, _message(exception) or None)
     return HttpResponse(loader.render_to_string("403.html", {"message": _message(exception)}, request=request),
                         status=403)
 
 
 def bad_request(request: HttpRequest, exception=None) -> HttpResponse:
     if _api(request):
-        return JsonResponse({"code": "bad_request", "message": "the request is not valid", "detail": None}, status=400)
+        return _json(400)
     return HttpResponse(loader.render_to_string("400.html", {}, request=request), status=400)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
     if _api(request):
-        return JsonResponse({"code": "server_error", "message": "something went wrong on our side; it has been logged",
-                             "detail": None}, status=500)
+        return _json(500)
     # No request context: a page that fails must not fail again on the user or the session.
     return HttpResponse(loader.render_to_string("500.html", {}), status=500)
