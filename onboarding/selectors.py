@@ -324,8 +324,8 @@ def case_audit_events(case: OnboardingCase):
     return AuditEvent.objects.filter(query).select_related("actor").order_by("created_at", "id")
 
 
-AUDIT_EXPORT_FIELDS = ("id", "created_at", "what", "event_type", "subject_type", "subject_id", "from_state",
-                       "to_state", "actor", "reason", "detail")
+AUDIT_EXPORT_FIELDS = ("id", "created_at", "event_type", "subject_type", "subject_id", "from_state",
+                       "to_state", "actor", "reason", "detail", "what")
 
 
 def audit_rows(events) -> list[dict]:
