@@ -7,7 +7,7 @@ from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
-from .. import services, webhooks
+from .. import csvsafe, services, webhooks
 from ..exceptions import PermissionDenied
 from ..models import Document, OwnershipLink, WebhookDelivery, WebhookEndpoint
 from ..selectors import (
@@ -172,13 +172,12 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         """The case's audit trail (case, relationship, every party in its structure), oldest first."""
         rows = audit_rows(case_audit_events(self.get_object()))
         if request.query_params.get("export") == "csv":
-            import csv
             import io
 
             from django.http import HttpResponse
 
             buffer = io.StringIO()
-            writer = csv.DictWriter(buffer, fieldnames=AUDIT_EXPORT_FIELDS)
+            writer = csvsafe.DictWriter(buffer, fieldnames=AUDIT_EXPORT_FIELDS)
             writer.writeheader()
             writer.writerows(rows)
             response = HttpResponse(buffer.getvalue(), content_type="text/csv")
