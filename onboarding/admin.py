@@ -10,7 +10,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from . import csvsafe, services
+from . import csvsafe, safeyaml, services
 from .audit import events_for
 from .exceptions import MeridianError
 from .models import (
@@ -334,7 +334,7 @@ class RulePackEditForm(forms.ModelForm):
         from .rules.packs import PackFile, validate_pack
 
         try:
-            content = yaml.safe_load(self.cleaned_data["content_yaml"])
+            content = safeyaml.load(self.cleaned_data["content_yaml"])
         except yaml.YAMLError as exc:
             raise forms.ValidationError(f"not valid YAML: {exc}") from exc
         if not isinstance(content, dict):

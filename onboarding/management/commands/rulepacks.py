@@ -9,9 +9,9 @@ import datetime as dt
 import json
 from pathlib import Path
 
-import yaml
 from django.core.management.base import BaseCommand, CommandError
 
+from onboarding import safeyaml
 from onboarding.exceptions import RulePackError
 from onboarding.rules.packs import (
     PACK_DIR,
@@ -67,7 +67,7 @@ class Command(BaseCommand):
                 for code, rules in unimported.items():
                     text += f"\nWARNING: list '{code}' named by {', '.join(rules)} is not imported by any importer"
                 if options["against"]:
-                    table = yaml.safe_load(Path(options["against"]).read_text(encoding="utf-8")) or {}
+                    table = safeyaml.load(Path(options["against"]).read_text(encoding="utf-8")) or {}
                     rows = table.get("rows") or []
                     problems = compare_with_table(versions, rows)
                     result.update(table_rows=len(rows), differences=problems)
