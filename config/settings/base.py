@@ -157,7 +157,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "onboarding.api.errors.api_exception_handler",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["onboarding.api.filters.TenantFilterBackend"],
     "NON_FIELD_ERRORS_KEY": "non_field_errors",  # onboarding.api.errors.NON_FIELD_KEY
 }
 # Request ids (django-guid): a client's own UUID in X-Request-ID is kept, anything else is replaced by a new one.
