@@ -61,6 +61,11 @@ def on_case_event(case_or_party: Any, event: str) -> None:
 
 
 def register() -> None:
+    from onboarding.requirements import register_screening_lists
+
+    from .screening.importers import SOURCES
+
+    register_screening_lists(SOURCES)
     register_provider("compliance.screening", screening_outstanding)
     register_activation_check("compliance.screening", confirmed_match_check)
     register_case_hook("compliance.screening", on_case_event)

@@ -15,7 +15,8 @@ from .screening.importers import Identifier, WatchlistRecord
 class WatchlistSource(models.TextChoices):
     OFAC = "ofac", "OFAC SDN"
     UN = "un", "UN Security Council consolidated list"
-    UK = "uk", "UK sanctions list"
+    UK = "uk", "OFSI consolidated list (closed 28 January 2026)"
+    UKSL = "uksl", "UK Sanctions List (FCDO)"
     EU = "eu", "EU consolidated financial sanctions list"
     FTM = "ftm", "OpenSanctions (FollowTheMoney)"
 

@@ -71,6 +71,13 @@ class FourEyesViolation(PermissionDenied):
     status_code = 403
 
 
+class SecondFactorRequired(MeridianError):
+    """This session has not passed the second factor: enter your authentication code first."""
+
+    code = "second_factor_required"
+    status_code = 403
+
+
 class RelationshipNotActive(MeridianError):
     """The owner's relationship is not approved and current; account-level actions are blocked."""
 

@@ -94,6 +94,14 @@ class Party(models.Model):
     place_of_birth_country = models.CharField(max_length=2, blank=True)
     nationalities = models.JSONField(default=list, blank=True, help_text="ISO 3166-1 alpha-2 codes")
     is_pep = models.BooleanField(default=False)
+    us_lawful_permanent_resident = models.BooleanField(
+        default=False, verbose_name="US lawful permanent resident (green card)",
+        help_text="Holds a US green card: a US person for tax (IRC 7701(b)(1)(A)(i)) wherever they live",
+    )
+    us_substantial_presence = models.BooleanField(
+        default=False, verbose_name="meets the US substantial presence test",
+        help_text="Present in the US long enough to be a resident alien (IRC 7701(b)(1)(A)(ii), (b)(3))",
+    )
     # Entities
     legal_name = models.CharField(max_length=300, blank=True)
     date_of_incorporation = models.DateField(null=True, blank=True)
@@ -633,3 +641,6 @@ class UserSecondFactor(models.Model):
     secret = EncryptedTextField(help_text="Encrypted at rest")
     confirmed_at = models.DateTimeField(null=True, blank=True)
     last_used_step = models.BigIntegerField(default=0, help_text="Refuses a code replayed in the same time step")
+    failed_attempts = models.PositiveIntegerField(default=0, help_text="Wrong codes since the last right one")
+    locked_until = models.DateTimeField(null=True, blank=True,
+                                        help_text="No code (not even the right one) is accepted before this time")

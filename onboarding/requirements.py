@@ -23,6 +23,9 @@ class Outstanding:
     category: str = "kyc"  # kyc | document | screening | tax | edd | approval
     source: str = ""  # the rule's citation
     detail: dict[str, Any] = field(default_factory=dict)
+    # The rule behind the requirement, for the officer's desk to show beside it:
+    # {"rule": "gb.trust", "pack": "GB", "source": "MLR 2017 reg. 6(1)(a)-(e): ...", "effective_from": "2017-06-26"}
+    citation: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -32,6 +35,7 @@ class Outstanding:
             "category": self.category,
             "source": self.source,
             "detail": self.detail,
+            "citation": self.citation,
         }
 
 
@@ -40,6 +44,7 @@ ActivationCheck = Callable[[Any], list[str]]  # (relationship) -> reasons it is 
 CaseHook = Callable[[Any, str], None]  # (case, event) ; event in {"submitted", "approved", ...}
 
 _providers: dict[str, RequirementProvider] = {}
+_screening_lists: set[str] = set()
 _activation_checks: dict[str, ActivationCheck] = {}
 _case_hooks: dict[str, CaseHook] = {}
 
@@ -54,6 +59,16 @@ def register_activation_check(name: str, check: ActivationCheck) -> None:
 
 def register_case_hook(name: str, hook: CaseHook) -> None:
     _case_hooks[name] = hook
+
+
+def register_screening_lists(codes: list[str] | tuple[str, ...]) -> None:
+    """The watchlist codes an app can import (compliance registers its importers' sources), so
+    that `rulepacks check` can report a list a pack names that nothing imports."""
+    _screening_lists.update(codes)
+
+
+def screening_lists() -> set[str]:
+    return set(_screening_lists)
 
 
 def providers() -> dict[str, RequirementProvider]:

@@ -66,25 +66,55 @@ def totp_enrol(*, user: User) -> str:
     return pyotp.TOTP(secret).provisioning_uri(name=user.username, issuer_name="Meridian")
 
 
-@transaction.atomic
+def otp_policy() -> tuple[int, dt.timedelta]:
+    """Wrong codes allowed, and how long the second factor then refuses every code."""
+    return (int(getattr(settings, "OTP_FAILURE_LIMIT", 5)),
+            dt.timedelta(minutes=int(getattr(settings, "OTP_LOCKOUT_MINUTES", 15))))
+
+
 def totp_verify(*, user: User, code: str, at: dt.datetime | None = None) -> bool:
-    factor = UserSecondFactor.objects.select_for_update().filter(user=user).first()
-    if factor is None:
+    """Check a code. Wrong codes are counted and audited; after OTP_FAILURE_LIMIT of them every
+    code, the right one too, is refused for OTP_LOCKOUT_MINUTES (audited as a lockout)."""
+    with transaction.atomic():
+        factor = UserSecondFactor.objects.select_for_update().filter(user=user).first()
+        if factor is None:
+            return False
+        now = timezone.now()
+        if factor.locked_until is not None and factor.locked_until > now:
+            record_event(subject=user, event_type="user.otp_refused_locked", firm=user.firm, actor=user,
+                         detail={"locked_until": factor.locked_until.isoformat()})
+            return False
+        totp = pyotp.TOTP(factor.secret)
+        moment = at or now
+        for drift in (0, -1, 1):
+            step = int(moment.timestamp()) // totp.interval + drift
+            if step <= factor.last_used_step:
+                continue
+            if pyotp.utils.strings_equal(totp.at(step * totp.interval), (code or "").strip()):
+                factor.last_used_step = step
+                factor.failed_attempts = 0
+                factor.locked_until = None
+                if factor.confirmed_at is None:
+                    factor.confirmed_at = now
+                    record_event(subject=user, event_type="user.totp_enrolled", firm=user.firm)
+                factor.save()
+                record_event(subject=user, event_type="user.otp_verified", firm=user.firm, actor=user)
+                return True
+        limit, window = otp_policy()
+        factor.failed_attempts += 1
+        detail = {"attempt": factor.failed_attempts, "limit": limit}
+        record_event(subject=user, event_type="user.otp_failed", firm=user.firm, actor=user, detail=detail)
+        if factor.failed_attempts >= limit:
+            factor.locked_until = now + window
+            factor.failed_attempts = 0
+            record_event(subject=user, event_type="user.otp_locked_out", firm=user.firm, actor=user,
+                         detail={"locked_until": factor.locked_until.isoformat(), "after": limit})
+        factor.save(update_fields=["failed_attempts", "locked_until"])
         return False
-    totp = pyotp.TOTP(factor.secret)
-    moment = at or timezone.now()
-    for drift in (0, -1, 1):
-        step = int(moment.timestamp()) // totp.interval + drift
-        if step <= factor.last_used_step:
-            continue
-        if pyotp.utils.strings_equal(totp.at(step * totp.interval), (code or "").strip()):
-            factor.last_used_step = step
-            if factor.confirmed_at is None:
-                factor.confirmed_at = timezone.now()
-                record_event(subject=user, event_type="user.totp_enrolled", firm=user.firm)
-            factor.save()
-            return True
-    return False
+
+
+def otp_locked(user: User) -> bool:
+    return UserSecondFactor.objects.filter(user=user, locked_until__gt=timezone.now()).exists()
 
 
 def needs_second_factor(user: User) -> bool:
@@ -93,19 +123,49 @@ def needs_second_factor(user: User) -> bool:
     ).exists()
 
 
+def session_passed_second_factor(request) -> bool:
+    """True when this session's user entered a right code in this session."""
+    return bool(getattr(request, "session", None) is not None and request.session.get(OTP_SESSION_KEY))
+
+
+def second_factor_pending(request) -> bool:
+    """The one second-factor rule: a session-authenticated user with a confirmed second factor
+    has not yet entered a code in this session. Applies to every path, the API included."""
+    user = getattr(request, "user", None)
+    return bool(user is not None and user.is_authenticated and not session_passed_second_factor(request)
+                and needs_second_factor(user))
+
+
+def _token_request(request) -> bool:
+    """API requests that carry a token authenticate by the token alone (TokenAuthentication never
+    falls back to the session), so the session's second factor does not apply to them."""
+    return request.META.get("HTTP_AUTHORIZATION", "").split(" ", 1)[0] == "Token"
+
+
 class SecondFactorMiddleware:
     """A signed-in user with a confirmed second factor must enter a TOTP code once per session
-    before any page other than the code page and sign-out."""
+    before anything but the code page and sign-out: pages redirect to the code page, API calls
+    with the session answer 403 `second_factor_required`."""
 
-    EXEMPT = ("/accounts/otp/", "/accounts/logout/", "/accounts/login/", "/static/", "/api/")
+    EXEMPT = ("/accounts/otp/", "/accounts/logout/", "/accounts/login/", "/static/")
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        user = getattr(request, "user", None)
-        if (user is not None and user.is_authenticated and not request.path.startswith(self.EXEMPT)
-                and not request.session.get(OTP_SESSION_KEY) and needs_second_factor(user)):
+        if request.path.startswith(self.EXEMPT):
+            return self.get_response(request)
+        if request.path.startswith("/api/") and _token_request(request):
+            return self.get_response(request)
+        if second_factor_pending(request):
+            if request.path.startswith("/api/"):
+                from django.http import JsonResponse
+
+                from .exceptions import SecondFactorRequired
+
+                exc = SecondFactorRequired()
+                return JsonResponse({"code": exc.code, "message": exc.message, "detail": None},
+                                    status=exc.status_code)
             return redirect(f"/accounts/otp/?next={request.path}")
         return self.get_response(request)
 

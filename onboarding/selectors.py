@@ -185,6 +185,7 @@ def _party_facts(parties: list[Party]) -> dict[int, PartyFacts]:
             countries=countries,
             is_listed=party.is_listed,
             is_regulated_fi=party.is_regulated_fi,
+            incorporation_country=party.country_of_incorporation,
         )
     return facts
 
@@ -234,7 +235,8 @@ def case_outstanding(case: OnboardingCase) -> list[Outstanding]:
     """Everything the case still needs: the rule pack's requirements and every registered
     provider's (screening alerts, tax forms, ...)."""
     resolved = case_policy(case)
-    items = evaluate(resolved["policy"], case_facts(case), source_of=resolved.get("key_sources", {}))
+    items = evaluate(resolved["policy"], case_facts(case), source_of=resolved.get("key_sources", {}),
+                     citations=resolved.get("citations", {}))
     for _name, provider in sorted(registry.providers().items()):
         items.extend(provider(case))
     return items

@@ -27,6 +27,7 @@ from .exceptions import (
     RequirementsOutstanding,
     ValidationFailed,
 )
+from .masking import REVEAL_ROLES, may_reveal
 from .models import (
     Address,
     CaseKind,
@@ -63,11 +64,12 @@ PARTY_FIELDS = {
     "given_names", "family_name", "date_of_birth", "place_of_birth_country", "nationalities", "is_pep",
     "legal_name", "date_of_incorporation", "country_of_incorporation", "is_listed", "is_regulated_fi",
     "residence_country", "email", "phone", "source_of_wealth", "source_of_funds",
+    "us_lawful_permanent_resident", "us_substantial_presence",
 }
 # Changes that are a "change in circumstances" for KYC and tax documents.
 MATERIAL_FIELDS = {
     "given_names", "family_name", "legal_name", "residence_country", "nationalities",
-    "country_of_incorporation", "date_of_birth", "is_pep",
+    "country_of_incorporation", "date_of_birth", "is_pep", "us_lawful_permanent_resident", "us_substantial_presence",
 }
 
 
@@ -176,14 +178,13 @@ def party_update(*, party: Party, actor: User | None, **changes: Any) -> Party:
     return party
 
 
-REVEAL_ROLES = {Role.ADVISOR, Role.FIRM_ADMIN, Role.COMPLIANCE_OFFICER}
 
 
 @transaction.atomic
 def party_reveal_sensitive(*, party: Party, actor: User) -> dict[str, Any]:
     """Return the sensitive values of a party in full, for a role that needs them; audited."""
     _require_firm_access(actor, party.firm_id, roles=REVEAL_ROLES)
-    if actor is not None and actor.role not in REVEAL_ROLES and not actor.is_superuser:
+    if actor is not None and not may_reveal(actor):
         raise PermissionDenied("your role may not see sensitive values")
     data = {
         "date_of_birth": party.date_of_birth.isoformat() if party.date_of_birth else None,

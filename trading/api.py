@@ -7,11 +7,8 @@ its fills' quantities) only when every order in it is the firm's."""
 from __future__ import annotations
 
 import datetime as dt
-import json
-import uuid
 
 import django_filters
-from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
@@ -30,11 +27,10 @@ from . import selectors, services
 from .exceptions import ExecutionImportRejected
 from .models import Block, Fill, FxOrder, Order, RebalanceRun
 from .orders.execution_reports import ExecutionFileError, parse_execution_reports
+from .rebalancing.scope import RebalanceScope
 from .selectors import blocks_for, orders_for, sees_all_firms
-from .tasks import rebalance_in_chunks
 
 MAX_REPORT_BYTES = 5 * 1024 * 1024
-SYNC_ACCOUNT_LIMIT = 2000  # more accounts than this are rebalanced by the Celery chunk tasks
 
 
 # --- Serializers -----------------------------------------------------------------------------------
@@ -438,7 +434,7 @@ class RebalanceRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     @idempotent
     def create(self, request):
         """Rebalance the firm's active accounts (all, one account, or those following a model):
-        proposed orders and FX are written unless `dry_run`. Up to SYNC_ACCOUNT_LIMIT accounts are
+        proposed orders and FX are written unless `dry_run`. Up to services.SYNC_ACCOUNT_LIMIT accounts are
         rebalanced at once (201 with the statistics); a larger book is queued to Celery in chunks
         (202; follow the run)."""
         data = RebalanceRequestSerializer(data=request.data)
@@ -450,40 +446,15 @@ class RebalanceRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
             account_id = _scoped_pk(scope_to_user(Account.objects.all(), request.user), v["account"], "account")
         if v.get("model"):
             model_id = _scoped_pk(models_visible_to(request.user), v["model"], "model")
-        where, params = selectors.rebalance_scope(account_id=account_id, model_id=model_id)
-        trade_date = v.get("trade_date") or timezone.localdate()
-        run, stats, queued = rebalance_for_firm(firm=firm, where=where, params=params, trade_date=trade_date,
-                                                dry_run=v["dry_run"], actor=request.user)
-        return Response({"run": RebalanceRunSerializer(run).data, "stats": stats},
-                        status=status.HTTP_202_ACCEPTED if queued else status.HTTP_201_CREATED)
+        scope = RebalanceScope(trade_date=v.get("trade_date") or timezone.localdate(), firm=firm.pk,
+                               accounts=(account_id,) if account_id else None, model=model_id)
+        started = services.rebalance_start(scope=scope, actor=request.user, dry_run=v["dry_run"])
+        stats = started.result.as_dict() if started.result else {"accounts": started.accounts, "queued": True}
+        return Response({"run": RebalanceRunSerializer(started.run).data, "stats": stats},
+                        status=status.HTTP_202_ACCEPTED if started.queued else status.HTTP_201_CREATED)
 
 
 def _scoped_pk(qs, pk: int, what: str) -> int:
     if not qs.filter(pk=pk).exists():
         raise NotFound(f"{what} not found")
     return pk
-
-
-def rebalance_for_firm(*, firm, where: str, params: list, trade_date: dt.date, dry_run: bool, actor):
-    """The rebalance service restricted to one firm's accounts, its run stamped with the firm and
-    the requester; a large book goes to the Celery chunk tasks. Returns (run, stats, queued).
-    To move into `trading.services` (rebalance_run takes no firm today)."""
-    where, params = f"({where}) AND a.firm_id = %s", [*params, firm.pk]
-    accounts = selectors.account_id_bounds(where=where, params=params)[2]
-    if accounts == 0:
-        # the book loader cannot run on an empty scope (see the report): nothing to rebalance
-        raise ValidationFailed("no active account in the requested scope", detail={"accounts": 0})
-    key = f"api-{firm.pk}-{uuid.uuid4().hex}"
-    if accounts > SYNC_ACCOUNT_LIMIT:
-        run = RebalanceRun.objects.create(key=key, firm=firm, created_by=actor, trade_date=trade_date,
-                                          dry_run=dry_run, scope={"where": where, "params": [str(p) for p in params]})
-        transaction.on_commit(lambda: rebalance_in_chunks(key=key, trade_date=trade_date, where=where, params=params,
-                                                          dry_run=dry_run))
-        return run, {"accounts": accounts, "queued": True}, True
-    stats = services.rebalance_run(where=where, params=params, trade_date=trade_date, key=key, dry_run=dry_run,
-                                   actor=actor)
-    stats.pop("_result", None)
-    stats.pop("_book", None)
-    stats = json.loads(json.dumps(stats, default=str))
-    RebalanceRun.objects.filter(key=key).update(firm=firm, created_by=actor)
-    return RebalanceRun.objects.get(key=key), stats, False

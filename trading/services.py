@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import uuid
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
@@ -33,12 +35,14 @@ from .models import (
     FxOrderStatus,
     Order,
     OrderStatus,
+    RebalanceRun,
     Side,
 )
 from .orders import allocation as alloc_engine
 from .orders.execution_reports import ExecutionFileError, parse_execution_reports
 from .orders.fix import Ticket, new_order_single, tickets_csv
 from .orders.routing import BROKER_FILE, load_broker_master
+from .rebalancing.scope import RebalanceResult, RebalanceScope, Timings
 
 PRICE_Q = Decimal("0.00000001")
 
@@ -484,6 +488,29 @@ __all__ = [
 # --- rebalance runs -----------------------------------------------------------------------------------
 
 
+def unrouted_counts(book, orders, custody, broker) -> dict:
+    """What was not routed, and why: orders whose account has no custody account covering the
+    listing's market, and orders with a custody account but no broker reaching that market and
+    settling with that custodian; each counted per market (and custodian)."""
+    import numpy as np
+
+    from accounts.models import CustodyAccount
+    from trading.reference.models import Market
+
+    no_custody = custody < 0
+    no_broker = (custody >= 0) & (broker < 0)
+    mics = dict(Market.objects.values_list("pk", "mic"))
+    market = book.market_ids[orders.listing] if len(custody) else np.zeros(0, np.int64)
+    by_market = {mics.get(int(m), str(m)): int(n) for m, n in zip(*np.unique(market[no_custody], return_counts=True))}
+    custodian_of = dict(CustodyAccount.objects.filter(pk__in=set(custody[no_broker].tolist()))
+                        .values_list("pk", "custodian__name"))
+    pairs: dict[str, int] = defaultdict(int)
+    for m, c in zip(market[no_broker].tolist(), custody[no_broker].tolist()):
+        pairs[f"{mics.get(int(m), m)} at {custodian_of.get(int(c), c)}"] += 1
+    return {"unrouted": int(no_custody.sum() + no_broker.sum()),
+            "not_routed": {"no_custody_account": by_market, "no_broker": dict(sorted(pairs.items()))}}
+
+
 def _repeatable_read() -> None:
     """On PostgreSQL, read the whole book from one snapshot when this is the outermost transaction."""
     from django.db import connection
@@ -493,48 +520,87 @@ def _repeatable_read() -> None:
             cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
 
 
-def rebalance_run(*, where: str, params: list, trade_date: dt.date, key: str, dry_run: bool = False,
-                  chunk: int | None = None, actor=None, engine_params=None) -> dict:
-    """Load the selected accounts in bulk, run the engine, route and write the proposed orders
-    in bulk. Idempotent per (key, chunk): a chunk already written is not written again."""
+SYNC_ACCOUNT_LIMIT = 2000  # more accounts than this are rebalanced by the Celery chunk tasks
+CHUNK_ACCOUNTS = 5000  # accounts per Celery chunk
+
+
+@dataclass(frozen=True)
+class RebalanceStarted:
+    """A rebalance request: the run, and its result when it ran at once (None when queued)."""
+
+    run: RebalanceRun
+    accounts: int
+    result: RebalanceResult | None = None
+
+    @property
+    def queued(self) -> bool:
+        return self.result is None
+
+
+def rebalance_start(*, scope: RebalanceScope, actor: Any = None, dry_run: bool = False,
+                    key: str | None = None) -> RebalanceStarted:
+    """Rebalance the scope (a firm's, as the API asks): up to SYNC_ACCOUNT_LIMIT accounts at once,
+    a larger book queued to Celery in id-range chunks after commit. An empty scope is refused."""
+    from .rebalancing.book import scope_count
+    from .tasks import rebalance_in_chunks
+
+    accounts = scope_count(scope)
+    if accounts == 0:
+        raise ValidationFailed("no active account in the requested scope", detail={"accounts": 0})
+    key = key or f"api-{scope.firm or 'all'}-{uuid.uuid4().hex}"
+    if accounts > SYNC_ACCOUNT_LIMIT:
+        run = RebalanceRun.objects.create(key=key, firm_id=scope.firm, created_by=actor, trade_date=scope.trade_date,
+                                          dry_run=dry_run, scope=scope.as_json())
+        transaction.on_commit(lambda: rebalance_in_chunks(key=key, scope=scope, chunk_size=CHUNK_ACCOUNTS,
+                                                          dry_run=dry_run))
+        return RebalanceStarted(run=run, accounts=accounts)
+    result = rebalance_run(scope=scope, key=key, dry_run=dry_run, actor=actor)
+    return RebalanceStarted(run=RebalanceRun.objects.get(pk=result.run), accounts=accounts, result=result)
+
+
+def rebalance_run(*, scope: RebalanceScope, key: str, dry_run: bool = False, chunk: int | None = None,
+                  actor: Any = None, engine_params: Any = None) -> RebalanceResult:
+    """Load the accounts in scope in bulk, run the engine, route and write the proposed orders
+    in bulk. Idempotent per (key, chunk): a chunk already written is not written again. The run
+    is stamped with the scope's firm and the actor, and stores the scope as typed JSON."""
     import time
 
-    from .models import RebalanceRun, RunChunk, RunStatus
+    from .models import RunChunk, RunStatus
     from .rebalancing import engine as eng
-    from .rebalancing.book import load_book
+    from .rebalancing.book import load_book, scope_count
     from .rebalancing.write import route, write_orders
 
     t0 = time.perf_counter()
     with transaction.atomic():
         run, _ = RebalanceRun.objects.get_or_create(key=key, defaults={
-            "trade_date": trade_date, "dry_run": dry_run, "scope": {"where": where, "params": [str(p) for p in params]}})
+            "trade_date": scope.trade_date, "dry_run": dry_run, "firm_id": scope.firm, "created_by": actor,
+            "scope": scope.as_json()})
         if chunk is not None and RunChunk.objects.filter(run=run, number=chunk).exists():
-            return {"run": run.pk, "chunk": chunk, "skipped": True}
-    from .selectors import account_id_bounds
-
-    if account_id_bounds(where=where, params=params)[2] == 0:  # nothing in scope
-        empty = {"run": run.pk, "accounts": 0, "holdings": 0, "out_of_band": 0, "orders": 0, "fx_orders": 0,
-                 "forwards": 0, "cash_limited": 0, "wash_sale_blocked": 0, "dry_run": dry_run}
+            return RebalanceResult(run=run.pk, chunk=chunk, skipped=True, dry_run=dry_run)
+    if scope_count(scope) == 0:  # nothing in scope
+        empty = RebalanceResult(run=run.pk, dry_run=dry_run, chunk=chunk)
         if not dry_run and chunk is None:
             with transaction.atomic():
                 run = RebalanceRun.objects.select_for_update().get(pk=run.pk)
-                run.status, run.stats, run.finished_at = RunStatus.COMPLETED, empty, timezone.now()
+                run.status, run.stats, run.finished_at = RunStatus.COMPLETED, empty.as_dict(), timezone.now()
                 run.save()
                 record_event(subject=run, event_type="rebalance.proposed", actor=actor, from_state="running",
-                             to_state=run.status, detail=empty)
+                             to_state=run.status, detail=empty.as_dict())
         return empty
     with transaction.atomic():  # one snapshot for every table the book is read from
         _repeatable_read()
-        book = load_book(where=where, params=params, trade_date=trade_date)
+        book = load_book(scope)
     t1 = time.perf_counter()
-    result = eng.rebalance(book.listings, book.currencies, book.accounts, book.lots, book.loss_sales,
-                           engine_params or eng.Params(trade_day=trade_date.toordinal()))
+    proposal = eng.rebalance(book.listings, book.currencies, book.accounts, book.lots, book.loss_sales,
+                             engine_params or eng.Params(trade_day=scope.trade_date.toordinal()))
     t2 = time.perf_counter()
-    stats = {"run": run.pk, "accounts": len(book.account_ids), "holdings": book.positions,
-             "out_of_band": int(result.out_of_band.sum()), "orders": len(result.orders), "fx_orders": len(result.fx),
-             "forwards": len(result.forwards), "cash_limited": int((result.buy_scale < 1).sum()),
-             "wash_sale_blocked": int(result.wash_blocked.sum()), "dry_run": dry_run,
-             "load_detail": book.stats.get("load_detail")}
+    result = RebalanceResult(
+        run=run.pk, dry_run=dry_run, chunk=chunk, accounts=len(book.account_ids), holdings=book.positions,
+        out_of_band=int(proposal.out_of_band.sum()), orders=len(proposal.orders), fx_orders=len(proposal.fx),
+        forwards=len(proposal.forwards), cash_limited=int((proposal.buy_scale < 1).sum()),
+        wash_sale_blocked=int(proposal.wash_blocked.sum()), load_detail=book.stats.get("load_detail"),
+        proposal=proposal, book=book)
+    seconds_route = seconds_copy = seconds_commit = None
     if not dry_run:
         with transaction.atomic():
             if chunk is not None:
@@ -542,19 +608,21 @@ def rebalance_run(*, where: str, params: list, trade_date: dt.date, key: str, dr
                 # waits here on the unique (run, number) row, then skips instead of failing.
                 try:
                     with transaction.atomic():
-                        RunChunk.objects.create(run=run, number=chunk, accounts=stats["accounts"],
-                                                orders=stats["orders"], fx_orders=stats["fx_orders"])
+                        RunChunk.objects.create(run=run, number=chunk, accounts=result.accounts,
+                                                orders=result.orders, fx_orders=result.fx_orders)
                 except IntegrityError:
-                    return {"run": run.pk, "chunk": chunk, "skipped": True}
+                    return RebalanceResult(run=run.pk, chunk=chunk, skipped=True, dry_run=dry_run)
             tw = time.perf_counter()
-            custody, broker = route(book, result.orders)
-            stats["unrouted"] = int((broker < 0).sum())
-            stats["seconds_route"] = round(time.perf_counter() - tw, 3)
+            custody, broker = route(book, proposal.orders)
+            counts = unrouted_counts(book, proposal.orders, custody, broker)
+            result = replace(result, unrouted=counts["unrouted"], not_routed=counts["not_routed"])
+            seconds_route = time.perf_counter() - tw
             tw = time.perf_counter()
-            write_orders(run_id=run.pk, book=book, result=result, custody=custody, broker=broker, chunk=chunk)
-            stats["seconds_copy"] = round(time.perf_counter() - tw, 3)
+            write_orders(run_id=run.pk, book=book, result=proposal, custody=custody, broker=broker, chunk=chunk)
+            seconds_copy = time.perf_counter() - tw
             run = RebalanceRun.objects.select_for_update().get(pk=run.pk)
             before = run.status
+            stats = replace(result, seconds=Timings(route=seconds_route, copy=seconds_copy)).as_dict()
             run.stats = {**run.stats, **({f"chunk_{chunk}": stats} if chunk is not None else stats)}
             if chunk is None:
                 run.status = RunStatus.COMPLETED
@@ -563,12 +631,10 @@ def rebalance_run(*, where: str, params: list, trade_date: dt.date, key: str, dr
             record_event(subject=run, event_type="rebalance.proposed", actor=actor, from_state=before,
                          to_state=run.status, detail=stats)
             tw = time.perf_counter()
-        stats["seconds_commit"] = round(time.perf_counter() - tw, 3)  # deferred key checks run here
+        seconds_commit = time.perf_counter() - tw  # deferred key checks run here
     t3 = time.perf_counter()
-    stats.update(seconds_load=round(t1 - t0, 3), seconds_compute=round(t2 - t1, 3), seconds_write=round(t3 - t2, 3))
-    stats["_result"] = result
-    stats["_book"] = book
-    return stats
+    return replace(result, seconds=Timings(load=t1 - t0, compute=t2 - t1, write=t3 - t2, route=seconds_route,
+                                           copy=seconds_copy, commit=seconds_commit))
 
 
 # --- FX orders --------------------------------------------------------------------------------------

@@ -5,36 +5,32 @@ import datetime as dt
 
 from celery import shared_task
 
+from .rebalancing.scope import RebalanceScope
+
 
 @shared_task(bind=True, max_retries=3, acks_late=True)
-def rebalance_chunk(self, key: str, lo: int, hi: int, chunk: int, trade_date: str, where: str = "1 = 1",
-                    params: list | None = None, dry_run: bool = False) -> dict:
-    """Rebalance active accounts with lo <= id <= hi. A retried or repeated chunk is skipped."""
+def rebalance_chunk(self, key: str, scope: dict, chunk: int, dry_run: bool = False) -> dict:
+    """Rebalance one chunk: `scope` is a `RebalanceScope.as_json()` (ids, an id range and a date;
+    never SQL). A retried or repeated chunk is skipped."""
+    from .rebalancing.scope import RebalanceScope
     from .services import rebalance_run
 
-    stats = rebalance_run(where=f"({where}) AND a.id BETWEEN %s AND %s", params=[*(params or []), lo, hi],
-                          trade_date=dt.date.fromisoformat(trade_date), key=key, chunk=chunk, dry_run=dry_run)
-    stats.pop("_result", None)
-    stats.pop("_book", None)
-    return stats
+    return rebalance_run(scope=RebalanceScope.from_json(scope), key=key, chunk=chunk, dry_run=dry_run).as_dict()
 
 
-def rebalance_in_chunks(*, key: str, trade_date: dt.date, chunk_size: int = 5000, where: str = "1 = 1",
-                        params: list | None = None, dry_run: bool = False) -> list:
-    """Queue one task per chunk of account ids (each chunk is idempotent under `key`)."""
-    from django.db import connection
+def rebalance_in_chunks(*, key: str, scope: RebalanceScope, chunk_size: int = 5000, dry_run: bool = False) -> list:
+    """Queue one task per chunk of account ids (each chunk is idempotent under `key`). The run
+    records the whole scope; each chunk narrows it to an id range."""
+    from .models import RebalanceRun
+    from .rebalancing.book import scope_account_ids
 
-    from accounts.models import Account
-
-    with connection.cursor() as cur:
-        cur.execute(f"SELECT a.id FROM {Account._meta.db_table} a WHERE a.status = 'active' AND ({where}) "
-                    "ORDER BY a.id", params or [])
-        ids = [r[0] for r in cur.fetchall()]
+    RebalanceRun.objects.get_or_create(key=key, defaults={
+        "trade_date": scope.trade_date, "dry_run": dry_run, "firm_id": scope.firm, "scope": scope.as_json()})
+    ids = scope_account_ids(scope)
     results = []
     for n, start in enumerate(range(0, len(ids), chunk_size)):
         part = ids[start:start + chunk_size]
-        results.append(rebalance_chunk.delay(key, part[0], part[-1], n, trade_date.isoformat(), where,
-                                             params or [], dry_run))
+        results.append(rebalance_chunk.delay(key, scope.chunk(int(part[0]), int(part[-1])).as_json(), n, dry_run))
     return results
 
 

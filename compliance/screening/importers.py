@@ -29,7 +29,7 @@ from compliance.exceptions import WatchlistFormatError
 
 from .countries import to_iso2
 
-SOURCES = ("ofac", "un", "uk", "eu", "ftm")
+SOURCES = ("ofac", "un", "uk", "uksl", "eu", "ftm")
 KINDS = ("person", "entity", "vessel", "aircraft")
 
 
@@ -662,6 +662,10 @@ def parse_source(source: str, paths: list[str | Path]) -> list[WatchlistRecord]:
     """Dispatch by source code: ofac takes the whole CSV set, the others one file each."""
     if source == "ofac":
         return parse_ofac(paths)
+    if source == "uksl":  # the UK Sanctions List (FCDO), its own module
+        from .uk_sanctions_list import parse_uksl
+
+        return parse_uksl(paths[0])
     parser = {"un": parse_un, "uk": parse_uk, "eu": parse_eu, "ftm": parse_ftm}.get(source)
     if parser is None:
         raise WatchlistFormatError(file=", ".join(map(str, paths)), line=None, field="source",

@@ -3,7 +3,7 @@ pre-filled PDF. Thin: the services decide."""
 from __future__ import annotations
 
 from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiTypes, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -55,12 +55,18 @@ class TaxFormViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
                                          cure_documents=data.validated_data.get("cure_documents"))
         return Response(TaxFormSerializer(form).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY})
+    @extend_schema(
+        parameters=[OpenApiParameter("reveal", OpenApiTypes.BOOL, description="Show TINs and dates of birth in "
+                                     "full (roles that may see sensitive values only; audited)")],
+        responses={(200, "application/pdf"): OpenApiTypes.BINARY},
+    )
     @action(detail=True, methods=["get"])
     def pdf(self, request, pk=None):
-        from .documents import render_tax_form_pdf
-
+        """The pre-filled form. Sensitive values are masked unless `?reveal=true` (audited)."""
         form = self.get_object()
-        response = HttpResponse(render_tax_form_pdf(form), content_type="application/pdf")
+        reveal = str(request.query_params.get("reveal", "")).lower() in {"1", "true", "yes"}
+        pdf = services.tax_form_pdf_for(form=form, actor=request.user, reveal=reveal)
+        response = HttpResponse(pdf, content_type="application/pdf")
         response["Content-Disposition"] = f'attachment; filename="tax-form-{form.pk}.pdf"'
+        response["Cache-Control"] = "private, no-store"
         return response

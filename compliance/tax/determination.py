@@ -60,16 +60,53 @@ class RequiredForm:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class UsStatus:
+    """Whether a party is a US person, and on what basis (for the officer and the audit)."""
+
+    us_person: bool
+    basis: str  # citizenship | lawful_permanent_resident | substantial_presence | residence | tax_residence | organisation | ""
+    source: str
+
+
+def us_person_status(
+    *, kind: str, nationalities: list[str], residence_country: str, incorporation_country: str,
+    tax_residences: list[str], lawful_permanent_resident: bool = False, substantial_presence: bool = False,
+    rules: dict[str, Any] | None = None,
+) -> UsStatus:
+    """US-person status under IRC 7701(a)(30): an individual by citizenship, a green card
+    (7701(b)(1)(A)(i)), substantial presence (7701(b)(1)(A)(ii), (b)(3)), living in the United
+    States or declaring US tax residence; an entity by place of organisation (7701(a)(4)).
+    "United States" means the States and DC (7701(a)(9)): a territory corporation is foreign,
+    and a non-citizen resident of a territory is not a US person."""
+    table = (rules or rulefiles.form_rules())["us_person"]
+    if kind != "individual":
+        if (incorporation_country or "").upper() in set(table["organisation_codes"]):
+            return UsStatus(True, "organisation", "IRC 7701(a)(4), (a)(30)(C)")
+        return UsStatus(False, "", "IRC 7701(a)(4), (a)(5), (a)(9)")
+    if {c.upper() for c in nationalities} & set(table["citizenship_codes"]):
+        return UsStatus(True, "citizenship", "IRC 7701(a)(30)(A) (citizen)")
+    if lawful_permanent_resident:
+        return UsStatus(True, "lawful_permanent_resident", "IRC 7701(a)(30)(A), 7701(b)(1)(A)(i) (green card)")
+    if substantial_presence:
+        return UsStatus(True, "substantial_presence", "IRC 7701(a)(30)(A), 7701(b)(1)(A)(ii), 7701(b)(3)")
+    if (residence_country or "").upper() in set(table["residence_codes"]):
+        return UsStatus(True, "residence", "IRC 7701(b)(1)(A) (resident of the United States)")
+    if {c.upper() for c in tax_residences} & set(table["residence_codes"]):
+        return UsStatus(True, "tax_residence", "IRC 7701(b)(1)(A) (declared US tax residence)")
+    return UsStatus(False, "", "IRC 7701(a)(30), 7701(b)(1)(B)")
+
+
 def is_us_person(
     *, kind: str, nationalities: list[str], residence_country: str, incorporation_country: str,
-    tax_residences: list[str], rules: dict[str, Any] | None = None,
+    tax_residences: list[str], lawful_permanent_resident: bool = False, substantial_presence: bool = False,
+    rules: dict[str, Any] | None = None,
 ) -> bool:
-    codes = set((rules or rulefiles.form_rules())["us_person"]["us_codes"])
-    if kind == "individual":
-        return bool(codes & {c.upper() for c in nationalities}) or residence_country.upper() in codes or bool(
-            codes & {c.upper() for c in tax_residences}
-        )
-    return incorporation_country.upper() in codes
+    return us_person_status(
+        kind=kind, nationalities=nationalities, residence_country=residence_country,
+        incorporation_country=incorporation_country, tax_residences=tax_residences,
+        lawful_permanent_resident=lawful_permanent_resident, substantial_presence=substantial_presence, rules=rules,
+    ).us_person
 
 
 def classify_entity(
@@ -86,8 +123,54 @@ def classify_entity(
     return result
 
 
-def is_crs_jurisdiction(country: str, rules: dict[str, Any] | None = None) -> bool:
-    return (country or "").upper() in set((rules or rulefiles.form_rules())["crs_jurisdictions"]["countries"])
+def crs_jurisdiction(country: str, on: dt.date | None = None) -> dict[str, Any] | None:
+    """The row of the CRS participating-jurisdiction list (crs_jurisdictions.yaml) for `country`
+    when it is participating on `on` (today when None), else None."""
+    row = rulefiles.crs_jurisdictions()["jurisdictions"].get((country or "").upper())
+    if row is None:
+        return None
+    on = on or dt.date.today()
+    if row["effective_from"] > on or (row.get("effective_to") and row["effective_to"] < on):
+        return None
+    return row
+
+
+def is_crs_jurisdiction(country: str, rules: dict[str, Any] | None = None, *, on: dt.date | None = None) -> bool:
+    """A booking centre in a CRS participating jurisdiction on `on` (the authoritative list in
+    crs_jurisdictions.yaml; rule packs read it and do not override it)."""
+    return crs_jurisdiction(country, on) is not None
+
+
+def build_facts(
+    *, ref: str, name: str, kind: str, client_type: str, booking_centre: str, on: dt.date | None = None,
+    nationalities: list[str] | tuple[str, ...] = (), residence_country: str = "", incorporation_country: str = "",
+    tax_residences: list[str] | tuple[str, ...] = (), lawful_permanent_resident: bool = False,
+    substantial_presence: bool = False, listed: bool = False, regulated_fi: bool = False,
+    effectively_connected: bool = False, classification: dict[str, Any] | None = None,
+    controlling_persons: tuple[PersonRef, ...] = (), rules: dict[str, Any] | None = None,
+) -> PartyFacts:
+    """The facts the form rules test, from what is known of a party: US status (7701), entity
+    classification (defaults by client type, or `classification` from a valid self-certification),
+    and whether the booking centre participates in CRS on `on` (crs_jurisdictions.yaml)."""
+    rules = rules or rulefiles.form_rules()
+    us = us_person_status(kind=kind, nationalities=list(nationalities), residence_country=residence_country,
+                          incorporation_country=incorporation_country, tax_residences=list(tax_residences),
+                          lawful_permanent_resident=lawful_permanent_resident,
+                          substantial_presence=substantial_presence, rules=rules)
+    cls: dict[str, Any] = {}
+    if kind == "entity":
+        cls = classify_entity(client_type=client_type, listed=listed, regulated_fi=regulated_fi, rules=rules)
+        cls.update(classification or {})
+    return PartyFacts(
+        ref=ref, name=name, kind=kind, client_type=client_type, us_person=us.us_person,
+        booking_centre=(booking_centre or "").upper(),
+        booking_centre_crs=is_crs_jurisdiction(booking_centre, on=on),
+        intermediary=bool(cls.get("intermediary")),
+        effectively_connected=effectively_connected,
+        passive_nfe=cls.get("crs") == "passive_nfe",
+        chapter3_status=cls.get("ch3", ""), chapter4_status=cls.get("ch4", ""),
+        crs_classification=cls.get("crs", ""), controlling_persons=controlling_persons if kind == "entity" else (),
+    )
 
 
 def _matches(when: dict[str, Any], facts: dict[str, Any]) -> bool:

@@ -13,6 +13,8 @@ from django.utils import timezone
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher
 
+from onboarding.crypto import mask
+from onboarding.masking import mask_sensitive
 from onboarding.models import AuditEvent, Document, OnboardingCase, OwnershipLink
 
 from .forms_catalogue import FORM_TYPES
@@ -49,8 +51,10 @@ def _humanise(value: str) -> str:
     return " ".join(ACRONYMS.get(w, w) for w in str(value or "").split("_"))
 
 
-def tax_form_context(form: TaxForm) -> dict[str, Any]:
-    d = form.data or {}
+def tax_form_context(form: TaxForm, *, reveal: bool = False) -> dict[str, Any]:
+    """The form's context; TINs and dates of birth masked unless `reveal` (which only the audited
+    reveal in services.tax_form_pdf_for passes)."""
+    d = (form.data or {}) if reveal else mask_sensitive(form.data or {})
     claim = d.get("treaty_claim") or {}
     codes = [c for c in (d.get("exempt_payee_code"), d.get("fatca_exemption_code")) if c]
     tin_type = d.get("tin_type") or ("EIN" if form.party.kind == "entity" else "SSN / ITIN")
@@ -72,13 +76,13 @@ def tax_form_context(form: TaxForm) -> dict[str, Any]:
     }
 
 
-def render_tax_form_html(form: TaxForm) -> str:
-    return render_to_string(f"tax/form_{form.form_type}.html", tax_form_context(form))
+def render_tax_form_html(form: TaxForm, *, reveal: bool = False) -> str:
+    return render_to_string(f"tax/form_{form.form_type}.html", tax_form_context(form, reveal=reveal))
 
 
-def render_tax_form_pdf(form: TaxForm) -> bytes:
-    """A clearly laid-out, pre-filled form ready to sign."""
-    return html_to_pdf(render_tax_form_html(form))
+def render_tax_form_pdf(form: TaxForm, *, reveal: bool = False) -> bytes:
+    """A clearly laid-out, pre-filled form ready to sign (sensitive values masked unless `reveal`)."""
+    return html_to_pdf(render_tax_form_html(form, reveal=reveal))
 
 
 def _ownership(case: OnboardingCase) -> tuple[list[dict[str, Any]], str]:
@@ -112,7 +116,17 @@ def _outstanding(case: OnboardingCase) -> tuple[list[Any], str]:
         return items, f"Registered providers only (the rule-pack evaluator was not available: {exc.__class__.__name__})."
 
 
-def case_file_context(case: OnboardingCase) -> dict[str, Any]:
+def _identifier_rows(party, reveal: bool) -> list[dict[str, Any]]:
+    return [{"get_kind_display": i.get_kind_display(), "country": i.country,
+             "value": i.value if reveal else mask(i.value), "validator": i.validator} for i in party.identifiers.all()]
+
+
+def _residence_rows(party, reveal: bool) -> list[dict[str, Any]]:
+    return [{"country": t.country, "tin": t.tin if reveal else mask(t.tin), "no_tin_reason": t.no_tin_reason,
+             "no_tin_explanation": getattr(t, "no_tin_explanation", "")} for t in party.tax_residences.all()]
+
+
+def case_file_context(case: OnboardingCase, *, reveal: bool = False) -> dict[str, Any]:
     party = case.party
     owners, ownership_note = _ownership(case)
     outstanding, requirements_note = _outstanding(case)
@@ -145,8 +159,10 @@ def case_file_context(case: OnboardingCase) -> dict[str, Any]:
         "packs": ", ".join(case.rule_pack_versions or []),
         "generated": timezone.now(),
         "addresses": list(party.addresses.all()),
-        "identifiers": list(party.identifiers.all()),
-        "tax_residences": list(party.tax_residences.all()),
+        "identifiers": _identifier_rows(party, reveal),
+        "tax_residences": _residence_rows(party, reveal),
+        "date_of_birth": (party.date_of_birth if reveal else "••••-••-••")
+        if party.date_of_birth else "",
         "owners": owners,
         "ownership_note": ownership_note,
         "outstanding": outstanding,
@@ -159,6 +175,7 @@ def case_file_context(case: OnboardingCase) -> dict[str, Any]:
     }
 
 
-def render_case_file_pdf(case: OnboardingCase) -> bytes:
-    """Party, ownership, requirements and how each was met, screening decisions, audit trail."""
-    return html_to_pdf(render_to_string("tax/case_file.html", case_file_context(case)))
+def render_case_file_pdf(case: OnboardingCase, *, reveal: bool = False) -> bytes:
+    """Party, ownership, requirements and how each was met, screening decisions, audit trail
+    (sensitive values masked unless `reveal`)."""
+    return html_to_pdf(render_to_string("tax/case_file.html", case_file_context(case, reveal=reveal)))

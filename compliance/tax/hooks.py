@@ -23,6 +23,7 @@ def outstanding_tax_forms(case: Any) -> list[Outstanding]:
                 source=req.source,
                 detail={"form_type": req.form, "why": why, "latest_form": latest.pk if latest else None,
                         "for": req.for_ref, **req.detail},
+                citation={"rule": req.code, "pack": "", "source": req.source, "effective_from": ""},
             )
         )
     return items

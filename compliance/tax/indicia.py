@@ -25,6 +25,11 @@ class PartyContext:
     standing_instruction_countries: tuple[str, ...] = ()
     passive_nfe: bool = False
     controlling_person_refs: tuple[str, ...] = ()
+    lawful_permanent_resident: bool = False  # holds a US green card (IRC 7701(b)(1)(A)(i))
+    substantial_presence: bool = False  # meets the substantial presence test (IRC 7701(b)(3))
+    # Owners KYC knows to be US persons, with their effective percentage of the entity:
+    # ((name, "15.00"), ...). Checked against a passive NFFE's owner certification.
+    kyc_us_owners: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -57,7 +62,9 @@ def find_indicia(
     """US indicia on a W-8: US address, US phone (and no non-US phone), US place of birth,
     standing instructions to a US account."""
     table = (rules or rulefiles.form_rules())["indicia"]
-    us_codes = set((rules or rulefiles.form_rules())["us_person"]["us_codes"])
+    address_codes = set(table["address_codes"])
+    birth_codes = set(table["place_of_birth_codes"])
+    instruction_codes = set(table["standing_instruction_codes"])
     kinds = table["kinds"]
 
     def make(code: str, evidence: str) -> Indicium:
@@ -69,8 +76,8 @@ def find_indicia(
         (name, (form_data.get(name) or {}).get("country", ""))
         for name in ("permanent_address", "mailing_address", "residence_address")
     ]
-    address_hits = [c for c in party.address_countries if c.upper() in us_codes]
-    address_hits += [f"{n} on the form" for n, c in form_countries if c and c.upper() in us_codes]
+    address_hits = [c for c in party.address_countries if c.upper() in address_codes]
+    address_hits += [f"{n} on the form" for n, c in form_countries if c and c.upper() in address_codes]
     if address_hits:
         found.append(make("us_address", "US address: " + ", ".join(sorted(set(address_hits)))))
     phones = [p for p in party.phones if p] + [p for p in [form_data.get("phone", "")] if p]
@@ -78,12 +85,12 @@ def find_indicia(
     if us_phones and len(us_phones) == len(phones):
         found.append(make("us_phone", "US telephone number: " + ", ".join(us_phones)))
     pob = (form_data.get("place_of_birth_country") or party.place_of_birth_country or "").upper()
-    if pob in us_codes:
+    if pob in birth_codes:
         found.append(make("us_place_of_birth", f"place of birth {pob}"))
     si = [c.upper() for c in party.standing_instruction_countries] + [
         str(c).upper() for c in form_data.get("standing_instruction_countries", [])
     ]
-    if any(c in us_codes for c in si):
+    if any(c in instruction_codes for c in si):
         found.append(make("us_standing_instruction", "standing instruction to a US account"))
     return found
 

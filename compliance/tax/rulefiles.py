@@ -141,14 +141,13 @@ def load_form_rules(path: Path | None = None) -> dict[str, Any]:
     path = path or RULES_DIR / "form_rules.yaml"
     data = _read(path)
     validate_form_rules(data, name=path.name)
-    for section in ("crs_jurisdictions", "entity_classification", "us_person", "indicia"):
+    for section in ("entity_classification", "us_person", "indicia"):
         if section not in data:
             raise TaxRuleFileInvalid(f"{path.name}: missing section '{section}'", detail={"file": path.name})
         _require(path, section, data[section], ("source", "effective_from"))
-    for i, code in enumerate(data["crs_jurisdictions"].get("countries") or []):
-        _country(path, f"crs_jurisdictions.countries[{i}]", code)
-    for i, code in enumerate(data["us_person"].get("us_codes") or []):
-        _country(path, f"us_person.us_codes[{i}]", code)
+    for key in ("organisation_codes", "residence_codes", "citizenship_codes", "territories"):
+        for i, code in enumerate(data["us_person"].get(key) or []):
+            _country(path, f"us_person.{key}[{i}]", code)
     for form, row in (data.get("validity") or {}).items():
         if isinstance(row, dict):
             _require(path, f"validity.{form}", row, ("source", "effective_from"))
@@ -168,6 +167,39 @@ def load_tins(path: Path | None = None) -> dict[str, Any]:
                 f"{path.name}: countries.{cc}: needs 'modules' or 'pattern'", detail={"file": path.name, "row": cc}
             )
     return data
+
+
+def load_crs_jurisdictions(path: Path | None = None) -> dict[str, Any]:
+    """The CRS participating-jurisdiction list, flattened to {country: row} (each row with its
+    own source, effective_from and first_exchange)."""
+    path = path or RULES_DIR / "crs_jurisdictions.yaml"
+    data = _read(path)
+    groups = data.get("groups")
+    if not isinstance(groups, list) or not groups:
+        raise TaxRuleFileInvalid(f"{path.name}: 'groups' must be a non-empty list", detail={"file": path.name})
+    table: dict[str, dict[str, Any]] = {}
+    for i, group in enumerate(groups, start=1):
+        where = f"groups[{i}]"
+        _require(path, where, group, ("source", "effective_from", "first_exchange"))
+        for code in group.get("countries") or []:
+            cc = _country(path, f"{where}.countries", code)
+            if cc in table:
+                raise TaxRuleFileInvalid(f"{path.name}: {where}: {cc} listed twice",
+                                         detail={"file": path.name, "row": where, "field": "countries"})
+            table[cc] = {"country": cc, "source": group["source"], "effective_from": group["effective_from"],
+                         "effective_to": group.get("effective_to"), "first_exchange": group["first_exchange"],
+                         "verified": group.get("verified", True)}
+    for cc in data.get("not_participating") or {}:
+        if cc in table:
+            raise TaxRuleFileInvalid(f"{path.name}: {cc} is both participating and not participating",
+                                     detail={"file": path.name, "row": cc})
+    return {"source": data.get("source", ""), "jurisdictions": table,
+            "not_participating": dict(data.get("not_participating") or {})}
+
+
+@cache
+def crs_jurisdictions() -> dict[str, Any]:
+    return load_crs_jurisdictions()
 
 
 @cache

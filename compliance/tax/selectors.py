@@ -17,9 +17,9 @@ from .determination import (
     PartyFacts,
     PersonRef,
     RequiredForm,
+    build_facts,
     classify_entity,
     determine_forms,
-    is_crs_jurisdiction,
     is_us_person,
 )
 from .exceptions import TaxRuleFileInvalid
@@ -144,7 +144,31 @@ def party_context(party: Party, *, standing_instruction_countries: tuple[str, ..
         address_countries=tuple(a.country for a in party.addresses.all()),
         phones=tuple(p for p in [party.phone] if p),
         standing_instruction_countries=standing_instruction_countries,
+        lawful_permanent_resident=party.us_lawful_permanent_resident,
+        substantial_presence=party.us_substantial_presence,
+        kyc_us_owners=kyc_us_owners(party),
     )
+
+
+def kyc_us_owners(party: Party) -> tuple[tuple[str, str], ...]:
+    """Natural persons KYC records as owning the entity (effective percentage, through every
+    chain) who are US persons: checked against a passive NFFE's owner certification."""
+    if party.kind != PartyKind.ENTITY:
+        return ()
+    from onboarding.selectors import ownership_of
+
+    shares = ownership_of(party).shares
+    people = Party.objects.filter(pk__in=[pk for pk in shares if pk != party.pk], kind=PartyKind.PERSON
+                                  ).prefetch_related("tax_residences")
+    found = []
+    for person in people:
+        if is_us_person(kind="individual", nationalities=list(person.nationalities or []),
+                        residence_country=person.residence_country, incorporation_country="",
+                        tax_residences=[t.country for t in person.tax_residences.all()],
+                        lawful_permanent_resident=person.us_lawful_permanent_resident,
+                        substantial_presence=person.us_substantial_presence):
+            found.append((person.display_name, f"{Decimal(shares[person.pk].effective).quantize(Decimal('0.01'))}"))
+    return tuple(sorted(found))
 
 
 def controlling_persons(party: Party) -> list[tuple[Party, str]]:
@@ -185,48 +209,36 @@ def _valid_form(party: Party, form_type: str, on: dt.date) -> TaxForm | None:
 
 def party_facts(party: Party, *, booking_centre: str, effectively_connected: bool | None = None,
                 crs_participating: bool | None = None) -> PartyFacts:
-    rules = rulefiles.form_rules()
+    """The facts the form rules test. Whether the booking centre takes CRS self-certifications
+    comes from the one CRS list (crs_jurisdictions.yaml); a rule pack's `crs_participating` is
+    not an override (`rulepacks check` reports a pack that disagrees with the list)."""
+    today = timezone.localdate()
     kind = "individual" if party.kind == PartyKind.PERSON else "entity"
-    us = is_us_person(
-        kind=kind,
-        nationalities=list(party.nationalities or []),
-        residence_country=party.residence_country,
-        incorporation_country=party.country_of_incorporation,
-        tax_residences=[t.country for t in party.tax_residences.all()],
-        rules=rules,
-    )
-    cls: dict[str, Any] = {}
+    classification: dict[str, Any] = {}
     cps: tuple[PersonRef, ...] = ()
     if kind == "entity":
-        cls = classify_entity(client_type=party.client_type, listed=party.is_listed,
-                              regulated_fi=party.is_regulated_fi, rules=rules)
         # A valid self-certification overrides the defaults.
-        today = timezone.localdate()
         ent = _valid_form(party, "CRS_ENT", today)
         if ent and ent.data.get("crs_classification"):
-            cls["crs"] = ent.data["crs_classification"]
+            classification["crs"] = ent.data["crs_classification"]
         w8 = _valid_form(party, "W8BENE", today)
         if w8:
-            cls["ch3"], cls["ch4"] = w8.chapter3_status or cls["ch3"], w8.chapter4_status or cls["ch4"]
+            if w8.chapter3_status:
+                classification["ch3"] = w8.chapter3_status
+            if w8.chapter4_status:
+                classification["ch4"] = w8.chapter4_status
         cps = tuple(PersonRef(party_ref(p), p.display_name, role) for p, role in controlling_persons(party))
     if effectively_connected is None:
-        effectively_connected = _valid_form(party, "W8ECI", timezone.localdate()) is not None
-    return PartyFacts(
-        ref=party_ref(party),
-        name=party.display_name,
-        kind=kind,
-        client_type=party.client_type,
-        us_person=us,
-        booking_centre=booking_centre.upper(),
-        booking_centre_crs=(is_crs_jurisdiction(booking_centre, rules) if crs_participating is None
-                            else crs_participating),
-        intermediary=bool(cls.get("intermediary")),
-        effectively_connected=effectively_connected,
-        passive_nfe=cls.get("crs") == "passive_nfe",
-        chapter3_status=cls.get("ch3", ""),
-        chapter4_status=cls.get("ch4", ""),
-        crs_classification=cls.get("crs", ""),
-        controlling_persons=cps,
+        effectively_connected = _valid_form(party, "W8ECI", today) is not None
+    return build_facts(
+        ref=party_ref(party), name=party.display_name, kind=kind, client_type=party.client_type,
+        booking_centre=booking_centre, on=today, nationalities=list(party.nationalities or []),
+        residence_country=party.residence_country, incorporation_country=party.country_of_incorporation,
+        tax_residences=[t.country for t in party.tax_residences.all()],
+        lawful_permanent_resident=party.us_lawful_permanent_resident,
+        substantial_presence=party.us_substantial_presence, listed=party.is_listed,
+        regulated_fi=party.is_regulated_fi, effectively_connected=effectively_connected,
+        classification=classification, controlling_persons=cps,
     )
 
 
@@ -291,7 +303,9 @@ def payee_status(party: Party, *, on: dt.date | None = None) -> PayeeStatus:
     us = is_us_person(kind=kind, nationalities=list(party.nationalities or []),
                       residence_country=party.residence_country,
                       incorporation_country=party.country_of_incorporation,
-                      tax_residences=[t.country for t in party.tax_residences.all()])
+                      tax_residences=[t.country for t in party.tax_residences.all()],
+                      lawful_permanent_resident=party.us_lawful_permanent_resident,
+                      substantial_presence=party.us_substantial_presence)
     wanted = ["W9"] if us else sorted(W8_FORMS)
     form = (
         TaxForm.objects.filter(party=party, form_type__in=wanted, status=TaxFormStatus.VALID)
@@ -300,9 +314,15 @@ def payee_status(party: Party, *, on: dt.date | None = None) -> PayeeStatus:
         .first()
     )
     if form is None:
-        return PayeeStatus(us_person=us, documented=False)
+        # Presumption rules (1.1441-1(b)(3)): an entity organised abroad has foreign indicia; an
+        # individual is presumed foreign only on an offshore obligation (an account booked outside
+        # the United States, 1.6049-5(d)(2)), otherwise a US non-exempt recipient.
+        booking = (party.firm.home_jurisdiction or "").upper()
+        presumed_foreign = (not us) and (kind == "entity" or booking not in ("", "US"))
+        return PayeeStatus(us_person=us, documented=False, kind=kind, presumed_foreign=presumed_foreign)
     return PayeeStatus(
         us_person=us,
+        kind=kind,
         documented=True,
         certified_tin=form.certified_tin,
         exempt=form.exempt_payee,

@@ -201,12 +201,17 @@ def tax_form_validate(*, form: TaxForm, actor: User | None = None, today: dt.dat
                            cure_documents=form.cure_documents)
     before = form.status
     form.indicia = [i.as_dict() for i in result.indicia]
-    form.validation_errors = [e.as_dict() for e in result.errors]
+    form.validation_errors = [e.as_dict() for e in result.errors] + [
+        dict(w.as_dict(), severity="warning") for w in result.warnings
+    ]
     form.valid_until = result.valid_until
     form.party_snapshot = selectors.party_snapshot(party)
     if result.ok:
         form.accept()
-        form.status_reason = ""
+        # A failed treaty claim falls alone: the form stays valid, the claim is not recorded.
+        form.status_reason = "; ".join(w.message for w in result.warnings)[:2000]
+        form.treaty_country = ""
+        form.treaty_income_types = []
         form.chapter3_status = str(form.data.get("chapter3_status", ""))
         form.chapter4_status = str(form.data.get("chapter4_status", ""))
         form.certified_tin = form.form_type == "W9" and bool(form.data.get("certified")) and bool(form.data.get("tin"))
@@ -230,7 +235,9 @@ def tax_form_validate(*, form: TaxForm, actor: User | None = None, today: dt.dat
                    detail={"by": form.pk})
         form.save()
         _event(form, "tax_form.validated", actor=actor, from_state=before,
-               detail={"valid_until": str(form.valid_until or ""), "indicia": [i.code for i in result.indicia]})
+               detail={"valid_until": str(form.valid_until or ""), "indicia": [i.code for i in result.indicia],
+                       "treaty_claim_removed": result.treaty_claim_removed,
+                       "indefinite_validity": result.indefinite_validity})
     else:
         form.reject()
         problems = [e.message for e in result.errors] + [
@@ -401,3 +408,24 @@ def tax_report_record(
                  detail={"year": year, "receiving": receiving_country, "reported": reported,
                          "exceptions": len([e for e in exceptions if e.get("severity") == "error"])})
     return run
+
+
+# --- Sensitive values in PDFs (the one masking rule, onboarding.masking) ----------------------
+
+
+@transaction.atomic
+def tax_form_pdf_for(*, form: TaxForm, actor: User | None, reveal: bool = False) -> bytes:
+    """The form's PDF for `actor`: masked, or -- when `reveal` is asked for by a role that may see
+    sensitive values -- in full, with an audit event saying who revealed it."""
+    from onboarding.exceptions import NotFound, PermissionDenied
+    from onboarding.masking import may_reveal
+
+    from .documents import render_tax_form_pdf
+
+    if actor is not None and not (actor.is_superuser or actor.is_platform_officer) and actor.firm_id != form.firm_id:
+        raise NotFound("not found")
+    if reveal:
+        if actor is not None and not may_reveal(actor):
+            raise PermissionDenied("your role may not see sensitive values")
+        _event(form, "tax_form.sensitive_revealed", actor=actor, detail={"rendering": "pdf"})
+    return render_tax_form_pdf(form, reveal=reveal)

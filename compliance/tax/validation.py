@@ -34,6 +34,15 @@ class ValidationResult:
     valid_until: dt.date | None = None
     tins: list[dict[str, Any]] = field(default_factory=list)
     treaty_rate: str | None = None
+    # Defects that remove a part of the form without making it unreliable: a failed treaty claim
+    # falls alone (the statutory rate then applies to FDAP income, while the form still
+    # establishes foreign status, e.g. for gross proceeds under 1.6045-1(g)).
+    warnings: list[Issue] = field(default_factory=list)
+    treaty_claim_removed: bool = False
+    indefinite_validity: str = ""  # the 1.1441-1(e)(4)(ii)(B) basis when the form does not expire
+
+    def warn(self, field_name: str, code: str, message: str) -> None:
+        self.warnings.append(Issue(field_name, code, message))
 
     @property
     def ok(self) -> bool:
@@ -54,7 +63,17 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "CRS_CP": ("name", "date_of_birth", "residence_address", "tax_residences", "entity_name", "role"),
 }
 ADDRESS_FIELDS = ("line1", "city", "country")
-PO_BOX = re.compile(r"\b(P\.?\s?O\.?\s?BOX|POSTFACH|BOITE POSTALE|APARTADO)\b", re.IGNORECASE)
+# A permanent residence address may not be a P.O. box (including "GPO Box", a General Post Office
+# box) or an in-care-of address (Instructions for Form W-8BEN line 3 / W-8BEN-E line 6). Lookarounds,
+# not \b: "GPO" has no word boundary before its P.
+PO_BOX = re.compile(
+    r"(?<![A-Z0-9])(?:G\.?\s?)?P\.?\s?O\.?\s?BOX(?![A-Z])|(?<![A-Z])POST\s+OFFICE\s+BOX(?![A-Z])"
+    r"|(?<![A-Z])POSTFACH(?![A-Z])|(?<![A-Z])BO[IÎ]TE\s+POSTALE(?![A-Z])|(?<![A-Z])APARTADO(?![A-Z])"
+    r"|(?<![A-Z0-9])C\s*/\s*O(?![A-Z0-9])|(?<![A-Z])(?:IN\s+)?CARE\s+OF(?![A-Z])",
+    re.IGNORECASE,
+)
+# A substantial US owner owns more than 10% (IRC 1473(2)(A); Treas. Reg. 1.1473-1(b)(1)).
+SUBSTANTIAL_OWNER_PERCENT = 10
 
 
 def _check_address(result: ValidationResult, name: str, value: Any, *, no_po_box: bool = False) -> None:
@@ -64,7 +83,7 @@ def _check_address(result: ValidationResult, name: str, value: Any, *, no_po_box
     for f in ADDRESS_FIELDS:
         if not str(value.get(f, "")).strip():
             result.add(f"{name}.{f}", "required", f"{name.replace('_', ' ')}: {f} is required")
-    if no_po_box and PO_BOX.search(str(value.get("line1", ""))):
+    if no_po_box and any(PO_BOX.search(str(value.get(part, "") or "")) for part in ("line1", "line2")):
         result.add(f"{name}.line1", "po_box", "a permanent residence address cannot be a P.O. box or in-care-of address")
 
 
@@ -101,10 +120,25 @@ def _check_signature(result: ValidationResult, form_type: str, signed_on: dt.dat
         result.add("signer_name", "required", "the name of the person signing is required")
     if form_type in W8_FORMS | {"W9"} and not data.get("certified"):
         result.add("certified", "required", "the penalties-of-perjury certification must be given")
-    until = valid_until(form_type, signed_on)
+    until = valid_until(form_type, signed_on, data=data)
     result.valid_until = until
     if until is not None and until < today:
         result.add("signed_on", "expired", f"a {form_type} signed on {signed_on} expired on {until}")
+
+
+def _check_owners_against_kyc(result: ValidationResult, data: dict[str, Any], party: PartyContext) -> None:
+    """A passive NFFE's owner certification must agree with what KYC knows: a US owner of more
+    than 10% (IRC 1473(2)(A)) that the form omits, or a "no substantial US owners" certification
+    while KYC records one, makes the form unreliable (Treas. Reg. 1.1471-3(e)(1): reason to know)."""
+    listed = {str(o.get("name", "")).strip().upper() for o in data.get("substantial_us_owners") or []}
+    for name, pct in party.kyc_us_owners:
+        if float(pct) <= SUBSTANTIAL_OWNER_PERCENT:
+            continue
+        if data.get("no_substantial_us_owners") or name.strip().upper() not in listed:
+            result.add("substantial_us_owners", "owner_contradicted",
+                       f"KYC records {name}, a US person owning {pct}% (more than 10%, IRC 1473(2)(A)), whom the "
+                       "form does not list as a substantial US owner: the certification is unreliable "
+                       "(Treas. Reg. 1.1471-3(e)(1))")
 
 
 def validate_form(
@@ -165,14 +199,20 @@ def validate_form(
                            "a foreign TIN is required unless the form states it is not legally required")
             claim = data.get("treaty_claim")
             if claim:
+                # A defective claim removes the claim, not the form (Treas. Reg. 1.1441-6(b)(1): the
+                # reduced rate needs a valid claim; the form still establishes foreign status).
                 check = check_treaty_claim(claim, residence_country=residence, on=signed_on or today)
-                if check.valid:
-                    result.treaty_rate = str(check.rate)
-                    if form_type == "W8BENE" and not data.get("lob_test"):
-                        result.add("lob_test", "required",
-                                   "an entity claiming treaty benefits must state its limitation-on-benefits test")
+                if not check.valid:
+                    result.warn("treaty_claim", "treaty_invalid",
+                                f"treaty claim removed: {check.message}; the statutory rate applies to FDAP income")
+                    result.treaty_claim_removed = True
+                elif form_type == "W8BENE" and not data.get("lob_test"):
+                    result.warn("lob_test", "required",
+                                "treaty claim removed: an entity claiming treaty benefits must state its "
+                                "limitation-on-benefits test (Form W-8BEN-E line 14b)")
+                    result.treaty_claim_removed = True
                 else:
-                    result.add("treaty_claim", "treaty_invalid", check.message)
+                    result.treaty_rate = str(check.rate)
         if form_type in {"W8BENE", "W8IMY"}:
             ch3_allowed = statuses["chapter3_beneficial_owner"] if form_type == "W8BENE" else statuses["chapter3_intermediary"]
             if data.get("chapter3_status") and data["chapter3_status"] not in ch3_allowed:
@@ -194,6 +234,7 @@ def validate_form(
                         result.add(f"substantial_us_owners[{i}]", "required", "each substantial US owner needs a name and a US TIN")
                     elif not validate_tin("US", owner["tin"]).valid:
                         result.add(f"substantial_us_owners[{i}].tin", "tin_invalid", "US TIN of substantial owner is not valid")
+                _check_owners_against_kyc(result, data, party)
             if form_type == "W8IMY" and not data.get("withholding_statement"):
                 result.add("withholding_statement", "required",
                            "a W-8IMY needs a withholding statement allocating payments to the underlying owners")
@@ -223,11 +264,22 @@ def validate_form(
                                           entity=False)
         if form_type == "CRS_CP" and data.get("role") not in statuses["crs_controlling_person_types"]:
             result.add("role", "invalid", "controlling person type must be one of CRS801-CRS813")
-    us_codes = set(rules["us_person"]["us_codes"])
+    citizen_codes = set(rules["us_person"]["citizenship_codes"])
     if form_type in W8_FORMS and (
-        str(data.get("citizenship", "")).upper() in us_codes or us_codes & {c.upper() for c in party.nationalities}
+        str(data.get("citizenship", "")).upper() in citizen_codes
+        or citizen_codes & {c.upper() for c in party.nationalities}
     ):
         result.add("citizenship", "us_person", "a US citizen is a US person and gives a Form W-9, not a W-8")
+    elif form_type in W8_FORMS and party.kind == "individual" and party.lawful_permanent_resident:
+        result.add("form_type", "us_person", "a lawful permanent resident (green card holder) is a US person "
+                   "(IRC 7701(b)(1)(A)(i)) and gives a Form W-9, not a W-8")
+    elif form_type in W8_FORMS and party.kind == "individual" and party.substantial_presence:
+        result.add("form_type", "us_person", "an individual meeting the substantial presence test is a US person "
+                   "(IRC 7701(b)(1)(A)(ii), (b)(3)) and gives a Form W-9, not a W-8")
+    if form_type in W8_FORMS:
+        from .validity import indefinite_basis
+
+        result.indefinite_validity = indefinite_basis(form_type, data, rules)
     if form_type == "W8BEN" and party.kind != "individual":
         result.add("form_type", "wrong_form", "a W-8BEN is for individuals; entities give a W-8BEN-E")
     if form_type in {"W8BENE", "W8IMY", "CRS_ENT"} and party.kind != "entity":

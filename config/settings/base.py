@@ -69,6 +69,9 @@ MIDDLEWARE = [
 AUTHENTICATION_BACKENDS = ["onboarding.security.LockoutModelBackend", "onboarding.security.OfficerPermissionBackend"]
 LOGIN_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
 LOGIN_LOCKOUT_MINUTES = int(os.environ.get("LOGIN_LOCKOUT_MINUTES", "15"))
+# Wrong second-factor codes allowed before every code (the right one too) is refused for a while.
+OTP_FAILURE_LIMIT = int(os.environ.get("OTP_FAILURE_LIMIT", "5"))
+OTP_LOCKOUT_MINUTES = int(os.environ.get("OTP_LOCKOUT_MINUTES", "15"))
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
     "object-src 'none'; base-uri 'self'; frame-ancestors 'none'; form-action 'self'"
@@ -135,7 +138,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "onboarding.api.auth.TokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        "onboarding.api.auth.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": [
         "rest_framework.permissions.IsAuthenticated",

@@ -18,15 +18,46 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-@transaction.atomic
-def api_token_create(*, user: User, name: str, scopes: list[str] | None = None, actor: User | None = None) -> tuple[ApiToken, str]:
-    """Create a token; returns the row and the full token string, which is never shown again."""
-    scopes = scopes or ["read", "write"]
-    unknown = set(scopes) - {"read", "write"}
-    if unknown:
-        from ..exceptions import ValidationFailed
+SCOPES = ("read", "write")
 
+
+def token_creation_credentials(request) -> dict:
+    """What api_token_create needs to know about how the creator signed in (pass as **kwargs)."""
+    from ..security import needs_second_factor, session_passed_second_factor
+
+    user = getattr(request, "user", None)
+    via_token = request.auth if isinstance(getattr(request, "auth", None), ApiToken) else None
+    verified = (via_token is None and user is not None and user.is_authenticated and needs_second_factor(user)
+                and session_passed_second_factor(request))
+    return {"actor": user, "actor_token": via_token, "actor_session_verified": verified}
+
+
+@transaction.atomic
+def api_token_create(*, user: User, name: str, scopes: list[str] | None = None, actor: User | None = None,
+                     actor_token: ApiToken | None = None, actor_session_verified: bool = False) -> tuple[ApiToken, str]:
+    """Create a token; returns the row and the full token string, which is never shown again.
+
+    The rules (issue 15): with no actor it is the operator's command line. A person creates a token
+    only for themself, only from a session that has passed the second factor (never with another
+    token), and never with scopes wider than their session's own."""
+    from ..exceptions import PermissionDenied, SecondFactorRequired, ValidationFailed
+
+    scopes = list(scopes or SCOPES)
+    unknown = set(scopes) - set(SCOPES)
+    if unknown:
         raise ValidationFailed(f"scopes: unknown scope(s) {sorted(unknown)}", detail={"scopes": sorted(unknown)})
+    if actor_token is not None:
+        raise PermissionDenied("an API token cannot create API tokens; sign in and pass the second factor")
+    if actor is not None:
+        if actor.pk != user.pk:
+            raise PermissionDenied("a token can only be created for yourself")
+        if not actor_session_verified:
+            raise SecondFactorRequired("creating an API token needs a session that has passed the second factor "
+                                       "(enrol an authenticator app and enter a code)")
+        allowed = set(SCOPES)  # a verified session may do everything its role may; a token never more
+        if not set(scopes) <= allowed:
+            raise PermissionDenied("a token cannot have wider scopes than its creator",
+                                   detail={"scopes": sorted(set(scopes) - allowed)})
     prefix = secrets.token_hex(4)
     secret = secrets.token_urlsafe(32)
     token = ApiToken.objects.create(user=user, name=name, prefix=prefix, key_hash=_hash(secret), scopes=scopes)
@@ -69,6 +100,22 @@ class TokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request):
         return self.keyword
+
+
+class SessionAuthentication(authentication.SessionAuthentication):
+    """DRF's session authentication under the one second-factor rule (onboarding.security):
+    a session that has not passed a confirmed second factor authenticates nothing."""
+
+    def authenticate(self, request):
+        result = super().authenticate(request)
+        if result is None:
+            return None
+        from ..exceptions import SecondFactorRequired
+        from ..security import needs_second_factor, session_passed_second_factor
+
+        if needs_second_factor(result[0]) and not session_passed_second_factor(request._request):
+            raise SecondFactorRequired()
+        return result
 
 
 class TokenScopes(permissions.BasePermission):

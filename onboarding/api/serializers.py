@@ -62,7 +62,8 @@ class PartySerializer(serializers.ModelSerializer):
         model = Party
         fields = [
             "id", "kind", "client_type", "display_name", "given_names", "family_name", "date_of_birth",
-            "place_of_birth_country", "nationalities", "is_pep", "legal_name", "date_of_incorporation",
+            "place_of_birth_country", "nationalities", "is_pep", "us_lawful_permanent_resident",
+            "us_substantial_presence", "legal_name", "date_of_incorporation",
             "country_of_incorporation", "is_listed", "is_regulated_fi", "residence_country", "email", "phone",
             "source_of_wealth", "source_of_funds", "version", "addresses", "identifiers", "tax_residences",
             "created_at", "updated_at",

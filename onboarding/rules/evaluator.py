@@ -48,6 +48,7 @@ class PartyFacts:
     countries: set[str] = field(default_factory=set)  # residence, nationality, incorporation
     is_listed: bool = False
     is_regulated_fi: bool = False
+    incorporation_country: str = ""
 
 
 @dataclass
@@ -86,12 +87,31 @@ def _describe(related: RelatedParty, label: str) -> str:
     return " ".join(parts)
 
 
+# 31 CFR 1010.230(e)(2), through 1020.315(b)(5): an entity organised in the United States at least
+# 51% of whose common stock is owned by a listed company is not a legal entity customer.
+LISTED_SUBSIDIARY_PERCENT = Decimal(51)
+LISTED_SUBSIDIARY_COUNTRIES = {"US"}
+
+
+def exemption(policy: dict[str, Any], facts: CaseFacts) -> str:
+    """The exemption from identifying beneficial owners that applies to the client, or ""."""
+    exempt = set(policy["beneficial_ownership"].get("exempt_if", []))
+    client = facts.client
+    if "listed" in exempt and client.is_listed:
+        return "listed"
+    if "regulated_fi" in exempt and client.is_regulated_fi:
+        return "regulated_fi"
+    if "listed_subsidiary_51" in exempt and client.incorporation_country.upper() in LISTED_SUBSIDIARY_COUNTRIES and any(
+        r.facts.kind == "entity" and r.facts.is_listed and r.effective >= LISTED_SUBSIDIARY_PERCENT
+        for r in facts.related
+    ):
+        return "listed_subsidiary_51"
+    return ""
+
+
 def beneficial_owners(policy: dict[str, Any], facts: CaseFacts) -> list[RelatedParty]:
     rule = policy["beneficial_ownership"]
-    exempt = set(rule.get("exempt_if", []))
-    if ("listed" in exempt and facts.client.is_listed) or ("regulated_fi" in exempt and facts.client.is_regulated_fi):
-        return []
-    if facts.client.kind != "entity":
+    if exemption(policy, facts) or facts.client.kind != "entity" or rule.get("ownership_prong") is False:
         return []
     threshold = Decimal(str(rule["threshold"]))
     inclusive = rule.get("inclusive", True)
@@ -122,6 +142,9 @@ def edd_triggered(policy: dict[str, Any], facts: CaseFacts) -> list[str]:
         found.append("fatf_black_list")
     if "fatf_grey_list" in triggers and all_countries & grey:
         found.append("fatf_grey_list")
+    eu_list = set(policy.get("eu_high_risk_third_countries", []))
+    if "eu_high_risk_third_country" in triggers and all_countries & eu_list:
+        found.append("eu_high_risk_third_country")
     if "complex_ownership" in triggers and facts.max_depth >= 3:
         found.append("complex_ownership")
     if "circular_ownership" in triggers and facts.cycles:
@@ -131,9 +154,36 @@ def edd_triggered(policy: dict[str, Any], facts: CaseFacts) -> list[str]:
     return found
 
 
-def evaluate(policy: dict[str, Any], facts: CaseFacts, *, source_of: dict[str, str] | None = None) -> list[Outstanding]:
-    """Everything outstanding for the case under `policy`, in a stable order."""
+def evaluate(policy: dict[str, Any], facts: CaseFacts, *, source_of: dict[str, str] | None = None,
+             citations: dict[str, dict[str, str]] | None = None) -> list[Outstanding]:
+    """Everything outstanding for the case under `policy`, in a stable order. Each item carries
+    the citation of the rule that produced it (`citations` from the resolved policy)."""
     source_of = source_of or {}
+    citations = citations or {}
+    out = _evaluate(policy, facts, source_of)
+    cited = []
+    for item in out:
+        key = _citation_key(item)
+        cite = citations.get(key) or citations.get(key.split(":", 1)[0]) or {}
+        cited.append(Outstanding(code=item.code, subject=item.subject, reason=item.reason, category=item.category,
+                                 source=cite.get("source") or item.source, detail=item.detail, citation=dict(cite)))
+    return cited
+
+
+def _citation_key(item: Outstanding) -> str:
+    if item.code.startswith("field."):
+        return "beneficial_ownership" if item.reason.startswith("beneficial owner") else "required_fields"
+    if item.code.startswith("document."):
+        return f"required_documents:{item.code.split('.', 1)[1]}:{item.detail.get('subject', '')}"
+    if item.code.startswith("edd."):
+        _, kind, code = item.code.split(".", 2)
+        return f"edd_requirements:{kind}:{code}"
+    if item.code.startswith("ownership.control_person"):
+        return "beneficial_ownership"
+    return "edd_triggers"
+
+
+def _evaluate(policy: dict[str, Any], facts: CaseFacts, source_of: dict[str, str]) -> list[Outstanding]:
     out: list[Outstanding] = []
     client = facts.client
     client_label = "client"
@@ -157,10 +207,7 @@ def evaluate(policy: dict[str, Any], facts: CaseFacts, *, source_of: dict[str, s
                     reason=f"{_describe(owner, 'beneficial owner')} has no {FIELD_LABELS.get(name, name)}",
                     source=source_of.get("beneficial_ownership", ""),
                 ))
-    if client.kind == "entity" and bo_rule.get("control_person") and not (
-        (client.is_listed and "listed" in bo_rule.get("exempt_if", []))
-        or (client.is_regulated_fi and "regulated_fi" in bo_rule.get("exempt_if", []))
-    ):
+    if client.kind == "entity" and bo_rule.get("control_person") and not exemption(policy, facts):
         if not any(r.roles & CONTROL_ROLES for r in facts.related if r.facts.kind == "person"):
             out.append(Outstanding(
                 code="ownership.control_person", subject=f"party:{client.id}", category="kyc",
@@ -183,7 +230,7 @@ def evaluate(policy: dict[str, Any], facts: CaseFacts, *, source_of: dict[str, s
                 code=f"document.{doc['code']}", subject=f"party:{party.id}", category="document",
                 reason=f"{who} has no {label}",
                 source=source_of.get("required_documents", ""),
-                detail={"accepted": sorted(accepted)},
+                detail={"accepted": sorted(accepted), "subject": doc["subject"]},
             ))
 
     for cycle in facts.cycles:

@@ -49,7 +49,8 @@ KNOWN_DOCUMENT_TYPES = {
     "regulatory_licence", "source_of_wealth", "source_of_funds", "senior_approval", "other",
 }
 KNOWN_EDD_TRIGGERS = {
-    "pep", "fatf_black_list", "fatf_grey_list", "complex_ownership", "circular_ownership", "high_risk",
+    "pep", "fatf_black_list", "fatf_grey_list", "eu_high_risk_third_country", "complex_ownership",
+    "circular_ownership", "high_risk",
 }
 REQUIRED_POLICY_KEYS = (
     "required_fields", "beneficial_owner_fields", "required_documents", "beneficial_ownership",
@@ -81,6 +82,7 @@ PACK_SCHEMA: dict[str, Any] = {
                     "source": {"type": "string", "minLength": 3},
                     "effective_from": _DATE,
                     "effective_to": _DATE,
+                    "verified": {"type": "boolean"},
                     "when": {
                         "type": "object",
                         "additionalProperties": False,
@@ -195,7 +197,8 @@ def _check_value(file: str, rule: str, key: str, value: Any) -> None:
         raise RulePackError(f"{file} rule '{rule}': {key}: {message}", detail={"file": file, "rule": rule, "key": key})
 
     top = key.split(".")[0]
-    if top not in REQUIRED_POLICY_KEYS and top not in {"fatf_black_list", "fatf_grey_list", "crs_participating"}:
+    if top not in REQUIRED_POLICY_KEYS and top not in {"fatf_black_list", "fatf_grey_list", "crs_participating",
+                                                        "eu_high_risk_third_countries"}:
         fail("unknown policy key")
     if key in ("required_fields", "beneficial_owner_fields"):
         unknown = set(value) - KNOWN_FIELDS
@@ -216,8 +219,8 @@ def _check_value(file: str, rule: str, key: str, value: Any) -> None:
             fail(f"unknown trigger(s) {sorted(unknown)}")
     if key == "beneficial_ownership":
         threshold = value.get("threshold") if isinstance(value, dict) else None
-        if not isinstance(threshold, (int, float)) or not 0 < threshold <= 100:
-            fail("threshold must be a number in (0, 100]")
+        if not isinstance(threshold, (int, float)) or not 0 <= threshold <= 100:
+            fail("threshold must be a number in [0, 100] (0 with inclusive false: any interest)")
     if key == "approval" and value.get("level") not in ("single", "four_eyes"):
         fail("level must be single or four_eyes")
     if key == "periodic_review_months" and set(value) != set(RISK_LEVELS):
@@ -237,6 +240,9 @@ class ResolvedPolicy:
     packs: list[str]  # "CODE@version" in precedence order
     applied_rules: list[dict[str, str]] = field(default_factory=list)  # id, pack, source
     key_sources: dict[str, str] = field(default_factory=dict)  # policy key -> "rule id: source"
+    # policy key (and "required_documents:<code>:<subject>", "edd_requirements:<kind>:<code>" per
+    # item) -> {"rule", "pack", "source", "effective_from"}: the exact rule behind each requirement
+    citations: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -248,6 +254,7 @@ class ResolvedPolicy:
             "packs": self.packs,
             "applied_rules": self.applied_rules,
             "key_sources": self.key_sources,
+            "citations": self.citations,
         }
 
 
@@ -299,6 +306,7 @@ def resolve(
     policy: dict[str, Any] = {}
     applied: list[dict[str, str]] = []
     key_sources: dict[str, str] = {}
+    citations: dict[str, dict[str, str]] = {}
     for pack in chosen:
         for rule in pack.content["rules"]:
             if dt.date.fromisoformat(rule["effective_from"]) > as_of:
@@ -310,10 +318,21 @@ def resolve(
                 continue
             if "risk_levels" in when and risk_level not in when["risk_levels"]:
                 continue
+            cite = {"rule": rule["id"], "pack": pack.code, "source": rule["source"],
+                    "effective_from": rule["effective_from"]}
             for op in ("set", "add", "remove"):
                 for key, value in rule.get(op, {}).items():
                     _apply(policy, op, key, value)
-                    key_sources[key.split(".")[0]] = f"{rule['id']}: {rule['source']}"
+                    top = key.split(".")[0]
+                    key_sources[top] = f"{rule['id']}: {rule['source']}"
+                    citations[top] = cite
+                    if top in ("required_documents", "edd_requirements") and op != "remove":
+                        if op == "set":
+                            for stale in [k for k in citations if k.startswith(top + ":")]:
+                                del citations[stale]
+                        for item in value if isinstance(value, list) else []:
+                            if isinstance(item, dict):
+                                citations[_item_key(top, item)] = cite
             applied.append({"id": rule["id"], "pack": f"{pack.code}@{pack.version}", "source": rule["source"]})
     missing = [key for key in REQUIRED_POLICY_KEYS if key not in policy]
     if missing:
@@ -330,7 +349,14 @@ def resolve(
         packs=[f"{pack.code}@{pack.version}" for pack in chosen],
         applied_rules=applied,
         key_sources=key_sources,
+        citations=citations,
     )
+
+
+def _item_key(key: str, item: dict[str, Any]) -> str:
+    if key == "required_documents":
+        return f"{key}:{item.get('code')}:{item.get('subject')}"
+    return f"{key}:{item.get('kind', 'document')}:{item.get('code')}"
 
 
 def check_coverage(packs: Sequence[PackVersion], *, as_of: dt.date) -> int:
@@ -343,3 +369,75 @@ def check_coverage(packs: Sequence[PackVersion], *, as_of: dt.date) -> int:
                 resolve(packs, jurisdiction=country.alpha_2, client_type=client_type, risk_level=risk, as_of=as_of)
                 count += 1
     return count
+
+
+# --- Comparing the packs with the regulatory table --------------------------------------------
+
+
+def _as_date(value: Any) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+
+
+def compare_with_table(packs: Sequence[PackVersion], rows: list[dict[str, Any]]) -> list[str]:
+    """Resolve every row of the regulatory table (tests/onboarding/jurisdictions.yaml) and list
+    each way the packs differ from what the regulation says (empty: the packs agree)."""
+    problems: list[str] = []
+    for row in rows:
+        rid = row.get("id", row.get("jurisdiction"))
+        try:
+            resolved = resolve(packs, jurisdiction=row["jurisdiction"], client_type=row["client_type"],
+                               risk_level=row.get("risk", "medium"), as_of=_as_date(row["as_of"]))
+        except RulePackError as exc:
+            problems.append(f"{rid}: does not resolve: {exc.message}")
+            continue
+        policy, expect = resolved.policy, row.get("expect") or {}
+        bo = policy["beneficial_ownership"]
+
+        def differ(what: str, want: Any, got: Any) -> None:
+            problems.append(f"{rid}: {what}: the regulation says {want!r}, the packs give {got!r}")
+
+        for key in ("threshold", "inclusive", "control_person"):
+            if key in expect and bo.get(key) != expect[key]:
+                differ(f"beneficial_ownership.{key}", expect[key], bo.get(key))
+        if "ownership_prong" in expect and bo.get("ownership_prong", True) != expect["ownership_prong"]:
+            differ("beneficial_ownership.ownership_prong", expect["ownership_prong"], bo.get("ownership_prong", True))
+        for key, field_name in (("identify_roles_include", "identify_roles"), ("exempt_if_include", "exempt_if")):
+            missing = set(expect.get(key, [])) - set(bo.get(field_name, []))
+            if missing:
+                differ(f"beneficial_ownership.{field_name}", sorted(expect[key]), sorted(bo.get(field_name, [])))
+        if "documents_include" in expect:
+            codes = {d["code"] for d in policy["required_documents"]}
+            if set(expect["documents_include"]) - codes:
+                differ("required_documents", sorted(expect["documents_include"]), sorted(codes))
+        if "lists" in expect and sorted(policy["screening"]["lists"]) != sorted(expect["lists"]):
+            differ("screening.lists", sorted(expect["lists"]), sorted(policy["screening"]["lists"]))
+        if set(expect.get("edd_triggers_include", [])) - set(policy.get("edd_triggers", [])):
+            differ("edd_triggers", sorted(expect["edd_triggers_include"]), sorted(policy.get("edd_triggers", [])))
+        for key, fragments in (expect.get("citations") or {}).items():
+            cite = resolved.citations.get(key, {}).get("source", "")
+            for fragment in fragments:
+                if fragment not in cite:
+                    differ(f"citation of {key}", fragment, cite or "(no rule)")
+    return problems
+
+
+def named_lists(packs: Sequence[PackVersion]) -> dict[str, set[str]]:
+    """Every screening list code a pack names, with the rules naming it."""
+    found: dict[str, set[str]] = {}
+    for pack in packs:
+        for rule in pack.content["rules"]:
+            for op in ("set", "add"):
+                for key, value in rule.get(op, {}).items():
+                    codes: list[str] = []
+                    if key == "screening" and isinstance(value, dict):
+                        codes = list(value.get("lists", []))
+                    elif key == "screening.lists":
+                        codes = list(value)
+                    for code in codes:
+                        found.setdefault(code, set()).add(f"{pack.code}:{rule['id']}")
+    return found
+
+
+def unimported_lists(packs: Sequence[PackVersion], imported: set[str]) -> dict[str, list[str]]:
+    """Lists a pack names that no importer provides: {list code: [pack:rule, ...]}."""
+    return {code: sorted(rules) for code, rules in sorted(named_lists(packs).items()) if code not in imported}

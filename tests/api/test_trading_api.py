@@ -220,7 +220,7 @@ def test_a_rebalance_of_another_firms_account_or_bad_input_is_refused(desk, subs
 
 def test_a_large_book_is_queued_to_the_chunk_tasks_after_commit(desk, subscribed, monkeypatch,
                                                                  django_capture_on_commit_callbacks):
-    monkeypatch.setattr("trading.api.SYNC_ACCOUNT_LIMIT", 0)
+    monkeypatch.setattr("trading.services.SYNC_ACCOUNT_LIMIT", 0)
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         response = desk["a"]["client"].post("/api/v1/rebalance-runs/", {"trade_date": TRADE.isoformat()},
                                             format="json")

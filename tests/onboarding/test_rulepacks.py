@@ -58,7 +58,10 @@ def test_the_us_uses_25_percent_or_more_and_a_control_person(packs):
 def test_the_uk_overrides_the_baseline_with_more_than_25_percent(packs):
     bo = policy(packs, "GB").policy["beneficial_ownership"]
     assert (bo["threshold"], bo["inclusive"]) == (25, False)
-    assert "uk" in policy(packs, "GB").policy["screening"]["lists"]
+    # from 28 January 2026 the UK Sanctions List (FCDO) is the single source; the OFSI list before
+    assert "uksl" in policy(packs, "GB").policy["screening"]["lists"]
+    assert "uk" not in policy(packs, "GB").policy["screening"]["lists"]
+    assert "uk" in policy(packs, "GB", as_of=dt.date(2026, 1, 27)).policy["screening"]["lists"]
 
 
 def test_a_region_overlay_applies_before_the_country_overlay(packs):

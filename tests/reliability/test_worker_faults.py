@@ -14,7 +14,6 @@ import pytest
 
 from tests.reliability.faults import CommitGate, RowLock, active_tasks, kill_children_running, wait_until
 from tests.trading.test_rebalance_service import subscribed  # noqa: F401 - fixture
-from trading import selectors as trading_selectors
 from trading import services as trading_services
 
 pytestmark = [pytest.mark.celery_worker, pytest.mark.postgres]
@@ -50,11 +49,13 @@ def worker(worker_env, celery_worker_process):
 
 
 def _rebalance_setup(desk):
-    where, params = trading_selectors.rebalance_scope(firm_id=desk["firm"].pk)
-    clean = trading_services.rebalance_run(where=where, params=params, trade_date=TRADE, key="clean", dry_run=True)
+    from trading.rebalancing.scope import RebalanceScope
+
+    scope = RebalanceScope(trade_date=TRADE, firm=desk["firm"].pk)
+    clean = trading_services.rebalance_run(scope=scope, key="clean", dry_run=True).as_dict()
     assert clean["orders"] > 0
     ids = sorted(a.pk for a, _, _ in desk["accounts"])
-    return where, params, clean, ["killed", ids[0], ids[-1], 0, TRADE.isoformat(), where, params, False]
+    return scope, clean, ["killed", scope.chunk(ids[0], ids[-1]).as_json(), 0, False]
 
 
 def _assert_rebalanced_once(worker, clean, args):
@@ -75,8 +76,8 @@ def test_a_rebalance_chunk_killed_inside_its_write_transaction_is_redelivered_an
         worker_env, desk, subscribed, active, worker):  # noqa: F811
     from trading.models import FxOrder, Order, RebalanceRun, RunChunk
 
-    where, params, clean, args = _rebalance_setup(desk)
-    run = RebalanceRun.objects.create(key="killed", trade_date=TRADE, scope={"where": where, "params": params})
+    scope, clean, args = _rebalance_setup(desk)
+    run = RebalanceRun.objects.create(key="killed", trade_date=TRADE, scope=scope.as_json())
     lock = RowLock(RebalanceRun, run.pk)  # orders and chunk written, then the run row is locked: waits
     try:
         result = worker.send_task("trading.tasks.rebalance_chunk", args=args)
@@ -96,7 +97,7 @@ def test_a_rebalance_chunk_killed_while_its_commit_is_in_flight_is_redelivered_a
         worker_env, desk, subscribed, active, worker):  # noqa: F811
     from trading.models import Order, RunChunk
 
-    _, _, clean, args = _rebalance_setup(desk)
+    _, clean, args = _rebalance_setup(desk)
     gate = CommitGate(RunChunk._meta.db_table)  # the chunk's COMMIT waits on the test's advisory lock
     try:
         result = worker.send_task("trading.tasks.rebalance_chunk", args=args)

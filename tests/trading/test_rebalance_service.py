@@ -11,8 +11,9 @@ from django.core.management import call_command
 
 from accounts.models import CashBalance, ModelPortfolio, ModelSubscription, ModelTarget, Position
 from onboarding.models import AuditEvent
-from trading import selectors, services
+from trading import services
 from trading.models import FxOrder, Order, RebalanceRun
+from trading.rebalancing.scope import RebalanceScope
 from trading.tasks import rebalance_chunk
 
 TRADE = dt.date(2026, 11, 24)
@@ -39,8 +40,8 @@ def subscribed(desk):
 
 @pytest.mark.django_db
 def test_rebalance_writes_routed_proposed_orders_and_fx_for_the_firm(desk, subscribed):
-    where, params = selectors.rebalance_scope(firm_id=desk["firm"].pk)
-    stats = services.rebalance_run(where=where, params=params, trade_date=TRADE, key="t1")
+    result = services.rebalance_run(scope=RebalanceScope(trade_date=TRADE, firm=desk["firm"].pk), key="t1")
+    stats = result.as_dict()
     assert stats["accounts"] == 2 and stats["holdings"] == 4
     assert stats["orders"] == Order.objects.count() > 0
     assert stats["unrouted"] == 0
@@ -62,8 +63,8 @@ def test_rebalance_writes_routed_proposed_orders_and_fx_for_the_firm(desk, subsc
 
 @pytest.mark.django_db
 def test_a_dry_run_writes_no_orders(desk, subscribed):
-    where, params = selectors.rebalance_scope(account_id=desk["accounts"][0][0].pk)
-    stats = services.rebalance_run(where=where, params=params, trade_date=TRADE, key="dry", dry_run=True)
+    scope = RebalanceScope(trade_date=TRADE, accounts=(desk["accounts"][0][0].pk,))
+    stats = services.rebalance_run(scope=scope, key="dry", dry_run=True).as_dict()
     assert stats["accounts"] == 1 and stats["orders"] > 0
     assert not Order.objects.exists() and not FxOrder.objects.exists()
 
@@ -71,8 +72,9 @@ def test_a_dry_run_writes_no_orders(desk, subscribed):
 @pytest.mark.django_db
 def test_a_chunk_task_run_twice_writes_its_orders_once(desk, subscribed):
     ids = sorted(a.pk for a, _, _ in desk["accounts"])
-    first = rebalance_chunk.apply(args=("chunked", ids[0], ids[-1], 0, TRADE.isoformat())).get()
-    again = rebalance_chunk.apply(args=("chunked", ids[0], ids[-1], 0, TRADE.isoformat())).get()
+    scope = RebalanceScope(trade_date=TRADE).chunk(ids[0], ids[-1]).as_json()
+    first = rebalance_chunk.apply(args=("chunked", scope, 0)).get()
+    again = rebalance_chunk.apply(args=("chunked", scope, 0)).get()
     assert first["orders"] == Order.objects.count() > 0
     assert again == {"run": first["run"], "chunk": 0, "skipped": True}
 
@@ -90,12 +92,14 @@ def test_the_command_prints_json(desk, subscribed):
 def test_the_book_is_split_into_chunks_that_together_cover_every_account(desk, subscribed):
     from trading.tasks import rebalance_in_chunks
 
-    results = rebalance_in_chunks(key="split", trade_date=TRADE, chunk_size=1)
+    results = rebalance_in_chunks(key="split", scope=RebalanceScope(trade_date=TRADE), chunk_size=1)
     stats = [r.get() for r in results]
     assert [s["accounts"] for s in stats] == [1, 1]
     assert set(Order.objects.values_list("account_id", flat=True)) == {a.pk for a, _, _ in desk["accounts"]}
     run = RebalanceRun.objects.get(key="split")
     assert run.chunks.count() == 2
+    assert run.scope == {"trade_date": "2026-11-24", "firm": None, "accounts": None, "model": None, "sleeve": None,
+                         "id_range": None}  # the typed scope, never SQL
 
 
 @pytest.mark.django_db
@@ -109,12 +113,11 @@ def test_account_overrides_restrict_substitute_and_set_cash_targets(desk, subscr
                                  sell_if_held=False, reason="client owns Apple stock elsewhere")
     ModelOverride.objects.create(subscription=sub, kind="substitute", instrument=ref.instruments["HSBA"],
                                  substitute=ref.instruments["VOD"], reason="client preference")
-    where, params = selectors.rebalance_scope(account_id=account.pk)
-    stats = services.rebalance_run(where=where, params=params, trade_date=TRADE, key="ovr")
+    result = services.rebalance_run(scope=RebalanceScope(trade_date=TRADE, accounts=(account.pk,)), key="ovr")
     trades = {(o.listing.instrument_id, o.side) for o in Order.objects.select_related("listing")}
     assert (ref.instruments["VOD"].pk, "buy") in trades
     assert not any(i in (ref.instruments["AAPL"].pk, ref.instruments["HSBA"].pk) for i, _ in trades)
-    book = stats["_book"]
+    book = result.book
     assert book.accounts.frozen.sum() == 1 and book.accounts.restricted.sum() == 1
 
 
@@ -131,8 +134,8 @@ def test_a_scope_without_accounts_proposes_nothing(desk, subscribed):
 def test_a_firm_with_no_active_accounts_rebalances_to_nothing_without_an_error(desk, subscribed):
     from tests.factories import FirmFactory
 
-    where, params = selectors.rebalance_scope(firm_id=FirmFactory().pk)
-    stats = services.rebalance_run(where=where, params=params, trade_date=TRADE, key="empty-firm")
+    scope = RebalanceScope(trade_date=TRADE, firm=FirmFactory().pk)
+    stats = services.rebalance_run(scope=scope, key="empty-firm").as_dict()
     assert stats["accounts"] == 0 and stats["orders"] == 0
     assert not Order.objects.exists()
 
@@ -143,8 +146,7 @@ def test_an_accounts_hedge_ratio_brings_fx_forwards_for_its_foreign_exposure(des
 
     hedged, unhedged = (a for a, _n, _h in desk["accounts"])
     Account.objects.filter(pk=hedged.pk).update(hedge_ratio=Decimal("0.5"))
-    where, params = selectors.rebalance_scope(firm_id=desk["firm"].pk)
-    stats = services.rebalance_run(where=where, params=params, trade_date=TRADE, key="hedge")
+    stats = services.rebalance_run(scope=RebalanceScope(trade_date=TRADE, firm=desk["firm"].pk), key="hedge").as_dict()
     forwards = FxOrder.objects.filter(kind="forward")
     assert stats["forwards"] == forwards.count() > 0
     assert set(forwards.values_list("account_id", flat=True)) == {hedged.pk}
@@ -161,3 +163,27 @@ def test_a_hedge_ratio_outside_zero_to_one_is_refused_by_the_database(desk):
     account = desk["accounts"][0][0]
     with pytest.raises(IntegrityError), transaction.atomic():
         Account.objects.filter(pk=account.pk).update(hedge_ratio=Decimal("1.5"))
+
+
+@pytest.mark.django_db
+def test_the_counts_say_what_was_not_routed_and_why(desk, subscribed):
+    # The first account loses its London cover (HSBC's primary line is in London), and no broker
+    # reaches Nasdaq any more (every broker reaching XNAS is deactivated), where Apple is sold.
+    from trading.models import Broker
+
+    account, ca_n, _ = desk["accounts"][0]
+    ca_n.markets.remove(desk["ref"].markets["XLON"])
+    nasdaq = [b.pk for b in Broker.objects.all() if "XNAS" in b.markets]
+    Broker.objects.filter(pk__in=nasdaq).update(is_active=False)
+    stats = services.rebalance_run(scope=RebalanceScope(trade_date=TRADE, firm=desk["firm"].pk),
+                                   key="t-unrouted").as_dict()
+    missing_custody = Order.objects.filter(custody_account__isnull=True)
+    missing_broker = Order.objects.filter(custody_account__isnull=False, broker__isnull=True)
+    assert stats["not_routed"]["no_custody_account"] == {"XLON": missing_custody.count()} != {"XLON": 0}
+    assert set(missing_custody.values_list("account_id", flat=True)) == {account.pk}
+    assert missing_broker.exists()  # Apple is sold in both accounts
+    expected: dict[str, int] = {}
+    for mic, name in missing_broker.values_list("listing__market__mic", "custody_account__custodian__name"):
+        expected[f"{mic} at {name}"] = expected.get(f"{mic} at {name}", 0) + 1
+    assert stats["not_routed"]["no_broker"] == expected and expected["XNAS at NORTHBANK"] == 2
+    assert stats["unrouted"] == missing_custody.count() + missing_broker.count()

@@ -2,7 +2,8 @@
 
 Reads are set-oriented SQL (binary COPY on PostgreSQL), a few per table regardless of the number
 of accounts; everything per account or per position is done with numpy. Accounts are selected
-by an SQL predicate on accounts_account (`a.`), so chunks are id ranges.
+by a typed `RebalanceScope`; `scope_sql` is the one place it becomes SQL (a predicate on
+accounts_account aliased `a`), and no SQL text leaves this module.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from accounts.models import (
     ModelTarget,
     Movement,
     Position,
+    Sleeve,
     TaxLot,
 )
 from trading.reference import calendars as refcal
@@ -31,6 +33,7 @@ from trading.reference.models import Currency, Instrument, Listing
 
 from . import engine
 from .dbio import fetch
+from .scope import RebalanceScope
 
 DAYS = 10
 EPOCH = dt.date(1970, 1, 1)
@@ -62,8 +65,59 @@ def _t(model) -> str:
     return model._meta.db_table
 
 
-def load_book(*, where: str, params: list, trade_date: dt.date, days: int = DAYS) -> Book:
-    """`where` is an SQL predicate on accounts_account aliased `a` (e.g. "a.firm_id = %s")."""
+def scope_sql(scope: RebalanceScope) -> tuple[str, list[object]]:
+    """The one place a rebalance scope becomes SQL: a predicate on accounts_account aliased `a`
+    with its parameters (every value a bound parameter)."""
+    clauses: list[str] = []
+    params: list[object] = []
+    if scope.firm is not None:
+        clauses.append("a.firm_id = %s")
+        params.append(scope.firm)
+    if scope.accounts is not None:
+        if scope.accounts:
+            clauses.append(f"a.id IN ({', '.join(['%s'] * len(scope.accounts))})")
+            params.extend(scope.accounts)
+        else:
+            clauses.append("1 = 0")
+    if scope.model is not None:
+        sub_t, model_t = _t(ModelSubscription), _t(ModelPortfolio)
+        clauses.append(
+            f"a.id IN (SELECT s.account_id FROM {sub_t} s JOIN {model_t} m ON m.id = s.model_id "
+            f"WHERE s.status = 'active' AND (s.model_id = %s OR (s.follow_latest AND m.code = "
+            f"(SELECT m2.code FROM {model_t} m2 WHERE m2.id = %s))))")
+        params.extend([scope.model, scope.model])
+    if scope.sleeve is not None:
+        clauses.append(f"a.id IN (SELECT sl.account_id FROM {_t(Sleeve)} sl WHERE sl.id = %s)")
+        params.append(scope.sleeve)
+    if scope.id_range is not None:
+        clauses.append("a.id BETWEEN %s AND %s")
+        params.extend(scope.id_range)
+    return (" AND ".join(clauses) or "1 = 1"), params
+
+
+def scope_account_ids(scope: RebalanceScope) -> np.ndarray:
+    """The active accounts in scope, ascending ids (chunk boundaries for the Celery path)."""
+    where, params = scope_sql(scope)
+    (aid,) = fetch(f"SELECT a.id::int8 FROM {_t(Account)} a WHERE a.status = 'active' AND ({where}) ORDER BY a.id",
+                   params, "i")
+    return aid
+
+
+def scope_count(scope: RebalanceScope) -> int:
+    """How many active accounts the scope holds."""
+    from django.db import connection
+
+    where, params = scope_sql(scope)
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT COUNT(*) FROM {_t(Account)} a WHERE a.status = 'active' AND ({where})", params)
+        (n,) = cur.fetchone()
+    return int(n or 0)
+
+
+def load_book(scope: RebalanceScope, *, days: int = DAYS) -> Book:
+    """Every active account in `scope`, loaded into engine arrays for `scope.trade_date`."""
+    where, params = scope_sql(scope)
+    trade_date = scope.trade_date
     timings: dict[str, float] = {"_t": time.perf_counter()}
     acc_t, pos_t = _t(Account), _t(Position)
     sel = f"SELECT a.id FROM {acc_t} a WHERE a.status = 'active' AND ({where})"

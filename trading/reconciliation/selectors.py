@@ -126,21 +126,49 @@ def open_breaks(*, custodian_code: str | None = None, firm=None):
     return qs.order_by("priority", "-amount_base")
 
 
-def run_report(daily_run) -> dict:
-    """Match rate, breaks by type, by custodian and by age, for one daily run."""
-    runs = list(ReconRun.objects.filter(daily_run=daily_run).order_by("custodian_code"))
+def run_report(daily_run, *, user=None) -> dict:
+    """Match rate, breaks by type, by custodian and by age, for one daily run.
+
+    With a `user` the report is what that user may see (issue 15): a firm user gets only their
+    firm's breaks and only the custodians holding their firm's accounts, with counts taken from
+    their own breaks (a run's match rate covers every firm's positions, so it is shown only to
+    users who see every firm). Without a user (the nightly files for the platform) it is whole."""
+    # a firm's own daily run reads the platform run's files, and only that firm's lines
+    firm_id = daily_run.firm_id
+    source = daily_run.parent if firm_id and daily_run.parent_id else daily_run
+    runs = list(ReconRun.objects.filter(daily_run=source).order_by("custodian_code"))
+    whole = (user is None or sees_all_firms(user)) and not firm_id
+    if firm_id:
+        mine = set(daily_run.stats.get("by_custodian", {})) | {
+            x["custodian"] for x in daily_run.stats.get("files_refused", [])}
+        from .models import BookCustodyAccount
+
+        mine |= set(BookCustodyAccount.objects.filter(firm_id=firm_id).values_list("custodian_code", flat=True))
+        runs = [r for r in runs if r.custodian_code in mine]
+    breaks = Break.objects.filter(state__in=ACTIVE_STATES, explained=False,
+                                  custodian_code__in=[r.custodian_code for r in runs])
+    if firm_id:
+        breaks = breaks.filter(firm_id=firm_id)
+    if not whole and user is not None:
+        breaks = breaks.filter(pk__in=breaks_for(user).values("pk"))
+        own = set(runs_for(user).filter(pk__in=[r.pk for r in runs]).values_list("pk", flat=True))
+        runs = [r for r in runs if r.pk in own]
     as_of = daily_run.as_of
     per_custodian = []
     pairs = clean = 0
+    own_counts = dict(breaks.values_list("custodian_code").annotate(n=Count("id")).order_by()) if not whole else {}
     for run in runs:
         s = run.stats or {}
-        pairs += s.get("compared", 0)
-        clean += s.get("clean", 0)
-        per_custodian.append({"custodian": run.custodian_code, "status": run.status,
-                              "match_rate": s.get("match_rate"), "breaks": s.get("breaks", 0),
-                              "explained": s.get("explained", 0), "positions": s.get("positions", 0)})
-    breaks = Break.objects.filter(state__in=ACTIVE_STATES, explained=False,
-                                  custodian_code__in=[r.custodian_code for r in runs])
+        if whole:
+            pairs += s.get("compared", 0)
+            clean += s.get("clean", 0)
+            per_custodian.append({"custodian": run.custodian_code, "status": run.status,
+                                  "match_rate": s.get("match_rate"), "breaks": s.get("breaks", 0),
+                                  "explained": s.get("explained", 0), "positions": s.get("positions", 0)})
+        else:
+            per_custodian.append({"custodian": run.custodian_code, "status": run.status, "match_rate": None,
+                                  "breaks": own_counts.get(run.custodian_code, 0), "explained": None,
+                                  "positions": None})
     by_kind = dict(breaks.values_list("kind").annotate(n=Count("id")).order_by("kind"))
     buckets = {"0-1 days": 0, "2-5 days": 0, "6-20 days": 0, "over 20 days": 0}
     for first_seen in breaks.values_list("first_seen", flat=True):
@@ -151,7 +179,7 @@ def run_report(daily_run) -> dict:
     top = list(breaks.order_by("priority", "-amount_base")[:25])
     return {"as_of": as_of, "daily_run": daily_run, "match_rate": (clean / pairs) if pairs else None,
             "compared": pairs, "clean": clean, "by_custodian": per_custodian, "by_kind": by_kind,
-            "by_age": buckets, "open_breaks": breaks.count(), "top_breaks": top}
+            "by_age": buckets, "open_breaks": breaks.count(), "top_breaks": top, "whole": whole}
 
 
 # --- Scoped reads for the API and pages ---------------------------------------------------

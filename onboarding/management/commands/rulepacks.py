@@ -1,12 +1,15 @@
 """`rulepacks check` validates every pack file and the coverage of every jurisdiction x client
-type x risk level; `rulepacks load` loads changed files as new versions; `rulepacks show`
-prints the resolved policy for one combination."""
+type x risk level, and reports screening lists a pack names that nothing imports (an error with
+--strict-lists); `rulepacks check --against TABLE` also compares the packs with a regulatory table
+(tests/onboarding/jurisdictions.yaml) and fails on any difference; `rulepacks load` loads changed
+files as new versions; `rulepacks show` prints the resolved policy for one combination."""
 from __future__ import annotations
 
 import datetime as dt
 import json
 from pathlib import Path
 
+import yaml
 from django.core.management.base import BaseCommand, CommandError
 
 from onboarding.exceptions import RulePackError
@@ -14,8 +17,10 @@ from onboarding.rules.packs import (
     PACK_DIR,
     PackVersion,
     check_coverage,
+    compare_with_table,
     read_pack_dir,
     resolve,
+    unimported_lists,
     validate_pack,
 )
 
@@ -31,6 +36,10 @@ class Command(BaseCommand):
         parser.add_argument("--client-type", default="individual")
         parser.add_argument("--risk", default="medium")
         parser.add_argument("--json", action="store_true")
+        parser.add_argument("--against", default=None,
+                            help="A regulatory table (YAML with `rows`) to compare the packs with")
+        parser.add_argument("--strict-lists", action="store_true",
+                            help="Fail when a pack names a screening list nothing imports")
 
     def handle(self, *args, **options):
         directory = Path(options["dir"])
@@ -47,11 +56,29 @@ class Command(BaseCommand):
                 raise RulePackError(f"pack code(s) used by more than one file: {duplicates}")
             versions = [PackVersion(code=p.code, version=0, content=p.content) for p in files]
             if options["action"] == "check":
+                from onboarding.requirements import screening_lists
+
                 combos = check_coverage(versions, as_of=as_of)
+                unimported = unimported_lists(versions, screening_lists())
                 result = {"ok": True, "files": len(files), "rules": sum(len(p.content["rules"]) for p in files),
-                          "combinations": combos, "as_of": as_of.isoformat()}
-                self._out(result, options, f"OK: {len(files)} packs, {result['rules']} rules, "
-                                           f"{combos} jurisdiction x client type x risk combinations covered")
+                          "combinations": combos, "as_of": as_of.isoformat(), "unimported_lists": unimported}
+                text = (f"OK: {len(files)} packs, {result['rules']} rules, "
+                        f"{combos} jurisdiction x client type x risk combinations covered")
+                for code, rules in unimported.items():
+                    text += f"\nWARNING: list '{code}' named by {', '.join(rules)} is not imported by any importer"
+                if options["against"]:
+                    table = yaml.safe_load(Path(options["against"]).read_text(encoding="utf-8")) or {}
+                    rows = table.get("rows") or []
+                    problems = compare_with_table(versions, rows)
+                    result.update(table_rows=len(rows), differences=problems)
+                    if problems:
+                        raise RulePackError(f"{len(problems)} difference(s) from {options['against']}:\n  "
+                                            + "\n  ".join(problems), detail={"differences": problems})
+                    text += f"\nOK: the packs agree with all {len(rows)} rows of {options['against']}"
+                if unimported and options["strict_lists"]:
+                    raise RulePackError(f"lists named but not imported: {sorted(unimported)}",
+                                        detail={"unimported_lists": unimported})
+                self._out(result, options, text)
             elif options["action"] == "load":
                 from onboarding.services import rulepacks_load
 

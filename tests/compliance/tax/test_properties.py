@@ -52,4 +52,6 @@ def test_the_rate_is_always_one_the_rules_or_the_treaty_table_can_give(us, docum
     elif us and not (documented and certified):
         assert decision.rate == 24
     elif not us and not documented:
-        assert decision.rate == 30
+        # presumption rules: an individual not on an offshore obligation is presumed a US
+        # non-exempt recipient (24% backup withholding, 1.1441-1(b)(3)(iii))
+        assert decision.rate == 24

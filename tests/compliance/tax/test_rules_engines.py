@@ -92,10 +92,12 @@ def test_w8_is_valid_to_31_december_of_the_third_year_after_signing():
     assert valid_until("W9", dt.date(2026, 3, 10)) is None
 
 
-def test_a_change_of_address_voids_a_w8_but_not_a_w9():
-    before = {"name": "A", "residence": "GB", "address": ["GB"], "tin": ["GB:1"]}
-    after = dict(before, address=["FR"])
-    assert void_reasons("W8BEN", before, after) == {"address"}
+def test_a_move_to_another_country_voids_a_w8_but_not_a_w9():
+    before = {"name": "A", "residence": "GB", "address": ["residential|1 A ST|LONDON|N1|GB"], "tin": ["GB:1"]}
+    after = dict(before, address=["residential|1 RUE A|PARIS|75001|FR"])
+    assert void_reasons("W8BEN", before, after) == {"address_country"}
+    same_country = dict(before, address=["residential|2 B ST|LEEDS|LS1|GB"])
+    assert void_reasons("W8BEN", before, same_country) == set()
     assert void_reasons("W9", before, after) == set()
     assert void_reasons("W9", before, dict(before, tin=["US:2"])) == {"tin"}
 
@@ -119,9 +121,18 @@ def test_treaty_claims_are_checked_against_the_treaty_table(claim, residence, ok
 ON = dt.date(2026, 6, 1)
 
 
-def test_undocumented_foreign_payee_suffers_30_percent():
-    d = withholding_rate(PayeeStatus(us_person=False, documented=False), income_type="dividends", on=ON)
+def test_undocumented_payee_presumed_foreign_suffers_30_percent():
+    d = withholding_rate(PayeeStatus(us_person=False, documented=False, presumed_foreign=True),
+                         income_type="dividends", on=ON)
     assert d.rate == Decimal(30) and d.is_default
+
+
+def test_undocumented_individual_not_presumed_foreign_is_presumed_us_and_suffers_backup_withholding():
+    # Treas. Reg. 1.1441-1(b)(3)(iii): without documentation or an offshore obligation the
+    # individual is presumed a US non-exempt recipient; backup withholding is 24% (IRC 3406(a)(1)).
+    d = withholding_rate(PayeeStatus(us_person=False, documented=False, kind="individual"),
+                         income_type="dividends", on=ON)
+    assert (d.rate, d.rule) == (Decimal(24), "presumed_us_individual") and d.is_default
 
 
 def test_valid_treaty_claim_gives_the_treaty_rate():

@@ -80,16 +80,20 @@ def test_a_w8_from_someone_born_in_the_us_is_invalid_until_cured(briton):
     assert f.indicia[0]["code"] == "us_place_of_birth"  # still recorded, now cured
 
 
-def test_a_change_of_address_voids_the_w8ben_but_a_w9_survives_it(briton, american):
+def test_a_move_within_the_country_keeps_the_w8ben_a_move_to_the_us_voids_it(briton, american):
+    # 1.1441-1(e)(4)(ii)(D): only a change to a US address or to another country makes a W-8
+    # unreliable; a new address in the same foreign country does not.
     w8 = capture(briton, "W8BEN")
     w9 = capture(american, "W9")
     assert w9.status == TaxFormStatus.VALID
     briton.addresses.update(line1="221B Baker Street")
     american.addresses.update(line1="2 Main Street")
-    assert services.tax_forms_review_party_change(party=briton) == [w8]
+    assert services.tax_forms_review_party_change(party=briton) == []
     assert services.tax_forms_review_party_change(party=american) == []
+    briton.addresses.update(line1="1 Ocean Drive", country="US")
+    assert services.tax_forms_review_party_change(party=briton) == [w8]
     w8.refresh_from_db()
-    assert w8.status == TaxFormStatus.INVALID and "address" in w8.status_reason
+    assert w8.status == TaxFormStatus.INVALID and "address_us" in w8.status_reason
     assert events_for(w8).last().event_type == "tax_form.invalidated"
 
 
@@ -130,7 +134,9 @@ def test_the_expiry_sweep_expires_flags_and_puts_the_party_on_default_withholdin
     assert result["default_withholding_parties"] == [briton.pk]
     assert WithholdingStatus.objects.get(party=briton).basis == "default"
     decision = selectors.withholding_for(briton, income_type="dividends", on=dt.date(2027, 1, 2))
-    assert (decision.rate, decision.rule) == (Decimal(30), "statutory_undocumented")
+    # the firm books the account outside the US: an offshore obligation, so the undocumented
+    # individual is presumed foreign (1.6049-5(d)(2)) and suffers the statutory 30%
+    assert (decision.rate, decision.rule) == (Decimal(30), "presumed_foreign")
     assert services.tax_forms_expiry_sweep(today=dt.date(2027, 1, 1))["expired"] == []  # idempotent
 
 

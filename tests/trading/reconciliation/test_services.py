@@ -243,9 +243,16 @@ def test_daily_run_reconciles_every_custodian_and_renders_the_report(books, tmp_
     (day / "GLOBALCUST" / "holdings.xml").write_bytes(semt002(holdings=holdings(apple="990")))
     (day / "DEPOTBANK").mkdir()
     (day / "DEPOTBANK" / "bestand.csv").write_bytes(b"not;a;layout\n")
+    (day / "NEWCUST").mkdir()  # a custodian with no format on file, and content that names none
+    (day / "NEWCUST" / "positions.dat").write_bytes(b"hello\n")
     run_id = daily_run.delay("2024-01-31").get()
     daily = DailyRun.objects.get(pk=run_id)
-    assert daily.status == "failed"  # the depot bank's file was refused, and says so
+    # the refused files are listed with their reasons; the day completes with the counts right
+    assert daily.status == "completed"
+    assert (daily.stats["custodians"], daily.stats["files"], daily.stats["files_reconciled"],
+            daily.stats["files_refused"], daily.stats["breaks"]) == (3, 3, 1, 2, 1)
+    reasons = {x["custodian"]: x["reason"] for x in daily.stats["refused"]}
+    assert "header" in reasons["DEPOTBANK"] and "cannot tell the format of positions.dat" in reasons["NEWCUST"]
     runs = {r.custodian_code: r for r in daily.runs.all()}
     assert runs["GLOBALCUST"].stats["breaks"] == 1 and "refused" in runs["DEPOTBANK"].stats
     html = (settings.MEDIA_ROOT / "recon_reports" / "recon-2024-01-31.html").read_text()
@@ -265,10 +272,17 @@ def test_report_page_and_pdf_for_operations_only(books, tmp_path, client):
     daily = services.daily_run_start(as_of=dt.date(2024, 1, 31))
     ReconRun.objects.update(daily_run=daily)
     services.daily_run_finish(daily_run_id=daily.pk)
-    advisor = UserFactory(role="advisor")
+    operations = UserFactory(role="operations")
+    # The books here carry no custody accounts, so the run could not stamp a firm: the breaks are
+    # this operations user's firm's (the report shows a user only their own firm's breaks).
+    Break.objects.update(firm=operations.firm)
+    advisor = UserFactory(role="advisor", firm=operations.firm)
     client.force_login(advisor)
     assert client.get("/reconciliation/runs/2024-01-31/report/").status_code == 403
-    client.force_login(UserFactory(role="operations"))
+    client.force_login(UserFactory(role="operations"))  # another firm's operations: none of these breaks
+    page = client.get("/reconciliation/runs/2024-01-31/report/")
+    assert page.status_code == 200 and b"quantity" not in page.content
+    client.force_login(operations)
     page = client.get("/reconciliation/runs/2024-01-31/report/")
     assert page.status_code == 200 and b"GLOBALCUST" in page.content and b"quantity" in page.content
     pdf = client.get("/reconciliation/runs/2024-01-31/report/?format=pdf")

@@ -30,6 +30,7 @@ from onboarding.models import Firm, Party
 from trading import services
 from trading.models import FxOrder, Order, RebalanceRun, RunChunk
 from trading.rebalancing.dbio import copy_binary, execute, fetch, is_postgres
+from trading.rebalancing.scope import RebalanceScope
 from trading.reference.models import FxRate, Instrument, Listing, Market, Price
 from trading.reference.services import reference_load_all
 
@@ -82,8 +83,9 @@ class Command(BaseCommand):
         io_floor(built["firm_id"], 0)
         seconds_warmup = time.perf_counter() - tw
         t0 = time.perf_counter()
-        stats = services.rebalance_run(where="a.firm_id = %s", params=[built["firm_id"]], trade_date=TRADE,
-                                       key=f"bench-{time.time_ns()}")
+        result = services.rebalance_run(scope=RebalanceScope(trade_date=TRADE, firm=built["firm_id"]),
+                                        key=f"bench-{time.time_ns()}")
+        stats = result.as_dict()
         seconds_total = time.perf_counter() - t0
         floor = io_floor(built["firm_id"], stats["orders"])
         out = {
@@ -148,17 +150,34 @@ def io_floor(firm_id: int, n_orders: int) -> dict:
     return {"read": t1 - t0, "write": t3 - t2, "write_temp": writes["temp"], "total": (t1 - t0) + (t3 - t2)}
 
 
-def _copy_text(table: str, columns: list[str], lines: list[str]) -> None:
+def _copy_text(model, columns: list[str], lines: list[str]) -> None:
+    """COPY text lines into the model's table. Every other NOT NULL column with a model default
+    gets that default, so a column added by a later migration cannot break the bench."""
+    extra_cols, extra_vals = _defaults(model, columns)
+    suffix = "".join("\t" + v for v in extra_vals) + "\n"
     with connection.cursor() as cur:
         raw = cur.cursor if hasattr(cur, "cursor") else cur
-        with raw.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        with raw.copy(f"COPY {model._meta.db_table} ({', '.join([*columns, *extra_cols])}) FROM STDIN") as copy:
             buf = io.StringIO()
             for n, line in enumerate(lines, 1):
-                buf.write(line)
+                buf.write(line[:-1] + suffix if extra_cols else line)
                 if n % 200_000 == 0:
                     copy.write(buf.getvalue())
                     buf = io.StringIO()
             copy.write(buf.getvalue())
+
+
+def _defaults(model, columns: list[str]) -> tuple[list[str], list[str]]:
+    """The NOT NULL columns of `model` missing from `columns` that have a default, and the
+    defaults as COPY text."""
+    cols, vals = [], []
+    for f in model._meta.concrete_fields:
+        if f.column in columns or f.null or f.primary_key or not f.has_default():
+            continue
+        value = f.get_db_prep_save(f.get_default(), connection)
+        cols.append(f.column)
+        vals.append("t" if value is True else "f" if value is False else str(value))
+    return cols, vals
 
 
 @transaction.atomic
@@ -233,7 +252,7 @@ def build_book(*, n_accounts: int, holdings: int, n_ccy: int, oob: float, seed: 
     hh_rows = sorted(set(household[household >= 0].tolist()))
     Household.objects.bulk_create([Household(firm=firm, name=f"HH{h}") for h in hh_rows], batch_size=5000)
     hh_ids = dict(Household.objects.filter(firm=firm).values_list("name", "pk"))
-    _copy_text(Account._meta.db_table,
+    _copy_text(Account,
                ["firm_id", "owner_id", "household_id", "number", "name", "base_currency", "booking_centre",
                 "booking_jurisdiction", "tax_status", "investor_type", "is_us_person", "lot_relief_method",
                 "allows_short", "status", "created_at"],
@@ -243,7 +262,7 @@ def build_book(*, n_accounts: int, holdings: int, n_ccy: int, oob: float, seed: 
                 for i in range(N)])
     (acc_ids,) = fetch(f"SELECT id::int8 FROM {Account._meta.db_table} WHERE firm_id = %s ORDER BY number",
                        [firm.pk], "i")
-    _copy_text(CustodyAccount._meta.db_table, ["account_id", "custodian_id", "number", "is_active", "created_at"],
+    _copy_text(CustodyAccount, ["account_id", "custodian_id", "number", "is_active", "created_at"],
                [f"{acc_ids[i]}\t{custodian.pk}\tBC{acc_ids[i]}\tt\t{ts}\n" for i in range(N)])
     (ca_ids, ca_acc) = fetch(f"SELECT id::int8, account_id::int8 FROM {CustodyAccount._meta.db_table} "
                              f"WHERE number LIKE 'BC%%' AND account_id IN (SELECT id FROM {Account._meta.db_table} "
@@ -252,7 +271,7 @@ def build_book(*, n_accounts: int, holdings: int, n_ccy: int, oob: float, seed: 
     m2m = CustodyAccount.markets.through._meta.db_table
     mids = [mk[m[1]].pk for m in markets]
     copy_binary(m2m, ["custodyaccount_id", "market_id"], [np.repeat(ca_of, len(mids)), np.tile(mids, N)], "ii")
-    _copy_text(ModelSubscription._meta.db_table,
+    _copy_text(ModelSubscription,
                ["account_id", "model_id", "follow_latest", "status", "start_date", "created_at"],
                [f"{acc_ids[i]}\t{models[model_of[i]][0]}\tt\tactive\t2026-01-01\t{ts}\n" for i in range(N)])
 
@@ -302,7 +321,7 @@ def build_book(*, n_accounts: int, holdings: int, n_ccy: int, oob: float, seed: 
             for i in range(N)]
     rows += [f"{acc_ids[i]}\t{ca_of[i]}\tUSD\tsettle\t{value_usd[i] * 0.01:.2f}\t{TRADE}\n"
              for i in range(N) if i % 3 == 0 and bases[base_of[i]] != "USD" and "USD" in usd]
-    _copy_text(CashBalance._meta.db_table, ["account_id", "custody_account_id", "currency", "basis", "amount", "as_of"],
+    _copy_text(CashBalance, ["account_id", "custody_account_id", "currency", "basis", "amount", "as_of"],
                rows)
     execute("SET LOCAL session_replication_role = origin")
     return {"firm_id": firm.pk, "positions": len(qty)}

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from onboarding.audit import record_event
 from onboarding.models import OnboardingCase
 
 from ...documents import render_case_file_pdf, render_tax_form_pdf
@@ -25,13 +26,21 @@ class Command(BaseCommand):
         target.add_argument("--case", type=int)
         parser.add_argument("--out", required=True)
         parser.add_argument("--json", action="store_true")
+        parser.add_argument("--reveal", action="store_true",
+                            help="print TINs, identifiers and dates of birth in full (written to the audit trail)")
 
     def handle(self, *args, **options):
         try:
+            reveal = options["reveal"]
             if options["form"]:
-                pdf = render_tax_form_pdf(TaxForm.objects.select_related("party").get(pk=options["form"]))
+                subject = TaxForm.objects.select_related("party").get(pk=options["form"])
+                pdf = render_tax_form_pdf(subject, reveal=reveal)
             else:
-                pdf = render_case_file_pdf(OnboardingCase.objects.select_related("party", "firm").get(pk=options["case"]))
+                subject = OnboardingCase.objects.select_related("party", "firm").get(pk=options["case"])
+                pdf = render_case_file_pdf(subject, reveal=reveal)
+            if reveal:
+                record_event(subject=subject, event_type="sensitive.revealed", firm=subject.firm,
+                             detail={"rendering": "pdf", "by": "render_tax_form command"})
         except (TaxForm.DoesNotExist, OnboardingCase.DoesNotExist) as exc:
             raise CommandError(str(exc)) from exc
         Path(options["out"]).write_bytes(pdf)

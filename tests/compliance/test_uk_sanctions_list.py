@@ -1,0 +1,126 @@
+"""The UK Sanctions List (FCDO) importer, on files built from the published format: the XML
+element names and the CSV columns described in the FCDO guidance "UK Sanctions List: change to
+the list's format" (February 2022) and used by the list published at
+https://www.gov.uk/government/publications/the-uk-sanctions-list (no copy is in ../shared)."""
+import pytest
+
+from compliance.exceptions import WatchlistFormatError
+from compliance.screening.importers import SOURCES, parse_source
+from compliance.screening.uk_sanctions_list import parse_uksl
+
+XML = """<?xml version="1.0" encoding="utf-8"?>
+<Designations>
+  <DateGenerated>28/01/2026</DateGenerated>
+  <Designation>
+    <LastUpdated>28/01/2026</LastUpdated>
+    <DateDesignated>24/02/2022</DateDesignated>
+    <UniqueID>RUS0251</UniqueID>
+    <OFSIGroupID>14180</OFSIGroupID>
+    <UNReferenceNumber />
+    <Names>
+      <Name><Name1>Ivan</Name1><Name2>Petrovich</Name2><Name6>SIDOROV</Name6><NameType>Primary Name</NameType></Name>
+      <Name><Name1>Ivan</Name1><Name6>SIDOROFF</Name6><NameType>Primary Name Variation</NameType></Name>
+      <Name><Name6>The Baker</Name6><NameType>Alias</NameType><AliasStrength>Weak</AliasStrength></Name>
+    </Names>
+    <NonLatinNames><NameNonLatinScript>Иван Петрович СИДОРОВ</NameNonLatinScript><NonLatinScriptType>Cyrillic</NonLatinScriptType><NonLatinScriptLanguage>Russian</NonLatinScriptLanguage></NonLatinNames>
+    <RegimeName>The Russia (Sanctions) (EU Exit) Regulations 2019</RegimeName>
+    <IndividualEntityShip>Individual</IndividualEntityShip>
+    <DesignationSource>UK</DesignationSource>
+    <SanctionsImposed>Asset freeze|Travel Ban</SanctionsImposed>
+    <OtherInformation>Test record built from the published format</OtherInformation>
+    <Addresses><Address><AddressLine1>1 Red Square</AddressLine1><AddressCountry>Russia</AddressCountry></Address></Addresses>
+    <IndividualDetails><Individual>
+      <DOBs><DOB>01/02/1960</DOB><DOB>dd/mm/1961</DOB></DOBs>
+      <Nationalities><Nationality>Russia</Nationality></Nationalities>
+      <BirthDetails><Location><TownOfBirth>Moscow</TownOfBirth><CountryOfBirth>Russia</CountryOfBirth></Location></BirthDetails>
+    </Individual></IndividualDetails>
+  </Designation>
+  <Designation>
+    <UniqueID>IRN0010</UniqueID>
+    <Names><Name><Name6>OCEAN STAR</Name6><NameType>Primary Name</NameType></Name></Names>
+    <RegimeName>The Iran (Sanctions) Regulations 2023</RegimeName>
+    <IndividualEntityShip>Ship</IndividualEntityShip>
+    <ShipDetails><Ship><IMONumbers><IMONumber>9123456</IMONumber></IMONumbers></Ship></ShipDetails>
+  </Designation>
+</Designations>
+"""
+
+HEADER = ("Last Updated,Unique ID,OFSI Group ID,UN Reference Number,Name 6,Name 1,Name 2,Name 3,Name 4,Name 5,"
+          "Name type,Alias strength,Title,Name non-latin script,Non-latin script type,Non-latin script language,"
+          "Regime Name,Designation Type,Designation source,Sanctions Imposed,Other Information,"
+          "UK Statement of Reasons,Address Line 1,Address Line 2,Address Line 3,Address Line 4,Address Line 5,"
+          "Address Line 6,Address Postal Code,Address Country,Phone number,Website,Email address,Date Designated,"
+          "D.O.B,Nationality(/ies),National Identifier number,National Identifier additional information,"
+          "Passport number,Passport additional information,Position,Gender,Town of birth,Country of birth,"
+          "Type of entity,Subsidiaries,Parent company,Business registration number (s),IMO number,"
+          "Current owner/operator (s),Previous owner/operator (s),Current believed flag of ship,Previous flags,"
+          "Type of ship,Tonnage of ship,Length of ship,Year Built,Hull identification number (HIN)")
+COLUMNS = HEADER.split(",")
+
+
+def csv_row(**values):
+    return ",".join(f'"{values.get(c, "")}"' for c in COLUMNS)
+
+
+def csv_file(tmp_path, rows, first="Report Date: 28-Jan-2026"):
+    path = tmp_path / "UK_Sanctions_List.csv"
+    path.write_text("\n".join([first, HEADER, *rows]) + "\n", encoding="utf-8")
+    return path
+
+
+def test_uksl_is_an_import_source_beside_ofac_un_eu_and_opensanctions():
+    assert {"ofac", "un", "eu", "ftm", "uksl"} <= set(SOURCES)
+
+
+def test_the_xml_format_gives_one_record_per_designation(tmp_path):
+    path = tmp_path / "UK_Sanctions_List.xml"
+    path.write_text(XML, encoding="utf-8")
+    records = {r.ref: r for r in parse_source("uksl", [path])}
+    person, ship = records["RUS0251"], records["IRN0010"]
+    assert (person.source, person.kind, person.name) == ("uksl", "person", "Ivan Petrovich SIDOROV")
+    assert "Ivan SIDOROFF" in person.aliases and "Иван Петрович СИДОРОВ" in person.aliases
+    assert person.weak_aliases == ["The Baker"]
+    assert person.dobs == ["1960-02-01", "1961"]
+    assert person.countries == ["RU"]
+    assert person.programmes == ["The Russia (Sanctions) (EU Exit) Regulations 2019"]
+    assert ship.kind == "vessel" and [(i.kind, i.number) for i in ship.identifiers] == [("IMO", "9123456")]
+
+
+def test_the_csv_format_groups_name_rows_by_unique_id(tmp_path):
+    path = csv_file(tmp_path, [
+        csv_row(**{"Unique ID": "RUS0251", "Name 6": "SIDOROV", "Name 1": "Ivan", "Name type": "Primary Name",
+                   "Regime Name": "Russia", "Designation Type": "Individual", "D.O.B": "01/02/1960",
+                   "Nationality(/ies)": "Russia", "Passport number": "7512345"}),
+        csv_row(**{"Unique ID": "RUS0251", "Name 6": "SIDOROFF", "Name 1": "Ivan", "Name type": "Alias",
+                   "Alias strength": "Good", "Regime Name": "Russia", "Designation Type": "Individual"}),
+        csv_row(**{"Unique ID": "RUS1001", "Name 6": "ACME DEFENCE JSC", "Name type": "Primary Name",
+                   "Regime Name": "Russia", "Designation Type": "Entity", "Address Country": "Russia"}),
+    ])
+    records = {r.ref: r for r in parse_uksl(path)}
+    assert records["RUS0251"].name == "Ivan SIDOROV" and records["RUS0251"].aliases == ["Ivan SIDOROFF"]
+    assert records["RUS0251"].dobs == ["1960-02-01"] and records["RUS0251"].countries == ["RU"]
+    assert [(i.kind, i.number) for i in records["RUS0251"].identifiers] == [("Passport", "7512345")]
+    assert records["RUS1001"].kind == "entity" and records["RUS1001"].countries == ["RU"]
+
+
+def test_a_csv_without_the_designation_type_column_is_rejected_naming_it(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("Report Date: 28-Jan-2026\nUnique ID,Name 6,Name type,Regime Name\nX,Y,Primary Name,R\n")
+    with pytest.raises(WatchlistFormatError) as exc:
+        parse_uksl(path)
+    assert exc.value.detail["field"] == "Designation Type" and exc.value.detail["line"] == 2
+
+
+def test_an_unreadable_date_of_birth_is_rejected_naming_the_line(tmp_path):
+    path = csv_file(tmp_path, [csv_row(**{"Unique ID": "A1", "Name 6": "X", "Name type": "Primary Name",
+                                          "Designation Type": "Individual", "D.O.B": "31/31/1960"})])
+    with pytest.raises(WatchlistFormatError) as exc:
+        parse_uksl(path)
+    assert exc.value.detail["line"] == 3 and exc.value.detail["field"] == "D.O.B"
+
+
+def test_an_xml_file_that_is_not_the_uk_list_is_rejected(tmp_path):
+    path = tmp_path / "x.xml"
+    path.write_text("<CONSOLIDATED_LIST/>")
+    with pytest.raises(WatchlistFormatError, match="Designation"):
+        parse_uksl(path)
