@@ -6,9 +6,9 @@ from rest_framework.routers import DefaultRouter
 from accounts import api as accounts_api
 from compliance import api as compliance_api
 from compliance.tax.api import TaxFormViewSet
-from trading import api as trading_api
 from onboarding.api.urls import router as onboarding_router
 from onboarding.api.views import ErrorCatalogueView
+from trading import api as trading_api
 from trading.reconciliation import api as recon_api
 
 

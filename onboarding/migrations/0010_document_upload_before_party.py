@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('onboarding', '0007_audit_firm_id_index'),
+        ('onboarding', '0009_merge_20261204_1827'),
     ]
 
     operations = [
