@@ -23,6 +23,17 @@ class TokenAuthenticationScheme(OpenApiAuthenticationExtension):
                 "description": "`Token <prefix>.<secret>` (scopes: read for GET, write for the rest)"}
 
 
+class SessionAuthenticationScheme(OpenApiAuthenticationExtension):
+    """The portal's signed-in session (cookie), for the operations a person does in a browser."""
+
+    target_class = "onboarding.api.auth.SessionAuthentication"
+    name = "SessionAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "apiKey", "in": "cookie", "name": "sessionid",
+                "description": "a portal session that passed the second factor"}
+
+
 class ApiRouter(DefaultRouter):
     """One router for the whole API, so that the root (GET /api/v1/) lists every resource."""
 

@@ -150,7 +150,11 @@ REST_FRAMEWORK = {
     # ?search= on every list that declares search_fields (names, numbers, codes)
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend",
                                 "rest_framework.filters.SearchFilter"],
-    "NON_FIELD_ERRORS_KEY": "non_field_errors",  # onboarding.api.errors.NON_FIELD_KEY
+    "NON_FIELD_ERRORS_KEY": "non_field_errors",
+    # JSON bodies; the upload operations declare multipart themselves. One content type per operation keeps
+    # the schema (and clients generated from it) unambiguous.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",  # onboarding.api.errors.NON_FIELD_KEY
 }
 # Request ids (django-guid): a client's own UUID in X-Request-ID is kept, anything else is replaced by a new one.
 DJANGO_GUID = {"GUID_HEADER_NAME": "X-Request-ID", "VALIDATE_GUID": True, "RETURN_HEADER": True,

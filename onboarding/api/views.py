@@ -310,7 +310,7 @@ class WebhookViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
         return self.get_paginated_response(s.WebhookDeliverySerializer(page, many=True).data)
 
 
-class ErrorCodeSerializer(serializers.Serializer):
+class ErrorCatalogueEntrySerializer(serializers.Serializer):
     code = serializers.CharField()
     status = serializers.IntegerField()
     meaning = serializers.CharField()
@@ -323,8 +323,9 @@ class ErrorCatalogueView(generics.GenericAPIView):
     authentication_classes: list = []
     permission_classes: list = []
     pagination_class = None
-    serializer_class = ErrorCodeSerializer
+    filter_backends: list = []
+    serializer_class = ErrorCatalogueEntrySerializer
 
-    @extend_schema(responses={200: ErrorCodeSerializer(many=True)}, auth=[])
+    @extend_schema(responses={200: ErrorCatalogueEntrySerializer(many=True)}, auth=[])
     def get(self, request):
-        return Response(ErrorCodeSerializer(catalogue(), many=True).data)
+        return Response(ErrorCatalogueEntrySerializer(catalogue(), many=True).data)
