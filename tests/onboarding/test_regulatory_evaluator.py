@@ -6,7 +6,14 @@ from decimal import Decimal
 
 import pytest
 
-from onboarding.rules.evaluator import CaseFacts, PartyFacts, RelatedParty, beneficial_owners, evaluate, exemption
+from onboarding.rules.evaluator import (
+    CaseFacts,
+    PartyFacts,
+    RelatedParty,
+    beneficial_owners,
+    evaluate,
+    exemption,
+)
 from onboarding.rules.packs import PackVersion, read_pack_dir, resolve
 
 ON = dt.date(2026, 12, 1)
