@@ -156,6 +156,25 @@ def _hit_is_suppressed(party: Party, hit: Hit, entry_hash: str, now: dt.datetime
     ).exists()
 
 
+# The official sanctions lists a jurisdiction's rule pack chooses among (`screening.lists`); other
+# sources (OpenSanctions, the PEP source) are screened whatever the pack names.
+OFFICIAL_LISTS = {"ofac", "un", "uk", "uksl", "eu"}
+
+
+def case_screening_lists(case: OnboardingCase | None) -> set[str] | None:
+    """The lists the case's rule pack names for screening (None: no case or no pack policy)."""
+    if case is None:
+        return None
+    from onboarding.exceptions import MeridianError
+    from onboarding.selectors import case_policy
+
+    try:
+        lists = ((case_policy(case).get("policy") or {}).get("screening") or {}).get("lists")
+    except MeridianError:
+        return None
+    return set(lists) if lists else None
+
+
 @transaction.atomic
 def screen_party(*, party: Party, trigger: str, case: OnboardingCase | None = None,
                  only_refs: dict[str, set[str]] | None = None) -> list[ScreeningAlert]:
@@ -177,6 +196,15 @@ def screen_party(*, party: Party, trigger: str, case: OnboardingCase | None = No
                         thresholds=thresholds, limit=20 if only_refs is None else 1000)
     if only_refs is not None:
         hits = [h for h in hits if h.ref in only_refs.get(h.source, set())]
+    # The jurisdiction's lists: an official list its pack does not name is not screened for the
+    # case (e.g. the OFSI list after 28 January 2026 for a GB case), and a list it names that has
+    # no active snapshot is recorded on the screening event.
+    named = case_screening_lists(case)
+    missing_lists: list[str] = []
+    if named is not None:
+        hits = [h for h in hits if h.source not in OFFICIAL_LISTS or h.source in named]
+        active = {s.source for s in snapshots}
+        missing_lists = sorted(named - active)
     run.hits = len(hits)
     now = timezone.now()
     opened: list[ScreeningAlert] = []
@@ -207,7 +235,9 @@ def screen_party(*, party: Party, trigger: str, case: OnboardingCase | None = No
     run.save()
     record_event(subject=party, event_type="screening.performed", firm=party.firm,
                  detail={"trigger": trigger, "hits": run.hits, "alerts_opened": run.alerts_opened,
-                         "suppressed": run.suppressed, "snapshots": run.snapshots})
+                         "suppressed": run.suppressed, "snapshots": run.snapshots,
+                         "lists": sorted(named) if named is not None else None,
+                         "missing_lists": missing_lists})
     if opened and trigger != "case_submitted":
         _open_event_reviews(party, reason="new screening hit")
     return opened
@@ -265,6 +295,26 @@ def _alert_transition(alert: ScreeningAlert, method: str, *, actor: User | None,
     alert.save()
     record_event(subject=alert, event_type=event, actor=actor, firm=alert.firm, from_state=before,
                  to_state=alert.state, reason=note, detail=detail or {})
+    return alert
+
+
+@transaction.atomic
+def alert_assign(*, alert: ScreeningAlert, actor: User, assignee: User | None) -> ScreeningAlert:
+    """Give the alert to an officer (None: back to the queue). A decided alert stays as decided."""
+    _require_officer(actor)
+    if assignee is not None and not (assignee.is_platform_officer or assignee.is_superuser):
+        raise NotAComplianceOfficer("an alert can only be assigned to a compliance officer",
+                                    detail={"assignee": assignee.pk})
+    alert = _lock_alert(alert)
+    if alert.state not in (AlertState.OPEN, AlertState.UNDER_REVIEW, AlertState.ESCALATED):
+        raise AlertInvalidTransition(f"cannot assign an alert that is {alert.state.replace('_', ' ')}",
+                                     detail={"state": alert.state, "action": "assign"})
+    before = alert.assigned_to_id
+    alert.assigned_to = assignee
+    alert.save(update_fields=["assigned_to", "updated_at"])
+    record_event(subject=alert, event_type="screening.alert_assigned", actor=actor, firm=alert.firm,
+                 from_state=alert.state, to_state=alert.state,
+                 detail={"from": before, "to": assignee.pk if assignee else None})
     return alert
 
 

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from onboarding import webhooks
 from onboarding.audit import record_event
-from onboarding.exceptions import ValidationFailed
+from onboarding.exceptions import MeridianError, ValidationFailed
 from onboarding.services import assert_relationship_active
 from trading.reference.calendars import is_exchange_session
 from trading.reference.models import Market
@@ -447,20 +447,106 @@ def order_settle(*, order: Order, actor=None, settled_on: dt.date | None = None)
     (order,) = _locked_orders([order.pk])
     if order.status != OrderStatus.ALLOCATED:
         raise OrderStateError(f"{order} is {order.status}", detail={"order": order.reference})
-    from .ledger import post_trade  # the accounts ledger adapter
-
-    txn = post_trade(order=order, actor=actor)
-    _transition(order, "settle", actor=actor, event="order.settled",
-                detail={"transaction": txn.pk if txn is not None else None,
-                        "settled_on": (settled_on or order.settle_date).isoformat()})
-    return order
+    return _settle_one(order, actor=actor, as_of=settled_on or order.settle_date)
 
 
 @transaction.atomic
 def order_fail_settlement(*, order: Order, actor=None, reason: str) -> Order:
     (order,) = _locked_orders([order.pk])
+    order.settlement_error = reason[:500]
     _transition(order, "fail_settlement", actor=actor, event="order.failed_to_settle", reason=reason)
+    _emit_after_commit(order.account.firm_id, "order.failed_to_settle",
+                       {"order": order.pk, "reference": order.reference, "reason": reason})
     return order
+
+
+@transaction.atomic
+def order_settlement_retry(*, order: Order, actor=None, as_of: dt.date | None = None) -> Order:
+    """Try a failed settlement again: it settles, or fails again and stays visible with the new
+    reason."""
+    (order,) = _locked_orders([order.pk])
+    _transition(order, "retry_settlement", actor=actor, event="order.settlement_retried")
+    try:
+        with transaction.atomic():
+            return _settle_one(order, actor=actor, as_of=as_of or order.settle_date)
+    except MeridianError as exc:
+        return order_fail_settlement(order=order, actor=actor, reason=exc.message)
+
+
+def _settle_one(order: Order, *, actor, as_of: dt.date) -> Order:
+    from .ledger import post_trade  # the accounts ledger adapter
+
+    txn = post_trade(order=order, actor=actor)
+    order.settlement_error = ""
+    _transition(order, "settle", actor=actor, event="order.settled",
+                detail={"transaction": txn.pk if txn is not None else None, "settled_on": as_of.isoformat()})
+    _emit_after_commit(order.account.firm_id, "order.settled",
+                       {"order": order.pk, "reference": order.reference, "account": order.account_id,
+                        "settled_on": as_of.isoformat()})
+    return order
+
+
+@dataclass
+class SettlementReport:
+    """One settlement pass on `as_of`: what settled, what failed (and why), and what waits
+    because `as_of` is not a settlement day of its market or currency."""
+
+    as_of: dt.date
+    settled: list[str] = field(default_factory=list)
+    fx_settled: list[str] = field(default_factory=list)
+    failed: list[dict] = field(default_factory=list)
+    waiting: list[dict] = field(default_factory=list)
+
+
+def settlements_run(*, as_of: dt.date, firm=None, actor=None) -> SettlementReport:
+    """Settle into the ledger every allocated order due by `as_of` whose market and settlement
+    currency are open for settlement on `as_of`, and every released FX order whose value date
+    has come on both currencies' calendars. Each settles in its own transaction: a failure is
+    recorded on the order (failed_to_settle, with the reason) and the rest carry on. Safe to run
+    twice: a settled order is no longer due."""
+    from trading.reference.calendars import is_currency_business_day, is_settlement_day
+    from trading.reference.selectors import currency_calendars
+
+    report = SettlementReport(as_of=as_of)
+    due = Order.objects.filter(status=OrderStatus.ALLOCATED, settle_date__lte=as_of).select_related(
+        "listing__market").order_by("settle_date", "pk")
+    fx_due = FxOrder.objects.filter(status=FxOrderStatus.RELEASED, value_date__lte=as_of).order_by("value_date", "pk")
+    if firm is not None:
+        due, fx_due = due.filter(account__firm=firm), fx_due.filter(account__firm=firm)
+    calendars: dict[tuple, bool] = {}
+    for order in due:
+        market = order.listing.market
+        key = (market.calendar_code, market.settlement_currency)
+        if key not in calendars:
+            calendars[key] = is_settlement_day(as_of, calendar_code=market.calendar_code,
+                                               currency_calendars=currency_calendars([market.settlement_currency]))
+        if not calendars[key]:
+            report.waiting.append({"reference": order.reference, "settle_date": order.settle_date.isoformat(),
+                                   "reason": f"{as_of} is not a settlement day for {market.mic} "
+                                             f"({market.settlement_currency})"})
+            continue
+        try:
+            with transaction.atomic():
+                (locked,) = _locked_orders([order.pk])
+                if locked.status != OrderStatus.ALLOCATED:
+                    continue
+                _settle_one(locked, actor=actor, as_of=as_of)
+            report.settled.append(order.reference)
+        except MeridianError as exc:
+            order_fail_settlement(order=order, actor=actor, reason=exc.message)
+            report.failed.append({"reference": order.reference, "reason": exc.message})
+    for fx in fx_due:
+        specs = currency_calendars([fx.buy_currency, fx.sell_currency])
+        if not all(is_currency_business_day(as_of, spec) for spec in specs):
+            report.waiting.append({"reference": fx.reference, "settle_date": fx.value_date.isoformat(),
+                                   "reason": f"{as_of} is not a business day for {fx.buy_currency}/{fx.sell_currency}"})
+            continue
+        try:
+            fx_order_settle(fx_order=fx, actor=actor)
+            report.fx_settled.append(fx.reference)
+        except MeridianError as exc:
+            report.failed.append({"reference": fx.reference, "reason": exc.message})
+    return report
 
 
 __all__ = [
@@ -475,6 +561,8 @@ __all__ = [
     "order_cancel",
     "order_fail_settlement",
     "order_reject",
+    "order_settlement_retry",
+    "settlements_run",
     "order_settle",
     "assert_routable",
     "fx_order_cancel",
@@ -537,6 +625,46 @@ class RebalanceStarted:
         return self.result is None
 
 
+EARLIEST_TRADE_DATE = dt.date(2010, 1, 1)  # the exchange calendars' first year (trading.reference.calendars)
+LATEST_TRADE_DATE = dt.date(2030, 12, 31)  # their last year: past it sessions and holidays are unknown
+MAX_DAYS_AHEAD = 366
+
+
+def validate_rebalance_scope(scope: RebalanceScope, *, today: dt.date | None = None) -> None:
+    """Refuse (400, nothing written) a trade date the calendars cannot settle or that is more
+    than a year away, and a scope naming nothing."""
+    today = today or timezone.localdate()
+    problems: dict[str, list[str]] = {}
+    day = scope.trade_date
+    if not (EARLIEST_TRADE_DATE <= day <= LATEST_TRADE_DATE):
+        problems["trade_date"] = [f"{day} is outside the market calendars ({EARLIEST_TRADE_DATE} to {LATEST_TRADE_DATE})"]
+    elif day > today + dt.timedelta(days=MAX_DAYS_AHEAD):
+        problems["trade_date"] = [f"{day} is more than {MAX_DAYS_AHEAD} days ahead of {today}"]
+    if scope.accounts is not None and len(scope.accounts) == 0:
+        problems["accounts"] = ["an empty list of accounts names nothing to rebalance"]
+    if scope.id_range is not None and scope.id_range[0] > scope.id_range[1]:
+        problems["id_range"] = [f"{scope.id_range[0]} is above {scope.id_range[1]}"]
+    if problems:
+        first = next(iter(problems))
+        raise ValidationFailed(f"{first}: {problems[first][0]}", detail=problems)
+
+
+def _run_failed(run_pk: int, *, reason: str, actor) -> None:
+    """Mark the run failed with its reason, in its own transaction (the work rolled back)."""
+    from .models import RunStatus
+
+    with transaction.atomic():
+        run = RebalanceRun.objects.select_for_update().get(pk=run_pk)
+        if run.status != RunStatus.RUNNING:
+            return
+        before = run.status
+        run.status, run.finished_at = RunStatus.FAILED, timezone.now()
+        run.stats = {**run.stats, "error": reason}
+        run.save()
+        record_event(subject=run, event_type="rebalance.failed", actor=actor, from_state=before, to_state=run.status,
+                     reason=reason[:500])
+
+
 def rebalance_start(*, scope: RebalanceScope, actor: Any = None, dry_run: bool = False,
                     key: str | None = None) -> RebalanceStarted:
     """Rebalance the scope (a firm's, as the API asks): up to SYNC_ACCOUNT_LIMIT accounts at once,
@@ -544,6 +672,7 @@ def rebalance_start(*, scope: RebalanceScope, actor: Any = None, dry_run: bool =
     from .rebalancing.book import scope_count
     from .tasks import rebalance_in_chunks
 
+    validate_rebalance_scope(scope)
     accounts = scope_count(scope)
     if accounts == 0:
         raise ValidationFailed("no active account in the requested scope", detail={"accounts": 0})
@@ -562,7 +691,23 @@ def rebalance_run(*, scope: RebalanceScope, key: str, dry_run: bool = False, chu
                   actor: Any = None, engine_params: Any = None) -> RebalanceResult:
     """Load the accounts in scope in bulk, run the engine, route and write the proposed orders
     in bulk. Idempotent per (key, chunk): a chunk already written is not written again. The run
-    is stamped with the scope's firm and the actor, and stores the scope as typed JSON."""
+    is stamped with the scope's firm and the actor, and stores the scope as typed JSON. A whole
+    run (dry or not) always ends `completed` or `failed` with the reason; an impossible scope is
+    refused before any row is written."""
+    validate_rebalance_scope(scope)
+    try:
+        return _rebalance_run(scope=scope, key=key, dry_run=dry_run, chunk=chunk, actor=actor,
+                              engine_params=engine_params)
+    except Exception as exc:
+        if chunk is None and not transaction.get_connection().needs_rollback:
+            run_pk = RebalanceRun.objects.filter(key=key).values_list("pk", flat=True).first()
+            if run_pk is not None:
+                _run_failed(run_pk, reason=f"{type(exc).__name__}: {exc}", actor=actor)
+        raise
+
+
+def _rebalance_run(*, scope: RebalanceScope, key: str, dry_run: bool, chunk: int | None, actor: Any,
+                   engine_params: Any) -> RebalanceResult:
     import time
 
     from .models import RunChunk, RunStatus
@@ -579,7 +724,7 @@ def rebalance_run(*, scope: RebalanceScope, key: str, dry_run: bool = False, chu
             return RebalanceResult(run=run.pk, chunk=chunk, skipped=True, dry_run=dry_run)
     if scope_count(scope) == 0:  # nothing in scope
         empty = RebalanceResult(run=run.pk, dry_run=dry_run, chunk=chunk)
-        if not dry_run and chunk is None:
+        if chunk is None:
             with transaction.atomic():
                 run = RebalanceRun.objects.select_for_update().get(pk=run.pk)
                 run.status, run.stats, run.finished_at = RunStatus.COMPLETED, empty.as_dict(), timezone.now()
@@ -632,6 +777,15 @@ def rebalance_run(*, scope: RebalanceScope, key: str, dry_run: bool = False, chu
                          to_state=run.status, detail=stats)
             tw = time.perf_counter()
         seconds_commit = time.perf_counter() - tw  # deferred key checks run here
+    elif chunk is None:  # a dry run ends too, with what it would have proposed
+        with transaction.atomic():
+            run = RebalanceRun.objects.select_for_update().get(pk=run.pk)
+            before = run.status
+            run.status, run.finished_at = RunStatus.COMPLETED, timezone.now()
+            run.stats = result.as_dict()
+            run.save()
+            record_event(subject=run, event_type="rebalance.dry_run", actor=actor, from_state=before,
+                         to_state=run.status, detail=run.stats)
     t3 = time.perf_counter()
     return replace(result, seconds=Timings(load=t1 - t0, compute=t2 - t1, write=t3 - t2, route=seconds_route,
                                            copy=seconds_copy, commit=seconds_commit))
