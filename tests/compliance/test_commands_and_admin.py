@@ -9,7 +9,7 @@ import pytest
 from django.core.management import call_command
 
 from compliance import services
-from compliance.models import ScreeningAlert, WatchlistEntry, WatchlistSnapshot
+from compliance.models import WatchlistEntry, WatchlistSnapshot
 from tests.factories import PersonFactory
 
 pytestmark = pytest.mark.django_db
