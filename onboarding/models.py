@@ -597,7 +597,7 @@ class WebhookEndpoint(models.Model):
     firm = models.ForeignKey(Firm, on_delete=models.CASCADE, related_name="webhooks")
     url = models.URLField(max_length=500)
     events = models.JSONField(default=list, help_text='Event types, e.g. ["case.state_changed"]; empty: all')
-    secret = models.CharField(max_length=64)
+    secret = EncryptedTextField(help_text="Signing secret, encrypted at rest; shown once at creation or rotation")
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -83,6 +83,16 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = int(os.environ.get("SESSION_COOKIE_AGE", str(8 * 60 * 60)))
 CSRF_COOKIE_SAMESITE = "Lax"
+# htmx in the portal only issues GETs and forms carry {% csrf_token %}: no script reads the cookie.
+CSRF_COOKIE_HTTPONLY = True
+# `manage.py seed_demo` creates users with a published password; production settings turn it off.
+DEMO_SEEDING = env_bool("DEMO_SEEDING", True)
+
+# Webhook targets (onboarding/webhooks.py). Private, link-local and cloud metadata addresses are
+# always refused. WEBHOOK_ALLOW_LOOPBACK lets 127.0.0.1/::1 receivers through for local development
+# and tests; production settings force it off and force HTTPS on.
+WEBHOOK_ALLOW_LOOPBACK = env_bool("WEBHOOK_ALLOW_LOOPBACK", False)
+WEBHOOK_REQUIRE_HTTPS = env_bool("WEBHOOK_REQUIRE_HTTPS", False)
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -196,6 +206,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     # Each market's approved orders go out at its own open: every 5 minutes the markets open at
     # that instant (own time zone and calendar) release; closed ones wait.
     "trading-release-waves": {"task": "trading.tasks.release_open_markets", "schedule": 5 * 60},
+    # Settlement of what is due today where the market's and the currency's calendars allow.
+    "trading-settle-due": {"task": "trading.tasks.settle_due", "schedule": 60 * 60},
 }
 # WeasyPrint grows in memory in long-lived workers: recycle worker processes.
 CELERY_WORKER_MAX_TASKS_PER_CHILD = int(os.environ.get("CELERY_WORKER_MAX_TASKS_PER_CHILD", "200"))

@@ -181,10 +181,24 @@ class RelationshipSerializer(serializers.ModelSerializer):
 
 
 class WebhookEndpointSerializer(serializers.ModelSerializer):
+    """An endpoint as listed and read: never its signing secret."""
+
+    url = serializers.CharField(max_length=500)
+    events = serializers.ListField(child=serializers.CharField(max_length=40), max_length=20, required=False)
+
     class Meta:
         model = WebhookEndpoint
-        fields = ["id", "url", "events", "secret", "is_active", "created_at"]
-        read_only_fields = ["secret", "created_at"]
+        fields = ["id", "url", "events", "is_active", "created_at"]
+        read_only_fields = ["is_active", "created_at"]
+
+
+class WebhookEndpointWithSecretSerializer(WebhookEndpointSerializer):
+    """Returned once: when the endpoint is created and when its secret is rotated."""
+
+    secret = serializers.CharField(read_only=True)
+
+    class Meta(WebhookEndpointSerializer.Meta):
+        fields = [*WebhookEndpointSerializer.Meta.fields, "secret"]
 
 
 class WebhookDeliverySerializer(serializers.ModelSerializer):

@@ -251,14 +251,22 @@ class WebhookViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
     def get_queryset(self):
         return scope_to_user(WebhookEndpoint.objects.all(), self.request.user).order_by("pk")
 
-    @extend_schema(request=s.WebhookEndpointSerializer, responses={201: s.WebhookEndpointSerializer})
+    @extend_schema(request=s.WebhookEndpointSerializer, responses={201: s.WebhookEndpointWithSecretSerializer})
     @idempotent
     def create(self, request):
+        """Register an endpoint. The signing secret is in this response only; rotate it if lost."""
         data = s.WebhookEndpointSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         endpoint = webhooks.webhook_register(firm=_firm_of(request), url=data.validated_data["url"],
                                              events=data.validated_data.get("events", []), actor=request.user)
-        return Response(s.WebhookEndpointSerializer(endpoint).data, status=status.HTTP_201_CREATED)
+        return Response(s.WebhookEndpointWithSecretSerializer(endpoint).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={200: s.WebhookEndpointWithSecretSerializer})
+    @action(detail=True, methods=["post"], url_path="rotate-secret")
+    def rotate_secret(self, request, pk=None):
+        """A new signing secret, shown in this response only; the old one stops signing at once (audited)."""
+        endpoint = webhooks.webhook_rotate_secret(endpoint=self.get_object(), actor=request.user)
+        return Response(s.WebhookEndpointWithSecretSerializer(endpoint).data)
 
     @extend_schema(responses={200: s.WebhookDeliverySerializer(many=True)})
     @action(detail=True, methods=["get"])

@@ -28,7 +28,14 @@ from onboarding.audit import record_event
 from onboarding.models import AuditEvent, User
 
 from . import selectors
-from .exceptions import BreakTransitionNotAllowed, FileRefused, UnknownFormat, WriteOffNeedsSecondPerson
+from .exceptions import (
+    BreakRoleRefused,
+    BreakTransitionNotAllowed,
+    FileRefused,
+    ResolveNeedsWriteOff,
+    UnknownFormat,
+    WriteOffNeedsSecondPerson,
+)
 from .matching import (
     QSCALE,
     CashBalances,
@@ -428,6 +435,18 @@ def write_differences(*, run: ReconRun, diffs: Differences, base_currency: str, 
 
 # ---------------------------------------------------------------- break actions
 
+BREAK_ROLES = frozenset({"operations", "firm_admin", "compliance_officer"})
+
+
+def _require_break_role(actor: User | None) -> None:
+    """Who may work a break: operations, the firm's administrator, platform officers (issue 15:
+    an advisor closed an unexplained break). System actions (runs, tasks) have no actor."""
+    if actor is None or getattr(actor, "is_superuser", False):
+        return
+    if getattr(actor, "role", "") not in BREAK_ROLES:
+        raise BreakRoleRefused(detail={"role": getattr(actor, "role", "")})
+
+
 def _lock(brk: Break) -> Break:
     return Break.objects.select_for_update().get(pk=brk.pk)
 
@@ -447,6 +466,8 @@ def _transition(brk: Break, name: str, *, actor: User, event: str, reason: str =
 
 @transaction.atomic
 def break_assign(*, brk: Break, owner: User, actor: User) -> Break:
+    _require_break_role(actor)
+    _require_break_role(owner)
     brk = _lock(brk)
     brk.owner = owner
     return _transition(brk, "assign", actor=actor, event="break.assigned", detail={"owner": owner.pk})
@@ -454,6 +475,7 @@ def break_assign(*, brk: Break, owner: User, actor: User) -> Break:
 
 @transaction.atomic
 def break_investigate(*, brk: Break, actor: User, note: str = "") -> Break:
+    _require_break_role(actor)
     brk = _lock(brk)
     if brk.owner_id is None:
         brk.owner = actor
@@ -469,13 +491,21 @@ def break_resolve(*, brk: Break, actor: User, reason: str) -> Break:
         from onboarding.exceptions import ValidationFailed
 
         raise ValidationFailed("a resolution needs a reason", detail={"reason": ["a resolution needs a reason"]})
+    _require_break_role(actor)
     brk = _lock(brk)
+    if not brk.explained and brk.amount_base != 0 and brk.state in ACTIVE_STATES:
+        raise ResolveNeedsWriteOff(
+            f"an unexplained difference of {brk.base_currency} {brk.amount_base:,.2f} is closed by a write-off "
+            "that a second person approves (request-write-off, then approve-write-off), or clears by itself "
+            "when a later run no longer finds it",
+            detail={"amount_base": str(brk.amount_base), "currency": brk.base_currency, "explained": False})
     brk.resolution_reason = reason
     return _transition(brk, "resolve", actor=actor, event="break.resolved", reason=reason)
 
 
 @transaction.atomic
 def break_request_write_off(*, brk: Break, actor: User, reason: str) -> Break:
+    _require_break_role(actor)
     brk = _lock(brk)
     if brk.state != BreakState.INVESTIGATING:
         raise BreakTransitionNotAllowed(f"cannot request a write-off of a break that is {brk.state}",
@@ -490,6 +520,7 @@ def break_request_write_off(*, brk: Break, actor: User, reason: str) -> Break:
 
 @transaction.atomic
 def break_approve_write_off(*, brk: Break, approver: User) -> Break:
+    _require_break_role(approver)
     brk = _lock(brk)
     if brk.write_off_requested_by_id is None:
         raise BreakTransitionNotAllowed("no write-off was requested for this break", detail={"state": brk.state})
@@ -502,6 +533,7 @@ def break_approve_write_off(*, brk: Break, approver: User) -> Break:
 
 @transaction.atomic
 def break_add_note(*, brk: Break, actor: User, text: str) -> BreakNote:
+    _require_break_role(actor)
     note = BreakNote.objects.create(brk=brk, author=actor, text=text)
     record_event(subject=brk, event_type="break.note_added", actor=actor, detail={"note": note.pk})
     return note
