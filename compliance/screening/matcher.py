@@ -598,8 +598,10 @@ class ScreeningIndex:
         keep = sims > 0
         return list(zip(tids[keep].tolist(), sims[keep].tolist()))
 
-    def _score_names(self, tokens, candidates: np.ndarray, abjad_script: bool = False) -> np.ndarray:
-        """Exact name scores of `candidates` (name ids) against the query tokens."""
+    def _score_names(self, tokens, candidates: np.ndarray, abjad_script: bool = False, alternatives=()) -> np.ndarray:
+        """Exact name scores of `candidates` (name ids) against the query tokens. `alternatives`:
+        other readings of the same tokens, position by position (a Greek name read the modern
+        and the ancient way): each token counts with its best reading."""
         cfg = self.cfg
         q = [t for t, _ in tokens]
         wq = np.array([self.weight(t, r) for t, r in tokens])
@@ -609,7 +611,12 @@ class ScreeningIndex:
         cand_tokens = self.name_tokens[candidates]  # K x M
         mask = cand_tokens >= 0
         union = np.unique(cand_tokens[mask])
-        S_union = _similarity_matrix(TokenArrays.of(q), self.vocab_arrays.take(union), cfg, abjad_script)
+        listed = self.vocab_arrays.take(union)
+        S_union = _similarity_matrix(TokenArrays.of(q), listed, cfg, abjad_script)
+        for alt in alternatives:
+            if alt is not tokens and len(alt) == len(tokens):
+                S_union = np.maximum(S_union, _similarity_matrix(TokenArrays.of([t for t, _ in alt]), listed, cfg,
+                                                                 abjad_script))
         cols = np.searchsorted(union, np.where(mask, cand_tokens, union[0]))
         S = S_union[:, cols]  # nq x K x M
         S = np.where(mask[None, :, :], S, 0.0)
@@ -723,11 +730,16 @@ class ScreeningIndex:
         default_threshold = cfg.threshold if threshold is None else threshold
         abjad_script = is_abjad(query.name)
         best: dict[int, tuple[float, int, tuple]] = {}  # entry -> (name score, name id, query tokens)
+        groups: dict[int, list] = defaultdict(list)  # readings with as many tokens are read token by token
         for tokens in self.query_variants(query):
-            candidates = self._candidate_names(tokens, query.kind, abjad_script)
+            groups[len(tokens)].append(tokens)
+        for readings in groups.values():
+            tokens = readings[0]
+            parts = [self._candidate_names(r, query.kind, abjad_script) for r in readings]
+            candidates = parts[0] if len(parts) == 1 else np.unique(np.concatenate(parts))
             if len(candidates) == 0:
                 continue
-            scores = self._score_names(tokens, candidates, abjad_script)
+            scores = self._score_names(tokens, candidates, abjad_script, readings)
             scores = np.where(self.name_weak[candidates], scores * cfg.weak_alias_factor, scores)
             for n, s in zip(candidates.tolist(), scores.tolist()):
                 if s <= 0:
