@@ -290,7 +290,8 @@ class Document(models.Model):
     """An uploaded document about a party. The file name a user gave is kept as data, never a path."""
 
     firm = models.ForeignKey(Firm, on_delete=models.PROTECT, related_name="documents")
-    party = models.ForeignKey(Party, on_delete=models.CASCADE, related_name="documents")
+    # null: uploaded ahead of a nested case creation, which attaches it to the party it creates
+    party = models.ForeignKey(Party, on_delete=models.CASCADE, related_name="documents", null=True, blank=True)
     doc_type = models.CharField(max_length=40, choices=DocumentType.choices)
     file = models.FileField(upload_to="documents/%Y/%m/", blank=True)
     original_name = models.CharField(max_length=255, blank=True)

@@ -46,6 +46,18 @@ def test_fatf_black_and_grey_lists_are_in_the_country_factor(model):
     assert all(scores[c] == 65 for c in grey)
 
 
+def test_the_eu_high_risk_third_countries_sit_beside_the_fatf_lists(model):
+    # Every country the EU rule pack lists (Delegated Regulation (EU) 2016/1675 Annex) scores at
+    # least as high as the FATF grey list in the country factor.
+    from onboarding.rules.packs import PACK_DIR, read_pack_file
+
+    pack = read_pack_file(PACK_DIR / "global.yaml").content
+    rule = next(r for r in pack["rules"] if r["id"] == "global.eu-high-risk-third-countries")
+    scores = model["groups"]["geography"]["factors"]["country"]["scores"]
+    assert all(scores.get(c, 0) >= 65 for c in rule["set"]["eu_high_risk_third_countries"])
+    assert "2016/1675" in model["groups"]["geography"]["factors"]["country"]["source"]
+
+
 def test_a_plain_individual_is_low_risk_with_a_five_year_review(model):
     result = rate(model, RiskFacts(client_type="individual", countries=("GB",), source_of_wealth="declared"))
     assert result.level == "low" and result.review_months == 60

@@ -349,6 +349,14 @@ def write_differences(*, run: ReconRun, diffs: Differences, base_currency: str, 
 
     firm_of = dict(BookCustodyAccount.objects.filter(custodian_code=custodian)
                    .values_list("custody_account", "firm_id"))
+    # breaks show the ISIN (or the custodian's identifier), never only our internal instrument id
+    from .models import InstrumentIdentifier
+
+    known = {int(i) for i in diffs.instrument_id.tolist() if i >= 0}
+    isin_of: dict[int, str] = {}
+    for iid, value in InstrumentIdentifier.objects.filter(kind="isin", custodian_code="", instrument_id__in=known) \
+            .order_by("value").values_list("instrument_id", "value"):  # the greatest, as the SQL engine
+        isin_of[iid] = value
     existing: dict[str, Break] = {}
     for chunk in range(0, len(keys), 5000):
         existing.update({b.key: b for b in Break.objects.filter(key__in=keys[chunk:chunk + 5000])})
@@ -376,7 +384,8 @@ def write_differences(*, run: ReconRun, diffs: Differences, base_currency: str, 
             new.append(Break(key=key, custodian_code=custodian, custody_account=diffs.account[n],
                              firm_id=firm_of.get(diffs.account[n]),
                              instrument_id=int(diffs.instrument_id[n]) if diffs.instrument_id[n] >= 0 else None,
-                             identifier=str(diffs.identifier[n])[:60], asset=asset,
+                             identifier=(str(diffs.identifier[n]) or isin_of.get(int(diffs.instrument_id[n]), ""))[:60],
+                             asset=asset,
                              first_seen=as_of, first_run=run, occurrences=1,
                              resolution_reason=str(diffs.cause[n]) if explained else "", **values))
             continue
