@@ -114,6 +114,11 @@ def _clean_party_data(kind: str, data: dict[str, Any]) -> dict[str, Any]:
     if unknown:
         raise ValidationFailed(f"unknown field(s): {', '.join(sorted(unknown))}", detail={"fields": sorted(unknown)})
     clean = dict(data)
+    from .columns import check_columns
+
+    check_columns(Party, {k: v for k, v in clean.items()
+                          if k not in ("date_of_birth", "date_of_incorporation", "nationalities", "is_pep",
+                                       "is_listed", "is_regulated_fi")})
     for name in ("residence_country", "country_of_incorporation", "place_of_birth_country"):
         if clean.get(name):
             clean[name] = validate_country(clean[name], field=name)

@@ -32,6 +32,37 @@ def _event(form: TaxForm, event_type: str, *, actor: User | None, from_state: st
                  detail={"form_type": form.form_type, "party": form.party_id, **(detail or {})})
 
 
+def _identifier_problems(value: Any, path: str) -> dict[str, list[str]]:
+    """TINs, dates of birth and other identifiers in form data must be short text (issue 15: an
+    object in `tin` reached the validators and came back as a 500)."""
+    from onboarding.masking import SENSITIVE_KEY
+
+    problems: dict[str, list[str]] = {}
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{key}"
+            if isinstance(key, str) and SENSITIVE_KEY.search(key) and item not in (None, ""):
+                if not isinstance(item, str):
+                    problems[where] = ["must be text"]
+                elif len(item) > 64:
+                    problems[where] = ["at most 64 characters"]
+            else:
+                problems.update(_identifier_problems(item, where))
+    elif isinstance(value, list):
+        for n, item in enumerate(value):
+            problems.update(_identifier_problems(item, f"{path}[{n}]"))
+    return problems
+
+
+def _check_identifier_values(data: dict[str, Any]) -> None:
+    from onboarding.exceptions import ValidationFailed
+
+    problems = _identifier_problems(data, "data")
+    if problems:
+        first = next(iter(problems))
+        raise ValidationFailed(f"{first}: {problems[first][0]}", detail=problems)
+
+
 # --- Rules ------------------------------------------------------------------------------------
 
 
@@ -111,6 +142,7 @@ def tax_form_capture(
         raise TaxFormInvalid(f"unknown form type {form_type!r}", detail={"form_type": form_type})
     if not isinstance(data, dict):
         raise TaxFormInvalid("form data must be an object")
+    _check_identifier_values(data)
     if form_type == "CRS_CP" and related_party is None:
         raise TaxFormInvalid("a controlling person's self-certification names the entity it is given for")
     form = TaxForm.objects.create(

@@ -202,6 +202,7 @@ def reconcile_file(*, custodian_code: str, path: str | Path, fmt: str | None = N
         parsed = parse_file(path.read_bytes(), fmt, file=path.name)
     except ParseError as exc:
         raise FileRefused(str(exc), detail=exc.as_dict()) from None
+    _check_account_ids(parsed, path.name)
     timings["seconds_parse"] = time.perf_counter() - t
     if as_of is None and parsed.as_of is not None and refresh_books and custodian_in_accounts(custodian_code):
         books_snapshot_load(custodian_bic=custodian_code, as_of=parsed.as_of)
@@ -321,6 +322,20 @@ def _stage(cfile: CustodianFile, parsed: ParsedFile) -> list[dict]:
 
 
 # ---------------------------------------------------------------- writing differences
+
+def _check_account_ids(parsed, file: str) -> None:
+    """Account ids from a custodian file must fit the break's column (issue 15: a 41-character id
+    reached the database as a 500); the file is refused whole, naming the account."""
+    from onboarding.columns import column_problem
+
+    rows = [*parsed.holdings, *parsed.cash, *parsed.cash_statements, *parsed.holding_statements]
+    for row in rows:
+        account = getattr(row, "account", "") or ""
+        why = column_problem(Break, "custody_account", account)
+        if why:
+            raise FileRefused(f"{file}: account {account[:60]!r}: {why}",
+                              detail={"file": file, "field": "account", "problem": why})
+
 
 def break_key(custodian: str, account: str, instrument_id: int, identifier: str, asset: str) -> str:
     subject = f"I:{instrument_id}" if instrument_id >= 0 else f"ID:{identifier}"
