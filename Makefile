@@ -47,11 +47,16 @@ demo: data lists
 run: demo
 	$(PY) manage.py runserver 127.0.0.1:8000
 
+# The layer contracts (import-linter) and the types (mypy) are checked before the suite.
 test: setup
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 clean:
 	rm -rf $(VENV) db.sqlite3 var

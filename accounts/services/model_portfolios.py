@@ -122,7 +122,7 @@ def model_subscribe(
     ModelOverride.objects.bulk_create(restricted)
     record_event(subject=account, event_type="account.subscribed", actor=actor,
                  detail={"model": model.code, "version": model.version, "sleeve": sleeve.pk if sleeve else None,
-                         "restricted": [o.instrument.isin for o in restricted]})
+                         "restricted": [o.instrument.isin for o in restricted if o.instrument is not None]})
     return subscription
 
 

@@ -8,6 +8,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from .importers import WatchlistRecord
 from .matcher import Query, ScreeningIndex
@@ -182,12 +183,12 @@ def build_queries(records: Sequence[WatchlistRecord], *, positives: int = 2000, 
 def run(index: ScreeningIndex, queries: Sequence[LabelledQuery], threshold: float | None = None) -> dict:
     timings = []
     cpu_timings = []
-    found = Counter()
-    total = Counter()
+    found: Counter[str] = Counter()
+    total: Counter[str] = Counter()
     false_pos = 0
     innocents = 0
-    misses = []
-    false_hits = []
+    misses: list[Any] = []
+    false_hits: list[Any] = []
     start = time.perf_counter()
     cpu_start = time.process_time()
     for lq in queries:

@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -218,7 +218,8 @@ def _finish(ca: float, cb: float, Wa: float, Wb: float, ma: int, mb: int, na: in
     return min(1.0, max(0.0, score))
 
 
-def name_similarity(a: str, b: str, cfg: MatcherConfig = DEFAULT_CONFIG, weight=None) -> float:
+def name_similarity(a: str, b: str, cfg: MatcherConfig = DEFAULT_CONFIG,
+                    weight: Callable[[str, str], float] | None = None) -> float:
     """Similarity of two names in [0, 1] without an index (weights by role only, unless
     `weight(token, role)` is given). Symmetric."""
     ta, tb = tokenize(a), tokenize(b)
@@ -233,7 +234,7 @@ def name_similarity(a: str, b: str, cfg: MatcherConfig = DEFAULT_CONFIG, weight=
     return combine(S, wa, wb, na, nb, cfg)
 
 
-def _surname_mask(text: str, tokens) -> list[bool]:
+def _surname_mask(text: str, tokens: Sequence[tuple[str, str]]) -> list[bool]:
     """Which tokens of a listed person's name form the surname, when the list marks it with a
     comma ("NASSER DAVID, Julio Cesar"); [] when it does not."""
     if "," not in text:
@@ -373,8 +374,8 @@ class ScreeningIndex:
         # Blocking keys -> vocabulary tokens.
         keys: dict[str, list[int]] = defaultdict(list)
         for tid, token in enumerate(self.vocab_tokens):
-            for key in self._keys(token):
-                keys[key].append(tid)
+            for block_key in self._keys(token):
+                keys[block_key].append(tid)
         self.keys = {k: np.array(v, dtype=np.int32) for k, v in keys.items()}
 
     @staticmethod
@@ -411,7 +412,7 @@ class ScreeningIndex:
         keep = sims > 0
         return list(zip(tids[keep].tolist(), sims[keep].tolist()))
 
-    def _score_names(self, tokens, candidates: np.ndarray) -> np.ndarray:
+    def _score_names(self, tokens: Sequence[tuple[str, str]], candidates: np.ndarray) -> np.ndarray:
         """Exact name scores of `candidates` (name ids) against the query tokens."""
         cfg = self.cfg
         q = [t for t, _ in tokens]
@@ -449,7 +450,7 @@ class ScreeningIndex:
                 out[k] *= cfg.surname_missing_factor
         return out
 
-    def _candidate_names(self, tokens, kind: str | None) -> np.ndarray:
+    def _candidate_names(self, tokens: Sequence[tuple[str, str]], kind: str | None) -> np.ndarray:
         cfg = self.cfg
         parts_idx: list[np.ndarray] = []
         parts_w: list[float] = []

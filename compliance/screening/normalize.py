@@ -94,7 +94,7 @@ _VOWELS = re.compile(r"[AEIOUY]")
 
 
 def _collapse(text: str) -> str:
-    out = []
+    out: list[str] = []
     for ch in text:
         if not out or out[-1] != ch:
             out.append(ch)

@@ -113,14 +113,14 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def checksum(content: dict) -> str:
+def checksum(content: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 
 @dataclass
 class PackFile:
     path: str
-    content: dict
+    content: dict[str, Any]
 
     @property
     def code(self) -> str:
@@ -175,7 +175,7 @@ def validate_pack(pack: PackFile) -> None:
                 _check_value(pack.path, rid, key, value)
 
 
-def _rule_location(content: dict, path: list) -> str:
+def _rule_location(content: dict[str, Any], path: list[Any]) -> str:
     if len(path) >= 2 and path[0] == "rules" and isinstance(path[1], int):
         try:
             return f" rule '{content['rules'][path[1]].get('id', path[1])}'"
@@ -262,7 +262,7 @@ class ResolvedPolicy:
 class PackVersion:
     code: str
     version: int
-    content: dict
+    content: dict[str, Any]
 
 
 def packs_for(jurisdiction: str, packs: Iterable[PackVersion]) -> list[PackVersion]:
@@ -274,7 +274,7 @@ def packs_for(jurisdiction: str, packs: Iterable[PackVersion]) -> list[PackVersi
     return sorted(chosen, key=lambda pack: (SCOPE_ORDER[pack.content["scope"]], pack.code))
 
 
-def _apply(policy: dict, op: str, key: str, value: Any) -> None:
+def _apply(policy: dict[str, Any], op: str, key: str, value: Any) -> None:
     *parents, leaf = key.split(".")
     target = policy
     for part in parents:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import yaml
@@ -90,7 +91,7 @@ def rules_load() -> dict[str, int]:
     return created
 
 
-def _jsonable(obj):
+def _jsonable(obj: Any) -> Any:
     if isinstance(obj, dict):
         return {str(k): _jsonable(v) for k, v in obj.items()}
     if isinstance(obj, list):
@@ -151,7 +152,7 @@ def guess_format(path: Path) -> str:
 class RunOutcome:
     run: ReconRun
     duplicate: bool = False
-    timings: dict = field(default_factory=dict)
+    timings: dict[str, Any] = field(default_factory=dict)
 
 
 def reconcile_file(*, custodian_code: str, path: str | Path, fmt: str | None = None, as_of: dt.date | None = None,
@@ -170,6 +171,7 @@ def reconcile_file(*, custodian_code: str, path: str | Path, fmt: str | None = N
     existing = CustodianFile.objects.filter(custodian_code=custodian_code, sha256=sha).first()
     if existing is not None:
         run = existing.runs.order_by("-started_at").first()
+        assert run is not None, "a stored custodian file always has its run"
         return RunOutcome(run=run, duplicate=True, timings={"seconds_hash": time.perf_counter() - t0})
     timings["seconds_hash"] = time.perf_counter() - t0
     if refresh_books and as_of is not None and custodian_in_accounts(custodian_code):
@@ -286,9 +288,9 @@ def _announce_new_breaks(run: ReconRun | None) -> None:
                             "breaks_opened": row["n"], "break_ids": ids})
 
 
-def _stage(cfile: CustodianFile, parsed: ParsedFile) -> list[dict]:
+def _stage(cfile: CustodianFile, parsed: ParsedFile) -> list[dict[str, Any]]:
     """Statement lines and balances into the staging tables; statement checks."""
-    issues: list[dict] = []
+    issues: list[dict[str, Any]] = []
     if parsed.cash_statements:
         accounts = {s.account for s in parsed.cash_statements}
         first = min(s.opening.date for s in parsed.cash_statements)
@@ -318,7 +320,7 @@ def break_key(custodian: str, account: str, instrument_id: int, identifier: str,
     return hashlib.sha256(f"{custodian}|{account}|{asset}|{subject}".encode()).hexdigest()[:40]
 
 
-def _dec(value, places: int = 8):
+def _dec(value: Any, places: int = 8) -> Decimal | None:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
     return Decimal(repr(float(value))).quantize(Decimal(1).scaleb(-places))
@@ -403,7 +405,7 @@ def write_differences(*, run: ReconRun, diffs: Differences, base_currency: str, 
             state=BreakState.RESOLVED, resolution_reason=f"cleared: no difference in run {run.pk} ({as_of})")
     events = []
 
-    def ev(pk, event, frm, to, reason="", firm_id=None):
+    def ev(pk: int, event: str, frm: str, to: str, reason: str = "", firm_id: int | None = None) -> None:
         events.append(AuditEvent(firm_id=firm_id, subject_type="reconciliation.break", subject_id=str(pk),
                                  event_type=event,
                                  from_state=frm, to_state=to, reason=reason, actor=actor if actor and
@@ -430,7 +432,7 @@ def _lock(brk: Break) -> Break:
     return Break.objects.select_for_update().get(pk=brk.pk)
 
 
-def _transition(brk: Break, name: str, *, actor: User, event: str, reason: str = "", detail=None) -> Break:
+def _transition(brk: Break, name: str, *, actor: User, event: str, reason: str = "", detail: dict[str, Any] | None = None) -> Break:
     before = brk.state
     try:
         getattr(brk, name)()
@@ -591,7 +593,7 @@ def books_snapshot_load(*, custodian_bic: str, as_of: dt.date) -> dict[str, int]
     rates = {base: fx_rates_to(target=base, currencies={c for _n, c, _t, _s in books.cash}, on=as_of)
              for base in set(base_of.values())}
 
-    def rate(number, ccy):
+    def rate(number: str, ccy: str) -> tuple[Decimal, str, str]:
         base = base_of.get(number, "")
         if ccy == base:
             return Decimal(1), "", base
