@@ -22,6 +22,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
+from onboarding.machine import machine
+
 PATHS = ("case_status", "requirements", "dashboard", "case_create")
 
 
@@ -148,7 +150,7 @@ class Command(BaseCommand):
                 proc.join()
             results["_meta"] = {"workers": options["workers"], "connections": options["connections"],
                                 "seconds_per_path": options["seconds"], "database": "postgresql",
-                                "cases": len(cases)}
+                                "cases": len(cases), **machine()}
             self.stdout.write(json.dumps(results, indent=None if options["json"] else 2))
         finally:
             server.terminate()

@@ -26,6 +26,7 @@ from accounts.models import (
     ModelTarget,
     Position,
 )
+from onboarding.machine import machine
 from onboarding.models import Firm, Party
 from trading import services
 from trading.models import FxOrder, Order, RebalanceRun, RunChunk
@@ -102,6 +103,7 @@ class Command(BaseCommand):
             "total_over_floor": round(seconds_total / floor["total"], 2) if floor["total"] else None,
             "seconds_build_book": round(seconds_build, 1), "seconds_warmup_excluded": round(seconds_warmup, 2), "database": connection.vendor,
         }
+        out.update(machine())  # load average beside the figures
         self.stdout.write(json.dumps(out) if o["json"] else json.dumps(out, indent=2))
 
 
