@@ -302,7 +302,11 @@ class CustodyAccountCreateSerializer(serializers.Serializer):
     account = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     custodian = serializers.CharField(max_length=11, help_text="The custodian's BIC")
     number = serializers.CharField(max_length=40)
-    markets = serializers.ListField(child=serializers.CharField(max_length=4), required=False, default=list)
+    markets = serializers.ListField(
+        child=serializers.CharField(max_length=4), required=False, default=list,
+        help_text=("MICs this custody account settles; each must be one the custodian settles. Omitted or empty: "
+                   "every market the custodian settles (orders are routed to the custody account covering their "
+                   "market, so an account covering none would receive nothing)."))
 
 
 class ModelTargetSerializer(serializers.ModelSerializer):

@@ -150,6 +150,8 @@ class ScreeningAlert(ConcurrentTransitionMixin, models.Model):
     score = models.DecimalField(max_digits=5, decimal_places=4)
     explanation = models.JSONField(default=dict)
     state = FSMField(default=AlertState.OPEN, choices=AlertState.choices, protected=True)
+    assigned_to = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+", help_text="The officer working the alert")
     clear_requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                            on_delete=models.SET_NULL, related_name="+")
     clear_request_note = models.TextField(blank=True)

@@ -269,6 +269,26 @@ def _alert_transition(alert: ScreeningAlert, method: str, *, actor: User | None,
 
 
 @transaction.atomic
+def alert_assign(*, alert: ScreeningAlert, actor: User, assignee: User | None) -> ScreeningAlert:
+    """Give the alert to an officer (None: back to the queue). A decided alert stays as decided."""
+    _require_officer(actor)
+    if assignee is not None and not (assignee.is_platform_officer or assignee.is_superuser):
+        raise NotAComplianceOfficer("an alert can only be assigned to a compliance officer",
+                                    detail={"assignee": assignee.pk})
+    alert = _lock_alert(alert)
+    if alert.state not in (AlertState.OPEN, AlertState.UNDER_REVIEW, AlertState.ESCALATED):
+        raise AlertInvalidTransition(f"cannot assign an alert that is {alert.state.replace('_', ' ')}",
+                                     detail={"state": alert.state, "action": "assign"})
+    before = alert.assigned_to_id
+    alert.assigned_to = assignee
+    alert.save(update_fields=["assigned_to", "updated_at"])
+    record_event(subject=alert, event_type="screening.alert_assigned", actor=actor, firm=alert.firm,
+                 from_state=alert.state, to_state=alert.state,
+                 detail={"from": before, "to": assignee.pk if assignee else None})
+    return alert
+
+
+@transaction.atomic
 def alert_start_review(*, alert: ScreeningAlert, actor: User) -> ScreeningAlert:
     _require_officer(actor)
     alert = _lock_alert(alert)

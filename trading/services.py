@@ -492,6 +492,29 @@ __all__ = [
 # --- rebalance runs -----------------------------------------------------------------------------------
 
 
+def unrouted_counts(book: Any, orders: Any, custody: Any, broker: Any) -> dict[str, Any]:
+    """What was not routed, and why: orders whose account has no custody account covering the
+    listing's market, and orders with a custody account but no broker reaching that market and
+    settling with that custodian; each counted per market (and custodian)."""
+    import numpy as np
+
+    from accounts.models import CustodyAccount
+    from trading.reference.models import Market
+
+    no_custody = custody < 0
+    no_broker = (custody >= 0) & (broker < 0)
+    mics = dict(Market.objects.values_list("pk", "mic"))
+    market = book.market_ids[orders.listing] if len(custody) else np.zeros(0, np.int64)
+    by_market = {mics.get(int(m), str(m)): int(n) for m, n in zip(*np.unique(market[no_custody], return_counts=True))}
+    custodian_of = dict(CustodyAccount.objects.filter(pk__in=set(custody[no_broker].tolist()))
+                        .values_list("pk", "custodian__name"))
+    pairs: dict[str, int] = defaultdict(int)
+    for m, c in zip(market[no_broker].tolist(), custody[no_broker].tolist()):
+        pairs[f"{mics.get(int(m), m)} at {custodian_of.get(int(c), c)}"] += 1
+    return {"unrouted": int(no_custody.sum() + no_broker.sum()),
+            "not_routed": {"no_custody_account": by_market, "no_broker": dict(sorted(pairs.items()))}}
+
+
 def _repeatable_read() -> None:
     """On PostgreSQL, read the whole book from one snapshot when this is the outermost transaction."""
     from django.db import connection
@@ -518,6 +541,46 @@ class RebalanceStarted:
         return self.result is None
 
 
+EARLIEST_TRADE_DATE = dt.date(2010, 1, 1)  # the exchange calendars' first year (trading.reference.calendars)
+LATEST_TRADE_DATE = dt.date(2030, 12, 31)  # their last year: past it sessions and holidays are unknown
+MAX_DAYS_AHEAD = 366
+
+
+def validate_rebalance_scope(scope: RebalanceScope, *, today: dt.date | None = None) -> None:
+    """Refuse (400, nothing written) a trade date the calendars cannot settle or that is more
+    than a year away, and a scope naming nothing."""
+    today = today or timezone.localdate()
+    problems: dict[str, list[str]] = {}
+    day = scope.trade_date
+    if not (EARLIEST_TRADE_DATE <= day <= LATEST_TRADE_DATE):
+        problems["trade_date"] = [f"{day} is outside the market calendars ({EARLIEST_TRADE_DATE} to {LATEST_TRADE_DATE})"]
+    elif day > today + dt.timedelta(days=MAX_DAYS_AHEAD):
+        problems["trade_date"] = [f"{day} is more than {MAX_DAYS_AHEAD} days ahead of {today}"]
+    if scope.accounts is not None and len(scope.accounts) == 0:
+        problems["accounts"] = ["an empty list of accounts names nothing to rebalance"]
+    if scope.id_range is not None and scope.id_range[0] > scope.id_range[1]:
+        problems["id_range"] = [f"{scope.id_range[0]} is above {scope.id_range[1]}"]
+    if problems:
+        first = next(iter(problems))
+        raise ValidationFailed(f"{first}: {problems[first][0]}", detail=problems)
+
+
+def _run_failed(run_pk: int, *, reason: str, actor: User | None) -> None:
+    """Mark the run failed with its reason, in its own transaction (the work rolled back)."""
+    from .models import RunStatus
+
+    with transaction.atomic():
+        run = RebalanceRun.objects.select_for_update().get(pk=run_pk)
+        if run.status != RunStatus.RUNNING:
+            return
+        before = run.status
+        run.status, run.finished_at = RunStatus.FAILED, timezone.now()
+        run.stats = {**run.stats, "error": reason}
+        run.save()
+        record_event(subject=run, event_type="rebalance.failed", actor=actor, from_state=before, to_state=run.status,
+                     reason=reason[:500])
+
+
 def rebalance_start(*, scope: RebalanceScope, actor: Any = None, dry_run: bool = False,
                     key: str | None = None) -> RebalanceStarted:
     """Rebalance the scope (a firm's, as the API asks): up to SYNC_ACCOUNT_LIMIT accounts at once,
@@ -525,6 +588,7 @@ def rebalance_start(*, scope: RebalanceScope, actor: Any = None, dry_run: bool =
     from .rebalancing.book import scope_count
     from .tasks import rebalance_in_chunks
 
+    validate_rebalance_scope(scope)
     accounts = scope_count(scope)
     if accounts == 0:
         raise ValidationFailed("no active account in the requested scope", detail={"accounts": 0})
@@ -543,7 +607,23 @@ def rebalance_run(*, scope: RebalanceScope, key: str, dry_run: bool = False, chu
                   actor: Any = None, engine_params: Any = None) -> RebalanceResult:
     """Load the accounts in scope in bulk, run the engine, route and write the proposed orders
     in bulk. Idempotent per (key, chunk): a chunk already written is not written again. The run
-    is stamped with the scope's firm and the actor, and stores the scope as typed JSON."""
+    is stamped with the scope's firm and the actor, and stores the scope as typed JSON. A whole
+    run (dry or not) always ends `completed` or `failed` with the reason; an impossible scope is
+    refused before any row is written."""
+    validate_rebalance_scope(scope)
+    try:
+        return _rebalance_run(scope=scope, key=key, dry_run=dry_run, chunk=chunk, actor=actor,
+                              engine_params=engine_params)
+    except Exception as exc:
+        if chunk is None and not transaction.get_connection().needs_rollback:
+            run_pk = RebalanceRun.objects.filter(key=key).values_list("pk", flat=True).first()
+            if run_pk is not None:
+                _run_failed(run_pk, reason=f"{type(exc).__name__}: {exc}", actor=actor)
+        raise
+
+
+def _rebalance_run(*, scope: RebalanceScope, key: str, dry_run: bool, chunk: int | None, actor: Any,
+                   engine_params: Any) -> RebalanceResult:
     import time
 
     from .models import RunChunk, RunStatus
@@ -560,7 +640,7 @@ def rebalance_run(*, scope: RebalanceScope, key: str, dry_run: bool = False, chu
             return RebalanceResult(run=run.pk, chunk=chunk, skipped=True, dry_run=dry_run)
     if scope_count(scope) == 0:  # nothing in scope
         empty = RebalanceResult(run=run.pk, dry_run=dry_run, chunk=chunk)
-        if not dry_run and chunk is None:
+        if chunk is None:
             with transaction.atomic():
                 run = RebalanceRun.objects.select_for_update().get(pk=run.pk)
                 run.status, run.stats, run.finished_at = RunStatus.COMPLETED, empty.as_dict(), timezone.now()
@@ -595,7 +675,8 @@ def rebalance_run(*, scope: RebalanceScope, key: str, dry_run: bool = False, chu
                     return RebalanceResult(run=run.pk, chunk=chunk, skipped=True, dry_run=dry_run)
             tw = time.perf_counter()
             custody, broker = route(book, proposal.orders)
-            result = replace(result, unrouted=int((broker < 0).sum()))
+            counts = unrouted_counts(book, proposal.orders, custody, broker)
+            result = replace(result, unrouted=counts["unrouted"], not_routed=counts["not_routed"])
             seconds_route = time.perf_counter() - tw
             tw = time.perf_counter()
             write_orders(run_id=run.pk, book=book, result=proposal, custody=custody, broker=broker, chunk=chunk)
@@ -612,6 +693,15 @@ def rebalance_run(*, scope: RebalanceScope, key: str, dry_run: bool = False, chu
                          to_state=run.status, detail=stats)
             tw = time.perf_counter()
         seconds_commit = time.perf_counter() - tw  # deferred key checks run here
+    elif chunk is None:  # a dry run ends too, with what it would have proposed
+        with transaction.atomic():
+            run = RebalanceRun.objects.select_for_update().get(pk=run.pk)
+            before = run.status
+            run.status, run.finished_at = RunStatus.COMPLETED, timezone.now()
+            run.stats = result.as_dict()
+            run.save()
+            record_event(subject=run, event_type="rebalance.dry_run", actor=actor, from_state=before,
+                         to_state=run.status, detail=run.stats)
     t3 = time.perf_counter()
     return replace(result, seconds=Timings(load=t1 - t0, compute=t2 - t1, write=t3 - t2, route=seconds_route,
                                            copy=seconds_copy, commit=seconds_commit))

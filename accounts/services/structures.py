@@ -105,13 +105,20 @@ def account_open(
 def custody_account_add(
     *, account: Account, custodian: Custodian, number: str, markets: Iterable[str] = (), actor: User | None = None
 ) -> CustodyAccount:
-    """Add a custody account; its markets must be ones the custodian settles."""
+    """Add a custody account; its markets must be ones the custodian settles. Given no markets,
+    it covers every market the custodian settles (a custody account that covers nothing would
+    silently receive no order); a custodian that settles no market is refused."""
     _require_access(actor, account.firm_id)
     account = _lock_account(account)
     if account.status == AccountStatus.CLOSED:
         raise AccountNotActive("the account is closed")
     mics = set(markets)
     settles = set(custodian.markets.values_list("mic", flat=True))
+    if not mics:
+        if not settles:
+            raise ValidationFailed(f"{custodian.name} settles no market: name the markets this custody account covers",
+                                   detail={"markets": ["the custodian settles no market; give at least one"]})
+        mics = settles
     if mics - settles:
         raise ValidationFailed(
             f"{custodian.name} does not settle {sorted(mics - settles)}", detail={"markets": sorted(mics - settles)}

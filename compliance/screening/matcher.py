@@ -32,12 +32,25 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+import jellyfish
 import numpy as np
 from rapidfuzz import fuzz
 from rapidfuzz.process import cdist
 
 from .importers import WatchlistRecord
-from .normalize import LEGAL, NAME, PARTICLE, name_variants, phonetic, skeleton, tokenize
+from .normalize import (
+    GENERIC,
+    LEGAL,
+    NAME,
+    PARTICLE,
+    abjad,
+    is_abjad,
+    name_variants,
+    phonetic,
+    skeleton,
+    strip_glued_prefix,
+    tokenize,
+)
 
 
 @dataclass(frozen=True)
@@ -48,6 +61,15 @@ class MatcherConfig:
     initial_sim: float = 0.80
     particle_weight: float = 0.2
     legal_weight: float = 0.05
+    generic_weight: float = 0.35
+    generic_only_factor: float = 0.75
+    kunya_factor: float = 0.6
+    rare_weight: float = 0.9
+    partial_penalty: float = 0.15
+    partial_surname_factor: float = 0.9
+    entity_extra_penalty: float = 0.3
+    short_typo_sim: float = 0.75
+    abjad_sim: float = 0.9
     min_idf_weight: float = 0.3
     phonetic_factor: float = 0.95
     skeleton_min_phonetic: float = 0.6
@@ -62,6 +84,7 @@ class MatcherConfig:
     country_conflict: float = 0.10
     max_candidates: int = 40
     candidate_floor: float = 0.55
+    abjad_candidate_floor: float = 0.4
 
 
 DEFAULT_CONFIG = MatcherConfig()
@@ -96,11 +119,29 @@ class Hit:
         }
 
 
-_ROLE_CODE = {NAME: 0, PARTICLE: 1, LEGAL: 2}
+_ROLE_CODE = {NAME: 0, PARTICLE: 1, LEGAL: 2, GENERIC: 3}
+_KUNYA = frozenset({"ABU", "ABOU", "UMM"})
 
 
 def _role_weight(role: str, cfg: MatcherConfig) -> float:
-    return {NAME: 1.0, PARTICLE: cfg.particle_weight, LEGAL: cfg.legal_weight}[role]
+    return {NAME: 1.0, PARTICLE: cfg.particle_weight, LEGAL: cfg.legal_weight, GENERIC: cfg.generic_weight}[role]
+
+
+def _for_kind(tokens: tuple[tuple[str, str], ...], kind: str | None) -> tuple[tuple[str, str], ...]:
+    """Country and generic words are names in a person's name (JORDAN, CHAD, GEORGIA)."""
+    if kind == "person" and any(r == GENERIC for _, r in tokens):
+        return tuple((t, NAME if r == GENERIC else r) for t, r in tokens)
+    return tokens
+
+
+def _kunya_flags(tokens: Sequence[tuple[str, str]]) -> np.ndarray:
+    """Tokens that follow ABU/UMM: part of a kunya ("father of X"), not the given name X."""
+    flags = np.zeros(len(tokens), dtype=bool)
+    for i, (token, role) in enumerate(tokens):
+        after = i > 0 and tokens[i - 1][0] in _KUNYA
+        glued = len(token) >= 6 and token.startswith(("ABU", "ABOU", "UMM")) and token not in _KUNYA
+        flags[i] = role == NAME and (after or glued)
+    return flags
 
 
 # --------------------------------------------------------------------------------------------
@@ -112,8 +153,14 @@ def _skeleton_boost(a: str, b: str, sa: str, sb: str, phon: float, cfg: MatcherC
             and (len(sa) >= 3 or a[0] == b[0]))
 
 
-def token_similarity(a: str, b: str, cfg: MatcherConfig = DEFAULT_CONFIG) -> float:
-    """Similarity of two normalised tokens in [0, 1]; symmetric; 0 below the cutoff."""
+def _short_typo(a: str, b: str) -> bool:
+    """Two two-letter tokens sharing one letter (UN ~ UM, UN ~ NU): a typo, not another token."""
+    return len(a) == 2 and len(b) == 2 and fuzz.ratio(a, b) == 50.0
+
+
+def token_similarity(a: str, b: str, cfg: MatcherConfig = DEFAULT_CONFIG, abjad_script: bool = False) -> float:
+    """Similarity of two normalised tokens in [0, 1]; symmetric; 0 below the cutoff.
+    `abjad_script`: one side was written in Arabic or Hebrew script (short vowels unwritten)."""
     if a == b:
         return 1.0
     if len(a) == 1 or len(b) == 1:
@@ -122,6 +169,11 @@ def token_similarity(a: str, b: str, cfg: MatcherConfig = DEFAULT_CONFIG) -> flo
     s = max(fuzz.ratio(a, b) / 100.0, cfg.phonetic_factor * phon)
     if s < cfg.skeleton_sim and _skeleton_boost(a, b, skeleton(a), skeleton(b), phon, cfg):
         s = cfg.skeleton_sim
+    if _short_typo(a, b):
+        s = max(s, cfg.short_typo_sim)
+    if abjad_script:
+        s = max(s, float(_abjad_matrix(TokenArrays.of([a]), TokenArrays.of([b]), cfg,
+                                       np.array([[a[0] == b[0]]]), np.array([[False]]))[0, 0]))
     return s if s >= cfg.token_cutoff else 0.0
 
 
@@ -136,6 +188,8 @@ class TokenArrays:
     first: np.ndarray
     skel: np.ndarray  # hash of the skeleton
     skel_len: np.ndarray
+    abjad: list[str]
+    abjad_v: list[str]
 
     @classmethod
     def of(cls, tokens: Sequence[str]) -> TokenArrays:
@@ -149,16 +203,39 @@ class TokenArrays:
             first=np.array([ord(t[0]) if t else 0 for t in tokens], dtype=np.int32),
             skel=np.array([hash(sk) for sk in sks], dtype=np.int64),
             skel_len=np.array([len(sk) for sk in sks], dtype=np.int32),
+            abjad=[abjad(t) for t in tokens],
+            abjad_v=[abjad(t, True) for t in tokens],
         )
 
     def take(self, idx: np.ndarray) -> TokenArrays:
+        if not hasattr(self, "_objects"):
+            object.__setattr__(self, "_objects", tuple(np.array(x, dtype=object) for x in
+                                                       (self.tokens, self.phonetic, self.abjad, self.abjad_v)))
+        tok, pho, ab, abv = self._objects
         return TokenArrays(
-            tokens=[self.tokens[i] for i in idx], phonetic=[self.phonetic[i] for i in idx],
+            tokens=tok[idx].tolist(), phonetic=pho[idx].tolist(),
             ident=self.ident[idx], length=self.length[idx], first=self.first[idx], skel=self.skel[idx],
-            skel_len=self.skel_len[idx])
+            skel_len=self.skel_len[idx], abjad=ab[idx].tolist(), abjad_v=abv[idx].tolist())
 
 
-def _similarity_matrix(a: TokenArrays, b: TokenArrays, cfg: MatcherConfig) -> np.ndarray:
+def _abjad_matrix(a: TokenArrays, b: TokenArrays, cfg: MatcherConfig, same_first: np.ndarray,
+                  initial: np.ndarray) -> np.ndarray:
+    """Similarity of consonant keys, for a name written in an abjad: the better of the keys
+    with V and J dropped (read as vowels) and with V read as B and J as G (the query's own key,
+    from the abjad, is the latter); a one-consonant key counts only when equal and the tokens
+    begin alike."""
+    best = np.zeros((len(a.tokens), len(b.tokens)))
+    la = np.array([len(x) for x in a.abjad_v])
+    for keys in (b.abjad, b.abjad_v):
+        lb = np.array([len(x) for x in keys])
+        ab = cdist(a.abjad_v, keys, scorer=fuzz.ratio, dtype=np.float32).astype(np.float64) / 100.0
+        ok = (((la[:, None] >= 2) & (lb[None, :] >= 2)) | ((la[:, None] == 1) & (lb[None, :] == 1) & same_first
+                                                            & (ab == 1.0))) & ~initial
+        best = np.maximum(best, np.where(ok, cfg.abjad_sim * ab, 0.0))
+    return best
+
+
+def _similarity_matrix(a: TokenArrays, b: TokenArrays, cfg: MatcherConfig, abjad_script: bool = False) -> np.ndarray:
     """The same values as token_similarity over a x b, computed in bulk."""
     raw = cdist(a.tokens, b.tokens, scorer=fuzz.ratio, dtype=np.float32).astype(np.float64) / 100.0
     phon = cdist(a.phonetic, b.phonetic, scorer=fuzz.ratio, dtype=np.float32).astype(np.float64) / 100.0
@@ -176,17 +253,25 @@ def _similarity_matrix(a: TokenArrays, b: TokenArrays, cfg: MatcherConfig) -> np
         & ((a.skel_len[:, None] >= 3) | same_first)
     )
     S = np.where(boost, cfg.skeleton_sim, S)
+    short = (a.length[:, None] == 2) & (b.length[None, :] == 2) & (raw == 0.5)
+    if short.any():
+        S = np.where(short, np.maximum(S, cfg.short_typo_sim), S)
+    if abjad_script:
+        S = np.maximum(S, _abjad_matrix(a, b, cfg, same_first, initial))
     S = np.where(a.ident[:, None] == b.ident[None, :], 1.0, S)
     S[S < cfg.token_cutoff] = 0.0
     return S
 
 
 def combine(S: np.ndarray, wa: np.ndarray, wb: np.ndarray, name_a: np.ndarray, name_b: np.ndarray,
-            cfg: MatcherConfig = DEFAULT_CONFIG) -> float:
+            cfg: MatcherConfig = DEFAULT_CONFIG, generic_a: np.ndarray | None = None,
+            generic_b: np.ndarray | None = None) -> float:
     """Score from a similarity matrix (a x b), token weights and name-role masks. Symmetric:
-    combine(S, wa, wb, na, nb) == combine(S.T, wb, wa, nb, na)."""
+    combine(S, wa, wb, na, nb, ga, gb) == combine(S.T, wb, wa, nb, na, gb, ga)."""
     if S.size == 0:
         return 0.0
+    generic_a = np.zeros(len(wa), dtype=bool) if generic_a is None else generic_a
+    generic_b = np.zeros(len(wb), dtype=bool) if generic_b is None else generic_b
     best_a = S.max(axis=1)
     best_b = S.max(axis=0)
     Wa = float(wa.sum())
@@ -198,16 +283,27 @@ def combine(S: np.ndarray, wa: np.ndarray, wb: np.ndarray, name_a: np.ndarray, n
     fa = float(np.dot(wa, best_a > 0)) / Wa
     fb = float(np.dot(wb, best_b > 0)) / Wb
     return _finish(ca, cb, Wa, Wb, int(((best_a > 0) & name_a).sum()), int(((best_b > 0) & name_b).sum()),
-                   int(name_a.sum()), int(name_b.sum()), cfg, fa, fb)
+                   int(name_a.sum()), int(name_b.sum()), cfg, fa, fb,
+                   int(((best_a > 0) & generic_a).sum()), int(((best_b > 0) & generic_b).sum()))
 
 
 def _finish(ca: float, cb: float, Wa: float, Wb: float, ma: int, mb: int, na: int, nb: int,
-            cfg: MatcherConfig, fa: float, fb: float) -> float:
+            cfg: MatcherConfig, fa: float, fb: float, ga: int = 0, gb: int = 0, partial: bool = False) -> float:
     """ca/cb: similarity-weighted coverage of each side; fa/fb: share of each side's weight
-    that found any match; ma/mb: name tokens matched; na/nb: name tokens."""
+    that found any match; ma/mb: name tokens matched; na/nb: name tokens; ga/gb: generic
+    tokens (countries, BANK, TRADING...) matched. `partial`: side a is a part of side b made of
+    rare listed tokens (BASHIRUDDIN for MAHMOOD, Sultan Bashiruddin): scored against the part
+    it covers, with a small penalty for the rest."""
+    if partial and ma >= 1 and fa >= 0.999:
+        return min(1.0, max(0.0, ca * (1.0 - cfg.partial_penalty * (1.0 - fb))))
     matched = min(ma, mb)
+    generic_only = False
     if matched == 0:
-        return 0.0  # only particles / legal forms in common
+        if not (min(ma + ga, mb + gb) > 0 and (ga > 0 or gb > 0)):
+            return 0.0  # only particles / legal forms in common
+        # Only generic words make the match ("IRAN AIR" in "Iran Air Cargo Services"): weak,
+        # unless the two names are the same words.
+        generic_only = not (fa >= 0.999 and fb >= 0.999)
     if Wa < Wb or (Wa == Wb and (ca, fa) >= (cb, fb)):
         small, large_found = ca, fb
     else:
@@ -215,23 +311,42 @@ def _finish(ca: float, cb: float, Wa: float, Wb: float, ma: int, mb: int, na: in
     score = small * (1.0 - cfg.unmatched_penalty * (1.0 - large_found))
     if matched == 1 and max(na, nb) >= 2:
         score *= cfg.single_token_factor
+    if generic_only:
+        score *= cfg.generic_only_factor
     return min(1.0, max(0.0, score))
 
 
-def name_similarity(a: str, b: str, cfg: MatcherConfig = DEFAULT_CONFIG,
-                    weight: Callable[[str, str], float] | None = None) -> float:
-    """Similarity of two names in [0, 1] without an index (weights by role only, unless
-    `weight(token, role)` is given). Symmetric."""
-    ta, tb = tokenize(a), tokenize(b)
-    if not ta or not tb:
-        return 0.0
-    weight = weight or (lambda token, role: _role_weight(role, cfg))
-    S = _similarity_matrix(TokenArrays.of([t for t, _ in ta]), TokenArrays.of([t for t, _ in tb]), cfg)
+def _apply_kunya(S: np.ndarray, ka: np.ndarray, kb: np.ndarray, cfg: MatcherConfig) -> np.ndarray:
+    differ = ka[:, None] != kb[None, :]
+    if differ.any():
+        S = np.where(differ, S * cfg.kunya_factor, S)
+        S[S < cfg.token_cutoff] = 0.0
+    return S
+
+
+def _pair_score(ta: Sequence[tuple[str, str]], tb: Sequence[tuple[str, str]], cfg: MatcherConfig, weight: Callable[[str, str], float],
+                abjad_script: bool) -> float:
+    S = _similarity_matrix(TokenArrays.of([t for t, _ in ta]), TokenArrays.of([t for t, _ in tb]), cfg,
+                           abjad_script)
+    S = _apply_kunya(S, _kunya_flags(ta), _kunya_flags(tb), cfg)
     wa = np.array([weight(t, r) for t, r in ta])
     wb = np.array([weight(t, r) for t, r in tb])
-    na = np.array([r == NAME for _, r in ta])
-    nb = np.array([r == NAME for _, r in tb])
-    return combine(S, wa, wb, na, nb, cfg)
+    return combine(S, wa, wb, np.array([r == NAME for _, r in ta]), np.array([r == NAME for _, r in tb]), cfg,
+                   np.array([r == GENERIC for _, r in ta]), np.array([r == GENERIC for _, r in tb]))
+
+
+def name_similarity(a: str, b: str, cfg: MatcherConfig = DEFAULT_CONFIG,
+                    weight: Callable[[str, str], float] | None = None,
+                    kind: str | None = None) -> float:
+    """Similarity of two names in [0, 1] without an index (weights by role only, unless
+    `weight(token, role)` is given): the best over the names' variants. Symmetric."""
+    weight = weight or (lambda token, role: _role_weight(role, cfg))
+    abjad_script = is_abjad(a) or is_abjad(b)
+    best = 0.0
+    for ta in name_variants(a):
+        for tb in name_variants(b):
+            best = max(best, _pair_score(_for_kind(ta, kind), _for_kind(tb, kind), cfg, weight, abjad_script))
+    return best
 
 
 def _surname_mask(text: str, tokens: Sequence[tuple[str, str]]) -> list[bool]:
@@ -291,36 +406,47 @@ def normalize_identifier(value: str) -> str:
 
 
 class ScreeningIndex:
-    """Everything needed to screen names against a set of watchlist records, in memory."""
+    """Everything needed to screen names against a set of watchlist records, in memory.
+
+    Retrieval: every vocabulary token is filed under several keys (`_keys`): itself, its
+    phonetic form, its consonant skeleton with and without H (Greek and Spanish drop it), its
+    metaphone code (jellyfish), the deletion neighbourhood of the token and of its phonetic form
+    (so two edits apart still meet: SIMATOFFIC ~ SIMATOVIC), the token without a glued particle
+    (ALGHORAYFI ~ GHORAYFI) and its abjad skeleton (for names written in Arabic or Hebrew
+    script). A query token collects every vocabulary token under any of its keys; the scorer
+    decides which of them count."""
 
     def __init__(self, records: Sequence[WatchlistRecord], cfg: MatcherConfig = DEFAULT_CONFIG):
         self.cfg = cfg
         self.records = list(records)
-        vocab: dict[str, int] = {}
+        vocab: dict[tuple[str, str], int] = {}
         vocab_role: list[int] = []
         name_entry: list[int] = []
         name_text: list[str] = []
         name_weak: list[bool] = []
         name_tids: list[list[int]] = []
         name_surname: list[list[bool]] = []
+        name_kunya: list[np.ndarray] = []
         id_index: dict[str, list[int]] = defaultdict(list)
         for e, record in enumerate(self.records):
             seen_names: set[tuple] = set()
             for text, weak in [(n, False) for n in record.all_names] + [(n, True) for n in record.weak_aliases]:
                 for tokens in name_variants(text):
+                    tokens = _for_kind(tokens, record.kind)
                     key = tuple(t for t, _ in tokens)
                     if not tokens or key in seen_names:
                         continue
                     seen_names.add(key)
                     tids = []
                     for token, role in tokens:
-                        tid = vocab.get(token)
+                        tid = vocab.get((token, role))
                         if tid is None:
-                            tid = vocab[token] = len(vocab_role)
+                            tid = vocab[(token, role)] = len(vocab_role)
                             vocab_role.append(_ROLE_CODE[role])
                         tids.append(tid)
                     name_entry.append(e)
                     name_surname.append(_surname_mask(text, tokens) if record.kind == "person" else [])
+                    name_kunya.append(_kunya_flags(tokens))
                     name_text.append(text)
                     name_weak.append(weak)
                     name_tids.append(tids)
@@ -330,7 +456,7 @@ class ScreeningIndex:
                     id_index[number].append(e)
         self.vocab = vocab
         self.vocab_tokens = [""] * len(vocab)
-        for token, tid in vocab.items():
+        for (token, _), tid in vocab.items():
             self.vocab_tokens[tid] = token
         self.vocab_arrays = TokenArrays.of(self.vocab_tokens)
         self.vocab_role = np.array(vocab_role, dtype=np.int8)
@@ -352,20 +478,24 @@ class ScreeningIndex:
         self.postings = [np.array(p, dtype=np.int32) for p in postings]
         ref = math.log(max(n_names, 10) / 3.0)
         idf = np.log(max(n_names, 10) / np.maximum(df, 1)) / ref
-        role_w = np.array([1.0, cfg.particle_weight, cfg.legal_weight])[self.vocab_role]
+        role_w = np.array([1.0, cfg.particle_weight, cfg.legal_weight, cfg.generic_weight])[self.vocab_role]
         self.vocab_weight = role_w * np.clip(idf, cfg.min_idf_weight, 1.0)
 
         # Padded token matrix per name.
         width = max((len(t) for t in name_tids), default=1)
         self.name_tokens = np.full((n_names, width), -1, dtype=np.int32)
+        self.name_kunya = np.zeros((n_names, width), dtype=bool)
         for n, tids in enumerate(name_tids):
             self.name_tokens[n, : len(tids)] = tids
+            self.name_kunya[n, : len(tids)] = name_kunya[n]
         self.name_surname = np.zeros((n_names, width), dtype=bool)
         for n, flags in enumerate(name_surname):
             if flags:
                 self.name_surname[n, : len(flags)] = flags
         self.name_has_surname = self.name_surname.any(axis=1)
         mask = self.name_tokens >= 0
+        first_letter = np.array([ord(t[0]) if t else 0 for t in self.vocab_tokens] or [0], dtype=np.int32)
+        self.name_first = np.where(mask, first_letter[np.where(mask, self.name_tokens, 0)], 0)
         safe = np.where(mask, self.name_tokens, 0)
         self.name_weight_total = np.where(mask, self.vocab_weight[safe], 0.0).sum(axis=1)
         self.name_name_count = (mask & (self.vocab_role[safe] == 0)).sum(axis=1)
@@ -376,59 +506,110 @@ class ScreeningIndex:
         for tid, token in enumerate(self.vocab_tokens):
             for block_key in self._keys(token):
                 keys[block_key].append(tid)
-        self.keys = {k: np.array(v, dtype=np.int32) for k, v in keys.items()}
+            for ab in {abjad(token), abjad(token, True)}:
+                if len(ab) >= 2:
+                    keys["&" + ab].append(tid)
+        self.keys = {k: np.array(sorted(set(v)), dtype=np.int32) for k, v in keys.items()}
+        self._neighbour_cache: dict[tuple[str, bool], list[tuple[int, float]]] = {}
 
     @staticmethod
     def _keys(token: str) -> set[str]:
-        keys = {"=" + token, "%" + phonetic(token)}
-        if len(token) >= 3:
-            sk = skeleton(token)
-            if len(sk) >= 2:
-                keys.add("#" + sk)
-        if len(token) >= 4:
-            keys.add("~" + token)
-            keys.update("~" + token[:i] + token[i + 1:] for i in range(len(token)))
+        keys = {"=" + token}
+        forms = [token]
+        stripped = strip_glued_prefix(token)
+        if stripped:
+            forms.append(stripped)
+        for form in forms:
+            ph = phonetic(form)
+            keys.add("%" + ph)
+            if len(form) >= 3:
+                sk = skeleton(form)
+                if len(sk) >= 2:
+                    keys.add("#" + sk)
+                hless = sk.replace("H", "")
+                if len(hless) >= 2:
+                    keys.add("!" + hless)
+                keys.add("$" + jellyfish.metaphone(form))
+            if len(form) >= 4:
+                keys.add("~" + form)
+                keys.update("~" + form[:i] + form[i + 1:] for i in range(len(form)))
+            if len(ph) >= 4:
+                keys.add("^" + ph)
+                keys.update("^" + ph[:i] + ph[i + 1:] for i in range(len(ph)))
+            if len(form) >= 6:
+                # Two substitutions apart (TIMTTSENKO ~ TIMTCHENKO): the skeleton less one or two letters.
+                sk = skeleton(form)
+                if len(sk) >= 4:
+                    keys.update("*" + sk[:i] + sk[i + 1:] for i in range(len(sk)))
+                    if len(sk) >= 5:
+                        keys.update("*" + sk[:i] + sk[i + 1:j] + sk[j + 1:]
+                                    for i in range(len(sk)) for j in range(i + 1, len(sk)))
         return keys
 
     # ----------------------------------------------------------------------------------------
 
     def weight(self, token: str, role: str) -> float:
-        tid = self.vocab.get(token)
+        tid = self.vocab.get((token, role))
         if tid is not None:
             return float(self.vocab_weight[tid])
         return _role_weight(role, self.cfg)
 
-    def _token_neighbours(self, token: str) -> list[tuple[int, float]]:
-        """Vocabulary tokens similar to `token`, with their similarity."""
+    def _token_neighbours(self, token: str, abjad_script: bool = False) -> list[tuple[int, float]]:
+        """Vocabulary tokens similar to `token`, with their similarity (remembered: a worker
+        screens the same given names and surnames again and again)."""
+        cache_key = (token, abjad_script)
+        cached = self._neighbour_cache.get(cache_key)
+        if cached is None:
+            if len(self._neighbour_cache) >= 200_000:
+                self._neighbour_cache.clear()
+            cached = self._neighbour_cache[cache_key] = self._find_neighbours(token, abjad_script)
+        return cached
+
+    def _find_neighbours(self, token: str, abjad_script: bool) -> list[tuple[int, float]]:
         found: set[int] = set()
-        for key in self._keys(token):
+        keys = self._keys(token)
+        if abjad_script:
+            ab = abjad(token, True)
+            if len(ab) >= 2:
+                keys.add("&" + ab)
+        for key in keys:
             arr = self.keys.get(key)
             if arr is not None:
                 found.update(arr.tolist())
         if not found:
             return []
         tids = np.fromiter(found, dtype=np.int64, count=len(found))
-        sims = _similarity_matrix(TokenArrays.of([token]), self.vocab_arrays.take(tids), self.cfg)[0]
+        sims = _similarity_matrix(TokenArrays.of([token]), self.vocab_arrays.take(tids), self.cfg, abjad_script)[0]
         keep = sims > 0
         return list(zip(tids[keep].tolist(), sims[keep].tolist()))
 
-    def _score_names(self, tokens: Sequence[tuple[str, str]], candidates: np.ndarray) -> np.ndarray:
+    def _score_names(self, tokens: Sequence[tuple[str, str]], candidates: np.ndarray, abjad_script: bool = False) -> np.ndarray:
         """Exact name scores of `candidates` (name ids) against the query tokens."""
         cfg = self.cfg
         q = [t for t, _ in tokens]
         wq = np.array([self.weight(t, r) for t, r in tokens])
         nq = np.array([r == NAME for _, r in tokens])
+        gq = np.array([r == GENERIC for _, r in tokens])
+        kq = _kunya_flags(tokens)
         cand_tokens = self.name_tokens[candidates]  # K x M
         mask = cand_tokens >= 0
         union = np.unique(cand_tokens[mask])
-        S_union = _similarity_matrix(TokenArrays.of(q), self.vocab_arrays.take(union), cfg)
+        S_union = _similarity_matrix(TokenArrays.of(q), self.vocab_arrays.take(union), cfg, abjad_script)
         cols = np.searchsorted(union, np.where(mask, cand_tokens, union[0]))
         S = S_union[:, cols]  # nq x K x M
         S = np.where(mask[None, :, :], S, 0.0)
+        kc = self.name_kunya[candidates]
+        differ = kq[:, None, None] != kc[None, :, :]
+        if differ.any():
+            S = np.where(differ, S * cfg.kunya_factor, S)
+            S[S < cfg.token_cutoff] = 0.0
         best_q = S.max(axis=2)  # nq x K
         best_c = S.max(axis=0)  # K x M
-        wc = np.where(mask, self.vocab_weight[np.where(mask, cand_tokens, 0)], 0.0)
-        nc = mask & (self.vocab_role[np.where(mask, cand_tokens, 0)] == 0)
+        safe = np.where(mask, cand_tokens, 0)
+        wc = np.where(mask, self.vocab_weight[safe], 0.0)
+        roles = self.vocab_role[safe]
+        nc = mask & (roles == 0)
+        gc = mask & (roles == 3)
         Wq = float(wq.sum())
         Wc = wc.sum(axis=1)
         cq = (wq[:, None] * best_q).sum(axis=0) / Wq
@@ -437,30 +618,46 @@ class ScreeningIndex:
         fc = (wc * (best_c > 0)).sum(axis=1) / np.maximum(Wc, 1e-12)
         mq = ((best_q > 0) & nq[:, None]).sum(axis=0)
         mc = ((best_c > 0) & nc).sum(axis=1)
+        g_q = ((best_q > 0) & gq[:, None]).sum(axis=0)
+        g_c = ((best_c > 0) & gc).sum(axis=1)
         nq_total = int(nq.sum())
         nc_total = nc.sum(axis=1)
         # A listed surname ("SURNAME, Given") that nothing in the query matches.
         surname = self.name_surname[candidates]
         surname_missing = self.name_has_surname[candidates] & ~((best_c > 0) & surname).any(axis=1)
+        # A firm whose name merely contains a listed name plus words of its own.
+        extra = ((best_q == 0) & (nq | gq)[:, None]).sum(axis=0) / max(int((nq | gq).sum()), 1)
+        extra_factor = np.where((self.name_kind[candidates] != "person") & (Wq > Wc),
+                                1.0 - cfg.entity_extra_penalty * extra, 1.0)
+        # Partial names: the query is the smaller side, wholly matched, through rare listed tokens.
+        matched_w = np.where((best_c > 0) & nc, wc, np.inf).min(axis=1)
+        partial = (nq_total >= 1) & (Wq <= Wc) & (cq >= 0.9) & np.isfinite(matched_w) & (matched_w >= cfg.rare_weight)
         out = np.empty(len(candidates))
         for k in range(len(candidates)):
             out[k] = _finish(float(cq[k]), float(cc[k]), Wq, float(Wc[k]), int(mq[k]), int(mc[k]),
-                             nq_total, int(nc_total[k]), cfg, float(fq[k]), float(fc[k]))
+                             nq_total, int(nc_total[k]), cfg, float(fq[k]), float(fc[k]), int(g_q[k]), int(g_c[k]),
+                             bool(partial[k]))
             if surname_missing[k]:
-                out[k] *= cfg.surname_missing_factor
+                out[k] *= cfg.partial_surname_factor if partial[k] else cfg.surname_missing_factor
+            out[k] *= extra_factor[k]
         return out
 
-    def _candidate_names(self, tokens: Sequence[tuple[str, str]], kind: str | None) -> np.ndarray:
+    def _candidate_names(self, tokens: Sequence[tuple[str, str]], kind: str | None, abjad_script: bool = False) -> np.ndarray:
         cfg = self.cfg
         parts_idx: list[np.ndarray] = []
         parts_w: list[float] = []
         wq_total = 0.0
+        has_name = any(role == NAME for _, role in tokens)
+        initials: list[tuple[int, float]] = []
         for token, role in tokens:
             wq = self.weight(token, role)
             wq_total += wq
-            if role != NAME and len(tokens) > 1:
+            if len(tokens) > 1 and (role in (PARTICLE, LEGAL) or (role == GENERIC and has_name)):
                 continue
-            for tid, s in self._token_neighbours(token):
+            if len(token) == 1 and len(tokens) > 1:
+                initials.append((ord(token), wq))  # matched below against the names' first letters
+                continue
+            for tid, s in self._token_neighbours(token, abjad_script):
                 post = self.postings[tid]
                 parts_idx.append(post)
                 parts_w.append(wq * s)
@@ -471,9 +668,14 @@ class ScreeningIndex:
         names, inverse = np.unique(idx, return_inverse=True)
         acc = np.bincount(inverse, weights=w)
         evidence = np.bincount(inverse)  # (query token, listed token) pairs behind each name
+        for letter, wq in initials:
+            found = (self.name_first[names] == letter).any(axis=1)
+            acc = acc + wq * cfg.initial_sim * found
+            evidence = evidence + found
         wn = self.name_weight_total[names]
         cover = np.minimum(acc / np.minimum(wq_total, wn), 1.0)
-        keep = cover >= cfg.candidate_floor
+        # In an abjad a short name may keep one consonant (ALI, VALI): it cannot be looked up.
+        keep = cover >= (cfg.abjad_candidate_floor if abjad_script else cfg.candidate_floor)
         if kind == "person":
             keep &= self.name_kind[names] == "person"
         elif kind == "entity":
@@ -491,26 +693,37 @@ class ScreeningIndex:
             names = names[top]
         return names
 
+    def query_variants(self, query: Query) -> list[tuple[tuple[str, str], ...]]:
+        return [_for_kind(tokens, query.kind) for tokens in name_variants(query.name) if tokens]
+
+    def candidates(self, query: Query) -> set[int]:
+        """The entries retrieval hands to the scorer for this query (for measuring retrieval)."""
+        abjad_script = is_abjad(query.name)
+        out: set[int] = set()
+        for tokens in self.query_variants(query):
+            names = self._candidate_names(tokens, query.kind, abjad_script)
+            out.update(self.name_entry[names].tolist())
+        return out
+
     def screen(self, query: Query, *, threshold: float | None = None,
                thresholds: dict[str, float] | None = None, limit: int = 20) -> list[Hit]:
         """Hits at or above the threshold (per source if `thresholds` gives one), best first."""
         cfg = self.cfg
         default_threshold = cfg.threshold if threshold is None else threshold
-        best: dict[int, tuple[float, int]] = {}  # entry -> (name score, name id)
-        for tokens in name_variants(query.name):
-            if not tokens:
-                continue
-            candidates = self._candidate_names(tokens, query.kind)
+        abjad_script = is_abjad(query.name)
+        best: dict[int, tuple[float, int, tuple]] = {}  # entry -> (name score, name id, query tokens)
+        for tokens in self.query_variants(query):
+            candidates = self._candidate_names(tokens, query.kind, abjad_script)
             if len(candidates) == 0:
                 continue
-            scores = self._score_names(tokens, candidates)
+            scores = self._score_names(tokens, candidates, abjad_script)
             scores = np.where(self.name_weak[candidates], scores * cfg.weak_alias_factor, scores)
             for n, s in zip(candidates.tolist(), scores.tolist()):
                 if s <= 0:
                     continue
                 e = int(self.name_entry[n])
                 if e not in best or s > best[e][0]:
-                    best[e] = (s, n)
+                    best[e] = (s, n, tokens)
         id_hits: dict[int, str] = {}
         for ident in query.identifiers:
             number = normalize_identifier(ident)
@@ -521,26 +734,29 @@ class ScreeningIndex:
         hits = []
         floor = min([default_threshold, *(thresholds or {}).values()]) - cfg.dob_match_bonus - cfg.country_match_bonus
         for e in set(best) | set(id_hits):
-            name_score, n = best.get(e, (0.0, -1))
+            name_score, n, tokens = best.get(e, (0.0, -1, ()))
             if e not in id_hits and name_score < floor:
                 continue
-            hit = self._corroborate(query, e, name_score, n, id_hits.get(e))
+            hit = self._corroborate(query, e, name_score, n, id_hits.get(e), tokens, abjad_script)
             limit_for = (thresholds or {}).get(hit.source, default_threshold)
             if hit.score >= limit_for:
                 hits.append(hit)
         hits.sort(key=lambda h: (-h.score, h.source, h.ref))
         return hits[:limit]
 
-    def _corroborate(self, query: Query, e: int, name_score: float, n: int, id_match: str | None) -> Hit:
+    def _corroborate(self, query: Query, e: int, name_score: float, n: int, id_match: str | None,
+                     tokens: Sequence[tuple[str, str]] = (), abjad_script: bool = False) -> Hit:
         cfg = self.cfg
         record = self.records[e]
         matched_name = self.name_text[n] if n >= 0 else ""
         explanation: dict = {"matched": [], "conflicts": [], "name_score": round(name_score, 4)}
         if n >= 0:
-            q_tokens = [t for t, _ in tokenize(query.name)]
+            q_tokens = [t for t, _ in tokens] or [t for t, _ in tokenize(query.name)]
             listed = [self.vocab_tokens[t] for t in self.name_tokens[n] if t >= 0]
             explanation["matched"].append({"feature": "name", "query": " ".join(q_tokens),
-                                           "listed": " ".join(listed), "weak_alias": bool(self.name_weak[n])})
+                                           "listed": " ".join(listed), "weak_alias": bool(self.name_weak[n]),
+                                           "query_text": query.name, "listed_text": matched_name})
+            explanation["tokens"] = align_tokens(q_tokens, listed, cfg, abjad_script)
         score = name_score
         if id_match:
             explanation["matched"].append({"feature": "identifier", "value": id_match})
@@ -571,3 +787,48 @@ class ScreeningIndex:
         score = min(1.0, max(0.0, score))
         return Hit(entry=e, source=record.source, ref=record.ref, kind=record.kind, listed_name=record.name,
                    matched_name=matched_name, score=score, name_score=name_score, explanation=explanation)
+
+
+def _via(a: str, b: str, cfg: MatcherConfig, abjad_script: bool) -> str:
+    """Which comparison made two tokens match."""
+    if a == b:
+        return "exact"
+    if len(a) == 1 or len(b) == 1:
+        return "initial"
+    raw = fuzz.ratio(a, b) / 100.0
+    phon = cfg.phonetic_factor * fuzz.ratio(phonetic(a), phonetic(b)) / 100.0
+    best = max(raw, phon)
+    if abjad_script and len(abjad(a)) >= 2 and cfg.abjad_sim * fuzz.ratio(abjad(a), abjad(b)) / 100.0 > best:
+        return "abjad"
+    if best < cfg.token_cutoff:
+        if _short_typo(a, b):
+            return "typo"
+        return "skeleton"
+    if phonetic(a) == phonetic(b):
+        return "phonetic"
+    if strip_glued_prefix(a) == b or strip_glued_prefix(b) == a:
+        return "glued_particle"
+    return "spelling" if raw >= phon else "phonetic"
+
+
+def align_tokens(query: Sequence[str], listed: Sequence[str], cfg: MatcherConfig = DEFAULT_CONFIG,
+                 abjad_script: bool = False) -> list[dict]:
+    """Each query token with the listed token it matched best, the similarity and the way it
+    matched ("exact", "spelling", "phonetic", "skeleton", "initial", "abjad", "typo",
+    "glued_particle"); a token that matched nothing has listed None. Listed tokens nothing
+    matched follow with query None."""
+    if not query or not listed:
+        return []
+    S = _similarity_matrix(TokenArrays.of(list(query)), TokenArrays.of(list(listed)), cfg, abjad_script)
+    out = []
+    for i, q in enumerate(query):
+        j = int(S[i].argmax())
+        if S[i, j] > 0:
+            out.append({"query": q, "listed": listed[j], "similarity": round(float(S[i, j]), 3),
+                        "via": _via(q, listed[j], cfg, abjad_script)})
+        else:
+            out.append({"query": q, "listed": None, "similarity": 0.0, "via": None})
+    for j, token in enumerate(listed):
+        if S[:, j].max() <= 0:
+            out.append({"query": None, "listed": token, "similarity": 0.0, "via": None})
+    return out

@@ -1,32 +1,53 @@
 """Name normalisation for screening.
 
-`tokenize(text)` turns a name in any script into upper-case ASCII tokens: accents folded,
-Cyrillic, Arabic, Greek and CJK transliterated (unidecode), punctuation removed, dotted
-abbreviations collapsed ("S.A." -> "SA"), honorifics dropped. Every token carries a role:
-"name", "particle" (AL, BIN, DE, VAN...) or "legal" (LTD, LLC, GMBH...), which the matcher
-weights down so that particles and legal forms never make a match on their own.
+`tokenize(text)` turns a name in any script into upper-case ASCII tokens. Each script goes
+through the ICU transform made for it (PyICU, the engine behind OpenSanctions' `normality`
+and `rigour`): Russian, Ukrainian, Serbian, Bulgarian and other Cyrillic names by the BGN/PCGN
+romanisation of that language (chosen by the letters only that language uses), Greek by
+UNGEGN (ELOT 743), Arabic, Persian and Hebrew by ICU's Arabic-Latin / Hebrew-Latin, Han by
+pinyin, Hangul by Revised Romanisation; then Latin-ASCII folds accents. Punctuation goes,
+dotted initials become single letters on both sides ("V.R." = "V R"), dotted legal forms stay
+one token ("S.A." -> "SA"), and honorifics are removed only where they are titles: leading,
+and with at least two name tokens left ("Amir RAHIMYAR" keeps AMIR, a given name).
 
-`skeleton(token)` is a coarse phonetic key (consonant skeleton after folding common
-transliteration digraphs): MOHAMMED, MUHAMMAD, Мохаммед and محمد all give "MHMD".
+Every token carries a role: "name", "particle" (AL, BIN, DE, VAN...), "legal" (LTD, GMBH...)
+or "generic" (country names and demonyms, and words such as BANK, TRADING, SERVICES), which the
+matcher weights down so that they never make a match on their own.
+
+`name_variants(text)` gives every token list to screen for a name (on both sides, query and
+list): each rendering of the script (a Greek name also by the rules Greek uses for foreign
+names: initial ΜΠ/ΝΤ/ΓΚ = B/D/G, medial = MB/ND/NG, Β = V, no H), the CJK given name joined
+(XI JIN PING -> XI JINPING), and the form with compound particles glued (ABDUL RAHMAN ->
+ABDULRAHMAN, BASHIR UD DIN -> BASHIRUDDIN, AL GHORAYFI -> ALGHORAYFI, V R -> VR).
+
+`phonetic(token)` folds transliteration digraphs; `skeleton(token)` is its consonant skeleton
+(MOHAMMED, MUHAMMAD and محمد all give "MHMD"); `abjad(token)` also drops the letters that the
+Arabic and Hebrew scripts use as vowels (W, Y, V, H), for names written in those scripts.
 """
 from __future__ import annotations
 
 import re
+import unicodedata
+from collections.abc import Iterable
 from functools import lru_cache
+from typing import Any
 
+import icu
+import pycountry
 from unidecode import unidecode
 
-NAME, PARTICLE, LEGAL = "name", "particle", "legal"
+NAME, PARTICLE, LEGAL, GENERIC = "name", "particle", "legal", "generic"
 
+# Titles. AMIR, EMIR, SULTAN, MALIK and the like are given names as often as titles: never removed.
 HONORIFICS = frozenset("""
 MR MRS MS MISS MX DR PROF SIR DAME LORD LADY SHEIKH SHAIKH SHAYKH SHEIK HAJI HAJJI HADJI HAJ MULLAH MULLA
-MAULANA MAWLANA IMAM AYATOLLAH EMIR AMIR GENERAL GEN COLONEL COL MAJOR MAJ CAPTAIN CAPT LIEUTENANT LT
+MAULANA MAWLANA MAWLAWI MAULVI IMAM AYATOLLAH GENERAL GEN COLONEL COL MAJOR MAJ CAPTAIN CAPT LIEUTENANT LT
 BRIGADIER SERGEANT SGT ADMIRAL HE HRH ENG ENGR
 """.split())
 
 PARTICLES = frozenset("""
 AL EL ALL BIN BEN IBN BINT BN BNT ABU ABOU UMM OULD DE DA DI DEL DELLA DELA DOS DAS DO DU LA LE LES
-VAN VON DER DEN TER Y E AND OF THE ET UND
+VAN VON DER DEN TER Y E AND OF THE ET UND UD UL UR
 """.split())
 
 LEGAL_FORMS = frozenset("""
@@ -35,51 +56,266 @@ BV NV PLC PJSC OJSC CJSC JSC OAO ZAO OOO AO PAO TOO KG KGAA OY OYJ AB AS ASA APS
 FZC FZ LLP CV SAB SAPI SC SCA SL SLU SNC KFT ZRT DOO AD EOOD OU UAB SIA TOV PP PVT EST ESTABLISHMENT
 """.split())
 
-_DOTTED = re.compile(r"\b(?:[A-Za-z]\.){2,}")
-_ARABIC = re.compile(r"[\u0600-\u06FF\u0750-\u077F]")
-_CJK = re.compile(r"[\u3040-\u30FF\u3400-\u4DBF\u4E00-\u9FFF\uAC00-\uD7AF]")
+# Words that describe what or where a firm is rather than who: they alone never identify it.
+_GENERIC_WORDS = """
+BANK BANCO BANQUE TRADING TRADE TRADERS SERVICES SERVICE GROUP HOLDING HOLDINGS INTERNATIONAL INTL
+INDUSTRIES INDUSTRY INDUSTRIAL CARGO AIR AIRLINES AIRWAYS AVIATION SHIPPING SHIP LINES MARITIME NAVIGATION
+EXCHANGE INVESTMENT INVESTMENTS CAPITAL FINANCE FINANCIAL FUND ENTERPRISE ENTERPRISES GENERAL
+COMMERCIAL COMMERCE IMPORT EXPORT MANAGEMENT CONSULTING TECHNOLOGY TECHNOLOGIES ENGINEERING ENERGY OIL GAS
+PETROLEUM CONSTRUCTION DEVELOPMENT ELECTRONICS LOGISTICS TRANSPORT NATIONAL NATIONALE NACIONAL
+CENTRAL FOUNDATION ORGANIZATION ORGANISATION ASSOCIATION SOCIETY UNION INSTITUTE CENTER CENTRE
+COMPANIES PARTNERS ASSOCIATES INSURANCE AGENCY SUPPLY SUPPLIES SOLUTIONS SYSTEMS PRODUCTS MINING METALS
+STEEL CHEMICAL CHEMICALS PHARMA PHARMACEUTICAL MEDICAL FOOD FOODS TRAVEL TOURS TOURISM REAL ESTATE
+GLOBAL WORLD EAST WEST NORTH SOUTH MIDDLE FAR ASIA ASIAN EUROPE EUROPEAN AFRICA AFRICAN ARAB ARABIAN
+GULF PERSIAN ISLAMIC REPUBLIC DEMOCRATIC PEOPLES PEOPLE STATE UNITED
+IRANIAN KOREAN RUSSIAN SYRIAN CHINESE CUBAN IRAQI LIBYAN AFGHAN PAKISTANI LEBANESE YEMENI SUDANESE
+VENEZUELAN BELARUSIAN UKRAINIAN TURKISH EMIRATI SAUDI EGYPTIAN JORDANIAN INDIAN AMERICAN BRITISH GERMAN
+FRENCH ITALIAN SPANISH JAPANESE NIGERIAN SOMALI MEXICAN COLOMBIAN BURMESE KORYO KOREA
+"""
+
+
+def _country_words() -> set[str]:
+    words = set()
+    for country in pycountry.countries:
+        for attr in ("name", "common_name", "official_name"):
+            value = getattr(country, attr, None)
+            if value:
+                parts = re.sub(r"[^A-Z ]", " ", unidecode(value).upper()).split()
+                if len(parts) == 1:
+                    words.add(parts[0])
+    return words
+
+
+GENERIC_WORDS = frozenset(_GENERIC_WORDS.split()) | frozenset(_country_words())
+
+# Compound particles glued to their neighbours in the "glued" variant of a name.
+_GLUE_NEXT = frozenset("AL EL ABD ABDUL ABDEL ABDUR ABDOL ABDU ABU ABOU UMM BIN IBN VAN VON DER DE DEL DI DA LA LE "
+                       "MC MAC".split())
+_GLUE_BOTH = frozenset("UD UL UR UZ US AD AR AS AZ ED".split())
+_GLUE_PREV = frozenset("DIN DEEN UDDIN UDDEEN ALLAH ULLAH ULLA".split())
+# Particles that a name can carry glued to its front, whose removal gives a retrieval key.
+GLUED_PREFIXES = ("ABDUL", "ABDEL", "ABDUR", "ABOU", "ABU", "BIN", "IBN", "OULD", "VAN", "VON", "DEL", "AL",
+                  "EL", "DE", "DI", "DA", "LA", "LE")
+
+_DOTTED = re.compile(r"\b(?:[^\W\d_]\.\s?){2,}|\b[^\W\d_]\.(?=\s|$)")
 _NON_ALNUM = re.compile(r"[^A-Z0-9]+")
 
+_CYRILLIC = re.compile(r"[\u0400-\u04FF]")
+_GREEK = re.compile(r"[\u0370-\u03FF\u1F00-\u1FFF]")
+_ARABIC = re.compile(r"[\u0600-\u06FF\u0750-\u077F\uFB50-\uFDFF\uFE70-\uFEFF]")
+_PERSIAN = re.compile(r"[\u067E\u0686\u0698\u06AF\u06A9\u06CC]")  # پ چ ژ گ ک ی
+_HEBREW = re.compile(r"[\u0590-\u05FF]")
+_HANGUL = re.compile(r"[\u1100-\u11FF\u3130-\u318F\uAC00-\uD7AF]")
+_CJK = re.compile(r"[\u3040-\u30FF\u3400-\u4DBF\u4E00-\u9FFF\uAC00-\uD7AF]")
 
-def _fold(text: str) -> str:
-    # Arabic definite article "ال" joined to the word: drop it before transliterating
-    # (its Latin forms AL-/EL- are particles anyway).
+
+@lru_cache(maxsize=None)
+def _transform(tid: str) -> Any:
+    return icu.Transliterator.createInstance(f"{tid}; Latin-ASCII")
+
+
+def _cyrillic_language(text: str) -> str:
+    if re.search("[ђћџљњјЂЋЏЉЊЈ]", text):
+        return "Serbian"
+    if re.search("[іїєґІЇЄҐ]", text):
+        return "Ukrainian"
+    if re.search("[ўЎ]", text):
+        return "Belarusian"
+    if re.search(r"[ъЪ](?=[^\W])", text):
+        return "Bulgarian"  # a hard sign inside a word is a vowel: Bulgarian
+    return "Russian"
+
+
+# Greek spellings of foreign names: ΜΠ, ΝΤ, ΓΚ are B, D, G at the start of a word and MB, ND, NG
+# (or B, D, G) inside it; ΓΓ is NG; Β is V; there is no H (so none is written).
+_WORD_START = r"(?<![^\W\d_])"
+# Consonant digraphs of foreign names in Greek letters, read as a foreign name is written.
+_GREEK_CONSONANTS = [
+    (re.compile("ΤΖ", re.I), "J"), (re.compile("ΤΣ", re.I), "TS"),
+    (re.compile(_WORD_START + "ΜΠ", re.I), "B"), (re.compile(_WORD_START + "ΝΤ", re.I), "D"),
+    (re.compile(_WORD_START + "Γ[ΚΓ]", re.I), "G"), (re.compile("ΜΠ", re.I), "MB"), (re.compile("ΝΤ", re.I), "ND"),
+    (re.compile("ΓΚ", re.I), "G"), (re.compile("ΓΓ", re.I), "NG"), (re.compile("ΟΥ", re.I), "U"),
+    (re.compile("Β", re.I), "V"), (re.compile("Χ", re.I), "H"),
+]
+# Modern vowels: ΑΙ = E, ΕΙ/ΟΙ/Η = I.
+_GREEK_MODERN_VOWELS = [(re.compile("ΑΙ", re.I), "E"), (re.compile("ΕΙ|ΟΙ|Η", re.I), "I")]
+# A word's first ΝΤ kept as NT (NTAGANDA, NTARYAMIRA are written so in Latin too).
+_GREEK_INITIAL_KEPT = [(re.compile(_WORD_START + "ΝΤ", re.I), "NT")]
+_GREEK_MEDIAL_PLAIN = [(re.compile("MB"), "B"), (re.compile("ND"), "D")]
+
+
+def _strip_marks(text: str) -> str:
+    """Without stress marks; the diaeresis stays (ΑΪ is A-I, ΑΙ is E)."""
+    return unicodedata.normalize("NFC", "".join(c for c in unicodedata.normalize("NFD", text)
+                                                if c not in "\u0301\u0300\u0342\u0313\u0314"))
+
+
+def _greek_apply(text: str, rules: Iterable[tuple[re.Pattern[str], str]], transform: str,
+                 plain: bool = False) -> str:
+    for pattern, latin in rules:
+        text = pattern.sub(latin, text)
+    text = _transform(transform).transliterate(text)
+    if plain:
+        for pattern, latin in _GREEK_MEDIAL_PLAIN:
+            text = pattern.sub(latin, text)
+    return text
+
+
+def _greek_foreign(text: str) -> list[str]:
+    """Readings of a foreign name in Greek letters: modern (a word's first ΜΠ/ΝΤ/ΓΚ as B/D/G,
+    inner ones MB/ND/G, ΑΙ = E, Η = I), the same with a first ΝΤ kept as NT, and ancient-style
+    (B/D/G throughout, vowels letter by letter: ΑΙ = AI, Η = E)."""
+    upper = _strip_marks(text).upper()
+    return [
+        _greek_apply(upper, [*_GREEK_CONSONANTS, *_GREEK_MODERN_VOWELS], "Greek-Latin/UNGEGN"),
+        _greek_apply(upper, [*_GREEK_INITIAL_KEPT, *_GREEK_CONSONANTS, *_GREEK_MODERN_VOWELS], "Greek-Latin/UNGEGN"),
+        _greek_apply(upper, _GREEK_CONSONANTS, "Greek-Latin", plain=True),
+    ]
+
+
+def _arabic_prepare(text: str) -> str:
+    # The article ال joined to the word becomes a separate AL; ta marbuta is a final vowel.
+    words = []
+    for w in text.split():
+        if w.startswith("ال") and len(w) > 3:
+            words.extend(["ال", w[2:]])
+        else:
+            words.append(w)
+    return " ".join(words).replace("ة", "").replace("ـ", "")
+
+
+def script_of(text: str) -> str:
+    if text.isascii():
+        return "latin"
     if _ARABIC.search(text):
-        text = " ".join(w[2:] if w.startswith("ال") and len(w) > 3 else w for w in text.split())
-    text = _DOTTED.sub(lambda m: m.group(0).replace(".", ""), text)
-    text = unidecode(text).upper()
-    text = text.replace("'", "").replace("`", "").replace("\u2019", "")
-    return _NON_ALNUM.sub(" ", text)
+        return "arabic"
+    if _HEBREW.search(text):
+        return "hebrew"
+    if _CYRILLIC.search(text):
+        return "cyrillic"
+    if _GREEK.search(text):
+        return "greek"
+    if _HANGUL.search(text):
+        return "hangul"
+    if _CJK.search(text):
+        return "cjk"
+    return "latin"
+
+
+def is_abjad(text: str) -> bool:
+    """Written in a script that leaves short vowels out (Arabic, Persian, Hebrew)."""
+    return script_of(text or "") in ("arabic", "hebrew")
 
 
 @lru_cache(maxsize=65536)
-def tokenize(text: str) -> tuple[tuple[str, str], ...]:
-    """(token, role) pairs of a name; honorifics removed."""
-    out = []
-    for token in _fold(text or "").split():
-        if token in HONORIFICS:
-            continue
-        if token in LEGAL_FORMS:
-            out.append((token, LEGAL))
-        elif token in PARTICLES:
-            out.append((token, PARTICLE))
-        else:
-            out.append((token, NAME))
-    if out and all(role != NAME for _, role in out):
+def renderings(text: str) -> tuple[str, ...]:
+    """The Latin renderings of a name, the script's standard one first."""
+    text = text or ""
+    script = script_of(text)
+    if script == "latin":
+        return (text if text.isascii() else unidecode(text),)
+    if script == "cyrillic":
+        lang = _cyrillic_language(text)
+        out = [_transform(f"{lang}-Latin/BGN").transliterate(text)]
+        if lang == "Russian":
+            out.append(_transform("Bulgarian-Latin/BGN").transliterate(text))
+        return tuple(dict.fromkeys(out))
+    if script == "greek":
+        return tuple(dict.fromkeys([_transform("Greek-Latin/UNGEGN").transliterate(text), *_greek_foreign(text)]))
+    if script == "arabic":
+        prepared = _arabic_prepare(text)
+        tid = "Persian-Latin/BGN" if _PERSIAN.search(text) else "Arabic-Latin"
+        return tuple(dict.fromkeys([_transform(tid).transliterate(prepared), unidecode(prepared)]))
+    if script == "hebrew":
+        # A geresh marks the sounds Hebrew borrows: ג' = J, ז' = ZH, צ' = CH.
+        marked = re.sub("ג['\u05f3]", "j", text)
+        marked = re.sub("ז['\u05f3]", "zh", marked)
+        marked = re.sub("[צץ]['\u05f3]", "ch", marked)
+        marked = marked.replace("ח", "kh")  # het, a consonant, apart from he (a final vowel)
+        return (_transform("Hebrew-Latin").transliterate(marked),)
+    if script == "hangul":
+        return (_transform("Hangul-Latin").transliterate(text), unidecode(text))
+    return (_transform("Han-Latin").transliterate(text),)
+
+
+def _split_dotted(match: re.Match) -> str:
+    letters = match.group(0).replace(".", "").replace(" ", "")
+    if unidecode(letters).upper() in LEGAL_FORMS:
+        return " " + letters + " "
+    return " " + " ".join(letters) + " "
+
+
+def _fold(text: str) -> str:
+    text = _DOTTED.sub(_split_dotted, text)
+    text = (text if text.isascii() else unidecode(text)).upper()
+    text = text.replace("'", "").replace("`", "").replace("\u2019", "").replace("?", "")
+    return _NON_ALNUM.sub(" ", text)
+
+
+def _role(token: str) -> str:
+    if token in LEGAL_FORMS:
+        return LEGAL
+    if token in PARTICLES:
+        return PARTICLE
+    if token in GENERIC_WORDS:
+        return GENERIC
+    return NAME
+
+
+@lru_cache(maxsize=65536)
+def _tokenize_latin(text: str) -> tuple[tuple[str, str], ...]:
+    tokens = _fold(text).split()
+    out = [(t, _role(t)) for t in tokens]
+    # Leading titles go when at least two name tokens stay.
+    lead = 0
+    while lead < len(out) and out[lead][0] in HONORIFICS:
+        lead += 1
+    if lead and sum(1 for t, r in out[lead:] if r == NAME) >= 2:
+        out = out[lead:]
+    if out and all(role not in (NAME, GENERIC) for _, role in out):
         # A name made only of particles/legal words ("AL", "LA SA"): keep them as names.
         out = [(t, NAME) for t, _ in out]
     return tuple(out)
 
 
-def name_variants(text: str) -> list[tuple[tuple[str, str], ...]]:
-    """The token lists to screen for a name: the name itself and, for CJK script, the form
-    with the given-name syllables joined (習近平 -> XI JIN PING and XI JINPING)."""
-    tokens = tokenize(text)
-    variants = [tokens]
-    if _CJK.search(text or "") and len(tokens) >= 3:
-        joined = tokens[0][0], "".join(t for t, _ in tokens[1:])
-        variants.append(((joined[0], NAME), (joined[1], NAME)))
-    return variants
+def tokenize(text: str) -> tuple[tuple[str, str], ...]:
+    """(token, role) pairs of a name in its script's standard rendering; titles removed."""
+    return _tokenize_latin(renderings(text or "")[0])
+
+
+def glued(tokens: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    """The tokens with compound particles and runs of initials glued to their neighbours."""
+    out: list[list[str]] = []
+    glue_next = False
+    for token, _ in tokens:
+        if out and (glue_next or token in _GLUE_BOTH or token in _GLUE_PREV
+                    or (len(token) == 1 and len(out[-1][-1]) == 1)):
+            out[-1].append(token)
+        else:
+            out.append([token])
+        glue_next = token in _GLUE_NEXT or token in _GLUE_BOTH
+    result = []
+    for parts in out:
+        token = "".join(parts)
+        result.append((token, _role(token) if len(parts) == 1 else NAME))
+    return tuple(result)
+
+
+@lru_cache(maxsize=65536)
+def name_variants(text: str) -> tuple[tuple[tuple[str, str], ...], ...]:
+    """Every token list to screen for a name: each rendering, the CJK given name joined, and
+    the form with compound particles glued."""
+    variants: list[tuple[tuple[str, str], ...]] = []
+    text = text or ""
+    for rendering in renderings(text):
+        tokens = _tokenize_latin(rendering)
+        variants.append(tokens)
+        if _CJK.search(text) and len(tokens) >= 3:
+            variants.append(((tokens[0][0], NAME), ("".join(t for t, _ in tokens[1:]), NAME)))
+        g = glued(tokens)
+        if len(g) >= 1 and g != tokens and any(r == NAME for _, r in g):
+            variants.append(g)
+    return tuple(dict.fromkeys(v for v in variants if v))
 
 
 def normalize(text: str) -> str:
@@ -87,10 +323,21 @@ def normalize(text: str) -> str:
     return " ".join(t for t, _ in tokenize(text))
 
 
+def strip_glued_prefix(token: str) -> str | None:
+    """The token without a particle glued to its front (ALGHORAYFI -> GHORAYFI), if what is
+    left is a name of four letters or more."""
+    for prefix in GLUED_PREFIXES:
+        if token.startswith(prefix) and len(token) - len(prefix) >= 4:
+            return token[len(prefix):]
+    return None
+
+
 _DIGRAPHS = (("DZH", "J"), ("ZH", "J"), ("DJ", "J"), ("SCH", "S"), ("TCH", "C"), ("SH", "S"), ("CH", "C"), ("KH", "H"), ("PH", "F"), ("TH", "T"),
              ("DH", "D"), ("GH", "G"), ("CK", "K"), ("DZ", "Z"), ("TS", "Z"), ("OU", "U"), ("EE", "I"))
 _SINGLE = str.maketrans({"Q": "K", "C": "K", "Z": "S", "W": "V", "J": "Y", "X": "K"})
 _VOWELS = re.compile(r"[AEIOUY]")
+_ABJAD_DROP = re.compile(r"[AEIOUYVJ]")
+_VOWEL_LETTERS = frozenset("AEIOUYW")
 
 
 def _collapse(text: str) -> str:
@@ -116,3 +363,25 @@ def phonetic(token: str) -> str:
 def skeleton(token: str) -> str:
     """Consonant skeleton used for transliteration-tolerant blocking and scoring."""
     return _collapse(_VOWELS.sub("", phonetic(token)))
+
+
+_ABJAD_DIGRAPHS = (("TSH", "K"), ("TCH", "K"), ("SCH", "S"), ("SH", "S"), ("CH", "K"), ("KH", "K"), ("GH", "K"), ("TH", "T"), ("DH", "T"),
+                   ("PH", "B"), ("TS", "S"), ("TZ", "S"), ("DZH", "K"), ("DJ", "K"), ("ZH", "K"))
+_ABJAD_CLASS = str.maketrans({"P": "B", "F": "B", "D": "T", "Z": "S", "C": "K", "Q": "K", "G": "K",
+                              "H": "K", "X": "K"})
+
+
+@lru_cache(maxsize=131072)
+def abjad(token: str, v_as_b: bool = False) -> str:
+    """A coarse consonant key for names written in an abjad (Arabic, Persian, Hebrew): the
+    letters those scripts also use for vowels (W/V, Y) dropped with the vowels, and consonants
+    that one script writes with one letter and Latin spells in several ways folded into a class
+    (B/P/F, T/D, S/Z, K/Q/G/H/CH/KH; J, a glide as often as a consonant, dropped):
+    NETANYAHU ~ NTNYHW, HUSSEIN ~ HSYN, BENJAMIN ~ BNYMYN."""
+    t = token[:-1] if len(token) > 2 and token.endswith("H") and token[-2] in _VOWEL_LETTERS else token
+    for a, b in _ABJAD_DIGRAPHS:
+        t = t.replace(a, b)
+    t = t[:-1] if len(t) > 2 and t.endswith("H") else t  # a final he / ta marbuta is a vowel
+    if v_as_b:  # Arabic writes a Latin V as ف (F), Hebrew as ו (W) or ב (B); J as ج, a G
+        t = t.replace("V", "B").replace("J", "G")
+    return _collapse(_ABJAD_DROP.sub("", t.replace("W", "V")).translate(_ABJAD_CLASS))

@@ -58,3 +58,12 @@ def test_who_may_book_cash_and_up_to_what_amount_is_the_firms_policy(booked, fir
                               value_date=TRADE_DAY, actor=ops)
     services.cash_deposit(account=account, custody_account=custody["eu"], currency="GBP", amount=Decimal(900),
                           value_date=TRADE_DAY, actor=ops)
+
+
+def test_a_custody_account_created_without_markets_covers_the_custodians_markets(firm, owner, custodians):
+    from tests.accounts.conftest import make_account
+
+    account, _ = make_account(firm, owner, custodians, number="M-1", activate=False)
+    hsbc = custodians["HSBCHKHH"]
+    custody = services.custody_account_add(account=account, custodian=hsbc, number="M-1-X")
+    assert set(custody.markets.values_list("mic", flat=True)) == set(hsbc.markets.values_list("mic", flat=True)) != set()

@@ -41,11 +41,15 @@ def test_the_real_ofac_and_un_files_import_and_screen_through_the_commands(share
 
 def test_the_benchmark_prints_one_json_object_with_the_required_figures(shared_data):
     out = StringIO()
-    call_command("bench_screening", "--json", "--positives", "60", "--innocents", "60", stdout=out)
+    call_command("bench_screening", "--json", "--positives", "60", "--innocents", "60", "--near-misses", "20",
+                 stdout=out)
     figures = json.loads(out.getvalue())
     for key in ("list_names", "queries", "per_second", "p50_ms", "p99_ms", "recall", "false_positive_rate"):
         assert key in figures
-    assert figures["queries"] == 120 and figures["list_names"] > 25000
+    assert figures["queries"] == 140 and figures["list_names"] > 25000
+    for key in ("recall_by_variant", "retrieval_recall_by_variant", "false_positive_rate_by_kind", "public_cases"):
+        assert figures[key]
+    assert figures["public_cases"]["passed"] == figures["public_cases"]["cases"]
     assert 0.0 <= figures["false_positive_rate"] <= 1.0 and figures["recall"] > 0.9
 
 

@@ -163,3 +163,27 @@ def test_a_hedge_ratio_outside_zero_to_one_is_refused_by_the_database(desk):
     account = desk["accounts"][0][0]
     with pytest.raises(IntegrityError), transaction.atomic():
         Account.objects.filter(pk=account.pk).update(hedge_ratio=Decimal("1.5"))
+
+
+@pytest.mark.django_db
+def test_the_counts_say_what_was_not_routed_and_why(desk, subscribed):
+    # The first account loses its London cover (HSBC's primary line is in London), and no broker
+    # reaches Nasdaq any more (every broker reaching XNAS is deactivated), where Apple is sold.
+    from trading.models import Broker
+
+    account, ca_n, _ = desk["accounts"][0]
+    ca_n.markets.remove(desk["ref"].markets["XLON"])
+    nasdaq = [b.pk for b in Broker.objects.all() if "XNAS" in b.markets]
+    Broker.objects.filter(pk__in=nasdaq).update(is_active=False)
+    stats = services.rebalance_run(scope=RebalanceScope(trade_date=TRADE, firm=desk["firm"].pk),
+                                   key="t-unrouted").as_dict()
+    missing_custody = Order.objects.filter(custody_account__isnull=True)
+    missing_broker = Order.objects.filter(custody_account__isnull=False, broker__isnull=True)
+    assert stats["not_routed"]["no_custody_account"] == {"XLON": missing_custody.count()} != {"XLON": 0}
+    assert set(missing_custody.values_list("account_id", flat=True)) == {account.pk}
+    assert missing_broker.exists()  # Apple is sold in both accounts
+    expected: dict[str, int] = {}
+    for mic, name in missing_broker.values_list("listing__market__mic", "custody_account__custodian__name"):
+        expected[f"{mic} at {name}"] = expected.get(f"{mic} at {name}", 0) + 1
+    assert stats["not_routed"]["no_broker"] == expected and expected["XNAS at NORTHBANK"] == 2
+    assert stats["unrouted"] == missing_custody.count() + missing_broker.count()

@@ -83,6 +83,7 @@ class RebalanceResult:
     cash_limited: int = 0
     wash_sale_blocked: int = 0
     unrouted: int | None = None
+    not_routed: dict[str, dict[str, int]] | None = None  # why: no custody account (per market), no broker
     seconds: Timings = field(default_factory=Timings)
     load_detail: dict[str, float] | None = None
     proposal: engine.Result | None = field(default=None, repr=False, compare=False)
@@ -100,6 +101,8 @@ class RebalanceResult:
             out["chunk"] = self.chunk
         if self.unrouted is not None:
             out["unrouted"] = self.unrouted
+        if self.not_routed is not None:
+            out["not_routed"] = self.not_routed
         if self.load_detail is not None:
             out["load_detail"] = self.load_detail
         for name, value in asdict(self.seconds).items():

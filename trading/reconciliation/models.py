@@ -218,14 +218,29 @@ class RunStatus(models.TextChoices):
 
 
 class DailyRun(models.Model):
-    as_of = models.DateField(unique=True)
+    """One day's reconciliation. The platform run (no firm) receives every custodian's files,
+    which cover all firms; when it finishes, each firm with accounts at those custodians gets its
+    own run for the day (`firm`, `parent` = the platform run) whose figures and report hold only
+    that firm's lines."""
+
+    firm = models.ForeignKey("onboarding.Firm", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="firm_runs")
+    as_of = models.DateField()
     status = models.CharField(max_length=20, choices=RunStatus.choices, default=RunStatus.RUNNING)
     started_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     stats = models.JSONField(default=dict, blank=True)
 
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["firm", "as_of"], condition=models.Q(firm__isnull=False),
+                                    name="recon_dailyrun_firm_day"),
+            models.UniqueConstraint(fields=["as_of"], condition=models.Q(firm__isnull=True),
+                                    name="recon_dailyrun_platform_day"),
+        ]
+
     def __str__(self) -> str:
-        return f"daily run {self.as_of}"
+        return f"daily run {self.as_of}" + (f" (firm {self.firm_id})" if self.firm_id else "")
 
 
 class ReconRun(models.Model):

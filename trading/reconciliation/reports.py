@@ -21,8 +21,9 @@ def render_report(*, daily_run: DailyRun) -> dict[str, Path]:
     html = report_html(daily_run=daily_run)
     folder = Path(settings.MEDIA_ROOT) / "recon_reports"
     folder.mkdir(parents=True, exist_ok=True)
-    html_path = folder / f"recon-{daily_run.as_of}.html"
-    pdf_path = folder / f"recon-{daily_run.as_of}.pdf"
+    stem = f"recon-{daily_run.as_of}" + (f"-firm-{daily_run.firm_id}" if daily_run.firm_id else "")
+    html_path = folder / f"{stem}.html"
+    pdf_path = folder / f"{stem}.pdf"
     html_path.write_text(html)
     HTML(string=html).write_pdf(pdf_path)
     return {"html": html_path, "pdf": pdf_path}

@@ -133,11 +133,23 @@ def run_report(daily_run, *, user=None) -> dict:
     firm's breaks and only the custodians holding their firm's accounts, with counts taken from
     their own breaks (a run's match rate covers every firm's positions, so it is shown only to
     users who see every firm). Without a user (the nightly files for the platform) it is whole."""
-    runs = list(ReconRun.objects.filter(daily_run=daily_run).order_by("custodian_code"))
-    whole = user is None or sees_all_firms(user)
+    # a firm's own daily run reads the platform run's files, and only that firm's lines
+    firm_id = daily_run.firm_id
+    source = daily_run.parent if firm_id and daily_run.parent_id else daily_run
+    runs = list(ReconRun.objects.filter(daily_run=source).order_by("custodian_code"))
+    whole = (user is None or sees_all_firms(user)) and not firm_id
+    if firm_id:
+        mine = set(daily_run.stats.get("by_custodian", {})) | {
+            x["custodian"] for x in daily_run.stats.get("files_refused", [])}
+        from .models import BookCustodyAccount
+
+        mine |= set(BookCustodyAccount.objects.filter(firm_id=firm_id).values_list("custodian_code", flat=True))
+        runs = [r for r in runs if r.custodian_code in mine]
     breaks = Break.objects.filter(state__in=ACTIVE_STATES, explained=False,
                                   custodian_code__in=[r.custodian_code for r in runs])
-    if not whole:
+    if firm_id:
+        breaks = breaks.filter(firm_id=firm_id)
+    if not whole and user is not None:
         breaks = breaks.filter(pk__in=breaks_for(user).values("pk"))
         own = set(runs_for(user).filter(pk__in=[r.pk for r in runs]).values_list("pk", flat=True))
         runs = [r for r in runs if r.pk in own]

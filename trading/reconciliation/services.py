@@ -145,7 +145,9 @@ def guess_format(path: Path) -> str:
         return "mt535"
     if b":60F:" in head or b":60M:" in head or b":20:" in head:
         return "mt940"
-    raise UnknownFormat(f"cannot tell the format of {path.name}; pass --format")
+    raise UnknownFormat(f"cannot tell the format of {path.name} from its content (not semt.002, camt.053, MT535 or "
+                        f"MT940); name the format the custodian sends",
+                        detail={"format": [f"cannot tell the format of {path.name}"]})
 
 
 @dataclass
@@ -511,23 +513,73 @@ def break_add_note(*, brk: Break, actor: User, text: str) -> BreakNote:
 
 @transaction.atomic
 def daily_run_start(*, as_of: dt.date) -> DailyRun:
-    run, created = DailyRun.objects.get_or_create(as_of=as_of)
+    """The platform's run for a day (idempotent: the same day again is the same run, reopened)."""
+    run, created = DailyRun.objects.get_or_create(as_of=as_of, firm=None)
     if created:
         record_event(subject=run, event_type="recon.daily_run_started", detail={"as_of": str(as_of)})
+    elif run.status != RunStatus.RUNNING:
+        DailyRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING, finished_at=None)
+        run.refresh_from_db()
     return run
+
+
+def daily_run_refuse_file(*, daily_run: DailyRun, custodian_code: str, path: str, reason: str,
+                          detail: dict[str, Any] | None = None) -> ReconRun:
+    """A file the run could not read: listed as refused with its reason (nothing else changes)."""
+    return ReconRun.objects.create(custodian_code=custodian_code, as_of=daily_run.as_of, daily_run=daily_run,
+                                   status=RunStatus.FAILED, finished_at=timezone.now(),
+                                   stats={"refused": reason, "file": Path(path).name, "detail": detail or {}})
 
 
 @transaction.atomic
 def daily_run_finish(*, daily_run_id: int) -> DailyRun:
+    """Close the platform run with its counts, then write each firm's own run for the day."""
     run = DailyRun.objects.select_for_update().get(pk=daily_run_id)
     runs = list(run.runs.all())
-    run.status = RunStatus.FAILED if any(r.status == RunStatus.FAILED for r in runs) else RunStatus.COMPLETED
+    refused = [r for r in runs if r.status == RunStatus.FAILED]
+    done = [r for r in runs if r.status == RunStatus.COMPLETED]
+    # a refused file is reported, not a failed day; the day fails only when nothing could be read
+    run.status = RunStatus.FAILED if runs and not done else RunStatus.COMPLETED
     run.finished_at = timezone.now()
-    run.stats = {"custodians": len(runs), "breaks": sum(r.stats.get("breaks", 0) for r in runs),
-                 "explained": sum(r.stats.get("explained", 0) for r in runs)}
+    run.stats = {
+        "custodians": len({r.custodian_code for r in runs}), "files": len(runs), "files_reconciled": len(done),
+        "files_refused": len(refused),
+        "refused": [{"custodian": r.custodian_code, "file": r.stats.get("file", r.file.name if r.file_id else ""),
+                     "reason": r.stats.get("refused", "")} for r in refused],
+        "breaks": sum(r.stats.get("breaks", 0) for r in done), "explained": sum(r.stats.get("explained", 0)
+                                                                                 for r in done),
+    }
     run.save()
     record_event(subject=run, event_type="recon.daily_run_finished", to_state=run.status, detail=run.stats)
+    _firm_runs(run, runs)
     return run
+
+
+def _firm_runs(run: DailyRun, runs: list[ReconRun]) -> None:
+    """Each firm's view of the day: only its custody accounts' breaks, counted per custodian."""
+    from django.db.models import Count, Q
+
+    from .models import BookCustodyAccount
+
+    codes = {r.custodian_code for r in runs}
+    firms = set(BookCustodyAccount.objects.filter(custodian_code__in=codes).values_list("firm_id", flat=True))
+    run_ids = [r.pk for r in runs]
+    seen = (Break.objects.filter(last_run_id__in=run_ids, firm_id__isnull=False)
+            .values("firm_id", "custodian_code")
+            .annotate(breaks=Count("id", filter=Q(explained=False)), explained=Count("id", filter=Q(explained=True))))
+    per_firm: dict[int, dict[str, Any]] = {f: {} for f in firms}
+    for row in seen:
+        per_firm.setdefault(row["firm_id"], {})[row["custodian_code"]] = {"breaks": row["breaks"],
+                                                                         "explained": row["explained"]}
+    for firm_id, by_custodian in per_firm.items():
+        mine = {c for c, in BookCustodyAccount.objects.filter(firm_id=firm_id, custodian_code__in=codes)
+                .values_list("custodian_code").distinct()} | set(by_custodian)
+        stats = {"custodians": len(mine), "breaks": sum(v["breaks"] for v in by_custodian.values()),
+                 "explained": sum(v["explained"] for v in by_custodian.values()),
+                 "by_custodian": by_custodian,
+                 "files_refused": [x for x in run.stats["refused"] if x["custodian"] in mine]}
+        DailyRun.objects.update_or_create(firm_id=firm_id, as_of=run.as_of, defaults={
+            "parent": run, "status": run.status, "finished_at": run.finished_at, "stats": stats})
 
 
 # ---------------------------------------------------------------- books from the accounts ledger

@@ -7,15 +7,17 @@ are found in the inbox `RECON_INBOX/<YYYY-MM-DD>/<CUSTODIAN>/`; a file already r
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from pathlib import Path
 
 import yaml
 from celery import chord, shared_task
 from django.conf import settings
 
-from .exceptions import FileRefused
-from .models import DailyRun, ReconRun, RunStatus
+from .models import DailyRun, ReconRun
 from .policy import RULES_DIR
+
+logger = logging.getLogger(__name__)
 
 
 def inbox_root() -> Path:
@@ -41,16 +43,23 @@ def inbox_files(as_of: dt.date) -> list[tuple[str, str, str | None]]:
 
 @shared_task(name="reconciliation.reconcile_custodian_file")
 def reconcile_custodian_file(daily_run_id: int, custodian_code: str, path: str, fmt: str | None) -> dict:
-    from .services import reconcile_file
+    from onboarding.exceptions import MeridianError
+
+    from .services import daily_run_refuse_file, reconcile_file
 
     daily = DailyRun.objects.get(pk=daily_run_id)
     try:
         outcome = reconcile_file(custodian_code=custodian_code, path=path, fmt=fmt, as_of=daily.as_of,
                                  daily_run=daily)
-    except FileRefused as exc:
-        run = ReconRun.objects.create(custodian_code=custodian_code, as_of=daily.as_of, daily_run=daily,
-                                      status=RunStatus.FAILED, stats={"refused": exc.message, "detail": exc.detail})
+    except MeridianError as exc:  # refused, unknown format, unknown layout: listed with the reason
+        run = daily_run_refuse_file(daily_run=daily, custodian_code=custodian_code, path=path, reason=exc.message,
+                                    detail=exc.detail)
         return {"custodian": custodian_code, "run": run.pk, "refused": exc.message}
+    except Exception as exc:  # noqa: BLE001 - a file must never leave the day `running`
+        logger.exception("reconciliation of %s failed", path)
+        run = daily_run_refuse_file(daily_run=daily, custodian_code=custodian_code, path=path,
+                                    reason=f"could not be read: {type(exc).__name__}: {exc}"[:500])
+        return {"custodian": custodian_code, "run": run.pk, "refused": run.stats["refused"]}
     if outcome.duplicate and outcome.run is not None and outcome.run.daily_run_id is None:
         ReconRun.objects.filter(pk=outcome.run.pk).update(daily_run=daily)
     return {"custodian": custodian_code, "run": outcome.run.pk if outcome.run else None,
@@ -64,6 +73,8 @@ def finish_daily_run(results, daily_run_id: int) -> dict:
 
     run = daily_run_finish(daily_run_id=daily_run_id)
     paths = render_report(daily_run=run)
+    for firm_run in run.firm_runs.all():  # each firm's own report: its lines only
+        render_report(daily_run=firm_run)
     return {"daily_run": run.pk, "status": run.status, "results": results, **{k: str(v) for k, v in paths.items()}}
 
 

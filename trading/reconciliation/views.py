@@ -20,7 +20,13 @@ def run_report_view(request, as_of: str):
         day = dt.date.fromisoformat(as_of)
     except ValueError:
         raise Http404("not a date") from None
-    daily = DailyRun.objects.filter(as_of=day).first()
+    from .selectors import sees_all_firms
+
+    day_runs = DailyRun.objects.filter(as_of=day)
+    platform = day_runs.filter(firm__isnull=True).first()
+    # a firm user reads their firm's own run for the day (its lines only); platform staff the whole run
+    daily = platform if sees_all_firms(request.user) else (
+        day_runs.filter(firm_id=request.user.firm_id).first() or platform)
     if daily is None:
         raise Http404("no daily run for this date")
     html = report_html(daily_run=daily, user=request.user)  # the user's firm only, page and PDF alike

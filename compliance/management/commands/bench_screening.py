@@ -4,6 +4,7 @@
 """
 from __future__ import annotations
 
+import csv
 import json
 import os
 import time
@@ -24,6 +25,11 @@ class Command(BaseCommand):
         parser.add_argument("--data", default=str(settings.SHARED_DIR / "data" / "sanctions"))
         parser.add_argument("--positives", type=int, default=2000)
         parser.add_argument("--innocents", type=int, default=2000)
+        parser.add_argument("--near-misses", type=int, default=500,
+                            help="innocent names sharing a surname or the generic words of a listed name")
+        parser.add_argument("--public-cases", default=str(settings.BASE_DIR / "tests" / "compliance" / "data"
+                                                          / "public_screening_cases.csv"),
+                            help="CSV of other screening projects' published cases (source, query, kind, listed, expect)")
         parser.add_argument("--threshold", type=float, default=DEFAULT_CONFIG.threshold)
         parser.add_argument("--seed", type=int, default=20260227)
         parser.add_argument("--json", action="store_true")
@@ -39,11 +45,15 @@ class Command(BaseCommand):
         index = ScreeningIndex(records)
         t2 = time.perf_counter()
         queries = benchmark.build_queries(records, positives=opts["positives"], innocents=opts["innocents"],
-                                          seed=opts["seed"])
+                                          near_misses=opts["near_misses"], seed=opts["seed"])
         # Warm-up: caches (normalisation, skeletons) as in a long-running worker.
         for lq in queries[:200]:
             index.screen(lq.query, threshold=opts["threshold"])
         result = benchmark.run(index, queries, threshold=opts["threshold"])
+        public = None
+        if opts["public_cases"] and os.path.exists(opts["public_cases"]):
+            with open(opts["public_cases"], encoding="utf-8") as fh:
+                public = benchmark.run_public_cases(index, list(csv.DictReader(fh)), threshold=opts["threshold"])
         out = {
             "list_entries": len(records),
             "list_names": index.n_names,
@@ -54,6 +64,7 @@ class Command(BaseCommand):
             "cpu_count": os.cpu_count(),
             **machine(),
             **result,
+            "public_cases": public,
         }
         if not opts["samples"]:
             out.pop("sample_misses", None)

@@ -30,11 +30,13 @@ PARSED = {
                                ("continuity", "00000/00"), ("continuity", "00000/00")]),  # several :86:
     "jejik/sns.sta": (2, []),
     "jejik/triodos.sta": (1, [("consistency", "1")]),
+    # Knab writes whole amounts in :61: without the decimal comma ("C500NTRF"): read as whole units
+    # 3058,98 - 7260, + 500 = -3701,02, but :62F: says 798,98
+    "jejik/knab.sta": (2, [("consistency", "999/1"), ("continuity", "999/1")]),  # 998 closed at 500,
 }
 
 # file -> (line, field, words of the reason)
 REFUSED = {
-    "jejik/knab.sta": (17, ":61: amount", "no decimal comma"),
     "betterplace/sepa_snippet_broken.sta": (6, ":25:", "out of order"),
     # Fragments holding single fields, not statements: refused as statements, read as fields below.
     "betterplace/amount_formats.sta": (1, ":60F:", "must begin with :20:"),
@@ -196,3 +198,13 @@ def test_any_rendered_statement_parses_back_and_is_consistent(opening, entries, 
     assert [e.amount for e in st_.entries] == [a if c else -a for c, a, _ in entries]
     assert [e.details for e in st_.entries] == [t.strip() for _, _, t in entries]
     assert check_statements([st_]) == []
+
+
+def test_knab_whole_amounts_without_decimal_comma(shared_data):
+    """By eye: statement 998 opens at 0, and closes at 500, (one credit 'C500,'); statement 999
+    opens at 3058,98, debits 7260, and credits 500 written 'C500' with no comma."""
+    first, second = parse_mt940((shared_data / "mt940" / "jejik/knab.sta").read_bytes(), file="knab.sta")
+    assert (first.opening.amount, first.closing.amount) == (Decimal("0"), Decimal("500"))
+    assert [e.amount for e in first.entries] == [Decimal("500")]
+    assert (second.opening.amount, second.closing.amount) == (Decimal("3058.98"), Decimal("798.98"))
+    assert [e.amount for e in second.entries] == [Decimal("-7260"), Decimal("500")]

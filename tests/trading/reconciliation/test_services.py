@@ -243,9 +243,16 @@ def test_daily_run_reconciles_every_custodian_and_renders_the_report(books, tmp_
     (day / "GLOBALCUST" / "holdings.xml").write_bytes(semt002(holdings=holdings(apple="990")))
     (day / "DEPOTBANK").mkdir()
     (day / "DEPOTBANK" / "bestand.csv").write_bytes(b"not;a;layout\n")
+    (day / "NEWCUST").mkdir()  # a custodian with no format on file, and content that names none
+    (day / "NEWCUST" / "positions.dat").write_bytes(b"hello\n")
     run_id = daily_run.delay("2024-01-31").get()
     daily = DailyRun.objects.get(pk=run_id)
-    assert daily.status == "failed"  # the depot bank's file was refused, and says so
+    # the refused files are listed with their reasons; the day completes with the counts right
+    assert daily.status == "completed"
+    assert (daily.stats["custodians"], daily.stats["files"], daily.stats["files_reconciled"],
+            daily.stats["files_refused"], daily.stats["breaks"]) == (3, 3, 1, 2, 1)
+    reasons = {x["custodian"]: x["reason"] for x in daily.stats["refused"]}
+    assert "header" in reasons["DEPOTBANK"] and "cannot tell the format of positions.dat" in reasons["NEWCUST"]
     runs = {r.custodian_code: r for r in daily.runs.all()}
     assert runs["GLOBALCUST"].stats["breaks"] == 1 and "refused" in runs["DEPOTBANK"].stats
     html = (settings.MEDIA_ROOT / "recon_reports" / "recon-2024-01-31.html").read_text()

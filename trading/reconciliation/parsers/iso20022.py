@@ -13,6 +13,14 @@ from lxml import etree
 from .base import Balance, CashEntry, CashStatement, Holding, HoldingsStatement, ParseError
 
 CCY_RE = re.compile(r"^[A-Z]{3}$")
+# Messages that reach a reconciliation inbox but carry no end-of-day holdings or booked balance
+OTHER_MESSAGES = {
+    "camt.052": "bank to customer account report, intraday",
+    "camt.054": "bank to customer debit/credit notification",
+    "semt.017": "securities transaction posting report",
+    "semt.018": "securities transaction pending report",
+    "semt.003": "securities balance accounting report",
+}
 
 
 class _Doc:
@@ -25,8 +33,20 @@ class _Doc:
             raise ParseError(f"not well-formed XML: {exc.msg}", file=file, line=exc.lineno) from None
         ns = etree.QName(self.root).namespace or ""
         if f":{family}." not in ns:
-            raise ParseError(f"document namespace {ns!r} is not {family}", file=file, line=self.root.sourceline,
-                             element=etree.QName(self.root).localname)
+            # the Document may sit inside a transport envelope (SWIFT urn:swift:xsd:envelope with a
+            # head.001 AppHdr, or a vendor's own <message> root): take the message's own Document
+            inner = next((el for el in self.root.iter() if isinstance(el.tag, str)
+                          and etree.QName(el).localname == "Document"
+                          and ":xsd:" in (etree.QName(el).namespace or "")
+                          and "head." not in (etree.QName(el).namespace or "")), None)
+            if inner is not None:
+                self.root, ns = inner, etree.QName(inner).namespace or ""
+        if f":{family}." not in ns:
+            message = ns.rsplit(":", 1)[-1] if ns else etree.QName(self.root).localname
+            kind = OTHER_MESSAGES.get(message[:8], "")
+            reason = (f"{message} ({kind}) is not a holdings or balance statement" if kind
+                      else f"document namespace {ns!r} is not {family}")
+            raise ParseError(reason, file=file, line=self.root.sourceline, element=etree.QName(self.root).localname)
         self.ns = ns
         self.version = ns.rsplit(":", 1)[-1]
 
@@ -130,6 +150,7 @@ def _camt_statement(doc: _Doc, st) -> CashStatement:
     result = CashStatement(account=account, currency=currency, reference=ident,
                            statement_number=doc.text(st, "ElctrncSeqNb", required=False),
                            sequence=doc.text(st, "LglSeqNb", required=False), line=st.sourceline)
+    found: dict[str, Balance] = {}
     for bal in doc.findall(st, "Bal"):
         code = doc.text(bal, "Tp/CdOrPrtry/Cd")
         amount, ccy = doc.amount(bal, "Amt")
@@ -141,23 +162,35 @@ def _camt_statement(doc: _Doc, st) -> CashStatement:
                             f"{result.currency}")
         result.currency = result.currency or ccy
         balance = Balance(kind={"OPBD": "opening", "PRCD": "opening", "CLBD": "closing", "CLAV": "available",
-                                "ITBD": "interim"}.get(code, code.lower()),
+                                "ITBD": "interim", "OPAV": "opening_available"}.get(code, code.lower()),
                           date=doc.date(bal, "Dt"), currency=ccy, amount=amount if sign == "CRDT" else -amount)
-        if code in {"OPBD", "PRCD"}:
-            result.opening = balance
-        elif code == "CLBD":
-            result.closing = balance
-        elif code == "CLAV":
-            result.available = balance
-    if result.opening is None:
-        raise doc.error(st, "statement has no opening balance (Bal with Tp/CdOrPrtry/Cd OPBD)", "Bal")
+        found.setdefault(code, balance)
+    # booked balances first; a statement that carries only available (OPAV/CLAV) or interim (ITBD)
+    # balances is read with those, and says so
+    result.opening = next((found[c] for c in ("OPBD", "PRCD") if c in found), None)
+    result.closing = next((found[c] for c in ("CLBD", "ITBD", "CLAV") if c in found), None)
+    result.available = found.get("CLAV")
     if result.closing is None:
-        raise doc.error(st, "statement has no closing balance (Bal with Tp/CdOrPrtry/Cd CLBD)", "Bal")
+        raise doc.error(st, "statement has no closing balance (Bal with Tp/CdOrPrtry/Cd CLBD, ITBD or CLAV)",
+                        "Bal")
+    if result.closing is not found.get("CLBD"):
+        result.information = f"no closing booked balance (CLBD): {result.closing.kind} balance used"
+    if result.opening is None and "OPAV" in found:
+        result.opening = found["OPAV"]
     for ntry in doc.findall(st, "Ntry"):
         amount, ccy = doc.amount(ntry, "Amt")
         if ccy != result.currency:
-            raise doc.error(doc.find(ntry, "Amt"), f"entry currency {ccy} differs from the statement's "
-                            f"{result.currency}")
+            # an entry in another currency carries its amount in the account's currency in AmtDtls
+            # (instructed, transaction or counter-value amount)
+            for path in ("AmtDtls/InstdAmt/Amt", "AmtDtls/TxAmt/Amt", "AmtDtls/CntrValAmt/Amt",
+                         "AmtDtls/PrtryAmt/Amt"):
+                el = doc.find(ntry, path)
+                if el is not None and el.get("Ccy") == result.currency:
+                    amount, ccy = doc.amount(ntry, path)
+                    break
+            else:
+                raise doc.error(doc.find(ntry, "Amt"), f"entry currency {ccy} differs from the statement's "
+                                f"{result.currency} and AmtDtls gives no amount in {result.currency}")
         sign = doc.text(ntry, "CdtDbtInd")
         if sign not in {"CRDT", "DBIT"}:
             raise doc.error(doc.find(ntry, "CdtDbtInd"), f"{sign!r} is not CRDT or DBIT")
@@ -181,6 +214,12 @@ def _camt_statement(doc: _Doc, st) -> CashStatement:
             details=(info.text or "").strip() if info is not None else "", status=status,
             line=ntry.sourceline,
         ))
+    if result.opening is None:
+        # no opening balance at all (Wise sends only CLBD): derived from the closing and the booked entries
+        result.opening = Balance(kind="opening_derived", date=result.closing.date, currency=result.currency,
+                                 amount=result.closing.amount - result.movements)
+        result.information = "; ".join(x for x in (result.information, "no opening balance: derived from the "
+                                                   "closing balance and the booked entries") if x)
     return result
 
 

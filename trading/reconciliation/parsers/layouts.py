@@ -82,11 +82,15 @@ def validate_layout(spec: dict, *, name: str = "layout") -> None:
         raise LayoutError(f"{name}: missing keys {sorted(missing)}")
     if spec["format"] not in {"delimited", "fixed"}:
         raise LayoutError(f"{name}: format must be delimited or fixed")
+    if spec.get("kind", "holdings") not in {"holdings", "transactions"}:
+        raise LayoutError(f"{name}: kind must be holdings or transactions")
     roles = {rt["role"] for rt in spec["record_types"].values()}
     if not roles <= {"header", "position", "cash", "trailer", "ignore"}:
         raise LayoutError(f"{name}: unknown record roles {sorted(roles)}")
     for code, rt in spec["record_types"].items():
         for fname, fspec in (rt.get("fields") or {}).items():
+            if "value" in fspec:  # a constant the layout's owner sets (an export that names no account)
+                continue
             if spec["format"] == "fixed" and not {"start", "length"} <= set(fspec):
                 raise LayoutError(f"{name}: record {code} field {fname} needs start and length")
             if spec["format"] == "delimited" and "column" not in fspec:
@@ -183,9 +187,14 @@ def _records(data: str, spec: dict, file: str) -> Iterator[tuple[int, Any]]:
             if header_row:
                 header_row = False
                 expected = spec.get("columns")
-                if expected and [c.strip() for c in row] != expected:
+                got = [c.strip().lstrip("\ufeff") for c in row]
+                if expected and got != expected:
                     raise ParseError(f"header {row} is not the layout's columns {expected}", file=file,
                                      line=number)
+                if spec.get("kind") == "transactions":
+                    raise ParseError(f"not a holdings or balance statement: the header is that of a "
+                                     f"{spec.get('description', 'transactions export')}, which lists transactions",
+                                     file=file, line=number)
                 continue
             yield number, row
     except csv.Error as exc:
@@ -193,6 +202,8 @@ def _records(data: str, spec: dict, file: str) -> Iterator[tuple[int, Any]]:
 
 
 def _cell(record, fspec: dict, spec: dict, columns: list[str] | None, *, file: str, line: int, fname: str) -> str:
+    if "value" in fspec:
+        return str(fspec["value"])
     if spec["format"] == "fixed":
         start, length = int(fspec["start"]) - 1, int(fspec["length"])
         if len(record.rstrip("\r\n")) < start + (1 if fspec.get("required", True) else 0):
@@ -208,6 +219,28 @@ def _cell(record, fspec: dict, spec: dict, columns: list[str] | None, *, file: s
                              field=fname)
         return ""
     return record[index]
+
+
+def _record_code(record, selector: dict, spec: dict, columns, *, file: str, line: int) -> str:
+    """The record type of a line: the text at the selector's position, or, for exports that mark
+    no record type, the first of the selector's `patterns` (regular expressions over that text,
+    or over the number of columns with `columns_count`) that matches, else its `default`."""
+    if spec["format"] == "delimited" and not isinstance(record, str):
+        count = len([c for c in record if c.strip()])
+    else:
+        count = 1
+    text = _cell(record, selector, spec, columns, file=file, line=line, fname="record_type") \
+        if ("column" in selector or "start" in selector) and (spec["format"] == "fixed"
+                                                             or int(selector.get("column", 0)) < len(record)) else ""
+    for rule in selector.get("patterns", []):
+        if "columns_count" in rule and count != int(rule["columns_count"]):
+            continue
+        if "regex" in rule and not re.search(rule["regex"], text):
+            continue
+        return rule["code"]
+    if "default" in selector:
+        return selector["default"]
+    return text.strip()
 
 
 def parse_layout(data: bytes | str, layout: str | dict, *, file: str = "") -> LayoutResult:
@@ -229,7 +262,7 @@ def parse_layout(data: bytes | str, layout: str | dict, *, file: str = "") -> La
         if selector is None:
             code = next(iter(rtypes))
         else:
-            code = _cell(record, selector, spec, columns, file=file, line=line, fname="record_type").strip()
+            code = _record_code(record, selector, spec, columns, file=file, line=line)
         if code not in rtypes:
             raise ParseError(f"record type {code!r} is not one of {sorted(rtypes)}", file=file, line=line,
                              field="record_type")

@@ -78,6 +78,13 @@ def parse_mt535(data: bytes | str, *, file: str = "") -> list[HoldingsStatement]
     messages = split_messages(text, file=file)
     if not messages:
         raise ParseError("file holds no MT535 message", file=file, line=1)
+    for m in messages:
+        if m.message_type and m.message_type != "535":
+            kind = {"536": "statement of transactions", "537": "statement of pending transactions",
+                    "538": "statement of intra-position advices", "940": "customer statement",
+                    "950": "statement message"}.get(m.message_type, "another message")
+            raise ParseError(f"MT{m.message_type} ({kind}) is not a holdings or balance statement", file=file,
+                             line=m.line, field="{2:}")
     return [_message(m.fields, file=file) for m in messages]
 
 

@@ -19,12 +19,12 @@ from .swift import Message, decode, parse_amount, parse_yymmdd, split_messages
 
 BALANCE_RE = re.compile(r"^([CD])(\d{6})([A-Z]{3})(.+)$")
 LINE61_RE = re.compile(
-    r"^(?P<value>\d{6})(?P<entry>\d{4})?(?P<mark>RC|RD|C|D)(?P<funds>[A-Z])?(?P<amount>\d[\d,]*)"
-    r"(?P<type>[NSF][A-Z0-9]{3})(?P<rest>.*)$",
+    r"^(?P<value>\d{6})(?P<entry>\d{4}| {4})?(?P<mark>RC|RD|C|D)(?P<funds>[A-Z])?(?P<amount>\d[\d,]*)"
+    r"(?:(?P<type>[NSF][A-Z0-9]{3})|(?=//))(?P<rest>.*)$",  # Zenith Bank omits the type before '//'
     re.DOTALL,
 )
-STATEMENT_NO_RE = re.compile(r"^(\d{1,5})(?:/(\d{1,5}))?$")
-ACCOUNT_CCY_RE = re.compile(r"^(.*[\d])([A-Z]{3})$")
+STATEMENT_NO_RE = re.compile(r"^(\d{1,5}|\s*(?=/))(?:/(\d{1,5}))?$")  # " /1": a bank leaving the number blank
+ACCOUNT_CCY_RE = re.compile(r"^(.*?[\d])\s*([A-Z]{3})$")  # "NL10BUNQ2290325473 EUR" (bunq)
 
 BALANCE_TAGS = {"60F": ("opening", True), "60M": ("opening", False), "62F": ("closing", True),
                 "62M": ("closing", False), "64": ("available", True), "65": ("forward", True)}
@@ -57,7 +57,7 @@ def parse_field(tag: str, value: str, *, file: str = "", line: int | None = None
         m = STATEMENT_NO_RE.match(value.strip())
         if not m:
             raise ParseError(f"statement number {value!r} is not n[/n]", file=file, line=line, field=f":{tag}:")
-        return m.group(1), m.group(2) or ""
+        return m.group(1).strip(), m.group(2) or ""
     if tag in {"20", "21"}:
         ref = value.strip()
         if not ref or len(ref) > 16 or "\n" in ref:
@@ -83,7 +83,7 @@ def _parse_61(value: str, *, currency: str, file: str, line: int | None) -> Cash
                          file=file, line=line, field=":61:")
     value_date = parse_yymmdd(m["value"], file=file, line=line, fld=":61: value date")
     entry_date = None
-    if m["entry"]:
+    if m["entry"] and m["entry"].strip():  # Citi writes four spaces for "no entry date"
         mm, dd = int(m["entry"][:2]), int(m["entry"][2:])
         year = value_date.year
         # The entry date may fall in the next or previous year around New Year.
@@ -96,7 +96,12 @@ def _parse_61(value: str, *, currency: str, file: str, line: int | None) -> Cash
         except ValueError:
             raise ParseError(f"entry date {m['entry']!r} does not exist", file=file, line=line,
                              field=":61: entry date") from None
-    amount = parse_amount(m["amount"], file=file, line=line, fld=":61: amount")
+    raw_amount = m["amount"]
+    if raw_amount.isdigit():
+        # a whole amount written without the decimal comma SWIFT requires (Knab): unambiguous, so read
+        # as whole units rather than refuse a statement the bank really sends
+        raw_amount += ","
+    amount = parse_amount(raw_amount, file=file, line=line, fld=":61: amount")
     mark = m["mark"]
     signed = -amount if mark in {"D", "RC"} else amount  # a reversal of a credit is a debit
     rest = m["rest"]
@@ -108,7 +113,7 @@ def _parse_61(value: str, *, currency: str, file: str, line: int | None) -> Cash
         ref, extra = ref[:16], ref[16:]
     details = "\n".join(x for x in (extra.strip(), supplementary.strip()) if x)
     return CashEntry(value_date=value_date, entry_date=entry_date, amount=signed, currency=currency,
-                     reversal=mark.startswith("R"), type_code=m["type"], reference=ref.strip(),
+                     reversal=mark.startswith("R"), type_code=m["type"] or "", reference=ref.strip(),
                      bank_reference=bank_ref.strip(), details=details, line=line)
 
 
@@ -171,9 +176,11 @@ def _statement(msg: Message, *, file: str, message_type: str) -> CashStatement:
                 raise ParseError("MT950 has no :86: information to account owner", file=file, line=f.line,
                                  field=":86:")
             text = parse_field("86", f.value)
-            if stage == 1:
-                if last_entry is None:
-                    raise out_of_order(":86: must follow a :61: statement line")
+            if stage == 1 and last_entry is None:
+                # information to the account owner about the whole statement, before its first line
+                # (Danske Bank): kept with the statement
+                st.information = "\n".join(x for x in (st.information, text) if x)
+            elif stage == 1:
                 merged = "\n".join(x for x in (last_entry.details, text) if x)
                 st.entries[-1] = last_entry = _replace(last_entry, details=merged)
             elif stage == 2:

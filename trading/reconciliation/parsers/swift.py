@@ -33,11 +33,22 @@ class Message:
 def decode(data: bytes | str, *, file: str = "") -> str:
     """Text of a SWIFT file. FIN is ASCII; banks send UTF-8 or Latin-1 in free text."""
     if isinstance(data, str):
-        return data
+        return _strip_trailer(data)
     try:
-        return data.decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
-        return data.decode("cp1252", errors="strict") if _cp1252_ok(data) else data.decode("latin-1")
+        text = data.decode("cp1252", errors="strict") if _cp1252_ok(data) else data.decode("latin-1")
+    return _strip_trailer(text)
+
+
+# Transmission leftovers after the last message: DOS end-of-file (SUB, 0x1A), ETX (0x03) as some
+# bank gateways append, EOT and NUL padding. They are not part of any field.
+TRAILER_CHARS = "\x00\x03\x04\x1a"
+
+
+def _strip_trailer(text: str) -> str:
+    stripped = text.rstrip(TRAILER_CHARS + " \r\n\t")
+    return stripped + "\n" if stripped != text.rstrip(" \r\n\t") or text.endswith("\n") else stripped
 
 
 def _cp1252_ok(data: bytes) -> bool:
