@@ -156,6 +156,25 @@ def _hit_is_suppressed(party: Party, hit: Hit, entry_hash: str, now: dt.datetime
     ).exists()
 
 
+# The official sanctions lists a jurisdiction's rule pack chooses among (`screening.lists`); other
+# sources (OpenSanctions, the PEP source) are screened whatever the pack names.
+OFFICIAL_LISTS = {"ofac", "un", "uk", "uksl", "eu"}
+
+
+def case_screening_lists(case: OnboardingCase | None) -> set[str] | None:
+    """The lists the case's rule pack names for screening (None: no case or no pack policy)."""
+    if case is None:
+        return None
+    from onboarding.exceptions import MeridianError
+    from onboarding.selectors import case_policy
+
+    try:
+        lists = ((case_policy(case).get("policy") or {}).get("screening") or {}).get("lists")
+    except MeridianError:
+        return None
+    return set(lists) if lists else None
+
+
 @transaction.atomic
 def screen_party(*, party: Party, trigger: str, case: OnboardingCase | None = None,
                  only_refs: dict[str, set[str]] | None = None) -> list[ScreeningAlert]:
@@ -177,6 +196,15 @@ def screen_party(*, party: Party, trigger: str, case: OnboardingCase | None = No
                         thresholds=thresholds, limit=20 if only_refs is None else 1000)
     if only_refs is not None:
         hits = [h for h in hits if h.ref in only_refs.get(h.source, set())]
+    # The jurisdiction's lists: an official list its pack does not name is not screened for the
+    # case (e.g. the OFSI list after 28 January 2026 for a GB case), and a list it names that has
+    # no active snapshot is recorded on the screening event.
+    named = case_screening_lists(case)
+    missing_lists: list[str] = []
+    if named is not None:
+        hits = [h for h in hits if h.source not in OFFICIAL_LISTS or h.source in named]
+        active = {s.source for s in snapshots}
+        missing_lists = sorted(named - active)
     run.hits = len(hits)
     now = timezone.now()
     opened: list[ScreeningAlert] = []
@@ -207,7 +235,9 @@ def screen_party(*, party: Party, trigger: str, case: OnboardingCase | None = No
     run.save()
     record_event(subject=party, event_type="screening.performed", firm=party.firm,
                  detail={"trigger": trigger, "hits": run.hits, "alerts_opened": run.alerts_opened,
-                         "suppressed": run.suppressed, "snapshots": run.snapshots})
+                         "suppressed": run.suppressed, "snapshots": run.snapshots,
+                         "lists": sorted(named) if named is not None else None,
+                         "missing_lists": missing_lists})
     if opened and trigger != "case_submitted":
         _open_event_reviews(party, reason="new screening hit")
     return opened

@@ -59,8 +59,8 @@ def snapshot_changes(before: dict[str, Any], after: dict[str, Any],
                      rules: dict[str, Any] | None = None) -> set[str]:
     """Which circumstances differ between two party snapshots (see selectors.party_snapshot):
     'name', 'residence', 'tin', 'address' (any address line changed), 'address_us' (a US
-    address that was not there before), 'address_country' (an address now in a country none
-    of the earlier addresses was in)."""
+    address that was not there before), 'address_country' (an address now in another non-US
+    country, none of the earlier addresses was in)."""
     changed: set[str] = set()
     for key in ("name", "residence", "address", "tin"):
         if before.get(key) != after.get(key):
@@ -72,7 +72,7 @@ def snapshot_changes(before: dict[str, Any], after: dict[str, Any],
         old_countries = {_address_country(e) for e in old}
         if any(_address_country(e) in us for e in new_entries):
             changed.add("address_us")
-        if any(_address_country(e) not in old_countries for e in new_entries):
+        if any(_address_country(e) not in old_countries | us for e in new_entries):
             changed.add("address_country")
     return changed
 

@@ -124,3 +124,43 @@ def test_an_xml_file_that_is_not_the_uk_list_is_rejected(tmp_path):
     path.write_text("<CONSOLIDATED_LIST/>")
     with pytest.raises(WatchlistFormatError, match="Designation"):
         parse_uksl(path)
+
+
+# --- Wired into screening: a GB case screens the UK Sanctions List, not the closed OFSI list ---
+
+OFSI = ("Report Date: 27-Jan-2026\n"
+        "Name 6,Name 1,Name 2,Name 3,Name 4,Name 5,Title,DOB,Country,Group Type,Alias Type,Regime,Group ID\n"
+        "SIDOROV,Ivan,Petrovich,,,,,01/02/1960,Russia,Individual,Primary Name,Russia,14180\n")
+
+
+@pytest.mark.django_db
+def test_a_gb_case_is_screened_against_the_uk_sanctions_list_not_the_closed_ofsi_list(tmp_path, firm, advisor):
+    import datetime as dt
+
+    import time_machine
+
+    from compliance import services
+    from compliance.models import ScreeningAlert
+    from onboarding import services as onboarding
+    from onboarding.audit import events_for
+    from tests.factories import PersonFactory
+
+    onboarding.rulepacks_load()
+    xml = tmp_path / "UK_Sanctions_List.xml"
+    xml.write_text(XML, encoding="utf-8")
+    ofsi = tmp_path / "ConList.csv"
+    ofsi.write_text(OFSI, encoding="utf-8")
+    services.watchlist_import(source="uksl", paths=[xml])
+    services.watchlist_import(source="uk", paths=[ofsi])
+    party = PersonFactory(firm=firm, given_names="Ivan Petrovich", family_name="Sidorov", nationalities=["RU"])
+    with time_machine.travel(dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC)):
+        case = onboarding.case_create(firm=firm, party=party, actor=advisor, jurisdiction="GB")
+        services.screen_party(party=party, trigger="test", case=case)
+    assert set(ScreeningAlert.objects.filter(party=party).values_list("source", flat=True)) == {"uksl"}
+    event = events_for(party).filter(event_type="screening.performed").last()
+    assert event.detail["lists"] == ["ofac", "uksl", "un"]
+    assert event.detail["missing_lists"] == ["ofac", "un"]  # named by the packs, not imported here
+    # Without a case (no jurisdiction to choose lists) every active list is screened: the OFSI
+    # entry does match, so the case screening above left it out on purpose.
+    services.screen_party(party=party, trigger="test")
+    assert set(ScreeningAlert.objects.filter(party=party).values_list("source", flat=True)) == {"uksl", "uk"}
