@@ -103,6 +103,12 @@ class Command(BaseCommand):
             "total_over_floor": round(seconds_total / floor["total"], 2) if floor["total"] else None,
             "seconds_build_book": round(seconds_build, 1), "seconds_warmup_excluded": round(seconds_warmup, 2), "database": connection.vendor,
         }
+        # exactness: every proposed order and FX trade was written, once, for this run
+        written = Order.objects.filter(run_id=result.run).count()
+        fx_written = FxOrder.objects.filter(run_id=result.run).count()
+        out["orders_written"], out["fx_written"] = written, fx_written
+        out["exact"] = (written == stats["orders"] and fx_written == stats["fx_orders"] + stats["forwards"]
+                        and stats["unrouted"] == 0)
         out.update(machine())  # load average beside the figures
         self.stdout.write(json.dumps(out) if o["json"] else json.dumps(out, indent=2))
 
