@@ -310,8 +310,8 @@ class CustodyAccountCreateSerializer(serializers.Serializer):
 
 
 class ModelTargetSerializer(serializers.ModelSerializer):
-    isin = serializers.CharField(source="instrument.isin", read_only=True, default=None)
-    sleeve_model = serializers.CharField(source="sleeve_model.code", read_only=True, default=None)
+    isin = serializers.CharField(source="instrument.isin", read_only=True, default=None, allow_null=True)
+    sleeve_model = serializers.CharField(source="sleeve_model.code", read_only=True, default=None, allow_null=True)
 
     class Meta:
         model = ModelTarget

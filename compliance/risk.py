@@ -20,6 +20,7 @@ from .exceptions import RiskModelError
 
 MODEL_DIR = Path(__file__).resolve().parent / "risk_models"
 LEVELS = ("low", "medium", "high")
+UNRATED = "unrated"  # no model has rated the client yet
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class RiskFacts:
     client_type: str
     countries: tuple[str, ...] = ()
     is_pep: bool = False
+    sanctioned: bool = False  # a confirmed sanctions match on the party or anyone above it
     ownership_layers: int = 0
     has_cycles: bool = False
     source_of_wealth: str = "missing"  # documented | declared | missing
@@ -38,6 +40,7 @@ class RiskFacts:
             "country": self.countries,
             "client_type": self.client_type,
             "pep": self.is_pep,
+            "sanctions": self.sanctioned,
             "ownership_layers": self.ownership_layers,
             "ownership_cycles": self.has_cycles,
             "source_of_wealth": self.source_of_wealth,
@@ -64,7 +67,7 @@ class RiskResult:
         raise AssertionError("unreachable")
 
 
-KNOWN_FACTORS = {"country", "client_type", "pep", "ownership_layers", "ownership_cycles", "source_of_wealth",
+KNOWN_FACTORS = {"country", "client_type", "pep", "sanctions", "ownership_layers", "ownership_cycles", "source_of_wealth",
                  "product", "channel"}
 
 

@@ -1,17 +1,29 @@
 """Webhooks: partners register URLs for events; each delivery is signed with HMAC-SHA256 over
 "<timestamp>.<body>" (header `Meridian-Signature: t=<unix>,v1=<hex>`), sent after commit by
-Celery, retried with backoff, and logged."""
+Celery, retried with backoff, and logged.
+
+Targets (issue 15): HTTPS only when WEBHOOK_REQUIRE_HTTPS (forced on by production settings). The
+host is resolved and every address it resolves to must be public: loopback, private, link-local,
+carrier-grade NAT, multicast, reserved and cloud metadata addresses are refused -- at registration
+and again at each delivery, which then connects to the very address it checked (no second DNS
+look-up for a rebinding to exploit) and never follows redirects. WEBHOOK_ALLOW_LOOPBACK (off in
+production, on for local development and tests) lets loopback targets through; private and
+metadata ranges stay refused even then."""
 from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
+import ipaddress
 import json
+import socket
+import ssl
 import time
-import urllib.error
-import urllib.request
 import uuid
 from typing import Any
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
@@ -20,6 +32,102 @@ from .models import Firm, WebhookDelivery, WebhookEndpoint
 
 EVENT_TYPES = ("case.state_changed", "alert.raised", "order.filled", "break.opened")
 TIMEOUT_SECONDS = 10
+
+
+# Cloud instance-metadata services, refused whatever else is allowed (some are "global" addresses).
+METADATA_NETWORKS = tuple(ipaddress.ip_network(n) for n in (
+    "169.254.0.0/16", "fd00:ec2::/32", "100.100.100.200/32", "168.63.129.16/32", "192.0.0.192/32",
+))
+
+
+class UnsafeTarget(ValueError):
+    """The webhook URL may not be called (message names why)."""
+
+
+def _address_refusal(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if any(ip in net for net in METADATA_NETWORKS):
+        return "a link-local or cloud metadata address"
+    if ip.is_loopback:
+        return None if getattr(settings, "WEBHOOK_ALLOW_LOOPBACK", False) else "a loopback address"
+    if ip.is_link_local:
+        return "a link-local address"
+    if ip.is_private:
+        return "a private network address"
+    if ip.is_multicast or ip.is_unspecified or ip.is_reserved or not ip.is_global:
+        return "not a public address"
+    return None
+
+
+def resolve_target(url: str) -> tuple[str, int, str, str, str]:
+    """Check a webhook URL and resolve it: (scheme, port, host, address to connect to, path).
+    Raises UnsafeTarget naming the reason."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise UnsafeTarget(f"not a valid URL ({exc})") from exc
+    scheme, host = parts.scheme.lower(), parts.hostname
+    if scheme not in ("http", "https") or not host:
+        raise UnsafeTarget("must be an http(s) URL")
+    if scheme != "https" and getattr(settings, "WEBHOOK_REQUIRE_HTTPS", False):
+        raise UnsafeTarget("must be an https URL")
+    if parts.username or parts.password:
+        raise UnsafeTarget("must not carry credentials")
+    port = port or (443 if scheme == "https" else 80)
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise UnsafeTarget(f"the host {host!r} does not resolve") from exc
+    addresses = []
+    for info in infos:
+        ip = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+        reason = _address_refusal(ip)
+        if reason:
+            raise UnsafeTarget(f"the host {host!r} resolves to {reason} ({ip})")
+        addresses.append(str(ip))
+    if not addresses:
+        raise UnsafeTarget(f"the host {host!r} does not resolve")
+    path = parts.path or "/"
+    if parts.query:
+        path += "?" + parts.query
+    return scheme, port, host, addresses[0], path
+
+
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    """Connects to the address that was checked, whatever DNS says now."""
+
+    def __init__(self, host, port, address, **kwargs):
+        super().__init__(host, port, **kwargs)
+        self._address = address
+
+    def connect(self):
+        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    def __init__(self, host, port, address, **kwargs):
+        super().__init__(host, port, context=ssl.create_default_context(), **kwargs)
+        self._address = address
+
+    def connect(self):
+        sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # certificate checked for the host
+
+
+def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float) -> int:
+    """POST to a checked and pinned target; returns the status (redirects are not followed)."""
+    scheme, port, host, address, path = resolve_target(url)
+    cls = _PinnedHTTPSConnection if scheme == "https" else _PinnedHTTPConnection
+    connection = cls(host, port, address, timeout=timeout)
+    try:
+        connection.request("POST", path, body=body, headers=headers)
+        response = connection.getresponse()
+        response.read(65536)
+        return response.status
+    finally:
+        connection.close()
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -62,45 +170,67 @@ def attempt(delivery: WebhookDelivery) -> bool:
     """One attempt; records the outcome. True when the partner answered 2xx."""
     body = json.dumps(delivery.payload, sort_keys=True).encode()
     timestamp = int(time.time())
-    request = urllib.request.Request(
-        delivery.endpoint.url, data=body, method="POST",
-        headers={"Content-Type": "application/json", "Meridian-Event": delivery.event_type,
-                 "Meridian-Delivery": str(delivery.pk),
-                 "Meridian-Signature": sign(delivery.endpoint.secret, timestamp, body)},
-    )
+    headers = {"Content-Type": "application/json", "Meridian-Event": delivery.event_type,
+               "Meridian-Delivery": str(delivery.pk),
+               "Meridian-Signature": sign(delivery.endpoint.secret, timestamp, body)}
     delivery.attempts += 1
+    ok = False
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310 - partner URL
-            delivery.last_status_code = response.status
-            ok = 200 <= response.status < 300
-            delivery.last_error = ""
-    except urllib.error.HTTPError as exc:
-        delivery.last_status_code, ok, delivery.last_error = exc.code, False, f"HTTP {exc.code}"
-    except (urllib.error.URLError, OSError, TimeoutError) as exc:
-        ok, delivery.last_error = False, str(exc)[:500]
+        status = post(delivery.endpoint.url, body, headers, timeout=TIMEOUT_SECONDS)
+        delivery.last_status_code = status
+        ok = 200 <= status < 300
+        delivery.last_error = "" if ok else f"HTTP {status}"
+    except UnsafeTarget as exc:  # checked again at delivery: DNS may have changed since registration
+        delivery.last_error = f"refused: {exc}"[:500]
+    except (OSError, http.client.HTTPException, TimeoutError) as exc:
+        delivery.last_error = str(exc)[:500] or exc.__class__.__name__
     if ok:
         delivery.status, delivery.delivered_at = "delivered", timezone.now()
     delivery.save(update_fields=["attempts", "last_status_code", "last_error", "status", "delivered_at"])
     return ok
 
 
-def webhook_register(*, firm: Firm, url: str, events: list[str], actor=None) -> WebhookEndpoint:
-    import secrets
-    from urllib.parse import urlparse
+def _check_url(url: str) -> None:
+    from .exceptions import ValidationFailed
 
+    if len(url) > 500:
+        raise ValidationFailed("url: at most 500 characters", detail={"url": ["at most 500 characters"]})
+    try:
+        resolve_target(url)
+    except UnsafeTarget as exc:
+        raise ValidationFailed(f"url: {exc}", detail={"url": [str(exc)]}) from exc
+
+
+def new_secret() -> str:
+    import secrets
+
+    return secrets.token_hex(32)
+
+
+def webhook_register(*, firm: Firm, url: str, events: list[str], actor=None) -> WebhookEndpoint:
+    """Register an endpoint. The secret is on the returned row; the API shows it once, here."""
     from .audit import record_event
     from .exceptions import ValidationFailed
 
-    parsed = urlparse(url)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise ValidationFailed("url: must be an http(s) URL", detail={"url": url})
+    _check_url(url)
     unknown = set(events) - set(EVENT_TYPES)
     if unknown:
         raise ValidationFailed(f"events: unknown event type(s) {sorted(unknown)}; known: {list(EVENT_TYPES)}",
                                detail={"events": sorted(unknown)})
     with transaction.atomic():
-        endpoint = WebhookEndpoint.objects.create(firm=firm, url=url, events=list(events),
-                                                  secret=secrets.token_hex(32))
+        endpoint = WebhookEndpoint.objects.create(firm=firm, url=url, events=list(events), secret=new_secret())
         record_event(subject=endpoint, event_type="webhook.registered", actor=actor, firm=firm,
                      detail={"url": url, "events": list(events)})
+    return endpoint
+
+
+def webhook_rotate_secret(*, endpoint: WebhookEndpoint, actor=None) -> WebhookEndpoint:
+    """A new signing secret (the old one stops signing at once); shown once to the caller; audited."""
+    from .audit import record_event
+
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+        endpoint.secret = new_secret()
+        endpoint.save(update_fields=["secret"])
+        record_event(subject=endpoint, event_type="webhook.secret_rotated", actor=actor, firm=endpoint.firm)
     return endpoint

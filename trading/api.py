@@ -45,7 +45,7 @@ class OrderSerializer(serializers.ModelSerializer):
         fields = ["id", "reference", "run", "account", "custody_account", "listing", "ticker", "market", "broker",
                   "block", "side", "quantity", "currency", "estimated_price", "estimated_value", "filled_quantity",
                   "average_price", "trade_date", "settle_date", "estimated_gain", "loss_sale", "status",
-                  "released_at", "created_at"]
+                  "settlement_error", "released_at", "created_at"]
         read_only_fields = fields
 
 
@@ -87,6 +87,19 @@ class ReleaseResultSerializer(serializers.Serializer):
     skipped_markets = serializers.ListField(child=serializers.DictField(),
                                             help_text="Markets with approved orders that are closed now, and why")
     held = serializers.ListField(child=serializers.DictField(), help_text="Orders held back, and why")
+
+
+class SettleRequestSerializer(serializers.Serializer):
+    as_of = serializers.DateField(required=False, help_text="The settlement day (default: today); not in the future")
+
+
+class SettlementResultSerializer(serializers.Serializer):
+    as_of = serializers.DateField()
+    settled = serializers.ListField(child=serializers.CharField())
+    fx_settled = serializers.ListField(child=serializers.CharField())
+    failed = serializers.ListField(child=serializers.DictField(), help_text="reference and reason")
+    waiting = serializers.ListField(child=serializers.DictField(),
+                                    help_text="Due but not settling today (market or currency holiday), with why")
 
 
 class BlockSerializer(serializers.ModelSerializer):
@@ -258,6 +271,29 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
                                          account_id=v.get("account"), run_id=v.get("run"))
         return Response(release_report_data(report))
 
+    @extend_schema(request=SettleRequestSerializer, responses={200: SettlementResultSerializer})
+    @action(detail=False, methods=["post"])
+    def settle(self, request):
+        """Settle the firm's allocated orders and released FX due by `as_of` into the ledger, on
+        the market's and the currency's calendars (what the hourly task does for every firm). A
+        failure is recorded on the order and reported; the rest settle."""
+        data = SettleRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        as_of = data.validated_data.get("as_of") or timezone.localdate()
+        if as_of > timezone.localdate():
+            raise ValidationFailed("as_of: may not be in the future", detail={"as_of": ["may not be in the future"]})
+        firm = None if sees_all_firms(request.user) else firm_of(request)
+        report = services.settlements_run(as_of=as_of, firm=firm, actor=request.user)
+        return Response({"as_of": report.as_of, "settled": report.settled, "fx_settled": report.fx_settled,
+                         "failed": report.failed, "waiting": report.waiting})
+
+    @extend_schema(request=None, responses={200: OrderSerializer})
+    @action(detail=True, methods=["post"], url_path="retry-settlement")
+    def retry_settlement(self, request, pk=None):
+        """Try a failed settlement again; it settles or stays failed with the new reason."""
+        order = services.order_settlement_retry(order=self.get_object(), actor=request.user)
+        return Response(OrderSerializer(self.get_queryset().get(pk=order.pk)).data)
+
     @extend_schema(request=OrderReasonSerializer, responses={200: OrderSerializer})
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None):
@@ -362,6 +398,17 @@ class BlockViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         reason = OrderReasonSerializer(data=request.data)
         reason.is_valid(raise_exception=True)
         services.block_cancel(block=block, actor=request.user, reason=reason.validated_data["reason"])
+        return Response(BlockSerializer(self.get_queryset().get(pk=block.pk)).data)
+
+    @extend_schema(request=None, responses={200: BlockSerializer})
+    @action(detail=True, methods=["post"])
+    def allocate(self, request, pk=None):
+        """Allocate the block's fills to its orders pro rata by lots (largest remainder), each at
+        the block's average price. Only a block holding the firm's orders alone."""
+        block = self.get_object()
+        if getattr(block, "shared", False) and not sees_all_firms(request.user):
+            raise PermissionDenied("the block holds other firms' orders", detail={"block": block.reference})
+        services.block_allocate(block=block, actor=request.user)
         return Response(BlockSerializer(self.get_queryset().get(pk=block.pk)).data)
 
 

@@ -199,6 +199,8 @@ class Order(models.Model):
     loss_sale = models.BooleanField(default=False)
     status = FSMField(default=OrderStatus.PROPOSED, choices=OrderStatus.choices, protected=True)
     released_at = models.DateTimeField(null=True, blank=True)
+    settlement_error = models.CharField(max_length=500, blank=True, default="", db_default="",
+                                        help_text="Why the last settlement attempt failed (kept until it settles)")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -249,6 +251,10 @@ class Order(models.Model):
 
     @transition(field=status, source=OrderStatus.ALLOCATED, target=OrderStatus.FAILED_TO_SETTLE)
     def fail_settlement(self) -> None:
+        pass
+
+    @transition(field=status, source=OrderStatus.FAILED_TO_SETTLE, target=OrderStatus.ALLOCATED)
+    def retry_settlement(self) -> None:
         pass
 
     @transition(field=status, source=[OrderStatus.PROPOSED, OrderStatus.APPROVED, OrderStatus.RELEASED],

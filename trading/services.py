@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from onboarding import webhooks
 from onboarding.audit import record_event
-from onboarding.exceptions import ValidationFailed
+from onboarding.exceptions import MeridianError, ValidationFailed
 from onboarding.models import Firm, User
 from onboarding.services import assert_relationship_active
 from trading.reference.calendars import is_exchange_session
@@ -451,20 +451,106 @@ def order_settle(*, order: Order, actor: User | None = None, settled_on: dt.date
     (order,) = _locked_orders([order.pk])
     if order.status != OrderStatus.ALLOCATED:
         raise OrderStateError(f"{order} is {order.status}", detail={"order": order.reference})
-    from .ledger import post_trade  # the accounts ledger adapter
-
-    txn = post_trade(order=order, actor=actor)
-    _transition(order, "settle", actor=actor, event="order.settled",
-                detail={"transaction": txn.pk if txn is not None else None,
-                        "settled_on": (settled_on or order.settle_date).isoformat()})
-    return order
+    return _settle_one(order, actor=actor, as_of=settled_on or order.settle_date)
 
 
 @transaction.atomic
 def order_fail_settlement(*, order: Order, actor: User | None = None, reason: str) -> Order:
     (order,) = _locked_orders([order.pk])
+    order.settlement_error = reason[:500]
     _transition(order, "fail_settlement", actor=actor, event="order.failed_to_settle", reason=reason)
+    _emit_after_commit(order.account.firm_id, "order.failed_to_settle",
+                       {"order": order.pk, "reference": order.reference, "reason": reason})
     return order
+
+
+@transaction.atomic
+def order_settlement_retry(*, order: Order, actor: User | None = None, as_of: dt.date | None = None) -> Order:
+    """Try a failed settlement again: it settles, or fails again and stays visible with the new
+    reason."""
+    (order,) = _locked_orders([order.pk])
+    _transition(order, "retry_settlement", actor=actor, event="order.settlement_retried")
+    try:
+        with transaction.atomic():
+            return _settle_one(order, actor=actor, as_of=as_of or order.settle_date)
+    except MeridianError as exc:
+        return order_fail_settlement(order=order, actor=actor, reason=exc.message)
+
+
+def _settle_one(order: Order, *, actor: User | None, as_of: dt.date) -> Order:
+    from .ledger import post_trade  # the accounts ledger adapter
+
+    txn = post_trade(order=order, actor=actor)
+    order.settlement_error = ""
+    _transition(order, "settle", actor=actor, event="order.settled",
+                detail={"transaction": txn.pk if txn is not None else None, "settled_on": as_of.isoformat()})
+    _emit_after_commit(order.account.firm_id, "order.settled",
+                       {"order": order.pk, "reference": order.reference, "account": order.account_id,
+                        "settled_on": as_of.isoformat()})
+    return order
+
+
+@dataclass
+class SettlementReport:
+    """One settlement pass on `as_of`: what settled, what failed (and why), and what waits
+    because `as_of` is not a settlement day of its market or currency."""
+
+    as_of: dt.date
+    settled: list[str] = field(default_factory=list)
+    fx_settled: list[str] = field(default_factory=list)
+    failed: list[dict[str, Any]] = field(default_factory=list)
+    waiting: list[dict[str, Any]] = field(default_factory=list)
+
+
+def settlements_run(*, as_of: dt.date, firm: Firm | None = None, actor: User | None = None) -> SettlementReport:
+    """Settle into the ledger every allocated order due by `as_of` whose market and settlement
+    currency are open for settlement on `as_of`, and every released FX order whose value date
+    has come on both currencies' calendars. Each settles in its own transaction: a failure is
+    recorded on the order (failed_to_settle, with the reason) and the rest carry on. Safe to run
+    twice: a settled order is no longer due."""
+    from trading.reference.calendars import is_currency_business_day, is_settlement_day
+    from trading.reference.selectors import currency_calendars
+
+    report = SettlementReport(as_of=as_of)
+    due = Order.objects.filter(status=OrderStatus.ALLOCATED, settle_date__lte=as_of).select_related(
+        "listing__market").order_by("settle_date", "pk")
+    fx_due = FxOrder.objects.filter(status=FxOrderStatus.RELEASED, value_date__lte=as_of).order_by("value_date", "pk")
+    if firm is not None:
+        due, fx_due = due.filter(account__firm=firm), fx_due.filter(account__firm=firm)
+    calendars: dict[tuple[Any, ...], bool] = {}
+    for order in due:
+        market = order.listing.market
+        key = (market.calendar_code, market.settlement_currency)
+        if key not in calendars:
+            calendars[key] = is_settlement_day(as_of, calendar_code=market.calendar_code,
+                                               currency_calendars=currency_calendars([market.settlement_currency]))
+        if not calendars[key]:
+            report.waiting.append({"reference": order.reference, "settle_date": order.settle_date.isoformat(),
+                                   "reason": f"{as_of} is not a settlement day for {market.mic} "
+                                             f"({market.settlement_currency})"})
+            continue
+        try:
+            with transaction.atomic():
+                (locked,) = _locked_orders([order.pk])
+                if locked.status != OrderStatus.ALLOCATED:
+                    continue
+                _settle_one(locked, actor=actor, as_of=as_of)
+            report.settled.append(order.reference)
+        except MeridianError as exc:
+            order_fail_settlement(order=order, actor=actor, reason=exc.message)
+            report.failed.append({"reference": order.reference, "reason": exc.message})
+    for fx in fx_due:
+        specs = currency_calendars([fx.buy_currency, fx.sell_currency])
+        if not all(is_currency_business_day(as_of, spec) for spec in specs):
+            report.waiting.append({"reference": fx.reference, "settle_date": fx.value_date.isoformat(),
+                                   "reason": f"{as_of} is not a business day for {fx.buy_currency}/{fx.sell_currency}"})
+            continue
+        try:
+            fx_order_settle(fx_order=fx, actor=actor)
+            report.fx_settled.append(fx.reference)
+        except MeridianError as exc:
+            report.failed.append({"reference": fx.reference, "reason": exc.message})
+    return report
 
 
 __all__ = [
@@ -479,6 +565,8 @@ __all__ = [
     "order_cancel",
     "order_fail_settlement",
     "order_reject",
+    "order_settlement_retry",
+    "settlements_run",
     "order_settle",
     "assert_routable",
     "fx_order_cancel",

@@ -97,7 +97,10 @@ def model_subscribe(
     sleeve: Sleeve | None = None, follow_latest: bool = True,
 ) -> ModelSubscription:
     """Subscribe the account (or one sleeve) to a model, ending any current subscription there.
-    Instruments of the model the account may not hold become restricted overrides at once."""
+    Instruments of the model the account may not hold are recorded in the audit event, not
+    turned into restricted overrides: ineligibility is the rebalancer's to apply (the line's
+    weight goes to its eligible substitute, an ADR or the ordinary, and a held line is sold),
+    while a restricted override stays what the client asked for."""
     account = _lock_account(account)
     _gate(account, actor=actor)
     if model.status != ModelStatus.PUBLISHED:
@@ -113,16 +116,14 @@ def model_subscribe(
     investor = eligibility_engine.Investor(account.investor_type, account.booking_jurisdiction,
                                            account.booking_centre, account.is_us_person)
     rules = ref_selectors.eligibility_rules(on=start_date)
-    restricted = []
+    ineligible = []
     for instrument in Instrument.objects.filter(pk__in=model.targets.filter(instrument__isnull=False).values("instrument")):
         problems = eligibility_engine.check(investor, instrument.eligibility_tags or [], rules, on=start_date)
         if problems:
-            restricted.append(ModelOverride(subscription=subscription, kind=OverrideKind.RESTRICTED,
-                                            instrument=instrument, reason="; ".join(p.reason for p in problems)))
-    ModelOverride.objects.bulk_create(restricted)
+            ineligible.append({"isin": instrument.isin, "reason": "; ".join(p.reason for p in problems)})
     record_event(subject=account, event_type="account.subscribed", actor=actor,
                  detail={"model": model.code, "version": model.version, "sleeve": sleeve.pk if sleeve else None,
-                         "restricted": [o.instrument.isin for o in restricted if o.instrument is not None]})
+                         "ineligible": ineligible})
     return subscription
 
 

@@ -83,6 +83,16 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = int(os.environ.get("SESSION_COOKIE_AGE", str(8 * 60 * 60)))
 CSRF_COOKIE_SAMESITE = "Lax"
+# htmx in the portal only issues GETs and forms carry {% csrf_token %}: no script reads the cookie.
+CSRF_COOKIE_HTTPONLY = True
+# `manage.py seed_demo` creates users with a published password; production settings turn it off.
+DEMO_SEEDING = env_bool("DEMO_SEEDING", True)
+
+# Webhook targets (onboarding/webhooks.py). Private, link-local and cloud metadata addresses are
+# always refused. WEBHOOK_ALLOW_LOOPBACK lets 127.0.0.1/::1 receivers through for local development
+# and tests; production settings force it off and force HTTPS on.
+WEBHOOK_ALLOW_LOOPBACK = env_bool("WEBHOOK_ALLOW_LOOPBACK", False)
+WEBHOOK_REQUIRE_HTTPS = env_bool("WEBHOOK_REQUIRE_HTTPS", False)
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -145,10 +155,16 @@ REST_FRAMEWORK = {
         "onboarding.api.auth.TokenScopes",
     ],
     "EXCEPTION_HANDLER": "onboarding.api.errors.api_exception_handler",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "onboarding.api.pagination.PageNumber",  # ?page=, ?page_size= (max 500)
     "PAGE_SIZE": 50,
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "NON_FIELD_ERRORS_KEY": "non_field_errors",  # onboarding.api.errors.NON_FIELD_KEY
+    # ?search= on every list that declares search_fields (names, numbers, codes)
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend",
+                                "rest_framework.filters.SearchFilter"],
+    "NON_FIELD_ERRORS_KEY": "non_field_errors",
+    # JSON bodies; the upload operations declare multipart themselves. One content type per operation keeps
+    # the schema (and clients generated from it) unambiguous.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",  # onboarding.api.errors.NON_FIELD_KEY
 }
 # Request ids (django-guid): a client's own UUID in X-Request-ID is kept, anything else is replaced by a new one.
 DJANGO_GUID = {"GUID_HEADER_NAME": "X-Request-ID", "VALIDATE_GUID": True, "RETURN_HEADER": True,
@@ -161,6 +177,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,  # read-only fields stay out of request bodies; uploads are binary
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "onboarding.api.schema.postprocess"],
     "ENUM_NAME_OVERRIDES": {
         "PartyKindEnum": "onboarding.models.PartyKind",
@@ -196,6 +213,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     # Each market's approved orders go out at its own open: every 5 minutes the markets open at
     # that instant (own time zone and calendar) release; closed ones wait.
     "trading-release-waves": {"task": "trading.tasks.release_open_markets", "schedule": 5 * 60},
+    # Settlement of what is due today where the market's and the currency's calendars allow.
+    "trading-settle-due": {"task": "trading.tasks.settle_due", "schedule": 60 * 60},
 }
 # WeasyPrint grows in memory in long-lived workers: recycle worker processes.
 CELERY_WORKER_MAX_TASKS_PER_CHILD = int(os.environ.get("CELERY_WORKER_MAX_TASKS_PER_CHILD", "200"))

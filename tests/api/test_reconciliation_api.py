@@ -136,13 +136,14 @@ def test_break_workflow_through_the_api_with_four_eyes_on_write_off(books):
     assert_error(a.post(f"{url}/resolve/", {"reason": "x"}, format="json"), 409, "invalid_transition")
 
 
-def test_a_break_is_resolved_with_a_reason(books):
+def test_an_unexplained_break_is_not_resolved_by_one_person(books):
     _upload(books["officer_client"])
     b = books["b"]["client"]
     brk = Break.objects.get(custody_account="SAFE-002")
     assert_error(b.post(f"/api/v1/recon-breaks/{brk.pk}/resolve/", {"reason": ""}, format="json"), 400,
                  "validation_failed")
-    resolved = b.post(f"/api/v1/recon-breaks/{brk.pk}/resolve/", {"reason": "position moved to SAFE-003"},
-                      format="json")
-    assert resolved.json()["state"] == "resolved"
-    assert Break.objects.get(pk=brk.pk).resolution_reason == "position moved to SAFE-003"
+    # closing a difference that has an amount and no explanation is a write-off: four eyes
+    refused = b.post(f"/api/v1/recon-breaks/{brk.pk}/resolve/", {"reason": "position moved to SAFE-003"},
+                     format="json")
+    assert_error(refused, 403, "four_eyes_required")
+    assert Break.objects.get(pk=brk.pk).state == "open"

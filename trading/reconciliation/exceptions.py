@@ -23,3 +23,15 @@ class BreakTransitionNotAllowed(InvalidTransition):
 
 class WriteOffNeedsSecondPerson(FourEyesViolation):
     """A write-off must be approved by someone other than the person who requested it."""
+
+
+class ResolveNeedsWriteOff(FourEyesViolation):
+    """An unexplained difference with an amount is closed by a write-off, which a second person
+    approves (request-write-off, then approve-write-off); it cannot simply be resolved."""
+
+
+class BreakRoleRefused(MeridianError):
+    """Reconciliation breaks are worked by operations staff (and platform officers)."""
+
+    code = "permission_denied"
+    status_code = 403

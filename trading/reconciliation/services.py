@@ -29,7 +29,14 @@ from onboarding.audit import record_event
 from onboarding.models import AuditEvent, User
 
 from . import selectors
-from .exceptions import BreakTransitionNotAllowed, FileRefused, UnknownFormat, WriteOffNeedsSecondPerson
+from .exceptions import (
+    BreakRoleRefused,
+    BreakTransitionNotAllowed,
+    FileRefused,
+    ResolveNeedsWriteOff,
+    UnknownFormat,
+    WriteOffNeedsSecondPerson,
+)
 from .matching import (
     QSCALE,
     CashBalances,
@@ -344,6 +351,14 @@ def write_differences(*, run: ReconRun, diffs: Differences, base_currency: str, 
 
     firm_of = dict(BookCustodyAccount.objects.filter(custodian_code=custodian)
                    .values_list("custody_account", "firm_id"))
+    # breaks show the ISIN (or the custodian's identifier), never only our internal instrument id
+    from .models import InstrumentIdentifier
+
+    known = {int(i) for i in diffs.instrument_id.tolist() if i >= 0}
+    isin_of: dict[int, str] = {}
+    for iid, value in InstrumentIdentifier.objects.filter(kind="isin", custodian_code="", instrument_id__in=known) \
+            .order_by("value").values_list("instrument_id", "value"):  # the greatest, as the SQL engine
+        isin_of[iid] = value
     existing: dict[str, Break] = {}
     for chunk in range(0, len(keys), 5000):
         existing.update({b.key: b for b in Break.objects.filter(key__in=keys[chunk:chunk + 5000])})
@@ -371,7 +386,8 @@ def write_differences(*, run: ReconRun, diffs: Differences, base_currency: str, 
             new.append(Break(key=key, custodian_code=custodian, custody_account=diffs.account[n],
                              firm_id=firm_of.get(diffs.account[n]),
                              instrument_id=int(diffs.instrument_id[n]) if diffs.instrument_id[n] >= 0 else None,
-                             identifier=str(diffs.identifier[n])[:60], asset=asset,
+                             identifier=(str(diffs.identifier[n]) or isin_of.get(int(diffs.instrument_id[n]), ""))[:60],
+                             asset=asset,
                              first_seen=as_of, first_run=run, occurrences=1,
                              resolution_reason=str(diffs.cause[n]) if explained else "", **values))
             continue
@@ -430,6 +446,18 @@ def write_differences(*, run: ReconRun, diffs: Differences, base_currency: str, 
 
 # ---------------------------------------------------------------- break actions
 
+BREAK_ROLES = frozenset({"operations", "firm_admin", "compliance_officer"})
+
+
+def _require_break_role(actor: User | None) -> None:
+    """Who may work a break: operations, the firm's administrator, platform officers (issue 15:
+    an advisor closed an unexplained break). System actions (runs, tasks) have no actor."""
+    if actor is None or getattr(actor, "is_superuser", False):
+        return
+    if getattr(actor, "role", "") not in BREAK_ROLES:
+        raise BreakRoleRefused(detail={"role": getattr(actor, "role", "")})
+
+
 def _lock(brk: Break) -> Break:
     return Break.objects.select_for_update().get(pk=brk.pk)
 
@@ -449,6 +477,8 @@ def _transition(brk: Break, name: str, *, actor: User, event: str, reason: str =
 
 @transaction.atomic
 def break_assign(*, brk: Break, owner: User, actor: User) -> Break:
+    _require_break_role(actor)
+    _require_break_role(owner)
     brk = _lock(brk)
     brk.owner = owner
     return _transition(brk, "assign", actor=actor, event="break.assigned", detail={"owner": owner.pk})
@@ -456,6 +486,7 @@ def break_assign(*, brk: Break, owner: User, actor: User) -> Break:
 
 @transaction.atomic
 def break_investigate(*, brk: Break, actor: User, note: str = "") -> Break:
+    _require_break_role(actor)
     brk = _lock(brk)
     if brk.owner_id is None:
         brk.owner = actor
@@ -471,13 +502,21 @@ def break_resolve(*, brk: Break, actor: User, reason: str) -> Break:
         from onboarding.exceptions import ValidationFailed
 
         raise ValidationFailed("a resolution needs a reason", detail={"reason": ["a resolution needs a reason"]})
+    _require_break_role(actor)
     brk = _lock(brk)
+    if not brk.explained and brk.amount_base != 0 and brk.state in ACTIVE_STATES:
+        raise ResolveNeedsWriteOff(
+            f"an unexplained difference of {brk.base_currency} {brk.amount_base:,.2f} is closed by a write-off "
+            "that a second person approves (request-write-off, then approve-write-off), or clears by itself "
+            "when a later run no longer finds it",
+            detail={"amount_base": str(brk.amount_base), "currency": brk.base_currency, "explained": False})
     brk.resolution_reason = reason
     return _transition(brk, "resolve", actor=actor, event="break.resolved", reason=reason)
 
 
 @transaction.atomic
 def break_request_write_off(*, brk: Break, actor: User, reason: str) -> Break:
+    _require_break_role(actor)
     brk = _lock(brk)
     if brk.state != BreakState.INVESTIGATING:
         raise BreakTransitionNotAllowed(f"cannot request a write-off of a break that is {brk.state}",
@@ -492,6 +531,7 @@ def break_request_write_off(*, brk: Break, actor: User, reason: str) -> Break:
 
 @transaction.atomic
 def break_approve_write_off(*, brk: Break, approver: User) -> Break:
+    _require_break_role(approver)
     brk = _lock(brk)
     if brk.write_off_requested_by_id is None:
         raise BreakTransitionNotAllowed("no write-off was requested for this break", detail={"state": brk.state})
@@ -504,6 +544,7 @@ def break_approve_write_off(*, brk: Break, approver: User) -> Break:
 
 @transaction.atomic
 def break_add_note(*, brk: Break, actor: User, text: str) -> BreakNote:
+    _require_break_role(actor)
     note = BreakNote.objects.create(brk=brk, author=actor, text=text)
     record_event(subject=brk, event_type="break.note_added", actor=actor, detail={"note": note.pk})
     return note

@@ -334,7 +334,10 @@ def _write_breaks_sql(cur, *, run: ReconRun, custodian: str, as_of: dt.date, bas
           book_fx, amount_base, base_currency, priority, sla_rule, due_at, first_seen, last_seen, first_run_id,
           last_run_id, occurrences, line, resolution_reason, write_off_requested_by_id, written_off_approved_by_id,
           created_at, updated_at, amount_local, local_currency)
-        SELECT d.key, m.firm_id, {_lit(custodian)}, d.acct, d.iid, left(d.ident, 60), 'position', d.kind, d.cause,
+        SELECT d.key, m.firm_id, {_lit(custodian)}, d.acct, d.iid,
+          left(COALESCE(NULLIF(d.ident, ''), (SELECT max(i.value) FROM reconciliation_instrumentidentifier i
+            WHERE i.kind = 'isin' AND i.custodian_code = '' AND i.instrument_id = d.iid), ''), 60),
+          'position', d.kind, d.cause,
           d.explained, CASE WHEN d.explained THEN 'resolved' ELSE 'open' END, NULL, d.qc, d.qb,
           round(d.pc::numeric, 8), round(d.pb::numeric, 8), round(d.fxc::numeric, 12), round(d.fxb::numeric, 12), d.amount, {_lit(base_currency)}, s.priority, s.sla_rule,
           s.due_at, {_lit(as_of)}, {_lit(as_of)}, {run.pk}, {run.pk}, 1, d.line,
@@ -406,9 +409,10 @@ def reconcile_positions_sql(*, custodian_code: str, path: Path, stored: Path, sh
                 if line is None:
                     raise
                 line += 1 if push["header"] else 0
-                raise FileRefused(f"{path.name}, line {line}, field {fname}: {value!r} is not valid in layout "
-                                  f"{spec['code']}", detail={"file": path.name, "line": line, "field": fname,
-                                                             "reason": f"{value!r} is not valid"}) from None
+                reason = "required field is empty" if value in (None, "") else \
+                    f"{value!r} is not a number in this layout"
+                raise FileRefused(f"{path.name}, line {line}, field {fname}: {reason}",
+                                  detail={"file": path.name, "line": line, "field": fname, "reason": reason}) from None
             nrows = rows
             timings["seconds_match"] = time.perf_counter() - t
             timings["seconds_classify_statement"] = getattr(_classify, "last_seconds", 0)

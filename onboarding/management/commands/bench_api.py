@@ -112,15 +112,17 @@ class Command(BaseCommand):
         bench = seed_bench_firm(parties=options["parties"])
         _, token = api_token_create(user=bench.advisor, name=f"bench-{secrets.token_hex(3)}")
         port = _free_port()
+        # Production settings refuse a weak key: the server gets its own; the field keys and the blind-index
+        # key are passed explicitly so that it reads what this process wrote.
         env = dict(os.environ, DJANGO_SETTINGS_MODULE="config.settings.prod",
-                   SECRET_KEY=settings.SECRET_KEY or secrets.token_hex(32), ALLOWED_HOSTS="127.0.0.1,localhost",
+                   SECRET_KEY=secrets.token_urlsafe(64), ALLOWED_HOSTS="127.0.0.1,localhost",
+                   FIELD_HASH_KEY=settings.FIELD_HASH_KEY or settings.SECRET_KEY,
                    FIELD_ENCRYPTION_KEYS=",".join(settings.FIELD_ENCRYPTION_KEYS) or "",
                    SESSION_COOKIE_SECURE="0", CSRF_COOKIE_SECURE="0", LOG_LEVEL="WARNING")
         if not env["FIELD_ENCRYPTION_KEYS"]:
             from onboarding.crypto import _keys
 
             env["FIELD_ENCRYPTION_KEYS"] = ",".join(_keys())
-            env["FIELD_HASH_KEY"] = settings.FIELD_HASH_KEY or settings.SECRET_KEY
         server = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "config.wsgi", "-w", str(options["workers"]), "-b", f"127.0.0.1:{port}",
              "--log-level", "warning", "--keep-alive", "30"],

@@ -13,6 +13,12 @@ class Command(BaseCommand):
     help = "Load demo firms, users and clients (idempotent)."
 
     def handle(self, *args, **options):
+        from django.conf import settings
+        from django.core.management.base import CommandError
+
+        if not getattr(settings, "DEMO_SEEDING", False):
+            raise CommandError("demo seeding is off under these settings (production): it would create users "
+                               "with a published password")
         context = seed(DemoContext())
         if context.extra.get("already_seeded"):
             self.stdout.write("Demo data already loaded.")
