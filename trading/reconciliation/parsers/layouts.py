@@ -395,8 +395,15 @@ def sql_pushdown(spec: dict) -> dict:
                 expr = f"round(NULLIF({e}, '')::float8 * 1e{6 - scale})::int8"
             else:
                 expr = f"NULLIF({e}, '')::float8" + (f" / 1e{scale}" if scale else "")
+            required = fspec.get("required", fname == "quantity")
+            if required:
+                # an empty required number must refuse the file as the Python parser does: casting the
+                # text itself fails (not a constant, so never folded at plan time), and the refusal then
+                # names the first empty line and field
+                expr = f"CASE WHEN NULLIF({raw}, '') IS NULL THEN (COALESCE({raw}, '') || ' empty')::int8 " \
+                       f"ELSE {expr} END"
             exprs[fname] = expr
-            checks[fname] = (raw, pattern, fspec.get("required", fname == "quantity"))
+            checks[fname] = (raw, pattern, required)
         elif kind == "date":
             fmt = fspec.get("format", spec.get("date_format", "%Y-%m-%d"))
             pgfmt = fmt
