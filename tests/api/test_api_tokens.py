@@ -73,3 +73,23 @@ def test_a_firm_admin_lists_and_revokes_the_firms_tokens_and_nobody_elses():
     # an advisor sees only their own
     advisor_api = token_client(advisor)
     assert {t["user"] for t in advisor_api.get("/api/v1/api-tokens/").json()["results"]} == {advisor.username}
+
+
+def test_the_portal_page_creates_shows_once_and_revokes():
+    from django.test import Client
+
+    admin = UserFactory(firm=FirmFactory(), role="firm_admin")
+    colleague_token, _ = api_token_create(user=UserFactory(firm=admin.firm, role="advisor"), name="colleague's")
+    session = verified_session(admin)
+    browser = Client()
+    browser.cookies = session.cookies
+    page = browser.get("/settings/api-tokens/")
+    assert page.status_code == 200 and b"colleague&#x27;s" in page.content
+    created = browser.post("/settings/api-tokens/", {"name": "reporting", "scopes": ["read"]})
+    token = ApiToken.objects.get(name="reporting")
+    assert created.status_code == 200 and f"{token.prefix}.".encode() in created.content
+    assert token.scopes == ["read"] and token.user == admin
+    assert f"{token.prefix}.".encode() not in browser.get("/settings/api-tokens/").content  # shown once
+    browser.post("/settings/api-tokens/", {"revoke": colleague_token.pk})
+    colleague_token.refresh_from_db()
+    assert colleague_token.revoked_at is not None
