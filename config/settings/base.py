@@ -146,7 +146,7 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "onboarding.api.schema.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "onboarding.api.auth.TokenAuthentication",
         "onboarding.api.auth.SessionAuthentication",
@@ -159,7 +159,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "onboarding.api.pagination.PageNumber",  # ?page=, ?page_size= (max 500)
     "PAGE_SIZE": 50,
     # ?search= on every list that declares search_fields (names, numbers, codes)
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend",
+    "DEFAULT_FILTER_BACKENDS": ["onboarding.api.filters.StrictFilterBackend",
                                 "rest_framework.filters.SearchFilter"],
     "NON_FIELD_ERRORS_KEY": "non_field_errors",
     "DEFAULT_THROTTLE_CLASSES": ["onboarding.api.throttling.TokenRateThrottle"],
