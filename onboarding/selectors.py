@@ -325,14 +325,15 @@ AUDIT_EXPORT_FIELDS = ("id", "created_at", "event_type", "subject_type", "subjec
                        "actor", "reason", "detail")
 
 
-def audit_rows(events) -> list[dict]:
+def audit_rows(events, *, detail_as_text: bool = True) -> list[dict]:
+    """Audit events as rows; `detail` JSON-encoded text for CSV, or the object itself for the API."""
     import json as _json
 
     return [{
         "id": e.pk, "created_at": e.created_at.isoformat(), "event_type": e.event_type,
         "subject_type": e.subject_type, "subject_id": e.subject_id, "from_state": e.from_state,
         "to_state": e.to_state, "actor": e.actor.username if e.actor else "system", "reason": e.reason,
-        "detail": _json.dumps(e.detail, sort_keys=True, default=str),
+        "detail": _json.dumps(e.detail, sort_keys=True, default=str) if detail_as_text else (e.detail or {}),
     } for e in events]
 
 

@@ -331,14 +331,16 @@ def sniff_upload(head: bytes) -> str | None:
 
 @transaction.atomic
 def document_add(
-    *, party: Party, actor: User | None, doc_type: str, content: bytes, original_name: str = "",
-    expires_on: dt.date | None = None,
+    *, party: Party | None, actor: User | None, doc_type: str, content: bytes, original_name: str = "",
+    expires_on: dt.date | None = None, firm: Firm | None = None,
 ) -> Document:
     """Store an uploaded document. The type is decided by its content (PDF, PNG, JPEG), never by
-    its name; the name is kept as data only; the size is capped."""
+    its name; the name is kept as data only; the size is capped. Without a party (an upload for a
+    nested case creation, which attaches it) it belongs to `firm`."""
     from .models import DocumentType
 
-    _require_firm_access(actor, party.firm_id, roles=FIRM_ROLES)
+    firm_id = party.firm_id if party is not None else firm.pk
+    _require_firm_access(actor, firm_id, roles=FIRM_ROLES)
     if doc_type not in DocumentType.values:
         raise ValidationFailed(f"doc_type: must be one of {DocumentType.values}", detail={"doc_type": doc_type})
     if not content:
@@ -351,13 +353,13 @@ def document_add(
         raise ValidationFailed(f"file: {exc}", detail={"file": [str(exc)]}) from exc
     digest = hashlib.sha256(content).hexdigest()
     document = Document(
-        firm_id=party.firm_id, party=party, doc_type=doc_type, original_name=(original_name or "")[:255],
+        firm_id=firm_id, party=party, doc_type=doc_type, original_name=(original_name or "")[:255],
         content_type=content_type, size=len(content), sha256=digest, expires_on=expires_on, uploaded_by=actor,
     )
     stored = documents.store(content)
     document.file.save(stored.name, stored, save=False)
     document.save()
-    record_event(subject=party, event_type="document.added", actor=actor,
+    record_event(subject=party if party is not None else document, event_type="document.added", actor=actor,
                  detail={"document": document.pk, "doc_type": doc_type, "sha256": digest, "size": len(content)})
     return document
 
@@ -370,7 +372,7 @@ def document_open(*, document: Document, actor: User, purpose: str = "view") -> 
         raise NotFound("not found")
     _require_firm_access(actor, document.firm_id, roles=FIRM_ROLES)
     content = documents.read(document)
-    record_event(subject=document.party, event_type="document.viewed", actor=actor, firm=document.firm,
+    record_event(subject=document.party or document, event_type="document.viewed", actor=actor, firm=document.firm,
                  detail={"document": document.pk, "doc_type": document.doc_type, "purpose": purpose})
     return content
 

@@ -155,10 +155,17 @@ REST_FRAMEWORK = {
         "onboarding.api.auth.TokenScopes",
     ],
     "EXCEPTION_HANDLER": "onboarding.api.errors.api_exception_handler",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "onboarding.api.pagination.PageNumber",  # ?page=, ?page_size= (max 500)
     "PAGE_SIZE": 50,
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "NON_FIELD_ERRORS_KEY": "non_field_errors",  # onboarding.api.errors.NON_FIELD_KEY
+    # ?search= on every list that declares search_fields (names, numbers, codes); related-object filters
+    # accept only ids the user may see (onboarding.api.filters, issue 15).
+    "DEFAULT_FILTER_BACKENDS": ["onboarding.api.filters.TenantFilterBackend",
+                                "rest_framework.filters.SearchFilter"],
+    "NON_FIELD_ERRORS_KEY": "non_field_errors",
+    # JSON bodies; the upload operations declare multipart themselves. One content type per operation keeps
+    # the schema (and clients generated from it) unambiguous.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",  # onboarding.api.errors.NON_FIELD_KEY
 }
 # Request ids (django-guid): a client's own UUID in X-Request-ID is kept, anything else is replaced by a new one.
 DJANGO_GUID = {"GUID_HEADER_NAME": "X-Request-ID", "VALIDATE_GUID": True, "RETURN_HEADER": True,
@@ -171,6 +178,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,  # read-only fields stay out of request bodies; uploads are binary
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "onboarding.api.schema.postprocess"],
     "ENUM_NAME_OVERRIDES": {
         "PartyKindEnum": "onboarding.models.PartyKind",

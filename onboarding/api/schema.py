@@ -48,14 +48,30 @@ ERROR_DESCRIPTIONS = {
 
 
 def _statuses_for(path: str, method: str, operation: dict) -> list[str]:
-    statuses = ["400", "401", "403", "429"]
-    if "{" in path:
-        statuses.append("404")
+    statuses = ["400", "401", "403", "404", "429"]  # 404 also for a list's page past the end
     if method in WRITE_METHODS:
-        statuses += ["404", "409", "422"]
+        statuses += ["409", "422"]
     if "requestBody" in operation:
         statuses.append("415")
     return sorted(set(statuses))
+
+
+def add_links(paths: dict) -> None:
+    """OpenAPI links from each creation (POST /x/ answering 201 with an `id`) to every operation on that
+    resource (/x/{id}/...): they tell a client, and schemathesis's stateful run, how the id flows."""
+    for path, item in paths.items():
+        created = item.get("post", {}).get("responses", {}).get("201")
+        if "{" in path or not created:
+            continue
+        for other, other_item in paths.items():
+            if not other.startswith(path + "{id}/"):
+                continue
+            for method, operation in other_item.items():
+                if method in ("get", "post", "put", "patch", "delete") and operation.get("operationId"):
+                    name = operation["operationId"]
+                    created.setdefault("links", {})[name] = {
+                        "operationId": name, "parameters": {"id": "$response.body#/id"},
+                        "description": f"{method.upper()} {other} on the resource just created"}
 
 
 def postprocess(result, generator, request, public):
@@ -86,6 +102,7 @@ def postprocess(result, generator, request, public):
                     response.setdefault("headers", {})["X-Request-ID"] = {"$ref": "#/components/headers/X-Request-ID"}
             for code in _statuses_for(path, method, operation):
                 responses.setdefault(code, _response(ERROR_DESCRIPTIONS[code]))
+    add_links(result.get("paths", {}))
     info = result.setdefault("info", {})
     info["description"] = (info.get("description", "") + "\n\n## Errors\n\n"
                            "Every error answers the `Error` schema: `{code, message, detail, request_id}`. "

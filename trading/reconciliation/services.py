@@ -17,13 +17,13 @@ from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
-import yaml
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django_fsm import TransitionNotAllowed
 
+from onboarding import safeyaml
 from onboarding.audit import record_event
 from onboarding.models import AuditEvent, User
 
@@ -81,7 +81,7 @@ def rules_load() -> dict[str, int]:
     files += [(RuleKind.TOLERANCE, RULES_DIR / "tolerances.yaml"), (RuleKind.SLA, RULES_DIR / "sla.yaml")]
     for kind, path in files:
         raw = path.read_bytes()
-        spec = yaml.safe_load(raw)
+        spec = safeyaml.load(raw)
         if kind == RuleKind.LAYOUT:
             load_layout(path)
             code, version, source, eff = spec["code"], spec["version"], spec["source"], spec["effective_from"]
