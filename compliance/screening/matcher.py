@@ -315,6 +315,24 @@ def _finish(ca: float, cb: float, Wa: float, Wb: float, ma: int, mb: int, na: in
     return min(1.0, max(0.0, score))
 
 
+def _finish_many(ca, cb, Wa: float, Wb, ma, mb, na: int, nb, cfg: MatcherConfig, fa, fb, ga, gb,
+                 partial) -> np.ndarray:
+    """`_finish` for many candidates at once (side a is the query, the same for all)."""
+    matched = np.minimum(ma, mb)
+    generic_path = (matched == 0) & (np.minimum(ma + ga, mb + gb) > 0) & ((ga > 0) | (gb > 0))
+    generic_only = generic_path & ~((fa >= 0.999) & (fb >= 0.999))
+    a_small = (Wa < Wb) | ((Wa == Wb) & ((ca > cb) | ((ca == cb) & (fa >= fb))))
+    small = np.where(a_small, ca, cb)
+    large_found = np.where(a_small, fb, fa)
+    score = small * (1.0 - cfg.unmatched_penalty * (1.0 - large_found))
+    score = np.where((matched == 1) & (np.maximum(na, nb) >= 2), score * cfg.single_token_factor, score)
+    score = np.where(generic_only, score * cfg.generic_only_factor, score)
+    score = np.where((matched == 0) & ~generic_path, 0.0, score)
+    partial_score = ca * (1.0 - cfg.partial_penalty * (1.0 - fb))
+    score = np.where(partial & (ma >= 1) & (fa >= 0.999), partial_score, score)
+    return np.clip(score, 0.0, 1.0)
+
+
 def _apply_kunya(S: np.ndarray, ka: np.ndarray, kb: np.ndarray, cfg: MatcherConfig) -> np.ndarray:
     differ = ka[:, None] != kb[None, :]
     if differ.any():
@@ -580,8 +598,10 @@ class ScreeningIndex:
         keep = sims > 0
         return list(zip(tids[keep].tolist(), sims[keep].tolist()))
 
-    def _score_names(self, tokens, candidates: np.ndarray, abjad_script: bool = False) -> np.ndarray:
-        """Exact name scores of `candidates` (name ids) against the query tokens."""
+    def _score_names(self, tokens, candidates: np.ndarray, abjad_script: bool = False, alternatives=()) -> np.ndarray:
+        """Exact name scores of `candidates` (name ids) against the query tokens. `alternatives`:
+        other readings of the same tokens, position by position (a Greek name read the modern
+        and the ancient way): each token counts with its best reading."""
         cfg = self.cfg
         q = [t for t, _ in tokens]
         wq = np.array([self.weight(t, r) for t, r in tokens])
@@ -591,7 +611,12 @@ class ScreeningIndex:
         cand_tokens = self.name_tokens[candidates]  # K x M
         mask = cand_tokens >= 0
         union = np.unique(cand_tokens[mask])
-        S_union = _similarity_matrix(TokenArrays.of(q), self.vocab_arrays.take(union), cfg, abjad_script)
+        listed = self.vocab_arrays.take(union)
+        S_union = _similarity_matrix(TokenArrays.of(q), listed, cfg, abjad_script)
+        for alt in alternatives:
+            if alt is not tokens and len(alt) == len(tokens):
+                S_union = np.maximum(S_union, _similarity_matrix(TokenArrays.of([t for t, _ in alt]), listed, cfg,
+                                                                 abjad_script))
         cols = np.searchsorted(union, np.where(mask, cand_tokens, union[0]))
         S = S_union[:, cols]  # nq x K x M
         S = np.where(mask[None, :, :], S, 0.0)
@@ -629,15 +654,10 @@ class ScreeningIndex:
         # Partial names: the query is the smaller side, wholly matched, through rare listed tokens.
         matched_w = np.where((best_c > 0) & nc, wc, np.inf).min(axis=1)
         partial = (nq_total >= 1) & (Wq <= Wc) & (cq >= 0.9) & np.isfinite(matched_w) & (matched_w >= cfg.rare_weight)
-        out = np.empty(len(candidates))
-        for k in range(len(candidates)):
-            out[k] = _finish(float(cq[k]), float(cc[k]), Wq, float(Wc[k]), int(mq[k]), int(mc[k]),
-                             nq_total, int(nc_total[k]), cfg, float(fq[k]), float(fc[k]), int(g_q[k]), int(g_c[k]),
-                             bool(partial[k]))
-            if surname_missing[k]:
-                out[k] *= cfg.partial_surname_factor if partial[k] else cfg.surname_missing_factor
-            out[k] *= extra_factor[k]
-        return out
+        out = _finish_many(cq, cc, Wq, Wc, mq, mc, nq_total, nc_total, cfg, fq, fc, g_q, g_c, partial)
+        out = np.where(surname_missing, out * np.where(partial, cfg.partial_surname_factor,
+                                                       cfg.surname_missing_factor), out)
+        return out * extra_factor
 
     def _candidate_names(self, tokens, kind: str | None, abjad_script: bool = False) -> np.ndarray:
         cfg = self.cfg
@@ -662,9 +682,10 @@ class ScreeningIndex:
             return np.empty(0, dtype=np.int64)
         idx = np.concatenate(parts_idx)
         w = np.repeat(np.array(parts_w), [len(p) for p in parts_idx])
-        names, inverse = np.unique(idx, return_inverse=True)
-        acc = np.bincount(inverse, weights=w)
-        evidence = np.bincount(inverse)  # (query token, listed token) pairs behind each name
+        acc_all = np.bincount(idx, weights=w, minlength=self.n_names)
+        names = np.flatnonzero(acc_all)
+        acc = acc_all[names]
+        evidence = np.bincount(idx, minlength=self.n_names)[names]  # (query token, listed token) pairs per name
         for letter, wq in initials:
             found = (self.name_first[names] == letter).any(axis=1)
             acc = acc + wq * cfg.initial_sim * found
@@ -709,11 +730,16 @@ class ScreeningIndex:
         default_threshold = cfg.threshold if threshold is None else threshold
         abjad_script = is_abjad(query.name)
         best: dict[int, tuple[float, int, tuple]] = {}  # entry -> (name score, name id, query tokens)
+        groups: dict[int, list] = defaultdict(list)  # readings with as many tokens are read token by token
         for tokens in self.query_variants(query):
-            candidates = self._candidate_names(tokens, query.kind, abjad_script)
+            groups[len(tokens)].append(tokens)
+        for readings in groups.values():
+            tokens = readings[0]
+            parts = [self._candidate_names(r, query.kind, abjad_script) for r in readings]
+            candidates = parts[0] if len(parts) == 1 else np.unique(np.concatenate(parts))
             if len(candidates) == 0:
                 continue
-            scores = self._score_names(tokens, candidates, abjad_script)
+            scores = self._score_names(tokens, candidates, abjad_script, readings)
             scores = np.where(self.name_weak[candidates], scores * cfg.weak_alias_factor, scores)
             for n, s in zip(candidates.tolist(), scores.tolist()):
                 if s <= 0:

@@ -137,8 +137,8 @@ _GREEK_CONSONANTS = [
 ]
 # Modern vowels: ΑΙ = E, ΕΙ/ΟΙ/Η = I.
 _GREEK_MODERN_VOWELS = [(re.compile("ΑΙ", re.I), "E"), (re.compile("ΕΙ|ΟΙ|Η", re.I), "I")]
-# A word's first ΝΤ kept as NT (NTAGANDA, NTARYAMIRA are written so in Latin too).
-_GREEK_INITIAL_KEPT = [(re.compile(_WORD_START + "ΝΤ", re.I), "NT")]
+# A word's first ΝΤ kept as NT (NTAGANDA, NTARYAMIRA are written so in Latin too); ΤΣ as CH (CHOL).
+_GREEK_INITIAL_KEPT = [(re.compile(_WORD_START + "ΝΤ", re.I), "NT"), (re.compile("ΤΣ", re.I), "CH")]
 _GREEK_MEDIAL_PLAIN = [(re.compile("MB"), "B"), (re.compile("ND"), "D")]
 
 
@@ -160,7 +160,7 @@ def _greek_apply(text: str, rules, transform: str, plain: bool = False) -> str:
 
 def _greek_foreign(text: str) -> list[str]:
     """Readings of a foreign name in Greek letters: modern (a word's first ΜΠ/ΝΤ/ΓΚ as B/D/G,
-    inner ones MB/ND/G, ΑΙ = E, Η = I), the same with a first ΝΤ kept as NT, and ancient-style
+    inner ones MB/ND/G, ΑΙ = E, Η = I), the same with a first ΝΤ kept as NT and ΤΣ as CH, and ancient-style
     (B/D/G throughout, vowels letter by letter: ΑΙ = AI, Η = E)."""
     upper = _strip_marks(text).upper()
     return [
