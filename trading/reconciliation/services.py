@@ -228,6 +228,7 @@ def reconcile_file(*, custodian_code: str, path: str | Path, fmt: str | None = N
         progress("match")
         t = time.perf_counter()
         tol = tolerances_for(custodian_code, on=as_of)
+        cash_result = None
         if parsed.kind == "holdings":
             books, base = selectors.book_positions(custodian_code)
             result = reconcile_positions(
@@ -238,6 +239,7 @@ def reconcile_file(*, custodian_code: str, path: str | Path, fmt: str | None = N
             scope = None if all(s.complete for s in parsed.holding_statements) or not parsed.holding_statements \
                 else {h.account for h in parsed.holdings}
             asset = "position"
+            cash_result = _cash_rows_of_holdings_file(parsed, custodian_code, tol, as_of)
         else:
             cash = CashBalances(account=np.array([c.account for c in parsed.cash], dtype=object),
                                 currency=np.array([c.currency for c in parsed.cash], dtype=object),
@@ -258,6 +260,11 @@ def reconcile_file(*, custodian_code: str, path: str | Path, fmt: str | None = N
         t = time.perf_counter()
         written = write_differences(run=run, diffs=result.differences, base_currency=base, asset=asset,
                                     scope_accounts=scope, actor=actor)
+        if parsed.kind == "holdings" and cash_result is not None:  # a position file's cash rows are compared too
+            cash_written = write_differences(run=run, diffs=cash_result.differences, base_currency=base, asset="cash",
+                                             scope_accounts={c.account for c in parsed.cash}, actor=actor)
+            written["cash_lines"] = write_lines(run=run, lines=cash_result.lines, asset="cash", source=fmt)
+            written["cash_breaks_opened"] = cash_written["breaks_opened"]
         written["lines"] = write_lines(run=run, lines=result.lines, asset=asset, source=fmt,
                                        book_sources=selectors.book_price_sources(custodian_code)
                                        if asset == "position" else {})
@@ -277,6 +284,22 @@ def reconcile_file(*, custodian_code: str, path: str | Path, fmt: str | None = N
         _announce_new_breaks(run)
     progress("done")
     return RunOutcome(run=run, timings=timings)
+
+
+def _cash_rows_of_holdings_file(parsed: ParsedFile, custodian_code: str, tol, as_of: dt.date):
+    """The cash rows of a positions file (broker exports carry them), against our settled cash."""
+    if not parsed.cash:
+        return None
+    cash = CashBalances(account=np.array([c.account for c in parsed.cash], dtype=object),
+                        currency=np.array([c.currency for c in parsed.cash], dtype=object),
+                        amount=np.array([int(c.amount * QSCALE) for c in parsed.cash], dtype=np.int64))
+    books_cash, settled = selectors.book_cash(custodian_code)
+    accounts = set(cash.account.tolist())
+    keep = np.array([a in accounts for a in books_cash.account.tolist()], dtype=bool)
+    books_cash = CashBalances(books_cash.account[keep], books_cash.currency[keep], books_cash.amount[keep])
+    return reconcile_cash(cash, books_cash, tolerances=tol,
+                          pending=None if settled else selectors.pending_cash(custodian_code, as_of),
+                          fx_to_base=selectors.cash_fx_to_base(custodian_code))
 
 
 def _announce_new_breaks(run: ReconRun | None) -> None:
