@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: setup run test migrate data lists demo clean lint system-deps
+.PHONY: setup run test fuzz migrate data lists demo clean lint system-deps
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,12 @@ test: setup
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The schemathesis contract run, randomised and wider than the derandomised run inside `make test`;
+# each finding becomes a regression test in tests/api/test_contract_findings.py.
+fuzz: setup
+	CONTRACT_RANDOM=1 CONTRACT_MAX_EXAMPLES=$${CONTRACT_MAX_EXAMPLES:-50} CONTRACT_STATEFUL_EXAMPLES=$${CONTRACT_STATEFUL_EXAMPLES:-60} \
+	  $(PY) -m pytest -q tests/api/test_contract.py $(PYTEST_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django_fsm import TransitionNotAllowed
 
+from onboarding import safeyaml
 from onboarding.audit import record_event
 from onboarding.models import AuditEvent, User
 
@@ -82,7 +82,7 @@ def rules_load() -> dict[str, int]:
     files += [(RuleKind.TOLERANCE, RULES_DIR / "tolerances.yaml"), (RuleKind.SLA, RULES_DIR / "sla.yaml")]
     for kind, path in files:
         raw = path.read_bytes()
-        spec = yaml.safe_load(raw)
+        spec = safeyaml.load(raw)
         if kind == RuleKind.LAYOUT:
             load_layout(path)
             code, version, source, eff = spec["code"], spec["version"], spec["source"], spec["effective_from"]
@@ -230,6 +230,7 @@ def reconcile_file(*, custodian_code: str, path: str | Path, fmt: str | None = N
         progress("match")
         t = time.perf_counter()
         tol = tolerances_for(custodian_code, on=as_of)
+        cash_result = None
         if parsed.kind == "holdings":
             books, base = selectors.book_positions(custodian_code)
             result = reconcile_positions(
@@ -240,6 +241,7 @@ def reconcile_file(*, custodian_code: str, path: str | Path, fmt: str | None = N
             scope = None if all(s.complete for s in parsed.holding_statements) or not parsed.holding_statements \
                 else {h.account for h in parsed.holdings}
             asset = "position"
+            cash_result = _cash_rows_of_holdings_file(parsed, custodian_code, tol, as_of)
         else:
             cash = CashBalances(account=np.array([c.account for c in parsed.cash], dtype=object),
                                 currency=np.array([c.currency for c in parsed.cash], dtype=object),
@@ -260,6 +262,14 @@ def reconcile_file(*, custodian_code: str, path: str | Path, fmt: str | None = N
         t = time.perf_counter()
         written = write_differences(run=run, diffs=result.differences, base_currency=base, asset=asset,
                                     scope_accounts=scope, actor=actor)
+        if parsed.kind == "holdings" and cash_result is not None:  # a position file's cash rows are compared too
+            cash_written = write_differences(run=run, diffs=cash_result.differences, base_currency=base, asset="cash",
+                                             scope_accounts={c.account for c in parsed.cash}, actor=actor)
+            written["cash_lines"] = write_lines(run=run, lines=cash_result.lines, asset="cash", source=fmt)
+            written["cash_breaks_opened"] = cash_written["breaks_opened"]
+        written["lines"] = write_lines(run=run, lines=result.lines, asset=asset, source=fmt,
+                                       book_sources=selectors.book_price_sources(custodian_code)
+                                       if asset == "position" else {})
         timings["seconds_write"] = time.perf_counter() - t
         run.status = RunStatus.COMPLETED
         run.finished_at = timezone.now()
@@ -276,6 +286,22 @@ def reconcile_file(*, custodian_code: str, path: str | Path, fmt: str | None = N
         _announce_new_breaks(run)
     progress("done")
     return RunOutcome(run=run, timings=timings)
+
+
+def _cash_rows_of_holdings_file(parsed: ParsedFile, custodian_code: str, tol, as_of: dt.date):
+    """The cash rows of a positions file (broker exports carry them), against our settled cash."""
+    if not parsed.cash:
+        return None
+    cash = CashBalances(account=np.array([c.account for c in parsed.cash], dtype=object),
+                        currency=np.array([c.currency for c in parsed.cash], dtype=object),
+                        amount=np.array([int(c.amount * QSCALE) for c in parsed.cash], dtype=np.int64))
+    books_cash, settled = selectors.book_cash(custodian_code)
+    accounts = set(cash.account.tolist())
+    keep = np.array([a in accounts for a in books_cash.account.tolist()], dtype=bool)
+    books_cash = CashBalances(books_cash.account[keep], books_cash.currency[keep], books_cash.amount[keep])
+    return reconcile_cash(cash, books_cash, tolerances=tol,
+                          pending=None if settled else selectors.pending_cash(custodian_code, as_of),
+                          fx_to_base=selectors.cash_fx_to_base(custodian_code))
 
 
 def _announce_new_breaks(run: ReconRun | None) -> None:
@@ -442,6 +468,46 @@ def write_differences(*, run: ReconRun, diffs: Differences, base_currency: str, 
     AuditEvent.objects.bulk_create(events, batch_size=5000)
     return {"breaks_opened": sum(1 for b in created if not b.explained), "breaks_carried": len(carried),
             "breaks_reopened": len(reopen_ids), "breaks_cleared": len(cleared_ids)}
+
+
+def _f(value):
+    return None if value is None or (isinstance(value, float) and np.isnan(value)) else float(value)
+
+
+def write_lines(*, run: ReconRun, lines: Differences | None, asset: str, source: str,
+                book_sources: dict | None = None) -> int:
+    """Every line the run compared (matched ones included) with both figures, in bulk."""
+    from .matching import PASSES
+    from .models import LineStatus, ReconLine
+
+    if lines is None:
+        return 0
+    book_sources = book_sources or {}
+    objs = []
+    for n in range(len(lines)):
+        kind = str(lines.kind[n] or "")
+        explained = bool(lines.explained[n])
+        status = LineStatus.MATCHED if not kind else LineStatus.EXPLAINED if explained else LineStatus.BREAK
+        mpass = int(lines.match_pass[n])
+        if not kind:
+            rule = f"matched by {PASSES[mpass]}" if asset == "position" and mpass >= 0 else \
+                "closing booked balance agrees with our settled balance" if asset == "cash" else "matched"
+        else:
+            rule = str(lines.cause[n] or kind)
+        iid = int(lines.instrument_id[n])
+        objs.append(ReconLine(
+            run=run, asset=asset, custody_account=str(lines.account[n])[:40], instrument_id=iid if iid >= 0 else None,
+            identifier=str(lines.identifier[n] or "")[:60], status=status, kind=kind, rule=rule[:200],
+            custodian_quantity=Decimal(int(lines.custodian_quantity[n])) / QSCALE,
+            book_quantity=Decimal(int(lines.book_quantity[n])) / QSCALE,
+            custodian_price=_f(lines.custodian_price[n]), book_price=_f(lines.book_price[n]),
+            price_currency=("" if lines.local_currency is None else str(lines.local_currency[n] or ""))[:3],
+            custodian_fx=_f(lines.custodian_fx[n]), book_fx=_f(lines.book_fx[n]),
+            book_price_source=book_sources.get((str(lines.account[n]), iid), "")[:40], custodian_source=source[:60],
+            amount_local=None if lines.amount_local is None else _f(lines.amount_local[n]),
+            amount_base=_f(lines.amount_base[n]), line=int(lines.line[n]) or None))
+    ReconLine.objects.bulk_create(objs, batch_size=5000)
+    return len(objs)
 
 
 # ---------------------------------------------------------------- break actions

@@ -118,7 +118,8 @@ class Command(BaseCommand):
                    SECRET_KEY=secrets.token_urlsafe(64), ALLOWED_HOSTS="127.0.0.1,localhost",
                    FIELD_HASH_KEY=settings.FIELD_HASH_KEY or settings.SECRET_KEY,
                    FIELD_ENCRYPTION_KEYS=",".join(settings.FIELD_ENCRYPTION_KEYS) or "",
-                   SESSION_COOKIE_SECURE="0", CSRF_COOKIE_SECURE="0", LOG_LEVEL="WARNING")
+                   SESSION_COOKIE_SECURE="0", CSRF_COOKIE_SECURE="0", LOG_LEVEL="WARNING",
+                   API_RATE_LIMIT="off")  # rate limits are off for the benchmark
         if not env["FIELD_ENCRYPTION_KEYS"]:
             from onboarding.crypto import _keys
 
