@@ -221,7 +221,7 @@ class ReleaseReport:
     skipped_markets: list[dict[str, Any]] = field(default_factory=list)  # {"market", "orders", "reason"}
     held: list[dict[str, Any]] = field(default_factory=list)  # {"order", "reference", "reason"}
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         """The JSON the API, the command and the task return."""
         return {
             "now": self.now.isoformat(), "released": self.released,

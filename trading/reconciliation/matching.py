@@ -389,7 +389,7 @@ def reconcile_positions(cust: CustodianPositions, books: BookPositions, idmap: I
     unknown_account = cust.account[unk][u_first] if n_unknown else np.zeros(0, object)
     unknown_ident = unknown_ident[u_first] if n_unknown else np.zeros(0, object)
     unknown_line = cust.line[unk][u_first] if n_unknown else np.zeros(0, np.int64)
-    def build(sel):
+    def build(sel: np.ndarray) -> Any:
         return Differences(
             kind=np.concatenate([kind[sel], np.full(n_unknown, "unknown_instrument", dtype=object)]),
             explained=np.concatenate([explained_pending[sel], np.zeros(n_unknown, bool)]),
@@ -464,7 +464,7 @@ def reconcile_cash(cust: CashBalances, books: CashBalances, *, tolerances: Toler
     kind[diff & ~has_c & has_b] = "missing_at_custodian"
     kind[explained] = "pending_settlement"
 
-    def build(sel):
+    def build(sel: np.ndarray) -> Any:
         n = int(sel.sum())
         acct = np.asarray([k.split("|")[0] for k in allk[sel]], dtype=object)
         ccy = np.asarray([k.split("|")[1] for k in allk[sel]], dtype=object)

@@ -288,7 +288,7 @@ def reconcile_file(*, custodian_code: str, path: str | Path, fmt: str | None = N
     return RunOutcome(run=run, timings=timings)
 
 
-def _cash_rows_of_holdings_file(parsed: ParsedFile, custodian_code: str, tol, as_of: dt.date):
+def _cash_rows_of_holdings_file(parsed: ParsedFile, custodian_code: str, tol: Any, as_of: dt.date) -> Any:
     """The cash rows of a positions file (broker exports carry them), against our settled cash."""
     if not parsed.cash:
         return None
@@ -470,12 +470,12 @@ def write_differences(*, run: ReconRun, diffs: Differences, base_currency: str, 
             "breaks_reopened": len(reopen_ids), "breaks_cleared": len(cleared_ids)}
 
 
-def _f(value):
+def _f(value: Any) -> float | None:
     return None if value is None or (isinstance(value, float) and np.isnan(value)) else float(value)
 
 
 def write_lines(*, run: ReconRun, lines: Differences | None, asset: str, source: str,
-                book_sources: dict | None = None) -> int:
+                book_sources: dict[Any, Any] | None = None) -> int:
     """Every line the run compared (matched ones included) with both figures, in bulk."""
     from .matching import PASSES
     from .models import LineStatus, ReconLine
