@@ -11,12 +11,20 @@ from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from onboarding.audit import record_event
-from onboarding.models import Party, User
+from onboarding.models import OnboardingCase, Party, User
 
 from . import rulefiles, selectors
 from .exceptions import TaxFormInvalid, TaxFormStateError
 from .forms_catalogue import FORM_TYPES, W8_FORMS
-from .models import FormRule, TaxForm, TaxFormStatus, TreatyRate, WithholdingRule, WithholdingStatus
+from .models import (
+    FormRule,
+    TaxForm,
+    TaxFormStatus,
+    TaxReportRun,
+    TreatyRate,
+    WithholdingRule,
+    WithholdingStatus,
+)
 from .validation import validate_form
 from .validity import expiry_warning_days, void_reasons
 
@@ -173,7 +181,7 @@ def tax_form_prepare(*, party: Party, form_type: str, actor: User | None = None,
 
 
 @transaction.atomic
-def tax_forms_prepare_missing(*, case, actor: User | None = None) -> list[TaxForm]:
+def tax_forms_prepare_missing(*, case: OnboardingCase, actor: User | None = None) -> list[TaxForm]:
     """On submission: a pre-filled draft of every required form that has neither a current valid
     form nor a draft or received one, ready to render and send for signature. Idempotent."""
     prepared = []
@@ -417,7 +425,7 @@ def tax_report_record(
     *,
     kind: str,
     year: int,
-    institution,
+    institution: Any,
     receiving_country: str,
     message_ref_id: str,
     content: bytes,
@@ -425,7 +433,7 @@ def tax_report_record(
     exceptions: list[dict[str, str]],
     output_name: str = "",
     actor: User | None = None,
-):
+) -> TaxReportRun:
     """Record that a report was produced: what went in, what could not, and the file's hash."""
     import hashlib
 
