@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
+from django.utils.html import format_html, format_html_join
 
 from onboarding.exceptions import MeridianError
 
 from . import services
 from .models import (
+    LIVE_ALERT_STATES,
     ClearedMatch,
     RiskAssessment,
     RiskModel,
@@ -16,6 +19,7 @@ from .models import (
     WatchlistEntry,
     WatchlistSnapshot,
 )
+from .screening.explain import explain_alert
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -45,29 +49,29 @@ class WatchlistEntryAdmin(ReadOnlyAdmin):
     list_select_related = ("snapshot",)
 
 
-def _run_action(modeladmin, request, queryset, fn, label):
-    done = 0
-    for alert in queryset:
-        try:
-            fn(alert)
-            done += 1
-        except MeridianError as exc:
-            modeladmin.message_user(request, f"alert {alert.pk}: {exc.message}", level=messages.ERROR)
-    if done:
-        modeladmin.message_user(request, f"{label}: {done} alert(s)")
+_ALERT_ACTIONS = {
+    "start_review": ("Start review", False),
+    "assign_to_me": ("Assign to me", False),
+    "clear": ("Clear as false positive", True),
+    "escalate": ("Escalate", True),
+    "confirm": ("Confirm match", True),
+}
 
 
 @admin.register(ScreeningAlert)
 class ScreeningAlertAdmin(admin.ModelAdmin):
-    """Decisions go through the services (four eyes, notes, audit). The note for an action is
-    the text typed in the alert's "decision note" field beforehand, or the action name."""
+    """One page per alert: the hit explained in words (tokens and how they matched, date of
+    birth, country, identifiers) and the actions, each with a mandatory note typed on that page.
+    Decisions go through the services (four eyes above the high score, audit). Nothing on the
+    alert is edited directly; notes are read-only, once decided for good."""
 
-    list_display = ("pk", "party", "firm", "source", "entry_ref", "entry_name", "score", "state", "is_pep",
-                    "created_at")
+    list_display = ("pk", "party", "firm", "source", "entry_ref", "entry_name", "score", "state", "assigned_to",
+                    "is_pep", "created_at")
     list_filter = ("state", "source", "is_pep", "firm")
     search_fields = ("party__family_name", "party__legal_name", "entry_name", "entry_ref")
-    readonly_fields = [f.name for f in ScreeningAlert._meta.fields if f.name != "decision_note"]
-    actions = ["start_review", "escalate", "clear_false_positive", "confirm_match"]
+    readonly_fields = ["hit_explained", *[f.name for f in ScreeningAlert._meta.fields if f.name != "explanation"]]
+    exclude = ("explanation",)
+    change_form_template = "admin/compliance/screeningalert/change_form.html"
 
     def has_add_permission(self, request):
         return False
@@ -75,27 +79,43 @@ class ScreeningAlertAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.action(description="Start review")
-    def start_review(self, request, queryset):
-        _run_action(self, request, queryset, lambda a: services.alert_start_review(alert=a, actor=request.user),
-                    "review started")
+    @admin.display(description="Why this alert")
+    def hit_explained(self, obj):
+        readable = explain_alert(obj.explanation, entry_name=obj.entry_name)
+        rows = format_html_join("", "<li>{}</li>", ((line,) for line in readable["lines"]))
+        return format_html("<strong>{}</strong><ul>{}</ul>", readable["summary"], rows)
 
-    @admin.action(description="Escalate (note required)")
-    def escalate(self, request, queryset):
-        _run_action(self, request, queryset,
-                    lambda a: services.alert_escalate(alert=a, actor=request.user, note=a.decision_note),
-                    "escalated")
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        alert = self.get_object(request, object_id)
+        if request.method == "POST" and alert is not None and "_alert_action" in request.POST:
+            return self._act(request, alert)
+        extra_context = {**(extra_context or {}),
+                         "alert_actions": [(k, label, needs_note) for k, (label, needs_note) in _ALERT_ACTIONS.items()],
+                         "alert_live": alert is not None and alert.state in LIVE_ALERT_STATES}
+        return super().change_view(request, object_id, form_url, extra_context)
 
-    @admin.action(description="Clear as false positive (note required; four eyes for high scores)")
-    def clear_false_positive(self, request, queryset):
-        _run_action(self, request, queryset,
-                    lambda a: services.alert_clear(alert=a, actor=request.user, note=a.decision_note), "cleared")
-
-    @admin.action(description="Confirm match (note required; rejects cases, suspends relationships)")
-    def confirm_match(self, request, queryset):
-        _run_action(self, request, queryset,
-                    lambda a: services.alert_confirm(alert=a, actor=request.user, note=a.decision_note),
-                    "confirmed")
+    def _act(self, request, alert):
+        action = request.POST["_alert_action"]
+        note = request.POST.get("note", "").strip()
+        try:
+            if action == "start_review":
+                services.alert_start_review(alert=alert, actor=request.user)
+            elif action == "assign_to_me":
+                services.alert_assign(alert=alert, actor=request.user, assignee=request.user)
+            elif action == "clear":
+                services.alert_clear(alert=alert, actor=request.user, note=note)
+            elif action == "escalate":
+                services.alert_escalate(alert=alert, actor=request.user, note=note)
+            elif action == "confirm":
+                services.alert_confirm(alert=alert, actor=request.user, note=note)
+            else:
+                raise MeridianError(f"unknown action {action!r}")
+        except MeridianError as exc:
+            self.message_user(request, exc.message, level=messages.ERROR)
+        else:
+            alert.refresh_from_db()
+            self.message_user(request, f"{_ALERT_ACTIONS[action][0]}: the alert is now {alert.get_state_display()}")
+        return HttpResponseRedirect(request.path)
 
 
 @admin.register(ClearedMatch)

@@ -16,10 +16,13 @@ from pathlib import Path
 
 import yaml
 
+from onboarding import safeyaml
+
 from .exceptions import RiskModelError
 
 MODEL_DIR = Path(__file__).resolve().parent / "risk_models"
 LEVELS = ("low", "medium", "high")
+UNRATED = "unrated"  # no model has rated the client yet
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,7 @@ class RiskFacts:
     client_type: str
     countries: tuple[str, ...] = ()
     is_pep: bool = False
+    sanctioned: bool = False  # a confirmed sanctions match on the party or anyone above it
     ownership_layers: int = 0
     has_cycles: bool = False
     source_of_wealth: str = "missing"  # documented | declared | missing
@@ -38,6 +42,7 @@ class RiskFacts:
             "country": self.countries,
             "client_type": self.client_type,
             "pep": self.is_pep,
+            "sanctions": self.sanctioned,
             "ownership_layers": self.ownership_layers,
             "ownership_cycles": self.has_cycles,
             "source_of_wealth": self.source_of_wealth,
@@ -64,7 +69,7 @@ class RiskResult:
         raise AssertionError("unreachable")
 
 
-KNOWN_FACTORS = {"country", "client_type", "pep", "ownership_layers", "ownership_cycles", "source_of_wealth",
+KNOWN_FACTORS = {"country", "client_type", "pep", "sanctions", "ownership_layers", "ownership_cycles", "source_of_wealth",
                  "product", "channel"}
 
 
@@ -129,7 +134,7 @@ def _jsonable(content):
 def load_model_file(path: str | Path) -> dict:
     path = Path(path)
     try:
-        content = yaml.safe_load(path.read_text(encoding="utf-8"))
+        content = safeyaml.load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise RiskModelError(f"{path}: {exc}", detail={"file": str(path)}) from exc
     return _jsonable(validate_model(content, where=str(path)))

@@ -209,12 +209,15 @@ def risk_facts(party: Party) -> RiskFacts:
         countries.update(c for c in [*(other.nationalities or []), other.residence_country,
                                      other.country_of_incorporation] if c)
     depth = max((len(path) - 1 for share in ownership.shares.values() for path, _ in share.paths), default=0)
-    confirmed_pep = ScreeningAlert.objects.filter(
-        party_id__in=[party.pk, *[p.pk for p in related]], is_pep=True, state=AlertState.CONFIRMED).exists()
+    confirmed = set(ScreeningAlert.objects.filter(
+        party_id__in=[party.pk, *[p.pk for p in related]], state=AlertState.CONFIRMED)
+        .values_list("is_pep", flat=True).distinct())
+    confirmed_pep = True in confirmed
     return RiskFacts(
         client_type=party.client_type,
         countries=tuple(sorted(countries)),
         is_pep=party.is_pep or any(p.is_pep for p in related) or confirmed_pep,
+        sanctioned=False in confirmed,
         ownership_layers=depth,
         has_cycles=bool(ownership.cycles),
         source_of_wealth="documented" if party.documents.filter(doc_type="source_of_wealth").exists()

@@ -48,7 +48,7 @@ from .models import (
     WatchlistEntry,
     WatchlistSnapshot,
 )
-from .risk import load_model_file, rate, validate_model
+from .risk import UNRATED, load_model_file, rate, validate_model
 from .screening.importers import WatchlistRecord, parse_source
 from .screening.matcher import Hit
 
@@ -60,7 +60,7 @@ NEUTRAL_FIRM_MESSAGE = "Compliance has decided this client cannot be onboarded o
 # Watchlist imports
 
 
-def _file_info(paths: Iterable[str | Path]) -> list[dict]:
+def _file_info(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
     out = []
     for path in paths:
         data = Path(path).read_bytes()
@@ -80,7 +80,7 @@ def _diff(previous: dict[str, str], current: dict[str, str]) -> dict[str, Any]:
 
 def watchlist_import(
     *, source: str, paths: list[str | Path], actor: User | None = None,
-    progress: Callable[[Iterable], Iterable] | None = None, batch_size: int = 2000,
+    progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None, batch_size: int = 2000,
 ) -> WatchlistSnapshot:
     """Parse the files, store them as the source's next snapshot and make it active.
 
@@ -284,7 +284,7 @@ def _lock_alert(alert: ScreeningAlert) -> ScreeningAlert:
 
 
 def _alert_transition(alert: ScreeningAlert, method: str, *, actor: User | None, note: str = "",
-                      event: str, detail: dict | None = None) -> ScreeningAlert:
+                      event: str, detail: dict[str, Any] | None = None) -> ScreeningAlert:
     before = alert.state
     try:
         getattr(alert, method)()
@@ -392,6 +392,9 @@ def alert_confirm(*, alert: ScreeningAlert, actor: User, note: str) -> Screening
     if alert.is_pep:
         _confirm_pep(alert, actor)
         return alert
+    # The risk model's own sanctions factor rates the client high at once: the cases and
+    # relationships carry the new rating (and the shorter review) before they are declined.
+    _rerate_after_decision(alert.party, actor)
     for case in selectors.open_cases_touching(alert.party):
         if case.state in (CaseState.SUBMITTED, CaseState.IN_REVIEW, CaseState.AWAITING_SECOND_APPROVAL):
             onboarding_services.case_reject(case=case, actor=actor, reason=NEUTRAL_FIRM_MESSAGE)
@@ -410,10 +413,20 @@ def _confirm_pep(alert: ScreeningAlert, actor: User) -> None:
     party = alert.party
     if not party.is_pep:
         onboarding_services.party_update(party=party, actor=actor, is_pep=True)
-    if RiskModel.objects.filter(is_active=True).exists():
-        for case in selectors.open_cases_touching(party):
-            if case.state != CaseState.DRAFT:
-                rate_case(case=case, actor=actor)
+    _rerate_after_decision(party, actor)
+
+
+def _rerate_after_decision(party: Party, actor: User | None) -> None:
+    """Rate again, with the active model, every open case and every live relationship of the
+    party and of the clients it owns or controls: a confirmed match is one of the model's facts."""
+    if not RiskModel.objects.filter(is_active=True).exists():
+        return
+    for case in selectors.open_cases_touching(party):
+        if case.state != CaseState.DRAFT:
+            rate_case(case=case, actor=actor)
+    for relationship in selectors.relationships_touching(party):
+        if relationship.state != RelationshipState.CLOSED:
+            rate_relationship(relationship=relationship, actor=actor)
 
 
 # --------------------------------------------------------------------------------------------
@@ -421,7 +434,7 @@ def _confirm_pep(alert: ScreeningAlert, actor: User) -> None:
 
 
 @transaction.atomic
-def risk_models_load(*, directory: str | Path | None = None, actor: User | None = None) -> list[dict]:
+def risk_models_load(*, directory: str | Path | None = None, actor: User | None = None) -> list[dict[str, Any]]:
     """Load every risk model file; a changed file becomes a new, active version. All files are
     validated first: one bad file loads nothing."""
     from .risk import MODEL_DIR, checksum
@@ -447,7 +460,7 @@ def risk_models_load(*, directory: str | Path | None = None, actor: User | None 
 
 
 def _relationship_set_risk(*, relationship: Relationship, level: str, next_review_due: dt.date,
-                           actor: User | None, detail: dict) -> None:
+                           actor: User | None, detail: dict[str, Any]) -> None:
     onboarding_services.relationship_set_risk(relationship=relationship, risk_level=level,
                                               next_review_due=next_review_due, actor=actor, detail=detail)
 
@@ -482,21 +495,21 @@ def rate_relationship(*, relationship: Relationship, actor: User | None = None) 
     return assessment
 
 
-def risk_impact(*, content: dict) -> dict:
+def risk_impact(*, content: dict[str, Any]) -> dict[str, Any]:
     """Re-score the book (every relationship not closed) against a draft model and report the
     upgrades and downgrades before it is published. Writes nothing."""
     validate_model(content, where="draft")
     order = {"low": 0, "medium": 1, "high": 2}
-    moves: list[dict] = []
-    matrix: dict[str, dict[str, int]] = {a: {b: 0 for b in order} for a in order}
+    moves: list[dict[str, Any]] = []
+    matrix: dict[str, dict[str, int]] = {a: {b: 0 for b in order} for a in [*order, UNRATED]}
     relationships = (Relationship.objects.exclude(state=RelationshipState.CLOSED)
                      .select_related("party").order_by("pk"))
     facts_by_party = selectors.risk_facts_bulk([r.party for r in relationships])
     for relationship in relationships:
         result = rate(content, facts_by_party[relationship.party_id])
-        current = relationship.risk_level
+        current = relationship.risk_level if relationship.risk_level in order else UNRATED
         matrix[current][result.level] += 1
-        if result.level != current:
+        if current != UNRATED and result.level != current:
             moves.append({"relationship": relationship.pk, "party": relationship.party.display_name,
                           "from": current, "to": result.level, "score": str(result.score),
                           "direction": "upgrade" if order[result.level] > order[current] else "downgrade"})
@@ -506,6 +519,7 @@ def risk_impact(*, content: dict) -> dict:
         "upgrades": sum(1 for m in moves if m["direction"] == "upgrade"),
         "downgrades": sum(1 for m in moves if m["direction"] == "downgrade"),
         "unchanged": sum(matrix[level][level] for level in order),
+        "first_ratings": sum(matrix[UNRATED].values()),  # not rated yet: no move, a first rating
         "matrix": matrix,
         "moves": moves,
     }
@@ -545,7 +559,7 @@ def ownership_changed(*, party: Party) -> None:
     _open_event_reviews(party, reason="change of ownership")
 
 
-def open_due_reviews(*, today: dt.date | None = None, lead_days: int = 30) -> dict:
+def open_due_reviews(*, today: dt.date | None = None, lead_days: int = 30) -> dict[str, Any]:
     """Open a periodic review case for every active relationship whose review falls due within
     `lead_days`, and flag (once per due date) those whose review is overdue."""
     today = today or timezone.localdate()

@@ -6,6 +6,9 @@ from rest_framework.routers import DefaultRouter
 from accounts import api as accounts_api
 from compliance import api as compliance_api
 from compliance.tax.api import TaxFormViewSet
+from onboarding.api.tokens import ApiTokenViewSet
+from onboarding.api.urls import router as onboarding_router
+from onboarding.api.views import ErrorCatalogueView
 from trading import api as trading_api
 from trading.reconciliation import api as recon_api
 
@@ -21,7 +24,31 @@ class TokenAuthenticationScheme(OpenApiAuthenticationExtension):
                 "description": "`Token <prefix>.<secret>` (scopes: read for GET, write for the rest)"}
 
 
-router = DefaultRouter()
+class SessionAuthenticationScheme(OpenApiAuthenticationExtension):
+    """The portal's signed-in session (cookie), for the operations a person does in a browser."""
+
+    target_class = "onboarding.api.auth.SessionAuthentication"
+    name = "SessionAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "apiKey", "in": "cookie", "name": "sessionid",
+                "description": "a portal session that passed the second factor"}
+
+
+class ApiRouter(DefaultRouter):
+    """One router for the whole API, so that the root (GET /api/v1/) lists every resource."""
+
+    EXTRA_ROOT = {"errors": "error-catalogue"}
+
+    def get_api_root_view(self, api_urls=None):
+        view = super().get_api_root_view(api_urls)
+        view.initkwargs["api_root_dict"].update(self.EXTRA_ROOT)
+        return view
+
+
+router = ApiRouter()
+router.registry.extend(onboarding_router.registry)  # parties, ownership, documents, cases, relationships, webhooks
+router.register("api-tokens", ApiTokenViewSet, basename="api-token")
 router.register("tax-forms", TaxFormViewSet, basename="tax-form")
 # accounts
 router.register("households", accounts_api.HouseholdViewSet, basename="household")
@@ -44,6 +71,6 @@ router.register("screening-alerts", compliance_api.AlertViewSet, basename="scree
 router.register("screening-runs", compliance_api.ScreeningRunViewSet, basename="screening-run")
 
 urlpatterns = [
-    path("", include("onboarding.api.urls")),
+    path("errors/", ErrorCatalogueView.as_view(), name="error-catalogue"),
     path("", include(router.urls)),
 ]

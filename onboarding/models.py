@@ -301,7 +301,8 @@ class Document(models.Model):
     """An uploaded document about a party. The file name a user gave is kept as data, never a path."""
 
     firm = models.ForeignKey(Firm, on_delete=models.PROTECT, related_name="documents")
-    party = models.ForeignKey(Party, on_delete=models.CASCADE, related_name="documents")
+    # null: uploaded ahead of a nested case creation, which attaches it to the party it creates
+    party = models.ForeignKey(Party, on_delete=models.CASCADE, related_name="documents", null=True, blank=True)
     doc_type = models.CharField(max_length=40, choices=DocumentType.choices)
     file = models.FileField(upload_to="documents/%Y/%m/", blank=True)
     original_name = models.CharField(max_length=255, blank=True)
@@ -354,6 +355,7 @@ class RulePack(models.Model):
 
 
 class RiskLevel(models.TextChoices):
+    UNRATED = "unrated", "Not yet rated"
     LOW = "low", "Low"
     MEDIUM = "medium", "Medium"
     HIGH = "high", "High"
@@ -374,7 +376,7 @@ class Relationship(ConcurrentTransitionMixin, models.Model):
     firm = models.ForeignKey(Firm, on_delete=models.PROTECT, related_name="relationships")
     party = models.ForeignKey(Party, on_delete=models.PROTECT, related_name="relationships")
     state = FSMField(default=RelationshipState.PENDING, choices=RelationshipState.choices, protected=True)
-    risk_level = models.CharField(max_length=10, choices=RiskLevel.choices, default=RiskLevel.MEDIUM)
+    risk_level = models.CharField(max_length=10, choices=RiskLevel.choices, default=RiskLevel.UNRATED)
     approved_at = models.DateTimeField(null=True, blank=True)
     next_review_due = models.DateField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -462,7 +464,7 @@ class OnboardingCase(ConcurrentTransitionMixin, models.Model):
         max_length=2, help_text="Booking jurisdiction whose rules apply (ISO 3166-1 alpha-2)"
     )
     state = FSMField(default=CaseState.DRAFT, choices=CaseState.choices, protected=True)
-    risk_level = models.CharField(max_length=10, choices=RiskLevel.choices, default=RiskLevel.MEDIUM)
+    risk_level = models.CharField(max_length=10, choices=RiskLevel.choices, default=RiskLevel.UNRATED)
     rule_pack_versions = models.JSONField(
         default=list, blank=True, help_text="Pack versions pinned at submission, e.g. ['GLOBAL@1', 'EU@2']"
     )

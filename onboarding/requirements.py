@@ -71,6 +71,19 @@ def screening_lists() -> set[str]:
     return set(_screening_lists)
 
 
+_crs_lookup: list[Callable[[str, Any], bool]] = []
+
+
+def register_crs_lookup(lookup: Callable[[str, Any], bool]) -> None:
+    """The authoritative CRS participating-jurisdiction test (country, date) -> bool; compliance
+    registers its list so `rulepacks check` can report a pack that contradicts it."""
+    _crs_lookup[:] = [lookup]
+
+
+def crs_lookup() -> Callable[[str, Any], bool] | None:
+    return _crs_lookup[0] if _crs_lookup else None
+
+
 def providers() -> dict[str, RequirementProvider]:
     return dict(_providers)
 

@@ -328,7 +328,8 @@ AUDIT_EXPORT_FIELDS = ("id", "created_at", "event_type", "subject_type", "subjec
                        "to_state", "actor", "reason", "detail", "what")
 
 
-def audit_rows(events) -> list[dict]:
+def audit_rows(events, *, detail_as_text: bool = True) -> list[dict]:
+    """Audit events as rows; `detail` JSON-encoded text for CSV, or the object itself for the API."""
     import json as _json
 
     from .labels import describe
@@ -337,7 +338,7 @@ def audit_rows(events) -> list[dict]:
         "id": e.pk, "created_at": e.created_at.isoformat(), "what": describe(e), "event_type": e.event_type,
         "subject_type": e.subject_type, "subject_id": e.subject_id, "from_state": e.from_state,
         "to_state": e.to_state, "actor": e.actor.username if e.actor else "system", "reason": e.reason,
-        "detail": _json.dumps(e.detail, sort_keys=True, default=str),
+        "detail": _json.dumps(e.detail, sort_keys=True, default=str) if detail_as_text else (e.detail or {}),
     } for e in events]
 
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Collection
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Any
 
 from django.db import transaction
@@ -77,7 +79,7 @@ MATERIAL_FIELDS = {
 # --- Permissions helpers ---------------------------------------------------------------------
 
 
-def _require_firm_access(actor: User | None, firm_id: int, *, roles: set[str] | None = None) -> None:
+def _require_firm_access(actor: User | None, firm_id: int, *, roles: Collection[str] | None = None) -> None:
     if actor is None:
         return  # system actions (tasks, commands)
     if actor.is_platform_officer or actor.is_superuser:
@@ -115,6 +117,11 @@ def _clean_party_data(kind: str, data: dict[str, Any]) -> dict[str, Any]:
     if unknown:
         raise ValidationFailed(f"unknown field(s): {', '.join(sorted(unknown))}", detail={"fields": sorted(unknown)})
     clean = dict(data)
+    from .columns import check_columns
+
+    check_columns(Party, {k: v for k, v in clean.items()
+                          if k not in ("date_of_birth", "date_of_incorporation", "nationalities", "is_pep",
+                                       "is_listed", "is_regulated_fi")})
     for name in ("residence_country", "country_of_incorporation", "place_of_birth_country"):
         if clean.get(name):
             clean[name] = validate_country(clean[name], field=name)
@@ -332,14 +339,16 @@ def sniff_upload(head: bytes) -> str | None:
 
 @transaction.atomic
 def document_add(
-    *, party: Party, actor: User | None, doc_type: str, content: bytes, original_name: str = "",
-    expires_on: dt.date | None = None,
+    *, party: Party | None, actor: User | None, doc_type: str, content: bytes, original_name: str = "",
+    expires_on: dt.date | None = None, firm: Firm | None = None,
 ) -> Document:
     """Store an uploaded document. The type is decided by its content (PDF, PNG, JPEG), never by
-    its name; the name is kept as data only; the size is capped."""
+    its name; the name is kept as data only; the size is capped. Without a party (an upload for a
+    nested case creation, which attaches it) it belongs to `firm`."""
     from .models import DocumentType
 
-    _require_firm_access(actor, party.firm_id, roles=FIRM_ROLES)
+    firm_id = party.firm_id if party is not None else firm.pk
+    _require_firm_access(actor, firm_id, roles=FIRM_ROLES)
     if doc_type not in DocumentType.values:
         raise ValidationFailed(f"doc_type: must be one of {DocumentType.values}", detail={"doc_type": doc_type})
     if not content:
@@ -352,13 +361,13 @@ def document_add(
         raise ValidationFailed(f"file: {exc}", detail={"file": [str(exc)]}) from exc
     digest = hashlib.sha256(content).hexdigest()
     document = Document(
-        firm_id=party.firm_id, party=party, doc_type=doc_type, original_name=(original_name or "")[:255],
+        firm_id=firm_id, party=party, doc_type=doc_type, original_name=(original_name or "")[:255],
         content_type=content_type, size=len(content), sha256=digest, expires_on=expires_on, uploaded_by=actor,
     )
     stored = documents.store(content)
     document.file.save(stored.name, stored, save=False)
     document.save()
-    record_event(subject=party, event_type="document.added", actor=actor,
+    record_event(subject=party if party is not None else document, event_type="document.added", actor=actor,
                  detail={"document": document.pk, "doc_type": doc_type, "sha256": digest, "size": len(content)})
     return document
 
@@ -371,7 +380,7 @@ def document_open(*, document: Document, actor: User, purpose: str = "view") -> 
         raise NotFound("not found")
     _require_firm_access(actor, document.firm_id, roles=FIRM_ROLES)
     content = documents.read(document)
-    record_event(subject=document.party, event_type="document.viewed", actor=actor, firm=document.firm,
+    record_event(subject=document.party or document, event_type="document.viewed", actor=actor, firm=document.firm,
                  detail={"document": document.pk, "doc_type": document.doc_type, "purpose": purpose})
     return content
 
@@ -388,7 +397,7 @@ def _lock_relationship(relationship_id: int) -> Relationship:
 
 
 def _transition(case: OnboardingCase, method: str, *, actor: User | None, event: str, reason: str = "",
-                detail: dict | None = None) -> OnboardingCase:
+                detail: dict[str, Any] | None = None) -> OnboardingCase:
     before = case.state
     try:
         getattr(case, method)()
@@ -486,7 +495,7 @@ def case_request_information(*, case: OnboardingCase, actor: User | None, reason
 
 @transaction.atomic
 def case_set_risk(*, case: OnboardingCase, risk_level: str, actor: User | None, reason: str = "",
-                  detail: dict | None = None) -> OnboardingCase:
+                  detail: dict[str, Any] | None = None) -> OnboardingCase:
     """Set the case's risk rating (the compliance risk model calls this). A submitted case is
     re-pinned to the policy for its new risk level, with the same pack versions."""
     if risk_level not in RISK_LEVELS:
@@ -613,7 +622,7 @@ def case_withdraw(*, case: OnboardingCase, actor: User | None, reason: str = "")
 
 
 def _relationship_transition(relationship: Relationship, method: str, *, actor: User | None, reason: str = "",
-                             detail: dict | None = None) -> Relationship:
+                             detail: dict[str, Any] | None = None) -> Relationship:
     relationship = _lock_relationship(relationship.pk)
     before = relationship.state
     try:
@@ -652,7 +661,7 @@ def relationship_open_review(*, relationship: Relationship, actor: User | None, 
 
 @transaction.atomic
 def relationship_set_risk(*, relationship: Relationship, risk_level: str, next_review_due: dt.date | None,
-                          actor: User | None, detail: dict | None = None) -> Relationship:
+                          actor: User | None, detail: dict[str, Any] | None = None) -> Relationship:
     """Record a new risk rating of the relationship and the review date it implies (the
     compliance risk model calls this)."""
     if risk_level not in RISK_LEVELS:
@@ -717,13 +726,13 @@ def assert_relationship_active(*, party: Party, firm: Firm | int) -> Relationshi
 
 
 @transaction.atomic
-def rulepacks_load(*, directory=None, actor: User | None = None) -> list[dict[str, Any]]:
+def rulepacks_load(*, directory: str | Path | None = None, actor: User | None = None) -> list[dict[str, Any]]:
     """Load every pack file; a file whose content changed becomes a new version. All files are
     validated first: one bad file loads nothing."""
     from .models import RulePack
     from .rules.packs import PACK_DIR, checksum, read_pack_dir, validate_pack
 
-    files = read_pack_dir(directory or PACK_DIR)
+    files = read_pack_dir(Path(directory) if directory is not None else PACK_DIR)
     for pack in files:
         validate_pack(pack)
     report = []
@@ -746,7 +755,7 @@ def rulepacks_load(*, directory=None, actor: User | None = None) -> list[dict[st
 
 
 @transaction.atomic
-def rulepack_new_version(*, code: str, content: dict, actor: User | None, reason: str) -> Any:
+def rulepack_new_version(*, code: str, content: dict[str, Any], actor: User | None, reason: str) -> Any:
     """An officer's edit: validated like a file, stored as the next version; earlier versions
     stay for the cases pinned to them."""
     from .models import RulePack

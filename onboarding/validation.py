@@ -13,10 +13,10 @@ from functools import lru_cache
 from pathlib import Path
 
 import pycountry
-import yaml
 from stdnum import lei as stdnum_lei
 from stdnum.exceptions import ValidationError as StdnumError
 
+from . import safeyaml
 from .crypto import mask
 from .exceptions import RulePackError, ValidationFailed
 
@@ -38,7 +38,7 @@ def load_identifier_table(path: Path = IDENTIFIER_TABLE) -> dict:
     """Read and check the identifier table: every country an ISO code (YAML reads an unquoted NO
     as false), every check a module that exists."""
     with path.open(encoding="utf-8") as handle:
-        data = yaml.safe_load(handle)
+        data = safeyaml.load(handle.read())
     for key, row in (data.get("countries") or {}).items():
         if not isinstance(key, str):
             raise RulePackError(f"{path.name}: countries: key {key!r} is not a country code "

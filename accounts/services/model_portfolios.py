@@ -97,7 +97,10 @@ def model_subscribe(
     sleeve: Sleeve | None = None, follow_latest: bool = True,
 ) -> ModelSubscription:
     """Subscribe the account (or one sleeve) to a model, ending any current subscription there.
-    Instruments of the model the account may not hold become restricted overrides at once."""
+    Instruments of the model the account may not hold are recorded in the audit event, not
+    turned into restricted overrides: ineligibility is the rebalancer's to apply (the line's
+    weight goes to its eligible substitute, an ADR or the ordinary, and a held line is sold),
+    while a restricted override stays what the client asked for."""
     account = _lock_account(account)
     _gate(account, actor=actor)
     if model.status != ModelStatus.PUBLISHED:
@@ -113,16 +116,14 @@ def model_subscribe(
     investor = eligibility_engine.Investor(account.investor_type, account.booking_jurisdiction,
                                            account.booking_centre, account.is_us_person)
     rules = ref_selectors.eligibility_rules(on=start_date)
-    restricted = []
+    ineligible = []
     for instrument in Instrument.objects.filter(pk__in=model.targets.filter(instrument__isnull=False).values("instrument")):
         problems = eligibility_engine.check(investor, instrument.eligibility_tags or [], rules, on=start_date)
         if problems:
-            restricted.append(ModelOverride(subscription=subscription, kind=OverrideKind.RESTRICTED,
-                                            instrument=instrument, reason="; ".join(p.reason for p in problems)))
-    ModelOverride.objects.bulk_create(restricted)
+            ineligible.append({"isin": instrument.isin, "reason": "; ".join(p.reason for p in problems)})
     record_event(subject=account, event_type="account.subscribed", actor=actor,
                  detail={"model": model.code, "version": model.version, "sleeve": sleeve.pk if sleeve else None,
-                         "restricted": [o.instrument.isin for o in restricted]})
+                         "ineligible": ineligible})
     return subscription
 
 
@@ -154,22 +155,34 @@ def model_override_add(
 
 
 @transaction.atomic
-def model_delivery_load(*, path: str, publisher: Firm | None = None, actor: User | None = None) -> list[dict[str, Any]]:
-    """Load a model delivery CSV (see `accounts.modelfiles`). Every line is checked before any
-    model is written; a model whose content is unchanged keeps its version."""
+def model_delivery_load(*, path: str | None = None, publisher: Firm | None = None, actor: User | None = None,
+                        text: str | None = None, name: str = "") -> list[dict[str, Any]]:
+    """Load a model delivery CSV (see `accounts.modelfiles`) from a file (`path`) or from its
+    `text` and file `name` (an upload). Every line is checked before any model is written; a
+    model whose content is unchanged keeps its version. Errors name the file by its name only,
+    never by a server path."""
     from pathlib import Path
 
     from .. import modelfiles
 
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise modelfiles.ModelFileError(f"{path}: cannot read: {exc}", detail={"file": str(path)}) from exc
+    if text is None:
+        assert path is not None, "a delivery is a path or its text"
+        name = name or Path(path).name
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise modelfiles.ModelFileError(f"{name}: not UTF-8 text (byte {exc.start})",
+                                            detail={"file": name}) from None
+        except OSError as exc:
+            raise modelfiles.ModelFileError(f"{name}: cannot read: {exc.strerror or exc.__class__.__name__}",
+                                            detail={"file": name}) from None
+    name = Path(name or "delivery.csv").name
     parsed = modelfiles.parse(
-        text, path=str(path),
+        text, path=name,
         isin_known=lambda isins: set(Instrument.objects.filter(isin__in=isins).values_list("isin", flat=True)),
         model_known=lambda codes: set(ModelPortfolio.objects.filter(code__in=codes).values_list("code", flat=True)),
     )
+    path = name
     report = []
     # sleeve models first, so a model of models finds them
     for model in sorted(parsed, key=lambda m: any(t == "sleeve" for t, _i, _w in m.lines)):

@@ -29,8 +29,9 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import jellyfish
 import numpy as np
@@ -127,14 +128,14 @@ def _role_weight(role: str, cfg: MatcherConfig) -> float:
     return {NAME: 1.0, PARTICLE: cfg.particle_weight, LEGAL: cfg.legal_weight, GENERIC: cfg.generic_weight}[role]
 
 
-def _for_kind(tokens, kind: str | None):
+def _for_kind(tokens: tuple[tuple[str, str], ...], kind: str | None) -> tuple[tuple[str, str], ...]:
     """Country and generic words are names in a person's name (JORDAN, CHAD, GEORGIA)."""
     if kind == "person" and any(r == GENERIC for _, r in tokens):
         return tuple((t, NAME if r == GENERIC else r) for t, r in tokens)
     return tokens
 
 
-def _kunya_flags(tokens) -> np.ndarray:
+def _kunya_flags(tokens: Sequence[tuple[str, str]]) -> np.ndarray:
     """Tokens that follow ABU/UMM: part of a kunya ("father of X"), not the given name X."""
     flags = np.zeros(len(tokens), dtype=bool)
     for i, (token, role) in enumerate(tokens):
@@ -218,7 +219,8 @@ class TokenArrays:
             skel_len=self.skel_len[idx], abjad=ab[idx].tolist(), abjad_v=abv[idx].tolist())
 
 
-def _abjad_matrix(a: TokenArrays, b: TokenArrays, cfg: MatcherConfig, same_first, initial) -> np.ndarray:
+def _abjad_matrix(a: TokenArrays, b: TokenArrays, cfg: MatcherConfig, same_first: np.ndarray,
+                  initial: np.ndarray) -> np.ndarray:
     """Similarity of consonant keys, for a name written in an abjad: the better of the keys
     with V and J dropped (read as vowels) and with V read as B and J as G (the query's own key,
     from the abjad, is the latter); a one-consonant key counts only when equal and the tokens
@@ -315,6 +317,24 @@ def _finish(ca: float, cb: float, Wa: float, Wb: float, ma: int, mb: int, na: in
     return min(1.0, max(0.0, score))
 
 
+def _finish_many(ca: Any, cb: Any, Wa: float, Wb: Any, ma: Any, mb: Any, na: int, nb: Any, cfg: MatcherConfig,
+                 fa: Any, fb: Any, ga: Any, gb: Any, partial: Any) -> np.ndarray:
+    """`_finish` for many candidates at once (side a is the query, the same for all)."""
+    matched = np.minimum(ma, mb)
+    generic_path = (matched == 0) & (np.minimum(ma + ga, mb + gb) > 0) & ((ga > 0) | (gb > 0))
+    generic_only = generic_path & ~((fa >= 0.999) & (fb >= 0.999))
+    a_small = (Wa < Wb) | ((Wa == Wb) & ((ca > cb) | ((ca == cb) & (fa >= fb))))
+    small = np.where(a_small, ca, cb)
+    large_found = np.where(a_small, fb, fa)
+    score = small * (1.0 - cfg.unmatched_penalty * (1.0 - large_found))
+    score = np.where((matched == 1) & (np.maximum(na, nb) >= 2), score * cfg.single_token_factor, score)
+    score = np.where(generic_only, score * cfg.generic_only_factor, score)
+    score = np.where((matched == 0) & ~generic_path, 0.0, score)
+    partial_score = ca * (1.0 - cfg.partial_penalty * (1.0 - fb))
+    score = np.where(partial & (ma >= 1) & (fa >= 0.999), partial_score, score)
+    return np.clip(score, 0.0, 1.0)
+
+
 def _apply_kunya(S: np.ndarray, ka: np.ndarray, kb: np.ndarray, cfg: MatcherConfig) -> np.ndarray:
     differ = ka[:, None] != kb[None, :]
     if differ.any():
@@ -323,7 +343,8 @@ def _apply_kunya(S: np.ndarray, ka: np.ndarray, kb: np.ndarray, cfg: MatcherConf
     return S
 
 
-def _pair_score(ta, tb, cfg: MatcherConfig, weight, abjad_script: bool) -> float:
+def _pair_score(ta: Sequence[tuple[str, str]], tb: Sequence[tuple[str, str]], cfg: MatcherConfig, weight: Callable[[str, str], float],
+                abjad_script: bool) -> float:
     S = _similarity_matrix(TokenArrays.of([t for t, _ in ta]), TokenArrays.of([t for t, _ in tb]), cfg,
                            abjad_script)
     S = _apply_kunya(S, _kunya_flags(ta), _kunya_flags(tb), cfg)
@@ -333,7 +354,8 @@ def _pair_score(ta, tb, cfg: MatcherConfig, weight, abjad_script: bool) -> float
                    np.array([r == GENERIC for _, r in ta]), np.array([r == GENERIC for _, r in tb]))
 
 
-def name_similarity(a: str, b: str, cfg: MatcherConfig = DEFAULT_CONFIG, weight=None,
+def name_similarity(a: str, b: str, cfg: MatcherConfig = DEFAULT_CONFIG,
+                    weight: Callable[[str, str], float] | None = None,
                     kind: str | None = None) -> float:
     """Similarity of two names in [0, 1] without an index (weights by role only, unless
     `weight(token, role)` is given): the best over the names' variants. Symmetric."""
@@ -346,7 +368,7 @@ def name_similarity(a: str, b: str, cfg: MatcherConfig = DEFAULT_CONFIG, weight=
     return best
 
 
-def _surname_mask(text: str, tokens) -> list[bool]:
+def _surname_mask(text: str, tokens: Sequence[tuple[str, str]]) -> list[bool]:
     """Which tokens of a listed person's name form the surname, when the list marks it with a
     comma ("NASSER DAVID, Julio Cesar"); [] when it does not."""
     if "," not in text:
@@ -501,8 +523,8 @@ class ScreeningIndex:
         # Blocking keys -> vocabulary tokens.
         keys: dict[str, list[int]] = defaultdict(list)
         for tid, token in enumerate(self.vocab_tokens):
-            for key in self._keys(token):
-                keys[key].append(tid)
+            for block_key in self._keys(token):
+                keys[block_key].append(tid)
             for ab in {abjad(token), abjad(token, True)}:
                 if len(ab) >= 2:
                     keys["&" + ab].append(tid)
@@ -580,8 +602,11 @@ class ScreeningIndex:
         keep = sims > 0
         return list(zip(tids[keep].tolist(), sims[keep].tolist()))
 
-    def _score_names(self, tokens, candidates: np.ndarray, abjad_script: bool = False) -> np.ndarray:
-        """Exact name scores of `candidates` (name ids) against the query tokens."""
+    def _score_names(self, tokens: Sequence[tuple[str, str]], candidates: np.ndarray, abjad_script: bool = False,
+                     alternatives: Sequence[Any] = ()) -> np.ndarray:
+        """Exact name scores of `candidates` (name ids) against the query tokens. `alternatives`:
+        other readings of the same tokens, position by position (a Greek name read the modern
+        and the ancient way): each token counts with its best reading."""
         cfg = self.cfg
         q = [t for t, _ in tokens]
         wq = np.array([self.weight(t, r) for t, r in tokens])
@@ -591,7 +616,12 @@ class ScreeningIndex:
         cand_tokens = self.name_tokens[candidates]  # K x M
         mask = cand_tokens >= 0
         union = np.unique(cand_tokens[mask])
-        S_union = _similarity_matrix(TokenArrays.of(q), self.vocab_arrays.take(union), cfg, abjad_script)
+        listed = self.vocab_arrays.take(union)
+        S_union = _similarity_matrix(TokenArrays.of(q), listed, cfg, abjad_script)
+        for alt in alternatives:
+            if alt is not tokens and len(alt) == len(tokens):
+                S_union = np.maximum(S_union, _similarity_matrix(TokenArrays.of([t for t, _ in alt]), listed, cfg,
+                                                                 abjad_script))
         cols = np.searchsorted(union, np.where(mask, cand_tokens, union[0]))
         S = S_union[:, cols]  # nq x K x M
         S = np.where(mask[None, :, :], S, 0.0)
@@ -629,17 +659,12 @@ class ScreeningIndex:
         # Partial names: the query is the smaller side, wholly matched, through rare listed tokens.
         matched_w = np.where((best_c > 0) & nc, wc, np.inf).min(axis=1)
         partial = (nq_total >= 1) & (Wq <= Wc) & (cq >= 0.9) & np.isfinite(matched_w) & (matched_w >= cfg.rare_weight)
-        out = np.empty(len(candidates))
-        for k in range(len(candidates)):
-            out[k] = _finish(float(cq[k]), float(cc[k]), Wq, float(Wc[k]), int(mq[k]), int(mc[k]),
-                             nq_total, int(nc_total[k]), cfg, float(fq[k]), float(fc[k]), int(g_q[k]), int(g_c[k]),
-                             bool(partial[k]))
-            if surname_missing[k]:
-                out[k] *= cfg.partial_surname_factor if partial[k] else cfg.surname_missing_factor
-            out[k] *= extra_factor[k]
-        return out
+        out = _finish_many(cq, cc, Wq, Wc, mq, mc, nq_total, nc_total, cfg, fq, fc, g_q, g_c, partial)
+        out = np.where(surname_missing, out * np.where(partial, cfg.partial_surname_factor,
+                                                       cfg.surname_missing_factor), out)
+        return out * extra_factor
 
-    def _candidate_names(self, tokens, kind: str | None, abjad_script: bool = False) -> np.ndarray:
+    def _candidate_names(self, tokens: Sequence[tuple[str, str]], kind: str | None, abjad_script: bool = False) -> np.ndarray:
         cfg = self.cfg
         parts_idx: list[np.ndarray] = []
         parts_w: list[float] = []
@@ -662,9 +687,10 @@ class ScreeningIndex:
             return np.empty(0, dtype=np.int64)
         idx = np.concatenate(parts_idx)
         w = np.repeat(np.array(parts_w), [len(p) for p in parts_idx])
-        names, inverse = np.unique(idx, return_inverse=True)
-        acc = np.bincount(inverse, weights=w)
-        evidence = np.bincount(inverse)  # (query token, listed token) pairs behind each name
+        acc_all = np.bincount(idx, weights=w, minlength=self.n_names)
+        names = np.flatnonzero(acc_all)
+        acc = acc_all[names]
+        evidence = np.bincount(idx, minlength=self.n_names)[names]  # (query token, listed token) pairs per name
         for letter, wq in initials:
             found = (self.name_first[names] == letter).any(axis=1)
             acc = acc + wq * cfg.initial_sim * found
@@ -690,7 +716,7 @@ class ScreeningIndex:
             names = names[top]
         return names
 
-    def query_variants(self, query: Query):
+    def query_variants(self, query: Query) -> list[tuple[tuple[str, str], ...]]:
         return [_for_kind(tokens, query.kind) for tokens in name_variants(query.name) if tokens]
 
     def candidates(self, query: Query) -> set[int]:
@@ -709,11 +735,16 @@ class ScreeningIndex:
         default_threshold = cfg.threshold if threshold is None else threshold
         abjad_script = is_abjad(query.name)
         best: dict[int, tuple[float, int, tuple]] = {}  # entry -> (name score, name id, query tokens)
+        groups: dict[int, list] = defaultdict(list)  # readings with as many tokens are read token by token
         for tokens in self.query_variants(query):
-            candidates = self._candidate_names(tokens, query.kind, abjad_script)
+            groups[len(tokens)].append(tokens)
+        for readings in groups.values():
+            tokens = readings[0]
+            parts = [self._candidate_names(r, query.kind, abjad_script) for r in readings]
+            candidates = parts[0] if len(parts) == 1 else np.unique(np.concatenate(parts))
             if len(candidates) == 0:
                 continue
-            scores = self._score_names(tokens, candidates, abjad_script)
+            scores = self._score_names(tokens, candidates, abjad_script, readings)
             scores = np.where(self.name_weak[candidates], scores * cfg.weak_alias_factor, scores)
             for n, s in zip(candidates.tolist(), scores.tolist()):
                 if s <= 0:
@@ -742,7 +773,7 @@ class ScreeningIndex:
         return hits[:limit]
 
     def _corroborate(self, query: Query, e: int, name_score: float, n: int, id_match: str | None,
-                     tokens=(), abjad_script: bool = False) -> Hit:
+                     tokens: Sequence[tuple[str, str]] = (), abjad_script: bool = False) -> Hit:
         cfg = self.cfg
         record = self.records[e]
         matched_name = self.name_text[n] if n >= 0 else ""

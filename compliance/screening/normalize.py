@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from functools import lru_cache
+from typing import Any
 
 import icu
 import pycountry
@@ -108,7 +110,7 @@ _CJK = re.compile(r"[\u3040-\u30FF\u3400-\u4DBF\u4E00-\u9FFF\uAC00-\uD7AF]")
 
 
 @lru_cache(maxsize=None)
-def _transform(tid: str):
+def _transform(tid: str) -> Any:
     return icu.Transliterator.createInstance(f"{tid}; Latin-ASCII")
 
 
@@ -137,8 +139,8 @@ _GREEK_CONSONANTS = [
 ]
 # Modern vowels: ΑΙ = E, ΕΙ/ΟΙ/Η = I.
 _GREEK_MODERN_VOWELS = [(re.compile("ΑΙ", re.I), "E"), (re.compile("ΕΙ|ΟΙ|Η", re.I), "I")]
-# A word's first ΝΤ kept as NT (NTAGANDA, NTARYAMIRA are written so in Latin too).
-_GREEK_INITIAL_KEPT = [(re.compile(_WORD_START + "ΝΤ", re.I), "NT")]
+# A word's first ΝΤ kept as NT (NTAGANDA, NTARYAMIRA are written so in Latin too); ΤΣ as CH (CHOL).
+_GREEK_INITIAL_KEPT = [(re.compile(_WORD_START + "ΝΤ", re.I), "NT"), (re.compile("ΤΣ", re.I), "CH")]
 _GREEK_MEDIAL_PLAIN = [(re.compile("MB"), "B"), (re.compile("ND"), "D")]
 
 
@@ -148,7 +150,8 @@ def _strip_marks(text: str) -> str:
                                                 if c not in "\u0301\u0300\u0342\u0313\u0314"))
 
 
-def _greek_apply(text: str, rules, transform: str, plain: bool = False) -> str:
+def _greek_apply(text: str, rules: Iterable[tuple[re.Pattern[str], str]], transform: str,
+                 plain: bool = False) -> str:
     for pattern, latin in rules:
         text = pattern.sub(latin, text)
     text = _transform(transform).transliterate(text)
@@ -160,7 +163,7 @@ def _greek_apply(text: str, rules, transform: str, plain: bool = False) -> str:
 
 def _greek_foreign(text: str) -> list[str]:
     """Readings of a foreign name in Greek letters: modern (a word's first ΜΠ/ΝΤ/ΓΚ as B/D/G,
-    inner ones MB/ND/G, ΑΙ = E, Η = I), the same with a first ΝΤ kept as NT, and ancient-style
+    inner ones MB/ND/G, ΑΙ = E, Η = I), the same with a first ΝΤ kept as NT and ΤΣ as CH, and ancient-style
     (B/D/G throughout, vowels letter by letter: ΑΙ = AI, Η = E)."""
     upper = _strip_marks(text).upper()
     return [
@@ -338,7 +341,7 @@ _VOWEL_LETTERS = frozenset("AEIOUYW")
 
 
 def _collapse(text: str) -> str:
-    out = []
+    out: list[str] = []
     for ch in text:
         if not out or out[-1] != ch:
             out.append(ch)

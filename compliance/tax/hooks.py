@@ -53,7 +53,16 @@ def on_case_event(case_or_party: Any, event: str) -> None:
 
 
 def register() -> None:
-    from onboarding.requirements import register_activation_check, register_case_hook, register_provider
+    from onboarding.requirements import (
+        register_activation_check,
+        register_case_hook,
+        register_crs_lookup,
+        register_provider,
+    )
+
+    from .determination import is_crs_jurisdiction
+
+    register_crs_lookup(lambda country, on: is_crs_jurisdiction(country, on=on))
 
     register_provider("tax.forms", outstanding_tax_forms)
     register_activation_check("tax.forms", relationship_tax_check)

@@ -3,7 +3,28 @@
 SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] after drf-spectacular's own enum hook."""
 from __future__ import annotations
 
+from drf_spectacular import openapi
+from drf_spectacular.utils import OpenApiParameter
+
 from .errors import NON_FIELD_KEY, catalogue, catalogue_markdown
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key", {"type": "string", "maxLength": 255}, OpenApiParameter.HEADER, required=False,
+    description="Makes this POST safe to retry: the first response is stored and replayed for a retry with the "
+                "same key and body (header `Idempotent-Replayed: true`); the same key with another body answers "
+                "422 `idempotency_key_reused`; at most 255 characters (else 400 `idempotency_key_invalid`).")
+
+
+class AutoSchema(openapi.AutoSchema):
+    """Marks the operations that honour `Idempotency-Key` (views wrapped by onboarding.api.idempotency),
+    so the header is documented exactly where it works."""
+
+    def get_override_parameters(self):
+        parameters = super().get_override_parameters()
+        method = getattr(self.view, getattr(self.view, "action", None) or self.method.lower(), None)
+        if getattr(method, "idempotent", False):
+            return [*parameters, IDEMPOTENCY_KEY]
+        return parameters
 
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
 WRITE_METHODS = ("post", "put", "patch", "delete")
@@ -48,14 +69,30 @@ ERROR_DESCRIPTIONS = {
 
 
 def _statuses_for(path: str, method: str, operation: dict) -> list[str]:
-    statuses = ["400", "401", "403", "429"]
-    if "{" in path:
-        statuses.append("404")
+    statuses = ["400", "401", "403", "404", "429"]  # 404 also for a list's page past the end
     if method in WRITE_METHODS:
-        statuses += ["404", "409", "422"]
+        statuses += ["409", "422"]
     if "requestBody" in operation:
         statuses.append("415")
     return sorted(set(statuses))
+
+
+def add_links(paths: dict) -> None:
+    """OpenAPI links from each creation (POST /x/ answering 201 with an `id`) to every operation on that
+    resource (/x/{id}/...): they tell a client, and schemathesis's stateful run, how the id flows."""
+    for path, item in paths.items():
+        created = item.get("post", {}).get("responses", {}).get("201")
+        if "{" in path or not created:
+            continue
+        for other, other_item in paths.items():
+            if not other.startswith(path + "{id}/"):
+                continue
+            for method, operation in other_item.items():
+                if method in ("get", "post", "put", "patch", "delete") and operation.get("operationId"):
+                    name = operation["operationId"]
+                    created.setdefault("links", {})[name] = {
+                        "operationId": name, "parameters": {"id": "$response.body#/id"},
+                        "description": f"{method.upper()} {other} on the resource just created"}
 
 
 def postprocess(result, generator, request, public):
@@ -65,27 +102,20 @@ def postprocess(result, generator, request, public):
         "description": "The request's id: the client's own UUID when it sent one, else a new one. "
                        "Also in error bodies and the server's logs.",
         "schema": {"type": "string"}}
-    components.setdefault("parameters", {})["IdempotencyKey"] = {
-        "name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string", "maxLength": 255},
-        "description": "Makes a POST safe to retry: the first response is stored and replayed for a retry with "
-                       "the same key and body (header `Idempotent-Replayed: true`); the same key with another "
-                       "body answers 422 `idempotency_key_reused`."}
-    components["parameters"]["RequestId"] = {
+    components.setdefault("parameters", {})["RequestId"] = {
         "name": "X-Request-ID", "in": "header", "required": False, "schema": {"type": "string"},
         "description": "Optional UUID to correlate the request; echoed in the X-Request-ID response header."}
     for path, item in result.get("paths", {}).items():
         for method, operation in item.items():
             if method not in ("get", "post", "put", "patch", "delete"):
                 continue
-            params = operation.setdefault("parameters", [])
-            if method == "post" and operation.get("x-idempotent", True):
-                params.append({"$ref": "#/components/parameters/IdempotencyKey"})
             responses = operation.setdefault("responses", {})
             for code, response in responses.items():
                 if code.startswith("2"):
                     response.setdefault("headers", {})["X-Request-ID"] = {"$ref": "#/components/headers/X-Request-ID"}
             for code in _statuses_for(path, method, operation):
                 responses.setdefault(code, _response(ERROR_DESCRIPTIONS[code]))
+    add_links(result.get("paths", {}))
     info = result.setdefault("info", {})
     info["description"] = (info.get("description", "") + "\n\n## Errors\n\n"
                            "Every error answers the `Error` schema: `{code, message, detail, request_id}`. "

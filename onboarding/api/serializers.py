@@ -141,7 +141,9 @@ class DocumentSerializer(serializers.ModelSerializer):
 
 
 class DocumentUploadSerializer(serializers.Serializer):
-    party = serializers.IntegerField()
+    party = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=2**31 - 1,
+                                     help_text="omit to upload ahead of a nested case creation, which "
+                                               "references the upload by its id")
     doc_type = serializers.ChoiceField(choices=DocumentType.choices)
     file = serializers.FileField()
     expires_on = serializers.DateField(required=False, allow_null=True)
@@ -155,9 +157,63 @@ class CaseSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+MAX_NESTED = 50
+ID = {"min_value": 1, "max_value": 2**31 - 1}
+
+
+class NestedPartySerializer(PartyCreateSerializer):
+    """A new party with its identifiers, addresses, tax residences and documents (ids of uploads made
+    without a party), for nested creation."""
+
+    identifiers = IdentifierInputSerializer(many=True, required=False, max_length=MAX_NESTED)
+    addresses = AddressInputSerializer(many=True, required=False, max_length=MAX_NESTED)
+    tax_residences = TaxResidenceInputSerializer(many=True, required=False, max_length=MAX_NESTED)
+    documents = serializers.ListField(child=serializers.IntegerField(**ID), required=False, max_length=MAX_NESTED,
+                                      help_text="ids of documents uploaded without a party (POST /documents/)")
+
+    class Meta(PartyCreateSerializer.Meta):
+        fields = [f for f in PartyCreateSerializer.Meta.fields
+                  if f not in ("id", "display_name", "version", "created_at", "updated_at")] + ["documents"]
+
+
+class RelatedPartyInputSerializer(serializers.Serializer):
+    ref = serializers.RegexField(r"^[A-Za-z0-9_.-]{1,40}$", help_text="your name for this party, used in `ownership`")
+    party = NestedPartySerializer(required=False, help_text="a new party")
+    existing = serializers.IntegerField(required=False, help_text="or the id of an existing party of the firm", **ID)
+
+    def validate(self, attrs):
+        if ("party" in attrs) == ("existing" in attrs):
+            raise serializers.ValidationError("give exactly one of party, existing")
+        if attrs["ref"] == "client":
+            raise serializers.ValidationError({"ref": ["`client` names the case's client"]})
+        return attrs
+
+
+class OwnershipRefSerializer(serializers.Serializer):
+    owner = serializers.CharField(max_length=40, help_text="`client` or a related party's ref")
+    owned = serializers.CharField(max_length=40, help_text="`client` or a related party's ref")
+    percentage = serializers.DecimalField(max_digits=7, decimal_places=4, min_value=0, max_value=100, default=0)
+    role = serializers.ChoiceField(choices=ControlRole.choices, default=ControlRole.SHAREHOLDER)
+
+
 class CaseCreateSerializer(serializers.Serializer):
-    party = serializers.IntegerField()
+    """Either `party` (an existing client) or `client` (a new one, nested), with optional owners and
+    controllers (`related`) and the links between them (`ownership`): all created in one transaction."""
+
+    party = serializers.IntegerField(required=False, **ID)
+    client = NestedPartySerializer(required=False)
+    related = RelatedPartyInputSerializer(many=True, required=False, max_length=MAX_NESTED)
+    ownership = OwnershipRefSerializer(many=True, required=False, max_length=MAX_NESTED)
     jurisdiction = serializers.CharField(max_length=2, required=False, allow_blank=True)
+
+    def validate(self, attrs):
+        if ("party" in attrs) == ("client" in attrs):
+            raise serializers.ValidationError("give exactly one of party (an existing client) or client (a new one)")
+        return attrs
+
+
+class PartyBulkCreateSerializer(serializers.Serializer):
+    parties = NestedPartySerializer(many=True, min_length=1, max_length=200)
 
 
 class ReasonSerializer(serializers.Serializer):
@@ -171,6 +227,30 @@ class OutstandingSerializer(serializers.Serializer):
     category = serializers.CharField()
     source = serializers.CharField()
     detail = serializers.DictField()
+
+
+class AuditEventSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    event_type = serializers.CharField()
+    subject_type = serializers.CharField()
+    subject_id = serializers.CharField()
+    from_state = serializers.CharField(allow_blank=True)
+    to_state = serializers.CharField(allow_blank=True)
+    actor = serializers.CharField(help_text="username, or `system`")
+    reason = serializers.CharField(allow_blank=True)
+    detail = serializers.DictField(help_text="the event's structured detail (a JSON object)")
+
+
+class BeneficialOwnerSerializer(serializers.Serializer):
+    party_id = serializers.IntegerField()
+    name = serializers.CharField()
+    kind = serializers.CharField()
+    effective_percentage = serializers.DecimalField(max_digits=7, decimal_places=2, coerce_to_string=True)
+    through = serializers.ListField(child=serializers.CharField())
+    roles = serializers.ListField(child=serializers.CharField())
+    is_beneficial_owner = serializers.BooleanField()
+    is_controller = serializers.BooleanField()
 
 
 class RelationshipSerializer(serializers.ModelSerializer):

@@ -1,13 +1,13 @@
 """Partner API views for onboarding. Thin: parse, call a service or selector, shape the answer."""
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
 from rest_framework import generics, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
-from .. import services, webhooks
+from .. import csvsafe, intake, services, webhooks
 from ..exceptions import PermissionDenied
 from ..models import Document, OwnershipLink, WebhookDelivery, WebhookEndpoint
 from ..selectors import (
@@ -27,6 +27,13 @@ from .errors import catalogue
 from .idempotency import idempotent
 
 
+def _party_spec(data: dict) -> intake.PartySpec:
+    data = dict(data)
+    nested = {k: [dict(x) for x in data.pop(k, [])] for k in ("identifiers", "addresses", "tax_residences")}
+    return intake.PartySpec(kind=data.pop("kind"), client_type=data.pop("client_type", None),
+                            documents=list(data.pop("documents", [])), fields=data, **nested)
+
+
 def _firm_of(request):
     firm = request.user.firm
     if firm is None:
@@ -37,6 +44,7 @@ def _firm_of(request):
 class PartyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = s.PartySerializer
     filterset_fields = ["kind", "client_type", "residence_country", "is_pep"]
+    search_fields = ["given_names", "family_name", "legal_name", "email"]
 
     def get_queryset(self):
         return parties_for(self.request.user).prefetch_related("addresses", "identifiers", "tax_residences").order_by("pk")
@@ -51,6 +59,20 @@ class PartyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
                                       client_type=data.validated_data.get("client_type"), **fields)
         party = parties_for(request.user).prefetch_related("addresses", "identifiers", "tax_residences").get(pk=party.pk)
         return Response(s.PartySerializer(party).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.PartyBulkCreateSerializer, responses={201: s.PartySerializer(many=True)})
+    @action(detail=False, methods=["post"], url_path="bulk", pagination_class=None, filter_backends=[])
+    @idempotent
+    def bulk(self, request):
+        """Create many parties (each with identifiers, addresses, tax residences) in one transaction: all or
+        none; an error names the party by its position (`parties.3.family_name`)."""
+        data = s.PartyBulkCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        created = intake.parties_create_bulk(firm=_firm_of(request), actor=request.user,
+                                             parties=[_party_spec(p) for p in data.validated_data["parties"]])
+        rows = parties_for(request.user).prefetch_related("addresses", "identifiers", "tax_residences").filter(
+            pk__in=[p.pk for p in created]).order_by("pk")
+        return Response(s.PartySerializer(rows, many=True).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=s.PartyUpdateSerializer, responses={200: s.PartySerializer})
     def partial_update(self, request, pk=None):
@@ -121,6 +143,7 @@ class DocumentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     serializer_class = s.DocumentSerializer
     parser_classes = [MultiPartParser, FormParser, JSONParser]
     filterset_fields = ["party", "doc_type"]
+    search_fields = ["original_name"]
 
     def get_queryset(self):
         return scope_to_user(Document.objects.all(), self.request.user).order_by("pk")
@@ -130,7 +153,7 @@ class DocumentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def create(self, request):
         data = s.DocumentUploadSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        party = get_party_for(request.user, data.validated_data["party"])
+        party = get_party_for(request.user, data.validated_data["party"]) if data.validated_data.get("party") else None
         upload = data.validated_data["file"]
         if upload.size > services.MAX_UPLOAD_BYTES:
             from ..exceptions import ValidationFailed
@@ -138,13 +161,14 @@ class DocumentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             raise ValidationFailed("file: larger than 10 MB", detail={"file": "too_large"})
         document = services.document_add(party=party, actor=request.user, doc_type=data.validated_data["doc_type"],
                                          content=upload.read(), original_name=upload.name,
-                                         expires_on=data.validated_data.get("expires_on"))
+                                         expires_on=data.validated_data.get("expires_on"), firm=_firm_of(request))
         return Response(s.DocumentSerializer(document).data, status=status.HTTP_201_CREATED)
 
 
 class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = s.CaseSerializer
     filterset_fields = ["state", "kind", "jurisdiction", "party", "risk_level"]
+    search_fields = ["party__given_names", "party__family_name", "party__legal_name"]
 
     def get_queryset(self):
         return cases_for(self.request.user).order_by("pk")
@@ -152,33 +176,49 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     @extend_schema(request=s.CaseCreateSerializer, responses={201: s.CaseSerializer})
     @idempotent
     def create(self, request):
+        """Open a case for an existing client (`party`) or create the whole structure in one call: the client
+        (`client`, with identifiers, addresses, tax residences and uploaded documents), its owners and
+        controllers (`related`) and the links between them (`ownership`); all or nothing."""
         data = s.CaseCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        party = get_party_for(request.user, data.validated_data["party"])
-        case = services.case_create(firm=_firm_of(request), party=party, actor=request.user,
-                                    jurisdiction=data.validated_data.get("jurisdiction") or None)
-        return Response(s.CaseSerializer(case).data, status=status.HTTP_201_CREATED)
+        v = data.validated_data
+        client = get_party_for(request.user, v["party"]) if "party" in v else _party_spec(v["client"])
+        related = [intake.RelatedSpec(ref=r["ref"], existing=r.get("existing"),
+                                      party=_party_spec(r["party"]) if "party" in r else None)
+                   for r in v.get("related", [])]
+        ownership = [intake.LinkSpec(**link) for link in v.get("ownership", [])]
+        case = intake.case_create_with_structure(firm=_firm_of(request), actor=request.user, client=client,
+                                                 related=related, ownership=ownership,
+                                                 jurisdiction=v.get("jurisdiction") or None)
+        return Response(self._fresh(case), status=status.HTTP_201_CREATED)
+
+    def _fresh(self, case):
+        """The response to a write is the state after it, as a following GET reads it (hooks that ran on
+        the write, such as screening and risk rating on submission, included)."""
+        return s.CaseSerializer(cases_for(self.request.user).get(pk=case.pk)).data
 
     @extend_schema(responses={200: s.OutstandingSerializer(many=True)})
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def requirements(self, request, pk=None):
+        """What the case still needs, each with a reason a person can act on (not paginated: a case has few)."""
         case = self.get_object()
         return Response([item.as_dict() for item in case_outstanding_cached(case)])
 
-    @extend_schema(responses={200: dict}, parameters=[
+    @extend_schema(responses={(200, "application/json"): s.AuditEventSerializer(many=True),
+                              (200, "text/csv"): OpenApiTypes.STR}, parameters=[
         OpenApiParameter("export", str, enum=["json", "csv"], description="csv: a file download")])
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def audit(self, request, pk=None):
         """The case's audit trail (case, relationship, every party in its structure), oldest first."""
-        rows = audit_rows(case_audit_events(self.get_object()))
-        if request.query_params.get("export") == "csv":
-            import csv
+        csv_export = request.query_params.get("export") == "csv"
+        rows = audit_rows(case_audit_events(self.get_object()), detail_as_text=csv_export)
+        if csv_export:
             import io
 
             from django.http import HttpResponse
 
             buffer = io.StringIO()
-            writer = csv.DictWriter(buffer, fieldnames=AUDIT_EXPORT_FIELDS)
+            writer = csvsafe.DictWriter(buffer, fieldnames=AUDIT_EXPORT_FIELDS)
             writer.writeheader()
             writer.writerows(rows)
             response = HttpResponse(buffer.getvalue(), content_type="text/csv")
@@ -186,8 +226,8 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
             return response
         return Response(rows)
 
-    @extend_schema(responses={200: dict})
-    @action(detail=True, methods=["get"], url_path="beneficial-owners")
+    @extend_schema(responses={200: s.BeneficialOwnerSerializer(many=True)})
+    @action(detail=True, methods=["get"], url_path="beneficial-owners", pagination_class=None, filter_backends=[])
     def beneficial_owners(self, request, pk=None):
         return Response(beneficial_owner_summary(self.get_object()))
 
@@ -195,7 +235,7 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     @action(detail=True, methods=["post"])
     @idempotent
     def submit(self, request, pk=None):
-        return Response(s.CaseSerializer(services.case_submit(case=self.get_object(), actor=request.user)).data)
+        return Response(self._fresh(services.case_submit(case=self.get_object(), actor=request.user)))
 
     @extend_schema(request=s.ReasonSerializer, responses={200: s.CaseSerializer})
     @action(detail=True, methods=["post"])
@@ -203,12 +243,12 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         reason = s.ReasonSerializer(data=request.data)
         reason.is_valid(raise_exception=True)
         case = services.case_withdraw(case=self.get_object(), actor=request.user, reason=reason.validated_data["reason"])
-        return Response(s.CaseSerializer(case).data)
+        return Response(self._fresh(case))
 
     @extend_schema(request=None, responses={200: s.CaseSerializer})
     @action(detail=True, methods=["post"], url_path="start-review")
     def start_review(self, request, pk=None):
-        return Response(s.CaseSerializer(services.case_start_review(case=self.get_object(), actor=request.user)).data)
+        return Response(self._fresh(services.case_start_review(case=self.get_object(), actor=request.user)))
 
     @extend_schema(request=s.ReasonSerializer, responses={200: s.CaseSerializer})
     @action(detail=True, methods=["post"])
@@ -216,7 +256,7 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         reason = s.ReasonSerializer(data=request.data)
         reason.is_valid(raise_exception=True)
         case = services.case_approve(case=self.get_object(), actor=request.user, reason=reason.validated_data["reason"])
-        return Response(s.CaseSerializer(case).data)
+        return Response(self._fresh(case))
 
     @extend_schema(request=s.ReasonSerializer, responses={200: s.CaseSerializer})
     @action(detail=True, methods=["post"])
@@ -224,7 +264,7 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         reason = s.ReasonSerializer(data=request.data)
         reason.is_valid(raise_exception=True)
         case = services.case_reject(case=self.get_object(), actor=request.user, reason=reason.validated_data["reason"])
-        return Response(s.CaseSerializer(case).data)
+        return Response(self._fresh(case))
 
     @extend_schema(request=s.ReasonSerializer, responses={200: s.CaseSerializer})
     @action(detail=True, methods=["post"], url_path="request-information")
@@ -233,12 +273,13 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         reason.is_valid(raise_exception=True)
         case = services.case_request_information(case=self.get_object(), actor=request.user,
                                                  reason=reason.validated_data["reason"])
-        return Response(s.CaseSerializer(case).data)
+        return Response(self._fresh(case))
 
 
 class RelationshipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = s.RelationshipSerializer
     filterset_fields = ["state", "risk_level", "party"]
+    search_fields = ["party__given_names", "party__family_name", "party__legal_name"]
 
     def get_queryset(self):
         return relationships_for(self.request.user).order_by("pk")
@@ -276,7 +317,7 @@ class WebhookViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
         return self.get_paginated_response(s.WebhookDeliverySerializer(page, many=True).data)
 
 
-class ErrorCodeSerializer(serializers.Serializer):
+class ErrorCatalogueEntrySerializer(serializers.Serializer):
     code = serializers.CharField()
     status = serializers.IntegerField()
     meaning = serializers.CharField()
@@ -289,8 +330,9 @@ class ErrorCatalogueView(generics.GenericAPIView):
     authentication_classes: list = []
     permission_classes: list = []
     pagination_class = None
-    serializer_class = ErrorCodeSerializer
+    filter_backends: list = []
+    serializer_class = ErrorCatalogueEntrySerializer
 
-    @extend_schema(responses={200: ErrorCodeSerializer(many=True)}, auth=[])
+    @extend_schema(responses={200: ErrorCatalogueEntrySerializer(many=True)}, auth=[])
     def get(self, request):
-        return Response(ErrorCodeSerializer(catalogue(), many=True).data)
+        return Response(ErrorCatalogueEntrySerializer(catalogue(), many=True).data)

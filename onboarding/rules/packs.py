@@ -26,6 +26,7 @@ import jsonschema
 import pycountry
 import yaml
 
+from .. import safeyaml
 from ..exceptions import RulePackError
 
 PACK_DIR = Path(__file__).resolve().parent.parent / "rulepacks"
@@ -113,14 +114,14 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def checksum(content: dict) -> str:
+def checksum(content: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 
 @dataclass
 class PackFile:
     path: str
-    content: dict
+    content: dict[str, Any]
 
     @property
     def code(self) -> str:
@@ -129,7 +130,7 @@ class PackFile:
 
 def read_pack_file(path: Path) -> PackFile:
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = safeyaml.load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
@@ -173,9 +174,34 @@ def validate_pack(pack: PackFile) -> None:
         for op in ("set", "add", "remove"):
             for key, value in rule.get(op, {}).items():
                 _check_value(pack.path, rid, key, value)
+    _check_successors(pack)
 
 
-def _rule_location(content: dict, path: list) -> str:
+def _rule_keys(rule: dict[str, Any]) -> set[str]:
+    return {key.split(".")[0] for op in ("set", "add", "remove") for key in rule.get(op, {})}
+
+
+def _check_successors(pack: PackFile) -> None:
+    """A rule that ends (a superseded instrument) must hand over to a successor in the same pack
+    that starts the next day and governs the same policy key, so nothing lapses between them."""
+    rules = pack.content["rules"]
+    for rule in rules:
+        if "effective_to" not in rule:
+            continue
+        end = dt.date.fromisoformat(rule["effective_to"])
+        if end < dt.date.fromisoformat(rule["effective_from"]):
+            raise RulePackError(f"{pack.path} rule '{rule['id']}': effective_to is before effective_from",
+                                detail={"file": pack.path, "rule": rule["id"]})
+        start = (end + dt.timedelta(days=1)).isoformat()
+        successors = [r for r in rules if r["effective_from"] == start and _rule_keys(r) & _rule_keys(rule)]
+        if not successors:
+            raise RulePackError(
+                f"{pack.path} rule '{rule['id']}': ends on {rule['effective_to']} but no rule governing "
+                f"{sorted(_rule_keys(rule))} starts on {start} to succeed it",
+                detail={"file": pack.path, "rule": rule["id"]})
+
+
+def _rule_location(content: dict[str, Any], path: list[Any]) -> str:
     if len(path) >= 2 and path[0] == "rules" and isinstance(path[1], int):
         try:
             return f" rule '{content['rules'][path[1]].get('id', path[1])}'"
@@ -262,7 +288,7 @@ class ResolvedPolicy:
 class PackVersion:
     code: str
     version: int
-    content: dict
+    content: dict[str, Any]
 
 
 def packs_for(jurisdiction: str, packs: Iterable[PackVersion]) -> list[PackVersion]:
@@ -274,7 +300,7 @@ def packs_for(jurisdiction: str, packs: Iterable[PackVersion]) -> list[PackVersi
     return sorted(chosen, key=lambda pack: (SCOPE_ORDER[pack.content["scope"]], pack.code))
 
 
-def _apply(policy: dict, op: str, key: str, value: Any) -> None:
+def _apply(policy: dict[str, Any], op: str, key: str, value: Any) -> None:
     *parents, leaf = key.split(".")
     target = policy
     for part in parents:
@@ -441,3 +467,21 @@ def named_lists(packs: Sequence[PackVersion]) -> dict[str, set[str]]:
 def unimported_lists(packs: Sequence[PackVersion], imported: set[str]) -> dict[str, list[str]]:
     """Lists a pack names that no importer provides: {list code: [pack:rule, ...]}."""
     return {code: sorted(rules) for code, rules in sorted(named_lists(packs).items()) if code not in imported}
+
+
+def crs_disagreements(packs: Sequence[PackVersion], lookup: Any, *, as_of: dt.date) -> list[str]:
+    """Country packs whose `crs_participating` contradicts the CRS participating-jurisdiction list
+    (the list is authoritative; packs do not override it)."""
+    problems = []
+    for pack in packs:
+        if pack.content["scope"] != "country":
+            continue
+        country = pack.content["jurisdictions"][0]
+        for rule in pack.content["rules"]:
+            if "crs_participating" not in rule.get("set", {}) or dt.date.fromisoformat(rule["effective_from"]) > as_of:
+                continue
+            says, listed = bool(rule["set"]["crs_participating"]), bool(lookup(country, as_of))
+            if says != listed:
+                problems.append(f"{pack.code}:{rule['id']} sets crs_participating {says} but the CRS list says "
+                                f"{country} {'participates' if listed else 'does not participate'} on {as_of}")
+    return problems

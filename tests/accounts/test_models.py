@@ -72,7 +72,7 @@ def test_a_bad_row_is_named_and_nothing_is_loaded(ref, tmp_path, bad_line, field
     path = delivery(tmp_path, "\n".join(lines) + "\n")
     with pytest.raises(ModelFileError) as err:
         services.model_delivery_load(path=str(path))
-    assert err.value.detail == {"file": str(path), "line": 3, "field": field}
+    assert err.value.detail == {"file": "delivery.csv", "line": 3, "field": field}  # the name, never a server path
     assert fragment in err.value.message and "delivery.csv:3" in err.value.message
     assert not ModelPortfolio.objects.exists()
 
@@ -104,7 +104,7 @@ def test_the_database_refuses_a_target_line_with_both_an_instrument_and_cash(ref
         ModelTarget.objects.create(model=model, instrument=ref.instruments["SAP"], cash_currency="EUR", weight=Decimal("0.1"))
 
 
-def test_subscribing_restricts_what_the_account_may_not_hold_and_ends_the_previous_subscription(booked, ref, tmp_path):
+def test_subscribing_records_what_the_account_may_not_hold_without_restricting_it(booked, ref, tmp_path):
     account, _ = booked
     services.model_delivery_load(path=str(delivery(tmp_path, GOOD)))
     eu = ModelPortfolio.objects.get(code="EU-EQ")
@@ -117,9 +117,11 @@ def test_subscribing_restricts_what_the_account_may_not_hold_and_ends_the_previo
     account.save(update_fields=["investor_type", "booking_jurisdiction"])
     second = services.model_subscribe(account=account, model=core, start_date=dt.date(2026, 12, 2))
     assert ModelSubscription.objects.get(pk=first.pk).status == "ended"
-    restricted = second.overrides.get()
-    assert (restricted.kind, restricted.instrument.isin) == ("restricted", "US78462F1030")
-    assert "PRIIPs" in restricted.reason
+    # ineligibility is not the client's restriction: no override; the rebalancer applies it
+    assert not second.overrides.exists()
+    event = events_for(account).filter(event_type="account.subscribed").order_by("id").last()
+    (line,) = event.detail["ineligible"]
+    assert line["isin"] == "US78462F1030" and "PRIIPs" in line["reason"]
 
 
 def test_overrides_substitute_and_cash_target(booked, ref, tmp_path):

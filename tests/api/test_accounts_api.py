@@ -252,3 +252,26 @@ def test_subscriptions_go_through_the_gate_and_are_scoped(world, custodians):
     assert_error(world["a"].post("/api/v1/subscriptions/", {"account": "x"}, format="json"), 400,
                  "validation_failed")
     assert ModelSubscription.objects.count() == 1
+
+
+def test_model_file_errors_never_show_a_server_path(world):
+    """Issue 15, finding 7: errors named the server's temporary file; they name the upload only."""
+    import json
+    import tempfile
+
+    bad = DELIVERY.replace("0.05", "0.5").replace("DLV-EQ", "DLV-BAD")
+    for content in (bad.encode(), b"\xff\xfe not utf-8", b"model_code\n" + b"x" * 200_000):
+        response = world["a"].post("/api/v1/models/delivery/", {"file": SimpleUploadedFile("bad.csv", content)},
+                                   format="multipart")
+        assert response.status_code == 400, response.content
+        text = json.dumps(response.json())
+        assert tempfile.gettempdir() not in text and "/tmp" not in text and "bad.csv" in text, text
+
+
+def test_a_deposit_reference_longer_than_the_column_is_a_400_naming_it(world):
+    """Issue 15, finding 6: external_ref over 100 characters was a 500."""
+    response = world["a"].post(f"/api/v1/accounts/{world['account_a'].pk}/deposits/", {
+        "custody_account": world["us_a"].pk, "currency": "USD", "amount": "10.00", "value_date": "2026-11-02",
+        "external_ref": "R" * 101}, format="json")
+    body = assert_error(response, 400, "validation_failed")
+    assert list(body["detail"]) == ["external_ref"]

@@ -9,7 +9,7 @@ import pytest
 from django.core.management import call_command
 
 from compliance import services
-from compliance.models import ScreeningAlert, WatchlistEntry, WatchlistSnapshot
+from compliance.models import WatchlistEntry, WatchlistSnapshot
 from tests.factories import PersonFactory
 
 pytestmark = pytest.mark.django_db
@@ -65,10 +65,23 @@ def test_the_admin_lists_snapshots_entries_and_alerts_and_clears_through_the_ser
                 "/admin/compliance/screeningalert/", "/admin/compliance/riskmodel/",
                 f"/admin/compliance/screeningalert/{alert.pk}/change/"):
         assert client.get(url).status_code == 200, url
-    ScreeningAlert.objects.filter(pk=alert.pk).update(decision_note="born 1985; different person")
-    response = client.post("/admin/compliance/screeningalert/",
-                           {"action": "clear_false_positive", "_selected_action": [alert.pk]})
-    assert response.status_code == 302
+    page = client.get(f"/admin/compliance/screeningalert/{alert.pk}/change/").content.decode()
+    # The hit in words, not JSON; the actions with a note on the same page.
+    assert "Why this alert" in page and "NASSER ~ NASSER: the same" in page and '"matched"' not in page
+    assert 'name="note"' in page and 'value="clear"' in page
+    url = f"/admin/compliance/screeningalert/{alert.pk}/change/"
+    client.post(url, {"_alert_action": "clear", "note": ""})
+    alert.refresh_from_db()
+    assert alert.state == "open"  # a note is required: nothing happened
+    assert client.post(url, {"_alert_action": "clear", "note": "born 1985; different person"}).status_code == 302
     alert.refresh_from_db()
     assert alert.clear_requested_by == officer and alert.state == "under_review"
     assert alert.score >= Decimal("0.95")
+    second_officer.is_superuser = True
+    second_officer.save()
+    client.force_login(second_officer)
+    client.post(url, {"_alert_action": "clear", "note": "agreed: different person"})
+    alert.refresh_from_db()
+    assert alert.state == "cleared" and alert.decision_note == "agreed: different person"
+    page = client.get(url).content.decode()
+    assert "is decided" in page and 'name="note"' not in page and 'name="decision_note"' not in page

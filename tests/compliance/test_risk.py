@@ -46,6 +46,18 @@ def test_fatf_black_and_grey_lists_are_in_the_country_factor(model):
     assert all(scores[c] == 65 for c in grey)
 
 
+def test_the_eu_high_risk_third_countries_sit_beside_the_fatf_lists(model):
+    # Every country the EU rule pack lists (Delegated Regulation (EU) 2016/1675 Annex) scores at
+    # least as high as the FATF grey list in the country factor.
+    from onboarding.rules.packs import PACK_DIR, read_pack_file
+
+    pack = read_pack_file(PACK_DIR / "global.yaml").content
+    rule = next(r for r in pack["rules"] if r["id"] == "global.eu-high-risk-third-countries")
+    scores = model["groups"]["geography"]["factors"]["country"]["scores"]
+    assert all(scores.get(c, 0) >= 65 for c in rule["set"]["eu_high_risk_third_countries"])
+    assert "2016/1675" in model["groups"]["geography"]["factors"]["country"]["source"]
+
+
 def test_a_plain_individual_is_low_risk_with_a_five_year_review(model):
     result = rate(model, RiskFacts(client_type="individual", countries=("GB",), source_of_wealth="declared"))
     assert result.level == "low" and result.review_months == 60
@@ -200,3 +212,57 @@ def test_submission_screens_and_rates_the_case_through_the_hooks(packs, firm, ad
     case.refresh_from_db()
     assert case.risk_level == "high"
     assert events_for(party).filter(event_type="screening.performed").exists()
+
+
+# --- Ratings only the model gives -------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_client_not_yet_rated_is_unrated_not_medium(firm):
+    party = PersonFactory(firm=firm)
+    relationship = Relationship.objects.create(firm=firm, party=party)
+    assert relationship.risk_level == "unrated" and relationship.get_risk_level_display() == "Not yet rated"
+
+
+@pytest.mark.django_db
+def test_risk_impact_of_the_published_model_moves_nobody(firm, risk_model, tmp_path):
+    # Two relationships rated by the published model and one not rated yet: rating the book
+    # with the same model again moves no one, and the unrated one is a first rating.
+    gb = PersonFactory(firm=firm, nationalities=["GB"], residence_country="GB", source_of_wealth="salary")
+    ae = EntityFactory(firm=firm, country_of_incorporation="AE", client_type="trust")
+    fresh = PersonFactory(firm=firm, nationalities=["FR"], residence_country="FR")
+    for party in (gb, ae):
+        services.rate_relationship(relationship=Relationship.objects.create(firm=firm, party=party))
+    Relationship.objects.create(firm=firm, party=fresh)
+    out = StringIO()
+    call_command("risk_impact", "--model", str(DEFAULT), "--json", stdout=out)
+    report = json.loads(out.getvalue())
+    assert report["moves"] == [] and report["upgrades"] == report["downgrades"] == 0
+    assert report["first_ratings"] == 1 and report["unchanged"] == 2
+
+
+@pytest.mark.django_db
+def test_a_confirmed_sanctions_match_rerates_through_the_model_and_shortens_the_review(firm, risk_model, officer):
+    from decimal import Decimal
+
+    from compliance.models import ScreeningAlert
+
+    party = PersonFactory(firm=firm, nationalities=["GB"], residence_country="GB", source_of_wealth="salary")
+    relationship = Relationship.objects.create(firm=firm, party=party)
+    Relationship.objects.filter(pk=relationship.pk).update(state=RelationshipState.ACTIVE)
+    services.rate_relationship(relationship=relationship)
+    relationship.refresh_from_db()
+    assert relationship.risk_level == "low"
+    before = relationship.next_review_due
+    alert = ScreeningAlert.objects.create(firm=firm, party=party, source="ofac", entry_ref="1", entry_hash="h",
+                                          entry_name="Listed", party_version=party.version, score=Decimal("0.97"))
+    services.alert_confirm(alert=alert, actor=officer, note="same passport number")
+    relationship.refresh_from_db()
+    latest = RiskAssessment.objects.filter(relationship=relationship).order_by("-pk").first()
+    # The model's own factor and floor did it: sanctions scores 100 and floors the level at high,
+    # whose review comes after 12 months, not 60.
+    assert latest.factors["groups"]["client"]["factors"]["sanctions"] == "100"
+    assert {"factor": "sanctions", "level": "high"}.items() <= latest.factors["floors"][0].items()
+    assert relationship.risk_level == "high" and latest.level == "high"
+    assert relationship.next_review_due < before
+    assert relationship.next_review_due <= dt.date.today() + dt.timedelta(days=366)

@@ -73,3 +73,34 @@ def test_lists_that_nothing_imports_are_flagged(packs):
     assert "list 'seco' named by CH:ch.seco is not imported" in out.getvalue()
     with pytest.raises(CommandError, match="seco"):
         call_command("rulepacks", "check", "--strict-lists", stdout=io.StringIO())
+
+
+def test_a_superseded_rule_without_a_successor_on_its_date_is_refused(tmp_path):
+    import shutil
+
+    from onboarding.rules.packs import PACK_DIR
+
+    for path in PACK_DIR.glob("*.yaml"):
+        shutil.copy(path, tmp_path / path.name)
+    target = tmp_path / "ae.yaml"
+    content = yaml.safe_load(target.read_text())
+    successor = next(r for r in content["rules"] if r["id"] == "ae.bo-threshold-109-2023")
+    successor["effective_from"] = "2024-01-01"  # a gap after Resolution 58/2020 ends on 2023-11-12
+    target.write_text(yaml.safe_dump(content))
+    with pytest.raises(CommandError, match="no rule governing \\['beneficial_ownership'\\] starts on 2023-11-13"):
+        call_command("rulepacks", "check", "--dir", str(tmp_path), stdout=io.StringIO())
+
+
+def test_a_pack_contradicting_the_crs_list_is_refused(tmp_path):
+    import shutil
+
+    from onboarding.rules.packs import PACK_DIR
+
+    for path in PACK_DIR.glob("*.yaml"):
+        shutil.copy(path, tmp_path / path.name)
+    target = tmp_path / "us.yaml"
+    content = yaml.safe_load(target.read_text())
+    next(r for r in content["rules"] if r["id"] == "us.no-crs")["set"]["crs_participating"] = True
+    target.write_text(yaml.safe_dump(content))
+    with pytest.raises(CommandError, match="US does not participate"):
+        call_command("rulepacks", "check", "--dir", str(tmp_path), stdout=io.StringIO())

@@ -187,3 +187,23 @@ def test_the_counts_say_what_was_not_routed_and_why(desk, subscribed):
         expected[f"{mic} at {name}"] = expected.get(f"{mic} at {name}", 0) + 1
     assert stats["not_routed"]["no_broker"] == expected and expected["XNAS at NORTHBANK"] == 2
     assert stats["unrouted"] == missing_custody.count() + missing_broker.count()
+
+
+@pytest.mark.django_db
+def test_an_ineligible_ordinary_hands_its_weight_to_its_adr_and_a_held_one_is_sold(desk, subscribed):
+    """Toyota's ordinary becomes professional-only; the desk's accounts are retail, so its 30% goes
+    to the Toyota ADR (TM, one ADR for ten ordinaries) and the 1,000 ordinaries held are sold.
+    Subscribing does not turn the ineligibility into a client restriction."""
+    from accounts.models import ModelOverride
+
+    ref = desk["ref"]
+    toyota = ref.instruments["TOYOTA"]
+    toyota.eligibility_tags = ["professional_only"]
+    toyota.save(update_fields=["eligibility_tags"])
+    assert {a.investor_type for a, _, _ in desk["accounts"]} == {"retail"}
+    services.rebalance_run(scope=RebalanceScope(trade_date=TRADE, firm=desk["firm"].pk), key="adr")
+    assert not ModelOverride.objects.exists()
+    sells = Order.objects.filter(listing=ref.listings["7203.T"])
+    assert sorted(sells.values_list("side", "quantity")) == [("sell", Decimal(1000)), ("sell", Decimal(1000))]
+    adr = Order.objects.filter(listing=ref.listings["TM"])
+    assert adr.count() == 2 and set(adr.values_list("side", flat=True)) == {"buy"}

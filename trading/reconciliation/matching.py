@@ -21,8 +21,10 @@ rules:
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
 
@@ -35,12 +37,12 @@ KINDS = ("quantity", "price", "market_value", "pending_settlement", "corporate_a
          "missing_at_custodian", "missing_in_books", "cash")
 
 
-def to_scaled(values) -> np.ndarray:
+def to_scaled(values: Sequence[Any]) -> np.ndarray:
     """Decimals (or numbers as text) to int64 millionths, exactly."""
     return np.fromiter((int(Decimal(v) * QSCALE) for v in values), dtype=np.int64, count=len(values))
 
 
-def _str(values) -> np.ndarray:
+def _str(values: Iterable[Any]) -> np.ndarray:
     return np.asarray(["" if v is None else str(v) for v in values], dtype=object)
 
 
@@ -60,7 +62,7 @@ class CustodianPositions:
     line: np.ndarray
 
     @classmethod
-    def from_holdings(cls, holdings) -> CustodianPositions:
+    def from_holdings(cls, holdings: Sequence[Any]) -> CustodianPositions:
         n = len(holdings)
         return cls(
             account=_str([h.account for h in holdings]),
@@ -156,6 +158,7 @@ class MatchResult:
     matched_pairs: int
     clean_pairs: int
     resolved_by_pass: dict[str, int] = field(default_factory=dict)
+    lines: Differences | None = None          # every line compared, matched ones included (kind "")
 
     @property
     def breaks(self) -> int:
@@ -173,7 +176,8 @@ class MatchResult:
 
 # ------------------------------------------------------------------ identification
 
-def _lookup(keys: np.ndarray, map_keys: np.ndarray, map_values: np.ndarray, default):
+def _lookup(keys: np.ndarray, map_keys: np.ndarray, map_values: np.ndarray,
+            default: Any) -> tuple[np.ndarray, np.ndarray]:
     """Vectorised dictionary lookup: for each key the value at the same key in map_keys."""
     out = np.full(len(keys), default, dtype=map_values.dtype if len(map_values) else object)
     if not len(map_keys) or not len(keys):
@@ -187,7 +191,8 @@ def _lookup(keys: np.ndarray, map_keys: np.ndarray, map_values: np.ndarray, defa
     return out, found
 
 
-def resolve_instruments(cust: CustodianPositions, idmap: IdentifierMap, *, custodian: str = ""):
+def resolve_instruments(cust: CustodianPositions, idmap: IdentifierMap, *,
+                        custodian: str = "") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Instrument id, quantity factor and pass for each custodian row (-1 / nan / -1 if none)."""
     n = len(cust)
     instrument = np.full(n, -1, dtype=np.int64)
@@ -220,7 +225,7 @@ def resolve_instruments(cust: CustodianPositions, idmap: IdentifierMap, *, custo
 
 # ------------------------------------------------------------------ matching
 
-def _group(keys: np.ndarray):
+def _group(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     uniq, inverse = np.unique(keys, return_inverse=True)
     return uniq, inverse
 
@@ -231,7 +236,7 @@ def _sum_by(inverse: np.ndarray, size: int, values: np.ndarray) -> np.ndarray:
     return out
 
 
-def _first_by(inverse: np.ndarray, size: int, values: np.ndarray, fill):
+def _first_by(inverse: np.ndarray, size: int, values: np.ndarray, fill: Any) -> np.ndarray:
     out = np.full(size, fill, dtype=values.dtype)
     out[inverse[::-1]] = values[::-1]  # earliest row wins
     return out
@@ -384,30 +389,34 @@ def reconcile_positions(cust: CustodianPositions, books: BookPositions, idmap: I
     unknown_account = cust.account[unk][u_first] if n_unknown else np.zeros(0, object)
     unknown_ident = unknown_ident[u_first] if n_unknown else np.zeros(0, object)
     unknown_line = cust.line[unk][u_first] if n_unknown else np.zeros(0, np.int64)
-    diffs = Differences(
-        kind=np.concatenate([kind[sel], np.full(n_unknown, "unknown_instrument", dtype=object)]),
-        explained=np.concatenate([explained_pending[sel], np.zeros(n_unknown, bool)]),
-        cause=np.concatenate([cause[sel], np.full(n_unknown, "no identifier maps to our instruments", object)]),
-        account=np.concatenate([acct_of[sel].astype(object), unknown_account.astype(object)]),
-        instrument_id=np.concatenate([instr_of[sel], np.full(n_unknown, -1, np.int64)]),
-        identifier=np.concatenate([np.full(int(sel.sum()), "", object), unknown_ident.astype(object)]),
-        custodian_quantity=np.concatenate([qc[sel], u_qty.astype(np.int64)]),
-        book_quantity=np.concatenate([qb[sel], np.zeros(n_unknown, np.int64)]),
-        custodian_price=np.concatenate([pc[sel], u_price]),
-        book_price=np.concatenate([pb[sel], np.full(n_unknown, np.nan)]),
-        custodian_fx=np.concatenate([fxc[sel], u_fx]),
-        book_fx=np.concatenate([fxb[sel], np.full(n_unknown, np.nan)]),
-        amount_base=np.concatenate([amount[sel], unknown_amount]),
-        match_pass=np.concatenate([mpass[sel].astype(np.int64), np.full(n_unknown, -1, np.int64)]),
-        line=np.concatenate([line[sel], unknown_line.astype(np.int64)]),
-        amount_local=np.concatenate([local[sel], np.nan_to_num(u_qty.astype(float) / QSCALE * u_price, nan=0.0)]),
-        local_currency=np.concatenate([local_ccy[sel], (cccy[unk][u_first] if n_unknown
-                                                        else np.zeros(0, object)).astype(object)]),
-    )
+    def build(sel: np.ndarray) -> Any:
+        return Differences(
+            kind=np.concatenate([kind[sel], np.full(n_unknown, "unknown_instrument", dtype=object)]),
+            explained=np.concatenate([explained_pending[sel], np.zeros(n_unknown, bool)]),
+            cause=np.concatenate([cause[sel], np.full(n_unknown, "no identifier maps to our instruments", object)]),
+            account=np.concatenate([acct_of[sel].astype(object), unknown_account.astype(object)]),
+            instrument_id=np.concatenate([instr_of[sel], np.full(n_unknown, -1, np.int64)]),
+            identifier=np.concatenate([np.full(int(sel.sum()), "", object), unknown_ident.astype(object)]),
+            custodian_quantity=np.concatenate([qc[sel], u_qty.astype(np.int64)]),
+            book_quantity=np.concatenate([qb[sel], np.zeros(n_unknown, np.int64)]),
+            custodian_price=np.concatenate([pc[sel], u_price]),
+            book_price=np.concatenate([pb[sel], np.full(n_unknown, np.nan)]),
+            custodian_fx=np.concatenate([fxc[sel], u_fx]),
+            book_fx=np.concatenate([fxb[sel], np.full(n_unknown, np.nan)]),
+            amount_base=np.concatenate([amount[sel], unknown_amount]),
+            match_pass=np.concatenate([mpass[sel].astype(np.int64), np.full(n_unknown, -1, np.int64)]),
+            line=np.concatenate([line[sel], unknown_line.astype(np.int64)]),
+            amount_local=np.concatenate([local[sel], np.nan_to_num(u_qty.astype(float) / QSCALE * u_price, nan=0.0)]),
+            local_currency=np.concatenate([local_ccy[sel], (cccy[unk][u_first] if n_unknown
+                                                            else np.zeros(0, object)).astype(object)]),
+        )
+
+    diffs = build(sel)
+    every = build(np.ones(size, bool))  # every line, matched ones too (kind "" = matched)
     resolved_by_pass = {name: int((passed == p).sum()) for p, name in enumerate(PASSES)}
     return MatchResult(differences=diffs, custodian_rows=len(cust), book_rows=len(books),
                        matched_pairs=int(both.sum()), clean_pairs=int((both & (kind == "")).sum()),
-                       resolved_by_pass=resolved_by_pass)
+                       resolved_by_pass=resolved_by_pass, lines=every)
 
 
 # ------------------------------------------------------------------ cash
@@ -427,7 +436,7 @@ def reconcile_cash(cust: CashBalances, books: CashBalances, *, tolerances: Toler
     date; a difference of exactly that amount is explained. `fx_to_base` maps (account, currency)
     (or a currency) to (rate, base currency): the difference is kept in the account's currency and
     converted to base at our rate, both shown."""
-    def keys(b: CashBalances):
+    def keys(b: CashBalances) -> np.ndarray:
         return np.asarray([f"{a}|{c}" for a, c in zip(b.account.tolist(), b.currency.tolist())], dtype=object)
 
     ck, bk = keys(cust).astype(str), keys(books).astype(str)
@@ -454,30 +463,36 @@ def reconcile_cash(cust: CashBalances, books: CashBalances, *, tolerances: Toler
     kind[diff & has_c & ~has_b] = "missing_in_books"
     kind[diff & ~has_c & has_b] = "missing_at_custodian"
     kind[explained] = "pending_settlement"
-    sel = kind != ""
-    n = int(sel.sum())
-    acct = np.asarray([k.split("|")[0] for k in allk[sel]], dtype=object)
-    ccy = np.asarray([k.split("|")[1] for k in allk[sel]], dtype=object)
-    rates = fx_to_base or {}
-    fx = []
-    for a, c in zip(acct.tolist(), ccy.tolist()):
-        found = rates.get((a, c)) or rates.get(c)
-        fx.append(found if isinstance(found, tuple) else ((found, "") if found is not None else (float("nan"), "")))
-    diffs = Differences(
-        kind=kind[sel], explained=explained[sel],
-        cause=np.where(explained[sel], "cash pending settlement after the statement date", ""),
-        account=acct, instrument_id=np.full(n, -1, np.int64), identifier=ccy,
-        custodian_quantity=ac[sel], book_quantity=ab[sel], custodian_price=np.full(n, np.nan),
-        book_price=np.full(n, np.nan), custodian_fx=np.full(n, np.nan), book_fx=np.full(n, np.nan),
-        amount_base=np.nan_to_num(np.abs(d[sel].astype(float) / QSCALE) * np.array([r for r, _b in fx], dtype=float)),
-        match_pass=np.full(n, -1, np.int64),
-        line=np.zeros(n, np.int64),
-        amount_local=d[sel].astype(float) / QSCALE, local_currency=ccy.copy(),
-        base_currency=np.asarray([b for _r, b in fx], dtype=object),
-    )
+
+    def build(sel: np.ndarray) -> Any:
+        n = int(sel.sum())
+        acct = np.asarray([k.split("|")[0] for k in allk[sel]], dtype=object)
+        ccy = np.asarray([k.split("|")[1] for k in allk[sel]], dtype=object)
+        rates = fx_to_base or {}
+        fx = []
+        for a, c in zip(acct.tolist(), ccy.tolist()):
+            found = rates.get((a, c)) or rates.get(c)
+            fx.append(found if isinstance(found, tuple) else ((found, "") if found is not None else (float("nan"), "")))
+        diffs = Differences(
+            kind=kind[sel], explained=explained[sel],
+            cause=np.where(explained[sel], "cash pending settlement after the statement date", ""),
+            account=acct, instrument_id=np.full(n, -1, np.int64), identifier=ccy,
+            custodian_quantity=ac[sel], book_quantity=ab[sel], custodian_price=np.full(n, np.nan),
+            book_price=np.full(n, np.nan), custodian_fx=np.full(n, np.nan),
+            book_fx=np.array([r for r, _b in fx], dtype=float),  # our rate to base, shown with the amounts
+            amount_base=np.nan_to_num(np.abs(d[sel].astype(float) / QSCALE) * np.array([r for r, _b in fx], dtype=float)),
+            match_pass=np.full(n, -1, np.int64),
+            line=np.zeros(n, np.int64),
+            amount_local=d[sel].astype(float) / QSCALE, local_currency=ccy.copy(),
+            base_currency=np.asarray([b for _r, b in fx], dtype=object),
+        )
+        return diffs
+
+    diffs = build(kind != "")
+    every = build(np.ones(size, bool))
     both = has_c & has_b
     return MatchResult(differences=diffs, custodian_rows=len(cust.account), book_rows=len(books.account),
-                       matched_pairs=int(both.sum()), clean_pairs=int((both & ~diff).sum()))
+                       matched_pairs=int(both.sum()), clean_pairs=int((both & ~diff).sum()), lines=every)
 
 
 # ------------------------------------------------------------------ transactions
@@ -514,8 +529,8 @@ def match_transactions(statement: list[Txn], ours: list[Txn], *, date_window_day
     right = {t.id: t for t in ours}
     pairs: list[tuple[str, tuple[str, ...], str]] = []
 
-    def run_pass(name: str, key_left, key_right) -> None:
-        index: dict = {}
+    def run_pass(name: str, key_left: Callable[[Any], Any], key_right: Callable[[Any], Any]) -> None:
+        index: dict[Any, list[Any]] = {}
         for t in right.values():
             k = key_right(t)
             if k is not None:

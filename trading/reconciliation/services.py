@@ -15,15 +15,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import yaml
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django_fsm import TransitionNotAllowed
 
+from onboarding import safeyaml
 from onboarding.audit import record_event
 from onboarding.models import AuditEvent, User
 
@@ -81,7 +82,7 @@ def rules_load() -> dict[str, int]:
     files += [(RuleKind.TOLERANCE, RULES_DIR / "tolerances.yaml"), (RuleKind.SLA, RULES_DIR / "sla.yaml")]
     for kind, path in files:
         raw = path.read_bytes()
-        spec = yaml.safe_load(raw)
+        spec = safeyaml.load(raw)
         if kind == RuleKind.LAYOUT:
             load_layout(path)
             code, version, source, eff = spec["code"], spec["version"], spec["source"], spec["effective_from"]
@@ -97,7 +98,7 @@ def rules_load() -> dict[str, int]:
     return created
 
 
-def _jsonable(obj):
+def _jsonable(obj: Any) -> Any:
     if isinstance(obj, dict):
         return {str(k): _jsonable(v) for k, v in obj.items()}
     if isinstance(obj, list):
@@ -160,7 +161,7 @@ def guess_format(path: Path) -> str:
 class RunOutcome:
     run: ReconRun
     duplicate: bool = False
-    timings: dict = field(default_factory=dict)
+    timings: dict[str, Any] = field(default_factory=dict)
 
 
 def reconcile_file(*, custodian_code: str, path: str | Path, fmt: str | None = None, as_of: dt.date | None = None,
@@ -179,6 +180,7 @@ def reconcile_file(*, custodian_code: str, path: str | Path, fmt: str | None = N
     existing = CustodianFile.objects.filter(custodian_code=custodian_code, sha256=sha).first()
     if existing is not None:
         run = existing.runs.order_by("-started_at").first()
+        assert run is not None, "a stored custodian file always has its run"
         return RunOutcome(run=run, duplicate=True, timings={"seconds_hash": time.perf_counter() - t0})
     timings["seconds_hash"] = time.perf_counter() - t0
     if refresh_books and as_of is not None and custodian_in_accounts(custodian_code):
@@ -202,6 +204,7 @@ def reconcile_file(*, custodian_code: str, path: str | Path, fmt: str | None = N
         parsed = parse_file(path.read_bytes(), fmt, file=path.name)
     except ParseError as exc:
         raise FileRefused(str(exc), detail=exc.as_dict()) from None
+    _check_account_ids(parsed, path.name)
     timings["seconds_parse"] = time.perf_counter() - t
     if as_of is None and parsed.as_of is not None and refresh_books and custodian_in_accounts(custodian_code):
         books_snapshot_load(custodian_bic=custodian_code, as_of=parsed.as_of)
@@ -228,6 +231,7 @@ def reconcile_file(*, custodian_code: str, path: str | Path, fmt: str | None = N
         progress("match")
         t = time.perf_counter()
         tol = tolerances_for(custodian_code, on=as_of)
+        cash_result = None
         if parsed.kind == "holdings":
             books, base = selectors.book_positions(custodian_code)
             result = reconcile_positions(
@@ -238,6 +242,7 @@ def reconcile_file(*, custodian_code: str, path: str | Path, fmt: str | None = N
             scope = None if all(s.complete for s in parsed.holding_statements) or not parsed.holding_statements \
                 else {h.account for h in parsed.holdings}
             asset = "position"
+            cash_result = _cash_rows_of_holdings_file(parsed, custodian_code, tol, as_of)
         else:
             cash = CashBalances(account=np.array([c.account for c in parsed.cash], dtype=object),
                                 currency=np.array([c.currency for c in parsed.cash], dtype=object),
@@ -258,6 +263,14 @@ def reconcile_file(*, custodian_code: str, path: str | Path, fmt: str | None = N
         t = time.perf_counter()
         written = write_differences(run=run, diffs=result.differences, base_currency=base, asset=asset,
                                     scope_accounts=scope, actor=actor)
+        if parsed.kind == "holdings" and cash_result is not None:  # a position file's cash rows are compared too
+            cash_written = write_differences(run=run, diffs=cash_result.differences, base_currency=base, asset="cash",
+                                             scope_accounts={c.account for c in parsed.cash}, actor=actor)
+            written["cash_lines"] = write_lines(run=run, lines=cash_result.lines, asset="cash", source=fmt)
+            written["cash_breaks_opened"] = cash_written["breaks_opened"]
+        written["lines"] = write_lines(run=run, lines=result.lines, asset=asset, source=fmt,
+                                       book_sources=selectors.book_price_sources(custodian_code)
+                                       if asset == "position" else {})
         timings["seconds_write"] = time.perf_counter() - t
         run.status = RunStatus.COMPLETED
         run.finished_at = timezone.now()
@@ -274,6 +287,22 @@ def reconcile_file(*, custodian_code: str, path: str | Path, fmt: str | None = N
         _announce_new_breaks(run)
     progress("done")
     return RunOutcome(run=run, timings=timings)
+
+
+def _cash_rows_of_holdings_file(parsed: ParsedFile, custodian_code: str, tol: Any, as_of: dt.date) -> Any:
+    """The cash rows of a positions file (broker exports carry them), against our settled cash."""
+    if not parsed.cash:
+        return None
+    cash = CashBalances(account=np.array([c.account for c in parsed.cash], dtype=object),
+                        currency=np.array([c.currency for c in parsed.cash], dtype=object),
+                        amount=np.array([int(c.amount * QSCALE) for c in parsed.cash], dtype=np.int64))
+    books_cash, settled = selectors.book_cash(custodian_code)
+    accounts = set(cash.account.tolist())
+    keep = np.array([a in accounts for a in books_cash.account.tolist()], dtype=bool)
+    books_cash = CashBalances(books_cash.account[keep], books_cash.currency[keep], books_cash.amount[keep])
+    return reconcile_cash(cash, books_cash, tolerances=tol,
+                          pending=None if settled else selectors.pending_cash(custodian_code, as_of),
+                          fx_to_base=selectors.cash_fx_to_base(custodian_code))
 
 
 def _announce_new_breaks(run: ReconRun | None) -> None:
@@ -295,9 +324,9 @@ def _announce_new_breaks(run: ReconRun | None) -> None:
                             "breaks_opened": row["n"], "break_ids": ids})
 
 
-def _stage(cfile: CustodianFile, parsed: ParsedFile) -> list[dict]:
+def _stage(cfile: CustodianFile, parsed: ParsedFile) -> list[dict[str, Any]]:
     """Statement lines and balances into the staging tables; statement checks."""
-    issues: list[dict] = []
+    issues: list[dict[str, Any]] = []
     if parsed.cash_statements:
         accounts = {s.account for s in parsed.cash_statements}
         first = min(s.opening.date for s in parsed.cash_statements)
@@ -322,12 +351,26 @@ def _stage(cfile: CustodianFile, parsed: ParsedFile) -> list[dict]:
 
 # ---------------------------------------------------------------- writing differences
 
+def _check_account_ids(parsed, file: str) -> None:
+    """Account ids from a custodian file must fit the break's column (issue 15: a 41-character id
+    reached the database as a 500); the file is refused whole, naming the account."""
+    from onboarding.columns import column_problem
+
+    rows = [*parsed.holdings, *parsed.cash, *parsed.cash_statements, *parsed.holding_statements]
+    for row in rows:
+        account = getattr(row, "account", "") or ""
+        why = column_problem(Break, "custody_account", account)
+        if why:
+            raise FileRefused(f"{file}: account {account[:60]!r}: {why}",
+                              detail={"file": file, "field": "account", "problem": why})
+
+
 def break_key(custodian: str, account: str, instrument_id: int, identifier: str, asset: str) -> str:
     subject = f"I:{instrument_id}" if instrument_id >= 0 else f"ID:{identifier}"
     return hashlib.sha256(f"{custodian}|{account}|{asset}|{subject}".encode()).hexdigest()[:40]
 
 
-def _dec(value, places: int = 8):
+def _dec(value: Any, places: int = 8) -> Decimal | None:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
     return Decimal(repr(float(value))).quantize(Decimal(1).scaleb(-places))
@@ -349,6 +392,14 @@ def write_differences(*, run: ReconRun, diffs: Differences, base_currency: str, 
 
     firm_of = dict(BookCustodyAccount.objects.filter(custodian_code=custodian)
                    .values_list("custody_account", "firm_id"))
+    # breaks show the ISIN (or the custodian's identifier), never only our internal instrument id
+    from .models import InstrumentIdentifier
+
+    known = {int(i) for i in diffs.instrument_id.tolist() if i >= 0}
+    isin_of: dict[int, str] = {}
+    for iid, value in InstrumentIdentifier.objects.filter(kind="isin", custodian_code="", instrument_id__in=known) \
+            .order_by("value").values_list("instrument_id", "value"):  # the greatest, as the SQL engine
+        isin_of[iid] = value
     existing: dict[str, Break] = {}
     for chunk in range(0, len(keys), 5000):
         existing.update({b.key: b for b in Break.objects.filter(key__in=keys[chunk:chunk + 5000])})
@@ -376,7 +427,8 @@ def write_differences(*, run: ReconRun, diffs: Differences, base_currency: str, 
             new.append(Break(key=key, custodian_code=custodian, custody_account=diffs.account[n],
                              firm_id=firm_of.get(diffs.account[n]),
                              instrument_id=int(diffs.instrument_id[n]) if diffs.instrument_id[n] >= 0 else None,
-                             identifier=str(diffs.identifier[n])[:60], asset=asset,
+                             identifier=(str(diffs.identifier[n]) or isin_of.get(int(diffs.instrument_id[n]), ""))[:60],
+                             asset=asset,
                              first_seen=as_of, first_run=run, occurrences=1,
                              resolution_reason=str(diffs.cause[n]) if explained else "", **values))
             continue
@@ -412,7 +464,7 @@ def write_differences(*, run: ReconRun, diffs: Differences, base_currency: str, 
             state=BreakState.RESOLVED, resolution_reason=f"cleared: no difference in run {run.pk} ({as_of})")
     events = []
 
-    def ev(pk, event, frm, to, reason="", firm_id=None):
+    def ev(pk: int, event: str, frm: str, to: str, reason: str = "", firm_id: int | None = None) -> None:
         events.append(AuditEvent(firm_id=firm_id, subject_type="reconciliation.break", subject_id=str(pk),
                                  event_type=event,
                                  from_state=frm, to_state=to, reason=reason, actor=actor if actor and
@@ -433,6 +485,46 @@ def write_differences(*, run: ReconRun, diffs: Differences, base_currency: str, 
             "breaks_reopened": len(reopen_ids), "breaks_cleared": len(cleared_ids)}
 
 
+def _f(value: Any) -> float | None:
+    return None if value is None or (isinstance(value, float) and np.isnan(value)) else float(value)
+
+
+def write_lines(*, run: ReconRun, lines: Differences | None, asset: str, source: str,
+                book_sources: dict[Any, Any] | None = None) -> int:
+    """Every line the run compared (matched ones included) with both figures, in bulk."""
+    from .matching import PASSES
+    from .models import LineStatus, ReconLine
+
+    if lines is None:
+        return 0
+    book_sources = book_sources or {}
+    objs = []
+    for n in range(len(lines)):
+        kind = str(lines.kind[n] or "")
+        explained = bool(lines.explained[n])
+        status = LineStatus.MATCHED if not kind else LineStatus.EXPLAINED if explained else LineStatus.BREAK
+        mpass = int(lines.match_pass[n])
+        if not kind:
+            rule = f"matched by {PASSES[mpass]}" if asset == "position" and mpass >= 0 else \
+                "closing booked balance agrees with our settled balance" if asset == "cash" else "matched"
+        else:
+            rule = str(lines.cause[n] or kind)
+        iid = int(lines.instrument_id[n])
+        objs.append(ReconLine(
+            run=run, asset=asset, custody_account=str(lines.account[n])[:40], instrument_id=iid if iid >= 0 else None,
+            identifier=str(lines.identifier[n] or "")[:60], status=status, kind=kind, rule=rule[:200],
+            custodian_quantity=Decimal(int(lines.custodian_quantity[n])) / QSCALE,
+            book_quantity=Decimal(int(lines.book_quantity[n])) / QSCALE,
+            custodian_price=_f(lines.custodian_price[n]), book_price=_f(lines.book_price[n]),
+            price_currency=("" if lines.local_currency is None else str(lines.local_currency[n] or ""))[:3],
+            custodian_fx=_f(lines.custodian_fx[n]), book_fx=_f(lines.book_fx[n]),
+            book_price_source=book_sources.get((str(lines.account[n]), iid), "")[:40], custodian_source=source[:60],
+            amount_local=None if lines.amount_local is None else _f(lines.amount_local[n]),
+            amount_base=_f(lines.amount_base[n]), line=int(lines.line[n]) or None))
+    ReconLine.objects.bulk_create(objs, batch_size=5000)
+    return len(objs)
+
+
 # ---------------------------------------------------------------- break actions
 
 BREAK_ROLES = frozenset({"operations", "firm_admin", "compliance_officer"})
@@ -451,7 +543,7 @@ def _lock(brk: Break) -> Break:
     return Break.objects.select_for_update().get(pk=brk.pk)
 
 
-def _transition(brk: Break, name: str, *, actor: User, event: str, reason: str = "", detail=None) -> Break:
+def _transition(brk: Break, name: str, *, actor: User, event: str, reason: str = "", detail: dict[str, Any] | None = None) -> Break:
     before = brk.state
     try:
         getattr(brk, name)()
@@ -554,7 +646,7 @@ def daily_run_start(*, as_of: dt.date) -> DailyRun:
 
 
 def daily_run_refuse_file(*, daily_run: DailyRun, custodian_code: str, path: str, reason: str,
-                          detail=None) -> ReconRun:
+                          detail: dict[str, Any] | None = None) -> ReconRun:
     """A file the run could not read: listed as refused with its reason (nothing else changes)."""
     return ReconRun.objects.create(custodian_code=custodian_code, as_of=daily_run.as_of, daily_run=daily_run,
                                    status=RunStatus.FAILED, finished_at=timezone.now(),
@@ -597,7 +689,7 @@ def _firm_runs(run: DailyRun, runs: list[ReconRun]) -> None:
     seen = (Break.objects.filter(last_run_id__in=run_ids, firm_id__isnull=False)
             .values("firm_id", "custodian_code")
             .annotate(breaks=Count("id", filter=Q(explained=False)), explained=Count("id", filter=Q(explained=True))))
-    per_firm: dict[int, dict] = {f: {} for f in firms}
+    per_firm: dict[int, dict[str, Any]] = {f: {} for f in firms}
     for row in seen:
         per_firm.setdefault(row["firm_id"], {})[row["custodian_code"]] = {"breaks": row["breaks"],
                                                                          "explained": row["explained"]}
@@ -675,7 +767,7 @@ def books_snapshot_load(*, custodian_bic: str, as_of: dt.date) -> dict[str, int]
     rates = {base: fx_rates_to(target=base, currencies={c for _n, c, _t, _s in books.cash}, on=as_of)
              for base in set(base_of.values())}
 
-    def rate(number, ccy):
+    def rate(number: str, ccy: str) -> tuple[Decimal, str, str]:
         base = base_of.get(number, "")
         if ccy == base:
             return Decimal(1), "", base

@@ -9,15 +9,16 @@ import datetime as dt
 import json
 from pathlib import Path
 
-import yaml
 from django.core.management.base import BaseCommand, CommandError
 
+from onboarding import safeyaml
 from onboarding.exceptions import RulePackError
 from onboarding.rules.packs import (
     PACK_DIR,
     PackVersion,
     check_coverage,
     compare_with_table,
+    crs_disagreements,
     read_pack_dir,
     resolve,
     unimported_lists,
@@ -56,7 +57,7 @@ class Command(BaseCommand):
                 raise RulePackError(f"pack code(s) used by more than one file: {duplicates}")
             versions = [PackVersion(code=p.code, version=0, content=p.content) for p in files]
             if options["action"] == "check":
-                from onboarding.requirements import screening_lists
+                from onboarding.requirements import crs_lookup, screening_lists
 
                 combos = check_coverage(versions, as_of=as_of)
                 unimported = unimported_lists(versions, screening_lists())
@@ -66,8 +67,13 @@ class Command(BaseCommand):
                         f"{combos} jurisdiction x client type x risk combinations covered")
                 for code, rules in unimported.items():
                     text += f"\nWARNING: list '{code}' named by {', '.join(rules)} is not imported by any importer"
+                lookup = crs_lookup()
+                crs_problems = crs_disagreements(versions, lookup, as_of=as_of) if lookup else []
+                if crs_problems:
+                    raise RulePackError("rule packs contradict the CRS participating-jurisdiction list:\n  "
+                                        + "\n  ".join(crs_problems), detail={"crs": crs_problems})
                 if options["against"]:
-                    table = yaml.safe_load(Path(options["against"]).read_text(encoding="utf-8")) or {}
+                    table = safeyaml.load(Path(options["against"]).read_text(encoding="utf-8")) or {}
                     rows = table.get("rows") or []
                     problems = compare_with_table(versions, rows)
                     result.update(table_rows=len(rows), differences=problems)

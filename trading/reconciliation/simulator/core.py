@@ -138,6 +138,10 @@ def inject(snap: Snapshot, specs: list[str]) -> Snapshot:
     return snap
 
 
+def _txt(value: Decimal) -> str:
+    return format(value.normalize(), "f")
+
+
 def _pick(snap: Snapshot, key: str | None, *, priced: bool = False) -> int:
     for i, p in enumerate(snap.positions):
         if (not key or p.isin == key) and (p.price is not None or not priced) and p.quantity:
@@ -155,7 +159,7 @@ def _inject_fee(snap: Snapshot, args: list[str]) -> None:
     ref = f"FEE{snap.as_of:%Y%m%d}{len(snap.injected) + 1:02d}"
     day.entries.append(Entry(-abs(amount), "fee", ref, snap.as_of, snap.as_of))
     snap.injected.append({"kind": "fee", "account": day.cash_account, "currency": day.currency,
-                          "amount": str(-abs(amount)), "reference": ref})
+                          "amount": _txt(-abs(amount)), "reference": ref})
 
 
 def _inject_price(snap: Snapshot, args: list[str]) -> None:
@@ -164,8 +168,8 @@ def _inject_price(snap: Snapshot, args: list[str]) -> None:
     p = snap.positions[i]
     new = (p.price * factor).quantize(Decimal("0.000001"), ROUND_HALF_EVEN)
     snap.positions[i] = replace(p, price=new)
-    snap.injected.append({"kind": "price", "account": p.account, "isin": p.isin, "ours": str(p.price),
-                          "theirs": str(new)})
+    snap.injected.append({"kind": "price", "account": p.account, "isin": p.isin, "ours": _txt(p.price),
+                          "theirs": _txt(new)})
 
 
 def _inject_quantity(snap: Snapshot, args: list[str]) -> None:
@@ -173,8 +177,8 @@ def _inject_quantity(snap: Snapshot, args: list[str]) -> None:
     p = snap.positions[i]
     delta = Decimal(args[1]) if len(args) > 1 else Decimal(-1000 if p.face_amount else -1)
     snap.positions[i] = replace(p, quantity=p.quantity + delta)
-    snap.injected.append({"kind": "quantity", "account": p.account, "isin": p.isin, "ours": str(p.quantity),
-                          "theirs": str(p.quantity + delta)})
+    snap.injected.append({"kind": "quantity", "account": p.account, "isin": p.isin, "ours": _txt(p.quantity),
+                          "theirs": _txt(p.quantity + delta)})
 
 
 def _inject_fx(snap: Snapshot, args: list[str]) -> None:
@@ -190,7 +194,7 @@ def _inject_fx(snap: Snapshot, args: list[str]) -> None:
             new = (p.fx_to_base * factor).quantize(Decimal("0.0000000001"), ROUND_HALF_EVEN)
             snap.positions[i] = replace(p, fx_to_base=new)
             snap.injected.append({"kind": "fx", "account": p.account, "isin": p.isin, "currency": ccy,
-                                  "ours": str(p.fx_to_base), "theirs": str(new)})
+                                  "ours": _txt(p.fx_to_base), "theirs": _txt(new)})
 
 
 def _inject_missing(snap: Snapshot, args: list[str]) -> None:
@@ -204,7 +208,7 @@ def _inject_missing(snap: Snapshot, args: list[str]) -> None:
         return
     i = _pick(snap, key or None)
     p = snap.positions.pop(i)
-    snap.injected.append({"kind": "missing", "account": p.account, "isin": p.isin, "ours": str(p.quantity)})
+    snap.injected.append({"kind": "missing", "account": p.account, "isin": p.isin, "ours": _txt(p.quantity)})
 
 
 # ---------------------------------------------------------------- rendering

@@ -42,8 +42,14 @@ def _signed(value: Decimal, ccy: str) -> dict:
     return {"Amt": _amt(abs(value), ccy), "Sgn": value >= 0}
 
 
+def _plain(value: Decimal) -> Decimal:
+    """The value without trailing zeros and without an exponent (1000.00000000 -> 1000, not 1E+3)."""
+    value = value.normalize()
+    return value.quantize(Decimal(1)) if value.as_tuple().exponent > 0 else value
+
+
 def _qty(p: Position, value: Decimal) -> dict:
-    return {"FaceAmt": abs(value)} if p.face_amount else {"Unit": abs(value)}
+    return {"FaceAmt": _plain(abs(value))} if p.face_amount else {"Unit": _plain(abs(value))}
 
 
 # ---------------------------------------------------------------- semt.002.001.11
@@ -65,8 +71,8 @@ def _balance(p: Position, basis: str) -> dict:
                              "Qty": {"Qty": {"Qty": _qty(p, pending)}}}]
     bal["AvlblBal"] = {"Qty": {"Qty": _qty(p, p.settled_quantity if basis == "TRAD" else p.quantity)}}
     if p.price is not None:
-        val = {"Rate": (p.price * 100).normalize()} if p.face_amount else \
-            {"Amt": {"value": p.price.normalize(), "Ccy": p.currency}}
+        val = {"Rate": _plain(p.price * 100)} if p.face_amount else \
+            {"Amt": {"value": _plain(p.price), "Ccy": p.currency}}
         bal["PricDtls"] = [{"Tp": {"Cd": "MRKT"}, "Val": val, "ValTp": {"Yldd": False}}]
     if p.fx_to_base is not None and p.currency and p.currency != p.base_currency:
         # quoted the way a GBP custodian quotes cable: 1 base currency = XchgRate instrument currency
