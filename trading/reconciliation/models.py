@@ -7,13 +7,15 @@ afterwards they become views/snapshots over the accounts ledger, and nothing els
 """
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Value
 from django.db.models.functions import Cast, Round
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
-DEC = {"max_digits": 30, "decimal_places": 8}
+DEC: dict[str, Any] = {"max_digits": 30, "decimal_places": 8}
 
 
 class RuleKind(models.TextChoices):
