@@ -116,6 +116,7 @@ class CorporateActions:
     instrument_id: np.ndarray
     effective_date: np.ndarray                # datetime64[D]
     ratio: np.ndarray                         # float64: new quantity per old (2.0 for a 2:1 split)
+    open: np.ndarray | None = None            # bool: announced/confirmed, entitlement not booked (explains)
 
 
 @dataclass
@@ -309,15 +310,23 @@ def reconcile_positions(cust: CustodianPositions, books: BookPositions, idmap: I
     explained_pending = qty_diff & (pend != 0) & (dq == -pend)
 
     ca = np.zeros(size, bool)
+    ca_open = np.zeros(size, bool)  # matched by an announced/confirmed event not yet booked: explained
     if corporate_actions is not None and len(corporate_actions.instrument_id):
         window = np.timedelta64(tolerances.corporate_action_window_days, "D")
         d = np.datetime64(as_of, "D")
         near = np.abs(corporate_actions.effective_date - d) <= window
-        for iid, ratio in zip(corporate_actions.instrument_id[near], corporate_actions.ratio[near]):
+        is_open = corporate_actions.open if corporate_actions.open is not None \
+            else np.zeros(len(corporate_actions.instrument_id), bool)
+        for iid, ratio, unbooked in zip(corporate_actions.instrument_id[near], corporate_actions.ratio[near],
+                                        is_open[near]):
             sel = qty_diff & (instr_of == iid) & ~explained_pending
             if sel.any():
                 qcf, qbf = qc[sel].astype(float), qb[sel].astype(float)
-                ca[np.nonzero(sel)[0][np.isclose(qbf * ratio, qcf) | np.isclose(qcf * ratio, qbf)]] = True
+                # the SQL engine's test: within half a millionth of a unit, either direction
+                hit = np.nonzero(sel)[0][(np.abs(qbf * ratio - qcf) < 0.5) | (np.abs(qcf * ratio - qbf) < 0.5)]
+                ca[hit] = True
+                if unbooked:
+                    ca_open[hit] = True
 
     kind = np.full(size, "", dtype=object)
     cause = np.full(size, "", dtype=object)
@@ -331,6 +340,9 @@ def reconcile_positions(cust: CustodianPositions, books: BookPositions, idmap: I
     kind[explained_pending] = "pending_settlement"
     cause[explained_pending] = "trade pending settlement after the statement date"
     cause[ca] = "split or consolidation booked on one side only"
+    ca_explained = ca & ca_open & ~explained_pending
+    cause[ca_explained] = "corporate action announced, entitlement not yet booked"
+    explained_all = explained_pending | ca_explained
 
     # prices and market values where quantities agree
     same_q = both & ~qty_diff
@@ -392,7 +404,7 @@ def reconcile_positions(cust: CustodianPositions, books: BookPositions, idmap: I
     def build(sel: np.ndarray) -> Any:
         return Differences(
             kind=np.concatenate([kind[sel], np.full(n_unknown, "unknown_instrument", dtype=object)]),
-            explained=np.concatenate([explained_pending[sel], np.zeros(n_unknown, bool)]),
+            explained=np.concatenate([explained_all[sel], np.zeros(n_unknown, bool)]),
             cause=np.concatenate([cause[sel], np.full(n_unknown, "no identifier maps to our instruments", object)]),
             account=np.concatenate([acct_of[sel].astype(object), unknown_account.astype(object)]),
             instrument_id=np.concatenate([instr_of[sel], np.full(n_unknown, -1, np.int64)]),

@@ -779,6 +779,10 @@ def books_snapshot_load(*, custodian_bic: str, as_of: dt.date) -> dict[str, int]
                  amount=trade_amount, settled_amount=settled, fx_rate=rate(number, ccy)[0],
                  fx_source=rate(number, ccy)[1], base_currency=rate(number, ccy)[2], as_of=as_of)
         for number, ccy, trade_amount, settled in books.cash], batch_size=5000)
+    # an event announced earlier and now booked in the ledger stops explaining differences
+    for iid, day, _factor, _kind in books.corporate_actions:
+        BookCorporateAction.objects.filter(instrument_id=iid, effective_date=day).exclude(status="booked") \
+            .update(status="booked")
     known = set(BookCorporateAction.objects.values_list("instrument_id", "effective_date"))
     BookCorporateAction.objects.bulk_create([
         BookCorporateAction(instrument_id=iid, effective_date=day, ratio=factor, description=kind)
