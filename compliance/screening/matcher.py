@@ -308,7 +308,8 @@ def _finish(ca: float, cb: float, Wa: float, Wb: float, ma: int, mb: int, na: in
     else:
         small, large_found = cb, fa
     score = small * (1.0 - cfg.unmatched_penalty * (1.0 - large_found))
-    if matched == 1 and max(na, nb) >= 2:
+    # Generic words matched beside a name count among the matched tokens.
+    if min(ma + ga, mb + gb) == 1 and max(na, nb) >= 2:
         score *= cfg.single_token_factor
     if generic_only:
         score *= cfg.generic_only_factor
@@ -325,7 +326,8 @@ def _finish_many(ca, cb, Wa: float, Wb, ma, mb, na: int, nb, cfg: MatcherConfig,
     small = np.where(a_small, ca, cb)
     large_found = np.where(a_small, fb, fa)
     score = small * (1.0 - cfg.unmatched_penalty * (1.0 - large_found))
-    score = np.where((matched == 1) & (np.maximum(na, nb) >= 2), score * cfg.single_token_factor, score)
+    single = (np.minimum(ma + ga, mb + gb) == 1) & (np.maximum(na, nb) >= 2)
+    score = np.where(single, score * cfg.single_token_factor, score)
     score = np.where(generic_only, score * cfg.generic_only_factor, score)
     score = np.where((matched == 0) & ~generic_path, 0.0, score)
     partial_score = ca * (1.0 - cfg.partial_penalty * (1.0 - fb))
