@@ -9,7 +9,6 @@ selectors read, every read is scoped to the caller's firm (platform officers see
 from __future__ import annotations
 
 import datetime as dt
-import tempfile
 from pathlib import Path
 
 from django.db.models import Q
@@ -473,21 +472,23 @@ class ModelPortfolioViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vi
         if upload.size > MAX_DELIVERY_BYTES:
             raise ValidationFailed("file: larger than 5 MB", detail={"file": "too_large"})
         name = Path(upload.name or "delivery.csv").name or "delivery.csv"
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / name
-            path.write_bytes(upload.read())
-            _check_model_codes_owned(firm, _codes_in_delivery(path))
-            report = services.model_delivery_load(path=str(path), publisher=firm, actor=request.user)
+        try:  # read in memory: no temporary file whose path an error could show
+            text = upload.read().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValidationFailed(f"file: {name} is not UTF-8 text (byte {exc.start})",
+                                   detail={"file": [f"not UTF-8 text (byte {exc.start})"]}) from None
+        _check_model_codes_owned(firm, _codes_in_delivery(text))
+        report = services.model_delivery_load(text=text, name=name, publisher=firm, actor=request.user)
         return Response(ModelDeliveryResultSerializer(report, many=True).data, status=status.HTTP_201_CREATED)
 
 
-def _codes_in_delivery(path: Path) -> set[str]:
+def _codes_in_delivery(text: str) -> set[str]:
     import csv
+    import io
 
     try:
-        with path.open(encoding="utf-8", newline="") as fh:
-            return {(row.get("model_code") or "").strip() for row in csv.DictReader(fh)} - {""}
-    except (UnicodeDecodeError, csv.Error):
+        return {(row.get("model_code") or "").strip() for row in csv.DictReader(io.StringIO(text, newline=""))} - {""}
+    except csv.Error:
         return set()  # the loader names the problem
 
 

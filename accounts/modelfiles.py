@@ -50,7 +50,8 @@ class ParsedModel:
 
 def _error(path: str, line: int | None, fieldname: str, message: str) -> ModelFileError:
     where = f"{Path(path).name}:{line}" if line else Path(path).name
-    return ModelFileError(f"{where}: {fieldname}: {message}", detail={"file": path, "line": line, "field": fieldname})
+    return ModelFileError(f"{where}: {fieldname}: {message}",
+                          detail={"file": Path(path).name, "line": line, "field": fieldname})
 
 
 def _checked(reader, fail):

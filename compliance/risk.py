@@ -16,6 +16,8 @@ from pathlib import Path
 
 import yaml
 
+from onboarding import safeyaml
+
 from .exceptions import RiskModelError
 
 MODEL_DIR = Path(__file__).resolve().parent / "risk_models"
@@ -132,7 +134,7 @@ def _jsonable(content):
 def load_model_file(path: str | Path) -> dict:
     path = Path(path)
     try:
-        content = yaml.safe_load(path.read_text(encoding="utf-8"))
+        content = safeyaml.load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise RiskModelError(f"{path}: {exc}", detail={"file": str(path)}) from exc
     return _jsonable(validate_model(content, where=str(path)))

@@ -10,7 +10,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from . import services
+from . import csvsafe, safeyaml, services
 from .audit import events_for
 from .exceptions import MeridianError
 from .models import (
@@ -173,7 +173,6 @@ class OnboardingCaseAdmin(admin.ModelAdmin):
                      name="onboarding_case_audit_export"), *super().get_urls()]
 
     def audit_export_view(self, request, pk):
-        import csv
         import io
 
         from django.http import HttpResponse
@@ -183,7 +182,7 @@ class OnboardingCaseAdmin(admin.ModelAdmin):
 
         case = get_object_or_404(OnboardingCase, pk=pk)
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=AUDIT_EXPORT_FIELDS)
+        writer = csvsafe.DictWriter(buffer, fieldnames=AUDIT_EXPORT_FIELDS)
         writer.writeheader()
         writer.writerows(audit_rows(case_audit_events(case)))
         response = HttpResponse(buffer.getvalue(), content_type="text/csv")
@@ -335,7 +334,7 @@ class RulePackEditForm(forms.ModelForm):
         from .rules.packs import PackFile, validate_pack
 
         try:
-            content = yaml.safe_load(self.cleaned_data["content_yaml"])
+            content = safeyaml.load(self.cleaned_data["content_yaml"])
         except yaml.YAMLError as exc:
             raise forms.ValidationError(f"not valid YAML: {exc}") from exc
         if not isinstance(content, dict):

@@ -13,10 +13,10 @@ from functools import lru_cache
 from pathlib import Path
 
 import pycountry
-import yaml
 from stdnum import lei as stdnum_lei
 from stdnum.exceptions import ValidationError as StdnumError
 
+from . import safeyaml
 from .exceptions import ValidationFailed
 
 IDENTIFIER_TABLE = Path(__file__).with_name("identifiers.yaml")
@@ -32,7 +32,7 @@ class IdentifierCheck:
 @lru_cache(maxsize=1)
 def identifier_table() -> dict:
     with IDENTIFIER_TABLE.open(encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
+        return safeyaml.load(handle.read())
 
 
 def validate_country(code: str, *, field: str = "country") -> str:

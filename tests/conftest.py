@@ -59,7 +59,10 @@ def celery_worker_process(transactional_db):
     db = connection.settings_dict
     url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
     env = dict(os.environ, DATABASE_URL=url, CELERY_BROKER_URL=broker, CELERY_RESULT_BACKEND=broker,
-               DJANGO_SETTINGS_MODULE="config.settings.dev", DEBUG="0")
+               DJANGO_SETTINGS_MODULE="config.settings.dev", DEBUG="0",
+               # the worker must read what the test wrote: the same keys for the encrypted fields
+               SECRET_KEY=settings.SECRET_KEY,
+               FIELD_ENCRYPTION_KEYS=",".join(getattr(settings, "FIELD_ENCRYPTION_KEYS", ()) or ()))
     import redis
 
     redis.Redis.from_url(broker).flushdb()

@@ -413,13 +413,7 @@ class BlockViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
 
 def release_report_data(report) -> dict:
-    return {
-        "now": report.now, "released": report.released,
-        "blocks": [{"id": b.pk, "reference": b.reference, "broker": b.broker.code, "listing": b.listing_id,
-                    "ticker": b.listing.ticker, "market": b.listing.market.mic, "side": b.side,
-                    "trade_date": b.trade_date, "quantity": str(b.quantity)} for b in report.blocks],
-        "skipped_markets": report.skipped_markets, "held": report.held,
-    }
+    return report.as_dict()
 
 
 class FillViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

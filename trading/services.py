@@ -219,6 +219,16 @@ class ReleaseReport:
     skipped_markets: list[dict] = field(default_factory=list)  # {"market", "orders", "reason"}
     held: list[dict] = field(default_factory=list)  # {"order", "reference", "reason"}
 
+    def as_dict(self) -> dict:
+        """The JSON the API, the command and the task return."""
+        return {
+            "now": self.now.isoformat(), "released": self.released,
+            "blocks": [{"id": b.pk, "reference": b.reference, "broker": b.broker.code, "listing": b.listing_id,
+                        "ticker": b.listing.ticker, "market": b.listing.market.mic, "side": b.side,
+                        "trade_date": b.trade_date.isoformat(), "quantity": str(b.quantity)} for b in self.blocks],
+            "skipped_markets": self.skipped_markets, "held": self.held,
+        }
+
 
 def release_wave(*, now: dt.datetime | None = None, actor=None, firm=None) -> list[Block]:
     """Release every approved order whose market is open now (see `orders_release`)."""

@@ -44,10 +44,7 @@ def release_open_markets(now: str | None = None, market: str | None = None) -> d
     from .services import orders_release
 
     moment = dt.datetime.fromisoformat(now) if now else timezone.now()
-    report = orders_release(now=moment, market=market)
-    return {"now": report.now.isoformat(), "released": report.released,
-            "blocks": [b.reference for b in report.blocks], "skipped_markets": report.skipped_markets,
-            "held": report.held}
+    return orders_release(now=moment, market=market).as_dict()
 
 
 @shared_task(acks_late=True)

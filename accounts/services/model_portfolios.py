@@ -155,22 +155,33 @@ def model_override_add(
 
 
 @transaction.atomic
-def model_delivery_load(*, path: str, publisher: Firm | None = None, actor: User | None = None) -> list[dict[str, Any]]:
-    """Load a model delivery CSV (see `accounts.modelfiles`). Every line is checked before any
-    model is written; a model whose content is unchanged keeps its version."""
+def model_delivery_load(*, path: str | None = None, publisher: Firm | None = None, actor: User | None = None,
+                        text: str | None = None, name: str = "") -> list[dict[str, Any]]:
+    """Load a model delivery CSV (see `accounts.modelfiles`) from a file (`path`) or from its
+    `text` and file `name` (an upload). Every line is checked before any model is written; a
+    model whose content is unchanged keeps its version. Errors name the file by its name only,
+    never by a server path."""
     from pathlib import Path
 
     from .. import modelfiles
 
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise modelfiles.ModelFileError(f"{path}: cannot read: {exc}", detail={"file": str(path)}) from exc
+    if text is None:
+        name = name or Path(path).name
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise modelfiles.ModelFileError(f"{name}: not UTF-8 text (byte {exc.start})",
+                                            detail={"file": name}) from None
+        except OSError as exc:
+            raise modelfiles.ModelFileError(f"{name}: cannot read: {exc.strerror or exc.__class__.__name__}",
+                                            detail={"file": name}) from None
+    name = Path(name or "delivery.csv").name
     parsed = modelfiles.parse(
-        text, path=str(path),
+        text, path=name,
         isin_known=lambda isins: set(Instrument.objects.filter(isin__in=isins).values_list("isin", flat=True)),
         model_known=lambda codes: set(ModelPortfolio.objects.filter(code__in=codes).values_list("code", flat=True)),
     )
+    path = name
     report = []
     # sleeve models first, so a model of models finds them
     for model in sorted(parsed, key=lambda m: any(t == "sleeve" for t, _i, _w in m.lines)):

@@ -12,6 +12,8 @@ from typing import Any
 
 import yaml
 
+from onboarding import safeyaml
+
 from .exceptions import TaxRuleFileInvalid
 
 RULES_DIR = Path(__file__).resolve().parent
@@ -19,7 +21,7 @@ RULES_DIR = Path(__file__).resolve().parent
 
 def _read(path: Path) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = safeyaml.load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise TaxRuleFileInvalid(f"{path.name}: cannot read: {exc}", detail={"file": path.name}) from exc
     if not isinstance(data, dict):

@@ -157,8 +157,9 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "onboarding.api.errors.api_exception_handler",
     "DEFAULT_PAGINATION_CLASS": "onboarding.api.pagination.PageNumber",  # ?page=, ?page_size= (max 500)
     "PAGE_SIZE": 50,
-    # ?search= on every list that declares search_fields (names, numbers, codes)
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend",
+    # ?search= on every list that declares search_fields (names, numbers, codes); related-object filters
+    # accept only ids the user may see (onboarding.api.filters, issue 15).
+    "DEFAULT_FILTER_BACKENDS": ["onboarding.api.filters.TenantFilterBackend",
                                 "rest_framework.filters.SearchFilter"],
     "NON_FIELD_ERRORS_KEY": "non_field_errors",
     # JSON bodies; the upload operations declare multipart themselves. One content type per operation keeps

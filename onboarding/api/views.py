@@ -7,7 +7,7 @@ from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
-from .. import intake, services, webhooks
+from .. import csvsafe, intake, services, webhooks
 from ..exceptions import PermissionDenied
 from ..models import Document, OwnershipLink, WebhookDelivery, WebhookEndpoint
 from ..selectors import (
@@ -213,13 +213,12 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         csv_export = request.query_params.get("export") == "csv"
         rows = audit_rows(case_audit_events(self.get_object()), detail_as_text=csv_export)
         if csv_export:
-            import csv
             import io
 
             from django.http import HttpResponse
 
             buffer = io.StringIO()
-            writer = csv.DictWriter(buffer, fieldnames=AUDIT_EXPORT_FIELDS)
+            writer = csvsafe.DictWriter(buffer, fieldnames=AUDIT_EXPORT_FIELDS)
             writer.writeheader()
             writer.writerows(rows)
             response = HttpResponse(buffer.getvalue(), content_type="text/csv")

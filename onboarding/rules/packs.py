@@ -26,6 +26,7 @@ import jsonschema
 import pycountry
 import yaml
 
+from .. import safeyaml
 from ..exceptions import RulePackError
 
 PACK_DIR = Path(__file__).resolve().parent.parent / "rulepacks"
@@ -129,7 +130,7 @@ class PackFile:
 
 def read_pack_file(path: Path) -> PackFile:
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = safeyaml.load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""

@@ -72,7 +72,7 @@ def test_a_bad_row_is_named_and_nothing_is_loaded(ref, tmp_path, bad_line, field
     path = delivery(tmp_path, "\n".join(lines) + "\n")
     with pytest.raises(ModelFileError) as err:
         services.model_delivery_load(path=str(path))
-    assert err.value.detail == {"file": str(path), "line": 3, "field": field}
+    assert err.value.detail == {"file": "delivery.csv", "line": 3, "field": field}  # the name, never a server path
     assert fragment in err.value.message and "delivery.csv:3" in err.value.message
     assert not ModelPortfolio.objects.exists()
 

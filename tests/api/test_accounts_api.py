@@ -252,3 +252,17 @@ def test_subscriptions_go_through_the_gate_and_are_scoped(world, custodians):
     assert_error(world["a"].post("/api/v1/subscriptions/", {"account": "x"}, format="json"), 400,
                  "validation_failed")
     assert ModelSubscription.objects.count() == 1
+
+
+def test_model_file_errors_never_show_a_server_path(world):
+    """Issue 15, finding 7: errors named the server's temporary file; they name the upload only."""
+    import json
+    import tempfile
+
+    bad = DELIVERY.replace("0.05", "0.5").replace("DLV-EQ", "DLV-BAD")
+    for content in (bad.encode(), b"\xff\xfe not utf-8", b"model_code\n" + b"x" * 200_000):
+        response = world["a"].post("/api/v1/models/delivery/", {"file": SimpleUploadedFile("bad.csv", content)},
+                                   format="multipart")
+        assert response.status_code == 400, response.content
+        text = json.dumps(response.json())
+        assert tempfile.gettempdir() not in text and "/tmp" not in text and "bad.csv" in text, text

@@ -1,11 +1,12 @@
 """FIX 4.4 NewOrderSingle (35=D) messages for released blocks, and the CSV export (no ORM)."""
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 from dataclasses import dataclass
 from decimal import Decimal
+
+from onboarding import csvsafe
 
 SOH = "\x01"
 CSV_COLUMNS = ["cl_ord_id", "broker", "side", "isin", "ticker", "mic", "currency", "quantity", "order_type",
@@ -57,7 +58,7 @@ def parse_fix(message: str) -> list[tuple[str, str]]:
 
 def tickets_csv(tickets: list[Ticket]) -> str:
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
+    writer = csvsafe.writer(buf, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for t in tickets:
         writer.writerow([t.cl_ord_id, t.broker, t.side, t.isin, t.ticker, t.mic, t.currency, _fmt_qty(t.quantity),

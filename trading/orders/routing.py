@@ -9,7 +9,7 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
+from onboarding import safeyaml
 
 BROKER_FILE = Path(__file__).with_name("brokers.yaml")
 
@@ -39,7 +39,7 @@ class RoutingError(Exception):
 
 
 def load_broker_master(path: Path = BROKER_FILE) -> list[BrokerSpec]:
-    data = yaml.safe_load(Path(path).read_text())
+    data = safeyaml.load(Path(path).read_text())
     out = []
     for i, row in enumerate(data.get("brokers", []), start=1):
         for key in ("code", "markets", "custodians", "source", "effective_from"):

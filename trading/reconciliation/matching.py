@@ -156,6 +156,7 @@ class MatchResult:
     matched_pairs: int
     clean_pairs: int
     resolved_by_pass: dict[str, int] = field(default_factory=dict)
+    lines: Differences | None = None          # every line compared, matched ones included (kind "")
 
     @property
     def breaks(self) -> int:
@@ -384,30 +385,34 @@ def reconcile_positions(cust: CustodianPositions, books: BookPositions, idmap: I
     unknown_account = cust.account[unk][u_first] if n_unknown else np.zeros(0, object)
     unknown_ident = unknown_ident[u_first] if n_unknown else np.zeros(0, object)
     unknown_line = cust.line[unk][u_first] if n_unknown else np.zeros(0, np.int64)
-    diffs = Differences(
-        kind=np.concatenate([kind[sel], np.full(n_unknown, "unknown_instrument", dtype=object)]),
-        explained=np.concatenate([explained_pending[sel], np.zeros(n_unknown, bool)]),
-        cause=np.concatenate([cause[sel], np.full(n_unknown, "no identifier maps to our instruments", object)]),
-        account=np.concatenate([acct_of[sel].astype(object), unknown_account.astype(object)]),
-        instrument_id=np.concatenate([instr_of[sel], np.full(n_unknown, -1, np.int64)]),
-        identifier=np.concatenate([np.full(int(sel.sum()), "", object), unknown_ident.astype(object)]),
-        custodian_quantity=np.concatenate([qc[sel], u_qty.astype(np.int64)]),
-        book_quantity=np.concatenate([qb[sel], np.zeros(n_unknown, np.int64)]),
-        custodian_price=np.concatenate([pc[sel], u_price]),
-        book_price=np.concatenate([pb[sel], np.full(n_unknown, np.nan)]),
-        custodian_fx=np.concatenate([fxc[sel], u_fx]),
-        book_fx=np.concatenate([fxb[sel], np.full(n_unknown, np.nan)]),
-        amount_base=np.concatenate([amount[sel], unknown_amount]),
-        match_pass=np.concatenate([mpass[sel].astype(np.int64), np.full(n_unknown, -1, np.int64)]),
-        line=np.concatenate([line[sel], unknown_line.astype(np.int64)]),
-        amount_local=np.concatenate([local[sel], np.nan_to_num(u_qty.astype(float) / QSCALE * u_price, nan=0.0)]),
-        local_currency=np.concatenate([local_ccy[sel], (cccy[unk][u_first] if n_unknown
-                                                        else np.zeros(0, object)).astype(object)]),
-    )
+    def build(sel):
+        return Differences(
+            kind=np.concatenate([kind[sel], np.full(n_unknown, "unknown_instrument", dtype=object)]),
+            explained=np.concatenate([explained_pending[sel], np.zeros(n_unknown, bool)]),
+            cause=np.concatenate([cause[sel], np.full(n_unknown, "no identifier maps to our instruments", object)]),
+            account=np.concatenate([acct_of[sel].astype(object), unknown_account.astype(object)]),
+            instrument_id=np.concatenate([instr_of[sel], np.full(n_unknown, -1, np.int64)]),
+            identifier=np.concatenate([np.full(int(sel.sum()), "", object), unknown_ident.astype(object)]),
+            custodian_quantity=np.concatenate([qc[sel], u_qty.astype(np.int64)]),
+            book_quantity=np.concatenate([qb[sel], np.zeros(n_unknown, np.int64)]),
+            custodian_price=np.concatenate([pc[sel], u_price]),
+            book_price=np.concatenate([pb[sel], np.full(n_unknown, np.nan)]),
+            custodian_fx=np.concatenate([fxc[sel], u_fx]),
+            book_fx=np.concatenate([fxb[sel], np.full(n_unknown, np.nan)]),
+            amount_base=np.concatenate([amount[sel], unknown_amount]),
+            match_pass=np.concatenate([mpass[sel].astype(np.int64), np.full(n_unknown, -1, np.int64)]),
+            line=np.concatenate([line[sel], unknown_line.astype(np.int64)]),
+            amount_local=np.concatenate([local[sel], np.nan_to_num(u_qty.astype(float) / QSCALE * u_price, nan=0.0)]),
+            local_currency=np.concatenate([local_ccy[sel], (cccy[unk][u_first] if n_unknown
+                                                            else np.zeros(0, object)).astype(object)]),
+        )
+
+    diffs = build(sel)
+    every = build(np.ones(size, bool))  # every line, matched ones too (kind "" = matched)
     resolved_by_pass = {name: int((passed == p).sum()) for p, name in enumerate(PASSES)}
     return MatchResult(differences=diffs, custodian_rows=len(cust), book_rows=len(books),
                        matched_pairs=int(both.sum()), clean_pairs=int((both & (kind == "")).sum()),
-                       resolved_by_pass=resolved_by_pass)
+                       resolved_by_pass=resolved_by_pass, lines=every)
 
 
 # ------------------------------------------------------------------ cash
@@ -454,30 +459,36 @@ def reconcile_cash(cust: CashBalances, books: CashBalances, *, tolerances: Toler
     kind[diff & has_c & ~has_b] = "missing_in_books"
     kind[diff & ~has_c & has_b] = "missing_at_custodian"
     kind[explained] = "pending_settlement"
-    sel = kind != ""
-    n = int(sel.sum())
-    acct = np.asarray([k.split("|")[0] for k in allk[sel]], dtype=object)
-    ccy = np.asarray([k.split("|")[1] for k in allk[sel]], dtype=object)
-    rates = fx_to_base or {}
-    fx = []
-    for a, c in zip(acct.tolist(), ccy.tolist()):
-        found = rates.get((a, c)) or rates.get(c)
-        fx.append(found if isinstance(found, tuple) else ((found, "") if found is not None else (float("nan"), "")))
-    diffs = Differences(
-        kind=kind[sel], explained=explained[sel],
-        cause=np.where(explained[sel], "cash pending settlement after the statement date", ""),
-        account=acct, instrument_id=np.full(n, -1, np.int64), identifier=ccy,
-        custodian_quantity=ac[sel], book_quantity=ab[sel], custodian_price=np.full(n, np.nan),
-        book_price=np.full(n, np.nan), custodian_fx=np.full(n, np.nan), book_fx=np.full(n, np.nan),
-        amount_base=np.nan_to_num(np.abs(d[sel].astype(float) / QSCALE) * np.array([r for r, _b in fx], dtype=float)),
-        match_pass=np.full(n, -1, np.int64),
-        line=np.zeros(n, np.int64),
-        amount_local=d[sel].astype(float) / QSCALE, local_currency=ccy.copy(),
-        base_currency=np.asarray([b for _r, b in fx], dtype=object),
-    )
+
+    def build(sel):
+        n = int(sel.sum())
+        acct = np.asarray([k.split("|")[0] for k in allk[sel]], dtype=object)
+        ccy = np.asarray([k.split("|")[1] for k in allk[sel]], dtype=object)
+        rates = fx_to_base or {}
+        fx = []
+        for a, c in zip(acct.tolist(), ccy.tolist()):
+            found = rates.get((a, c)) or rates.get(c)
+            fx.append(found if isinstance(found, tuple) else ((found, "") if found is not None else (float("nan"), "")))
+        diffs = Differences(
+            kind=kind[sel], explained=explained[sel],
+            cause=np.where(explained[sel], "cash pending settlement after the statement date", ""),
+            account=acct, instrument_id=np.full(n, -1, np.int64), identifier=ccy,
+            custodian_quantity=ac[sel], book_quantity=ab[sel], custodian_price=np.full(n, np.nan),
+            book_price=np.full(n, np.nan), custodian_fx=np.full(n, np.nan),
+            book_fx=np.array([r for r, _b in fx], dtype=float),  # our rate to base, shown with the amounts
+            amount_base=np.nan_to_num(np.abs(d[sel].astype(float) / QSCALE) * np.array([r for r, _b in fx], dtype=float)),
+            match_pass=np.full(n, -1, np.int64),
+            line=np.zeros(n, np.int64),
+            amount_local=d[sel].astype(float) / QSCALE, local_currency=ccy.copy(),
+            base_currency=np.asarray([b for _r, b in fx], dtype=object),
+        )
+        return diffs
+
+    diffs = build(kind != "")
+    every = build(np.ones(size, bool))
     both = has_c & has_b
     return MatchResult(differences=diffs, custodian_rows=len(cust.account), book_rows=len(books.account),
-                       matched_pairs=int(both.sum()), clean_pairs=int((both & ~diff).sum()))
+                       matched_pairs=int(both.sum()), clean_pairs=int((both & ~diff).sum()), lines=every)
 
 
 # ------------------------------------------------------------------ transactions

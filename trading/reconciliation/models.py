@@ -260,6 +260,40 @@ class ReconRun(models.Model):
         return f"run {self.pk} {self.custodian_code} {self.as_of}"
 
 
+class LineStatus(models.TextChoices):
+    MATCHED = "matched"
+    EXPLAINED = "explained"
+    BREAK = "break"
+
+
+class ReconLine(models.Model):
+    """Every line a run compared, matched ones included, with both sides' figures: the record of
+    what the run saw. Written set-wise by the run (millions of rows: no FK constraint, one index).
+    The ISIN of a known instrument is read through the identifier map (`instrument_id`);
+    `identifier` holds the custodian's identifier of an unknown line, or the currency of a cash line."""
+
+    run = models.ForeignKey(ReconRun, on_delete=models.DO_NOTHING, related_name="lines", db_constraint=False)
+    asset = models.CharField(max_length=10, default="position")
+    custody_account = models.CharField(max_length=40)
+    instrument_id = models.BigIntegerField(null=True, blank=True)
+    identifier = models.CharField(max_length=60, blank=True, default="")
+    status = models.CharField(max_length=10, choices=LineStatus.choices)
+    kind = models.CharField(max_length=30, blank=True, default="")
+    rule = models.CharField(max_length=200, blank=True, default="")   # what matched it, or what explained it
+    custodian_quantity = models.DecimalField(**DEC, null=True)
+    book_quantity = models.DecimalField(**DEC, null=True)
+    custodian_price = models.FloatField(null=True)
+    book_price = models.FloatField(null=True)
+    price_currency = models.CharField(max_length=3, blank=True, default="")
+    custodian_fx = models.FloatField(null=True)
+    book_fx = models.FloatField(null=True)
+    book_price_source = models.CharField(max_length=40, blank=True, default="")
+    custodian_source = models.CharField(max_length=60, blank=True, default="")  # the statement (format) read
+    amount_local = models.FloatField(null=True)
+    amount_base = models.FloatField(null=True)
+    line = models.IntegerField(null=True)
+
+
 # ---------------------------------------------------------------- breaks
 
 class BreakState(models.TextChoices):

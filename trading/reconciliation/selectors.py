@@ -79,6 +79,22 @@ def book_cash(custodian_code: str) -> tuple[CashBalances, bool]:
                         amount=_scaled([r[3] if settled else r[2] for r in rows])), settled
 
 
+def book_price_sources(custodian_code: str) -> dict:
+    return {(a, i): src for a, i, src in BookPosition.objects.filter(custodian_code=custodian_code)
+            .exclude(price_source="").values_list("custody_account", "instrument_id", "price_source")}
+
+
+def run_lines(run):
+    """A run's lines with the ISIN of each known instrument (read through the identifier map)."""
+    from django.db.models import OuterRef, Subquery
+
+    from .models import InstrumentIdentifier, ReconLine
+
+    isin = InstrumentIdentifier.objects.filter(kind="isin", custodian_code="", instrument_id=OuterRef("instrument_id"))\
+        .order_by("-value").values("value")[:1]
+    return ReconLine.objects.filter(run=run).annotate(isin=Subquery(isin)).order_by("custody_account", "id")
+
+
 def cash_fx_to_base(custodian_code: str) -> dict:
     """(cash account, currency) -> (our rate to the account's base currency, base currency)."""
     return {(a, ccy): (float(rate), base) for a, ccy, rate, base in

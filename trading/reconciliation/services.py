@@ -17,13 +17,13 @@ from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
-import yaml
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django_fsm import TransitionNotAllowed
 
+from onboarding import safeyaml
 from onboarding.audit import record_event
 from onboarding.models import AuditEvent, User
 
@@ -81,7 +81,7 @@ def rules_load() -> dict[str, int]:
     files += [(RuleKind.TOLERANCE, RULES_DIR / "tolerances.yaml"), (RuleKind.SLA, RULES_DIR / "sla.yaml")]
     for kind, path in files:
         raw = path.read_bytes()
-        spec = yaml.safe_load(raw)
+        spec = safeyaml.load(raw)
         if kind == RuleKind.LAYOUT:
             load_layout(path)
             code, version, source, eff = spec["code"], spec["version"], spec["source"], spec["effective_from"]
@@ -258,6 +258,9 @@ def reconcile_file(*, custodian_code: str, path: str | Path, fmt: str | None = N
         t = time.perf_counter()
         written = write_differences(run=run, diffs=result.differences, base_currency=base, asset=asset,
                                     scope_accounts=scope, actor=actor)
+        written["lines"] = write_lines(run=run, lines=result.lines, asset=asset, source=fmt,
+                                       book_sources=selectors.book_price_sources(custodian_code)
+                                       if asset == "position" else {})
         timings["seconds_write"] = time.perf_counter() - t
         run.status = RunStatus.COMPLETED
         run.finished_at = timezone.now()
@@ -440,6 +443,46 @@ def write_differences(*, run: ReconRun, diffs: Differences, base_currency: str, 
     AuditEvent.objects.bulk_create(events, batch_size=5000)
     return {"breaks_opened": sum(1 for b in created if not b.explained), "breaks_carried": len(carried),
             "breaks_reopened": len(reopen_ids), "breaks_cleared": len(cleared_ids)}
+
+
+def _f(value):
+    return None if value is None or (isinstance(value, float) and np.isnan(value)) else float(value)
+
+
+def write_lines(*, run: ReconRun, lines: Differences | None, asset: str, source: str,
+                book_sources: dict | None = None) -> int:
+    """Every line the run compared (matched ones included) with both figures, in bulk."""
+    from .matching import PASSES
+    from .models import LineStatus, ReconLine
+
+    if lines is None:
+        return 0
+    book_sources = book_sources or {}
+    objs = []
+    for n in range(len(lines)):
+        kind = str(lines.kind[n] or "")
+        explained = bool(lines.explained[n])
+        status = LineStatus.MATCHED if not kind else LineStatus.EXPLAINED if explained else LineStatus.BREAK
+        mpass = int(lines.match_pass[n])
+        if not kind:
+            rule = f"matched by {PASSES[mpass]}" if asset == "position" and mpass >= 0 else \
+                "closing booked balance agrees with our settled balance" if asset == "cash" else "matched"
+        else:
+            rule = str(lines.cause[n] or kind)
+        iid = int(lines.instrument_id[n])
+        objs.append(ReconLine(
+            run=run, asset=asset, custody_account=str(lines.account[n])[:40], instrument_id=iid if iid >= 0 else None,
+            identifier=str(lines.identifier[n] or "")[:60], status=status, kind=kind, rule=rule[:200],
+            custodian_quantity=Decimal(int(lines.custodian_quantity[n])) / QSCALE,
+            book_quantity=Decimal(int(lines.book_quantity[n])) / QSCALE,
+            custodian_price=_f(lines.custodian_price[n]), book_price=_f(lines.book_price[n]),
+            price_currency=("" if lines.local_currency is None else str(lines.local_currency[n] or ""))[:3],
+            custodian_fx=_f(lines.custodian_fx[n]), book_fx=_f(lines.book_fx[n]),
+            book_price_source=book_sources.get((str(lines.account[n]), iid), "")[:40], custodian_source=source[:60],
+            amount_local=None if lines.amount_local is None else _f(lines.amount_local[n]),
+            amount_base=_f(lines.amount_base[n]), line=int(lines.line[n]) or None))
+    ReconLine.objects.bulk_create(objs, batch_size=5000)
+    return len(objs)
 
 
 # ---------------------------------------------------------------- break actions

@@ -69,7 +69,7 @@ def _copy_error_line(exc: Exception) -> int | None:
 
 
 def _classify_sql(push: dict, columns: list[str], *, custodian: str, as_of: dt.date, basis: str, tol, units,
-                  aggregate: bool = False) -> str:
+                  aggregate: bool = False, run_id: int | None = None, source: str = "") -> str:
     """`aggregate=False` is the fast path for files with one line per (account, instrument);
     the caller checks that assumption on the result and reruns with `aggregate=True` if not."""
     e = {k: v for k, v in push["exprs"].items()}
@@ -120,6 +120,40 @@ def _classify_sql(push: dict, columns: list[str], *, custodian: str, as_of: dt.d
         cg = f"""  SELECT acct, iid, iid IS NULL AS unknown, {qconv} AS qc, line, pass, price_n / COALESCE(factor, 1) AS pc,
          ccy_n AS ccyc, fx AS fxc, CASE WHEN iid IS NULL THEN {ident} END AS ident
   FROM r OFFSET 0  -- a fence: convert each line's text once"""
+    cause = f"""CASE kind WHEN 'pending_settlement' THEN 'trade pending settlement after the statement date'
+              WHEN 'unknown_instrument' THEN 'no identifier maps to our instruments'
+              WHEN 'corporate_action' THEN 'split or consolidation booked on one side only'
+              WHEN 'price' THEN CASE WHEN ccyc <> ccyb THEN 'price currency differs'
+                                     ELSE 'price differs beyond the price-source band' END
+              WHEN 'market_value' THEN CASE WHEN abs(pc - pb) > {tol.price_relative} * abs(pb) THEN 'price source'
+                                            ELSE 'fx rate source' END
+              ELSE '' END"""
+    lines_cte = "" if run_id is None else f""", lines AS (
+  -- every line compared, matched ones included, with both figures (the same record as write_lines)
+  INSERT INTO reconciliation_reconline (run_id, asset, custody_account, instrument_id, identifier, status, kind, rule,
+    custodian_quantity, book_quantity, custodian_price, book_price, price_currency, custodian_fx, book_fx,
+    book_price_source, custodian_source, amount_local, amount_base, line)
+  SELECT {int(run_id)}, 'position', acct, CASE WHEN unknown THEN NULL ELSE iid END,
+    CASE WHEN unknown THEN COALESCE(ident, '') ELSE '' END,
+    CASE WHEN kind IS NULL THEN 'matched' WHEN kind = 'pending_settlement' THEN 'explained' ELSE 'break' END,
+    COALESCE(kind, ''),
+    CASE WHEN kind IS NULL THEN COALESCE('matched by ' || (ARRAY['isin', 'cusip', 'sedol', 'ticker_mic',
+      'custodian_code'])[pass + 1], 'matched') ELSE COALESCE(NULLIF({cause}, ''), kind) END,
+    COALESCE(qc, 0)::numeric / 1000000, COALESCE(qb, 0)::numeric / 1000000, pc, pb,
+    left(COALESCE(NULLIF(ccyb, ''), ccyc, ''), 3), fxc, fxb, COALESCE(psb, ''), {_lit(source[:60])},
+    COALESCE(CASE kind
+      WHEN 'price' THEN qb::float8 * 1e-6::float8 * (pc - pb)
+      WHEN 'market_value' THEN qb::float8 * 1e-6::float8 * (pc - pb)
+      WHEN 'unknown_instrument' THEN qc::float8 * 1e-6::float8 * pc
+      ELSE dq::float8 * 1e-6::float8 * COALESCE(pb, pc) END, 0),
+    COALESCE(CASE kind
+      WHEN 'price' THEN abs(qb::float8 * 1e-6::float8 * (pc - pb) * COALESCE(fxb, fxc))
+      WHEN 'market_value' THEN abs(mvc - mvb)
+      WHEN 'unknown_instrument' THEN abs(qc::float8 * 1e-6::float8 * pc * fxc)
+      ELSE abs(dq)::float8 * 1e-6::float8 * COALESCE(pb, pc) * COALESCE(fxb, fxc) END, 0),
+    NULLIF(line, 0)
+  FROM cls
+)"""
     return f"""
 WITH c AS (
   SELECT s.line_no + {1 if push['header'] else 0} AS line, {f('account')} AS acct, {f('isin')} AS isin,
@@ -138,11 +172,11 @@ r AS (
 {cg}
 ), b AS (
   SELECT custody_account AS acct, instrument_id AS iid, quantity_micro AS qb, price_float AS pb,
-         price_currency AS ccyb, fx_float AS fxb
+         price_currency AS ccyb, fx_float AS fxb, price_source AS psb
   FROM reconciliation_bookposition WHERE custodian_code = {cust}
 ), j AS (
   SELECT COALESCE(cg.acct, b.acct) AS acct, COALESCE(cg.iid, b.iid) AS iid, cg.qc, b.qb, cg.pc, b.pb,
-         cg.ccyc, b.ccyb, cg.fxc, b.fxb, cg.line, cg.pass, COALESCE(cg.unknown, false) AS unknown, cg.ident,
+         cg.ccyc, b.ccyb, cg.fxc, b.fxb, b.psb, cg.line, cg.pass, COALESCE(cg.unknown, false) AS unknown, cg.ident,
          COALESCE(cg.qc, 0) - COALESCE(b.qb, 0) AS dq
   FROM cg FULL OUTER JOIN b ON b.acct = cg.acct AND b.iid = cg.iid
 ), k AS (
@@ -179,7 +213,7 @@ r AS (
     END AS kind
   FROM k
   OFFSET 0  -- a fence: classify each row once, not once per reference to kind
-), agg AS (
+){lines_cte}, agg AS (
   -- one pass over the classified rows: the counts, and the differences gathered as an array
   SELECT count(*) FILTER (WHERE qc IS NOT NULL AND qb IS NOT NULL AND NOT unknown) AS pairs,
          count(*) FILTER (WHERE qb IS NOT NULL) AS book_side,
@@ -221,13 +255,14 @@ SELECT agg.pairs, agg.clean, (SELECT count(*) FROM ins), agg.book_side FROM agg
 """
 
 
-def _classify(cur, push, columns, custodian, as_of, tol, nbooks) -> tuple[int, int, int]:
+def _classify(cur, push, columns, custodian, as_of, tol, nbooks, *, run_id=None, source="") -> tuple[int, int, int]:
     """Fast path first (no per-key aggregation). If the file holds a key twice (a book row met
     twice, or one custodian-only key in two lines), roll back and aggregate."""
     units = price_units()
     cur.execute("SAVEPOINT recon_fast")
     t = time.perf_counter()
-    cur.execute(_classify_sql(push, columns, custodian=custodian, as_of=as_of, basis="SETT", tol=tol, units=units))
+    cur.execute(_classify_sql(push, columns, custodian=custodian, as_of=as_of, basis="SETT", tol=tol, units=units,
+                              run_id=run_id, source=source))
     pairs, clean, ndiff, book_side = cur.fetchone()
     _classify.last_seconds = time.perf_counter() - t
     duplicated = book_side > nbooks
@@ -237,7 +272,7 @@ def _classify(cur, push, columns, custodian, as_of, tol, nbooks) -> tuple[int, i
     if duplicated:
         cur.execute("ROLLBACK TO SAVEPOINT recon_fast")
         cur.execute(_classify_sql(push, columns, custodian=custodian, as_of=as_of, basis="SETT", tol=tol, units=units,
-                                  aggregate=True))
+                                  aggregate=True, run_id=run_id, source=source))
         pairs, clean, ndiff, _ = cur.fetchone()
     else:
         cur.execute("RELEASE SAVEPOINT recon_fast")
@@ -400,9 +435,13 @@ def reconcile_positions_sql(*, custodian_code: str, path: Path, stored: Path, sh
             t_count = time.perf_counter()
             nbooks = BookPosition.objects.filter(custodian_code=custodian_code).count()
             timings["seconds_count_books"] = time.perf_counter() - t_count
+            # the run's id is drawn now, so that the classifying statement writes every line under it
+            cur.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id'))", [ReconRun._meta.db_table])
+            run_id = cur.fetchone()[0]
             cur.execute("SAVEPOINT recon_match")
             try:
-                _pairs, clean, ndiff = _classify(cur, push, columns, custodian_code, as_of, tol, nbooks)
+                _pairs, clean, ndiff = _classify(cur, push, columns, custodian_code, as_of, tol, nbooks,
+                                                 run_id=run_id, source=fmt)
             except (DatabaseError, psycopg.Error):
                 cur.execute("ROLLBACK TO SAVEPOINT recon_match")
                 line, fname, value = _first_bad_value(cur, push, columns)
@@ -431,10 +470,12 @@ def reconcile_positions_sql(*, custodian_code: str, path: Path, stored: Path, sh
                                   timings={"seconds_hash": timings.get("seconds_hash", 0)})
             record_event(subject=cfile, event_type="recon.file_received", actor=actor,
                          detail={"sha256": sha, "format": fmt, "size": size, "rows": rows})
-            run = ReconRun.objects.create(custodian_code=custodian_code, as_of=as_of, file=cfile, daily_run=daily_run,
-                                          engine="sql")
+            run = ReconRun.objects.create(pk=run_id, custodian_code=custodian_code, as_of=as_of, file=cfile,
+                                          daily_run=daily_run, engine="sql")
             written = _write_breaks_sql(cur, run=run, custodian=custodian_code, as_of=as_of, base_currency=base,
                                         actor_id=getattr(actor, "pk", None))
+            cur.execute("SELECT count(*) FROM reconciliation_reconline WHERE run_id = %s", [run.pk])
+            written["lines"] = cur.fetchone()[0]
             cur.execute("SELECT kind, explained, count(*) FROM recon_diff GROUP BY 1, 2 ORDER BY 1, 2")
             by_kind = {f"{k}{' (explained)' if e else ''}": n for k, e, n in cur.fetchall()}
             explained = sum(n for k, n in by_kind.items() if k.endswith("(explained)"))

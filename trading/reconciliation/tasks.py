@@ -10,9 +10,10 @@ import datetime as dt
 import logging
 from pathlib import Path
 
-import yaml
 from celery import chord, shared_task
 from django.conf import settings
+
+from onboarding import safeyaml
 
 from .models import DailyRun, ReconRun
 from .policy import RULES_DIR
@@ -25,7 +26,7 @@ def inbox_root() -> Path:
 
 
 def custodian_formats() -> dict[str, str]:
-    spec = yaml.safe_load((RULES_DIR / "custodians.yaml").read_text())
+    spec = safeyaml.load((RULES_DIR / "custodians.yaml").read_text())
     return {r["code"]: r["format"] for r in spec["rules"]}
 
 

@@ -2,10 +2,11 @@
 from the same book dataclasses. One row per account, form and income type."""
 from __future__ import annotations
 
-import csv
 import io
 from collections import defaultdict
 from decimal import Decimal
+
+from onboarding import csvsafe
 
 from .. import rulefiles
 from .book import Account, ExceptionRow, Organisation, Person
@@ -98,7 +99,7 @@ def rows_1042s(accounts: list[Account], year: int) -> tuple[list[dict[str, str]]
 
 def to_csv(rows: list[dict[str, str]], fields: list[str]) -> str:
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
+    writer = csvsafe.DictWriter(out, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     return out.getvalue()

@@ -9,9 +9,9 @@ import datetime as dt
 import json
 from pathlib import Path
 
-import yaml
 from django.core.management.base import BaseCommand, CommandError
 
+from onboarding import safeyaml
 from onboarding.exceptions import RulePackError
 from onboarding.rules.packs import (
     PACK_DIR,
@@ -73,7 +73,7 @@ class Command(BaseCommand):
                     raise RulePackError("rule packs contradict the CRS participating-jurisdiction list:\n  "
                                         + "\n  ".join(crs_problems), detail={"crs": crs_problems})
                 if options["against"]:
-                    table = yaml.safe_load(Path(options["against"]).read_text(encoding="utf-8")) or {}
+                    table = safeyaml.load(Path(options["against"]).read_text(encoding="utf-8")) or {}
                     rows = table.get("rows") or []
                     problems = compare_with_table(versions, rows)
                     result.update(table_rows=len(rows), differences=problems)

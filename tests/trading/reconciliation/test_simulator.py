@@ -168,3 +168,22 @@ def test_unknown_difference_is_refused_in_plain_words(sim_ledger):
     snap = simulator.collect(sim_ledger.custodians["IRVTUS3N"], SIM_DAY)
     with pytest.raises(simulator.SimulatorError, match="unknown difference 'rebate'"):
         simulator.inject(snap, ["rebate:5"])
+
+
+def test_every_line_is_recorded_with_both_figures(sim_ledger, tmp_path):
+    from trading.reconciliation.selectors import run_lines
+
+    files, _ = _files(sim_ledger, "CITIGB2L", "semt002", ["price:XS2000000005:1.05"])
+    path = tmp_path / files[0][0]
+    path.write_bytes(files[0][1])
+    run = services.reconcile_file(custodian_code="CITIGB2L", path=path, fmt="semt002", as_of=SIM_DAY).run
+    lines = {x.isin: x for x in run_lines(run)}
+    assert set(lines) == {"GB00BH4HKS39", "XS2000000005"} and run.stats["lines"] == 2
+    vod = lines["GB00BH4HKS39"]
+    assert (vod.status, vod.rule, vod.custodian_quantity, vod.book_quantity) == ("matched", "matched by isin",
+                                                                                 Decimal(1000), Decimal(1000))
+    assert (round(vod.custodian_price, 4), round(vod.book_price, 4), vod.price_currency) == (0.9236, 0.9236, "GBP")
+    bond = lines["XS2000000005"]  # 98.75 % x 1.05 = 103.6875 %: beyond the 2 % price-source band
+    assert (bond.status, bond.kind, bond.rule) == ("break", "price", "price differs beyond the price-source band")
+    assert (round(bond.custodian_price, 6), round(bond.book_price, 6)) == (1.036875, 0.9875)
+    assert round(bond.amount_local, 2) == 493.75  # 10,000 face x (1.036875 - 0.9875) USD

@@ -11,7 +11,7 @@ from tests.conftest import requires_postgres
 from tests.factories import UserFactory
 from trading.reconciliation import services
 from trading.reconciliation.exceptions import FileRefused
-from trading.reconciliation.models import BookCorporateAction, Break, CustodianFile, ReconRun
+from trading.reconciliation.models import BookCorporateAction, Break, CustodianFile, ReconLine, ReconRun
 
 from .factories import BookPositionFactory, IdentifierFactory, PendingTradeFactory
 
@@ -216,7 +216,15 @@ def _outcome(tmp_path, name, rows, engine):
     lines = sorted((b.custody_account, b.instrument_id or 0, b.identifier, b.kind, b.explained,
                     b.custodian_quantity, b.book_quantity, b.amount_base, b.amount_local)
                    for b in Break.objects.filter(last_run=run))
-    return ("run", lines, {k: run.stats[k] for k in ("clean", "compared", "breaks", "explained")})
+    # every line compared, matched ones too, with both figures and the rule
+    recorded = sorted((x.custody_account, x.instrument_id or 0, x.identifier, x.status, x.kind, x.rule,
+                       x.custodian_quantity, x.book_quantity, x.price_currency,
+                       None if x.custodian_price is None else round(x.custodian_price, 6),
+                       None if x.book_price is None else round(x.book_price, 6),
+                       round(x.amount_base or 0, 6), round(x.amount_local or 0, 6), x.line)
+                      for x in ReconLine.objects.filter(run=run))
+    return ("run", lines, recorded,
+            {k: run.stats[k] for k in ("clean", "compared", "breaks", "explained", "lines")})
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -230,6 +238,7 @@ def test_both_engines_give_identical_lines_on_generated_files(books, tmp_path, r
     for engine in ("sql", "numpy"):
         Break.objects.all().delete()
         ReconRun.objects.all().delete()
+        ReconLine.objects.all().delete()
         CustodianFile.objects.all().delete()
         results.append(_outcome(tmp_path, f"{engine}.csv", lines, engine))
     assert results[0] == results[1]

@@ -40,9 +40,7 @@ class Command(BaseCommand):
         except MeridianError as exc:
             raise CommandError(f"release refused, nothing released: {exc.message}") from exc
         if opts["json"]:
-            from trading.api import release_report_data
-
-            self.stdout.write(json.dumps(release_report_data(report), default=str, sort_keys=True))
+            self.stdout.write(json.dumps(report.as_dict(), default=str, sort_keys=True))
             return
         self.stdout.write(f"{report.released} order(s) released in {len(report.blocks)} block(s) at {report.now.isoformat()}")
         for block in report.blocks:

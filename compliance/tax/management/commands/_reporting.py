@@ -1,11 +1,12 @@
 """Shared option handling for the tax report commands."""
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from pathlib import Path
 
 from django.core.management.base import CommandError
+
+from onboarding import csvsafe
 
 from ...exceptions import ReportError
 from ...reporting.book import ExceptionRow, load_book
@@ -48,7 +49,7 @@ def load_source(options):
 
 def write_exceptions(path: Path, rows: list[ExceptionRow]) -> None:
     with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=["account_number", "holder", "severity", "code", "message"],
+        writer = csvsafe.DictWriter(fh, fieldnames=["account_number", "holder", "severity", "code", "message"],
                                 lineterminator="\n")
         writer.writeheader()
         for row in rows:

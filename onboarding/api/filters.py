@@ -1,0 +1,52 @@
+"""The API's filter backend under the one tenant rule: a filter on a related object (?party=,
+?account=, ?owner=...) accepts only ids the user may see, so another firm's id is answered
+exactly like a missing id (400 "select a valid choice"), never with an empty 200 that confirms
+it exists (issue 15)."""
+from __future__ import annotations
+
+from django.core.exceptions import FieldDoesNotExist
+from django_filters import ModelChoiceFilter, ModelMultipleChoiceFilter
+from django_filters.rest_framework import DjangoFilterBackend
+
+from ..selectors import scope_to_user
+
+# How a related model reaches its firm, tried in order.
+FIRM_PATHS = ("firm", "party__firm", "account__firm", "endpoint__firm", "custody_account__account__firm",
+              "block__firm", "order__account__firm", "case__firm")
+
+
+def firm_path(model) -> str | None:
+    from django.contrib.auth import get_user_model
+
+    if model is get_user_model():
+        return "firm"
+    for path in FIRM_PATHS:
+        current = model
+        try:
+            for part in path.split("__"):
+                current = current._meta.get_field(part).related_model
+        except FieldDoesNotExist:
+            continue
+        if current is not None and current._meta.label == "onboarding.Firm":
+            return path
+    return None
+
+
+class TenantFilterBackend(DjangoFilterBackend):
+    def get_filterset(self, request, queryset, view):
+        filterset = super().get_filterset(request, queryset, view)
+        if filterset is None:
+            return None
+        for name, flt in filterset.filters.items():
+            if not isinstance(flt, (ModelChoiceFilter, ModelMultipleChoiceFilter)):
+                continue
+            field = filterset.form.fields.get(name)
+            if field is None or getattr(field, "queryset", None) is None:
+                continue
+            model = field.queryset.model
+            path = firm_path(model)
+            if model._meta.label == "onboarding.Firm":
+                field.queryset = scope_to_user(field.queryset, request.user, firm_field="pk")
+            elif path is not None:
+                field.queryset = scope_to_user(field.queryset, request.user, firm_field=path)
+        return filterset

@@ -1,0 +1,285 @@
+"""One trading day through the REST API alone, with the real activation gate and every
+registered requirement provider and activation check (nothing stubbed, no registry emptied).
+
+Platform data (rule packs, reference data and prices, the broker master, two custodians) is
+loaded as an operator would load it; everything a partner does goes through /api/v1/. The clock
+is pinned by passing it: releases carry `now`, settlements `as_of` (a worker process does not
+see time_machine). Figures checked below are worked out by hand from the published calendars:
+
+- Friday 20 November 2026 is the trade date. Tokyo opens 09:00 JST = 00:00 UTC, London 08:00 GMT,
+  New York 09:30 EST = 14:30 UTC; each market's approved orders go out in its own wave.
+- Nasdaq/NYSE settle T+1: Monday 23 November. London settles T+2: Tuesday 24 November.
+- Tokyo settles T+2 on the JPX calendar: Monday 23 November 2026 is Labour Thanksgiving Day
+  (a Japanese public holiday), so T+1 is Tuesday 24 and T+2 Wednesday 25 November.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+from rest_framework.test import APIClient
+
+from onboarding.api.auth import api_token_create
+from onboarding.webhooks import verify
+from tests.compliance.tax.samples import form as tax_form
+from tests.portal.conftest import audit_cleared_for_flush  # noqa: F401 - fixture
+
+TRADE = dt.date(2026, 11, 20)
+UTC = dt.UTC
+WAVES = {"XTKS": dt.datetime(2026, 11, 20, 0, 30, tzinfo=UTC),   # 09:30 in Tokyo; London and New York shut
+         "XLON": dt.datetime(2026, 11, 20, 9, 0, tzinfo=UTC),    # 09:00 in London; Tokyo closed at 06:30 UTC
+         "XNAS": dt.datetime(2026, 11, 20, 15, 0, tzinfo=UTC)}   # 10:00 in New York
+FILL_PRICE = {"AAPL": "271.40", "VOD": "92.30", "7203": "3250", "TM": "207.00"}
+
+
+class Receiver(BaseHTTPRequestHandler):
+    received: list = []
+
+    def do_POST(self):  # noqa: N802 - http.server API
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).received.append((dict(self.headers), body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def receiver():
+    server = HTTPServer(("127.0.0.1", 0), Receiver)
+    Receiver.received = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/hooks"
+    server.shutdown()
+
+
+def client_for(user) -> APIClient:
+    _, token = api_token_create(user=user, name="journey", scopes=["read", "write"])
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    return client
+
+
+def ok(response, status=200) -> dict:
+    assert response.status_code == status, (response.status_code, response.content[:2000])
+    return response.json()
+
+
+def platform():
+    """What the operator loads before any partner call: rule packs, reference data with prices and
+    FX, the broker master, and two custodians (the brokers settle with NORTHBANK and HARBOUR)."""
+    from accounts import services as accounts_services
+    from onboarding import services as onboarding_services
+    from trading.reference.demo import reference_demo
+    from trading.services import brokers_load
+
+    onboarding_services.rulepacks_load()
+    reference_demo()
+    brokers_load()
+    accounts_services.custodian_create(name="NORTHBANK", bic="NRTHGB2L", country="GB",
+                                       markets=["XNYS", "XNAS", "XLON"], file_formats=["semt002", "camt053"])
+    accounts_services.custodian_create(name="HARBOUR", bic="HRBRHKHH", country="HK",
+                                       markets=["XTKS", "XHKG"], file_formats=["mt535", "mt940"])
+
+
+def onboard(advisor, officer, second_officer) -> int:
+    """A person resident in Switzerland, documented, screened, submitted and approved."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from onboarding.samples import pdf_bytes
+
+    pid = ok(advisor.post("/api/v1/parties/", {
+        "kind": "person", "given_names": "Oliver", "family_name": "Twist", "date_of_birth": "1980-05-01",
+        "residence_country": "GB", "nationalities": ["GB"]}, format="json"), 201)["id"]
+    case = ok(advisor.post("/api/v1/cases/", {"party": pid}, format="json"), 201)
+    ok(advisor.post(f"/api/v1/parties/{pid}/addresses/", {"kind": "residential", "line1": "10 Downing Street",
+                    "city": "London", "postal_code": "SW1A 2AA", "country": "GB"}, format="json"), 201)
+    ok(advisor.post(f"/api/v1/parties/{pid}/identifiers/", {"kind": "passport", "country": "GB",
+                    "value": "123456789"}, format="json"), 201)
+    ok(advisor.post(f"/api/v1/parties/{pid}/tax-residences/", {"country": "GB", "tin": "1955839661"},
+                    format="json"), 201)
+    for doc_type in ("passport", "utility_bill"):
+        ok(advisor.post("/api/v1/documents/", {"party": pid, "doc_type": doc_type, "file": SimpleUploadedFile(
+            f"{doc_type}.pdf", pdf_bytes(doc_type), content_type="application/pdf")}, format="multipart"), 201)
+    outstanding = ok(advisor.get(f"/api/v1/cases/{case['id']}/requirements/"))
+    for item in outstanding:
+        assert item["code"].startswith("tax."), outstanding
+    for form_type in ("W8BEN", "CRS_IND"):
+        signed = ok(advisor.post("/api/v1/tax-forms/", {"party": pid, "form_type": form_type, "signed_on": "2026-11-01",
+                    "data": tax_form(form_type, name="Oliver Twist", date_of_birth="1980-05-01")}, format="json"), 201)
+        assert signed["status"] == "valid", signed
+    assert ok(advisor.get(f"/api/v1/cases/{case['id']}/requirements/")) == []
+    assert ok(advisor.post(f"/api/v1/cases/{case['id']}/submit/"))["state"] == "submitted"
+    assert ok(officer.post(f"/api/v1/cases/{case['id']}/start-review/"))["state"] == "in_review"
+    assert ok(officer.post(f"/api/v1/cases/{case['id']}/approve/", {"reason": "documented"},
+                           format="json"))["state"] == "approved"
+    return pid
+
+
+def open_account(advisor, pid) -> dict:
+    custodians = {c["name"]: c for c in ok(advisor.get("/api/v1/custodians/"))["results"]}
+    account = ok(advisor.post("/api/v1/accounts/", {
+        "owner": pid, "number": "JRNY-1", "name": "Global", "base_currency": "EUR", "booking_centre": "offshore",
+        "booking_jurisdiction": "CH", "investor_type": "professional"}, format="json"), 201)
+    north = ok(advisor.post("/api/v1/custody-accounts/", {"account": account["id"], "custodian":
+                            custodians["NORTHBANK"]["bic"], "number": "JRNY-1-N"}, format="json"), 201)
+    harbour = ok(advisor.post("/api/v1/custody-accounts/", {"account": account["id"], "custodian":
+                              custodians["HARBOUR"]["bic"], "number": "JRNY-1-H", "markets": ["XTKS"]},
+                              format="json"), 201)
+    assert set(north["markets"]) == {"XNYS", "XNAS", "XLON"}  # no markets given: the custodian's
+    ok(advisor.post(f"/api/v1/accounts/{account['id']}/activate/"))
+    for custody, currency, amount in ((north, "EUR", "400000"), (north, "USD", "150000")):
+        ok(advisor.post(f"/api/v1/accounts/{account['id']}/deposits/", {
+            "custody_account": custody["id"], "currency": currency, "amount": amount, "value_date": "2026-11-16"},
+            format="json"), 201)
+    return {"account": account["id"], "north": north["id"], "harbour": harbour["id"]}
+
+
+def subscribe(advisor, account_id) -> int:
+    from trading.reference.models import Instrument
+
+    isin = dict(Instrument.objects.values_list("name", "isin"))
+    lines = [{"isin": isin["Apple Inc. common stock"] if "Apple Inc. common stock" in isin else
+              Instrument.objects.get(listings__ticker="AAPL").isin, "weight": "0.30"},
+             {"isin": Instrument.objects.get(listings__ticker="VOD", listings__market__mic="XLON").isin, "weight": "0.20"},
+             {"isin": Instrument.objects.get(listings__ticker="7203").isin, "weight": "0.25"},
+             {"isin": Instrument.objects.get(listings__ticker="TM").isin, "weight": "0.10"},
+             {"cash_currency": "EUR", "weight": "0.15"}]
+    model = ok(advisor.post("/api/v1/models/", {"code": "JOURNEY", "name": "Journey global", "provider": "Meridian AM",
+                            "base_currency": "EUR", "effective_from": "2026-11-01", "lines": lines}, format="json"), 201)
+    ok(advisor.post("/api/v1/subscriptions/", {"account": account_id, "model": model["id"],
+                                                "start_date": "2026-11-18"}, format="json"), 201)
+    return model["id"]
+
+
+def trading_day(advisor, approver, ops, ids, run_task) -> dict:
+    """Rebalance, four-eyes approval, FX, release by market wave, fills, allocation, settlement."""
+    run = ok(advisor.post("/api/v1/rebalance-runs/", {"account": ids["account"], "trade_date": TRADE.isoformat()},
+                          format="json"), 201)
+    assert run["run"]["status"] == "completed", run
+    run_id = run["run"]["id"]
+    orders = ok(advisor.get("/api/v1/orders/", {"run": run_id, "page_size": 200}))["results"]
+    assert orders and {o["status"] for o in orders} == {"proposed"}
+    assert all(o["custody_account"] and o["broker"] for o in orders), orders
+    markets = {o["market"] for o in orders}
+    assert {"XTKS", "XLON"} <= markets, markets
+    ids_ = [o["id"] for o in orders]
+    refused = advisor.post("/api/v1/orders/bulk-approve/", {"orders": ids_}, format="json")
+    assert refused.status_code == 403 and refused.json()["code"] == "four_eyes_required"
+    assert ok(approver.post("/api/v1/orders/bulk-approve/", {"orders": ids_}, format="json")) == {"approved": len(ids_)}
+    fx = ok(advisor.get("/api/v1/fx-orders/", {"run": run_id}))["results"]
+    assert fx and {f["status"] for f in fx} == {"proposed"}  # not approved with the orders: firm policy says no
+    for f in fx:
+        assert f["funds"] or f["netting"]["currency"], f
+        ok(approver.post(f"/api/v1/fx-orders/{f['id']}/approve/"))
+        ok(ops.post(f"/api/v1/fx-orders/{f['id']}/release/"))
+
+    blocks = {}
+    for mic in ("XTKS", "XLON", "XNAS"):
+        wave = run_task("release", {"now": WAVES[mic].isoformat()})
+        released_markets = {b["market"] for b in wave["blocks"]}
+        assert released_markets <= ({mic, "XNYS"} if mic == "XNAS" else {mic}), (mic, wave)
+        skipped = {s["market"] for s in wave["skipped_markets"]}
+        assert not (skipped & released_markets)
+        for b in wave["blocks"]:
+            blocks[b["reference"]] = b
+    assert {o["status"] for o in ok(advisor.get("/api/v1/orders/", {"run": run_id, "page_size": 200}))["results"]} \
+        == {"released"}
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    rows = ["exec_id,cl_ord_id,last_qty,last_px,transact_time"]
+    for n, (ref, b) in enumerate(sorted(blocks.items())):
+        at = WAVES[b["market"] if b["market"] in WAVES else "XNAS"] + dt.timedelta(minutes=5)
+        rows.append(f"X{n},{ref},{b['quantity']},{FILL_PRICE[b['ticker']]},{at.isoformat()}")
+    ok(ops.post("/api/v1/fills/import/", {"file": SimpleUploadedFile("fills.csv", "\n".join(rows).encode(),
+                                                                     content_type="text/csv")}, format="multipart"), 201)
+    for b in blocks.values():
+        assert ok(ops.post(f"/api/v1/blocks/{b['id']}/allocate/"))["status"] == "allocated"
+    filled = ok(advisor.get("/api/v1/orders/", {"run": run_id, "page_size": 200}))["results"]
+    assert {o["status"] for o in filled} == {"allocated"}
+    for o in filled:
+        assert Decimal(o["average_price"]) == Decimal(FILL_PRICE[o["ticker"]])
+    due = {o["reference"]: o["settle_date"] for o in filled}
+    assert {o["settle_date"] for o in filled if o["market"] in ("XNAS", "XNYS")} <= {"2026-11-23"}
+    assert {o["settle_date"] for o in filled if o["market"] == "XTKS"} == {"2026-11-25"}  # over the holiday
+    assert {o["settle_date"] for o in filled if o["market"] == "XLON"} == {"2026-11-24"}
+    settled: set[str] = set()
+    for day in ("2026-11-23", "2026-11-24", "2026-11-25", "2026-11-26"):
+        report = run_task("settle", {"as_of": day})
+        assert not report["failed"], report
+        for ref in report["settled"]:
+            assert due[ref] <= day
+        settled |= set(report["settled"])
+    assert settled == set(due)
+    final = ok(advisor.get("/api/v1/orders/", {"run": run_id, "page_size": 200}))["results"]
+    assert {o["status"] for o in final} == {"settled"}
+    fx_final = ok(advisor.get("/api/v1/fx-orders/", {"run": run_id}))["results"]
+    assert {f["status"] for f in fx_final} == {"settled"}
+    return {"run": run_id, "orders": final, "fx": fx_final, "blocks": blocks}
+
+
+def api_tasks(client):
+    def run(kind, payload):
+        path = {"release": "/api/v1/orders/release/", "settle": "/api/v1/orders/settle/"}[kind]
+        return ok(client.post(path, payload, format="json"))
+    return run
+
+
+def journey(run_task_for, hook_url):
+    from tests.factories import FirmFactory, OfficerFactory, UserFactory
+
+    platform()
+    firm = FirmFactory(name="Thames Wealth", home_jurisdiction="CH")
+    advisor = client_for(UserFactory(firm=firm, role="advisor"))
+    approver = client_for(UserFactory(firm=firm, role="advisor"))
+    ops = client_for(UserFactory(firm=firm, role="operations"))
+    officer, second_officer = client_for(OfficerFactory()), client_for(OfficerFactory())
+    hook = ok(advisor.post("/api/v1/webhooks/", {"url": hook_url, "events": []}, format="json"), 201)
+    pid = onboard(advisor, officer, second_officer)
+    ids = open_account(advisor, pid)
+    subscribe(advisor, ids["account"])
+    day = trading_day(advisor, approver, ops, ids, run_task_for(ops))
+    return hook["secret"], day
+
+
+def check_webhooks(secret, day, *, wait=0.0):
+    import time
+
+    deadline = time.time() + wait
+    wanted = {"case.state_changed", "order.released", "order.filled", "order.settled"}
+    while True:
+        events = [(h, json.loads(b)) for h, b in Receiver.received]
+        types = {e["type"] for _, e in events}
+        if wanted <= types or time.time() >= deadline:
+            break
+        time.sleep(0.5)
+    assert wanted <= types, types
+    for headers, body in Receiver.received:
+        assert verify(secret, headers["Meridian-Signature"], body)
+    settled = {e["data"]["reference"] for _, e in events if e["type"] == "order.settled"}
+    assert settled == {o["reference"] for o in day["orders"]}
+
+
+def test_a_trading_day_through_the_api(audit_cleared_for_flush, receiver):  # noqa: F811
+    secret, day = journey(api_tasks, receiver)
+    check_webhooks(secret, day)
+
+
+@pytest.mark.celery_worker
+def test_a_trading_day_with_the_waves_and_settlements_run_by_a_real_worker(celery_worker_process, receiver):
+    app = celery_worker_process
+
+    def worker_tasks(_client):
+        def run(kind, payload):
+            name = {"release": "trading.tasks.release_open_markets", "settle": "trading.tasks.settle_due"}[kind]
+            return app.send_task(name, kwargs=payload).get(timeout=120)
+        return run
+
+    secret, day = journey(worker_tasks, receiver)
+    check_webhooks(secret, day, wait=30)
