@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: setup run test migrate data lists demo clean lint system-deps
+.PHONY: setup run test fuzz migrate data lists demo clean lint system-deps
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -47,11 +47,22 @@ demo: data lists
 run: demo
 	$(PY) manage.py runserver 127.0.0.1:8000
 
+# The layer contracts (import-linter) and the types (mypy) are checked before the suite.
 test: setup
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The schemathesis contract run, randomised and wider than the derandomised run inside `make test`;
+# each finding becomes a regression test in tests/api/test_contract_findings.py.
+fuzz: setup
+	CONTRACT_RANDOM=1 CONTRACT_MAX_EXAMPLES=$${CONTRACT_MAX_EXAMPLES:-50} CONTRACT_STATEFUL_EXAMPLES=$${CONTRACT_STATEFUL_EXAMPLES:-60} \
+	  $(PY) -m pytest -q tests/api/test_contract.py $(PYTEST_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 clean:
 	rm -rf $(VENV) db.sqlite3 var

@@ -73,7 +73,8 @@ class DepositSerializer(serializers.Serializer):
     currency = serializers.CharField(max_length=3)
     amount = serializers.DecimalField(max_digits=24, decimal_places=6)
     value_date = serializers.DateField()
-    external_ref = serializers.CharField(required=False, default="", allow_blank=True)
+    external_ref = serializers.CharField(required=False, default="", allow_blank=True,
+                                         max_length=Transaction._meta.get_field("external_ref").max_length)
 
 
 class MovementSerializer(serializers.Serializer):

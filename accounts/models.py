@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -31,10 +32,10 @@ from trading.reference.models import (
     validate_bic,
 )
 
-QTY = {"max_digits": 28, "decimal_places": 8}
-MONEY = {"max_digits": 24, "decimal_places": 6}
-RATE = {"max_digits": 24, "decimal_places": 10}
-WEIGHT = {"max_digits": 12, "decimal_places": 10}
+QTY: dict[str, Any] = {"max_digits": 28, "decimal_places": 8}
+MONEY: dict[str, Any] = {"max_digits": 24, "decimal_places": 6}
+RATE: dict[str, Any] = {"max_digits": 24, "decimal_places": 10}
+WEIGHT: dict[str, Any] = {"max_digits": 12, "decimal_places": 10}
 
 
 class Household(models.Model):

@@ -60,7 +60,7 @@ NEUTRAL_FIRM_MESSAGE = "Compliance has decided this client cannot be onboarded o
 # Watchlist imports
 
 
-def _file_info(paths: Iterable[str | Path]) -> list[dict]:
+def _file_info(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
     out = []
     for path in paths:
         data = Path(path).read_bytes()
@@ -80,7 +80,7 @@ def _diff(previous: dict[str, str], current: dict[str, str]) -> dict[str, Any]:
 
 def watchlist_import(
     *, source: str, paths: list[str | Path], actor: User | None = None,
-    progress: Callable[[Iterable], Iterable] | None = None, batch_size: int = 2000,
+    progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None, batch_size: int = 2000,
 ) -> WatchlistSnapshot:
     """Parse the files, store them as the source's next snapshot and make it active.
 
@@ -284,7 +284,7 @@ def _lock_alert(alert: ScreeningAlert) -> ScreeningAlert:
 
 
 def _alert_transition(alert: ScreeningAlert, method: str, *, actor: User | None, note: str = "",
-                      event: str, detail: dict | None = None) -> ScreeningAlert:
+                      event: str, detail: dict[str, Any] | None = None) -> ScreeningAlert:
     before = alert.state
     try:
         getattr(alert, method)()
@@ -434,7 +434,7 @@ def _rerate_after_decision(party: Party, actor: User | None) -> None:
 
 
 @transaction.atomic
-def risk_models_load(*, directory: str | Path | None = None, actor: User | None = None) -> list[dict]:
+def risk_models_load(*, directory: str | Path | None = None, actor: User | None = None) -> list[dict[str, Any]]:
     """Load every risk model file; a changed file becomes a new, active version. All files are
     validated first: one bad file loads nothing."""
     from .risk import MODEL_DIR, checksum
@@ -460,7 +460,7 @@ def risk_models_load(*, directory: str | Path | None = None, actor: User | None 
 
 
 def _relationship_set_risk(*, relationship: Relationship, level: str, next_review_due: dt.date,
-                           actor: User | None, detail: dict) -> None:
+                           actor: User | None, detail: dict[str, Any]) -> None:
     onboarding_services.relationship_set_risk(relationship=relationship, risk_level=level,
                                               next_review_due=next_review_due, actor=actor, detail=detail)
 
@@ -495,12 +495,12 @@ def rate_relationship(*, relationship: Relationship, actor: User | None = None) 
     return assessment
 
 
-def risk_impact(*, content: dict) -> dict:
+def risk_impact(*, content: dict[str, Any]) -> dict[str, Any]:
     """Re-score the book (every relationship not closed) against a draft model and report the
     upgrades and downgrades before it is published. Writes nothing."""
     validate_model(content, where="draft")
     order = {"low": 0, "medium": 1, "high": 2}
-    moves: list[dict] = []
+    moves: list[dict[str, Any]] = []
     matrix: dict[str, dict[str, int]] = {a: {b: 0 for b in order} for a in [*order, UNRATED]}
     relationships = (Relationship.objects.exclude(state=RelationshipState.CLOSED)
                      .select_related("party").order_by("pk"))
@@ -559,7 +559,7 @@ def ownership_changed(*, party: Party) -> None:
     _open_event_reviews(party, reason="change of ownership")
 
 
-def open_due_reviews(*, today: dt.date | None = None, lead_days: int = 30) -> dict:
+def open_due_reviews(*, today: dt.date | None = None, lead_days: int = 30) -> dict[str, Any]:
     """Open a periodic review case for every active relationship whose review falls due within
     `lead_days`, and flag (once per due date) those whose review is overdue."""
     today = today or timezone.localdate()

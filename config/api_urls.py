@@ -6,6 +6,7 @@ from rest_framework.routers import DefaultRouter
 from accounts import api as accounts_api
 from compliance import api as compliance_api
 from compliance.tax.api import TaxFormViewSet
+from onboarding.api.tokens import ApiTokenViewSet
 from onboarding.api.urls import router as onboarding_router
 from onboarding.api.views import ErrorCatalogueView
 from trading import api as trading_api
@@ -47,6 +48,7 @@ class ApiRouter(DefaultRouter):
 
 router = ApiRouter()
 router.registry.extend(onboarding_router.registry)  # parties, ownership, documents, cases, relationships, webhooks
+router.register("api-tokens", ApiTokenViewSet, basename="api-token")
 router.register("tax-forms", TaxFormViewSet, basename="tax-form")
 # accounts
 router.register("households", accounts_api.HouseholdViewSet, basename="household")

@@ -99,6 +99,10 @@ class EncryptedTextField(models.TextField):
 class EncryptedDateField(models.TextField):
     """A date stored encrypted; reads back as `datetime.date`."""
 
+    # what django-stubs should take the attribute to hold (a date, not the column's text)
+    _pyi_private_set_type: dt.date | str | None
+    _pyi_private_get_type: dt.date | None
+
     def from_db_value(self, value, expression, connection):
         if value in (None, ""):
             return None

@@ -97,6 +97,12 @@ class PartyForm(forms.Form):
     )
     place_of_birth_country = country_field("Country of birth")
     is_pep = forms.BooleanField(label="Politically exposed person", required=False)
+    us_lawful_permanent_resident = forms.BooleanField(
+        label="Holds a US green card", required=False,
+        help_text="A US lawful permanent resident is a US person for tax wherever they live (gives a Form W-9)")
+    us_substantial_presence = forms.BooleanField(
+        label="Meets the US substantial presence test", required=False,
+        help_text="183 weighted days in the US over three years (IRC 7701(b)(3)): a US person for tax")
     # Both
     residence_country = country_field("Country of residence")
     email = forms.EmailField(label="E-mail", required=False)
@@ -121,7 +127,8 @@ class PartyForm(forms.Form):
     tax_id = forms.CharField(label="Tax identification number", required=False, max_length=64)
     tax_id_country = country_field("Tax id issued by")
 
-    PERSON_FIELDS = ("given_names", "family_name", "date_of_birth", "place_of_birth_country", "is_pep")
+    PERSON_FIELDS = ("given_names", "family_name", "date_of_birth", "place_of_birth_country", "is_pep",
+                     "us_lawful_permanent_resident", "us_substantial_presence")
     ENTITY_FIELDS = ("legal_name", "date_of_incorporation", "country_of_incorporation", "is_listed", "is_regulated_fi")
     COMMON_FIELDS = ("residence_country", "email", "phone", "source_of_wealth", "source_of_funds")
     # Names services use in their messages -> this form's fields

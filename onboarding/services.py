@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Collection
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Any
 
 from django.db import transaction
@@ -76,7 +78,7 @@ MATERIAL_FIELDS = {
 # --- Permissions helpers ---------------------------------------------------------------------
 
 
-def _require_firm_access(actor: User | None, firm_id: int, *, roles: set[str] | None = None) -> None:
+def _require_firm_access(actor: User | None, firm_id: int, *, roles: Collection[str] | None = None) -> None:
     if actor is None:
         return  # system actions (tasks, commands)
     if actor.is_platform_officer or actor.is_superuser:
@@ -114,6 +116,11 @@ def _clean_party_data(kind: str, data: dict[str, Any]) -> dict[str, Any]:
     if unknown:
         raise ValidationFailed(f"unknown field(s): {', '.join(sorted(unknown))}", detail={"fields": sorted(unknown)})
     clean = dict(data)
+    from .columns import check_columns
+
+    check_columns(Party, {k: v for k, v in clean.items()
+                          if k not in ("date_of_birth", "date_of_incorporation", "nationalities", "is_pep",
+                                       "is_listed", "is_regulated_fi")})
     for name in ("residence_country", "country_of_incorporation", "place_of_birth_country"):
         if clean.get(name):
             clean[name] = validate_country(clean[name], field=name)
@@ -389,7 +396,7 @@ def _lock_relationship(relationship_id: int) -> Relationship:
 
 
 def _transition(case: OnboardingCase, method: str, *, actor: User | None, event: str, reason: str = "",
-                detail: dict | None = None) -> OnboardingCase:
+                detail: dict[str, Any] | None = None) -> OnboardingCase:
     before = case.state
     try:
         getattr(case, method)()
@@ -462,7 +469,7 @@ def case_request_information(*, case: OnboardingCase, actor: User | None, reason
 
 @transaction.atomic
 def case_set_risk(*, case: OnboardingCase, risk_level: str, actor: User | None, reason: str = "",
-                  detail: dict | None = None) -> OnboardingCase:
+                  detail: dict[str, Any] | None = None) -> OnboardingCase:
     """Set the case's risk rating (the compliance risk model calls this). A submitted case is
     re-pinned to the policy for its new risk level, with the same pack versions."""
     if risk_level not in RISK_LEVELS:
@@ -589,7 +596,7 @@ def case_withdraw(*, case: OnboardingCase, actor: User | None, reason: str = "")
 
 
 def _relationship_transition(relationship: Relationship, method: str, *, actor: User | None, reason: str = "",
-                             detail: dict | None = None) -> Relationship:
+                             detail: dict[str, Any] | None = None) -> Relationship:
     relationship = _lock_relationship(relationship.pk)
     before = relationship.state
     try:
@@ -628,7 +635,7 @@ def relationship_open_review(*, relationship: Relationship, actor: User | None, 
 
 @transaction.atomic
 def relationship_set_risk(*, relationship: Relationship, risk_level: str, next_review_due: dt.date | None,
-                          actor: User | None, detail: dict | None = None) -> Relationship:
+                          actor: User | None, detail: dict[str, Any] | None = None) -> Relationship:
     """Record a new risk rating of the relationship and the review date it implies (the
     compliance risk model calls this)."""
     if risk_level not in RISK_LEVELS:
@@ -693,13 +700,13 @@ def assert_relationship_active(*, party: Party, firm: Firm | int) -> Relationshi
 
 
 @transaction.atomic
-def rulepacks_load(*, directory=None, actor: User | None = None) -> list[dict[str, Any]]:
+def rulepacks_load(*, directory: str | Path | None = None, actor: User | None = None) -> list[dict[str, Any]]:
     """Load every pack file; a file whose content changed becomes a new version. All files are
     validated first: one bad file loads nothing."""
     from .models import RulePack
     from .rules.packs import PACK_DIR, checksum, read_pack_dir, validate_pack
 
-    files = read_pack_dir(directory or PACK_DIR)
+    files = read_pack_dir(Path(directory) if directory is not None else PACK_DIR)
     for pack in files:
         validate_pack(pack)
     report = []
@@ -722,7 +729,7 @@ def rulepacks_load(*, directory=None, actor: User | None = None) -> list[dict[st
 
 
 @transaction.atomic
-def rulepack_new_version(*, code: str, content: dict, actor: User | None, reason: str) -> Any:
+def rulepack_new_version(*, code: str, content: dict[str, Any], actor: User | None, reason: str) -> Any:
     """An officer's edit: validated like a file, stored as the next version; earlier versions
     stay for the cases pinned to them."""
     from .models import RulePack

@@ -3,6 +3,7 @@ clash with Django auth's /accounts/login/."""
 from django.urls import include, path
 
 from . import views
+from .views.tokens import api_tokens
 
 app_name = "portal"
 urlpatterns = [
@@ -15,5 +16,6 @@ urlpatterns = [
     path("cases/<int:case_id>/onboarding/<str:step>/", views.wizard_step, name="wizard_step"),
     path("cases/<int:case_id>/ownership/<int:link_id>/remove/", views.ownership_remove, name="ownership_remove"),
     path("validate/", views.validate_field, name="validate"),
+    path("settings/api-tokens/", api_tokens, name="api_tokens"),
     path("clients/accounts/", include("accounts.urls")),
 ]

@@ -11,6 +11,7 @@ fills come back on the block and are allocated to its orders pro rata by lot siz
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -21,10 +22,10 @@ from accounts.models import Account, CustodyAccount
 from onboarding.models import Firm
 from trading.reference.models import Listing
 
-QTY = {"max_digits": 28, "decimal_places": 8}
-MONEY = {"max_digits": 24, "decimal_places": 6}
-PRICE = {"max_digits": 24, "decimal_places": 8}
-RATE = {"max_digits": 24, "decimal_places": 10}
+QTY: dict[str, Any] = {"max_digits": 28, "decimal_places": 8}
+MONEY: dict[str, Any] = {"max_digits": 24, "decimal_places": 6}
+PRICE: dict[str, Any] = {"max_digits": 24, "decimal_places": 8}
+RATE: dict[str, Any] = {"max_digits": 24, "decimal_places": 10}
 
 
 class Broker(models.Model):

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
@@ -20,6 +20,7 @@ from django.utils import timezone
 from onboarding import webhooks
 from onboarding.audit import record_event
 from onboarding.exceptions import MeridianError, ValidationFailed
+from onboarding.models import Firm, User
 from onboarding.services import assert_relationship_active
 from trading.reference.calendars import is_exchange_session
 from trading.reference.models import Market
@@ -47,7 +48,8 @@ from .rebalancing.scope import RebalanceResult, RebalanceScope, Timings
 PRICE_Q = Decimal("0.00000001")
 
 
-def _transition(obj, method: str, *, actor, event: str, reason: str = "", detail: dict | None = None) -> None:
+def _transition(obj: Any, method: str, *, actor: User | None, event: str, reason: str = "",
+                detail: dict[str, Any] | None = None) -> None:
     before = obj.status
     try:
         getattr(obj, method)()
@@ -61,7 +63,7 @@ def _transition(obj, method: str, *, actor, event: str, reason: str = "", detail
                  to_state=obj.status, reason=reason, detail=detail)
 
 
-def _firm_of(obj):
+def _firm_of(obj: Any) -> Firm | None:
     account = getattr(obj, "account", None)
     return getattr(account, "firm", None) if account is not None else None
 
@@ -91,13 +93,13 @@ def brokers_load(*, path: Path | str = BROKER_FILE) -> int:
 # --- approval --------------------------------------------------------------------------------------
 
 
-def _approval_items(orders: list[Order]) -> dict[int, list]:
+def _approval_items(orders: list[Order]) -> dict[int, list[Any]]:
     """Per firm, each order as an approval item: its estimated value in the account's base
     currency (GBp and other minor units already divided out in estimated_value) and who ran the
     rebalance that proposed it."""
     from accounts.approvals import Item, to_base
 
-    out: dict[int, list] = defaultdict(list)
+    out: dict[int, list[Any]] = defaultdict(list[Any])
     for o in orders:
         base = o.account.base_currency
         out[o.account.firm_id].append(Item(
@@ -107,10 +109,10 @@ def _approval_items(orders: list[Order]) -> dict[int, list]:
     return out
 
 
-def _fx_items(rows: list[FxOrder]) -> dict[int, list]:
+def _fx_items(rows: list[FxOrder]) -> dict[int, list[Any]]:
     from accounts.approvals import Item, to_base
 
-    out: dict[int, list] = defaultdict(list)
+    out: dict[int, list[Any]] = defaultdict(list[Any])
     for f in rows:
         base = f.account.base_currency
         out[f.account.firm_id].append(Item(
@@ -139,7 +141,7 @@ def assert_routable(orders: Iterable[Order]) -> None:
 
 
 @transaction.atomic
-def orders_approve(*, order_ids: Iterable[int], actor) -> int:
+def orders_approve(*, order_ids: Iterable[int], actor: User) -> int:
     """Approve proposed orders, all or none, under the firm's approval policy (role, limit in
     base currency, four-eyes against whoever ran the rebalance, sanity limit). FX orders that
     fund them are approved with them only when the firm's policy says so."""
@@ -163,14 +165,14 @@ def orders_approve(*, order_ids: Iterable[int], actor) -> int:
 
 
 @transaction.atomic
-def order_reject(*, order: Order, actor, reason: str) -> Order:
+def order_reject(*, order: Order, actor: User | None, reason: str) -> Order:
     (order,) = _locked_orders([order.pk])
     _transition(order, "reject", actor=actor, event="order.rejected", reason=reason)
     return order
 
 
 @transaction.atomic
-def order_cancel(*, order: Order, actor, reason: str) -> Order:
+def order_cancel(*, order: Order, actor: User | None, reason: str) -> Order:
     (order,) = _locked_orders([order.pk])
     _transition(order, "cancel", actor=actor, event="order.cancelled", reason=reason)
     return order
@@ -200,7 +202,7 @@ def market_closed_reason(market: Market, now: dt.datetime) -> str | None:
 
 def _route_broker(order: Order, brokers: list[Broker]) -> Broker:
     mic = order.listing.market.mic
-    custodian = order.custody_account.custodian.name if order.custody_account_id else ""
+    custodian = order.custody_account.custodian.name if order.custody_account is not None else ""
     for broker in brokers:
         if mic in broker.markets and (custodian in broker.custodians or not custodian):
             return broker
@@ -216,10 +218,10 @@ class ReleaseReport:
     now: dt.datetime
     blocks: list[Block] = field(default_factory=list)
     released: int = 0
-    skipped_markets: list[dict] = field(default_factory=list)  # {"market", "orders", "reason"}
-    held: list[dict] = field(default_factory=list)  # {"order", "reference", "reason"}
+    skipped_markets: list[dict[str, Any]] = field(default_factory=list)  # {"market", "orders", "reason"}
+    held: list[dict[str, Any]] = field(default_factory=list)  # {"order", "reference", "reason"}
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         """The JSON the API, the command and the task return."""
         return {
             "now": self.now.isoformat(), "released": self.released,
@@ -230,13 +232,15 @@ class ReleaseReport:
         }
 
 
-def release_wave(*, now: dt.datetime | None = None, actor=None, firm=None) -> list[Block]:
+def release_wave(*, now: dt.datetime | None = None, actor: User | None = None,
+                 firm: Firm | None = None) -> list[Block]:
     """Release every approved order whose market is open now (see `orders_release`)."""
     return orders_release(now=now, actor=actor, firm=firm).blocks
 
 
 @transaction.atomic
-def orders_release(*, now: dt.datetime | None = None, actor=None, firm=None, market: str | None = None,
+def orders_release(*, now: dt.datetime | None = None, actor: User | None = None, firm: Firm | None = None,
+                   market: str | None = None,
                    account_id: int | None = None, run_id: int | None = None,
                    order_ids: Iterable[int] | None = None) -> ReleaseReport:
     """Release the approved orders in scope whose market is open at `now` (the caller's clock:
@@ -261,9 +265,9 @@ def orders_release(*, now: dt.datetime | None = None, actor=None, firm=None, mar
     orders = _locked_orders(qs.values_list("pk", flat=True))
     report = ReleaseReport(now=now)
     closed: dict[int, str | None] = {}
-    skipped: dict[str, list] = {}
+    skipped: dict[str, list[Any]] = {}
     brokers = list(Broker.objects.filter(is_active=True).order_by("priority", "code"))
-    groups: dict[tuple, list[Order]] = defaultdict(list)
+    groups: dict[tuple[Any, ...], list[Order]] = defaultdict(list[Any])
     gate_checked: set[tuple[int, int]] = set()
     for order in orders:
         mkt = order.listing.market
@@ -310,12 +314,12 @@ def orders_release(*, now: dt.datetime | None = None, actor=None, firm=None, mar
     return report
 
 
-def _emit_after_commit(firm_id: int, event_type: str, data: dict) -> None:
+def _emit_after_commit(firm_id: int, event_type: str, data: dict[str, Any]) -> None:
     webhooks.emit(firm=firm_id, event_type=event_type, data=data)
 
 
 @transaction.atomic
-def block_cancel(*, block: Block, actor, reason: str) -> Block:
+def block_cancel(*, block: Block, actor: User | None, reason: str) -> Block:
     """Withdraw a block from its broker before anything is filled; its orders are cancelled."""
     block = Block.objects.select_for_update().get(pk=block.pk)
     if block.status != BlockStatus.OPEN:
@@ -365,7 +369,7 @@ def blocks_export_fix(*, blocks: Iterable[Block], sender_comp_id: str = "MERIDIA
 
 
 @transaction.atomic
-def execution_reports_import(*, content: str, file: str, actor=None) -> int:
+def execution_reports_import(*, content: str, file: str, actor: User | None = None) -> int:
     """Apply an execution report CSV to the blocks it names. The whole file is checked first
     (format, known blocks, no overfill, no repeated exec id); a bad file changes nothing."""
     try:
@@ -377,7 +381,7 @@ def execution_reports_import(*, content: str, file: str, actor=None) -> int:
     known = set(Fill.objects.filter(exec_id__in=[r.exec_id for r in rows]).values_list("exec_id", flat=True))
     added: dict[str, Decimal] = defaultdict(Decimal)
     for r in rows:
-        def reject(field: str, why: str, line: int = r.line):
+        def reject(field: str, why: str, line: int = r.line) -> NoReturn:
             raise ExecutionImportRejected(f"{file}: line {line}: field {field}: {why}",
                                           detail={"file": file, "line": line, "field": field})
         block = blocks.get(r.cl_ord_id)
@@ -409,7 +413,7 @@ def execution_reports_import(*, content: str, file: str, actor=None) -> int:
 
 
 @transaction.atomic
-def block_allocate(*, block: Block, actor=None) -> list[Allocation]:
+def block_allocate(*, block: Block, actor: User | None = None) -> list[Allocation]:
     """Allocate the block's fills to its orders pro rata by lot size, each at the block's
     average price; orders with nothing allocated are cancelled."""
     orders = _locked_orders(block.orders.values_list("pk", flat=True))
@@ -452,7 +456,7 @@ def block_allocate(*, block: Block, actor=None) -> list[Allocation]:
 
 
 @transaction.atomic
-def order_settle(*, order: Order, actor=None, settled_on: dt.date | None = None) -> Order:
+def order_settle(*, order: Order, actor: User | None = None, settled_on: dt.date | None = None) -> Order:
     """Book the allocated trade into the account's ledger and mark it settled."""
     (order,) = _locked_orders([order.pk])
     if order.status != OrderStatus.ALLOCATED:
@@ -461,7 +465,7 @@ def order_settle(*, order: Order, actor=None, settled_on: dt.date | None = None)
 
 
 @transaction.atomic
-def order_fail_settlement(*, order: Order, actor=None, reason: str) -> Order:
+def order_fail_settlement(*, order: Order, actor: User | None = None, reason: str) -> Order:
     (order,) = _locked_orders([order.pk])
     order.settlement_error = reason[:500]
     _transition(order, "fail_settlement", actor=actor, event="order.failed_to_settle", reason=reason)
@@ -471,7 +475,7 @@ def order_fail_settlement(*, order: Order, actor=None, reason: str) -> Order:
 
 
 @transaction.atomic
-def order_settlement_retry(*, order: Order, actor=None, as_of: dt.date | None = None) -> Order:
+def order_settlement_retry(*, order: Order, actor: User | None = None, as_of: dt.date | None = None) -> Order:
     """Try a failed settlement again: it settles, or fails again and stays visible with the new
     reason."""
     (order,) = _locked_orders([order.pk])
@@ -483,7 +487,7 @@ def order_settlement_retry(*, order: Order, actor=None, as_of: dt.date | None = 
         return order_fail_settlement(order=order, actor=actor, reason=exc.message)
 
 
-def _settle_one(order: Order, *, actor, as_of: dt.date) -> Order:
+def _settle_one(order: Order, *, actor: User | None, as_of: dt.date) -> Order:
     from .ledger import post_trade  # the accounts ledger adapter
 
     txn = post_trade(order=order, actor=actor)
@@ -504,11 +508,11 @@ class SettlementReport:
     as_of: dt.date
     settled: list[str] = field(default_factory=list)
     fx_settled: list[str] = field(default_factory=list)
-    failed: list[dict] = field(default_factory=list)
-    waiting: list[dict] = field(default_factory=list)
+    failed: list[dict[str, Any]] = field(default_factory=list)
+    waiting: list[dict[str, Any]] = field(default_factory=list)
 
 
-def settlements_run(*, as_of: dt.date, firm=None, actor=None) -> SettlementReport:
+def settlements_run(*, as_of: dt.date, firm: Firm | None = None, actor: User | None = None) -> SettlementReport:
     """Settle into the ledger every allocated order due by `as_of` whose market and settlement
     currency are open for settlement on `as_of`, and every released FX order whose value date
     has come on both currencies' calendars. Each settles in its own transaction: a failure is
@@ -523,7 +527,7 @@ def settlements_run(*, as_of: dt.date, firm=None, actor=None) -> SettlementRepor
     fx_due = FxOrder.objects.filter(status=FxOrderStatus.RELEASED, value_date__lte=as_of).order_by("value_date", "pk")
     if firm is not None:
         due, fx_due = due.filter(account__firm=firm), fx_due.filter(account__firm=firm)
-    calendars: dict[tuple, bool] = {}
+    calendars: dict[tuple[Any, ...], bool] = {}
     for order in due:
         market = order.listing.market
         key = (market.calendar_code, market.settlement_currency)
@@ -586,7 +590,7 @@ __all__ = [
 # --- rebalance runs -----------------------------------------------------------------------------------
 
 
-def unrouted_counts(book, orders, custody, broker) -> dict:
+def unrouted_counts(book: Any, orders: Any, custody: Any, broker: Any) -> dict[str, Any]:
     """What was not routed, and why: orders whose account has no custody account covering the
     listing's market, and orders with a custody account but no broker reaching that market and
     settling with that custodian; each counted per market (and custodian)."""
@@ -659,7 +663,7 @@ def validate_rebalance_scope(scope: RebalanceScope, *, today: dt.date | None = N
         raise ValidationFailed(f"{first}: {problems[first][0]}", detail=problems)
 
 
-def _run_failed(run_pk: int, *, reason: str, actor) -> None:
+def _run_failed(run_pk: int, *, reason: str, actor: User | None) -> None:
     """Mark the run failed with its reason, in its own transaction (the work rolled back)."""
     from .models import RunStatus
 
@@ -809,7 +813,7 @@ def _locked_fx(fx_order: FxOrder) -> FxOrder:
         pk=fx_order.pk)
 
 
-def _approve_fx(rows: list[FxOrder], *, actor, reason: str = "") -> None:
+def _approve_fx(rows: list[FxOrder], *, actor: User, reason: str = "") -> None:
     from accounts.approvals import assert_may_approve, policy_for
 
     for firm_id, items in _fx_items(rows).items():
@@ -819,7 +823,7 @@ def _approve_fx(rows: list[FxOrder], *, actor, reason: str = "") -> None:
 
 
 @transaction.atomic
-def fx_orders_approve(*, fx_order_ids: Iterable[int], actor) -> int:
+def fx_orders_approve(*, fx_order_ids: Iterable[int], actor: User) -> int:
     """Approve FX orders, all or none, under the same rules as the orders they fund (the firm's
     FX roles and limit, four-eyes against whoever ran the rebalance, the sanity limit)."""
     rows = list(FxOrder.objects.select_for_update(of=("self",)).filter(pk__in=list(fx_order_ids)).order_by("pk")
@@ -829,14 +833,14 @@ def fx_orders_approve(*, fx_order_ids: Iterable[int], actor) -> int:
 
 
 @transaction.atomic
-def fx_order_cancel(*, fx_order: FxOrder, actor, reason: str) -> FxOrder:
+def fx_order_cancel(*, fx_order: FxOrder, actor: User | None, reason: str) -> FxOrder:
     fx_order = _locked_fx(fx_order)
     _transition(fx_order, "cancel", actor=actor, event="fx_order.cancelled", reason=reason)
     return fx_order
 
 
 @transaction.atomic
-def fx_order_release(*, fx_order: FxOrder, actor=None) -> FxOrder:
+def fx_order_release(*, fx_order: FxOrder, actor: User | None = None) -> FxOrder:
     fx_order = _locked_fx(fx_order)
     assert_relationship_active(party=fx_order.account.owner, firm=fx_order.account.firm)
     _transition(fx_order, "release", actor=actor, event="fx_order.released")
@@ -844,7 +848,7 @@ def fx_order_release(*, fx_order: FxOrder, actor=None) -> FxOrder:
 
 
 @transaction.atomic
-def fx_order_settle(*, fx_order: FxOrder, actor=None) -> FxOrder:
+def fx_order_settle(*, fx_order: FxOrder, actor: User | None = None) -> FxOrder:
     """Book the executed FX into the ledger (both legs on the value date) and mark it settled."""
     fx_order = _locked_fx(fx_order)
     if fx_order.status != FxOrderStatus.RELEASED:

@@ -6,8 +6,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import TypeVar
 
 from django.core.exceptions import ValidationError
+from django.db.models import Model
 from django.utils import timezone
 
 from onboarding.exceptions import NotFound, ValidationFailed
@@ -22,6 +24,7 @@ from ..models import (
 )
 
 ZERO = Decimal(0)
+M = TypeVar("M", bound=Model)  # any model instance
 
 
 # --- Access, gating, locks ------------------------------------------------------------------
@@ -55,10 +58,11 @@ def _gate(account: Account, *, actor: User | None, require_active: bool = True) 
 
 def _lock_account(account: Account | int) -> Account:
     pk = account.pk if isinstance(account, Account) else account
-    return Account.objects.select_for_update().select_related("owner", "firm").get(pk=pk)
+    locked: Account = Account.objects.select_for_update().select_related("owner", "firm").get(pk=pk)
+    return locked
 
 
-def _validated(obj, exclude: Sequence[str] = ()):
+def _validated(obj: M, exclude: Sequence[str] = ()) -> M:
     try:
         obj.full_clean(exclude=list(exclude))
     except ValidationError as exc:

@@ -6,6 +6,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Q, Sum
@@ -37,7 +38,7 @@ def books_refresh(*, account_ids: Sequence[int], as_of: dt.date | None = None) -
     with transaction.atomic():
         Position.objects.filter(account_id__in=ids).delete()
         CashBalance.objects.filter(account_id__in=ids).delete()
-        cost: dict[tuple, list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
+        cost: dict[tuple[int, int | None, int], list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
         for custody_id, sleeve_id, instrument_id, q, q_open, c_local, c_base in TaxLot.objects.filter(
             account_id__in=ids, quantity_open__gt=0
         ).values_list("custody_account_id", "sleeve_id", "instrument_id", "quantity", "quantity_open", "cost_local", "cost_base"):
@@ -132,7 +133,7 @@ def _books_refresh_sql(ids: list[int], as_of: dt.date) -> dict[str, int]:
         cursor.execute("DELETE FROM accounts_cashbalance WHERE account_id = ANY(%s)", [ids])
         cursor.execute("SELECT DISTINCT currency FROM accounts_movement WHERE account_id = ANY(%s) AND leg = 'security'", [ids])
         ccys = [r[0] for r in cursor.fetchall()]
-        params = {"ids": ids, "d": as_of, "mu_ccy": ccys, "mu_units": [minor_units(c) for c in ccys]}
+        params: dict[str, Any] = {"ids": ids, "d": as_of, "mu_ccy": ccys, "mu_units": [minor_units(c) for c in ccys]}
         cursor.execute(_REFRESH_SQL, params)
         positions = cursor.rowcount
         cursor.execute(_REFRESH_CASH_SQL, params)
@@ -143,7 +144,7 @@ def _books_refresh_sql(ids: list[int], as_of: dt.date) -> dict[str, int]:
 def _merge_duplicates(positions: list[Position]) -> None:
     """A holding bought in two currencies in one custody account (rare) comes back as two
     aggregate rows; merge them so the unique key holds."""
-    seen: dict[tuple, Position] = {}
+    seen: dict[tuple[Any, ...], Position] = {}
     out = []
     for p in positions:
         key = (p.custody_account_id, p.sleeve_id, p.instrument_id, p.basis)

@@ -88,7 +88,7 @@ def fx_spot_book(
                  detail={"rate": str(rate), "pair": f"{sell_currency}/{buy_currency}"})
 
 
-def _cash_approval(*, account: Account, kind: str, currency: str, amount: Decimal, on: dt.date, actor) -> None:
+def _cash_approval(*, account: Account, kind: str, currency: str, amount: Decimal, on: dt.date, actor: User | None) -> None:
     """The firm's approval rules for cash: the booker's role and limit (base currency) and the
     sanity limit on any single amount (a USD 1e17 deposit is a keying error, refused for all)."""
     from ..approvals import Item, assert_may_approve, policy_for, to_base

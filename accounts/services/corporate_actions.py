@@ -58,7 +58,7 @@ def _quantity_event(
     if factor <= 0:
         raise ValidationFailed("the factor must be positive", detail={"factor": str(factor)})
     holders = _holders(instrument, ex_date)
-    by_account: dict[int, list] = defaultdict(list)
+    by_account: dict[int, list[tuple[int, int, int | None, Decimal, str]]] = defaultdict(list)
     for row in holders:
         by_account[row[0]].append(row)
     accounts = {a.pk: a for a in Account.objects.select_for_update().filter(pk__in=by_account)}
@@ -149,7 +149,7 @@ def corporate_action_cash_dividend(
     amount_per_share = Decimal(amount_per_share)
     rates = withholding_rates or {}
     holders = _holders(instrument, ex_date)
-    by_account: dict[int, list] = defaultdict(list)
+    by_account: dict[int, list[tuple[int, int, int | None, Decimal, str]]] = defaultdict(list)
     for row in holders:
         by_account[row[0]].append(row)
     done = set(Transaction.objects.filter(account_id__in=by_account, external_ref=f"CA:{reference}")

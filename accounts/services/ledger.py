@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Sum
+from django.db.models import F, Q, Sum
 
 from onboarding.audit import record_event
 from onboarding.exceptions import ValidationFailed
@@ -79,7 +79,7 @@ def _fx_to_base(account: Account, currency: str, on: dt.date, rate: Decimal | No
 def _open_lots(account: Account, custody_id: int, sleeve_id: int | None, instrument_id: int) -> list[TaxLot]:
     return list(
         TaxLot.objects.select_for_update()
-        .filter(account=account, custody_account_id=custody_id, sleeve_id=sleeve_id, instrument_id=instrument_id,
+        .filter(Q(sleeve_id=sleeve_id), account=account, custody_account_id=custody_id, instrument_id=instrument_id,
                 quantity_open__gt=0)
         .order_by("acquisition_date", "pk")
     )
@@ -87,14 +87,14 @@ def _open_lots(account: Account, custody_id: int, sleeve_id: int | None, instrum
 
 def _long_quantity(custody_id: int, sleeve_id: int | None, instrument_id: int) -> Decimal:
     return Movement.objects.filter(
-        custody_account_id=custody_id, sleeve_id=sleeve_id, instrument_id=instrument_id, leg=LegType.SECURITY,
+        Q(sleeve_id=sleeve_id), custody_account_id=custody_id, instrument_id=instrument_id, leg=LegType.SECURITY,
         is_short=False,
     ).aggregate(q=Sum("quantity"))["q"] or ZERO
 
 
 def _post(
     *, account: Account, kind: str, trade_date: dt.date, settle_date: dt.date, legs: Sequence[Leg],
-    actor: User | None, external_ref: str = "", description: str = "", detail: dict | None = None,
+    actor: User | None, external_ref: str = "", description: str = "", detail: dict[str, Any] | None = None,
     corporate_action_ref: str = "", reverses: Transaction | None = None, lot_method: str | None = None,
     specific_lots: Sequence[tuple[int, Decimal]] | None = None, refresh: bool = True,
 ) -> Transaction:
@@ -122,7 +122,7 @@ def _post(
         if leg.instrument is not None and not leg.quantity:
             raise LedgerError("a security leg needs a non-zero quantity")
         # A clear error before the database trigger refuses the same thing.
-        if leg.instrument is not None and leg.quantity < 0 and not leg.is_short:
+        if leg.instrument is not None and leg.quantity is not None and leg.quantity < 0 and not leg.is_short:
             held = _long_quantity(leg.custody_account.pk, leg.sleeve.pk if leg.sleeve else None, leg.instrument.pk)
             if held + leg.quantity < 0:
                 raise InsufficientPosition(
@@ -166,7 +166,7 @@ def _apply_lots(
     new_lots: list[TaxLot] = []
     reliefs: list[LotRelief] = []
     for leg, movement in zip(legs, movements, strict=True):
-        if leg.instrument is None or leg.is_short or kind not in ACQUISITIONS | DISPOSALS:
+        if leg.instrument is None or leg.quantity is None or leg.is_short or kind not in ACQUISITIONS | DISPOSALS:
             continue
         sleeve_id = leg.sleeve.pk if leg.sleeve else None
         if leg.quantity > 0 and kind in ACQUISITIONS:

@@ -166,6 +166,7 @@ def model_delivery_load(*, path: str | None = None, publisher: Firm | None = Non
     from .. import modelfiles
 
     if text is None:
+        assert path is not None, "a delivery is a path or its text"
         name = name or Path(path).name
         try:
             text = Path(path).read_text(encoding="utf-8")

@@ -89,7 +89,7 @@ def account_open(
         raise NotFound("owner not found")
     if household is not None and household.firm_id != firm.pk:
         raise NotFound("household not found")
-    account = _validated(Account(
+    account: Account = _validated(Account(
         firm=firm, owner=owner, household=household, number=number, name=name, base_currency=base_currency,
         booking_centre=booking_centre, booking_jurisdiction=booking_jurisdiction, tax_status=tax_status,
         investor_type=investor_type, is_us_person=_is_us_person(owner) if is_us_person is None else is_us_person,

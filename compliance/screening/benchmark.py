@@ -8,6 +8,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from .importers import WatchlistRecord
 from .matcher import Query, ScreeningIndex
@@ -113,7 +114,7 @@ _HEBREW_FINAL = {"כ": "ך", "מ": "ם", "נ": "ן", "פ": "ף", "צ": "ץ"}
 _VOWELS = "AEIOUY"
 
 
-def _by_rules(rng: random.Random, word: str, rules, alt: dict) -> str:
+def _by_rules(rng: random.Random, word: str, rules: Sequence[tuple[str, str]], alt: dict[str, Any]) -> str:
     out, i = [], 0
     while i < len(word):
         for latin, target in rules:
@@ -139,7 +140,7 @@ def _to_greek(rng: random.Random, text: str) -> str:
     return " ".join(words)
 
 
-def _abjad_word(rng: random.Random, word: str, rules, long_i: str, long_u: str, alef: str, final_a: str) -> str:
+def _abjad_word(rng: random.Random, word: str, rules: Sequence[tuple[str, Any]], long_i: str, long_u: str, alef: str, final_a: str) -> str:
     out, i = [], 0
     while i < len(word):
         ch = word[i]
@@ -311,16 +312,16 @@ def _near_misses(rng: random.Random, records: Sequence[WatchlistRecord], count: 
             if len(generic) >= 1 and record.name.isascii():
                 generic_firms.append(generic)
     sur_list = sorted(surnames)
-    out = []
+    out: list[Any] = []
     attempts = 0
     while len(out) < count and attempts < count * 50:
         attempts += 1
         if rng.random() < 0.6 and sur_list:
-            sur = rng.choice(sur_list)
+            picked = rng.choice(sur_list)
             given = rng.choice(GIVEN)
-            if any(t in surnames[sur] for t, _ in tokenize(given)):
+            if any(t in surnames[picked] for t, _ in tokenize(given)):
                 continue
-            text, kind = f"{given} {sur.title()}", "person"
+            text, kind = f"{given} {picked.title()}", "person"
         elif generic_firms:
             generic = rng.choice(generic_firms)
             words = [w.title() for w in generic] + [rng.choice(COMPANY_A)]
@@ -386,12 +387,12 @@ def run(index: ScreeningIndex, queries: Sequence[LabelledQuery], threshold: floa
     latency."""
     timings = []
     cpu_timings = []
-    found = Counter()
-    total = Counter()
-    negatives = Counter()
-    false_pos = Counter()
-    misses = []
-    false_hits = []
+    found: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+    negatives: Counter[str] = Counter()
+    false_pos: Counter[str] = Counter()
+    misses: list[Any] = []
+    false_hits: list[Any] = []
     start = time.perf_counter()
     cpu_start = time.process_time()
     results = []
@@ -404,7 +405,7 @@ def run(index: ScreeningIndex, queries: Sequence[LabelledQuery], threshold: floa
         results.append(hits)
     elapsed = time.perf_counter() - start
     cpu_elapsed = time.process_time() - cpu_start
-    retrieved = Counter()
+    retrieved: Counter[str] = Counter()
     for lq, hits in zip(queries, results):
         if lq.target is None:
             negatives[lq.variant] += 1

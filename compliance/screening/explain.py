@@ -4,6 +4,8 @@ hit carries (`Hit.explanation`, stored on the alert), so the officers' admin pag
 review desk show the same words."""
 from __future__ import annotations
 
+from typing import Any
+
 _VIA = {
     "exact": "the same",
     "spelling": "a spelling variant",
@@ -16,7 +18,7 @@ _VIA = {
 }
 
 
-def _listed(value) -> str:
+def _listed(value: Any) -> str:
     return ", ".join(str(v) for v in value) if isinstance(value, (list, tuple)) else str(value)
 
 

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from lxml import etree
 
@@ -213,7 +214,7 @@ def parse_ofac_remarks(remarks: str) -> dict:
 
 
 
-def _linked_rows(path, width: int, records: dict):
+def _linked_rows(path: Path, width: int, records: dict[str, Any]) -> Iterator[tuple[Path, int, str, list[str]]]:
     """Rows of an OFAC file linked to sdn.csv by ent_num (alt.csv, add.csv, sdn_comments.csv):
     each has `width` fields and names an SDN entry that exists; yields (path, line, ent_num, row)."""
     for line, row in _csv_rows(path):
@@ -320,7 +321,7 @@ def _ofac_int(path: Path, line: int, fieldname: str, value: str) -> str:
 # UN consolidated XML
 
 
-def _text(el, tag: str) -> str:
+def _text(el: Any, tag: str) -> str:
     child = el.find(tag)
     return " ".join((child.text or "").split()) if child is not None and child.text else ""
 
@@ -344,7 +345,7 @@ def parse_un(path: str | Path) -> list[WatchlistRecord]:
     return out
 
 
-def _un_record(path: Path, el, kind: str, prefix: str) -> WatchlistRecord:
+def _un_record(path: Path, el: Any, kind: str, prefix: str) -> WatchlistRecord:
     dataid = _text(el, "DATAID")
     if not dataid:
         raise WatchlistFormatError(file=str(path), line=el.sourceline, field="DATAID", problem="missing")

@@ -29,8 +29,9 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import jellyfish
 import numpy as np
@@ -127,14 +128,14 @@ def _role_weight(role: str, cfg: MatcherConfig) -> float:
     return {NAME: 1.0, PARTICLE: cfg.particle_weight, LEGAL: cfg.legal_weight, GENERIC: cfg.generic_weight}[role]
 
 
-def _for_kind(tokens, kind: str | None):
+def _for_kind(tokens: tuple[tuple[str, str], ...], kind: str | None) -> tuple[tuple[str, str], ...]:
     """Country and generic words are names in a person's name (JORDAN, CHAD, GEORGIA)."""
     if kind == "person" and any(r == GENERIC for _, r in tokens):
         return tuple((t, NAME if r == GENERIC else r) for t, r in tokens)
     return tokens
 
 
-def _kunya_flags(tokens) -> np.ndarray:
+def _kunya_flags(tokens: Sequence[tuple[str, str]]) -> np.ndarray:
     """Tokens that follow ABU/UMM: part of a kunya ("father of X"), not the given name X."""
     flags = np.zeros(len(tokens), dtype=bool)
     for i, (token, role) in enumerate(tokens):
@@ -218,7 +219,8 @@ class TokenArrays:
             skel_len=self.skel_len[idx], abjad=ab[idx].tolist(), abjad_v=abv[idx].tolist())
 
 
-def _abjad_matrix(a: TokenArrays, b: TokenArrays, cfg: MatcherConfig, same_first, initial) -> np.ndarray:
+def _abjad_matrix(a: TokenArrays, b: TokenArrays, cfg: MatcherConfig, same_first: np.ndarray,
+                  initial: np.ndarray) -> np.ndarray:
     """Similarity of consonant keys, for a name written in an abjad: the better of the keys
     with V and J dropped (read as vowels) and with V read as B and J as G (the query's own key,
     from the abjad, is the latter); a one-consonant key counts only when equal and the tokens
@@ -316,8 +318,8 @@ def _finish(ca: float, cb: float, Wa: float, Wb: float, ma: int, mb: int, na: in
     return min(1.0, max(0.0, score))
 
 
-def _finish_many(ca, cb, Wa: float, Wb, ma, mb, na: int, nb, cfg: MatcherConfig, fa, fb, ga, gb,
-                 partial) -> np.ndarray:
+def _finish_many(ca: Any, cb: Any, Wa: float, Wb: Any, ma: Any, mb: Any, na: int, nb: Any, cfg: MatcherConfig,
+                 fa: Any, fb: Any, ga: Any, gb: Any, partial: Any) -> np.ndarray:
     """`_finish` for many candidates at once (side a is the query, the same for all)."""
     matched = np.minimum(ma, mb)
     generic_path = (matched == 0) & (np.minimum(ma + ga, mb + gb) > 0) & ((ga > 0) | (gb > 0))
@@ -343,7 +345,8 @@ def _apply_kunya(S: np.ndarray, ka: np.ndarray, kb: np.ndarray, cfg: MatcherConf
     return S
 
 
-def _pair_score(ta, tb, cfg: MatcherConfig, weight, abjad_script: bool) -> float:
+def _pair_score(ta: Sequence[tuple[str, str]], tb: Sequence[tuple[str, str]], cfg: MatcherConfig, weight: Callable[[str, str], float],
+                abjad_script: bool) -> float:
     S = _similarity_matrix(TokenArrays.of([t for t, _ in ta]), TokenArrays.of([t for t, _ in tb]), cfg,
                            abjad_script)
     S = _apply_kunya(S, _kunya_flags(ta), _kunya_flags(tb), cfg)
@@ -353,7 +356,8 @@ def _pair_score(ta, tb, cfg: MatcherConfig, weight, abjad_script: bool) -> float
                    np.array([r == GENERIC for _, r in ta]), np.array([r == GENERIC for _, r in tb]))
 
 
-def name_similarity(a: str, b: str, cfg: MatcherConfig = DEFAULT_CONFIG, weight=None,
+def name_similarity(a: str, b: str, cfg: MatcherConfig = DEFAULT_CONFIG,
+                    weight: Callable[[str, str], float] | None = None,
                     kind: str | None = None) -> float:
     """Similarity of two names in [0, 1] without an index (weights by role only, unless
     `weight(token, role)` is given): the best over the names' variants. Symmetric."""
@@ -366,7 +370,7 @@ def name_similarity(a: str, b: str, cfg: MatcherConfig = DEFAULT_CONFIG, weight=
     return best
 
 
-def _surname_mask(text: str, tokens) -> list[bool]:
+def _surname_mask(text: str, tokens: Sequence[tuple[str, str]]) -> list[bool]:
     """Which tokens of a listed person's name form the surname, when the list marks it with a
     comma ("NASSER DAVID, Julio Cesar"); [] when it does not."""
     if "," not in text:
@@ -521,8 +525,8 @@ class ScreeningIndex:
         # Blocking keys -> vocabulary tokens.
         keys: dict[str, list[int]] = defaultdict(list)
         for tid, token in enumerate(self.vocab_tokens):
-            for key in self._keys(token):
-                keys[key].append(tid)
+            for block_key in self._keys(token):
+                keys[block_key].append(tid)
             for ab in {abjad(token), abjad(token, True)}:
                 if len(ab) >= 2:
                     keys["&" + ab].append(tid)
@@ -600,7 +604,8 @@ class ScreeningIndex:
         keep = sims > 0
         return list(zip(tids[keep].tolist(), sims[keep].tolist()))
 
-    def _score_names(self, tokens, candidates: np.ndarray, abjad_script: bool = False, alternatives=()) -> np.ndarray:
+    def _score_names(self, tokens: Sequence[tuple[str, str]], candidates: np.ndarray, abjad_script: bool = False,
+                     alternatives: Sequence[Any] = ()) -> np.ndarray:
         """Exact name scores of `candidates` (name ids) against the query tokens. `alternatives`:
         other readings of the same tokens, position by position (a Greek name read the modern
         and the ancient way): each token counts with its best reading."""
@@ -661,7 +666,7 @@ class ScreeningIndex:
                                                        cfg.surname_missing_factor), out)
         return out * extra_factor
 
-    def _candidate_names(self, tokens, kind: str | None, abjad_script: bool = False) -> np.ndarray:
+    def _candidate_names(self, tokens: Sequence[tuple[str, str]], kind: str | None, abjad_script: bool = False) -> np.ndarray:
         cfg = self.cfg
         parts_idx: list[np.ndarray] = []
         parts_w: list[float] = []
@@ -714,7 +719,7 @@ class ScreeningIndex:
             names = names[top]
         return names
 
-    def query_variants(self, query: Query):
+    def query_variants(self, query: Query) -> list[tuple[tuple[str, str], ...]]:
         return [_for_kind(tokens, query.kind) for tokens in name_variants(query.name) if tokens]
 
     def candidates(self, query: Query) -> set[int]:
@@ -776,7 +781,7 @@ class ScreeningIndex:
         return hits
 
     def _corroborate(self, query: Query, e: int, name_score: float, n: int, id_match: str | None,
-                     tokens=(), abjad_script: bool = False) -> Hit:
+                     tokens: Sequence[tuple[str, str]] = (), abjad_script: bool = False) -> Hit:
         cfg = self.cfg
         record = self.records[e]
         matched_name = self.name_text[n] if n >= 0 else ""

@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from functools import lru_cache
+from typing import Any
 
 import icu
 import pycountry
@@ -109,7 +111,7 @@ _CJK = re.compile(r"[\u3040-\u30FF\u3400-\u4DBF\u4E00-\u9FFF\uAC00-\uD7AF]")
 
 
 @lru_cache(maxsize=None)
-def _transform(tid: str):
+def _transform(tid: str) -> Any:
     return icu.Transliterator.createInstance(f"{tid}; Latin-ASCII")
 
 
@@ -149,7 +151,8 @@ def _strip_marks(text: str) -> str:
                                                 if c not in "\u0301\u0300\u0342\u0313\u0314"))
 
 
-def _greek_apply(text: str, rules, transform: str, plain: bool = False) -> str:
+def _greek_apply(text: str, rules: Iterable[tuple[re.Pattern[str], str]], transform: str,
+                 plain: bool = False) -> str:
     for pattern, latin in rules:
         text = pattern.sub(latin, text)
     text = _transform(transform).transliterate(text)
@@ -358,7 +361,7 @@ _VOWEL_LETTERS = frozenset("AEIOUYW")
 
 
 def _collapse(text: str) -> str:
-    out = []
+    out: list[str] = []
     for ch in text:
         if not out or out[-1] != ch:
             out.append(ch)

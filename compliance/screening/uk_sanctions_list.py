@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from lxml import etree
 
@@ -90,7 +91,7 @@ def _finish(record: WatchlistRecord) -> WatchlistRecord:
 # --- XML ---------------------------------------------------------------------------------------
 
 
-def _t(el, path: str) -> str:
+def _t(el: Any, path: str) -> str:
     found = el.find(path)
     return (found.text or "").strip() if found is not None and found.text else ""
 

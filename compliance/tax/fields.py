@@ -14,6 +14,10 @@ from onboarding.crypto import PREFIX, decrypt, encrypt
 class EncryptedJSONField(models.TextField):
     """A JSON value stored encrypted. Not queryable by content."""
 
+    # what django-stubs should take the attribute to hold (the decoded JSON, not the column's text)
+    _pyi_private_set_type: Any
+    _pyi_private_get_type: Any
+
     def from_db_value(self, value, expression, connection):
         return self._load(value)
 

@@ -26,7 +26,7 @@ from .exceptions import TaxRuleFileInvalid
 from .forms_catalogue import FORM_TYPES, W8_FORMS
 from .indicia import PartyContext
 from .models import FormRule, TaxForm, TaxFormStatus, TreatyRate, WithholdingRule
-from .withholding import PayeeStatus, WithholdingDecision, withholding_rate
+from .withholding import Allocation, PayeeStatus, WithholdingDecision, blended_rate, withholding_rate
 
 
 def party_ref(party: Party) -> str:
@@ -331,12 +331,38 @@ def payee_status(party: Party, *, on: dt.date | None = None) -> PayeeStatus:
     )
 
 
+def _statement(party: Party, on: dt.date) -> list[dict[str, Any]] | None:
+    """The withholding statement of the party's current W-8IMY, when it allocates to owners."""
+    form = _valid_form(party, "W8IMY", on)
+    lines = (form.data or {}).get("withholding_statement") if form else None
+    return lines if isinstance(lines, list) and lines else None
+
+
 def withholding_for(party: Party, *, income_type: str, on: dt.date | None = None) -> WithholdingDecision:
     """The rate a payment of `income_type` to `party` suffers today (default withholding when the
-    form has expired or is missing)."""
+    form has expired or is missing). An intermediary or flow-through entity with a current W-8IMY
+    whose withholding statement allocates the payment is looked through: each share suffers its
+    owner's rate (Treas. Reg. 1.1441-5(c)(3)(iv), (d)), giving a blended rate."""
     on = on or timezone.localdate()
-    return withholding_rate(payee_status(party, on=on), income_type=income_type, on=on,
-                            rules=withholding_rules(), treaty_rows=treaty_rows())
+    rules, rows = withholding_rules(), treaty_rows()
+    lines = _statement(party, on)
+    if lines is None:
+        return withholding_rate(payee_status(party, on=on), income_type=income_type, on=on, rules=rules,
+                                treaty_rows=rows)
+    owners = Party.objects.filter(firm_id=party.firm_id, pk__in=[ln["party"] for ln in lines if ln.get("party")]
+                                  ).select_related("firm").prefetch_related("tax_residences")
+    by_id = {p.pk: p for p in owners}
+    allocations = []
+    for line in lines:
+        owner = by_id.get(line.get("party"))
+        status = (payee_status(owner, on=on) if owner is not None
+                  else PayeeStatus(us_person=False, documented=False, kind="entity"))  # unknown owner: presumption
+        allocations.append(Allocation(owner.display_name if owner else str(line.get("name", "")),
+                                      Decimal(str(line["share"])), status))
+    blended = blended_rate(allocations, income_type=income_type, on=on, rules=rules, treaty_rows=rows)
+    parts = "; ".join(f"{name} {share}% at {d.rate}% ({d.rule})" for name, share, d in blended.parts)
+    return WithholdingDecision(blended.rate, "look_through", f"W-8IMY withholding statement: {parts}",
+                               blended.source)
 
 
 def withholding_fraction_for(party: Party, *, income_type: str, on: dt.date | None = None) -> Decimal:

@@ -11,12 +11,20 @@ from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from onboarding.audit import record_event
-from onboarding.models import Party, User
+from onboarding.models import OnboardingCase, Party, User
 
 from . import rulefiles, selectors
 from .exceptions import TaxFormInvalid, TaxFormStateError
 from .forms_catalogue import FORM_TYPES, W8_FORMS
-from .models import FormRule, TaxForm, TaxFormStatus, TreatyRate, WithholdingRule, WithholdingStatus
+from .models import (
+    FormRule,
+    TaxForm,
+    TaxFormStatus,
+    TaxReportRun,
+    TreatyRate,
+    WithholdingRule,
+    WithholdingStatus,
+)
 from .validation import validate_form
 from .validity import expiry_warning_days, void_reasons
 
@@ -30,6 +38,37 @@ def _event(form: TaxForm, event_type: str, *, actor: User | None, from_state: st
     record_event(subject=form, event_type=event_type, actor=actor, firm=form.firm, from_state=from_state,
                  to_state=form.status, reason=reason,
                  detail={"form_type": form.form_type, "party": form.party_id, **(detail or {})})
+
+
+def _identifier_problems(value: Any, path: str) -> dict[str, list[str]]:
+    """TINs, dates of birth and other identifiers in form data must be short text (issue 15: an
+    object in `tin` reached the validators and came back as a 500)."""
+    from onboarding.masking import SENSITIVE_KEY
+
+    problems: dict[str, list[str]] = {}
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{key}"
+            if isinstance(key, str) and SENSITIVE_KEY.search(key) and item not in (None, ""):
+                if not isinstance(item, str):
+                    problems[where] = ["must be text"]
+                elif len(item) > 64:
+                    problems[where] = ["at most 64 characters"]
+            else:
+                problems.update(_identifier_problems(item, where))
+    elif isinstance(value, list):
+        for n, item in enumerate(value):
+            problems.update(_identifier_problems(item, f"{path}[{n}]"))
+    return problems
+
+
+def _check_identifier_values(data: dict[str, Any]) -> None:
+    from onboarding.exceptions import ValidationFailed
+
+    problems = _identifier_problems(data, "data")
+    if problems:
+        first = next(iter(problems))
+        raise ValidationFailed(f"{first}: {problems[first][0]}", detail=problems)
 
 
 # --- Rules ------------------------------------------------------------------------------------
@@ -111,6 +150,7 @@ def tax_form_capture(
         raise TaxFormInvalid(f"unknown form type {form_type!r}", detail={"form_type": form_type})
     if not isinstance(data, dict):
         raise TaxFormInvalid("form data must be an object")
+    _check_identifier_values(data)
     if form_type == "CRS_CP" and related_party is None:
         raise TaxFormInvalid("a controlling person's self-certification names the entity it is given for")
     form = TaxForm.objects.create(
@@ -141,7 +181,7 @@ def tax_form_prepare(*, party: Party, form_type: str, actor: User | None = None,
 
 
 @transaction.atomic
-def tax_forms_prepare_missing(*, case, actor: User | None = None) -> list[TaxForm]:
+def tax_forms_prepare_missing(*, case: OnboardingCase, actor: User | None = None) -> list[TaxForm]:
     """On submission: a pre-filled draft of every required form that has neither a current valid
     form nor a draft or received one, ready to render and send for signature. Idempotent."""
     prepared = []
@@ -385,7 +425,7 @@ def tax_report_record(
     *,
     kind: str,
     year: int,
-    institution,
+    institution: Any,
     receiving_country: str,
     message_ref_id: str,
     content: bytes,
@@ -393,7 +433,7 @@ def tax_report_record(
     exceptions: list[dict[str, str]],
     output_name: str = "",
     actor: User | None = None,
-):
+) -> TaxReportRun:
     """Record that a report was produced: what went in, what could not, and the file's hash."""
     import hashlib
 

@@ -126,6 +126,30 @@ def _check_signature(result: ValidationResult, form_type: str, signed_on: dt.dat
         result.add("signed_on", "expired", f"a {form_type} signed on {signed_on} expired on {until}")
 
 
+def _check_statement(result: ValidationResult, lines: list[Any]) -> None:
+    """A withholding statement (Treas. Reg. 1.1441-1(e)(3)(iv); 1.1441-5(c)(3)(iv)): each line names
+    an underlying owner (`party` id or `name`) and its share of the payment in percent; the shares
+    may not exceed 100% (what is left unallocated suffers the presumption rules)."""
+    from decimal import Decimal, InvalidOperation
+
+    total = Decimal(0)
+    for i, line in enumerate(lines):
+        where = f"withholding_statement[{i}]"
+        if not isinstance(line, dict) or not (line.get("party") or line.get("name")):
+            result.add(where, "required", "each line of the withholding statement names an underlying owner")
+            continue
+        try:
+            share = Decimal(str(line.get("share")))
+        except (InvalidOperation, ValueError):
+            result.add(f"{where}.share", "invalid", f"share {line.get('share')!r} is not a number")
+            continue
+        if not Decimal(0) < share <= Decimal(100):
+            result.add(f"{where}.share", "invalid", "a share is a percentage above 0 and at most 100")
+        total += share
+    if total > Decimal(100):
+        result.add("withholding_statement", "invalid", f"the statement allocates {total}% of the payment (more than 100%)")
+
+
 def _check_owners_against_kyc(result: ValidationResult, data: dict[str, Any], party: PartyContext) -> None:
     """A passive NFFE's owner certification must agree with what KYC knows: a US owner of more
     than 10% (IRC 1473(2)(A)) that the form omits, or a "no substantial US owners" certification
@@ -238,6 +262,8 @@ def validate_form(
             if form_type == "W8IMY" and not data.get("withholding_statement"):
                 result.add("withholding_statement", "required",
                            "a W-8IMY needs a withholding statement allocating payments to the underlying owners")
+            elif form_type == "W8IMY" and isinstance(data["withholding_statement"], list):
+                _check_statement(result, data["withholding_statement"])
         result.indicia = find_indicia(party, data)
         result.uncured_indicia = uncured(result.indicia, cure_documents or [])
     if form_type in CRS_FORMS:

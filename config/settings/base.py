@@ -54,6 +54,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_guid.middleware.guid_middleware",  # X-Request-ID on every response and in every log line
     "onboarding.api.errors.ApiErrorMiddleware",  # JSON error bodies for everything under /api/
+    "onboarding.api.throttling.RateLimitHeadersMiddleware",  # RateLimit-* headers from the token throttle
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -145,7 +146,7 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "onboarding.api.schema.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "onboarding.api.auth.TokenAuthentication",
         "onboarding.api.auth.SessionAuthentication",
@@ -159,13 +160,25 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     # ?search= on every list that declares search_fields (names, numbers, codes); related-object filters
     # accept only ids the user may see (onboarding.api.filters, issue 15).
-    "DEFAULT_FILTER_BACKENDS": ["onboarding.api.filters.TenantFilterBackend",
+    "DEFAULT_FILTER_BACKENDS": ["onboarding.api.filters.StrictFilterBackend",  # tenant rule + strict
                                 "rest_framework.filters.SearchFilter"],
     "NON_FIELD_ERRORS_KEY": "non_field_errors",
+    "DEFAULT_THROTTLE_CLASSES": ["onboarding.api.throttling.TokenRateThrottle"],
     # JSON bodies; the upload operations declare multipart themselves. One content type per operation keeps
     # the schema (and clients generated from it) unambiguous.
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",  # onboarding.api.errors.NON_FIELD_KEY
+}
+# Rate limit per API token (onboarding.api.throttling); "" or "off" turns it off (test and benchmark settings).
+API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "1200/min")
+_THROTTLE_REDIS = os.environ.get("THROTTLE_REDIS_URL") or os.environ.get("REDIS_URL", "")
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "throttle": ({"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _THROTTLE_REDIS,
+                  "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2}, "KEY_PREFIX": "meridian"}
+                 if _THROTTLE_REDIS else
+                 {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "throttle"}),
+    "throttle_local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "throttle-local"},
 }
 # Request ids (django-guid): a client's own UUID in X-Request-ID is kept, anything else is replaced by a new one.
 DJANGO_GUID = {"GUID_HEADER_NAME": "X-Request-ID", "VALIDATE_GUID": True, "RETURN_HEADER": True,

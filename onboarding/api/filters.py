@@ -50,3 +50,33 @@ class TenantFilterBackend(DjangoFilterBackend):
             elif path is not None:
                 field.queryset = scope_to_user(field.queryset, request.user, firm_field=path)
         return filterset
+
+
+BOOLEAN_VALUES = {"true", "false", "True", "False"}
+
+
+class StrictFilterBackend(TenantFilterBackend):
+    """The tenant rule above, and strict: a filter the schema documents as an enum or a boolean refuses what
+    is not one of its values (400 validation_failed naming the parameter) instead of silently ignoring it and
+    answering the unfiltered list (found by the contract run, tests/api/test_contract_findings.py)."""
+
+    def get_filterset(self, request, queryset, view):
+        import django_filters
+
+        from ..exceptions import ValidationFailed
+
+        filterset = super().get_filterset(request, queryset, view)
+        if filterset is None:
+            return None
+        errors: dict[str, list[str]] = {}
+        for name, flt in filterset.filters.items():
+            if name not in request.query_params:
+                continue
+            raw = request.query_params.get(name)
+            if isinstance(flt, django_filters.BooleanFilter) and raw not in BOOLEAN_VALUES:
+                errors[name] = ["must be true or false"]
+            elif isinstance(flt, (django_filters.ChoiceFilter, ModelChoiceFilter)) and raw == "":
+                errors[name] = ["must be one of the documented values"]
+        if errors:
+            raise ValidationFailed("a filter parameter is not valid", detail=errors)
+        return filterset

@@ -75,4 +75,5 @@ def idempotent(view_method):
                 record.delete()  # an error is not remembered: the client may fix and retry
             return response
 
+    wrapper.idempotent = True  # the schema documents Idempotency-Key here (onboarding.api.schema.AutoSchema)
     return wrapper

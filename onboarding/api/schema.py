@@ -3,7 +3,28 @@
 SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] after drf-spectacular's own enum hook."""
 from __future__ import annotations
 
+from drf_spectacular import openapi
+from drf_spectacular.utils import OpenApiParameter
+
 from .errors import NON_FIELD_KEY, catalogue, catalogue_markdown
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key", {"type": "string", "maxLength": 255}, OpenApiParameter.HEADER, required=False,
+    description="Makes this POST safe to retry: the first response is stored and replayed for a retry with the "
+                "same key and body (header `Idempotent-Replayed: true`); the same key with another body answers "
+                "422 `idempotency_key_reused`; at most 255 characters (else 400 `idempotency_key_invalid`).")
+
+
+class AutoSchema(openapi.AutoSchema):
+    """Marks the operations that honour `Idempotency-Key` (views wrapped by onboarding.api.idempotency),
+    so the header is documented exactly where it works."""
+
+    def get_override_parameters(self):
+        parameters = super().get_override_parameters()
+        method = getattr(self.view, getattr(self.view, "action", None) or self.method.lower(), None)
+        if getattr(method, "idempotent", False):
+            return [*parameters, IDEMPOTENCY_KEY]
+        return parameters
 
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
 WRITE_METHODS = ("post", "put", "patch", "delete")
@@ -81,21 +102,13 @@ def postprocess(result, generator, request, public):
         "description": "The request's id: the client's own UUID when it sent one, else a new one. "
                        "Also in error bodies and the server's logs.",
         "schema": {"type": "string"}}
-    components.setdefault("parameters", {})["IdempotencyKey"] = {
-        "name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string", "maxLength": 255},
-        "description": "Makes a POST safe to retry: the first response is stored and replayed for a retry with "
-                       "the same key and body (header `Idempotent-Replayed: true`); the same key with another "
-                       "body answers 422 `idempotency_key_reused`."}
-    components["parameters"]["RequestId"] = {
+    components.setdefault("parameters", {})["RequestId"] = {
         "name": "X-Request-ID", "in": "header", "required": False, "schema": {"type": "string"},
         "description": "Optional UUID to correlate the request; echoed in the X-Request-ID response header."}
     for path, item in result.get("paths", {}).items():
         for method, operation in item.items():
             if method not in ("get", "post", "put", "patch", "delete"):
                 continue
-            params = operation.setdefault("parameters", [])
-            if method == "post" and operation.get("x-idempotent", True):
-                params.append({"$ref": "#/components/parameters/IdempotencyKey"})
             responses = operation.setdefault("responses", {})
             for code, response in responses.items():
                 if code.startswith("2"):

@@ -114,14 +114,14 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def checksum(content: dict) -> str:
+def checksum(content: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 
 @dataclass
 class PackFile:
     path: str
-    content: dict
+    content: dict[str, Any]
 
     @property
     def code(self) -> str:
@@ -177,7 +177,7 @@ def validate_pack(pack: PackFile) -> None:
     _check_successors(pack)
 
 
-def _rule_keys(rule: dict) -> set[str]:
+def _rule_keys(rule: dict[str, Any]) -> set[str]:
     return {key.split(".")[0] for op in ("set", "add", "remove") for key in rule.get(op, {})}
 
 
@@ -201,7 +201,7 @@ def _check_successors(pack: PackFile) -> None:
                 detail={"file": pack.path, "rule": rule["id"]})
 
 
-def _rule_location(content: dict, path: list) -> str:
+def _rule_location(content: dict[str, Any], path: list[Any]) -> str:
     if len(path) >= 2 and path[0] == "rules" and isinstance(path[1], int):
         try:
             return f" rule '{content['rules'][path[1]].get('id', path[1])}'"
@@ -288,7 +288,7 @@ class ResolvedPolicy:
 class PackVersion:
     code: str
     version: int
-    content: dict
+    content: dict[str, Any]
 
 
 def packs_for(jurisdiction: str, packs: Iterable[PackVersion]) -> list[PackVersion]:
@@ -300,7 +300,7 @@ def packs_for(jurisdiction: str, packs: Iterable[PackVersion]) -> list[PackVersi
     return sorted(chosen, key=lambda pack: (SCOPE_ORDER[pack.content["scope"]], pack.code))
 
 
-def _apply(policy: dict, op: str, key: str, value: Any) -> None:
+def _apply(policy: dict[str, Any], op: str, key: str, value: Any) -> None:
     *parents, leaf = key.split(".")
     target = policy
     for part in parents:
@@ -469,7 +469,7 @@ def unimported_lists(packs: Sequence[PackVersion], imported: set[str]) -> dict[s
     return {code: sorted(rules) for code, rules in sorted(named_lists(packs).items()) if code not in imported}
 
 
-def crs_disagreements(packs: Sequence[PackVersion], lookup, *, as_of: dt.date) -> list[str]:
+def crs_disagreements(packs: Sequence[PackVersion], lookup: Any, *, as_of: dt.date) -> list[str]:
     """Country packs whose `crs_participating` contradicts the CRS participating-jurisdiction list
     (the list is authoritative; packs do not override it)."""
     problems = []

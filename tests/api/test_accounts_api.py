@@ -266,3 +266,12 @@ def test_model_file_errors_never_show_a_server_path(world):
         assert response.status_code == 400, response.content
         text = json.dumps(response.json())
         assert tempfile.gettempdir() not in text and "/tmp" not in text and "bad.csv" in text, text
+
+
+def test_a_deposit_reference_longer_than_the_column_is_a_400_naming_it(world):
+    """Issue 15, finding 6: external_ref over 100 characters was a 500."""
+    response = world["a"].post(f"/api/v1/accounts/{world['account_a'].pk}/deposits/", {
+        "custody_account": world["us_a"].pk, "currency": "USD", "amount": "10.00", "value_date": "2026-11-02",
+        "external_ref": "R" * 101}, format="json")
+    body = assert_error(response, 400, "validation_failed")
+    assert list(body["detail"]) == ["external_ref"]

@@ -33,7 +33,7 @@ from tests.factories import FirmFactory, OfficerFactory, PersonFactory, UserFact
 from .conftest import token_client
 
 pytestmark = pytest.mark.django_db
-MAX_EXAMPLES = int(os.environ.get("CONTRACT_MAX_EXAMPLES", "8"))
+MAX_EXAMPLES = int(os.environ.get("CONTRACT_MAX_EXAMPLES", "6"))
 STATEFUL_EXAMPLES = int(os.environ.get("CONTRACT_STATEFUL_EXAMPLES", "15"))
 DERANDOMIZE = not os.environ.get("CONTRACT_RANDOM")
 PLATFORM_OPERATIONS = ("/api/v1/recon-runs/upload/", "/api/v1/fills/import/")

@@ -190,7 +190,9 @@ def test_the_catalogue_is_published_in_the_api_and_the_schema():
     assert "invalid_transition" in error["properties"]["code"]["enum"]
     submit = schema["paths"]["/api/v1/cases/{id}/submit/"]["post"]
     assert submit["responses"]["409"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
-    assert any(p.get("$ref") == "#/components/parameters/IdempotencyKey" for p in submit["parameters"])
+    assert any(p.get("name") == "Idempotency-Key" and p["schema"]["maxLength"] == 255 for p in submit["parameters"])
+    release = schema["paths"]["/api/v1/orders/release/"]["post"]  # not idempotent: the header is not offered
+    assert not any(p.get("name") == "Idempotency-Key" for p in release.get("parameters", []))
 
 
 def test_the_management_command_prints_the_catalogue(capsys):

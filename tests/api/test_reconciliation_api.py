@@ -147,3 +147,16 @@ def test_an_unexplained_break_is_not_resolved_by_one_person(books):
                      format="json")
     assert_error(refused, 403, "four_eyes_required")
     assert Break.objects.get(pk=brk.pk).state == "open"
+
+def test_an_account_id_longer_than_the_column_is_a_400_naming_it(books):
+    """Issue 15, finding 6: a custodian account id over 40 characters reached the database (500)."""
+    from trading.reconciliation.models import Break as BreakModel
+
+    data = semt002(account="A" * 41, holdings=[{"isin": APPLE, "qty": "900", "price": "185.64", "price_ccy": "USD"}])
+    response = books["officer_client"].post(
+        "/api/v1/recon-runs/upload/", {"custodian_code": "GLOBALCUST", "format": "semt002",
+                                       "file": SimpleUploadedFile("long.xml", data, content_type="application/xml")},
+        format="multipart")
+    assert 400 <= response.status_code < 500, response.content
+    assert "account" in response.json()["message"].lower() and "40" in response.json()["message"]
+    assert not BreakModel.objects.exists()

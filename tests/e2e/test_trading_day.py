@@ -224,6 +224,53 @@ def trading_day(advisor, approver, ops, ids, run_task) -> dict:
     return {"run": run_id, "orders": final, "fx": fx_final, "blocks": blocks}
 
 
+def reconcile(officer, advisor, tmp_path, orders) -> None:
+    """Each custodian's statements, written by the custodian simulator from what settled, come back
+    with no break; then with exactly the differences injected into them."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.core.management import call_command
+
+    def statements(bic, fmt, inject=(), tag=""):
+        out = tmp_path / f"{bic}-{fmt}{tag}"
+        args = ["custodian_statements", "--as-of", "2026-11-25", "--custodian", bic, "--format", fmt,
+                "--output", str(out), "--json"]
+        for item in inject:
+            args += ["--inject", item]
+        from io import StringIO
+
+        buffer = StringIO()
+        call_command(*args, stdout=buffer)
+        return json.loads(buffer.getvalue())
+
+    def upload(bic, fmt, path):
+        from pathlib import Path
+
+        body = ok(officer.post("/api/v1/recon-runs/upload/", {
+            "custodian_code": bic, "format": fmt, "as_of": "2026-11-25",
+            "file": SimpleUploadedFile(Path(path).name, Path(path).read_bytes())}, format="multipart"), 201)
+        return body["run"]
+
+    for bic, fmt in (("NRTHGB2L", "semt002"), ("HRBRHKHH", "mt535")):
+        written = statements(bic, fmt)
+        assert written["files"] and written["injected"] == []
+        for path in written["files"]:
+            run = upload(bic, fmt, path)
+            assert run["stats"]["breaks"] == 0, ok(officer.get(f"/api/v1/recon-runs/{run['id']}/results/"))
+    toyota = next(o for o in orders if o["ticker"] == "7203")
+    from trading.reference.models import Listing
+
+    isin = Listing.objects.get(pk=toyota["listing"]).instrument.isin
+    written = statements("HRBRHKHH", "mt535", inject=[f"quantity:{isin}:-100"], tag="-broken")
+    assert [i["kind"] for i in written["injected"]] == ["quantity"]
+    (path,) = written["files"]
+    run = upload("HRBRHKHH", "mt535", path)
+    assert run["stats"]["breaks"] == 1
+    breaks = ok(officer.get(f"/api/v1/recon-runs/{run['id']}/results/"))["results"]
+    unexplained = [b for b in breaks if not b["explained"]]
+    assert [(b["kind"], b["identifier"]) for b in unexplained] == [("quantity", isin)]
+    assert Decimal(unexplained[0]["book_quantity"]) - Decimal(unexplained[0]["custodian_quantity"]) == 100
+
+
 def api_tasks(client):
     def run(kind, payload):
         path = {"release": "/api/v1/orders/release/", "settle": "/api/v1/orders/settle/"}[kind]
@@ -231,7 +278,7 @@ def api_tasks(client):
     return run
 
 
-def journey(run_task_for, hook_url):
+def journey(run_task_for, hook_url, tmp_path):
     from tests.factories import FirmFactory, OfficerFactory, UserFactory
 
     platform()
@@ -245,6 +292,7 @@ def journey(run_task_for, hook_url):
     ids = open_account(advisor, pid)
     subscribe(advisor, ids["account"])
     day = trading_day(advisor, approver, ops, ids, run_task_for(ops))
+    reconcile(officer, advisor, tmp_path, day["orders"])
     return hook["secret"], day
 
 
@@ -266,13 +314,13 @@ def check_webhooks(secret, day, *, wait=0.0):
     assert settled == {o["reference"] for o in day["orders"]}
 
 
-def test_a_trading_day_through_the_api(audit_cleared_for_flush, receiver):  # noqa: F811
-    secret, day = journey(api_tasks, receiver)
+def test_a_trading_day_through_the_api(audit_cleared_for_flush, receiver, tmp_path):  # noqa: F811
+    secret, day = journey(api_tasks, receiver, tmp_path)
     check_webhooks(secret, day)
 
 
 @pytest.mark.celery_worker
-def test_a_trading_day_with_the_waves_and_settlements_run_by_a_real_worker(celery_worker_process, receiver):
+def test_a_trading_day_with_the_waves_and_settlements_run_by_a_real_worker(celery_worker_process, receiver, tmp_path):
     app = celery_worker_process
 
     def worker_tasks(_client):
@@ -281,5 +329,5 @@ def test_a_trading_day_with_the_waves_and_settlements_run_by_a_real_worker(celer
             return app.send_task(name, kwargs=payload).get(timeout=120)
         return run
 
-    secret, day = journey(worker_tasks, receiver)
+    secret, day = journey(worker_tasks, receiver, tmp_path)
     check_webhooks(secret, day, wait=30)

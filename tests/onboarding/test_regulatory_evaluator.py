@@ -93,3 +93,13 @@ def test_eu_high_risk_third_countries_trigger_edd_beside_the_fatf_lists(packs):
     from onboarding.rules.evaluator import edd_triggered
 
     assert "eu_high_risk_third_country" in edd_triggered(r.policy, facts)
+
+
+def test_the_advisor_party_form_records_a_green_card_and_substantial_presence():
+    from onboarding.forms import PartyForm
+
+    form = PartyForm({"given_names": "Ann", "family_name": "Lee", "residence_country": "GB", "nationalities": "GB",
+                      "us_lawful_permanent_resident": "on"}, kind="person", creating=False)
+    assert form.is_valid(), form.errors
+    data = form.party_data()
+    assert data["us_lawful_permanent_resident"] is True and data["us_substantial_presence"] is False

@@ -79,6 +79,16 @@ def parse_execution_reports(content: str, *, file: str) -> list[ExecutionRow]:
             raise bad("transact_time", f"not an ISO timestamp: {raw.get('transact_time')!r}") from None
         if when.tzinfo is None:
             raise bad("transact_time", "needs a UTC offset")
-        rows.append(ExecutionRow(n, exec_id, cl, values["last_qty"], values["last_px"], when,
-                                 (raw.get("venue") or "").strip()))
+        venue = (raw.get("venue") or "").strip()
+        from onboarding.columns import column_problem
+
+        from ..models import Fill
+
+        for field, column, value in (("exec_id", "exec_id", exec_id), ("venue", "venue", venue),
+                                     ("last_qty", "quantity", values["last_qty"]),
+                                     ("last_px", "price", values["last_px"])):
+            why = column_problem(Fill, column, value)
+            if why:
+                raise bad(field, why)
+        rows.append(ExecutionRow(n, exec_id, cl, values["last_qty"], values["last_px"], when, venue))
     return rows

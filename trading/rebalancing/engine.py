@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 
@@ -236,7 +237,7 @@ def unique_sorted(a: np.ndarray) -> np.ndarray:
     return s[np.r_[True, s[1:] != s[:-1]]]
 
 
-def _default(value, shape, fill, dtype=None):
+def _default(value: Any, shape: Any, fill: Any, dtype: Any = None) -> np.ndarray:
     if value is not None:
         return np.asarray(value) if dtype is None else np.asarray(value, dtype=dtype)
     return np.full(shape, fill, dtype=dtype if dtype is not None else type(fill))
@@ -308,7 +309,7 @@ def rebalance(
     scale = np.ones(A)
     scale[W] = r.buy_scale
 
-    def widen(part, full):
+    def widen(part: np.ndarray, full: np.ndarray) -> np.ndarray:
         full = full.copy()
         full[W] = part
         return full
@@ -541,7 +542,7 @@ def _rebalance_rows(
     )
 
 
-def _reindex(idx, n, C, D, ccy, settle):
+def _reindex(idx: Any, n: int, C: int, D: int, ccy: np.ndarray, settle: np.ndarray) -> np.ndarray:
     return (np.arange(n)[:, None] * C + ccy) * D + settle
 
 
@@ -556,7 +557,9 @@ def _feasible(cash: np.ndarray) -> np.ndarray:
     return (cash >= -1e-6).all(axis=(1, 2))
 
 
-def _fund(acc, currencies, fx_to_base, ctarget, total, sell_flow, buy_local, idx, out, p, topup_scale):
+def _fund(acc: Accounts, currencies: Currencies, fx_to_base: np.ndarray, ctarget: np.ndarray, total: np.ndarray,
+          sell_flow: np.ndarray, buy_local: np.ndarray, idx: Any, out: Any, p: Params,
+          topup_scale: np.ndarray) -> Any:
     """Cash by value date after trades, plus the spot FX that funds each foreign shortfall and
     sweeps surplus above the cash target back to base (one trade per account and pair).
 
@@ -642,7 +645,8 @@ def _fund(acc, currencies, fx_to_base, ctarget, total, sell_flow, buy_local, idx
     return cash, fx
 
 
-def _relieve_lots(lots, acc, sells, share_base, listings, n_listings, p):
+def _relieve_lots(lots: TaxLots, acc: Accounts, sells: np.ndarray, share_base: np.ndarray, listings: Listings,
+                  n_listings: int, p: Params) -> Any:
     """Allocate sell quantities to tax lots in the account's order; vectorised by group."""
     if len(lots.qty) == 0 or not (sells > 0).any():
         z = np.zeros(0, dtype=np.int64)
@@ -678,7 +682,8 @@ def _relieve_lots(lots, acc, sells, share_base, listings, n_listings, p):
     return li[take], group[take], relieved[take], relieved[take] * gain_ps[take]
 
 
-def _hedge(acc, currencies, fx_to_base, new_qty, share_local, ccy, cash, p):
+def _hedge(acc: Accounts, currencies: Currencies, fx_to_base: np.ndarray, new_qty: np.ndarray,
+           share_local: np.ndarray, ccy: np.ndarray, cash: np.ndarray, p: Params) -> Any:
     """FX forwards keeping hedge_ratio of each foreign exposure sold forward against base."""
     A, C, D = cash.shape
     rows = np.arange(A)

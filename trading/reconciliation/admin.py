@@ -96,4 +96,15 @@ class BookPendingTradeAdmin(admin.ModelAdmin):
 
 @admin.register(BookCorporateAction)
 class BookCorporateActionAdmin(admin.ModelAdmin):
-    list_display = ("instrument_id", "effective_date", "ratio", "description")
+    """Corporate-action events: announced and confirmed ones are entered here (or loaded with
+    `corporate_actions_load`); every change is audited."""
+
+    list_display = ("instrument_id", "effective_date", "ratio", "status", "description", "reference")
+    list_filter = ("status",)
+
+    def save_model(self, request, obj, form, change):
+        from onboarding.audit import record_event
+
+        super().save_model(request, obj, form, change)
+        record_event(subject=obj, event_type="recon.corporate_action_saved", actor=request.user,
+                     detail={"status": obj.status, "ratio": str(obj.ratio), "changed": list(form.changed_data)})

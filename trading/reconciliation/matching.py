@@ -21,8 +21,10 @@ rules:
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
 
@@ -35,12 +37,12 @@ KINDS = ("quantity", "price", "market_value", "pending_settlement", "corporate_a
          "missing_at_custodian", "missing_in_books", "cash")
 
 
-def to_scaled(values) -> np.ndarray:
+def to_scaled(values: Sequence[Any]) -> np.ndarray:
     """Decimals (or numbers as text) to int64 millionths, exactly."""
     return np.fromiter((int(Decimal(v) * QSCALE) for v in values), dtype=np.int64, count=len(values))
 
 
-def _str(values) -> np.ndarray:
+def _str(values: Iterable[Any]) -> np.ndarray:
     return np.asarray(["" if v is None else str(v) for v in values], dtype=object)
 
 
@@ -60,7 +62,7 @@ class CustodianPositions:
     line: np.ndarray
 
     @classmethod
-    def from_holdings(cls, holdings) -> CustodianPositions:
+    def from_holdings(cls, holdings: Sequence[Any]) -> CustodianPositions:
         n = len(holdings)
         return cls(
             account=_str([h.account for h in holdings]),
@@ -114,6 +116,7 @@ class CorporateActions:
     instrument_id: np.ndarray
     effective_date: np.ndarray                # datetime64[D]
     ratio: np.ndarray                         # float64: new quantity per old (2.0 for a 2:1 split)
+    open: np.ndarray | None = None            # bool: announced/confirmed, entitlement not booked (explains)
 
 
 @dataclass
@@ -174,7 +177,8 @@ class MatchResult:
 
 # ------------------------------------------------------------------ identification
 
-def _lookup(keys: np.ndarray, map_keys: np.ndarray, map_values: np.ndarray, default):
+def _lookup(keys: np.ndarray, map_keys: np.ndarray, map_values: np.ndarray,
+            default: Any) -> tuple[np.ndarray, np.ndarray]:
     """Vectorised dictionary lookup: for each key the value at the same key in map_keys."""
     out = np.full(len(keys), default, dtype=map_values.dtype if len(map_values) else object)
     if not len(map_keys) or not len(keys):
@@ -188,7 +192,8 @@ def _lookup(keys: np.ndarray, map_keys: np.ndarray, map_values: np.ndarray, defa
     return out, found
 
 
-def resolve_instruments(cust: CustodianPositions, idmap: IdentifierMap, *, custodian: str = ""):
+def resolve_instruments(cust: CustodianPositions, idmap: IdentifierMap, *,
+                        custodian: str = "") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Instrument id, quantity factor and pass for each custodian row (-1 / nan / -1 if none)."""
     n = len(cust)
     instrument = np.full(n, -1, dtype=np.int64)
@@ -221,7 +226,7 @@ def resolve_instruments(cust: CustodianPositions, idmap: IdentifierMap, *, custo
 
 # ------------------------------------------------------------------ matching
 
-def _group(keys: np.ndarray):
+def _group(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     uniq, inverse = np.unique(keys, return_inverse=True)
     return uniq, inverse
 
@@ -232,7 +237,7 @@ def _sum_by(inverse: np.ndarray, size: int, values: np.ndarray) -> np.ndarray:
     return out
 
 
-def _first_by(inverse: np.ndarray, size: int, values: np.ndarray, fill):
+def _first_by(inverse: np.ndarray, size: int, values: np.ndarray, fill: Any) -> np.ndarray:
     out = np.full(size, fill, dtype=values.dtype)
     out[inverse[::-1]] = values[::-1]  # earliest row wins
     return out
@@ -305,15 +310,23 @@ def reconcile_positions(cust: CustodianPositions, books: BookPositions, idmap: I
     explained_pending = qty_diff & (pend != 0) & (dq == -pend)
 
     ca = np.zeros(size, bool)
+    ca_open = np.zeros(size, bool)  # matched by an announced/confirmed event not yet booked: explained
     if corporate_actions is not None and len(corporate_actions.instrument_id):
         window = np.timedelta64(tolerances.corporate_action_window_days, "D")
         d = np.datetime64(as_of, "D")
         near = np.abs(corporate_actions.effective_date - d) <= window
-        for iid, ratio in zip(corporate_actions.instrument_id[near], corporate_actions.ratio[near]):
+        is_open = corporate_actions.open if corporate_actions.open is not None \
+            else np.zeros(len(corporate_actions.instrument_id), bool)
+        for iid, ratio, unbooked in zip(corporate_actions.instrument_id[near], corporate_actions.ratio[near],
+                                        is_open[near]):
             sel = qty_diff & (instr_of == iid) & ~explained_pending
             if sel.any():
                 qcf, qbf = qc[sel].astype(float), qb[sel].astype(float)
-                ca[np.nonzero(sel)[0][np.isclose(qbf * ratio, qcf) | np.isclose(qcf * ratio, qbf)]] = True
+                # the SQL engine's test: within half a millionth of a unit, either direction
+                hit = np.nonzero(sel)[0][(np.abs(qbf * ratio - qcf) < 0.5) | (np.abs(qcf * ratio - qbf) < 0.5)]
+                ca[hit] = True
+                if unbooked:
+                    ca_open[hit] = True
 
     kind = np.full(size, "", dtype=object)
     cause = np.full(size, "", dtype=object)
@@ -327,6 +340,9 @@ def reconcile_positions(cust: CustodianPositions, books: BookPositions, idmap: I
     kind[explained_pending] = "pending_settlement"
     cause[explained_pending] = "trade pending settlement after the statement date"
     cause[ca] = "split or consolidation booked on one side only"
+    ca_explained = ca & ca_open & ~explained_pending
+    cause[ca_explained] = "corporate action announced, entitlement not yet booked"
+    explained_all = explained_pending | ca_explained
 
     # prices and market values where quantities agree
     same_q = both & ~qty_diff
@@ -385,10 +401,10 @@ def reconcile_positions(cust: CustodianPositions, books: BookPositions, idmap: I
     unknown_account = cust.account[unk][u_first] if n_unknown else np.zeros(0, object)
     unknown_ident = unknown_ident[u_first] if n_unknown else np.zeros(0, object)
     unknown_line = cust.line[unk][u_first] if n_unknown else np.zeros(0, np.int64)
-    def build(sel):
+    def build(sel: np.ndarray) -> Any:
         return Differences(
             kind=np.concatenate([kind[sel], np.full(n_unknown, "unknown_instrument", dtype=object)]),
-            explained=np.concatenate([explained_pending[sel], np.zeros(n_unknown, bool)]),
+            explained=np.concatenate([explained_all[sel], np.zeros(n_unknown, bool)]),
             cause=np.concatenate([cause[sel], np.full(n_unknown, "no identifier maps to our instruments", object)]),
             account=np.concatenate([acct_of[sel].astype(object), unknown_account.astype(object)]),
             instrument_id=np.concatenate([instr_of[sel], np.full(n_unknown, -1, np.int64)]),
@@ -432,7 +448,7 @@ def reconcile_cash(cust: CashBalances, books: CashBalances, *, tolerances: Toler
     date; a difference of exactly that amount is explained. `fx_to_base` maps (account, currency)
     (or a currency) to (rate, base currency): the difference is kept in the account's currency and
     converted to base at our rate, both shown."""
-    def keys(b: CashBalances):
+    def keys(b: CashBalances) -> np.ndarray:
         return np.asarray([f"{a}|{c}" for a, c in zip(b.account.tolist(), b.currency.tolist())], dtype=object)
 
     ck, bk = keys(cust).astype(str), keys(books).astype(str)
@@ -460,7 +476,7 @@ def reconcile_cash(cust: CashBalances, books: CashBalances, *, tolerances: Toler
     kind[diff & ~has_c & has_b] = "missing_at_custodian"
     kind[explained] = "pending_settlement"
 
-    def build(sel):
+    def build(sel: np.ndarray) -> Any:
         n = int(sel.sum())
         acct = np.asarray([k.split("|")[0] for k in allk[sel]], dtype=object)
         ccy = np.asarray([k.split("|")[1] for k in allk[sel]], dtype=object)
@@ -525,8 +541,8 @@ def match_transactions(statement: list[Txn], ours: list[Txn], *, date_window_day
     right = {t.id: t for t in ours}
     pairs: list[tuple[str, tuple[str, ...], str]] = []
 
-    def run_pass(name: str, key_left, key_right) -> None:
-        index: dict = {}
+    def run_pass(name: str, key_left: Callable[[Any], Any], key_right: Callable[[Any], Any]) -> None:
+        index: dict[Any, list[Any]] = {}
         for t in right.values():
             k = key_right(t)
             if k is not None:

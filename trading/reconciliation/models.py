@@ -7,13 +7,15 @@ afterwards they become views/snapshots over the accounts ledger, and nothing els
 """
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Value
 from django.db.models.functions import Cast, Round
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
-DEC = {"max_digits": 30, "decimal_places": 8}
+DEC: dict[str, Any] = {"max_digits": 30, "decimal_places": 8}
 
 
 class RuleKind(models.TextChoices):
@@ -137,11 +139,25 @@ class BookPendingTrade(models.Model):
         indexes = [models.Index(fields=["custodian_code", "custody_account", "instrument_id"])]
 
 
+class CorporateActionStatus(models.TextChoices):
+    ANNOUNCED = "announced", "Announced"
+    CONFIRMED = "confirmed", "Confirmed"
+    BOOKED = "booked", "Booked"
+
+
 class BookCorporateAction(models.Model):
+    """A corporate action changing quantities (split, consolidation, bonus issue): booked ones come
+    from the ledger; announced or confirmed ones (from a file or the admin) are not booked yet, and a
+    difference of exactly their entitlement is explained as `corporate_action`."""
+
     instrument_id = models.BigIntegerField()
     effective_date = models.DateField()
-    ratio = models.DecimalField(max_digits=20, decimal_places=10)  # new quantity per old
+    ratio = models.DecimalField(max_digits=20, decimal_places=10)  # new quantity per old (1.1 = 1 new for 10)
     description = models.CharField(max_length=200, blank=True, default="")
+    status = models.CharField(max_length=10, choices=CorporateActionStatus.choices,
+                              default=CorporateActionStatus.BOOKED, db_default=CorporateActionStatus.BOOKED)
+    source = models.CharField(max_length=200, blank=True, default="", db_default="")
+    reference = models.CharField(max_length=60, blank=True, default="", db_default="")
 
 
 # ---------------------------------------------------------------- files and runs

@@ -112,10 +112,11 @@ def base_currency_of(custodian_code: str) -> str:
 
 
 def corporate_actions() -> CorporateActions:
-    rows = list(BookCorporateAction.objects.values_list("instrument_id", "effective_date", "ratio"))
+    rows = list(BookCorporateAction.objects.values_list("instrument_id", "effective_date", "ratio", "status"))
     return CorporateActions(instrument_id=np.array([r[0] for r in rows], dtype=np.int64),
                             effective_date=np.array([r[1] for r in rows], dtype="datetime64[D]"),
-                            ratio=np.array([float(r[2]) for r in rows], dtype=float))
+                            ratio=np.array([float(r[2]) for r in rows], dtype=float),
+                            open=np.array([r[3] != "booked" for r in rows], dtype=bool))
 
 
 def previous_closings(custody_accounts: set[str], before: dt.date) -> dict[tuple[str, str], Decimal]:

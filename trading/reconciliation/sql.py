@@ -122,7 +122,7 @@ def _classify_sql(push: dict, columns: list[str], *, custodian: str, as_of: dt.d
   FROM r OFFSET 0  -- a fence: convert each line's text once"""
     cause = f"""CASE kind WHEN 'pending_settlement' THEN 'trade pending settlement after the statement date'
               WHEN 'unknown_instrument' THEN 'no identifier maps to our instruments'
-              WHEN 'corporate_action' THEN 'split or consolidation booked on one side only'
+              WHEN 'corporate_action' THEN CASE WHEN ca_open THEN 'corporate action announced, entitlement not yet booked' ELSE 'split or consolidation booked on one side only' END
               WHEN 'price' THEN CASE WHEN ccyc <> ccyb THEN 'price currency differs'
                                      ELSE 'price differs beyond the price-source band' END
               WHEN 'market_value' THEN CASE WHEN abs(pc - pb) > {tol.price_relative} * abs(pb) THEN 'price source'
@@ -135,7 +135,7 @@ def _classify_sql(push: dict, columns: list[str], *, custodian: str, as_of: dt.d
     book_price_source, custodian_source, amount_local, amount_base, line)
   SELECT {int(run_id)}, 'position', acct, CASE WHEN unknown THEN NULL ELSE iid END,
     CASE WHEN unknown THEN COALESCE(ident, '') ELSE '' END,
-    CASE WHEN kind IS NULL THEN 'matched' WHEN kind = 'pending_settlement' THEN 'explained' ELSE 'break' END,
+    CASE WHEN kind IS NULL THEN 'matched' WHEN (kind = 'pending_settlement' OR (kind = 'corporate_action' AND ca_open)) THEN 'explained' ELSE 'break' END,
     COALESCE(kind, ''),
     CASE WHEN kind IS NULL THEN COALESCE('matched by ' || (ARRAY['isin', 'cusip', 'sedol', 'ticker_mic',
       'custodian_code'])[pass + 1], 'matched') ELSE COALESCE(NULLIF({cause}, ''), kind) END,
@@ -188,6 +188,10 @@ r AS (
     CASE WHEN abs(j.dq) > {qtol} THEN (
       SELECT max(a.ratio)::float8 FROM reconciliation_bookcorporateaction a WHERE a.instrument_id = j.iid
         AND a.effective_date BETWEEN {_lit(as_of)}::date - {w} AND {_lit(as_of)}::date + {w}) END AS ratio,
+    CASE WHEN abs(j.dq) > {qtol} THEN (  -- announced or confirmed, not booked: it explains
+      SELECT max(a.ratio)::float8 FROM reconciliation_bookcorporateaction a WHERE a.instrument_id = j.iid
+        AND a.status <> 'booked'
+        AND a.effective_date BETWEEN {_lit(as_of)}::date - {w} AND {_lit(as_of)}::date + {w}) END AS ratio_open,
     abs(j.dq) > {qtol} AS qdiff,
     (j.qb::float8 * 1e-6::float8 * j.pc * COALESCE(j.fxc, j.fxb)) AS mvc,
     (j.qb::float8 * 1e-6::float8 * j.pb * j.fxb) AS mvb
@@ -199,6 +203,8 @@ r AS (
       WHEN unknown THEN 'unknown_instrument'
       WHEN qdiff THEN CASE
         WHEN pend IS NOT NULL AND pend <> 0 AND dq = -pend THEN 'pending_settlement'
+        WHEN ratio_open IS NOT NULL AND (abs(qb * ratio_open - qc) < 0.5 OR abs(qc * ratio_open - qb) < 0.5)
+          THEN 'corporate_action'
         WHEN ratio IS NOT NULL AND (abs(qb * ratio - qc) < 0.5 OR abs(qc * ratio - qb) < 0.5) THEN 'corporate_action'
         WHEN qb IS NULL THEN 'missing_in_books'
         WHEN qc IS NULL THEN 'missing_at_custodian'
@@ -210,7 +216,9 @@ r AS (
         THEN 'market_value'
       WHEN abs(fxc - fxb) > {tol.fx_relative} * abs(fxb) AND abs(mvc - mvb) >= {tol.market_value_min_base}
         THEN 'market_value'
-    END AS kind
+    END AS kind,
+    COALESCE(ratio_open IS NOT NULL AND (abs(qb * ratio_open - qc) < 0.5 OR abs(qc * ratio_open - qb) < 0.5),
+             false) AS ca_open
   FROM k
   OFFSET 0  -- a fence: classify each row once, not once per reference to kind
 ){lines_cte}, agg AS (
@@ -218,10 +226,10 @@ r AS (
   SELECT count(*) FILTER (WHERE qc IS NOT NULL AND qb IS NOT NULL AND NOT unknown) AS pairs,
          count(*) FILTER (WHERE qb IS NOT NULL) AS book_side,
          count(*) FILTER (WHERE qc IS NOT NULL AND qb IS NOT NULL AND NOT unknown AND kind IS NULL) AS clean,
-         array_agg(ROW(kind, kind = 'pending_settlement',
+         array_agg(ROW(kind, (kind = 'pending_settlement' OR (kind = 'corporate_action' AND ca_open)),
     CASE kind WHEN 'pending_settlement' THEN 'trade pending settlement after the statement date'
               WHEN 'unknown_instrument' THEN 'no identifier maps to our instruments'
-              WHEN 'corporate_action' THEN 'split or consolidation booked on one side only'
+              WHEN 'corporate_action' THEN CASE WHEN ca_open THEN 'corporate action announced, entitlement not yet booked' ELSE 'split or consolidation booked on one side only' END
               WHEN 'price' THEN CASE WHEN ccyc <> ccyb THEN 'price currency differs'
                                      ELSE 'price differs beyond the price-source band' END
               WHEN 'market_value' THEN CASE WHEN abs(pc - pb) > {tol.price_relative} * abs(pb) THEN 'price source'

@@ -13,6 +13,7 @@ from django.db import transaction
 
 from onboarding.audit import record_event
 from onboarding.exceptions import ValidationFailed
+from onboarding.models import User
 
 from .exceptions import ReferenceDataError
 from .models import (
@@ -35,7 +36,7 @@ SETTLEMENT_CYCLES_FILE = APP_DIR / "settlement_cycles.yaml"
 ELIGIBILITY_FILE = APP_DIR / "eligibility.yaml"
 
 
-def _clean(path: Path, record: dict[str, Any], obj, exclude: Iterable[str] = ()) -> None:
+def _clean(path: Path, record: dict[str, Any], obj: Any, exclude: Iterable[str] = ()) -> None:
     try:
         obj.full_clean(exclude=list(exclude), validate_unique=False, validate_constraints=False)
     except ValidationError as exc:
@@ -97,9 +98,9 @@ def markets_load(*, path: Path | str = MARKETS_FILE) -> dict[str, int]:
                 fields[name] = dt.time.fromisoformat(str(fields[name]))
             except ValueError as exc:
                 raise fail(path, record, name, f"{fields[name]!r} is not HH:MM") from exc
-        obj = Market(**fields)
-        _clean(path, record, obj)
-        markets.append(obj)
+        market = Market(**fields)
+        _clean(path, record, market)
+        markets.append(market)
     Currency.objects.bulk_create(
         currencies, update_conflicts=True, unique_fields=["code"], update_fields=["name", "holiday_calendar", "source"]
     )
@@ -125,7 +126,7 @@ def settlement_cycles_load(*, path: Path | str = SETTLEMENT_CYCLES_FILE) -> dict
     markets = dict(Market.objects.values_list("mic", "id"))
     types = set(InstrumentType.values) | {""}
     rows: list[SettlementCycle] = []
-    seen: set[tuple] = set()
+    seen: set[tuple[Any, ...]] = set()
     for record in data["rules"]:
         _require(path, record, "market", "source")
         if record["market"] not in markets:
@@ -180,7 +181,7 @@ def eligibility_rules_load(*, path: Path | str = ELIGIBILITY_FILE) -> dict[str, 
     data = read_rule_file(path)
     version = str(data.get("version", ""))
     rows: list[EligibilityRule] = []
-    seen: set[tuple] = set()
+    seen: set[tuple[Any, ...]] = set()
     for record in data["rules"]:
         _require(path, record, "code", "tag", "description", "source")
         for name in _LIST_FIELDS:
@@ -236,7 +237,7 @@ def reference_load_all() -> dict[str, int]:
 
 
 @transaction.atomic
-def rule_row_save(*, obj, actor=None, changed_fields: Iterable[str] = ()) -> Any:
+def rule_row_save(*, obj: Any, actor: User | None = None, changed_fields: Iterable[str] = ()) -> Any:
     """Save a settlement cycle or eligibility rule edited by hand (the admin), with an audit
     event naming what changed. Rows still need a source and an effective date."""
     if not getattr(obj, "source", ""):
@@ -252,7 +253,7 @@ def rule_row_save(*, obj, actor=None, changed_fields: Iterable[str] = ()) -> Any
 # --- Instruments and listings ------------------------------------------------------------
 
 
-def _validated(obj):
+def _validated(obj: Any) -> Any:
     try:
         obj.full_clean()
     except ValidationError as exc:
@@ -296,7 +297,8 @@ def listing_create(*, instrument: Instrument, market: Market, ticker: str, tradi
 
 
 @transaction.atomic
-def adr_ratio_change(*, instrument: Instrument, new_ratio: Decimal, effective_date: dt.date, actor=None, reason: str = "") -> Instrument:
+def adr_ratio_change(*, instrument: Instrument, new_ratio: Decimal, effective_date: dt.date, actor: User | None = None,
+                     reason: str = "") -> Instrument:
     """Change the number of ordinaries per depositary receipt. The holders' quantity change is
     booked in accounts (TransactionKind.ADR_RATIO_CHANGE); this changes the master."""
     instrument = Instrument.objects.select_for_update().get(pk=instrument.pk)

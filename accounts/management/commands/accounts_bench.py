@@ -19,6 +19,7 @@ from accounts.models import (
 )
 from accounts.selectors import rebalance_inputs
 from accounts.services import books_refresh
+from onboarding.machine import machine
 from onboarding.models import Firm, Party
 from trading.reference.demo import reference_demo
 from trading.reference.models import Instrument, Listing
@@ -48,6 +49,7 @@ class Command(BaseCommand):
                     raise _Rollback
         except _Rollback:
             pass
+        result.update(machine())  # load average beside the figures
         self.stdout.write(json.dumps(result))
 
     def _run(self, n_accounts: int, n_holdings: int, n_post: int) -> dict:

@@ -15,6 +15,7 @@ from django.core.management.base import BaseCommand
 from compliance.screening import benchmark
 from compliance.screening.importers import parse_ofac, parse_un
 from compliance.screening.matcher import DEFAULT_CONFIG, ScreeningIndex
+from onboarding.machine import machine
 
 
 class Command(BaseCommand):
@@ -61,7 +62,7 @@ class Command(BaseCommand):
             "index_seconds": round(t2 - t1, 3),
             "threshold": opts["threshold"],
             "cpu_count": os.cpu_count(),
-            "load_average": [round(x, 2) for x in os.getloadavg()],
+            **machine(),
             **result,
             "public_cases": public,
         }

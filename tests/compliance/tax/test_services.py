@@ -231,3 +231,32 @@ def test_the_render_task_stores_the_pdf(briton, settings, tmp_path):
 def test_the_withholding_fraction_is_what_the_ledger_books(briton):
     capture(briton, "W8BEN")
     assert selectors.withholding_fraction_for(briton, income_type="dividends", on=TODAY) == Decimal("0.15")
+
+
+def test_a_partnership_with_a_withholding_statement_is_looked_through_to_a_blended_rate(briton, american):
+    # Treas. Reg. 1.1441-5(c)(3)(iv), (d); Instructions for Form W-8IMY. Partners: the Briton (W-8BEN,
+    # UK treaty 15% on dividends) 50%, the American (W-9 with a certified TIN, 0%) 30%, 20% left
+    # unallocated (presumed foreign, 30%): 0.5 x 15 + 0.3 x 0 + 0.2 x 30 = 7.5 + 0 + 6 = 13.5%.
+    from .factories import EntityFactory
+
+    capture(briton, "W8BEN")
+    capture(american, "W9")
+    partnership = EntityFactory(firm=briton.firm, client_type="partnership", country_of_incorporation="KY")
+    american.firm = briton.firm
+    american.save()
+    statement = [{"party": briton.pk, "share": "50"}, {"party": american.pk, "share": "30"}]
+    imy = capture(partnership, "W8IMY", withholding_statement=statement)
+    assert imy.status == TaxFormStatus.VALID, imy.validation_errors
+    decision = selectors.withholding_for(partnership, income_type="dividends", on=TODAY)
+    assert (decision.rate, decision.rule) == (Decimal("13.5"), "look_through")
+    assert "1.1441-5" in decision.source
+
+
+def test_a_withholding_statement_allocating_more_than_the_payment_is_refused(briton):
+    from .factories import EntityFactory
+
+    partnership = EntityFactory(firm=briton.firm, client_type="partnership", country_of_incorporation="KY")
+    imy = capture(partnership, "W8IMY", withholding_statement=[{"party": briton.pk, "share": "70"},
+                                                              {"name": "Other LP", "share": "40"}])
+    assert imy.status == TaxFormStatus.INVALID
+    assert any(e["field"] == "withholding_statement" and e["code"] == "invalid" for e in imy.validation_errors)

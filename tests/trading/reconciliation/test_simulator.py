@@ -187,3 +187,44 @@ def test_every_line_is_recorded_with_both_figures(sim_ledger, tmp_path):
     assert (bond.status, bond.kind, bond.rule) == ("break", "price", "price differs beyond the price-source band")
     assert (round(bond.custodian_price, 6), round(bond.book_price, 6)) == (1.036875, 0.9875)
     assert round(bond.amount_local, 2) == 493.75  # 10,000 face x (1.036875 - 0.9875) USD
+
+
+def test_a_bonus_issue_credited_but_not_booked_is_explained_by_its_announcement(sim_ledger, tmp_path):
+    """Vodafone announces a bonus issue of 1 new share for 10 held, effective on the statement day.
+    Citi credits it (1,000 + 100 = 1,100); we have not booked it. Before the announcement is on
+    file the 100 shares are a break; once the event is loaded as announced, exactly those 100
+    are explained as corporate_action."""
+    from trading.reconciliation.management.commands.corporate_actions_load import load_events
+
+    files, _ = _files(sim_ledger, "CITIGB2L", "semt002", ["quantity:GB00BH4HKS39:100"])
+    path = tmp_path / files[0][0]
+    path.write_bytes(files[0][1])
+    run = services.reconcile_file(custodian_code="CITIGB2L", path=path, fmt="semt002", as_of=SIM_DAY).run
+    assert Break.objects.get(last_run=run).kind == "quantity"
+    assert load_events("isin,effective_date,ratio,status,description,reference\n"
+                       "GB00BH4HKS39,2026-11-24,1.1,announced,bonus issue 1 for 10,VOD-BONUS-1\n",
+                       source="test") == {"created": 1, "updated": 0}
+    path2 = tmp_path / "again.xml"
+    path2.write_bytes(files[0][1] + b"\n")
+    run = services.reconcile_file(custodian_code="CITIGB2L", path=path2, fmt="semt002", as_of=SIM_DAY).run
+    brk = Break.objects.get(last_run=run)
+    assert (brk.kind, brk.explained, brk.state) == ("corporate_action", True, "resolved")
+    assert (brk.custodian_quantity, brk.book_quantity) == (Decimal(1100), Decimal(1000))  # 1,000 x 1.1
+    assert brk.cause == "corporate action announced, entitlement not yet booked"
+    assert run.stats["breaks"] == 0
+
+
+def test_corporate_actions_file_is_validated_whole(db):
+    from django.core.management.base import CommandError
+
+    from trading.reconciliation.management.commands.corporate_actions_load import load_events
+    from trading.reconciliation.models import BookCorporateAction
+
+    with pytest.raises(CommandError) as err:
+        load_events("isin,effective_date,ratio,status,description,reference\n"
+                    "XS9999999999,2026-11-24,1.1,announced,x,R1\nXS9999999999,24/11/2026,0,rumoured,x,R2\n",
+                    source="test")
+    text = str(err.value)
+    assert "line 2, field isin: 'XS9999999999' is not in the instrument master" in text
+    assert "line 3, field effective_date" in text and "line 3, field ratio" in text and "line 3, field status" in text
+    assert not BookCorporateAction.objects.exists()

@@ -29,7 +29,8 @@ LAYOUT_DIR = Path(__file__).resolve().parent.parent / "layouts"
 HOLDING_FIELDS = {"account", "isin", "cusip", "sedol", "ticker", "mic", "custodian_code", "description",
                   "quantity", "quantity_type", "price", "price_currency", "price_source", "market_value",
                   "market_value_currency", "fx_rate", "base_currency", "base_value"}
-DECIMAL_FIELDS = {"quantity", "price", "market_value", "fx_rate", "base_value", "amount"}
+DECIMAL_FIELDS = {"quantity", "trade_quantity", "settled_quantity", "price", "market_value", "fx_rate", "base_value",
+                  "amount"}
 REQUIRED_KEYS = {"code", "version", "source", "effective_from", "format", "record_types"}
 
 
@@ -134,6 +135,8 @@ class _Converter:
         implied = fspec.get("implied_decimals")
         if implied:
             value = value.scaleb(-int(implied))
+        if "scale" in fspec:  # a price in pence or per 100 units, a quantity in thousands: x scale, exactly
+            value = value * Decimal(str(fspec["scale"]))
         return -value if negative else value
 
     def date(self, raw: str, fspec: dict) -> dt.date | None:
@@ -312,6 +315,15 @@ def parse_layout(data: bytes | str, layout: str | dict, *, file: str = "") -> La
                                          file=file, line=line, field=target["field"])
         elif role == "position":
             counts["position"] += 1
+            if "trade_quantity" in values or "settled_quantity" in values:
+                # a row carrying both bases: our books are on trade date, so the trade-date quantity
+                # is compared (nothing pending to explain) and the settled one kept as available
+                trade, settled = values.pop("trade_quantity", None), values.pop("settled_quantity", None)
+                if trade is None:
+                    raise ParseError("required field is empty", file=file, line=line, field="trade_quantity")
+                values["quantity"] = trade
+                values["available"] = settled
+                result.basis = "TRAD"
             if values.get("quantity") is None:
                 raise ParseError("required field is empty", file=file, line=line, field="quantity")
             account = values.get("account") or result.header.get("account", "")
@@ -321,7 +333,7 @@ def parse_layout(data: bytes | str, layout: str | dict, *, file: str = "") -> La
                 raise ParseError("no instrument identifier (isin, cusip, sedol, ticker or custodian code)",
                                  file=file, line=line, field="isin")
             totals["quantity"] = totals.get("quantity", Decimal(0)) + values["quantity"]
-            kwargs = {k: v for k, v in values.items() if k in HOLDING_FIELDS and v not in (None, "")}
+            kwargs = {k: v for k, v in values.items() if k in HOLDING_FIELDS | {"available"} and v not in (None, "")}
             kwargs["account"] = account
             result.holdings.append(Holding(line=line, **kwargs))
         elif role == "cash":
@@ -395,6 +407,10 @@ def sql_pushdown(spec: dict) -> dict:
                 expr = f"round(NULLIF({e}, '')::float8 * 1e{6 - scale})::int8"
             else:
                 expr = f"NULLIF({e}, '')::float8" + (f" / 1e{scale}" if scale else "")
+            if "scale" in fspec:
+                factor = Decimal(str(fspec["scale"]))
+                expr = f"round(({expr})::numeric * {factor})::int8" if fname == "quantity" else \
+                    f"(({expr}) * {float(factor)!r}::float8)"
             required = fspec.get("required", fname == "quantity")
             if required:
                 # an empty required number must refuse the file as the Python parser does: casting the

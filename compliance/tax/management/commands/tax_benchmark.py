@@ -16,6 +16,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from onboarding.machine import machine
+
 from ...determination import PartyFacts, PersonRef, determine_forms
 from ...indicia import PartyContext
 from ...reporting.book import Account, Organisation, Payment, Person, PostalAddress, ReportingFI, Residence
@@ -102,4 +104,5 @@ class Command(BaseCommand):
             errors = validation_errors(report.xml, xsd)
             result["crs_validate_s"] = round(time.perf_counter() - t, 3)
             result["crs_schema_errors"] = len(errors)
+        result.update(machine())  # load average beside the figures
         self.stdout.write(json.dumps(result))

@@ -16,6 +16,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand
 from django.db import connection, transaction
 
+from onboarding.machine import machine
 from trading.reconciliation import bench
 from trading.reconciliation.models import (
     BookCorporateAction,
@@ -171,6 +172,7 @@ class Command(BaseCommand):
         if missing or unexpected:
             out["missing"] = [list(x) for x in missing]
             out["unexpected"] = [list(x) for x in unexpected]
+        out.update(machine())  # load average beside the figures
         if not opts["keep_file"]:
             path.unlink()
             workdir.rmdir()
