@@ -310,7 +310,8 @@ def _finish(ca: float, cb: float, Wa: float, Wb: float, ma: int, mb: int, na: in
     else:
         small, large_found = cb, fa
     score = small * (1.0 - cfg.unmatched_penalty * (1.0 - large_found))
-    if matched == 1 and max(na, nb) >= 2:
+    # Generic words matched beside a name count among the matched tokens.
+    if min(ma + ga, mb + gb) == 1 and max(na, nb) >= 2:
         score *= cfg.single_token_factor
     if generic_only:
         score *= cfg.generic_only_factor
@@ -327,7 +328,8 @@ def _finish_many(ca: Any, cb: Any, Wa: float, Wb: Any, ma: Any, mb: Any, na: int
     small = np.where(a_small, ca, cb)
     large_found = np.where(a_small, fb, fa)
     score = small * (1.0 - cfg.unmatched_penalty * (1.0 - large_found))
-    score = np.where((matched == 1) & (np.maximum(na, nb) >= 2), score * cfg.single_token_factor, score)
+    single = (np.minimum(ma + ga, mb + gb) == 1) & (np.maximum(na, nb) >= 2)
+    score = np.where(single, score * cfg.single_token_factor, score)
     score = np.where(generic_only, score * cfg.generic_only_factor, score)
     score = np.where((matched == 0) & ~generic_path, 0.0, score)
     partial_score = ca * (1.0 - cfg.partial_penalty * (1.0 - fb))
@@ -690,11 +692,11 @@ class ScreeningIndex:
         acc_all = np.bincount(idx, weights=w, minlength=self.n_names)
         names = np.flatnonzero(acc_all)
         acc = acc_all[names]
-        evidence = np.bincount(idx, minlength=self.n_names)[names]  # (query token, listed token) pairs per name
+        initial_found = np.zeros(len(names), dtype=np.int64)
         for letter, wq in initials:
             found = (self.name_first[names] == letter).any(axis=1)
             acc = acc + wq * cfg.initial_sim * found
-            evidence = evidence + found
+            initial_found += found
         wn = self.name_weight_total[names]
         cover = np.minimum(acc / np.minimum(wq_total, wn), 1.0)
         # In an abjad a short name may keep one consonant (ALI, VALI): it cannot be looked up.
@@ -703,8 +705,9 @@ class ScreeningIndex:
             keep &= self.name_kind[names] == "person"
         elif kind == "entity":
             keep &= self.name_kind[names] != "person"
-        names, cover, acc, wn, evidence = names[keep], cover[keep], acc[keep], wn[keep], evidence[keep]
+        names, cover, acc, wn, initial_found = names[keep], cover[keep], acc[keep], wn[keep], initial_found[keep]
         if len(names) > cfg.max_candidates:
+            evidence = np.bincount(idx, minlength=self.n_names)[names] + initial_found
             # Rank by an estimate of the final score, so that short names that only share one
             # common token do not crowd out a name that shares several.
             found_large = np.minimum(acc / np.maximum(wq_total, wn), 1.0)
@@ -770,7 +773,12 @@ class ScreeningIndex:
             if hit.score >= limit_for:
                 hits.append(hit)
         hits.sort(key=lambda h: (-h.score, h.source, h.ref))
-        return hits[:limit]
+        hits = hits[:limit]
+        for hit in hits:
+            if "tokens" in hit.explanation:
+                q_tokens, listed, abjad_flag = hit.explanation["tokens"]
+                hit.explanation["tokens"] = align_tokens(q_tokens, listed, cfg, abjad_flag)
+        return hits
 
     def _corroborate(self, query: Query, e: int, name_score: float, n: int, id_match: str | None,
                      tokens: Sequence[tuple[str, str]] = (), abjad_script: bool = False) -> Hit:
@@ -784,7 +792,7 @@ class ScreeningIndex:
             explanation["matched"].append({"feature": "name", "query": " ".join(q_tokens),
                                            "listed": " ".join(listed), "weak_alias": bool(self.name_weak[n]),
                                            "query_text": query.name, "listed_text": matched_name})
-            explanation["tokens"] = align_tokens(q_tokens, listed, cfg, abjad_script)
+            explanation["tokens"] = (q_tokens, listed, abjad_script)  # aligned once the hit is kept
         score = name_score
         if id_match:
             explanation["matched"].append({"feature": "identifier", "value": id_match})

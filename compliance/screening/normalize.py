@@ -34,6 +34,7 @@ from typing import Any
 
 import icu
 import pycountry
+from rapidfuzz import fuzz, process
 from unidecode import unidecode
 
 NAME, PARTICLE, LEGAL, GENERIC = "name", "particle", "legal", "generic"
@@ -252,6 +253,19 @@ def _fold(text: str) -> str:
     return _NON_ALNUM.sub(" ", text)
 
 
+def _by_first_letter(words) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for w in sorted(words):
+        if len(w) >= 5:
+            out.setdefault(w[0], []).append(w)
+    return out
+
+
+_LONG_LEGAL = _by_first_letter(LEGAL_FORMS)
+_LONG_GENERIC = _by_first_letter(GENERIC_WORDS)
+
+
+@lru_cache(maxsize=131072)
 def _role(token: str) -> str:
     if token in LEGAL_FORMS:
         return LEGAL
@@ -259,6 +273,12 @@ def _role(token: str) -> str:
         return PARTICLE
     if token in GENERIC_WORDS:
         return GENERIC
+    if len(token) >= 6:
+        # A misspelt legal form or generic word is still one (COMPANI, TRADYNG, SHEEPPING).
+        for words, role in ((_LONG_LEGAL, LEGAL), (_LONG_GENERIC, GENERIC)):
+            found = process.extractOne(token, words.get(token[0], ()), scorer=fuzz.ratio, score_cutoff=80)
+            if found is not None:
+                return role
     return NAME
 
 

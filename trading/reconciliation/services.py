@@ -351,7 +351,7 @@ def _stage(cfile: CustodianFile, parsed: ParsedFile) -> list[dict[str, Any]]:
 
 # ---------------------------------------------------------------- writing differences
 
-def _check_account_ids(parsed, file: str) -> None:
+def _check_account_ids(parsed: ParsedFile, file: str) -> None:
     """Account ids from a custodian file must fit the break's column (issue 15: a 41-character id
     reached the database as a 500); the file is refused whole, naming the account."""
     from onboarding.columns import column_problem
