@@ -253,7 +253,7 @@ def _fold(text: str) -> str:
     return _NON_ALNUM.sub(" ", text)
 
 
-def _by_first_letter(words) -> dict[str, list[str]]:
+def _by_first_letter(words: Iterable[str]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for w in sorted(words):
         if len(w) >= 5:
