@@ -4,6 +4,7 @@ owners, submits, and sees the outstanding requirements. Screenshots of the main 
 test-artifacts/screenshots/."""
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -20,9 +21,13 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 SCREENSHOTS = Path(settings.BASE_DIR) / "test-artifacts" / "screenshots"
 
+# Under CI (CI=true or MERIDIAN_BROWSER_TESTS=1, set by .ci/run) a missing browser is a failure, never a skip.
+BROWSER_REQUIRED = os.environ.get("CI") == "true" or os.environ.get("MERIDIAN_BROWSER_TESTS") == "1"
+BROWSER_MISSING = not (CHROMIUM.exists() and CHROMEDRIVER.exists())
+
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
+    pytest.mark.skipif(BROWSER_MISSING and not BROWSER_REQUIRED,
                        reason="needs Debian's chromium and chromium-driver (/usr/bin/chromium, /usr/bin/chromedriver)"),
 ]
 webdriver = pytest.importorskip("selenium.webdriver")
@@ -33,6 +38,8 @@ def browser():
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
 
+    if BROWSER_MISSING:
+        pytest.fail("CI needs Debian's chromium and chromium-driver (scripts/system-deps.sh installs them)")
     profile = tempfile.mkdtemp(prefix="meridian-chromium-")
     options = Options()
     options.binary_location = str(CHROMIUM)
