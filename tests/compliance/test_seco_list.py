@@ -203,3 +203,29 @@ def test_the_import_is_all_or_nothing_with_a_diff_against_the_previous_snapshot(
                                                               "broken.xml")])
     assert WatchlistSnapshot.objects.get(source="seco", is_active=True).version == 2
     assert WatchlistSnapshot.objects.filter(source="seco").count() == 2
+
+
+@pytest.mark.django_db
+def test_a_ch_case_is_screened_against_the_seco_list(tmp_path, firm, advisor):
+    import datetime as dt
+
+    import time_machine
+
+    from compliance import services
+    from compliance.models import ScreeningAlert
+    from onboarding import services as onboarding
+    from onboarding.audit import events_for
+    from tests.factories import PersonFactory
+
+    onboarding.rulepacks_load()
+    services.watchlist_import(source="seco", paths=[write(tmp_path)])
+    party = PersonFactory(firm=firm, given_names="Dzmitry Aliaksandravich", family_name="Kovalenka",
+                          date_of_birth=dt.date(1970, 3, 23), nationalities=["BY"], residence_country="CH")
+    with time_machine.travel(dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC)):
+        case = onboarding.case_create(firm=firm, party=party, actor=advisor, jurisdiction="CH")
+        services.screen_party(party=party, trigger="test", case=case)
+    alert = ScreeningAlert.objects.get(party=party)
+    assert (alert.source, alert.entry_ref) == ("seco", "5142")
+    event = events_for(party).filter(event_type="screening.performed").last()
+    assert event.detail["lists"] == ["ofac", "seco", "un"]
+    assert event.detail["missing_lists"] == ["ofac", "un"]  # named by the packs, not imported in this test
