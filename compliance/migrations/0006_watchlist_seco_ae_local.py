@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('compliance', '0004_alter_clearedmatch_options'),
+        ('compliance', '0005_unrated_where_never_rated'),
     ]
 
     operations = [
