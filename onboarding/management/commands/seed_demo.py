@@ -53,4 +53,7 @@ class Command(BaseCommand):
             f"  Compliance (admin):  officer / {DEMO_PASSWORD}   and officer2 / {DEMO_PASSWORD}   at /admin/\n"
             f"  Superuser:           admin / {DEMO_PASSWORD}\n"
             "  API schema:          /api/schema/   interactive: /api/docs/\n"
+            "  Trading day:         20 Nov 2026 in progress on account TWP-0001 (orders, blocks, fills, one open\n"
+            "                       break): /clients/accounts/ as thames-advisor, /admin/trading/ and\n"
+            "                       /reconciliation/runs/2026-11-20/report/ as officer\n"
         ))
