@@ -58,10 +58,16 @@ class Listings:
     ratio: np.ndarray  # float64 (L,) underlying ordinaries per share of this listing (ADR: 4, 10, 0.5)
     settle_day: np.ndarray  # int (L,) settlement day index for a trade today (-1 = cannot trade)
     substitute: np.ndarray | None = None  # int (L,) listing used when this one is ineligible, -1 none
+    # int (L,) the security each line is of: lines of one security share it (HSBC in London and Hong
+    # Kong). An account holds a security on one line; a substitute is found in an account's slots by
+    # its security, whichever line the account trades it on. Default: every listing its own security.
+    security: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.substitute is None:
             self.substitute = np.full(len(self.price), -1, dtype=np.int64)
+        if self.security is None:
+            self.security = np.arange(len(self.price), dtype=np.int64)
 
 
 @dataclass
@@ -330,7 +336,6 @@ def _prepare(listings: Listings, currencies: Currencies, acc: Accounts) -> Simpl
     """Values in base currency, effective targets (steps 1-2) and the drift screen."""
     A, S = acc.slot_listing.shape
     D = acc.cash.shape[2]
-    n_listings = len(listings.price)
     rows = np.arange(A)
     valid = acc.slot_listing >= 0
     lst = np.where(valid, acc.slot_listing, 0)
@@ -359,7 +364,9 @@ def _prepare(listings: Listings, currencies: Currencies, acc: Accounts) -> Simpl
     no_buy |= frozen
     if has_sub.any():
         ai, si = np.nonzero(has_sub)
-        sub_slot = _slot_of(acc.slot_listing, ai, sub_listing[ai, si], n_listings)
+        security = np.asarray(listings.security)
+        n_sec = int(security.max(initial=0)) + 1
+        sub_slot = _slot_of(np.where(valid, security[lst], -1), ai, security[sub_listing[ai, si]], n_sec)
         ok = sub_slot >= 0
         ok &= ~no_buy[ai, np.where(ok, sub_slot, 0)]
         ai, si, sub_slot = ai[ok], si[ok], sub_slot[ok]
