@@ -210,8 +210,14 @@ def load_book(scope: RebalanceScope, *, days: int = DAYS) -> Book:
     spot = np.array([
         min((ref.fx_value_date(currency_a=c, currency_b=main_base, trade_date=trade_date) - trade_date).days, days - 1)
         if c != main_base else 0 for c in codes])
+    # each pair's spot date on both currencies' calendars (FX never values before it)
+    pair_spot = np.zeros((len(codes), len(codes)), dtype=np.int64)
+    for i, a in enumerate(codes):
+        for j in range(i + 1, len(codes)):
+            d = (ref.fx_value_date(currency_a=a, currency_b=codes[j], trade_date=trade_date) - trade_date).days
+            pair_spot[i, j] = pair_spot[j, i] = d
     currencies = engine.Currencies(codes=codes, fx=fx, minor_units=np.array([minor_units(c) for c in codes]),
-                                   spot_day=spot, open=open_)
+                                   spot_day=spot, open=open_, pair_spot=pair_spot)
 
     _lap(timings, 'currencies')
     # listings ------------------------------------------------------------------------------------------
