@@ -94,6 +94,7 @@ DEMO_SEEDING = env_bool("DEMO_SEEDING", True)
 # and tests; production settings force it off and force HTTPS on.
 WEBHOOK_ALLOW_LOOPBACK = env_bool("WEBHOOK_ALLOW_LOOPBACK", False)
 WEBHOOK_REQUIRE_HTTPS = env_bool("WEBHOOK_REQUIRE_HTTPS", False)
+WEBHOOK_VALIDATE_PAYLOADS = env_bool("WEBHOOK_VALIDATE_PAYLOADS", False)  # check each event against its schema
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
