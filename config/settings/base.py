@@ -193,12 +193,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,  # read-only fields stay out of request bodies; uploads are binary
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "onboarding.api.schema.postprocess"],
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "onboarding.api.schema.postprocess",
+                            "compliance.tax.api.schema_postprocess"],
     "ENUM_NAME_OVERRIDES": {
         "PartyKindEnum": "onboarding.models.PartyKind",
         "AddressKindEnum": "onboarding.models.AddressKind",
         "IdentifierKindEnum": "onboarding.models.IdentifierKind",
         "RunStatusEnum": "trading.models.RunStatus",
+        "NoTinReasonEnum": ["", "A", "B", "C"],  # CRS reasons for a missing TIN (party residences, tax forms)
     },
 }
 
