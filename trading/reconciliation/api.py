@@ -21,6 +21,7 @@ from rest_framework.response import Response
 
 from accounts.api import ID_REGEX, MAX_ID
 from onboarding.api.idempotency import idempotent
+from onboarding.api.pagination import Cursor
 from onboarding.exceptions import NotFound, PermissionDenied, ValidationFailed
 from onboarding.models import User
 
@@ -153,8 +154,12 @@ class ReconRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 
 
 class BreakViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Breaks, newest first, paged by cursor (every run can open more): follow `next` (an opaque `?cursor=`)
+    until it is null. Filter by `priority` or `state` for a work queue."""
+
     serializer_class = BreakSerializer
     lookup_value_regex = ID_REGEX
+    pagination_class = Cursor
     filterset_fields = ["state", "kind", "custodian_code", "custody_account", "priority", "explained", "owner",
                         "last_run", "asset"]
 
