@@ -232,6 +232,9 @@ CELERY_BEAT_SCHEDULE: dict = {
     "trading-release-waves": {"task": "trading.tasks.release_open_markets", "schedule": 5 * 60},
     # Settlement of what is due today where the market's and the currency's calendars allow.
     "trading-settle-due": {"task": "trading.tasks.settle_due", "schedule": 60 * 60},
+    # The audit hash chain: rows chained after commit, in batches; proved nightly (an alert if not).
+    "audit-chain": {"task": "onboarding.tasks.audit_chain", "schedule": 60},
+    "audit-verify": {"task": "onboarding.tasks.audit_verify", "schedule": 24 * 60 * 60},
 }
 # WeasyPrint grows in memory in long-lived workers: recycle worker processes.
 CELERY_WORKER_MAX_TASKS_PER_CHILD = int(os.environ.get("CELERY_WORKER_MAX_TASKS_PER_CHILD", "200"))
