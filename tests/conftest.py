@@ -119,3 +119,12 @@ def _fresh_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def recon_rules(db):
+    """The shipped reconciliation layouts, custodian formats, tolerances and SLA rules, loaded as
+    `make run` loads them (`recon_rules_load`): the services read layouts from the database."""
+    from trading.reconciliation.services import rules_load
+
+    rules_load()
