@@ -199,7 +199,9 @@ def _resolve(rows: list[_Row], *, actor: User | None, errors: _Errors) -> None:
     for listing in Listing.objects.filter(instrument__isin__in=isins, is_active=True).select_related(
             "market", "instrument").order_by("-is_primary", "pk"):
         listings.setdefault(listing.instrument_id, []).append(listing)
-    firm_only = actor is not None and not getattr(actor, "is_superuser", False) and getattr(actor, "firm_id", None)
+    from .selectors import sees_all_firms
+
+    firm_only = actor is not None and actor.is_authenticated and not sees_all_firms(actor)
     for r in rows:
         key = (r.values.get("custodian", ""), r.values.get("custody_account", ""))
         ca = custody.get(key)

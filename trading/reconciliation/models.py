@@ -363,6 +363,9 @@ class ReconLine(models.Model):
     book_fx = models.FloatField(null=True)
     book_price_source = models.CharField(max_length=40, blank=True, default="")
     custodian_source = models.CharField(max_length=60, blank=True, default="")  # the statement (format) read
+    # the custodian's own price and FX sources, where the file carries them (a MIC, a vendor, a BIC)
+    custodian_price_source = models.CharField(max_length=40, blank=True, default="", db_default="")
+    custodian_fx_source = models.CharField(max_length=40, blank=True, default="", db_default="")
     amount_local = models.FloatField(null=True)
     amount_base = models.FloatField(null=True)
     line = models.IntegerField(null=True)
@@ -418,6 +421,11 @@ class Break(ConcurrentTransitionMixin, models.Model):
     book_price = models.DecimalField(**DEC, null=True)
     custodian_fx = models.DecimalField(max_digits=24, decimal_places=12, null=True)
     book_fx = models.DecimalField(max_digits=24, decimal_places=12, null=True)
+    # each side's sources: ours from the books (price source, rate source), the custodian's where its file says
+    book_price_source = models.CharField(max_length=40, blank=True, default="", db_default="")
+    book_fx_source = models.CharField(max_length=40, blank=True, default="", db_default="")
+    custodian_price_source = models.CharField(max_length=40, blank=True, default="", db_default="")
+    custodian_fx_source = models.CharField(max_length=40, blank=True, default="", db_default="")
     amount_base = models.DecimalField(max_digits=24, decimal_places=2, default=0)
     base_currency = models.CharField(max_length=3, default="USD")
     # the difference (custodian - ours) in the line's own currency: the cash account's currency,

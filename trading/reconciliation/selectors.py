@@ -148,6 +148,12 @@ def cash_fx_to_base(custodian_code: str) -> dict:
                 "custody_account", "currency", "fx_rate", "base_currency")}
 
 
+def cash_fx_sources(custodian_code: str) -> dict:
+    """(cash account, currency) -> the source of our rate to base (e.g. WMR_4PM_LONDON)."""
+    return {(a, ccy): src for a, ccy, src in BookCash.objects.filter(custodian_code=custodian_code)
+            .exclude(fx_source="").values_list("custody_account", "currency", "fx_source")}
+
+
 def base_currency_of(custodian_code: str) -> str:
     """The base currency of our accounts at a custodian (the most common one) for break labels."""
     row = (BookPosition.objects.filter(custodian_code=custodian_code).values("base_currency")

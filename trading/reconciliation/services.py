@@ -384,16 +384,15 @@ def reconcile_file(*, custodian_code: str, path: str | Path, fmt: str | None = N
         timings["seconds_match"] = time.perf_counter() - t
         progress("write")
         t = time.perf_counter()
+        sources = selectors.book_price_sources(custodian_code) if asset == "position" else {}
         written = write_differences(run=run, diffs=result.differences, base_currency=base, asset=asset,
-                                    scope_accounts=scope, actor=actor)
+                                    scope_accounts=scope, actor=actor, book_sources=sources)
         if parsed.kind == "holdings" and cash_result is not None:  # a position file's cash rows are compared too
             cash_written = write_differences(run=run, diffs=cash_result.differences, base_currency=base, asset="cash",
                                              scope_accounts={c.account for c in parsed.cash}, actor=actor)
             written["cash_lines"] = write_lines(run=run, lines=cash_result.lines, asset="cash", source=fmt)
             written["cash_breaks_opened"] = cash_written["breaks_opened"]
-        written["lines"] = write_lines(run=run, lines=result.lines, asset=asset, source=fmt,
-                                       book_sources=selectors.book_price_sources(custodian_code)
-                                       if asset == "position" else {})
+        written["lines"] = write_lines(run=run, lines=result.lines, asset=asset, source=fmt, book_sources=sources)
         timings["seconds_write"] = time.perf_counter() - t
         run.status = RunStatus.COMPLETED
         run.finished_at = timezone.now()
@@ -504,9 +503,16 @@ def _due(first_seen: dt.date, hours: int) -> dt.datetime:
     return start + dt.timedelta(hours=hours)
 
 
+def _text_at(values: Any, n: int, limit: int = 40) -> str:
+    return "" if values is None else str(values[n] or "")[:limit]
+
+
 def write_differences(*, run: ReconRun, diffs: Differences, base_currency: str, asset: str,
-                      scope_accounts: set[str] | None, actor: User | None = None) -> dict[str, int]:
+                      scope_accounts: set[str] | None, actor: User | None = None,
+                      book_sources: dict[Any, Any] | None = None) -> dict[str, int]:
     """Upsert the run's differences as breaks under their stable keys (ORM bulk path)."""
+    book_sources = book_sources or {}
+    fx_sources = selectors.cash_fx_sources(run.custodian_code) if asset == "cash" else {}
     custodian, as_of = run.custodian_code, run.as_of
     rules = sla_rules(on=as_of)
     keys = [break_key(custodian, a, int(i), ident, asset) for a, i, ident in
@@ -541,6 +547,10 @@ def write_differences(*, run: ReconRun, diffs: Differences, base_currency: str, 
             local_currency="" if diffs.local_currency is None else str(diffs.local_currency[n] or "")[:3],
             base_currency=(diffs.base_currency[n] if diffs.base_currency is not None and diffs.base_currency[n]
                            else base_currency),
+            custodian_price_source=_text_at(diffs.custodian_price_source, n),
+            custodian_fx_source=_text_at(diffs.custodian_fx_source, n),
+            book_price_source=str(book_sources.get((str(diffs.account[n]), int(diffs.instrument_id[n])), ""))[:40],
+            book_fx_source=str(fx_sources.get((str(diffs.account[n]), str(diffs.identifier[n])), ""))[:40],
         )
         brk = existing.get(key)
         first_seen = brk.first_seen if brk else as_of
@@ -571,6 +581,8 @@ def write_differences(*, run: ReconRun, diffs: Differences, base_currency: str, 
     Break.objects.bulk_update(carried, ["kind", "cause", "explained", "custodian_quantity", "book_quantity",
                                         "custodian_price", "book_price", "custodian_fx", "book_fx", "amount_base",
                                         "amount_local", "local_currency", "base_currency",
+                                        "custodian_price_source", "custodian_fx_source", "book_price_source",
+                                        "book_fx_source",
                                         "last_seen", "last_run", "line", "priority", "sla_rule", "due_at",
                                         "occurrences"], batch_size=2000)
     if reopen_ids:
@@ -642,6 +654,8 @@ def write_lines(*, run: ReconRun, lines: Differences | None, asset: str, source:
             price_currency=("" if lines.local_currency is None else str(lines.local_currency[n] or ""))[:3],
             custodian_fx=_f(lines.custodian_fx[n]), book_fx=_f(lines.book_fx[n]),
             book_price_source=book_sources.get((str(lines.account[n]), iid), "")[:40], custodian_source=source[:60],
+            custodian_price_source=_text_at(lines.custodian_price_source, n),
+            custodian_fx_source=_text_at(lines.custodian_fx_source, n),
             amount_local=None if lines.amount_local is None else _f(lines.amount_local[n]),
             amount_base=_f(lines.amount_base[n]), line=int(lines.line[n]) or None))
     ReconLine.objects.bulk_create(objs, batch_size=5000)
