@@ -122,9 +122,10 @@ def _fresh_cache():
 
 
 @pytest.fixture
-def recon_rules(db):
+def recon_rules():
     """The shipped reconciliation layouts, custodian formats, tolerances and SLA rules, loaded as
-    `make run` loads them (`recon_rules_load`): the services read layouts from the database."""
+    `make run` loads them (`recon_rules_load`): the services read layouts from the database.
+    For tests marked `django_db` (plain or transactional), which open the database first."""
     from trading.reconciliation.services import rules_load
 
     rules_load()
