@@ -5,6 +5,7 @@ from . import services
 from .exceptions import UnknownFormat
 from .models import (
     BookCash,
+    BookImport,
     BookCorporateAction,
     BookPendingTrade,
     BookPosition,
@@ -201,3 +202,20 @@ class BookCorporateActionAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         record_event(subject=obj, event_type="recon.corporate_action_saved", actor=request.user,
                      detail={"status": obj.status, "ratio": str(obj.ratio), "changed": list(form.changed_data)})
+
+
+@admin.register(BookImport)
+class BookImportAdmin(admin.ModelAdmin):
+    """Books files imported (`book_import`): read-only, the ledger holds what they posted."""
+
+    list_display = ("name", "as_of", "counts", "created_by", "created_at")
+    readonly_fields = ("sha256", "name", "as_of", "counts", "created_by", "created_at")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
