@@ -5,8 +5,8 @@ from . import services
 from .exceptions import UnknownFormat
 from .models import (
     BookCash,
-    BookImport,
     BookCorporateAction,
+    BookImport,
     BookPendingTrade,
     BookPosition,
     Break,
