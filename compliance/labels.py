@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from django.db.models import Q
 
-from onboarding.labels import register_audit_subjects, register_event_labels, register_state_labels
+from onboarding.labels import (
+    register_audit_subjects,
+    register_confidential_subject,
+    register_event_labels,
+    register_state_labels,
+)
 
 EVENTS = {
     "screening.performed": "Screened against the sanctions and PEP lists",
@@ -28,6 +33,7 @@ def register() -> None:
 
     register_event_labels(EVENTS)
     register_state_labels(ScreeningAlert._meta.label_lower, AlertState.choices)
+    register_confidential_subject(ScreeningAlert._meta.label_lower)
 
     def subjects(party_ids: list[int]) -> Q:
         alerts = ScreeningAlert.objects.filter(party_id__in=party_ids).values_list("pk", flat=True)

@@ -54,6 +54,9 @@ EVENT_LABELS: dict[str, str] = {
 STATE_LABELS: dict[str, dict[str, str]] = {}
 
 _subject_providers: dict[str, Callable[[list[int]], Q]] = {}
+# Audit subjects whose reasons are for compliance only (a screening alert's note names list
+# entries): a firm's users see the event in words, never its reason.
+CONFIDENTIAL_SUBJECTS: set[str] = set()
 
 
 def register_event_labels(labels: dict[str, str]) -> None:
@@ -68,6 +71,10 @@ def register_audit_subjects(name: str, provider: Callable[[list[int]], Q]) -> No
     """`provider(party_ids)` returns a filter on AuditEvent selecting the events about records of
     these parties that live in another app (their tax forms, their screening alerts)."""
     _subject_providers[name] = provider
+
+
+def register_confidential_subject(subject_type: str) -> None:
+    CONFIDENTIAL_SUBJECTS.add(subject_type)
 
 
 def audit_subjects(party_ids: list[int]) -> Q:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -12,6 +11,7 @@ from ..exceptions import MeridianError
 from ..forms import (
     WithdrawForm,
 )
+from ..labels import CONFIDENTIAL_SUBJECTS, describe
 from ..models import (
     AuditEvent,
     CaseState,
@@ -47,16 +47,30 @@ def information_request(case: OnboardingCase, events: list[AuditEvent]) -> Audit
     return next((e for e in events if e.event_type == "case.information_requested"), None)
 
 
-def case_audit_trail(case: OnboardingCase, structure: Structure, limit: int = 200) -> list[AuditEvent]:
-    """The case's own events and those of the parties in its structure (data, ownership,
-    documents), newest first."""
-    query = Q(subject_type=OnboardingCase._meta.label_lower, subject_id=str(case.pk)) | Q(
-        subject_type=Party._meta.label_lower, subject_id__in=[str(pk) for pk in structure.parties]
-    )
-    events = list(AuditEvent.objects.filter(query).select_related("actor").order_by("-created_at", "-id")[:limit])
+def case_audit_trail(case: OnboardingCase, structure: Structure, *, limit: int = 200,
+                     officer: bool = False) -> list[AuditEvent]:
+    """The case's events and those of the records around it (its parties' data, ownership and
+    documents, their tax forms and screening alerts), newest first, each in words (`words`) and
+    about whom (`about`). A confidential subject's reason (a screening note) is not shown here."""
+    from django.apps import apps
+
+    events = list(selectors.case_audit_events(case).order_by("-created_at", "-id")[:limit])
+    party_label = Party._meta.label_lower
     for event in events:
-        party = structure.parties.get(int(event.subject_id)) if event.subject_type == Party._meta.label_lower else None
-        event.about = party.display_name if party else f"case {case.pk}"
+        event.words = describe(event)
+        party = structure.parties.get(int(event.subject_id)) \
+            if event.subject_type == party_label and event.subject_id.isdigit() else None
+        if party is not None:
+            event.about = party.display_name
+        elif event.subject_type == OnboardingCase._meta.label_lower:
+            event.about = f"case {case.pk}"
+        else:
+            try:
+                event.about = str(apps.get_model(event.subject_type)._meta.verbose_name)
+            except (LookupError, ValueError):
+                event.about = ""
+        if not officer and event.subject_type in CONFIDENTIAL_SUBJECTS:
+            event.reason = ""
     return events
 
 
