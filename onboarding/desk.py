@@ -181,7 +181,7 @@ def case_page(request: HttpRequest, case_id: int) -> HttpResponse:
         "documents": case_documents(case, party_ids), "events": events, "actions": actions,
         "policy": policy_summary(case.policy), "sla_due": sla_due(case), "today": timezone.localdate(),
         "officers": officers(), "panels": panels.render_desk_panels(request, case, party_ids),
-        "next_url": reverse("desk:case", args=[case.pk]),
+        "next_url": reverse("desk:case", args=[case.pk]), **panels.next_steps_context(case, request.user),
     })
 
 

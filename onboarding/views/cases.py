@@ -6,7 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from .. import selectors, services
+from .. import panels, selectors, services
 from ..exceptions import MeridianError
 from ..forms import (
     WithdrawForm,
@@ -37,6 +37,7 @@ def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
         "documents": documents, "events": events, "withdraw_form": WithdrawForm(),
         "can_withdraw": case.state in WITHDRAWABLE_STATES, "can_edit": case.state in EDITABLE_STATES,
         "policy_packs": case.rule_pack_versions, "information_request": information_request(case, events),
+        **panels.next_steps_context(case, request.user),
     })
 
 
