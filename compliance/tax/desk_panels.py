@@ -33,8 +33,11 @@ def tax_panel(request, case, party_ids):
                 "errors": [e.get("message", "") for e in (f.validation_errors or []) if isinstance(e, dict)]}
                for f in forms]
     missing_count = sum(1 for r in required if r["missing"])
+    from .panels import tax_forms_for_case
+
     html = render_to_string("desk/_tax_panel.html", {"required": required, "on_file": on_file, "error": error,
-                                                     "names": names}, request=request)
+                                                     "names": names, "tax_forms": tax_forms_for_case(case)},
+                            request=request)
     return Panel("tax", f"Tax forms ({missing_count} missing)" if missing_count else "Tax forms", html)
 
 

@@ -21,6 +21,7 @@ from ..models import (
     PartyKind,
 )
 from .common import EDITABLE_STATES, WITHDRAWABLE_STATES, Structure, ownership_structure, portal_view, present
+from .tax_step import tax_forms_for_case
 
 
 @portal_view
@@ -38,6 +39,7 @@ def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
         "can_withdraw": case.state in WITHDRAWABLE_STATES, "can_edit": case.state in EDITABLE_STATES,
         "policy_packs": case.rule_pack_versions, "information_request": information_request(case, events),
         **panels.next_steps_context(case, request.user),
+        "tax_forms": tax_forms_for_case(case) if case.party.kind == PartyKind.ENTITY else {},
     })
 
 
