@@ -20,6 +20,7 @@ from onboarding.exceptions import MeridianError
 from onboarding.forms import country_field
 from onboarding.selectors import get_party_for
 from onboarding.views.common import portal_view
+from trading.reference.sources import source_label
 
 from . import selectors
 from .models import Account, Basis, ModelSubscription, SubscriptionStatus
@@ -178,12 +179,16 @@ def account_detail(request: HttpRequest, account_id: int) -> HttpResponse:
         instrument_ids |= set(inputs.instrument_ids.tolist())
     except MeridianError as exc:
         inputs, problems = None, [*problems, exc.message]
+    breaks = open_breaks(account, custody.values())
+    instrument_ids |= {b.instrument_id for b in breaks if getattr(b, "instrument_id", None)}
     names = instrument_names(instrument_ids)
+    for item in breaks:
+        item.what = break_subject(item, names)
 
     holdings = [
         {"custodian": custody[line.custody_account_id].custodian.name,
          "custody_account": custody[line.custody_account_id].number, "instrument": names.get(line.instrument_id, "?"),
-         "line": line}
+         "price_source": source_label(line.price_source), "fx_source": source_label(line.fx_source), "line": line}
         for line in (valuation.lines if valuation else []) if line.kind == "security"
     ]
     cash_lines = [
@@ -203,7 +208,7 @@ def account_detail(request: HttpRequest, account_id: int) -> HttpResponse:
         "cash_traded": dict(selectors.cash_by_currency(account=account, as_of=on, basis=Basis.TRADE)),
         "projected": selectors.projected_cash(account=account, as_of=on),
         "drift": lines, "chart": drift_chart(lines) if lines else None, "subscription": subscription,
-        "orders": proposed_orders(account), "breaks": open_breaks(account, custody.values()),
+        "orders": proposed_orders(account), "breaks": breaks,
         "trading_installed": "orders" in account_page,
         "recon_installed": "breaks" in account_page,
     })
@@ -213,6 +218,16 @@ def instrument_names(ids: set[int]) -> dict[int, str]:
     from trading.reference.models import Instrument
 
     return {pk: f"{name} ({isin})" for pk, name, isin in Instrument.objects.filter(pk__in=ids).values_list("pk", "name", "isin")}
+
+
+def break_subject(item: Any, names: dict[int, str]) -> str:
+    """What a break is about, in words: the instrument's name and ISIN, or the cash currency."""
+    if getattr(item, "asset", "") == "cash":
+        return f"Cash in {item.identifier}"
+    name = names.get(item.instrument_id) if getattr(item, "instrument_id", None) else None
+    if name:
+        return name
+    return f"{item.identifier} (not in our instrument list)" if item.identifier else "An unidentified position"
 
 
 def proposed_orders(account: Account) -> list[Any]:
