@@ -6,6 +6,7 @@ class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import panels
+        from . import labels, panels
 
+        labels.register()
         panels.register()

@@ -9,6 +9,7 @@ from onboarding.labels import (
     register_confidential_subject,
     register_event_labels,
     register_state_labels,
+    register_subject_names,
 )
 
 EVENTS = {
@@ -42,3 +43,9 @@ def register() -> None:
                 | Q(subject_type=RiskAssessment._meta.label_lower, subject_id__in=[str(pk) for pk in assessments]))
 
     register_audit_subjects("compliance.screening", subjects)
+
+    def names(ids: list[str]) -> dict[str, str]:
+        alerts = ScreeningAlert.objects.filter(pk__in=[int(i) for i in ids if i.isdigit()]).select_related("party")
+        return {str(a.pk): f"screening alert on {a.party.display_name}" for a in alerts}
+
+    register_subject_names(ScreeningAlert._meta.label_lower, names)

@@ -179,7 +179,8 @@ def case_page(request: HttpRequest, case_id: int) -> HttpResponse:
     return render(request, "desk/case.html", {
         "case": case, "outstanding": outstanding, "summary": summary, "structure": structure,
         "documents": case_documents(case, party_ids), "events": events, "actions": actions,
-        "policy": policy_summary(case.policy), "sla_due": sla_due(case), "today": timezone.localdate(),
+        "policy": policy_summary(case.policy),
+        "sla_due": sla_due(case) if case.state in DESK_STATES else None,  # off the clock once decided "today": timezone.localdate(),
         "officers": officers(), "panels": panels.render_desk_panels(request, case, party_ids),
         "next_url": reverse("desk:case", args=[case.pk]), **panels.next_steps_context(case, request.user),
     })

@@ -11,7 +11,7 @@ from ..exceptions import MeridianError
 from ..forms import (
     WithdrawForm,
 )
-from ..labels import CONFIDENTIAL_SUBJECTS, describe
+from ..labels import CONFIDENTIAL_SUBJECTS, describe, subject_names
 from ..models import (
     AuditEvent,
     CaseState,
@@ -58,6 +58,7 @@ def case_audit_trail(case: OnboardingCase, structure: Structure, *, limit: int =
     from django.apps import apps
 
     events = list(selectors.case_audit_events(case).order_by("-created_at", "-id")[:limit])
+    named = subject_names(events)
     party_label = Party._meta.label_lower
     for event in events:
         event.words = describe(event)
@@ -67,6 +68,8 @@ def case_audit_trail(case: OnboardingCase, structure: Structure, *, limit: int =
             event.about = party.display_name
         elif event.subject_type == OnboardingCase._meta.label_lower:
             event.about = f"case {case.pk}"
+        elif (event.subject_type, event.subject_id) in named:
+            event.about = named[(event.subject_type, event.subject_id)]
         else:
             try:
                 event.about = str(apps.get_model(event.subject_type)._meta.verbose_name)

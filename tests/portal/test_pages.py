@@ -261,7 +261,7 @@ def test_submit_from_review_moves_the_case_on_and_the_case_page_shows_why_it_is_
     for item in page.context["outstanding"]:
         assert item.reason in html.replace("&#x27;", "'")
     assert "beneficial owner Olga Owner" in html
-    assert "case.submitted" in html  # the audit trail
+    assert "Submitted to compliance" in html and "case.submitted" not in html  # the audit trail, in words
     # a submitted case is no longer editable in the wizard
     assert signed_in.get(reverse("portal:wizard_step", args=[case.pk, "party"]))["Location"] == \
         reverse("portal:case_detail", args=[case.pk])
