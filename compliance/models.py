@@ -18,6 +18,8 @@ class WatchlistSource(models.TextChoices):
     UK = "uk", "OFSI consolidated list (closed 28 January 2026)"
     UKSL = "uksl", "UK Sanctions List (FCDO)"
     EU = "eu", "EU consolidated financial sanctions list"
+    SECO = "seco", "Swiss sanctions list (SECO)"
+    AE_LOCAL = "ae_local", "UAE Local Terrorist List"
     FTM = "ftm", "OpenSanctions (FollowTheMoney)"
 
 

@@ -158,7 +158,7 @@ def _hit_is_suppressed(party: Party, hit: Hit, entry_hash: str, now: dt.datetime
 
 # The official sanctions lists a jurisdiction's rule pack chooses among (`screening.lists`); other
 # sources (OpenSanctions, the PEP source) are screened whatever the pack names.
-OFFICIAL_LISTS = {"ofac", "un", "uk", "uksl", "eu"}
+OFFICIAL_LISTS = {"ofac", "un", "uk", "uksl", "eu", "seco", "ae_local"}
 
 
 def case_screening_lists(case: OnboardingCase | None) -> set[str] | None:

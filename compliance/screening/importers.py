@@ -10,6 +10,8 @@ Formats (see FACTS.md section 2):
 - UK sanctions list CSV (row 1 report date, row 2 header).
 - EU consolidated financial sanctions list CSV (one row per sub-record, grouped by Entity_LogicalId).
 - OpenSanctions FollowTheMoney JSON lines.
+- The UK Sanctions List (`uk_sanctions_list`), the Swiss SECO list (`seco`) and the UAE Local
+  Terrorist List (`uae_local_list`) have their own modules.
 """
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ from compliance.exceptions import WatchlistFormatError
 
 from .countries import to_iso2
 
-SOURCES = ("ofac", "un", "uk", "uksl", "eu", "ftm")
+SOURCES = ("ofac", "un", "uk", "uksl", "eu", "seco", "ae_local", "ftm")
 KINDS = ("person", "entity", "vessel", "aircraft")
 
 
@@ -667,6 +669,14 @@ def parse_source(source: str, paths: list[str | Path]) -> list[WatchlistRecord]:
         from .uk_sanctions_list import parse_uksl
 
         return parse_uksl(paths[0])
+    if source == "seco":  # the Swiss SECO list (SESAM XML)
+        from .seco import parse_seco
+
+        return [r for path in paths for r in parse_seco(path)]
+    if source == "ae_local":  # the UAE Local Terrorist List (EOCN workbook)
+        from .uae_local_list import parse_ae_local
+
+        return [r for path in paths for r in parse_ae_local(path)]
     parser = {"un": parse_un, "uk": parse_uk, "eu": parse_eu, "ftm": parse_ftm}.get(source)
     if parser is None:
         raise WatchlistFormatError(file=", ".join(map(str, paths)), line=None, field="source",

@@ -85,6 +85,10 @@ def _finish(record: WatchlistRecord) -> WatchlistRecord:
     record.dobs = _dedupe(record.dobs)
     record.programmes = _dedupe(record.programmes)
     record.places_of_birth = _dedupe(record.places_of_birth)
+    unique: dict[tuple[str, str, str], Identifier] = {}
+    for ident in record.identifiers:
+        unique.setdefault((ident.kind, ident.number, ident.country), ident)
+    record.identifiers = list(unique.values())
     return record
 
 
@@ -132,6 +136,8 @@ def parse_uksl_xml(path: str | Path) -> list[WatchlistRecord]:
             raise WatchlistFormatError(file=str(path), line=line, field="Names", problem=f"{uid} has no name")
         if _t(el, "RegimeName"):
             record.programmes.append(_t(el, "RegimeName"))
+        if _t(el, "UNReferenceNumber"):
+            record.identifiers.append(Identifier(kind="UN reference", number=_t(el, "UNReferenceNumber")))
         for country in el.iterfind("./Addresses/Address/AddressCountry"):
             code = to_iso2(country.text or "")
             if code:
@@ -191,6 +197,7 @@ def parse_uksl_csv(path: str | Path) -> list[WatchlistRecord]:
     c_addr_country, c_birth_country = col("Address Country", False), col("Country of birth", False)
     c_passport, c_natid, c_imo = col("Passport number", False), col("National Identifier number", False), col("IMO number", False)
     c_non_latin = col("Name non-latin script", False)
+    c_un_ref = col("UN Reference Number", False)
 
     records: dict[str, WatchlistRecord] = {}
     for line, row in rows:
@@ -233,7 +240,8 @@ def parse_uksl_csv(path: str | Path) -> list[WatchlistRecord]:
                     record.countries.append(code)
         if get(c_birth_country):
             record.places_of_birth.append(get(c_birth_country))
-        for c, kind in ((c_passport, "Passport"), (c_natid, "National ID"), (c_imo, "IMO")):
+        for c, kind in ((c_un_ref, "UN reference"), (c_passport, "Passport"), (c_natid, "National ID"),
+                        (c_imo, "IMO")):
             for value in _SPLIT.split(get(c)):
                 if value.strip():
                     record.identifiers.append(Identifier(kind=kind, number=value.strip()))

@@ -225,6 +225,86 @@ def test_a_client_not_yet_rated_is_unrated_not_medium(firm):
 
 
 @pytest.mark.django_db
+def test_the_submit_reply_says_unrated_until_the_model_rates(packs, firm, advisor, risk_model,
+                                                             django_capture_on_commit_callbacks):
+    # The API's reply to submit is the case as it stands when the reply is written; the rating
+    # runs afterwards (a task after commit). Until then the case is unrated, never "medium".
+    from tests.api.conftest import token_client
+
+    api = token_client(advisor)
+    party = PersonFactory(firm=firm, nationalities=["GB"], residence_country="GB", source_of_wealth="salary")
+    case = onboarding.case_create(firm=firm, party=party, actor=advisor, jurisdiction="GB")
+    with django_capture_on_commit_callbacks(execute=False) as hooks:
+        reply = api.post(f"/api/v1/cases/{case.pk}/submit/")
+    assert reply.status_code == 200, reply.content
+    assert reply.json()["risk_level"] == "unrated"
+    assert api.get(f"/api/v1/cases/{case.pk}/").json()["risk_level"] == "unrated"
+    assert hooks, "the rating is queued after commit"
+    for hook in hooks:
+        hook()
+    assert api.get(f"/api/v1/cases/{case.pk}/").json()["risk_level"] == "low"  # GB, salaried: the model's low
+
+
+@pytest.mark.django_db
+def test_the_portal_shows_a_submitted_case_as_not_yet_rated_before_the_rating(packs, firm, advisor, client,
+                                                                              django_capture_on_commit_callbacks):
+    from django.urls import reverse
+
+    party = PersonFactory(firm=firm, nationalities=["GB"], residence_country="GB")
+    case = onboarding.case_create(firm=firm, party=party, actor=advisor, jurisdiction="GB")
+    client.force_login(advisor)
+    with django_capture_on_commit_callbacks(execute=False):
+        response = client.post(reverse("portal:wizard_step", args=[case.pk, "review"]), follow=True)
+    html = response.content.decode()
+    assert "Case submitted to compliance." in html
+    assert "risk not yet rated" in html and "risk medium" not in html
+
+
+def _medium(obj):
+    type(obj).objects.filter(pk=obj.pk).update(risk_level="medium")  # as rows made before 0011 hold it
+
+
+def _run_unrated_migration():
+    from django.apps import apps
+    from django.db import connection
+    from django.db.migrations.loader import MigrationLoader
+
+    migration = MigrationLoader(connection).get_migration("compliance", "0005_unrated_where_never_rated")
+    migration.operations[0].code(apps, None)
+
+
+@pytest.mark.django_db
+def test_the_migration_makes_never_rated_medium_rows_unrated_and_leaves_ratings_alone(firm, advisor, officer,
+                                                                                       risk_model):
+    # Never rated: a case and a relationship holding the old default. Rated: a relationship the
+    # model rated medium (an assessment), and a case whose rating an audit event records.
+    never_case = onboarding.case_create(firm=firm, party=PersonFactory(firm=firm), actor=advisor, jurisdiction="GB")
+    never_relationship = never_case.relationship
+    rated_relationship = Relationship.objects.create(firm=firm, party=PersonFactory(firm=firm))
+    RiskAssessment.objects.create(party=rated_relationship.party, relationship=rated_relationship, model=risk_model,
+                                  score=40, level="medium", next_review_due=dt.date(2029, 1, 1))
+    audited_case = onboarding.case_create(firm=firm, party=PersonFactory(firm=firm), actor=advisor, jurisdiction="GB")
+    onboarding.case_set_risk(case=audited_case, risk_level="medium", actor=officer, reason="officer's rating")
+    high = Relationship.objects.create(firm=firm, party=PersonFactory(firm=firm), risk_level="high")
+    for obj in (never_case, never_relationship, rated_relationship, audited_case):
+        _medium(obj)
+
+    _run_unrated_migration()
+
+    levels = {name: type(obj).objects.get(pk=obj.pk).risk_level for name, obj in {
+        "never_case": never_case, "never_relationship": never_relationship,
+        "rated_relationship": rated_relationship, "audited_case": audited_case, "high": high}.items()}
+    assert levels == {"never_case": "unrated", "never_relationship": "unrated", "rated_relationship": "medium",
+                      "audited_case": "medium", "high": "high"}
+    event = events_for(never_case).get(event_type="case.risk_unrated")
+    assert event.detail == {"from": "medium", "to": "unrated"} and event.actor is None
+    assert events_for(never_relationship).filter(event_type="relationship.risk_unrated").count() == 1
+    assert not events_for(rated_relationship).filter(event_type="relationship.risk_unrated").exists()
+    _run_unrated_migration()  # running again changes nothing more
+    assert events_for(never_case).filter(event_type="case.risk_unrated").count() == 1
+
+
+@pytest.mark.django_db
 def test_risk_impact_of_the_published_model_moves_nobody(firm, risk_model, tmp_path):
     # Two relationships rated by the published model and one not rated yet: rating the book
     # with the same model again moves no one, and the unrated one is a first rating.

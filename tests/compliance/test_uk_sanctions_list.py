@@ -164,3 +164,53 @@ def test_a_gb_case_is_screened_against_the_uk_sanctions_list_not_the_closed_ofsi
     # entry does match, so the case screening above left it out on purpose.
     services.screen_party(party=party, trigger="test")
     assert set(ScreeningAlert.objects.filter(party=party).values_list("source", flat=True)) == {"uksl", "uk"}
+
+
+def test_the_xml_reading_agrees_with_the_published_list_as_opensanctions_reads_it(tmp_path):
+    # Checked against OpenSanctions' crawler for the UK Sanctions List (opensanctions/opensanctions,
+    # datasets/gb/fcdo_sanctions/crawler.py and gb_fcdo_sanctions.yml), which reads the file the
+    # FCDO publishes: <Designation> with UniqueID, IndividualEntityShip (Individual | Entity |
+    # Ship), Names/Name/Name1..Name6 + NameType ("Primary name", "Primary name variation",
+    # "Alias", in that case), NonLatinNames/NameNonLatinScript, Addresses/Address/AddressCountry,
+    # IndividualDetails/Individual with DOBs/DOB (formats dd/mm/yyyy, dd/mm/yyyy with "dd" and/or
+    # "mm" for an unknown day or month), Nationalities/Nationality and BirthDetails/Location/
+    # TownOfBirth + CountryOfBirth, ShipDetails/Ship/IMONumbers/IMONumber, RegimeName,
+    # UNReferenceNumber and OtherInformation. The FCDO guidance "UK Sanctions List: change to the
+    # list's format" (gov.uk, 17 February 2022) names the three name types and the ship type.
+    xml = """<?xml version="1.0" encoding="utf-8"?>
+<Designations>
+  <Designation>
+    <UniqueID>AFG0001</UniqueID><UNReferenceNumber>TAe.003</UNReferenceNumber>
+    <RegimeName>The Afghanistan (Sanctions) (EU Exit) Regulations 2020</RegimeName>
+    <IndividualEntityShip>Entity</IndividualEntityShip>
+    <Names>
+      <Name><Name6>HAJI KHAIRULLAH HAJI SATTAR MONEY EXCHANGE</Name6><NameType>Primary name</NameType></Name>
+      <Name><Name6>HAJI KHAIRULLAH MONEY EXCHANGE</Name6><NameType>Primary name variation</NameType></Name>
+      <Name><Name6>Haji Alim Hawala</Name6><NameType>Alias</NameType></Name>
+    </Names>
+    <NonLatinNames><NonLatinName><NameNonLatinScript>حاجی خیرالله</NameNonLatinScript></NonLatinName></NonLatinNames>
+    <Addresses><Address><AddressLine1>Safi Landmark Hotel</AddressLine1><AddressCountry>Afghanistan</AddressCountry></Address></Addresses>
+  </Designation>
+  <Designation>
+    <UniqueID>AFG0010</UniqueID>
+    <IndividualEntityShip>Individual</IndividualEntityShip>
+    <Names><Name><Name1>Abdul</Name1><Name2>Ghani</Name2><Name6>BARADAR</Name6><NameType>Primary name</NameType></Name></Names>
+    <IndividualDetails><Individual>
+      <DOBs><DOB>dd/mm/1968</DOB><DOB>dd/05/1968</DOB></DOBs>
+      <Nationalities><Nationality>Afghanistan</Nationality></Nationalities>
+      <BirthDetails><Location><TownOfBirth>Weetmak</TownOfBirth><CountryOfBirth>Afghanistan</CountryOfBirth></Location></BirthDetails>
+    </Individual></IndividualDetails>
+  </Designation>
+</Designations>
+"""
+    path = tmp_path / "UK_Sanctions_List.xml"
+    path.write_text(xml, encoding="utf-8")
+    records = {r.ref: r for r in parse_uksl(path)}
+    exchange, person = records["AFG0001"], records["AFG0010"]
+    assert exchange.name == "HAJI KHAIRULLAH HAJI SATTAR MONEY EXCHANGE"  # "Primary name", any case
+    assert exchange.aliases == ["HAJI KHAIRULLAH MONEY EXCHANGE", "Haji Alim Hawala", "حاجی خیرالله"]
+    assert exchange.countries == ["AF"] and exchange.kind == "entity"
+    assert [(i.kind, i.number) for i in exchange.identifiers] == [("UN reference", "TAe.003")]
+    assert person.name == "Abdul Ghani BARADAR"
+    assert person.dobs == ["1968", "1968-05"]
+    assert person.places_of_birth == ["Weetmak, Afghanistan"] and person.countries == ["AF"]

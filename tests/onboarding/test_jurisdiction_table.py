@@ -62,17 +62,35 @@ def test_the_global_baseline_resolves_historical_cases(packs):
     assert out.getvalue().startswith("OK")
 
 
-def test_lists_that_nothing_imports_are_flagged(packs):
+def test_every_list_a_pack_names_is_imported(packs):
+    # The SECO list (CH) and the UAE Local Terrorist List (AE) have importers of their own
+    # (compliance/screening/seco.py, uae_local_list.py), so the strict check passes.
     from onboarding.requirements import screening_lists
 
     imported = screening_lists()
-    assert {"ofac", "un", "eu", "uksl"} <= imported  # registered by compliance's importers
-    assert set(unimported_lists(packs, imported)) == {"ae_local", "seco"}
+    assert {"ofac", "un", "eu", "uksl", "seco", "ae_local"} <= imported  # registered by compliance's importers
+    assert unimported_lists(packs, imported) == {}
     out = io.StringIO()
-    call_command("rulepacks", "check", stdout=out)
-    assert "list 'seco' named by CH:ch.seco is not imported" in out.getvalue()
-    with pytest.raises(CommandError, match="seco"):
-        call_command("rulepacks", "check", "--strict-lists", stdout=io.StringIO())
+    call_command("rulepacks", "check", "--strict-lists", stdout=out)
+    assert out.getvalue().startswith("OK") and "WARNING" not in out.getvalue()
+
+
+def test_a_list_that_nothing_imports_is_flagged(tmp_path):
+    import shutil
+
+    from onboarding.rules.packs import PACK_DIR
+
+    for path in PACK_DIR.glob("*.yaml"):
+        shutil.copy(path, tmp_path / path.name)
+    target = tmp_path / "ch.yaml"
+    content = yaml.safe_load(target.read_text())
+    next(r for r in content["rules"] if r["id"] == "ch.seco")["add"]["screening.lists"] = ["seco", "ch_cantonal"]
+    target.write_text(yaml.safe_dump(content, allow_unicode=True))
+    out = io.StringIO()
+    call_command("rulepacks", "check", "--dir", str(tmp_path), stdout=out)
+    assert "list 'ch_cantonal' named by CH:ch.seco is not imported" in out.getvalue()
+    with pytest.raises(CommandError, match="ch_cantonal"):
+        call_command("rulepacks", "check", "--dir", str(tmp_path), "--strict-lists", stdout=io.StringIO())
 
 
 def test_a_superseded_rule_without_a_successor_on_its_date_is_refused(tmp_path):
