@@ -30,11 +30,11 @@ def outstanding_tax_forms(case: Any) -> list[Outstanding]:
 
 
 def outstanding_status_mismatches(case: Any) -> list[Outstanding]:
-    """The entities of the case (the client and the entities in its structure) whose W-8BEN-E and
-    CRS self-certification disagree on what kind of entity they are."""
-    from onboarding.selectors import ownership_of
-
-    party_ids = [case.party_id, *ownership_of(case.party).shares]
+    """An entity client whose W-8BEN-E and CRS self-certification disagree on what kind of entity
+    it is (one query; none for a person)."""
+    if case.party.kind != "entity":
+        return []
+    party_ids = [case.party_id]
     return [
         Outstanding(
             code="tax.status_mismatch", subject=selectors.party_ref(m["party"]), reason=m["reason"], category="tax",

@@ -31,7 +31,7 @@ def tax_forms_for_case(case: OnboardingCase) -> dict[str, Any]:
     return {
         "crs_classification": selectors.status_words(crs_class),
         "controlling_persons": selectors.controlling_persons_for_crs(case.party) if crs_class == "passive_nfe" else [],
-        "mismatches": [m["reason"] for m in selectors.status_mismatches([case.party_id])],
+        "mismatches": [m["reason"] for m in selectors.status_mismatches([case.party_id])] if crs_class else [],
         "source": "compliance.tax",
         "required": [
             {"form": selectors.form_label(req.form), "code": req.form, "who": req.subject_name, "why": req.reason,
