@@ -428,6 +428,6 @@ class TaxFormCaptureForm(forms.Form):
                          "crs_classification": d["crs_classification"]})
             if d["crs_classification"] == "passive_nfe":
                 data["controlling_persons"] = [
-                    {k: v for k, v in self.controlling_people[key].items() if k != "role_label"}
+                    {k: v for k, v in self.controlling_people[key].items() if k in ("name", "role", "tax_residences")}
                     for key in d["controlling_persons"] if key in self.controlling_people]
         return data
