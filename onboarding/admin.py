@@ -13,6 +13,7 @@ from .exceptions import MeridianError
 from .models import (
     Address,
     AuditEvent,
+    AuditIntegrityAlert,
     Document,
     Firm,
     OnboardingCase,
@@ -454,6 +455,33 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(AuditIntegrityAlert)
+class AuditIntegrityAlertAdmin(admin.ModelAdmin):
+    """Raised by `audit_verify` when an audit chain does not prove; an officer acknowledges it."""
+
+    list_display = ("raised_at", "firm", "event_id", "problem", "expected", "found", "acknowledged_by", "acknowledged_at")
+    list_filter = ("firm",)
+    readonly_fields = list_display
+    actions = ["acknowledge"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Acknowledge the selected alerts")
+    def acknowledge(self, request, queryset):
+        from .audit_chain import alert_acknowledge
+
+        for alert in queryset:
+            alert_acknowledge(alert=alert, actor=request.user)
+        self.message_user(request, f"{queryset.count()} alert(s) acknowledged")
 
 
 @admin.register(Document)

@@ -7,6 +7,7 @@ from decimal import Decimal
 from django.contrib.auth.models import AbstractUser
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import Q
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from .crypto import EncryptedDateField, EncryptedTextField, blind_index, mask
@@ -552,10 +553,17 @@ class AuditEvent(models.Model):
     reason = models.TextField(blank=True)
     detail = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # The hash chain (onboarding.audit_chain): set once, after commit, by `audit_chain`; the database
+    # refuses any other change. `chain_seq` is the row's place in its firm's chain (platform events,
+    # firm empty, form one chain of their own).
+    chain_seq = models.BigIntegerField(null=True, blank=True, editable=False)
+    prev_hash = models.CharField(max_length=64, blank=True, default="", db_default="", editable=False)
+    hash = models.CharField(max_length=64, blank=True, default="", db_default="", editable=False)
 
     class Meta:
         ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["subject_type", "subject_id"]), models.Index(fields=["firm", "id"])]
+        indexes = [models.Index(fields=["subject_type", "subject_id"]), models.Index(fields=["firm", "id"]),
+                   models.Index(fields=["firm", "chain_seq"], name="onboarding_audit_chain_idx")]
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.subject_type}:{self.subject_id} {self.event_type}"
@@ -567,6 +575,40 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise RuntimeError("audit events are append-only")
+
+
+class AuditChainHead(models.Model):
+    """The watermark of one firm's audit hash chain: the last chained row and its hash. `chain_key`
+    is the firm's id, 0 for the platform chain (events without a firm)."""
+
+    chain_key = models.BigIntegerField(unique=True)
+    last_seq = models.BigIntegerField(default=0)
+    last_event_id = models.BigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64, blank=True, default="")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"audit chain {self.chain_key or 'platform'} @ {self.last_seq}"
+
+
+class AuditIntegrityAlert(models.Model):
+    """Raised by `audit_verify` when a firm's audit chain does not prove: the first broken row,
+    the hash expected and the one found. Officers see it in the admin and in their work queues."""
+
+    firm = models.ForeignKey(Firm, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    event_id = models.BigIntegerField(help_text="The first audit row that does not prove")
+    problem = models.CharField(max_length=200)
+    expected = models.CharField(max_length=64, blank=True)
+    found = models.CharField(max_length=64, blank=True)
+    raised_at = models.DateTimeField(auto_now_add=True)
+    acknowledged_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-raised_at"]
+
+    def __str__(self) -> str:
+        return f"audit trail of {self.firm or 'the platform'} broken at row {self.event_id}: {self.problem}"
 
 
 # --- Partner API: tokens, idempotency, webhooks ----------------------------------------------
@@ -636,10 +678,14 @@ class WebhookDelivery(models.Model):
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
+    redelivery_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="redeliveries",
+        help_text="The original delivery this one sends again (same event id and body), on a partner's request")
 
     class Meta:
         verbose_name_plural = "webhook deliveries"
-        constraints = [models.UniqueConstraint(fields=["endpoint", "event_id"], name="uniq_webhook_delivery")]
+        constraints = [models.UniqueConstraint(fields=["endpoint", "event_id"], condition=Q(redelivery_of__isnull=True),
+                                               name="uniq_webhook_delivery")]
 
 
 class LoginFailure(models.Model):

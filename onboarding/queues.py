@@ -4,7 +4,7 @@ from __future__ import annotations
 from django.urls import reverse
 from django.utils import timezone
 
-from .models import CaseState, OnboardingCase, Relationship, RelationshipState
+from .models import AuditIntegrityAlert, CaseState, OnboardingCase, Relationship, RelationshipState
 from .requirements import WorkQueue, register_work_queue
 from .selectors import cases_for, relationships_for
 
@@ -43,7 +43,21 @@ def overdue_reviews(user) -> WorkQueue:
                      severity="danger" if rows else "normal")
 
 
+def audit_integrity(user) -> WorkQueue:
+    """Audit chains that did not prove (`audit_verify`): platform officers only."""
+    queryset = (AuditIntegrityAlert.objects.filter(acknowledged_at__isnull=True).select_related("firm")
+                if getattr(user, "is_platform_officer", False) or user.is_superuser else AuditIntegrityAlert.objects.none())
+    now = timezone.now()
+    rows = [{"label": str(a), "url": reverse("admin:onboarding_auditintegrityalert_change", args=[a.pk]),
+             "age_days": (now - a.raised_at).days, "detail": f"expected {a.expected or '-'}, found {a.found or '-'}"}
+            for a in queryset[:ROWS]]
+    return WorkQueue(title="Audit trail integrity", count=queryset.count(),
+                     url=reverse("admin:onboarding_auditintegrityalert_changelist"), rows=rows,
+                     severity="danger" if rows else "normal")
+
+
 def register() -> None:
+    register_work_queue("onboarding.audit_integrity", audit_integrity)
     register_work_queue("onboarding.awaiting_review", _state_queue("Cases awaiting review", CaseState.SUBMITTED))
     register_work_queue("onboarding.in_review", _state_queue("Cases in review", CaseState.IN_REVIEW))
     register_work_queue("onboarding.second_approval",

@@ -50,3 +50,20 @@ def deliver_webhook(self, delivery_id: int) -> str:
     if self.app.conf.task_always_eager:
         return "pending"  # eager mode (no broker): retries are left to the next sweep
     raise self.retry(exc=WebhookNotDelivered(delivery.last_error or str(delivery.last_status_code)))
+
+
+@shared_task(acks_late=True)
+def audit_chain() -> int:
+    """Chain the audit rows committed since the last run (beat: every minute)."""
+    from .audit_chain import chain_pending
+
+    return chain_pending().chained
+
+
+@shared_task(acks_late=True)
+def audit_verify() -> dict:
+    """Nightly: chain what is pending, prove every chain; a break raises an officer alert and logs an error."""
+    from .audit_chain import verify_and_alert
+
+    report = verify_and_alert()
+    return {"ok": report.ok, "rows": report.rows, "breaks": [str(b) for b in report.breaks]}

@@ -94,6 +94,7 @@ DEMO_SEEDING = env_bool("DEMO_SEEDING", True)
 # and tests; production settings force it off and force HTTPS on.
 WEBHOOK_ALLOW_LOOPBACK = env_bool("WEBHOOK_ALLOW_LOOPBACK", False)
 WEBHOOK_REQUIRE_HTTPS = env_bool("WEBHOOK_REQUIRE_HTTPS", False)
+WEBHOOK_VALIDATE_PAYLOADS = env_bool("WEBHOOK_VALIDATE_PAYLOADS", False)  # check each event against its schema
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -192,12 +193,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,  # read-only fields stay out of request bodies; uploads are binary
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "onboarding.api.schema.postprocess"],
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "onboarding.api.schema.postprocess",
+                            "compliance.tax.api.schema_postprocess"],
     "ENUM_NAME_OVERRIDES": {
         "PartyKindEnum": "onboarding.models.PartyKind",
         "AddressKindEnum": "onboarding.models.AddressKind",
         "IdentifierKindEnum": "onboarding.models.IdentifierKind",
         "RunStatusEnum": "trading.models.RunStatus",
+        "NoTinReasonEnum": ["", "A", "B", "C"],  # CRS reasons for a missing TIN (party residences, tax forms)
     },
 }
 
@@ -229,6 +232,9 @@ CELERY_BEAT_SCHEDULE: dict = {
     "trading-release-waves": {"task": "trading.tasks.release_open_markets", "schedule": 5 * 60},
     # Settlement of what is due today where the market's and the currency's calendars allow.
     "trading-settle-due": {"task": "trading.tasks.settle_due", "schedule": 60 * 60},
+    # The audit hash chain: rows chained after commit, in batches; proved nightly (an alert if not).
+    "audit-chain": {"task": "onboarding.tasks.audit_chain", "schedule": 60},
+    "audit-verify": {"task": "onboarding.tasks.audit_verify", "schedule": 24 * 60 * 60},
 }
 # WeasyPrint grows in memory in long-lived workers: recycle worker processes.
 CELERY_WORKER_MAX_TASKS_PER_CHILD = int(os.environ.get("CELERY_WORKER_MAX_TASKS_PER_CHILD", "200"))
