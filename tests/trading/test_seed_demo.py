@@ -127,7 +127,7 @@ def test_the_pages_show_the_day(seeded):
     assert {"Proposed", "Released", "Allocated"} <= {o.get_status_display() for o in orders}
     for label in ("Proposed", "Released", "Allocated", date_format(TOKYO_SETTLES), "Kowloon Asia Securities"):
         assert label in html, label
-    assert HSBC_ISIN in html and "TWP-0001-HK" in html  # the open break
+    assert "HSBC Holdings ordinary" in html and "TWP-0001-HK" in html  # the open break, in words
     assert "No open breaks" not in html
 
     officer = signed_in("officer")

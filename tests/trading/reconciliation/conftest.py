@@ -11,6 +11,21 @@ import pytest
 SIM_DAY = dt.date(2026, 11, 24)  # a Tuesday
 
 
+@pytest.fixture(autouse=True)
+def _recon_rules_loaded(request):
+    """Every test here that touches the database sees the shipped layouts and custodian formats
+    loaded (as `make run` does); pure parser and engine tests stay without a database."""
+    marker = request.node.get_closest_marker("django_db")
+    names = set(request.fixturenames)
+    if not marker and not names & {"db", "transactional_db", "django_db_setup"}:
+        return
+    transactional = "transactional_db" in names or bool(marker and marker.kwargs.get("transaction"))
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    from trading.reconciliation.services import rules_load
+
+    rules_load()
+
+
 @dataclass
 class SimLedger:
     ref: object
