@@ -3,8 +3,9 @@ our books through `book_import`, the custodians' files from the simulator (with 
 differences injected), reconciled by `reconcile_file`. Every figure below is worked by hand.
 
 One GBP account "T-1" of a Swiss-resident client:
-- Citibank London (CITIGB2L), MT535 + MT940: 1,000 Vodafone (GBp line) and 20 SAP (EUR), GBP cash 48,500.00.
-- BNY Mellon (IRVTUS3N), semt.002 + camt.053: 100 Apple and 10 SPY (USD), USD cash 12,000.50.
+- Citibank London (CITIGB2L), MT535 + MT940: 1,000 Vodafone (GBp line), 20 SAP (EUR) and USD 10,000 face of a
+  bond quoted in % of par, GBP cash 48,500.00.
+- BNY Mellon (IRVTUS3N), semt.002 + camt.053: 100 Apple, 10 SPY and 200 Vodafone ADRs (USD), USD cash 12,000.50.
 - Acme Brokerage, a US broker with no BIC (code ACME_BROKERAGE), a positions CSV: 20 Apple settled,
   and a buy of 5 Apple traded on the statement date that settles on Monday.
 
@@ -23,7 +24,9 @@ Injected differences and the breaks they must give:
    100 x (285.0645 - 271.49) = USD 1,357.45; 1,357.45 / 1.308 = GBP 1,037.806 -> 1,037.81.
 5. BNY semt.002: SPY left out: missing at custodian, 10 x 668.73 = USD 6,687.30; / 1.308 = GBP 5,112.61.
 6. Acme CSV: 20 Apple settled against our 25 on trade date, the 5 pending: explained (pending settlement).
-BNY's USD cash (camt.053 closing 12,000.50) agrees: a matched line, no break.
+BNY's USD cash (camt.053 closing 12,000.50) agrees: a matched line, no break. So do the bond (10,000 face at
+98.75 % of par: the custodian's 90A::MRKT//PRCT/98,75 is 0.9875 per unit of face, our price 98.75 / 100, market
+value USD 9,875.00) and the ADR (200 ADRs, never turned into Vodafone ordinaries: no line for VOD at BNY).
 """
 from __future__ import annotations
 
@@ -37,6 +40,7 @@ from tests.factories import FirmFactory, PersonFactory, tax_documented
 from trading.reconciliation import services, simulator
 from trading.reconciliation.book_import import book_import
 from trading.reconciliation.models import Break, ReconLine
+from trading.reference.models import Instrument
 
 pytestmark = pytest.mark.django_db
 
@@ -45,9 +49,11 @@ VOD, SAP, AAPL, SPY = "GB00BH4HKS39", "DE0007164600", "US0378331005", "US78462F1
 BOOKS = """record,custodian,custody_account,isin,quantity,cost,acquisition_date,currency,amount,side,price,trade_date
 position,CITIGB2L,T-1-EU,GB00BH4HKS39,1000,880.00,2024-05-02,GBP,,,,
 position,CITIGB2L,T-1-EU,DE0007164600,20,3900.00,2025-02-11,EUR,,,,
+position,CITIGB2L,T-1-EU,XS2000000005,10000,9850.00,2024-08-01,USD,,,,
 cash,CITIGB2L,T-1-EU,,,,,GBP,48500.00,,,
 position,IRVTUS3N,T-1-US,US0378331005,100,21000.00,2023-09-15,USD,,,,
 position,IRVTUS3N,T-1-US,US78462F1030,10,5900.00,2025-07-01,USD,,,,
+position,IRVTUS3N,T-1-US,US92857W3088,200,2150.00,2025-03-03,USD,,,,
 cash,IRVTUS3N,T-1-US,,,,,USD,12000.50,,,
 position,ACME_BROKERAGE,T-1-BRK,US0378331005,20,4800.00,2024-11-29,USD,,,,
 cash,ACME_BROKERAGE,T-1-BRK,,,,,USD,5000.00,,,
@@ -74,7 +80,7 @@ def day(settings, tmp_path):
     account, _custody = make_account(firm, owner, custodians, number="T-1")
     accounts_services.custody_account_add(account=account, custodian=acme, number="T-1-BRK", markets=["XNYS", "XNAS"])
     outcome = book_import(data=BOOKS.encode(), name="books.csv", as_of=DAY)
-    assert outcome.counts == {"positions": 5, "lots": 5, "cash": 3, "pending": 1, "custody_accounts": 3}
+    assert outcome.counts == {"positions": 7, "lots": 7, "cash": 3, "pending": 1, "custody_accounts": 3}
     return {"citi": custodians["CITIGB2L"], "bny": custodians["IRVTUS3N"], "acme": acme}
 
 
@@ -137,9 +143,17 @@ def test_three_custodians_line_for_line(day, tmp_path):
     assert acme[0].stats["breaks"] == 0 and acme[0].stats["explained"] == 1
 
     cash_line = ReconLine.objects.get(run=bny_cash[0], asset="cash")                    # BNY cash agrees
-    assert (cash_line.status, cash_line.custodian_quantity) == ("matched", Decimal(0)) or \
-        (cash_line.status == "matched")
+    assert (cash_line.status, cash_line.identifier, cash_line.amount_base) == ("matched", "USD", 0.0)
     assert Break.objects.filter(custodian_code="IRVTUS3N", asset="cash").count() == 0
+    bond = ReconLine.objects.get(run__custodian_code="CITIGB2L", asset="position",
+                                 instrument_id=Instrument.objects.get(isin="XS2000000005").pk)
+    assert (bond.status, bond.custodian_quantity, bond.book_quantity) == ("matched", Decimal(10000), Decimal(10000))
+    assert bond.custodian_price == pytest.approx(0.9875) and bond.book_price == pytest.approx(0.9875)
+    adr = ReconLine.objects.get(run__custodian_code="IRVTUS3N", asset="position",
+                                instrument_id=Instrument.objects.get(isin="US92857W3088").pk)
+    assert (adr.status, adr.custodian_quantity, adr.book_quantity) == ("matched", Decimal(200), Decimal(200))
+    assert not ReconLine.objects.filter(run__custodian_code="IRVTUS3N",
+                                        instrument_id=Instrument.objects.get(isin=VOD).pk).exists()
     # the custodian's sources are on every line the file gave them for
     line = ReconLine.objects.get(asset="position", identifier="", instrument_id=apple.instrument_id,
                                  run__custodian_code="IRVTUS3N")
