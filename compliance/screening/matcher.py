@@ -67,6 +67,7 @@ class MatcherConfig:
     kunya_factor: float = 0.6
     rare_weight: float = 0.9
     partial_penalty: float = 0.15
+    partial_min_weight: float = 1.5
     partial_surname_factor: float = 0.9
     entity_extra_penalty: float = 0.3
     short_typo_sim: float = 0.75
@@ -679,8 +680,18 @@ class ScreeningIndex:
         extra_factor = np.where((self.name_kind[candidates] != "person") & (Wq > Wc),
                                 1.0 - cfg.entity_extra_penalty * extra, 1.0)
         # Partial names: the query is the smaller side, wholly matched, through rare listed tokens.
-        matched_w = np.where((best_c > 0) & nc, wc, np.inf).min(axis=1)
-        partial = (nq_total >= 1) & (Wq <= Wc) & (cq >= 0.9) & np.isfinite(matched_w) & (matched_w >= cfg.rare_weight)
+        # The part covered is distinctive when every listed token it meets is rare (BASHIRUDDIN),
+        # or when it meets two or more name tokens whose weights add up to `partial_min_weight`
+        # (GAVIDIA FLORES, DANDONG ZHICHENG): the rarer the tokens, the fewer names they share.
+        # A person's listed surname ("SURNAME, Given") must then be covered whole: a given name
+        # and one half of a compound surname are not a part of the name that identifies it.
+        covered = (best_c > 0) & nc
+        matched_w = np.where(covered, wc, np.inf).min(axis=1)
+        covered_w = np.where(covered, wc, 0.0).sum(axis=1)
+        surname_whole = ~(self.name_surname[candidates] & ~covered).any(axis=1)
+        distinctive = (matched_w >= cfg.rare_weight) | ((covered.sum(axis=1) >= 2) & surname_whole
+                                                         & (covered_w >= cfg.partial_min_weight))
+        partial = (nq_total >= 1) & (Wq <= Wc) & (cq >= 0.9) & np.isfinite(matched_w) & distinctive
         out = _finish_many(cq, cc, Wq, Wc, mq, mc, nq_total, nc_total, cfg, fq, fc, g_q, g_c, partial)
         out = np.where(surname_missing, out * np.where(partial, cfg.partial_surname_factor,
                                                        cfg.surname_missing_factor), out)
