@@ -553,6 +553,8 @@ class ScreeningIndex:
                     keys["&" + ab].append(tid)
         self.keys = {k: np.array(sorted(set(v)), dtype=np.int32) for k, v in keys.items()}
         self._neighbour_cache: dict[tuple[str, str], list[tuple[int, float]]] = {}
+        self._postings_cache: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+        self.name_is_person = self.name_kind == "person"
 
     @staticmethod
     def _keys(token: str) -> set[str]:
@@ -605,6 +607,24 @@ class ScreeningIndex:
             if len(self._neighbour_cache) >= 200_000:
                 self._neighbour_cache.clear()
             cached = self._neighbour_cache[cache_key] = self._find_neighbours(token, abjad_script)
+        return cached
+
+    def _token_postings(self, token: str, abjad_script: str = "") -> tuple[np.ndarray, np.ndarray]:
+        """The names holding a vocabulary token similar to `token` (one entry per posting) and
+        that similarity, as two arrays (remembered, like the neighbours they come from)."""
+        cache_key = (token, abjad_script)
+        cached = self._postings_cache.get(cache_key)
+        if cached is None:
+            if len(self._postings_cache) >= 50_000:
+                self._postings_cache.clear()
+            neighbours = self._token_neighbours(token, abjad_script)
+            posts = [self.postings[tid] for tid, _ in neighbours]
+            if posts:
+                idx = np.concatenate(posts)
+                sims = np.repeat(np.array([s for _, s in neighbours]), [len(p) for p in posts])
+            else:
+                idx, sims = np.empty(0, dtype=np.int32), np.empty(0)
+            cached = self._postings_cache[cache_key] = (idx, sims)
         return cached
 
     def _find_neighbours(self, token: str, abjad_script: str) -> list[tuple[int, float]]:
@@ -677,7 +697,7 @@ class ScreeningIndex:
         surname_missing = self.name_has_surname[candidates] & ~((best_c > 0) & surname).any(axis=1)
         # A firm whose name merely contains a listed name plus words of its own.
         extra = ((best_q == 0) & (nq | gq)[:, None]).sum(axis=0) / max(int((nq | gq).sum()), 1)
-        extra_factor = np.where((self.name_kind[candidates] != "person") & (Wq > Wc),
+        extra_factor = np.where(~self.name_is_person[candidates] & (Wq > Wc),
                                 1.0 - cfg.entity_extra_penalty * extra, 1.0)
         # Partial names: the query is the smaller side, wholly matched, through rare listed tokens.
         # The part covered is distinctive when every listed token it meets is rare (BASHIRUDDIN),
@@ -700,7 +720,7 @@ class ScreeningIndex:
     def _candidate_names(self, tokens: Sequence[tuple[str, str]], kind: str | None, abjad_script: str = "") -> np.ndarray:
         cfg = self.cfg
         parts_idx: list[np.ndarray] = []
-        parts_w: list[float] = []
+        parts_w: list[np.ndarray] = []
         wq_total = 0.0
         has_name = any(role == NAME for _, role in tokens)
         initials: list[tuple[int, float]] = []
@@ -712,17 +732,23 @@ class ScreeningIndex:
             if len(token) == 1 and len(tokens) > 1:
                 initials.append((ord(token), wq))  # matched below against the names' first letters
                 continue
-            for tid, s in self._token_neighbours(token, abjad_script):
-                post = self.postings[tid]
+            post, sims = self._token_postings(token, abjad_script)
+            if len(post):
                 parts_idx.append(post)
-                parts_w.append(wq * s)
+                parts_w.append(wq * sims)
         if not parts_idx:
             return np.empty(0, dtype=np.int64)
-        idx = np.concatenate(parts_idx)
-        w = np.repeat(np.array(parts_w), [len(p) for p in parts_idx])
-        acc_all = np.bincount(idx, weights=w, minlength=self.n_names)
-        names = np.flatnonzero(acc_all)
-        acc = acc_all[names]
+        idx = np.concatenate(parts_idx) if len(parts_idx) > 1 else parts_idx[0]
+        w = np.concatenate(parts_w) if len(parts_w) > 1 else parts_w[0]
+        if len(idx) < 2500:  # sorting a few postings is cheaper than a pass over every name
+            names, inverse = np.unique(idx, return_inverse=True)
+            acc = np.bincount(inverse, weights=w)
+            counts = np.bincount(inverse)
+        else:
+            acc_all = np.bincount(idx, weights=w, minlength=self.n_names)
+            names = np.flatnonzero(acc_all)
+            acc = acc_all[names]
+            counts = np.bincount(idx, minlength=self.n_names)[names]
         initial_found = np.zeros(len(names), dtype=np.int64)
         for letter, wq in initials:
             found = (self.name_first[names] == letter).any(axis=1)
@@ -733,12 +759,12 @@ class ScreeningIndex:
         # In an abjad a short name may keep one consonant (ALI, VALI): it cannot be looked up.
         keep = cover >= (cfg.abjad_candidate_floor if abjad_script else cfg.candidate_floor)
         if kind == "person":
-            keep &= self.name_kind[names] == "person"
+            keep &= self.name_is_person[names]
         elif kind == "entity":
-            keep &= self.name_kind[names] != "person"
+            keep &= ~self.name_is_person[names]
         names, cover, acc, wn, initial_found = names[keep], cover[keep], acc[keep], wn[keep], initial_found[keep]
         if len(names) > cfg.max_candidates:
-            evidence = np.bincount(idx, minlength=self.n_names)[names] + initial_found
+            evidence = counts[keep] + initial_found
             # Rank by an estimate of the final score, so that short names that only share one
             # common token do not crowd out a name that shares several.
             found_large = np.minimum(acc / np.maximum(wq_total, wn), 1.0)
