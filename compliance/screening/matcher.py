@@ -215,7 +215,9 @@ class TokenArrays:
             abjad_v=[abjad(t, True) for t in tokens],
         )
 
-    def take(self, idx: np.ndarray) -> TokenArrays:
+    def take(self, idx: np.ndarray, abjad_keys: bool = True) -> TokenArrays:
+        """The rows `idx`; without the consonant keys (left empty) unless `abjad_keys`: only a
+        name written in an abjad compares them."""
         if not hasattr(self, "_objects"):
             object.__setattr__(self, "_objects", tuple(np.array(x, dtype=object) for x in
                                                        (self.tokens, self.phonetic, self.abjad, self.abjad_v)))
@@ -223,7 +225,8 @@ class TokenArrays:
         return TokenArrays(
             tokens=tok[idx].tolist(), phonetic=pho[idx].tolist(),
             ident=self.ident[idx], length=self.length[idx], first=self.first[idx], skel=self.skel[idx],
-            skel_len=self.skel_len[idx], abjad=ab[idx].tolist(), abjad_v=abv[idx].tolist())
+            skel_len=self.skel_len[idx], abjad=ab[idx].tolist() if abjad_keys else [],
+            abjad_v=abv[idx].tolist() if abjad_keys else [])
 
 
 def _abjad_matrix(a: TokenArrays, b: TokenArrays, cfg: MatcherConfig, same_first: np.ndarray,
@@ -641,7 +644,8 @@ class ScreeningIndex:
         if not found:
             return []
         tids = np.fromiter(found, dtype=np.int64, count=len(found))
-        sims = _similarity_matrix(TokenArrays.of([token]), self.vocab_arrays.take(tids), self.cfg, abjad_script)[0]
+        sims = _similarity_matrix(TokenArrays.of([token]), self.vocab_arrays.take(tids, bool(abjad_script)), self.cfg,
+                                  abjad_script)[0]
         keep = sims > 0
         return list(zip(tids[keep].tolist(), sims[keep].tolist()))
 
@@ -659,7 +663,7 @@ class ScreeningIndex:
         cand_tokens = self.name_tokens[candidates]  # K x M
         mask = cand_tokens >= 0
         union = np.unique(cand_tokens[mask])
-        listed = self.vocab_arrays.take(union)
+        listed = self.vocab_arrays.take(union, bool(abjad_script))
         S_union = _similarity_matrix(TokenArrays.of(q), listed, cfg, abjad_script)
         for alt in alternatives:
             if alt is not tokens and len(alt) == len(tokens):
