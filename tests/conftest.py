@@ -121,6 +121,16 @@ def _fresh_cache():
     cache.clear()
 
 
+@pytest.fixture
+def recon_rules():
+    """The shipped reconciliation layouts, custodian formats, tolerances and SLA rules, loaded as
+    `make run` loads them (`recon_rules_load`): the services read layouts from the database.
+    For tests marked `django_db` (plain or transactional), which open the database first."""
+    from trading.reconciliation.services import rules_load
+
+    rules_load()
+
+
 def pytest_collection_modifyitems(config, items):
     """Under pytest-xdist (`-n`), the tests that start a real Celery worker share one Redis broker
     database, so they all run on one xdist worker (`--dist loadgroup`)."""
