@@ -781,6 +781,7 @@ def _rebalance_run(*, scope: RebalanceScope, key: str, dry_run: bool, chunk: int
         run=run.pk, dry_run=dry_run, chunk=chunk, accounts=len(book.account_ids), holdings=book.positions,
         out_of_band=int(proposal.out_of_band.sum()), orders=len(proposal.orders), fx_orders=len(proposal.fx),
         forwards=len(proposal.forwards), cash_limited=int((proposal.buy_scale < 1).sum()),
+        fx_too_late=int(proposal.stats.get("fx_too_late", 0)),
         wash_sale_blocked=int(proposal.wash_blocked.sum()), load_detail=book.stats.get("load_detail"),
         proposal=proposal, book=book)
     seconds_route = seconds_copy = seconds_commit = None

@@ -138,3 +138,91 @@ def test_a_frozen_restricted_holding_is_neither_bought_nor_sold_and_does_not_cou
     r = rebalance(lst, cur, acc, params=Params(trade_day=DAY))
     assert 0 not in r.orders.listing.tolist()
     assert r.effective_target[0, 0] == 0.4
+
+
+def _fx(r, codes):
+    f = r.fx
+    return [(codes[f.buy_ccy[i]], round(float(f.buy_amount[i]), 2), codes[f.sell_ccy[i]],
+             round(float(f.sell_amount[i]), 2), int(f.value_day[i])) for i in range(len(f))]
+
+
+def test_base_cash_short_before_spot_is_not_met_by_fx_for_value_before_spot_the_buy_is_cut():
+    """USD account: 1,000 USD and 200,000 JPY (100 JPY a dollar, so 2,000 USD); USD/JPY spot is
+    day 2. The model wants 90% in a US share at 10 USD settling on day 1: 0.9 x 3,000 = 2,700
+    USD = 270 shares. JPY cannot become USD before day 2, so only the 1,000 USD there on day 1
+    pay: 100 shares. The JPY (target 0) is swept back on day 2, spot: 2,000 USD."""
+    cur = currencies(["USD", "JPY"], [1.0, 0.01], spot_day=np.array([0, 2]), minor=[2, 0])
+    lst = listings([dict(price=10.0, ccy=0, settle=1)])
+    acc = accounts([0], [[0]], [[0]], [[0.9]], cash_ladder([[1_000.0, 200_000.0]]))
+    r = rebalance(lst, cur, acc, params=Params(trade_day=DAY))
+    assert list(zip(r.orders.side.tolist(), r.orders.qty.tolist(), r.orders.settle_day.tolist())) == [(1, 100.0, 1)]
+    assert _fx(r, cur.codes) == [("USD", 2_000.00, "JPY", 200_000.00, 2)]
+    assert r.cash_after[0, 0, :3].round(2).tolist() == [1_000.00, 0.00, 2_000.00]
+    assert r.buy_scale[0] < 1.0
+
+
+def test_surplus_foreign_cash_is_swept_back_as_each_sale_settles():
+    """USD account holding 100 each of two EUR shares at 10 EUR (1 EUR = 2 USD), both now out of
+    the model. The sales settle on days 2 and 4 (spot is day 2): 1,000 EUR swept on day 2 and
+    1,000 EUR on day 4, 2,000 USD each, rather than one deal when the last sale settles."""
+    cur = currencies(["USD", "EUR"], [1.0, 2.0], spot_day=np.array([0, 2]))
+    lst = listings([dict(price=10.0, ccy=1, settle=2), dict(price=10.0, ccy=1, settle=4)])
+    acc = accounts([0], [[0, 1]], [[100, 100]], [[0.0, 0.0]], cash_ladder([[0.0, 0.0]]))
+    r = rebalance(lst, cur, acc, params=Params(trade_day=DAY))
+    assert sorted(r.orders.qty.tolist()) == [100.0, 100.0] and (r.orders.side < 0).all()
+    assert _fx(r, cur.codes) == [("USD", 2_000.00, "EUR", 1_000.00, 2), ("USD", 2_000.00, "EUR", 1_000.00, 4)]
+    assert r.cash_after[0, 1, :].round(2).tolist() == [0.0] * 8
+    assert r.cash_after[0, 0, :5].round(2).tolist() == [0.00, 0.00, 2_000.00, 2_000.00, 4_000.00]
+
+
+def test_a_foreign_shortfall_and_a_later_surplus_make_a_buy_then_a_sweep():
+    """USD account, 3,000 USD. Sells 100 EUR shares at 10 EUR settling day 4 and buys 100 of
+    another at 10 EUR settling day 2 (1 EUR = 2 USD; spot day 2). EUR is short 1,000 on day 2:
+    bought for value day 2 (2,000 USD); the 1,000 EUR from the sale on day 4 go back to USD."""
+    cur = currencies(["USD", "EUR"], [1.0, 2.0], spot_day=np.array([0, 2]))
+    lst = listings([dict(price=10.0, ccy=1, settle=4), dict(price=10.0, ccy=1, settle=2)])
+    # total 3,000 + 2,000 = 5,000 USD; second share's target 2,000 USD = 100 shares
+    acc = accounts([0], [[0, 1]], [[100, 0]], [[0.0, 0.4]], cash_ladder([[3_000.0, 0.0]]))
+    r = rebalance(lst, cur, acc, params=Params(trade_day=DAY))
+    assert sorted(zip(r.orders.listing.tolist(), r.orders.side.tolist(), r.orders.qty.tolist())) == [
+        (0, -1, 100.0), (1, 1, 100.0)]
+    assert _fx(r, cur.codes) == [("EUR", 1_000.00, "USD", 2_000.00, 2), ("USD", 2_000.00, "EUR", 1_000.00, 4)]
+    assert r.cash_after[0, 0, :5].round(2).tolist() == [3_000.00, 3_000.00, 1_000.00, 1_000.00, 3_000.00]
+
+
+def _trades(r):
+    o = r.orders
+    return sorted(zip(o.listing.tolist(), o.side.tolist(), o.qty.tolist()))
+
+
+def test_trading_only_the_lines_out_of_band_leaves_the_lines_inside_alone():
+    """Three USD shares at 10, targets 30% each and 10% cash, bands 2 points (no relative band).
+    Holdings 400 / 310 / 190 shares and 1,000 USD: weights 40% / 31% / 19% / 10% of 10,000.
+    Whole account: sell 100 of the first, sell 10 of the second, buy 110 of the third.
+    Only lines out of band: the second (1 point off) is left: sell 100, buy 110."""
+    cur = usd_only()
+    lst = listings([dict(price=10.0, ccy=0, settle=1)] * 3)
+    base = dict(band_abs=np.array([0.02]), band_rel=np.array([0.0]))
+    args = ([0], [[0, 1, 2]], [[400, 310, 190]], [[0.3, 0.3, 0.3]], cash_ladder([[1_000.0]]))
+    whole = rebalance(lst, cur, accounts(*args, **base), params=Params(trade_day=DAY))
+    assert _trades(whole) == [(0, -1, 100.0), (1, -1, 10.0), (2, 1, 110.0)]
+    only = rebalance(lst, cur, accounts(*args, lines_only=np.array([True]), **base), params=Params(trade_day=DAY))
+    assert _trades(only) == [(0, -1, 100.0), (2, 1, 110.0)]
+    assert only.cash_after[0, 0, -1] == 900.0  # 1,000 + 1,000 - 1,100
+
+
+def test_with_cash_out_of_band_only_the_lines_that_bring_it_back_trade():
+    """Targets 30% / 30% / 30% / cash 10%; bands 2 points or half the target (lines 15 points,
+    cash 5). Holdings 252 / 252 / 396 at 10 USD and 3,000 USD: 21% / 21% / 33% / 25% of 12,000.
+    Every line is inside its band, cash is 15 points over. Targets 3,600 USD = 360 shares.
+    Whole account: buy 108, buy 108, sell 36. Only lines out of band: cash is high, so the
+    underweight lines are bought (108 each) and the overweight third is not sold: 840 USD left."""
+    cur = usd_only()
+    lst = listings([dict(price=10.0, ccy=0, settle=1)] * 3)
+    base = dict(band_abs=np.array([0.02]), band_rel=np.array([0.5]))
+    args = ([0], [[0, 1, 2]], [[252, 252, 396]], [[0.3, 0.3, 0.3]], cash_ladder([[3_000.0]]))
+    whole = rebalance(lst, cur, accounts(*args, **base), params=Params(trade_day=DAY))
+    assert _trades(whole) == [(0, 1, 108.0), (1, 1, 108.0), (2, -1, 36.0)]
+    only = rebalance(lst, cur, accounts(*args, lines_only=np.array([True]), **base), params=Params(trade_day=DAY))
+    assert _trades(only) == [(0, 1, 108.0), (1, 1, 108.0)]
+    assert only.cash_after[0, 0, -1] == 840.0
