@@ -209,9 +209,8 @@ def fill(route: Route, world: World, *, other: bool) -> dict[str, Any] | None:
 def world(db) -> World:
     call_command("rulepacks", "load")
     call_command("seed_demo")
-    from trading.reconciliation.models import DailyRun
-
     from compliance.models import ScreeningAlert
+    from trading.reconciliation.models import DailyRun
 
     firms = list(Firm.objects.order_by("pk"))
     # the own firm is one with screening alerts too, so that the officers' alert actions are tried on its own
