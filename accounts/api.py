@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import django_filters
 from django.db.models import Q
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -397,12 +398,30 @@ class HouseholdViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         return Response(HouseholdSerializer(household).data, status=status.HTTP_201_CREATED)
 
 
+class CustodianFilter(django_filters.FilterSet):
+    code = django_filters.CharFilter(lookup_expr="iexact")
+    bic = django_filters.CharFilter(lookup_expr="iexact")
+    country = django_filters.CharFilter(lookup_expr="iexact")
+    market = django_filters.CharFilter(field_name="markets__mic", lookup_expr="iexact",
+                                       help_text="settles on this market (ISO 10383 MIC)")
+    is_active = django_filters.BooleanFilter()
+
+    class Meta:
+        model = Custodian
+        fields = ["code", "bic", "country", "market", "is_active"]
+
+    def filter_queryset(self, queryset):
+        return super().filter_queryset(queryset).distinct()
+
+
 class CustodianViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """Custodians are shared reference data (no firm's data)."""
+    """Custodians are shared reference data (no firm's data): filter by code, BIC, country or a market they
+    settle (`?market=XLON`), search by name."""
 
     serializer_class = CustodianSerializer
     lookup_value_regex = ID_REGEX
-    filterset_fields = ["bic", "country", "is_active"]
+    filterset_class = CustodianFilter
+    search_fields = ["name", "code", "bic"]
 
     def get_queryset(self):
         return Custodian.objects.prefetch_related("markets").order_by("pk")

@@ -6,6 +6,8 @@ class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import panels
+        from . import labels, panels, webhook_events
 
+        labels.register()
         panels.register()
+        webhook_events.register_events()

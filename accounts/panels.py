@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from onboarding.panels import PanelRegistry, dashboard
+from django.urls import reverse
+
+from onboarding.panels import NextStep, PanelRegistry, case_page, dashboard
 
 account_page = PanelRegistry("account page", {
     "orders": "(account) -> proposed and working orders of the account, oldest trade date first",
@@ -26,6 +28,40 @@ def accounts_by_status(user: Any) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
+def case_next_steps(case: Any, user: Any) -> list[NextStep]:
+    """After approval: open an account, activate it, fund it, subscribe it to a model. Each step is
+    done once any of the client's accounts has reached it; the link goes where the step is taken
+    (the open-account form for the firm's users, the account page for everyone)."""
+    from .models import (
+        Account,
+        AccountStatus,
+        ModelSubscription,
+        SubscriptionStatus,
+        Transaction,
+        TransactionKind,
+    )
+
+    accounts = list(Account.objects.filter(firm_id=case.firm_id, owner_id=case.party_id).order_by("pk"))
+    ids = [a.pk for a in accounts]
+    firm_user = getattr(user, "firm_id", None) == case.firm_id
+    open_url = reverse("portal:account_open", args=[case.party_id]) if firm_user else ""
+    first = reverse("portal:account_detail", args=[accounts[0].pk]) if accounts else ""
+    active = [a for a in accounts if a.status == AccountStatus.ACTIVE]
+    funded = Transaction.objects.filter(account_id__in=ids, kind=TransactionKind.DEPOSIT).exists()
+    subscribed = ModelSubscription.objects.filter(account_id__in=ids, status=SubscriptionStatus.ACTIVE).exists()
+    where = "" if firm_user else " (the advisor's firm does this)"
+    return [
+        NextStep("Open an account for the client", bool(accounts), open_url or first,
+                 f"{len(accounts)} account(s) open." if accounts else f"Base currency, booking centre and number{where}."),
+        NextStep("Activate the account", bool(active), first,
+                 "Activation checks the relationship and the tax forms." if accounts else "After it is opened."),
+        NextStep("Fund it", funded, first, "Record the client's deposit (API: POST /api/v1/accounts/{id}/deposits/)."),
+        NextStep("Subscribe it to a model portfolio", subscribed, first,
+                 "Then the rebalancer proposes the orders (API: POST /api/v1/subscriptions/)."),
+    ]
+
+
 def register() -> None:
     """Accounts' panels on onboarding's pages."""
     dashboard.register("accounts_by_status", accounts_by_status)
+    case_page.register("next_steps", case_next_steps)

@@ -7,4 +7,5 @@ from . import views
 urlpatterns = [
     path("", views.account_list, name="account_list"),
     path("<int:account_id>/", views.account_detail, name="account_detail"),
+    path("open/<int:party_id>/", views.account_open, name="account_open"),
 ]

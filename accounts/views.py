@@ -9,12 +9,18 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from django import forms
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from onboarding.exceptions import MeridianError
+from onboarding.forms import country_field
+from onboarding.selectors import get_party_for
+from onboarding.views.common import portal_view
+from trading.reference.sources import source_label
 
 from . import selectors
 from .models import Account, Basis, ModelSubscription, SubscriptionStatus
@@ -41,6 +47,39 @@ def _as_of(request: HttpRequest) -> dt.date:
         return dt.date.fromisoformat(raw) if raw else timezone.localdate()
     except ValueError as exc:
         raise Http404("the date must be YYYY-MM-DD") from exc
+
+
+class AccountOpenForm(forms.Form):
+    number = forms.CharField(label="Account number", max_length=40, help_text="Your firm's number for the account.")
+    name = forms.CharField(label="Account name", max_length=200)
+    base_currency = forms.CharField(label="Base currency", max_length=3, min_length=3,
+                                    help_text="Three letters (ISO 4217), e.g. GBP, EUR, USD.")
+    booking_centre = forms.ChoiceField(label="Booking centre", choices=[("onshore", "Onshore"), ("offshore", "Offshore")])
+    booking_jurisdiction = country_field("Booked in", required=True)
+
+    def clean_base_currency(self) -> str:
+        return str(self.cleaned_data["base_currency"]).strip().upper()
+
+
+@portal_view
+def account_open(request: HttpRequest, party_id: int) -> HttpResponse:
+    """The first step after approval: open an account for the approved client (in `pending`;
+    activation is gated by the relationship and the tax forms)."""
+    from . import services
+
+    party = get_party_for(request.user, party_id)
+    case = party.cases.order_by("-pk").first()
+    form = AccountOpenForm(request.POST or None, initial={
+        "name": party.display_name, "booking_jurisdiction": case.jurisdiction if case else party.firm.home_jurisdiction})
+    if request.method == "POST" and form.is_valid():
+        try:
+            account = services.account_open(firm=party.firm, owner=party, actor=request.user, **form.cleaned_data)
+        except MeridianError as exc:
+            form.add_error(None, exc.message)
+        else:
+            messages.success(request, f"Account {account.number} opened for {party.display_name}. Next: activate it and fund it.")
+            return redirect("portal:account_detail", account.pk)
+    return render(request, "portal/account_open.html", {"form": form, "party": party, "case": case})
 
 
 @login_required
@@ -140,12 +179,16 @@ def account_detail(request: HttpRequest, account_id: int) -> HttpResponse:
         instrument_ids |= set(inputs.instrument_ids.tolist())
     except MeridianError as exc:
         inputs, problems = None, [*problems, exc.message]
+    breaks = open_breaks(account, custody.values())
+    instrument_ids |= {b.instrument_id for b in breaks if getattr(b, "instrument_id", None)}
     names = instrument_names(instrument_ids)
+    for item in breaks:
+        item.what = break_subject(item, names)
 
     holdings = [
         {"custodian": custody[line.custody_account_id].custodian.name,
          "custody_account": custody[line.custody_account_id].number, "instrument": names.get(line.instrument_id, "?"),
-         "line": line}
+         "price_source": source_label(line.price_source), "fx_source": source_label(line.fx_source), "line": line}
         for line in (valuation.lines if valuation else []) if line.kind == "security"
     ]
     cash_lines = [
@@ -165,7 +208,7 @@ def account_detail(request: HttpRequest, account_id: int) -> HttpResponse:
         "cash_traded": dict(selectors.cash_by_currency(account=account, as_of=on, basis=Basis.TRADE)),
         "projected": selectors.projected_cash(account=account, as_of=on),
         "drift": lines, "chart": drift_chart(lines) if lines else None, "subscription": subscription,
-        "orders": proposed_orders(account), "breaks": open_breaks(account, custody.values()),
+        "orders": proposed_orders(account), "breaks": breaks,
         "trading_installed": "orders" in account_page,
         "recon_installed": "breaks" in account_page,
     })
@@ -175,6 +218,16 @@ def instrument_names(ids: set[int]) -> dict[int, str]:
     from trading.reference.models import Instrument
 
     return {pk: f"{name} ({isin})" for pk, name, isin in Instrument.objects.filter(pk__in=ids).values_list("pk", "name", "isin")}
+
+
+def break_subject(item: Any, names: dict[int, str]) -> str:
+    """What a break is about, in words: the instrument's name and ISIN, or the cash currency."""
+    if getattr(item, "asset", "") == "cash":
+        return f"Cash in {item.identifier}"
+    name = names.get(item.instrument_id) if getattr(item, "instrument_id", None) else None
+    if name:
+        return name
+    return f"{item.identifier} (not in our instrument list)" if item.identifier else "An unidentified position"
 
 
 def proposed_orders(account: Account) -> list[Any]:

@@ -7,9 +7,10 @@ class ComplianceConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import desk_panels, hooks, labels, queues
+        from . import desk_panels, hooks, labels, queues, webhook_events
 
         hooks.register()
         labels.register()
         desk_panels.register()
         queues.register()
+        webhook_events.register_events()

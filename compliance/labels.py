@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from django.db.models import Q
 
-from onboarding.labels import register_audit_subjects, register_event_labels, register_state_labels
+from onboarding.labels import (
+    register_audit_subjects,
+    register_confidential_subject,
+    register_event_labels,
+    register_state_labels,
+    register_subject_names,
+)
 
 EVENTS = {
     "screening.performed": "Screened against the sanctions and PEP lists",
@@ -28,6 +34,7 @@ def register() -> None:
 
     register_event_labels(EVENTS)
     register_state_labels(ScreeningAlert._meta.label_lower, AlertState.choices)
+    register_confidential_subject(ScreeningAlert._meta.label_lower)
 
     def subjects(party_ids: list[int]) -> Q:
         alerts = ScreeningAlert.objects.filter(party_id__in=party_ids).values_list("pk", flat=True)
@@ -36,3 +43,9 @@ def register() -> None:
                 | Q(subject_type=RiskAssessment._meta.label_lower, subject_id__in=[str(pk) for pk in assessments]))
 
     register_audit_subjects("compliance.screening", subjects)
+
+    def names(ids: list[str]) -> dict[str, str]:
+        alerts = ScreeningAlert.objects.filter(pk__in=[int(i) for i in ids if i.isdigit()]).select_related("party")
+        return {str(a.pk): f"screening alert on {a.party.display_name}" for a in alerts}
+
+    register_subject_names(ScreeningAlert._meta.label_lower, names)

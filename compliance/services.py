@@ -295,6 +295,10 @@ def _alert_transition(alert: ScreeningAlert, method: str, *, actor: User | None,
     alert.save()
     record_event(subject=alert, event_type=event, actor=actor, firm=alert.firm, from_state=before,
                  to_state=alert.state, reason=note, detail=detail or {})
+    if alert.state in (AlertState.CLEARED, AlertState.CONFIRMED):
+        webhooks.emit(firm=alert.firm_id, event_type="alert.decided",
+                      data={"alert": alert.pk, "party": alert.party_id, "case": alert.case_id,
+                            "decision": str(alert.state)})
     return alert
 
 

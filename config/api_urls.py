@@ -8,9 +8,10 @@ from compliance import api as compliance_api
 from compliance.tax.api import TaxFormViewSet
 from onboarding.api.tokens import ApiTokenViewSet
 from onboarding.api.urls import router as onboarding_router
-from onboarding.api.views import ErrorCatalogueView
+from onboarding.api.views import ErrorCatalogueView, WebhookEventTypeView
 from trading import api as trading_api
 from trading.reconciliation import api as recon_api
+from trading.reference import api as reference_api
 
 
 class TokenAuthenticationScheme(OpenApiAuthenticationExtension):
@@ -38,7 +39,7 @@ class SessionAuthenticationScheme(OpenApiAuthenticationExtension):
 class ApiRouter(DefaultRouter):
     """One router for the whole API, so that the root (GET /api/v1/) lists every resource."""
 
-    EXTRA_ROOT = {"errors": "error-catalogue"}
+    EXTRA_ROOT = {"errors": "error-catalogue", "webhook-events": "webhook-event-types"}
 
     def get_api_root_view(self, api_urls=None):
         view = super().get_api_root_view(api_urls)
@@ -63,6 +64,11 @@ router.register("blocks", trading_api.BlockViewSet, basename="block")
 router.register("fx-orders", trading_api.FxOrderViewSet, basename="fx-order")
 router.register("fills", trading_api.FillViewSet, basename="fill")
 router.register("rebalance-runs", trading_api.RebalanceRunViewSet, basename="rebalance-run")
+# reference data (read-only, shared)
+router.register("instruments", reference_api.InstrumentViewSet, basename="instrument")
+router.register("listings", reference_api.ListingViewSet, basename="listing")
+router.register("markets", reference_api.MarketViewSet, basename="market")
+router.register("currencies", reference_api.CurrencyViewSet, basename="currency")
 # reconciliation
 router.register("recon-runs", recon_api.ReconRunViewSet, basename="recon-run")
 router.register("recon-breaks", recon_api.BreakViewSet, basename="recon-break")
@@ -72,5 +78,6 @@ router.register("screening-runs", compliance_api.ScreeningRunViewSet, basename="
 
 urlpatterns = [
     path("errors/", ErrorCatalogueView.as_view(), name="error-catalogue"),
+    path("webhook-events/", WebhookEventTypeView.as_view(), name="webhook-event-types"),
     path("", include(router.urls)),
 ]

@@ -12,3 +12,6 @@ class OnboardingConfig(AppConfig):
         from .labels import register_onboarding_states
 
         register_onboarding_states()
+        from .webhook_events import register_onboarding_events
+
+        register_onboarding_events()

@@ -25,7 +25,7 @@ from django.views.decorators.http import require_POST
 
 from . import selectors, services
 from .exceptions import MeridianError, NotFound
-from .labels import case_action_label, describe, policy_summary
+from .labels import case_action_label, policy_summary
 from .models import ClientType, Document, OnboardingCase, PartyKind, RiskLevel, User
 
 # The states a case is in while compliance works it (or waits on the advisor).
@@ -164,6 +164,7 @@ def document_url(document: Document) -> str:
 @officer_view
 def case_page(request: HttpRequest, case_id: int) -> HttpResponse:
     from . import panels
+    from .views.cases import case_audit_trail
     from .views.common import ownership_structure
 
     case = selectors.get_case_for(request.user, case_id)
@@ -171,21 +172,17 @@ def case_page(request: HttpRequest, case_id: int) -> HttpResponse:
     summary = selectors.beneficial_owner_summary(case) if case.party.kind == PartyKind.ENTITY else []
     structure = ownership_structure(case, summary)
     party_ids = list(structure.parties)
-    events = list(selectors.case_audit_events(case).order_by("-created_at", "-id")[:300])
-    names = {pk: party.display_name for pk, party in structure.parties.items()}
-    for event in events:
-        event.words = describe(event)
-        event.about = names.get(int(event.subject_id)) if event.subject_type == "onboarding.party" and \
-            event.subject_id.isdigit() else ""
+    events = case_audit_trail(case, structure, limit=300, officer=True)
     actions = [{"code": code, "label": case_action_label(code, case)}
                for code in selectors.allowed_case_actions(case, request.user)
                if code not in ("submit", "withdraw")]
     return render(request, "desk/case.html", {
         "case": case, "outstanding": outstanding, "summary": summary, "structure": structure,
         "documents": case_documents(case, party_ids), "events": events, "actions": actions,
-        "policy": policy_summary(case.policy), "sla_due": sla_due(case), "today": timezone.localdate(),
+        "policy": policy_summary(case.policy),
+        "sla_due": sla_due(case) if case.state in DESK_STATES else None,  # off the clock once decided "today": timezone.localdate(),
         "officers": officers(), "panels": panels.render_desk_panels(request, case, party_ids),
-        "next_url": reverse("desk:case", args=[case.pk]),
+        "next_url": reverse("desk:case", args=[case.pk]), **panels.next_steps_context(case, request.user),
     })
 
 

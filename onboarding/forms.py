@@ -366,6 +366,10 @@ class TaxFormCaptureForm(forms.Form):
     giin = forms.CharField(label="GIIN", required=False, max_length=19)
     no_substantial_us_owners = forms.BooleanField(label="No substantial US owners (passive NFFE)", required=False)
     crs_classification = forms.ChoiceField(label="CRS classification (entity)", required=False)
+    controlling_persons = forms.MultipleChoiceField(
+        label="Controlling persons on the form (passive NFE)", required=False, widget=forms.CheckboxSelectMultiple,
+        help_text="From the ownership step; untick anyone the client's form does not list.",
+    )
     signer_name = forms.CharField(label="Signed by", max_length=200)
     signed_on = forms.DateField(label="Signed on", widget=date_widget())
     certified = forms.BooleanField(label="Signed under penalties of perjury (W-9 / W-8)", required=False)
@@ -376,8 +380,13 @@ class TaxFormCaptureForm(forms.Form):
         "tin": "us_tin", "tax_residences": None,
     }
 
-    def __init__(self, *args: Any, form_types: list[tuple[str, str]], statuses: dict[str, list[str]], **kwargs: Any):
+    def __init__(self, *args: Any, form_types: list[tuple[str, str]], statuses: dict[str, list[str]],
+                 controlling_persons: list[dict[str, Any]] | None = None, **kwargs: Any):
+        self.controlling_people = {str(p["party"]): p for p in controlling_persons or []}
+        kwargs.setdefault("initial", {})["controlling_persons"] = list(self.controlling_people)
         super().__init__(*args, **kwargs)
+        self.fields["controlling_persons"].choices = [
+            (key, f"{p['name']} ({p['role_label']})") for key, p in self.controlling_people.items()]
         self.fields["form_type"].choices = form_types
         self.fields["chapter3_status"].choices = _choices(statuses.get("chapter3_beneficial_owner", []))
         self.fields["chapter4_status"].choices = _choices(statuses.get("chapter4", []))
@@ -417,4 +426,8 @@ class TaxFormCaptureForm(forms.Form):
         elif form_type == "CRS_ENT":
             data.update({"address": address, "tax_residences": tax_residences,
                          "crs_classification": d["crs_classification"]})
+            if d["crs_classification"] == "passive_nfe":
+                data["controlling_persons"] = [
+                    {k: v for k, v in self.controlling_people[key].items() if k in ("name", "role", "tax_residences")}
+                    for key in d["controlling_persons"] if key in self.controlling_people]
         return data

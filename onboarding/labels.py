@@ -50,12 +50,28 @@ EVENT_LABELS: dict[str, str] = {
     "relationship.review_overdue": "Periodic review overdue",
     "rulepack.loaded": "Rule pack loaded",
     "rulepack.edited": "Rule pack edited",
+    "sensitive.revealed": "Sensitive data revealed (audited reveal)",
+    "user.locked_out": "Sign-in locked after repeated failures",
+    "user.otp_failed": "Wrong authentication code",
+    "user.otp_locked_out": "Authentication codes refused after repeated wrong codes",
+    "user.otp_refused_locked": "Authentication code refused (locked)",
+    "user.otp_verified": "Second factor passed",
+    "user.totp_enrolled": "Authenticator app enrolled",
+    "api_token.created": "API token created",
+    "api_token.revoked": "API token revoked",
+    "webhook.registered": "Webhook registered",
+    "webhook.secret_rotated": "Webhook secret rotated",
 }
 
 # Words for states that appear in the audit trail's from/to columns, by subject type.
 STATE_LABELS: dict[str, dict[str, str]] = {}
 
 _subject_providers: dict[str, Callable[[list[int]], Q]] = {}
+# subject type -> (ids) -> {id: what the record is, in words}, for the "About" of an audit trail
+_subject_namers: dict[str, Callable[[list[str]], dict[str, str]]] = {}
+# Audit subjects whose reasons are for compliance only (a screening alert's note names list
+# entries): a firm's users see the event in words, never its reason.
+CONFIDENTIAL_SUBJECTS: set[str] = set()
 
 
 def register_event_labels(labels: dict[str, str]) -> None:
@@ -70,6 +86,28 @@ def register_audit_subjects(name: str, provider: Callable[[list[int]], Q]) -> No
     """`provider(party_ids)` returns a filter on AuditEvent selecting the events about records of
     these parties that live in another app (their tax forms, their screening alerts)."""
     _subject_providers[name] = provider
+
+
+def register_subject_names(subject_type: str, namer: Callable[[list[str]], dict[str, str]]) -> None:
+    """`namer(ids)` says what each record of `subject_type` is ("Form W-8BEN-E of Acme Ltd")."""
+    _subject_namers[subject_type] = namer
+
+
+def subject_names(events: Iterable) -> dict[tuple[str, str], str]:
+    """What the records of these events are, in words, one query per registered subject type."""
+    wanted: dict[str, set[str]] = {}
+    for event in events:
+        if event.subject_type in _subject_namers:
+            wanted.setdefault(event.subject_type, set()).add(event.subject_id)
+    names: dict[tuple[str, str], str] = {}
+    for subject_type, ids in wanted.items():
+        for pk, name in _subject_namers[subject_type](sorted(ids)).items():
+            names[(subject_type, str(pk))] = name
+    return names
+
+
+def register_confidential_subject(subject_type: str) -> None:
+    CONFIDENTIAL_SUBJECTS.add(subject_type)
 
 
 def audit_subjects(party_ids: list[int]) -> Q:

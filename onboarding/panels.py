@@ -12,6 +12,7 @@ onboarding's `dashboard` and `case_page` here, accounts' `account_page` in accou
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 Provider = Callable[..., Any]
@@ -45,9 +46,40 @@ dashboard = PanelRegistry("advisor dashboard", {
 })
 
 case_page = PanelRegistry("onboarding case", {
+    "next_steps": "(case, user) -> list of NextStep: what follows an approval (open an account, fund it, ...)",
     "tax_forms": "(case) -> {'source', 'required': [...], 'on_file': [...]} (error: message)",
     "tax_capture": "TaxCapture: form_choices(case, tax_forms), statuses(), record(party, form_type, data, signed_on, actor)",
 })
+
+
+@dataclass(frozen=True)
+class NextStep:
+    """One step after approval, in words, with the page where it is taken ('' where this user
+    does not take it) and whether it is done."""
+
+    label: str
+    done: bool
+    url: str = ""
+    hint: str = ""
+
+
+def next_steps(case: Any, user: Any) -> list[NextStep]:
+    """What follows the approval of `case`, in order; the first step not done is the next one.
+    Nothing before approval; the accounts app says which accounts steps there are."""
+    if case.state != "approved":
+        return []
+    provider = case_page.provider("next_steps")
+    if provider is None:
+        return [NextStep("Open an account for the client", False, "", "Not available in this installation.")]
+    steps: list[NextStep] = provider(case, user)
+    return steps
+
+
+def next_steps_context(case: Any, user: Any) -> dict[str, Any]:
+    """The template context of `portal/_next_steps.html`: the steps and the index of the next one."""
+    steps = next_steps(case, user)
+    index = next((i for i, step in enumerate(steps) if not step.done), -1)
+    return {"next_steps": steps, "next_index": index}
 
 
 class Panel:

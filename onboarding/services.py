@@ -584,6 +584,9 @@ def _relationship_on_approval(case: OnboardingCase, actor: User | None) -> None:
     relationship.save()
     record_event(subject=relationship, event_type="relationship.approved", actor=actor, from_state=before,
                  to_state=relationship.state, detail={"case": case.pk, "next_review_due": str(relationship.next_review_due)})
+    webhooks.emit(firm=case.firm_id, event_type="relationship.activated",
+                  data={"relationship": relationship.pk, "party": relationship.party_id, "case": case.pk,
+                        "state": relationship.state, "next_review_due": relationship.next_review_due})
 
 
 def _add_months(day: dt.date, months: int) -> dt.date:

@@ -8,7 +8,10 @@ carrier-grade NAT, multicast, reserved and cloud metadata addresses are refused 
 and again at each delivery, which then connects to the very address it checked (no second DNS
 look-up for a rebinding to exploit) and never follows redirects. WEBHOOK_ALLOW_LOOPBACK (off in
 production, on for local development and tests) lets loopback targets through; private and
-metadata ranges stay refused even then."""
+metadata ranges stay refused even then. The same checks run when a partner asks for a test event or a
+redelivery (`webhook_send_test`, `webhook_redeliver`), and again when those are delivered.
+
+The event types and the schema of each one's `data` are the catalogue in `onboarding.webhook_events`."""
 from __future__ import annotations
 
 import hashlib
@@ -28,9 +31,9 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
+from . import webhook_events
 from .models import Firm, WebhookDelivery, WebhookEndpoint
 
-EVENT_TYPES = ("case.state_changed", "alert.raised", "order.filled", "break.opened")
 TIMEOUT_SECONDS = 10
 
 
@@ -147,22 +150,37 @@ def verify(secret: str, header: str, body: bytes, *, tolerance: int = 300, now: 
     return hmac.compare_digest(sign(secret, timestamp, body), header)
 
 
-def emit(*, firm: Firm | int, event_type: str, data: dict[str, Any]) -> list[int]:
-    """Queue the event for every matching endpoint of the firm; deliveries go out after commit."""
-    firm_id = firm if isinstance(firm, int) else firm.pk
-    event_id = uuid.uuid4().hex
-    payload = {"id": event_id, "type": event_type, "created": timezone.now().isoformat(), "data": data}
+def _envelope(event_type: str, data: dict[str, Any], *, test: bool = False) -> dict[str, Any]:
+    """The body of every delivery (webhook_events.envelope_schema), JSON-ready; `data` checked against the
+    event's schema when WEBHOOK_VALIDATE_PAYLOADS is on (tests, development)."""
+    if webhook_events.get(event_type) is None:
+        raise ValueError(f"webhook event {event_type!r} is not in the catalogue (onboarding.webhook_events)")
+    payload = {"id": uuid.uuid4().hex, "type": event_type, "created": timezone.now().isoformat(), "test": test,
+               "data": data}
     payload = json.loads(json.dumps(payload, cls=DjangoJSONEncoder))
-    ids = []
-    for endpoint in WebhookEndpoint.objects.filter(firm_id=firm_id, is_active=True):
-        if endpoint.events and event_type not in endpoint.events:
-            continue
-        ids.append(WebhookDelivery.objects.create(endpoint=endpoint, event_id=event_id, event_type=event_type,
-                                                  payload=payload).pk)
+    if getattr(settings, "WEBHOOK_VALIDATE_PAYLOADS", False):
+        webhook_events.validate(event_type, payload["data"])
+    return payload
+
+
+def _send_after_commit(ids: list[int]) -> None:
     if ids:
         from .tasks import deliver_webhook
 
         transaction.on_commit(lambda: [deliver_webhook.delay(pk) for pk in ids])
+
+
+def emit(*, firm: Firm | int, event_type: str, data: dict[str, Any]) -> list[int]:
+    """Queue the event for every matching endpoint of the firm; deliveries go out after commit."""
+    firm_id = firm if isinstance(firm, int) else firm.pk
+    payload = _envelope(event_type, data)
+    ids = []
+    for endpoint in WebhookEndpoint.objects.filter(firm_id=firm_id, is_active=True):
+        if endpoint.events and event_type not in endpoint.events:
+            continue
+        ids.append(WebhookDelivery.objects.create(endpoint=endpoint, event_id=payload["id"], event_type=event_type,
+                                                  payload=payload).pk)
+    _send_after_commit(ids)
     return ids
 
 
@@ -213,10 +231,11 @@ def webhook_register(*, firm: Firm, url: str, events: list[str], actor=None) -> 
     from .exceptions import ValidationFailed
 
     _check_url(url)
-    unknown = set(events) - set(EVENT_TYPES)
+    known = [t for t in webhook_events.event_types() if t != "webhook.test"]
+    unknown = set(events) - set(known)
     if unknown:
-        raise ValidationFailed(f"events: unknown event type(s) {sorted(unknown)}; known: {list(EVENT_TYPES)}",
-                               detail={"events": sorted(unknown)})
+        message = f"unknown event type(s) {sorted(unknown)}; known: {known}"
+        raise ValidationFailed(f"events: {message}", detail={"events": [message]})
     with transaction.atomic():
         endpoint = WebhookEndpoint.objects.create(firm=firm, url=url, events=list(events), secret=new_secret())
         record_event(subject=endpoint, event_type="webhook.registered", actor=actor, firm=firm,
@@ -234,3 +253,59 @@ def webhook_rotate_secret(*, endpoint: WebhookEndpoint, actor=None) -> WebhookEn
         endpoint.save(update_fields=["secret"])
         record_event(subject=endpoint, event_type="webhook.secret_rotated", actor=actor, firm=endpoint.firm)
     return endpoint
+
+
+def _refuse_disabled(endpoint: WebhookEndpoint) -> None:
+    from .exceptions import InvalidTransition
+
+    if not endpoint.is_active:
+        raise InvalidTransition("the webhook endpoint is disabled", detail={"endpoint": [str(endpoint.pk)]})
+
+
+def webhook_send_test(*, endpoint: WebhookEndpoint, actor=None, event_type: str | None = None) -> WebhookDelivery:
+    """Send one test event to the endpoint now (after commit, like any delivery), whatever it subscribes to:
+    `webhook.test`, or the catalogue's example of `event_type` marked `"test": true`. The URL is checked
+    again first (a target that has become unsafe is refused, 400 naming `url`); audited."""
+    from .audit import record_event
+    from .exceptions import ValidationFailed
+
+    if event_type is None or event_type == "webhook.test":
+        event_type, data = "webhook.test", {"endpoint": endpoint.pk, "message": "a test event from Meridian"}
+    else:
+        event = webhook_events.get(event_type)
+        if event is None:
+            message = f"unknown event type {event_type!r}; known: {webhook_events.event_types()}"
+            raise ValidationFailed(f"event_type: {message}", detail={"event_type": [message]})
+        data = event.example
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+        _refuse_disabled(endpoint)
+        _check_url(endpoint.url)
+        payload = _envelope(event_type, data, test=True)
+        delivery = WebhookDelivery.objects.create(endpoint=endpoint, event_id=payload["id"], event_type=event_type,
+                                                  payload=payload)
+        record_event(subject=endpoint, event_type="webhook.test_sent", actor=actor, firm=endpoint.firm,
+                     detail={"delivery": delivery.pk, "event_type": event_type, "event_id": payload["id"]})
+        _send_after_commit([delivery.pk])
+    return delivery
+
+
+def webhook_redeliver(*, delivery: WebhookDelivery, actor=None) -> WebhookDelivery:
+    """Send a past delivery's event again, as a new delivery with its own log of attempts (`redelivery_of`
+    names the original; the event's id and body are unchanged, so a receiver can recognise it). The URL is
+    checked again first; audited."""
+    from .audit import record_event
+
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.select_for_update().get(pk=delivery.endpoint_id)
+        _refuse_disabled(endpoint)
+        _check_url(endpoint.url)
+        original = delivery.redelivery_of or delivery
+        again = WebhookDelivery.objects.create(endpoint=endpoint, event_id=original.event_id,
+                                               event_type=original.event_type, payload=original.payload,
+                                               redelivery_of=original)
+        record_event(subject=endpoint, event_type="webhook.redelivery_requested", actor=actor, firm=endpoint.firm,
+                     detail={"delivery": again.pk, "redelivery_of": original.pk, "event_id": original.event_id,
+                             "event_type": original.event_type})
+        _send_after_commit([again.pk])
+    return again

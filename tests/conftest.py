@@ -119,3 +119,11 @@ def _fresh_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (`-n`), the tests that start a real Celery worker share one Redis broker
+    database, so they all run on one xdist worker (`--dist loadgroup`)."""
+    for item in items:
+        if "celery_worker_process" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("celery_worker"))

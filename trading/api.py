@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from accounts.api import ID_REGEX, MAX_ID, firm_of, models_visible_to
 from accounts.models import Account
 from onboarding.api.idempotency import idempotent
+from onboarding.api.pagination import Cursor
 from onboarding.exceptions import NotFound, PermissionDenied, ValidationFailed
 from onboarding.selectors import scope_to_user
 
@@ -224,9 +225,13 @@ class FxApproveManySerializer(serializers.Serializer):
 
 
 class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Orders, newest first. The list grows every trading day, so it is paged by cursor: follow `next` (an
+    opaque `?cursor=`) until it is null; `page_size` as on every list."""
+
     serializer_class = OrderSerializer
     lookup_value_regex = ID_REGEX
     filterset_class = OrderFilter
+    pagination_class = Cursor
 
     def get_queryset(self):
         return orders_for(self.request.user).order_by("pk")

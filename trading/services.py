@@ -44,6 +44,7 @@ from .orders.execution_reports import ExecutionFileError, parse_execution_report
 from .orders.fix import Ticket, new_order_single, tickets_csv
 from .orders.routing import BROKER_FILE, load_broker_master
 from .rebalancing.scope import RebalanceResult, RebalanceScope, Timings
+from .webhook_events import FX_EVENTS, ORDER_EVENTS
 
 PRICE_Q = Decimal("0.00000001")
 
@@ -61,6 +62,46 @@ def _transition(obj: Any, method: str, *, actor: User | None, event: str, reason
     obj.save()
     record_event(subject=obj, event_type=event, actor=actor, firm=_firm_of(obj), from_state=before,
                  to_state=obj.status, reason=reason, detail=detail)
+    if isinstance(obj, Order) and event in ORDER_EVENTS:
+        webhooks.emit(firm=obj.account.firm_id, event_type=event, data=_order_event_data(obj, event, reason, detail))
+    elif isinstance(obj, FxOrder) and event in FX_EVENTS:
+        webhooks.emit(firm=obj.account.firm_id, event_type=event, data=_fx_event_data(obj))
+
+
+def _order_event_data(order: Order, event: str, reason: str, detail: dict[str, Any] | None) -> dict[str, Any]:
+    """The webhook payload of an order event (trading.webhook_events.ORDER_EVENTS): the common fields and
+    the event's own."""
+    data: dict[str, Any] = {
+        "order": order.pk, "reference": order.reference, "account": order.account_id, "side": order.side,
+        "quantity": order.quantity, "currency": order.currency, "trade_date": order.trade_date,
+        "status": order.status, "block": order.block.reference if order.block_id else None}
+    if event in ("order.rejected", "order.cancelled", "order.failed_to_settle"):
+        data["reason"] = reason
+    elif event == "order.released":
+        data["broker"] = order.broker.code if order.broker_id else ""
+    elif event == "order.filled":
+        data.update(filled_quantity=order.filled_quantity, average_price=order.average_price,
+                    complete=order.filled_quantity == order.quantity)
+    elif event == "order.settled":
+        data["settled_on"] = (detail or {}).get("settled_on") or order.settle_date
+    return data
+
+
+def _fx_event_data(fx: FxOrder) -> dict[str, Any]:
+    return {"fx_order": fx.pk, "reference": fx.reference, "account": fx.account_id, "kind": fx.kind,
+            "buy_currency": fx.buy_currency, "buy_amount": fx.buy_amount, "sell_currency": fx.sell_currency,
+            "sell_amount": fx.sell_amount, "value_date": fx.value_date, "status": fx.status}
+
+
+def _emit_block(block: Block, event: str, orders: Iterable[Order], **extra: Any) -> None:
+    """A block's event to each firm with orders in it, naming that firm's orders only."""
+    by_firm: dict[int, list[str]] = defaultdict(list)
+    for order in orders:
+        by_firm[order.account.firm_id].append(order.reference)
+    for firm_id, references in sorted(by_firm.items()):
+        webhooks.emit(firm=firm_id, event_type=event, data={
+            "block": block.reference, "status": block.status, "side": block.side, "quantity": block.quantity,
+            "currency": block.currency, "trade_date": block.trade_date, "orders": sorted(references), **extra})
 
 
 def _firm_of(obj: Any) -> Firm | None:
@@ -306,16 +347,10 @@ def orders_release(*, now: dt.datetime | None = None, actor: User | None = None,
             order.released_at = now
             _transition(order, "release", actor=actor, event="order.released",
                         detail={"block": block.reference, "broker": order.broker.code})
-            _emit_after_commit(order.account.firm_id, "order.released",
-                               {"order": order.pk, "reference": order.reference, "account": order.account_id,
-                                "block": block.reference, "broker": order.broker.code})
+        _emit_block(block, "block.released", members, broker=members[0].broker.code)
         report.blocks.append(block)
         report.released += len(members)
     return report
-
-
-def _emit_after_commit(firm_id: int, event_type: str, data: dict[str, Any]) -> None:
-    webhooks.emit(firm=firm_id, event_type=event_type, data=data)
 
 
 @transaction.atomic
@@ -334,8 +369,7 @@ def block_cancel(*, block: Block, actor: User | None, reason: str) -> Block:
                  reason=reason, detail={"orders": [o.reference for o in orders]})
     for order in orders:
         _transition(order, "cancel", actor=actor, event="order.cancelled", reason=f"block {block.reference} cancelled: {reason}")
-        _emit_after_commit(order.account.firm_id, "order.cancelled",
-                           {"order": order.pk, "reference": order.reference, "block": block.reference, "reason": reason})
+    _emit_block(block, "block.cancelled", orders, reason=reason)
     return block
 
 
@@ -409,6 +443,8 @@ def execution_reports_import(*, content: str, file: str, actor: User | None = No
         block.save()
         record_event(subject=block, event_type="block.filled", actor=actor, from_state=before, to_state=block.status,
                      firm=None, detail={"file": file, "filled": str(qty), "average_price": str(block.average_price)})
+        _emit_block(block, "block.filled", block.orders.select_related("account").order_by("pk"),
+                    filled_quantity=qty, average_price=block.average_price)
     return len(rows)
 
 
@@ -425,9 +461,6 @@ def block_allocate(*, block: Block, actor: User | None = None) -> list[Allocatio
         filled=block.filled_quantity, lot=block.listing.lot_size if not block.listing.allows_fractional else Decimal(0),
     )
     allocations = []
-    from accounts.models import Account
-
-    firm_of = dict(Account.objects.filter(pk__in={o.account_id for o in orders}).values_list("pk", "firm_id"))
     for order, qty in zip(orders, quantities):
         if qty <= 0:
             _transition(order, "cancel", actor=actor, event="order.cancelled", reason="nothing allocated from block")
@@ -436,10 +469,6 @@ def block_allocate(*, block: Block, actor: User | None = None) -> list[Allocatio
         order.average_price = block.average_price
         _transition(order, "fill" if qty == order.quantity else "fill_partially", actor=actor,
                     event="order.filled", detail={"quantity": str(qty), "price": str(block.average_price)})
-        webhooks.emit(firm=firm_of[order.account_id], event_type="order.filled",
-                      data={"order": order.pk, "reference": order.reference, "account": order.account_id,
-                            "quantity": str(qty), "average_price": str(block.average_price),
-                            "complete": qty == order.quantity})
         _transition(order, "allocate", actor=actor, event="order.allocated",
                     detail={"block": block.reference, "quantity": str(qty)})
         allocations.append(Allocation(block=block, order=order, quantity=qty, average_price=block.average_price))
@@ -469,8 +498,6 @@ def order_fail_settlement(*, order: Order, actor: User | None = None, reason: st
     (order,) = _locked_orders([order.pk])
     order.settlement_error = reason[:500]
     _transition(order, "fail_settlement", actor=actor, event="order.failed_to_settle", reason=reason)
-    _emit_after_commit(order.account.firm_id, "order.failed_to_settle",
-                       {"order": order.pk, "reference": order.reference, "reason": reason})
     return order
 
 
@@ -494,9 +521,6 @@ def _settle_one(order: Order, *, actor: User | None, as_of: dt.date) -> Order:
     order.settlement_error = ""
     _transition(order, "settle", actor=actor, event="order.settled",
                 detail={"transaction": txn.pk if txn is not None else None, "settled_on": as_of.isoformat()})
-    _emit_after_commit(order.account.firm_id, "order.settled",
-                       {"order": order.pk, "reference": order.reference, "account": order.account_id,
-                        "settled_on": as_of.isoformat()})
     return order
 
 
@@ -757,6 +781,7 @@ def _rebalance_run(*, scope: RebalanceScope, key: str, dry_run: bool, chunk: int
         run=run.pk, dry_run=dry_run, chunk=chunk, accounts=len(book.account_ids), holdings=book.positions,
         out_of_band=int(proposal.out_of_band.sum()), orders=len(proposal.orders), fx_orders=len(proposal.fx),
         forwards=len(proposal.forwards), cash_limited=int((proposal.buy_scale < 1).sum()),
+        fx_too_late=int(proposal.stats.get("fx_too_late", 0)),
         wash_sale_blocked=int(proposal.wash_blocked.sum()), load_detail=book.stats.get("load_detail"),
         proposal=proposal, book=book)
     seconds_route = seconds_copy = seconds_commit = None
@@ -789,6 +814,10 @@ def _rebalance_run(*, scope: RebalanceScope, key: str, dry_run: bool, chunk: int
             run.save()
             record_event(subject=run, event_type="rebalance.proposed", actor=actor, from_state=before,
                          to_state=run.status, detail=stats)
+            if chunk is None and run.firm_id is not None:
+                webhooks.emit(firm=run.firm_id, event_type="rebalance.completed", data={
+                    "run": run.pk, "status": run.status, "trade_date": run.trade_date, "accounts": result.accounts,
+                    "orders": result.orders, "fx_orders": result.fx_orders})
             tw = time.perf_counter()
         seconds_commit = time.perf_counter() - tw  # deferred key checks run here
     elif chunk is None:  # a dry run ends too, with what it would have proposed

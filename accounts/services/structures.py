@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from onboarding import webhooks
 from onboarding.audit import record_event
 from onboarding.exceptions import NotFound, ValidationFailed
 from onboarding.models import Firm, Party, User
@@ -172,6 +173,9 @@ def _transition(account: Account, method: str, *, actor: User | None, event: str
         raise
     account.save()
     record_event(subject=account, event_type=event, actor=actor, from_state=before, to_state=account.status, reason=reason)
+    webhooks.emit(firm=account.firm_id, event_type=event,
+                  data={"account": account.pk, "number": account.number, "owner": account.owner_id,
+                        "from": before, "to": str(account.status)})
     return account
 
 

@@ -377,7 +377,23 @@ def build_queries(records: Sequence[WatchlistRecord], *, positives: int = 2000, 
         out.append(LabelledQuery(Query(text, kind=kind), None, "innocent"))
         made += 1
     out.extend(_near_misses(rng, records, near_misses, listed_keys))
+    out.extend(_script_innocents(random.Random(seed + 1), innocents // 10, listed_keys))
     rng.shuffle(out)
+    return out
+
+
+def _script_innocents(rng: random.Random, count: int, listed_keys: set) -> list[LabelledQuery]:
+    """Innocent people's names written in Hebrew and Arabic letters (consonants only, as those
+    scripts write them), where short consonant keys collide most easily."""
+    out: list[LabelledQuery] = []
+    while len(out) < count:
+        text = f"{rng.choice(GIVEN)} {rng.choice(FAMILY)}"
+        if frozenset(t for t, _ in tokenize(text)) in listed_keys:
+            continue
+        script, write = rng.choice((("hebrew", _to_hebrew), ("arabic", _to_arabic)))
+        written = write(rng, text)
+        if written:
+            out.append(LabelledQuery(Query(written, kind="person"), None, f"innocent_{script}"))
     return out
 
 

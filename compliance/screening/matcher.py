@@ -70,7 +70,10 @@ class MatcherConfig:
     partial_surname_factor: float = 0.9
     entity_extra_penalty: float = 0.3
     short_typo_sim: float = 0.75
-    abjad_sim: float = 0.9
+    abjad_sim: float = 0.92  # consonant keys of three consonants or more
+    abjad_sim_two: float = 0.8
+    abjad_sim_one: float = 0.75
+    abjad_min_letters: float = 0.5
     min_idf_weight: float = 0.3
     phonetic_factor: float = 0.95
     skeleton_min_phonetic: float = 0.6
@@ -120,6 +123,7 @@ class Hit:
         }
 
 
+_VOWEL_START = frozenset("AEIOU")
 _ROLE_CODE = {NAME: 0, PARTICLE: 1, LEGAL: 2, GENERIC: 3}
 _KUNYA = frozenset({"ABU", "ABOU", "UMM"})
 
@@ -159,7 +163,7 @@ def _short_typo(a: str, b: str) -> bool:
     return len(a) == 2 and len(b) == 2 and fuzz.ratio(a, b) == 50.0
 
 
-def token_similarity(a: str, b: str, cfg: MatcherConfig = DEFAULT_CONFIG, abjad_script: bool = False) -> float:
+def token_similarity(a: str, b: str, cfg: MatcherConfig = DEFAULT_CONFIG, abjad_script: str = "") -> float:
     """Similarity of two normalised tokens in [0, 1]; symmetric; 0 below the cutoff.
     `abjad_script`: one side was written in Arabic or Hebrew script (short vowels unwritten)."""
     if a == b:
@@ -174,7 +178,9 @@ def token_similarity(a: str, b: str, cfg: MatcherConfig = DEFAULT_CONFIG, abjad_
         s = max(s, cfg.short_typo_sim)
     if abjad_script:
         s = max(s, float(_abjad_matrix(TokenArrays.of([a]), TokenArrays.of([b]), cfg,
-                                       np.array([[a[0] == b[0]]]), np.array([[False]]))[0, 0]))
+                                       np.array([[a[0] == b[0]]]), np.array([[False]]),
+                                       np.array([[max(fuzz.ratio(a, b) / 100.0, phon)]])
+                                       if abjad_script == "hebrew" else None)[0, 0]))
     return s if s >= cfg.token_cutoff else 0.0
 
 
@@ -220,11 +226,15 @@ class TokenArrays:
 
 
 def _abjad_matrix(a: TokenArrays, b: TokenArrays, cfg: MatcherConfig, same_first: np.ndarray,
-                  initial: np.ndarray) -> np.ndarray:
+                  initial: np.ndarray, letters: np.ndarray | None = None) -> np.ndarray:
     """Similarity of consonant keys, for a name written in an abjad: the better of the keys
     with V and J dropped (read as vowels) and with V read as B and J as G (the query's own key,
     from the abjad, is the latter); a one-consonant key counts only when equal and the tokens
-    begin alike."""
+    begin alike: both with a vowel (an abjad writes a first vowel with alef or ayin, whatever
+    the vowel: אדי = UDAY, ALI) or both with a consonant (ולה = VALLE, חי = CHAYO)."""
+    vowel_a = np.array([t[:1] in _VOWEL_START for t in a.tokens])
+    vowel_b = np.array([t[:1] in _VOWEL_START for t in b.tokens])
+    same_first = vowel_a[:, None] == vowel_b[None, :]
     best = np.zeros((len(a.tokens), len(b.tokens)))
     la = np.array([len(x) for x in a.abjad_v])
     for keys in (b.abjad, b.abjad_v):
@@ -232,11 +242,18 @@ def _abjad_matrix(a: TokenArrays, b: TokenArrays, cfg: MatcherConfig, same_first
         ab = cdist(a.abjad_v, keys, scorer=fuzz.ratio, dtype=np.float32).astype(np.float64) / 100.0
         ok = (((la[:, None] >= 2) & (lb[None, :] >= 2)) | ((la[:, None] == 1) & (lb[None, :] == 1) & same_first
                                                             & (ab == 1.0))) & ~initial
-        best = np.maximum(best, np.where(ok, cfg.abjad_sim * ab, 0.0))
+        # A key of one or two consonants is met by many names: it tells less than a long one.
+        short = np.minimum(la[:, None], lb[None, :])
+        factor = np.where(short >= 3, cfg.abjad_sim, np.where(short == 2, cfg.abjad_sim_two, cfg.abjad_sim_one))
+        best = np.maximum(best, np.where(ok, factor * ab, 0.0))
+    if letters is not None:
+        # The letters an abjad does write (consonants and long vowels, in order) are most of the
+        # listed spelling: a reading sharing under `abjad_min_letters` of it only shares a key.
+        best = np.where(letters >= cfg.abjad_min_letters, best, 0.0)
     return best
 
 
-def _similarity_matrix(a: TokenArrays, b: TokenArrays, cfg: MatcherConfig, abjad_script: bool = False) -> np.ndarray:
+def _similarity_matrix(a: TokenArrays, b: TokenArrays, cfg: MatcherConfig, abjad_script: str = "") -> np.ndarray:
     """The same values as token_similarity over a x b, computed in bulk."""
     raw = cdist(a.tokens, b.tokens, scorer=fuzz.ratio, dtype=np.float32).astype(np.float64) / 100.0
     phon = cdist(a.phonetic, b.phonetic, scorer=fuzz.ratio, dtype=np.float32).astype(np.float64) / 100.0
@@ -258,7 +275,10 @@ def _similarity_matrix(a: TokenArrays, b: TokenArrays, cfg: MatcherConfig, abjad
     if short.any():
         S = np.where(short, np.maximum(S, cfg.short_typo_sim), S)
     if abjad_script:
-        S = np.maximum(S, _abjad_matrix(a, b, cfg, same_first, initial))
+        # Hebrew is read with its vowel letters written as vowels (normalize._hebrew): its
+        # reading can be held to the listed spelling's letters.
+        letters = np.maximum(raw, phon) if abjad_script == "hebrew" else None
+        S = np.maximum(S, _abjad_matrix(a, b, cfg, same_first, initial, letters))
     S = np.where(a.ident[:, None] == b.ident[None, :], 1.0, S)
     S[S < cfg.token_cutoff] = 0.0
     return S
@@ -346,7 +366,7 @@ def _apply_kunya(S: np.ndarray, ka: np.ndarray, kb: np.ndarray, cfg: MatcherConf
 
 
 def _pair_score(ta: Sequence[tuple[str, str]], tb: Sequence[tuple[str, str]], cfg: MatcherConfig, weight: Callable[[str, str], float],
-                abjad_script: bool) -> float:
+                abjad_script: str) -> float:
     S = _similarity_matrix(TokenArrays.of([t for t, _ in ta]), TokenArrays.of([t for t, _ in tb]), cfg,
                            abjad_script)
     S = _apply_kunya(S, _kunya_flags(ta), _kunya_flags(tb), cfg)
@@ -531,7 +551,7 @@ class ScreeningIndex:
                 if len(ab) >= 2:
                     keys["&" + ab].append(tid)
         self.keys = {k: np.array(sorted(set(v)), dtype=np.int32) for k, v in keys.items()}
-        self._neighbour_cache: dict[tuple[str, bool], list[tuple[int, float]]] = {}
+        self._neighbour_cache: dict[tuple[str, str], list[tuple[int, float]]] = {}
 
     @staticmethod
     def _keys(token: str) -> set[str]:
@@ -575,7 +595,7 @@ class ScreeningIndex:
             return float(self.vocab_weight[tid])
         return _role_weight(role, self.cfg)
 
-    def _token_neighbours(self, token: str, abjad_script: bool = False) -> list[tuple[int, float]]:
+    def _token_neighbours(self, token: str, abjad_script: str = "") -> list[tuple[int, float]]:
         """Vocabulary tokens similar to `token`, with their similarity (remembered: a worker
         screens the same given names and surnames again and again)."""
         cache_key = (token, abjad_script)
@@ -586,7 +606,7 @@ class ScreeningIndex:
             cached = self._neighbour_cache[cache_key] = self._find_neighbours(token, abjad_script)
         return cached
 
-    def _find_neighbours(self, token: str, abjad_script: bool) -> list[tuple[int, float]]:
+    def _find_neighbours(self, token: str, abjad_script: str) -> list[tuple[int, float]]:
         found: set[int] = set()
         keys = self._keys(token)
         if abjad_script:
@@ -604,7 +624,7 @@ class ScreeningIndex:
         keep = sims > 0
         return list(zip(tids[keep].tolist(), sims[keep].tolist()))
 
-    def _score_names(self, tokens: Sequence[tuple[str, str]], candidates: np.ndarray, abjad_script: bool = False,
+    def _score_names(self, tokens: Sequence[tuple[str, str]], candidates: np.ndarray, abjad_script: str = "",
                      alternatives: Sequence[Any] = ()) -> np.ndarray:
         """Exact name scores of `candidates` (name ids) against the query tokens. `alternatives`:
         other readings of the same tokens, position by position (a Greek name read the modern
@@ -666,7 +686,7 @@ class ScreeningIndex:
                                                        cfg.surname_missing_factor), out)
         return out * extra_factor
 
-    def _candidate_names(self, tokens: Sequence[tuple[str, str]], kind: str | None, abjad_script: bool = False) -> np.ndarray:
+    def _candidate_names(self, tokens: Sequence[tuple[str, str]], kind: str | None, abjad_script: str = "") -> np.ndarray:
         cfg = self.cfg
         parts_idx: list[np.ndarray] = []
         parts_w: list[float] = []
@@ -781,7 +801,7 @@ class ScreeningIndex:
         return hits
 
     def _corroborate(self, query: Query, e: int, name_score: float, n: int, id_match: str | None,
-                     tokens: Sequence[tuple[str, str]] = (), abjad_script: bool = False) -> Hit:
+                     tokens: Sequence[tuple[str, str]] = (), abjad_script: str = "") -> Hit:
         cfg = self.cfg
         record = self.records[e]
         matched_name = self.name_text[n] if n >= 0 else ""
@@ -825,7 +845,7 @@ class ScreeningIndex:
                    matched_name=matched_name, score=score, name_score=name_score, explanation=explanation)
 
 
-def _via(a: str, b: str, cfg: MatcherConfig, abjad_script: bool) -> str:
+def _via(a: str, b: str, cfg: MatcherConfig, abjad_script: str) -> str:
     """Which comparison made two tokens match."""
     if a == b:
         return "exact"
@@ -848,7 +868,7 @@ def _via(a: str, b: str, cfg: MatcherConfig, abjad_script: bool) -> str:
 
 
 def align_tokens(query: Sequence[str], listed: Sequence[str], cfg: MatcherConfig = DEFAULT_CONFIG,
-                 abjad_script: bool = False) -> list[dict]:
+                 abjad_script: str = "") -> list[dict]:
     """Each query token with the listed token it matched best, the similarity and the way it
     matched ("exact", "spelling", "phonetic", "skeleton", "initial", "abjad", "typo",
     "glued_particle"); a token that matched nothing has listed None. Listed tokens nothing

@@ -185,6 +185,88 @@ def _arabic_prepare(text: str) -> str:
     return " ".join(words).replace("ة", "").replace("ـ", "")
 
 
+# Hebrew letters in names written without vowel points (as lists, passports and the press write
+# them). ICU's Hebrew-Latin is made for pointed text (it gives ' for alef, W for every vav, S for
+# shin), so names follow these published conventions instead:
+# - consonants by the Academy of the Hebrew Language's simple transcription (2006): ש = SH (S with
+#   a sin dot), צ = TS, ח = KH, final ך = KH, final ף = F;
+# - a geresh marks the sounds Hebrew borrows, as the Academy's rules for writing Arabic in Hebrew
+#   letters use it (2007): ג' = J, ז' = ZH, צ' = CH, ח' = KH, ד' = DH, ת' = TH, ט' = Z, ע' = GH;
+# - in names from Arabic (the Academy's same rules) ח is ح (H), צ is ص (S), ק is ق (Q), פ is F and
+#   ך is ك (K): a second reading;
+# - the letters used as vowels (matres lectionis): alef and ayin carry a vowel (A, or nothing
+#   before a vav or yod read as a vowel), vav is U or O (W at the start of a word and when
+#   doubled), yod is I (Y at the start of a word, before a vowel letter, and doubled, EY), a final
+#   he is A. Short vowels are not written; where two consonants would spell a Latin digraph that
+#   the letters do not mean (ס+ה is not SH, ט+ס is not TS), E stands for the unwritten vowel.
+_HEBREW_POINTS = re.compile("[\u0591-\u05BD\u05BF\u05C4\u05C5\u05C7]")
+_HEBREW_GERESH = "'\u05f3\u2019`"
+_HEBREW_COMMON = {"ב": "B", "ג": "G", "ד": "D", "ז": "Z", "ט": "T", "כ": "K", "ל": "L", "מ": "M", "ם": "M",
+                  "נ": "N", "ן": "N", "ס": "S", "ר": "R", "ש": "SH", "ת": "T", "ף": "F"}
+_HEBREW_WITH_GERESH = {"ג": "J", "ז": "ZH", "צ": "CH", "ץ": "CH", "ח": "KH", "ד": "DH", "ת": "TH", "ט": "Z",
+                       "ע": "GH", "כ": "KH", "ך": "KH"}
+_HEBREW_ARABIC = {"ח": "H", "צ": "S", "ץ": "S", "ק": "Q", "פ": "F", "ך": "K", "ו": "U"}
+_HEBREW_HEBREW = {"ח": "KH", "צ": "TS", "ץ": "TS", "ק": "K", "פ": "P", "ך": "KH", "ו": "O"}
+_LATIN_DIGRAPHS = frozenset("SH CH KH PH TH DH GH ZH TS TZ DZ DJ CK".split())
+
+
+def _hebrew_word(units: list[tuple[str, bool, bool]], reading: dict[str, str]) -> str:
+    out: list[str] = []
+    n, i = len(units), 0
+    while i < n:
+        ch, geresh, sin = units[i]
+        nxt = units[i + 1][0] if i + 1 < n else ""
+        vowel_next = nxt in ("ו", "י") and not (i + 2 < n and units[i + 2][0] == nxt)
+        step = 1
+        if geresh and ch in _HEBREW_WITH_GERESH:
+            latin = _HEBREW_WITH_GERESH[ch]
+        elif ch in ("א", "ע"):
+            latin = "" if vowel_next else "A"
+        elif ch == "ו":
+            if i == 0 or nxt == "ו":
+                latin, step = "W", (2 if nxt == "ו" else 1)
+            else:
+                latin = reading["ו"]
+        elif ch == "י":
+            if nxt == "י" and i > 0:
+                latin, step = "EY", 2
+            elif i == 0 or nxt in ("א", "ע", "ו") or (nxt == "ה" and i + 2 == n):
+                latin = "Y"
+            else:
+                latin = "I"
+        elif ch == "ה":
+            latin = "A" if i == n - 1 and n > 1 else "H"
+        elif ch == "ש":
+            latin = "S" if sin else "SH"
+        else:
+            latin = reading.get(ch) or _HEBREW_COMMON.get(ch, ch)
+        if out and out[-1] and latin and (out[-1][-1] + latin[0]) in _LATIN_DIGRAPHS:
+            out.append("E")
+        out.append(latin)
+        i += step
+    return "".join(out)
+
+
+def _hebrew(text: str, reading: dict[str, str]) -> str:
+    """One Latin reading of a name in Hebrew letters (see the conventions above)."""
+    text = unicodedata.normalize("NFD", text).replace("װ", "וו").replace("ײ", "יי").replace("ױ", "וי")
+    words = []
+    for word in re.split(r"[\s\u05be\-]+", text):
+        units: list[tuple[str, bool, bool]] = []
+        for ch in word:
+            if ch in _HEBREW_GERESH:
+                if units:
+                    units[-1] = (units[-1][0], True, units[-1][2])
+            elif ch == "\u05c2":  # sin dot
+                if units:
+                    units[-1] = (units[-1][0], units[-1][1], True)
+            elif not _HEBREW_POINTS.match(ch) and ch not in "\u05c1\u05f4\"":
+                units.append((ch, False, False))
+        if units:
+            words.append(_hebrew_word(units, reading))
+    return " ".join(words)
+
+
 def script_of(text: str) -> str:
     if text.isascii():
         return "latin"
@@ -203,9 +285,11 @@ def script_of(text: str) -> str:
     return "latin"
 
 
-def is_abjad(text: str) -> bool:
-    """Written in a script that leaves short vowels out (Arabic, Persian, Hebrew)."""
-    return script_of(text or "") in ("arabic", "hebrew")
+def is_abjad(text: str) -> str:
+    """The script ("arabic" or "hebrew") when the name is written in one that leaves short
+    vowels out (Arabic, Persian, Hebrew); "" otherwise."""
+    script = script_of(text or "")
+    return script if script in ("arabic", "hebrew") else ""
 
 
 @lru_cache(maxsize=65536)
@@ -228,12 +312,7 @@ def renderings(text: str) -> tuple[str, ...]:
         tid = "Persian-Latin/BGN" if _PERSIAN.search(text) else "Arabic-Latin"
         return tuple(dict.fromkeys([_transform(tid).transliterate(prepared), unidecode(prepared)]))
     if script == "hebrew":
-        # A geresh marks the sounds Hebrew borrows: ג' = J, ז' = ZH, צ' = CH.
-        marked = re.sub("ג['\u05f3]", "j", text)
-        marked = re.sub("ז['\u05f3]", "zh", marked)
-        marked = re.sub("[צץ]['\u05f3]", "ch", marked)
-        marked = marked.replace("ח", "kh")  # het, a consonant, apart from he (a final vowel)
-        return (_transform("Hebrew-Latin").transliterate(marked),)
+        return tuple(dict.fromkeys(_hebrew(text, reading) for reading in (_HEBREW_ARABIC, _HEBREW_HEBREW)))
     if script == "hangul":
         return (_transform("Hangul-Latin").transliterate(text), unidecode(text))
     return (_transform("Han-Latin").transliterate(text),)

@@ -28,13 +28,16 @@ def tax_panel(request, case, party_ids):
     forms = list(TaxForm.objects.filter(party_id__in=party_ids).select_related("party", "related_party")
                  .order_by("party_id", "-created_at")[:50])
     on_file = [{"form": f, "label": selectors.form_label(f.form_type), "status": f.get_status_display(),
-                "who": f.party.display_name + (f" — controlling person {f.related_party.display_name}"
+                "who": f.party.display_name + (f" — controlling person of {f.related_party.display_name}"
                                                if f.related_party_id else ""),
                 "errors": [e.get("message", "") for e in (f.validation_errors or []) if isinstance(e, dict)]}
                for f in forms]
     missing_count = sum(1 for r in required if r["missing"])
+    from .panels import tax_forms_for_case
+
     html = render_to_string("desk/_tax_panel.html", {"required": required, "on_file": on_file, "error": error,
-                                                     "names": names}, request=request)
+                                                     "names": names, "tax_forms": tax_forms_for_case(case)},
+                            request=request)
     return Panel("tax", f"Tax forms ({missing_count} missing)" if missing_count else "Tax forms", html)
 
 

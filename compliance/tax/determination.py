@@ -184,6 +184,12 @@ def _matches(when: dict[str, Any], facts: dict[str, Any]) -> bool:
     return True
 
 
+def _role_words(code: str) -> str:
+    """CtrlgPersonType in words ('CRS801' -> 'controlling person of a legal person: control by ownership')."""
+    labels: dict[str, str] = rulefiles.form_rules().get("controlling_persons", {}).get("type_labels", {})
+    return labels.get(code, code) if code else "controlling person"
+
+
 def _in_force(rule: dict[str, Any], on: dt.date | None) -> bool:
     start = rule.get("effective_from")
     if on is None or not start:
@@ -211,7 +217,7 @@ def determine_forms(facts: PartyFacts, rules: list[dict[str, Any]] | None = None
                         form=rule["form"],
                         subject_ref=person.ref,
                         subject_name=person.name,
-                        reason=f"{rule['reason']} ({person.name}, {person.role or 'controlling person'} of {facts.name})",
+                        reason=f"{rule['reason']} ({person.name}, {_role_words(person.role)} of {facts.name})",
                         source=rule["source"],
                         for_ref=facts.ref,
                         detail={"role": person.role},

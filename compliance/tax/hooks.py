@@ -29,6 +29,24 @@ def outstanding_tax_forms(case: Any) -> list[Outstanding]:
     return items
 
 
+def outstanding_status_mismatches(case: Any) -> list[Outstanding]:
+    """An entity client whose W-8BEN-E and CRS self-certification disagree on what kind of entity
+    it is (one query; none for a person)."""
+    if case.party.kind != "entity":
+        return []
+    party_ids = [case.party_id]
+    return [
+        Outstanding(
+            code="tax.status_mismatch", subject=selectors.party_ref(m["party"]), reason=m["reason"], category="tax",
+            source=m["source"],
+            detail={"w8bene": m["w8"].pk, "crs_ent": m["crs"].pk, "chapter4_status": m["chapter4_status"],
+                    "crs_classification": m["crs_classification"]},
+            citation={"rule": "tax.status_consistency", "pack": "", "source": m["source"], "effective_from": ""},
+        )
+        for m in selectors.status_mismatches(party_ids)
+    ]
+
+
 def relationship_tax_check(relationship: Any) -> list[str]:
     """Reasons the relationship is not currently documented for tax (empty when it is)."""
     missing = selectors.missing_forms(relationship.party, booking_centre=selectors.booking_centre_for(relationship),
@@ -65,5 +83,6 @@ def register() -> None:
     register_crs_lookup(lambda country, on: is_crs_jurisdiction(country, on=on))
 
     register_provider("tax.forms", outstanding_tax_forms)
+    register_provider("tax.status_consistency", outstanding_status_mismatches)
     register_activation_check("tax.forms", relationship_tax_check)
     register_case_hook("tax.party_changed", on_case_event)

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from django.db.models import Q
 
-from onboarding.labels import register_audit_subjects, register_event_labels, register_state_labels
+from onboarding.labels import (
+    register_audit_subjects,
+    register_event_labels,
+    register_state_labels,
+    register_subject_names,
+)
 
 EVENTS = {
     "tax_form.prepared": "Tax form prepared",
@@ -15,6 +20,8 @@ EVENTS = {
     "tax_form.expiring": "Tax form expiring soon",
     "tax_form.expired": "Tax form expired",
     "tax_form.cure_documents_added": "Documents curing a US indicium added",
+    "tax_form.superseded": "Tax form superseded by a newer one",
+    "tax_form.sensitive_revealed": "Tax form shown unmasked (audited reveal)",
     "tax.withholding_basis": "Withholding basis set",
     "tax.rule_created": "Tax rule loaded",
     "tax.rule_changed": "Tax rule changed",
@@ -32,3 +39,11 @@ def register() -> None:
         return Q(subject_type=TaxForm._meta.label_lower, subject_id__in=[str(pk) for pk in forms.values_list("pk", flat=True)])
 
     register_audit_subjects("compliance.tax.forms", subjects)
+
+    def names(ids: list[str]) -> dict[str, str]:
+        from .selectors import form_label
+
+        forms = TaxForm.objects.filter(pk__in=[int(i) for i in ids if i.isdigit()]).select_related("party")
+        return {str(f.pk): f"{form_label(f.form_type)} of {f.party.display_name}" for f in forms}
+
+    register_subject_names(TaxForm._meta.label_lower, names)

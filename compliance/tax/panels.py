@@ -27,7 +27,11 @@ def tax_forms_for_case(case: OnboardingCase) -> dict[str, Any]:
     except MeridianError as exc:
         return {"source": "compliance.tax", "error": exc.message, "required": [], "on_file": []}
     own_ref = selectors.party_ref(case.party)
+    crs_class = selectors.entity_crs_classification(case.party) if case.party.kind == PartyKind.ENTITY else ""
     return {
+        "crs_classification": selectors.status_words(crs_class),
+        "controlling_persons": selectors.controlling_persons_for_crs(case.party) if crs_class == "passive_nfe" else [],
+        "mismatches": [m["reason"] for m in selectors.status_mismatches([case.party_id])] if crs_class else [],
         "source": "compliance.tax",
         "required": [
             {"form": selectors.form_label(req.form), "code": req.form, "who": req.subject_name, "why": req.reason,
@@ -63,6 +67,11 @@ class TaxCapture:
         own = [(f["code"], f["form"]) for f in tax_forms.get("required", []) if f.get("own") and f.get("code")]
         kind_forms = ["W9", "W8BEN", "CRS_IND"] if party.kind == PartyKind.PERSON else ["W9", "W8BENE", "CRS_ENT"]
         return list(dict.fromkeys(own + [(code, forms_catalogue.FORM_TYPES[code]) for code in kind_forms]))
+
+    def controlling_persons(self, case: OnboardingCase) -> list[dict[str, Any]]:
+        """An entity's controlling persons from its ownership structure, as a CRS
+        self-certification lists them (party, name, role, role_label, tax_residences)."""
+        return selectors.controlling_persons_for_crs(case.party) if case.party.kind == PartyKind.ENTITY else []
 
     def statuses(self) -> dict[str, Any]:
         return rulefiles.form_rules().get("statuses", {})

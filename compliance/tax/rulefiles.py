@@ -153,7 +153,25 @@ def load_form_rules(path: Path | None = None) -> dict[str, Any]:
     for form, row in (data.get("validity") or {}).items():
         if isinstance(row, dict):
             _require(path, f"validity.{form}", row, ("source", "effective_from"))
+    _check_status_consistency(path, data)
     return data
+
+
+def _check_status_consistency(path: Path, data: dict[str, Any]) -> None:
+    """`status_consistency` names only chapter 4 statuses and CRS classifications the form knows."""
+    table = data.get("status_consistency")
+    if table is None:
+        return
+    _require(path, "status_consistency", table, ("source", "effective_from"))
+    statuses = data.get("statuses") or {}
+    for ch4, allowed in (table.get("crs_for_chapter4") or {}).items():
+        where = f"status_consistency.crs_for_chapter4.{ch4}"
+        if ch4 not in statuses.get("chapter4", []):
+            raise TaxRuleFileInvalid(f"{path.name}: {where}: unknown chapter 4 status", detail={"file": path.name, "row": where})
+        unknown = [c for c in allowed or [] if c not in statuses.get("crs_entity", [])]
+        if unknown or not allowed:
+            raise TaxRuleFileInvalid(f"{path.name}: {where}: unknown CRS classification {unknown or allowed!r}",
+                                     detail={"file": path.name, "row": where})
 
 
 def load_tins(path: Path | None = None) -> dict[str, Any]:

@@ -449,3 +449,86 @@ def prefill_form_data(party: Party, form_type: str, *, related_party: Party | No
                 for p, code in controlling_persons(party)
             ]
     return data
+
+
+# --- Controlling persons and the W-8BEN-E / CRS cross-check --------------------------------------
+
+
+def status_words(code: str) -> str:
+    """'passive_nffe' -> 'passive NFFE', 'reporting_model_1_ffi' -> 'reporting model 1 FFI'."""
+    upper = {"nffe": "NFFE", "nfe": "NFE", "ffi": "FFI", "crs": "CRS"}
+    return " ".join(upper.get(word, word) for word in (code or "").split("_"))
+
+
+def controlling_person_type_label(code: str) -> str:
+    labels: dict[str, str] = rulefiles.form_rules()["controlling_persons"].get("type_labels", {})
+    return labels.get(code, code)
+
+
+def controlling_persons_for_crs(party: Party) -> list[dict[str, Any]]:
+    """The controlling persons of an entity as its CRS self-certification lists them, derived from
+    the ownership structure (`controlling_persons`): party id, name, CtrlgPersonType and its words,
+    and the tax residences recorded for the person."""
+    pairs = controlling_persons(party)
+    if not pairs:
+        return []
+    people = {p.pk: p for p in Party.objects.filter(pk__in=[p.pk for p, _ in pairs]).prefetch_related("tax_residences")}
+    return [{
+        "party": person.pk, "name": person.display_name, "role": code, "role_label": controlling_person_type_label(code),
+        "tax_residences": [{"country": t.country, "tin": t.tin, "no_tin_reason": t.no_tin_reason,
+                            "explanation": t.no_tin_explanation} for t in people[person.pk].tax_residences.all()],
+    } for person, code in pairs]
+
+
+def entity_crs_classification(party: Party) -> str:
+    """The entity's CRS classification: its current self-certification's, else the default for its
+    kind of entity (form_rules.yaml entity_classification)."""
+    current = current_forms([party.pk], ["CRS_ENT"]).get((party.pk, "CRS_ENT"))
+    if current is not None and current.data.get("crs_classification"):
+        return str(current.data["crs_classification"])
+    return str(classify_entity(client_type=party.client_type, listed=party.is_listed,
+                               regulated_fi=party.is_regulated_fi).get("crs", ""))
+
+
+def current_forms(party_ids: list[int], form_types: list[str]) -> dict[tuple[int, str], TaxForm]:
+    """Each party's own latest form of each type that stands (received or valid), in one query."""
+    forms = TaxForm.objects.filter(
+        party_id__in=party_ids, form_type__in=form_types, related_party__isnull=True,
+        status__in=[TaxFormStatus.RECEIVED, TaxFormStatus.VALID],
+    ).select_related("party").order_by("party_id", "form_type", "-signed_on", "-id")
+    found: dict[tuple[int, str], TaxForm] = {}
+    for form in forms:
+        found.setdefault((form.party_id, form.form_type), form)
+    return found
+
+
+def _signed(form: TaxForm) -> str:
+    return f"signed {form.signed_on:%d %b %Y}" if form.signed_on else "not dated"
+
+
+def status_mismatches(party_ids: list[int]) -> list[dict[str, Any]]:
+    """Entities whose W-8BEN-E chapter 4 status and CRS self-certification classification disagree
+    (form_rules.yaml status_consistency): the party, both forms, and the reason in words."""
+    table = rulefiles.form_rules().get("status_consistency") or {}
+    allowed_for: dict[str, list[str]] = table.get("crs_for_chapter4") or {}
+    forms = current_forms(party_ids, ["W8BENE", "CRS_ENT"])
+    found = []
+    for (party_id, form_type), w8 in sorted(forms.items()):
+        if form_type != "W8BENE":
+            continue
+        crs = forms.get((party_id, "CRS_ENT"))
+        ch4 = w8.chapter4_status or str(w8.data.get("chapter4_status", ""))
+        crs_class = str(crs.data.get("crs_classification", "")) if crs else ""
+        allowed = allowed_for.get(ch4)
+        if crs is None or not ch4 or not crs_class or allowed is None or crs_class in allowed:
+            continue
+        name = w8.party.display_name
+        found.append({
+            "party": w8.party, "w8": w8, "crs": crs, "chapter4_status": ch4, "crs_classification": crs_class,
+            "source": table.get("source", ""),
+            "reason": (f"{name}: the W-8BEN-E ({_signed(w8)}) claims {status_words(ch4)} for FATCA, "
+                       f"but the CRS self-certification ({_signed(crs)}) says {status_words(crs_class)}; "
+                       f"a {status_words(ch4)} is {' or '.join(status_words(c) for c in allowed)} under CRS. "
+                       "Ask the client which is right and obtain a corrected form."),
+        })
+    return found

@@ -10,6 +10,7 @@ from django.db.models import CharField, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
+from onboarding import webhooks
 from onboarding.audit import record_event
 from onboarding.models import OnboardingCase, Party, User
 
@@ -355,6 +356,10 @@ def tax_form_validate(*, form: TaxForm, actor: User | None = None, today: dt.dat
         _event(form, "tax_form.invalid", actor=actor, from_state=before, reason=form.status_reason,
                detail={"errors": form.validation_errors, "uncured_indicia": [i.code for i in result.uncured_indicia]})
     _refresh_withholding_status(party, today=today)
+    webhooks.emit(firm=form.firm_id, event_type="tax_form.validated",
+                  data={"tax_form": form.pk, "party": form.party_id, "form_type": form.form_type,
+                        "status": str(form.status), "valid_until": form.valid_until if result.ok else None,
+                        "errors": [f"{e.field}: {e.message}" if e.field else e.message for e in result.errors]})
     return form
 
 
@@ -451,6 +456,11 @@ def tax_forms_expiry_sweep(*, today: dt.date | None = None) -> dict[str, Any]:
         for r in expiring
     ]
     AuditEvent.objects.bulk_create(events)
+    for kind, rows in (("tax_form.expired", due), ("tax_form.expiring", expiring)):
+        for r in rows:
+            webhooks.emit(firm=r["firm_id"], event_type=kind,
+                          data={"tax_form": r["id"], "party": r["party_id"], "form_type": r["form_type"],
+                                "valid_until": r["valid_until"]})
     default_parties = []
     for party in Party.objects.filter(pk__in={r["party_id"] for r in due}).order_by("pk"):
         if _refresh_withholding_status(party, today=today) == "default":

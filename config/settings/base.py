@@ -94,6 +94,7 @@ DEMO_SEEDING = env_bool("DEMO_SEEDING", True)
 # and tests; production settings force it off and force HTTPS on.
 WEBHOOK_ALLOW_LOOPBACK = env_bool("WEBHOOK_ALLOW_LOOPBACK", False)
 WEBHOOK_REQUIRE_HTTPS = env_bool("WEBHOOK_REQUIRE_HTTPS", False)
+WEBHOOK_VALIDATE_PAYLOADS = env_bool("WEBHOOK_VALIDATE_PAYLOADS", False)  # check each event against its schema
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -192,12 +193,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,  # read-only fields stay out of request bodies; uploads are binary
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "onboarding.api.schema.postprocess"],
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "onboarding.api.schema.postprocess",
+                            "compliance.tax.api.schema_postprocess"],
     "ENUM_NAME_OVERRIDES": {
         "PartyKindEnum": "onboarding.models.PartyKind",
         "AddressKindEnum": "onboarding.models.AddressKind",
         "IdentifierKindEnum": "onboarding.models.IdentifierKind",
         "RunStatusEnum": "trading.models.RunStatus",
+        "NoTinReasonEnum": ["", "A", "B", "C"],  # CRS reasons for a missing TIN (party residences, tax forms)
     },
 }
 

@@ -13,3 +13,4 @@ STORAGES = {
 }
 
 WEBHOOK_ALLOW_LOOPBACK = True  # receivers in tests listen on 127.0.0.1
+WEBHOOK_VALIDATE_PAYLOADS = True  # every emitted event's data is checked against its schema in the catalogue

@@ -1,11 +1,13 @@
 """OpenAPI post-processing: the one error schema, error responses on every operation, the common headers
-(`Idempotency-Key`, `X-Request-ID`) and the error catalogue in the description. Registered in
+(`Idempotency-Key`, `X-Request-ID`), the error catalogue in the description, and the webhook events (one
+typed component per event, `WebhookEvent` as their `oneOf` by `type`, and an `x-webhooks` section). Registered in
 SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] after drf-spectacular's own enum hook."""
 from __future__ import annotations
 
 from drf_spectacular import openapi
 from drf_spectacular.utils import OpenApiParameter
 
+from .. import webhook_events
 from .errors import NON_FIELD_KEY, catalogue, catalogue_markdown
 
 IDEMPOTENCY_KEY = OpenApiParameter(
@@ -95,6 +97,42 @@ def add_links(paths: dict) -> None:
                         "description": f"{method.upper()} {other} on the resource just created"}
 
 
+SIGNATURE_HEADERS = [
+    {"name": "Meridian-Signature", "in": "header", "required": True, "schema": {"type": "string"},
+     "description": "`t=<unix time>,v1=<hex HMAC-SHA256 of \"<t>.<body>\" with the endpoint's secret>`: verify "
+                    "it, and refuse a timestamp older than five minutes"},
+    {"name": "Meridian-Event", "in": "header", "required": True, "schema": {"type": "string"},
+     "description": "the event type (the body's `type`)"},
+    {"name": "Meridian-Delivery", "in": "header", "required": True, "schema": {"type": "string"},
+     "description": "the delivery's id (GET /api/v1/webhooks/{id}/deliveries/); a redelivery has its own"},
+]
+
+
+def add_webhook_events(result: dict) -> None:
+    """Every event of the catalogue as components (`<Name>Data` for its `data`, `<Name>Event` for the body),
+    `WebhookEvent` as their `oneOf` discriminated by `type`, and `x-webhooks` (OpenAPI 3.0's extension for
+    what OpenAPI 3.1 calls `webhooks`): one POST each, as Meridian sends it to a partner's URL."""
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    mapping, hooks = {}, {}
+    for event in webhook_events.catalogue():
+        data_name = event.component.removesuffix("Event") + "Data"
+        schemas[data_name] = {**event.data, "example": event.example}
+        schemas[event.component] = webhook_events.envelope_schema(event, {"$ref": f"#/components/schemas/{data_name}"})
+        ref = f"#/components/schemas/{event.component}"
+        mapping[event.name] = ref
+        hooks[event.name] = {"post": {
+            "summary": event.name, "description": event.summary, "operationId": f"webhook_{event.name}",
+            "tags": ["webhook events"], "parameters": SIGNATURE_HEADERS,
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": ref}}}},
+            "responses": {"2XX": {"description": "received; any other answer (or none in 10 s) is retried with "
+                                                 "exponential backoff"}}}}
+    schemas["WebhookEvent"] = {
+        "description": "The body of every webhook delivery, by `type` (the catalogue: GET /api/v1/webhook-events/).",
+        "oneOf": [{"$ref": ref} for ref in mapping.values()],
+        "discriminator": {"propertyName": "type", "mapping": mapping}}
+    result["x-webhooks"] = hooks
+
+
 def postprocess(result, generator, request, public):
     components = result.setdefault("components", {})
     components.setdefault("schemas", {})["Error"] = error_schema()
@@ -116,10 +154,16 @@ def postprocess(result, generator, request, public):
             for code in _statuses_for(path, method, operation):
                 responses.setdefault(code, _response(ERROR_DESCRIPTIONS[code]))
     add_links(result.get("paths", {}))
+    add_webhook_events(result)
     info = result.setdefault("info", {})
     info["description"] = (info.get("description", "") + "\n\n## Errors\n\n"
                            "Every error answers the `Error` schema: `{code, message, detail, request_id}`. "
                            f"`detail` is null or maps a field path to a list of messages (`{NON_FIELD_KEY}` "
                            "for the whole object). The codes, generated from the code "
-                           "(also at `GET /api/v1/errors/`):\n\n" + catalogue_markdown())
+                           "(also at `GET /api/v1/errors/`):\n\n" + catalogue_markdown()
+                           + "\n\n## Webhook events\n\nEach delivery is a signed POST of `{id, type, created, "
+                           "test, data}` (the `WebhookEvent` schema, one component per type; `x-webhooks`). "
+                           "Types (also at `GET /api/v1/webhook-events/`):\n\n"
+                           + "\n".join(f"- `{e.name}` ({e.component}): {e.summary}"
+                                        for e in webhook_events.catalogue()))
     return result

@@ -282,8 +282,25 @@ class WebhookEndpointWithSecretSerializer(WebhookEndpointSerializer):
 
 
 class WebhookDeliverySerializer(serializers.ModelSerializer):
+    """One event sent to one endpoint, with the log of its attempts. `redelivery_of`: the delivery this one
+    sends again (same event id and body), null for an original."""
+
     class Meta:
         model = WebhookDelivery
         fields = ["id", "event_id", "event_type", "status", "attempts", "last_status_code", "last_error",
-                  "created_at", "delivered_at"]
+                  "created_at", "delivered_at", "redelivery_of"]
         read_only_fields = fields
+
+
+class WebhookTestSerializer(serializers.Serializer):
+    event_type = serializers.CharField(
+        max_length=60, required=False,
+        help_text="An event type of the catalogue (GET /api/v1/webhook-events/) to send its example, marked "
+                  "`\"test\": true`; omitted: a `webhook.test` event.")
+
+
+class WebhookEventTypeSerializer(serializers.Serializer):
+    type = serializers.CharField(help_text="the event type, as in the delivery's `type` and `Meridian-Event`")
+    summary = serializers.CharField(help_text="when it is sent")
+    schema = serializers.CharField(help_text="the component in the OpenAPI schema that types the delivery's body")
+    example = serializers.DictField(help_text="an example of the delivery's `data`")

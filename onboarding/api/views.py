@@ -7,7 +7,7 @@ from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
-from .. import csvsafe, intake, services, webhooks
+from .. import csvsafe, intake, services, webhook_events, webhooks
 from ..exceptions import PermissionDenied
 from ..models import Document, OwnershipLink, WebhookDelivery, WebhookEndpoint
 from ..selectors import (
@@ -25,6 +25,7 @@ from ..selectors import (
 from . import serializers as s
 from .errors import catalogue
 from .idempotency import idempotent
+from .ids import ID_REGEX
 
 
 def _party_spec(data: dict) -> intake.PartySpec:
@@ -310,11 +311,61 @@ class WebhookViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
         return Response(s.WebhookEndpointWithSecretSerializer(endpoint).data)
 
     @extend_schema(responses={200: s.WebhookDeliverySerializer(many=True)})
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], filter_backends=[])
     def deliveries(self, request, pk=None):
+        """The endpoint's deliveries, newest first (redeliveries and test events included)."""
         endpoint = self.get_object()
         page = self.paginate_queryset(WebhookDelivery.objects.filter(endpoint=endpoint).order_by("-pk"))
         return self.get_paginated_response(s.WebhookDeliverySerializer(page, many=True).data)
+
+    @extend_schema(request=s.WebhookTestSerializer, responses={202: s.WebhookDeliverySerializer})
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def test(self, request, pk=None):
+        """Send a test event to this endpoint now, signed like any delivery and whatever it subscribes to: a
+        `webhook.test` event, or the example of `event_type` marked `"test": true`. The URL is checked again
+        (an address that has become private or loopback is refused: 400 naming `url`). Audited. Answers the
+        delivery as it stands after the first attempt (or `pending` while a worker sends it)."""
+        data = s.WebhookTestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        delivery = webhooks.webhook_send_test(endpoint=self.get_object(), actor=request.user,
+                                              event_type=data.validated_data.get("event_type"))
+        delivery.refresh_from_db()
+        return Response(s.WebhookDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=None, responses={202: s.WebhookDeliverySerializer}, parameters=[
+        OpenApiParameter("delivery_id", OpenApiTypes.INT, OpenApiParameter.PATH,
+                         description="a delivery of this endpoint (GET .../deliveries/)")])
+    @action(detail=True, methods=["post"], filter_backends=[],
+            url_path=rf"deliveries/(?P<delivery_id>{ID_REGEX})/redeliver")
+    def redeliver(self, request, pk=None, delivery_id=None):
+        """Send a past delivery's event again, as a new delivery (`redelivery_of` names the original; the
+        event's `id` and body are unchanged). The URL is checked again first. Audited."""
+        endpoint = self.get_object()
+        original = WebhookDelivery.objects.filter(endpoint=endpoint, pk=int(delivery_id)).first()
+        if original is None:
+            from ..exceptions import NotFound
+
+            raise NotFound("no such delivery for this endpoint")
+        delivery = webhooks.webhook_redeliver(delivery=original, actor=request.user)
+        delivery.refresh_from_db()
+        return Response(s.WebhookDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
+
+
+class WebhookEventTypeView(generics.GenericAPIView):
+    """The catalogue of webhook events: each type, when it is sent, the schema component that types its body
+    (`{id, type, created, test, data}`) and an example of its `data`. Public (no token needed)."""
+
+    authentication_classes: list = []
+    permission_classes: list = []
+    pagination_class = None
+    filter_backends: list = []
+    serializer_class = s.WebhookEventTypeSerializer
+
+    @extend_schema(responses={200: s.WebhookEventTypeSerializer(many=True)}, auth=[])
+    def get(self, request):
+        rows = [{"type": e.name, "summary": e.summary, "schema": e.component, "example": e.example}
+                for e in webhook_events.catalogue()]
+        return Response(s.WebhookEventTypeSerializer(rows, many=True).data)
 
 
 class ErrorCatalogueEntrySerializer(serializers.Serializer):

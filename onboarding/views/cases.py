@@ -2,16 +2,16 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from .. import selectors, services
+from .. import panels, selectors, services
 from ..exceptions import MeridianError
 from ..forms import (
     WithdrawForm,
 )
+from ..labels import CONFIDENTIAL_SUBJECTS, describe, subject_names
 from ..models import (
     AuditEvent,
     CaseState,
@@ -21,6 +21,7 @@ from ..models import (
     PartyKind,
 )
 from .common import EDITABLE_STATES, WITHDRAWABLE_STATES, Structure, ownership_structure, portal_view, present
+from .tax_step import tax_forms_for_case
 
 
 @portal_view
@@ -37,6 +38,8 @@ def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
         "documents": documents, "events": events, "withdraw_form": WithdrawForm(),
         "can_withdraw": case.state in WITHDRAWABLE_STATES, "can_edit": case.state in EDITABLE_STATES,
         "policy_packs": case.rule_pack_versions, "information_request": information_request(case, events),
+        **panels.next_steps_context(case, request.user),
+        "tax_forms": tax_forms_for_case(case) if case.party.kind == PartyKind.ENTITY else {},
     })
 
 
@@ -47,16 +50,33 @@ def information_request(case: OnboardingCase, events: list[AuditEvent]) -> Audit
     return next((e for e in events if e.event_type == "case.information_requested"), None)
 
 
-def case_audit_trail(case: OnboardingCase, structure: Structure, limit: int = 200) -> list[AuditEvent]:
-    """The case's own events and those of the parties in its structure (data, ownership,
-    documents), newest first."""
-    query = Q(subject_type=OnboardingCase._meta.label_lower, subject_id=str(case.pk)) | Q(
-        subject_type=Party._meta.label_lower, subject_id__in=[str(pk) for pk in structure.parties]
-    )
-    events = list(AuditEvent.objects.filter(query).select_related("actor").order_by("-created_at", "-id")[:limit])
+def case_audit_trail(case: OnboardingCase, structure: Structure, *, limit: int = 200,
+                     officer: bool = False) -> list[AuditEvent]:
+    """The case's events and those of the records around it (its parties' data, ownership and
+    documents, their tax forms and screening alerts), newest first, each in words (`words`) and
+    about whom (`about`). A confidential subject's reason (a screening note) is not shown here."""
+    from django.apps import apps
+
+    events = list(selectors.case_audit_events(case).order_by("-created_at", "-id")[:limit])
+    named = subject_names(events)
+    party_label = Party._meta.label_lower
     for event in events:
-        party = structure.parties.get(int(event.subject_id)) if event.subject_type == Party._meta.label_lower else None
-        event.about = party.display_name if party else f"case {case.pk}"
+        event.words = describe(event)
+        party = structure.parties.get(int(event.subject_id)) \
+            if event.subject_type == party_label and event.subject_id.isdigit() else None
+        if party is not None:
+            event.about = party.display_name
+        elif event.subject_type == OnboardingCase._meta.label_lower:
+            event.about = f"case {case.pk}"
+        elif (event.subject_type, event.subject_id) in named:
+            event.about = named[(event.subject_type, event.subject_id)]
+        else:
+            try:
+                event.about = str(apps.get_model(event.subject_type)._meta.verbose_name)
+            except (LookupError, ValueError):
+                event.about = ""
+        if not officer and event.subject_type in CONFIDENTIAL_SUBJECTS:
+            event.reason = ""
     return events
 
 

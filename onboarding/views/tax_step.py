@@ -76,7 +76,7 @@ def tax_capture_form(request: HttpRequest, case: OnboardingCase, tax_forms: dict
                         "address_postal_code": address.postal_code, "address_country": address.country})
     data = request.POST if request.method == "POST" and request.POST.get("action") == "tax_form" else None
     return TaxFormCaptureForm(data, form_types=choices, statuses=capture.statuses(),
-                              initial=initial, prefix="tf")
+                              controlling_persons=capture.controlling_persons(case), initial=initial, prefix="tf")
 
 
 def step_tax(request: HttpRequest, case: OnboardingCase) -> HttpResponse:

@@ -91,3 +91,39 @@ def test_account_pages_need_sign_in(client, demo):
     response = client.get(reverse("portal:account_detail", args=[demo.account.pk]))
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
     assert dt.date.fromisoformat(ON)
+
+
+def test_account_page_names_instruments_in_breaks_and_price_sources_in_words_at_full_width(signed_in, demo):
+    """Issue 19: breaks read "(position)" without their instrument, prices showed DEMO_CLOSE, and
+    the orders and breaks were squeezed side by side into half the width each."""
+    import datetime as dt
+
+    from trading.reconciliation.models import Break
+
+    custody = demo.account.custody_accounts.select_related("custodian").first()
+    apple = demo.ref.listings["AAPL"].instrument
+    day = dt.date(2026, 11, 23)
+    common = {"firm": demo.account.firm, "custodian_code": "IRVTUS3N", "custody_account": custody.number,
+              "first_seen": day, "last_seen": day}
+    Break.objects.create(key="B-AAPL", instrument_id=apple.pk, identifier=apple.isin, asset="position",
+                         kind="quantity", **common)
+    Break.objects.create(key="B-USD", identifier="USD", asset="cash", kind="cash", **common)
+    Break.objects.create(key="B-UNK", identifier="XS0000000009", asset="position", kind="unknown_instrument", **common)
+    html = signed_in.get(reverse("portal:account_detail", args=[demo.account.pk]), {"on": ON}).content.decode()
+    recon = html[html.index('id="recon-title"'):]
+    assert f"{apple.name} ({apple.isin})" in recon
+    assert "Cash in USD" in recon and "XS0000000009 (not in our instrument list)" in recon
+    assert "(position)" not in recon and "(cash)" not in recon
+    assert "DEMO_CLOSE" not in html and "WMR_4PM_LONDON" not in html
+    assert "Closing price (demonstration data)" in html and "WM/Reuters 4 pm London fix" in html
+    orders = html[html.index('id="orders-title"') - 200:html.index('id="orders-title"')]
+    assert "two-col" not in orders  # orders and breaks each take the page's width
+
+
+def test_price_sources_read_as_words():
+    from trading.reference.sources import source_label
+
+    assert source_label("DEMO_CLOSE") == "Closing price (demonstration data)"
+    assert source_label("CUSTODIAN:IRVTUS3N") == "IRVTUS3N (custodian's price)"
+    assert source_label("SOME_NEW_FEED") == "Some new feed"
+    assert source_label("") == ""

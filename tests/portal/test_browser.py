@@ -1,6 +1,8 @@
 """The portal in a real browser: headless Chromium (Debian's chromium and chromedriver) driven by
 Selenium against pytest-django's live server. An advisor signs in, onboards an entity with two
-owners, submits, and sees the outstanding requirements. Screenshots of the main pages are kept in
+owners, submits, and sees the outstanding requirements; an officer signs in with the second
+factor, claims a case on the review desk, reads the checklist and approves with a rationale; the
+desk and the case page hold at 400 px. Screenshots of the pages are kept in
 test-artifacts/screenshots/."""
 from __future__ import annotations
 
@@ -105,6 +107,34 @@ class Page:
 
     def text(self) -> str:
         return self.driver.find_element(self.By.TAG_NAME, "body").text
+
+    def fits_width(self, width: int = 400) -> tuple[int, int]:
+        """Reload the page at `width` px and return (document width, viewport width)."""
+        self.driver.set_window_size(width, 900)
+        self.driver.refresh()
+        self.wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
+        return (int(self.driver.execute_script("return document.documentElement.scrollWidth")),
+                int(self.driver.execute_script("return window.innerWidth")))
+
+    def too_wide(self) -> list[str]:
+        """The innermost elements that reach past the viewport's right edge (for the failure message)."""
+        return self.driver.execute_script("""
+            const w = window.innerWidth, out = [];
+            for (const el of document.querySelectorAll('body *')) {
+              const r = el.getBoundingClientRect();
+              if (r.right > w + 1 && ![...el.children].some(c => c.getBoundingClientRect().right > w + 1))
+                out.push(el.tagName.toLowerCase() + '.' + el.className + ' "' + (el.textContent || '').trim().slice(0, 40) + '"');
+            }
+            return out.slice(0, 8);""")
+
+    def narrow_screenshot(self, name: str, width: int = 400) -> Path:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        height = self.driver.execute_script("return document.documentElement.scrollHeight")
+        self.driver.set_window_size(width, min(max(int(height), 900), 6000))
+        path = SCREENSHOTS / f"{name}.png"
+        self.driver.save_screenshot(str(path))
+        self.driver.set_window_size(1366, 900)
+        return path
 
     def screenshot(self, name: str) -> Path:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -216,7 +246,7 @@ def test_advisor_onboards_an_entity_with_two_owners_submits_and_sees_what_is_out
     assert "beneficial owner Ingrid Nordahl (60%) has no proof of identity" in body
     assert "beneficial owner Tomas Berg (40%) has no proof of address" in body
     assert "has no identified control person" in body
-    assert "case.submitted" in body
+    assert "Submitted to compliance" in body and "case.submitted" not in body  # the audit trail in words
     page.screenshot("07-case-submitted")
 
     # And the dashboard lists it with the same reasons
@@ -251,3 +281,83 @@ def test_account_page_renders_holdings_and_the_drift_chart(live_server, audit_cl
     assert chart.size["width"] > 300 and chart.size["height"] > 100
     assert "Holdings across custodians" in page.text() and "BNY Mellon" in page.text()
     page.screenshot("09-account")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_officer_signs_in_with_the_second_factor_claims_reviews_and_approves_on_the_desk(
+    live_server, audit_cleared_for_flush, browser,
+):
+    import pyotp
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from onboarding.models import AuditEvent, User, UserSecondFactor
+    from onboarding.security import totp_enrol
+
+    call_command("rulepacks", "load")
+    call_command("seed_demo")
+    case = OnboardingCase.objects.get(state=CaseState.AWAITING_SECOND_APPROVAL)
+    officer = User.objects.filter(role="compliance_officer", is_superuser=False).exclude(pk=case.first_approver_id) \
+        .order_by("username").first()
+    totp_enrol(user=officer)
+    UserSecondFactor.objects.filter(user=officer).update(confirmed_at=timezone.now())
+    secret = UserSecondFactor.objects.get(user=officer).secret
+    page = Page(browser, live_server.url)
+
+    # Sign in: password, then the second factor
+    page.open("/desk/")
+    page.fill({"username": officer.username, "password": "meridian-demo"})
+    page.click_button("Sign in")
+    page.wait.until(lambda d: page.heading() == "Enter your authentication code")
+    page.screenshot("10-officer-second-factor")
+    page.fill({"code": pyotp.TOTP(secret).now()})
+    page.click_button("Verify")
+    page.wait.until(lambda d: "/accounts/" not in d.current_url)
+    page.open("/desk/")
+
+    # The queue: risk, age, SLA, assignee, outstanding; the case waiting for a second approval
+    page.wait_for_text("h1", "Review")
+    queue = page.text()
+    for column in ("Risk", "Age (days)", "SLA due", "Assignee", "Outstanding"):
+        assert column in queue, column
+    assert case.party.display_name in queue
+    page.screenshot("11-desk-queue")
+    wide, viewport = page.fits_width(400)
+    assert wide <= viewport, f"the desk scrolls sideways at 400 px ({wide} > {viewport}): {page.too_wide()}"
+    page.narrow_screenshot("11b-desk-queue-400px")
+    page.driver.set_window_size(1366, 900)
+
+    # Open the case and claim it
+    page.open(f"/desk/cases/{case.pk}/")
+    page.wait_for_text("h1", case.party.display_name)
+    page.fill({"assignee": "me"})
+    page.click_button("Assign")
+    page.wait_for_text(".messages", f"You have case {case.pk}")
+    case.refresh_from_db()
+    assert case.assigned_to == officer
+
+    # The checklist, the evidence and the decision in words
+    body = page.text()
+    assert "Requirements checklist (0 outstanding)" in body
+    assert "Every requirement of the pinned policy is met." in body
+    for heading in ("Documents", "Screening hits", "Risk rating", "Tax forms", "Ownership and control", "Audit trail"):
+        assert heading in body, heading
+    assert "First approval given" in body and "case.first_approval" not in body
+    assert "Controlling persons for CRS" in body  # the passive NFE's controlling persons, from its structure
+    page.screenshot("12-desk-case")
+    wide, viewport = page.fits_width(400)
+    assert wide <= viewport, f"the case page scrolls sideways at 400 px ({wide} > {viewport}): {page.too_wide()}"
+    page.narrow_screenshot("12b-desk-case-400px")
+    page.driver.set_window_size(1366, 900)
+
+    # Approve: the rationale is required, then the case is approved and says what comes next
+    browser.find_element(page.By.ID, "reason-approve").send_keys("Structure, sources of wealth and both tax forms verified.")
+    page.click_button("Give the second approval")
+    page.wait_for_text(".messages", "The case is now approved")
+    case.refresh_from_db()
+    assert case.state == CaseState.APPROVED
+    assert AuditEvent.objects.get(event_type="case.approved", subject_id=str(case.pk)).reason \
+        == "Structure, sources of wealth and both tax forms verified."
+    body = page.text()
+    assert "What comes next" in body and "Open an account for the client" in body
+    page.screenshot("13-desk-case-approved")

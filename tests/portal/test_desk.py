@@ -85,3 +85,49 @@ def test_the_first_approver_gets_no_approve_button_and_advisors_no_desk(demo):
     advisor = signed_in("thames-advisor")
     forbidden = advisor.get("/desk/")
     assert forbidden.status_code == 403 and "Meridian" in forbidden.content.decode()
+
+
+def test_after_approval_the_desk_and_the_advisor_see_the_next_step_and_can_take_it(demo):
+    """Approval is not a dead end: both case pages say what comes next (open an account, activate
+    it, fund it, subscribe it), the advisor's links to the open-account form, and once the account
+    is opened, the next step moves on to activating it."""
+    from accounts.models import Account
+
+    case = OnboardingCase.objects.get(state=CaseState.AWAITING_SECOND_APPROVAL)
+    other = User.objects.filter(role="compliance_officer", is_superuser=False).exclude(pk=case.first_approver_id).first()
+    officer = signed_in(other.username)
+    assert "What comes next" not in officer.get(f"/desk/cases/{case.pk}/").content.decode()
+    officer.post(f"/desk/cases/{case.pk}/decide/approve/", {"reason": "All verified."})
+    case.refresh_from_db()
+    assert case.state == CaseState.APPROVED
+    desk = officer.get(f"/desk/cases/{case.pk}/").content.decode()
+    assert "What comes next" in desk and "Open an account for the client" in desk
+    assert "the advisor&#x27;s firm does this" in desk or "the advisor's firm does this" in desk
+
+    advisor_user = User.objects.filter(firm=case.firm, role="advisor").first()
+    advisor = Client()
+    advisor.force_login(advisor_user)
+    page = advisor.get(f"/cases/{case.pk}/").content.decode()
+    open_url = f"/clients/accounts/open/{case.party_id}/"
+    assert "What comes next" in page and f'href="{open_url}"' in page
+    assert "Fund it" in page and "Subscribe it to a model portfolio" in page
+    form = advisor.get(open_url)
+    assert form.status_code == 200 and "Open the account" in form.content.decode()
+    refused = advisor.post(open_url, {"number": "", "name": "x", "base_currency": "EU", "booking_centre": "offshore",
+                                      "booking_jurisdiction": "KY"})
+    assert refused.status_code == 200 and "Account number" in refused.content.decode()
+    assert not Account.objects.filter(owner=case.party).exists()
+    done = advisor.post(open_url, {"number": "EDW-001", "name": "Edelweiss main", "base_currency": "usd",
+                                   "booking_centre": "offshore", "booking_jurisdiction": "KY"})
+    account = Account.objects.get(owner=case.party, number="EDW-001")
+    assert done.status_code == 302 and done["Location"] == f"/clients/accounts/{account.pk}/"
+    assert account.base_currency == "USD" and account.status == "pending"
+    assert AuditEvent.objects.filter(event_type="account.opened", subject_id=str(account.pk)).exists()
+    page = advisor.get(f"/cases/{case.pk}/").content.decode()
+    steps = page[page.index('id="next-title"'):page.index("</ol>")]
+    assert steps.index("done") < steps.index("Open an account") < steps.index(">next<") < steps.index("Activate the account")
+    # Another firm's adviser cannot open an account for this client
+    stranger = Client()
+    stranger.force_login(User.objects.exclude(firm=case.firm).filter(role="advisor").exclude(firm=None).first()
+                         or User.objects.create_user("stranger", firm=None))
+    assert stranger.get(open_url).status_code == 404

@@ -261,7 +261,7 @@ def test_submit_from_review_moves_the_case_on_and_the_case_page_shows_why_it_is_
     for item in page.context["outstanding"]:
         assert item.reason in html.replace("&#x27;", "'")
     assert "beneficial owner Olga Owner" in html
-    assert "case.submitted" in html  # the audit trail
+    assert "Submitted to compliance" in html and "case.submitted" not in html  # the audit trail, in words
     # a submitted case is no longer editable in the wizard
     assert signed_in.get(reverse("portal:wizard_step", args=[case.pk, "party"]))["Location"] == \
         reverse("portal:case_detail", args=[case.pk])
@@ -393,3 +393,34 @@ def test_dashboard_query_count_grows_only_with_the_open_cases_it_explains(signed
     assert queries() == cached_one, "a repeat visit with nothing changed evaluates nothing"
     add_cases(30)  # only the ten most recently updated open cases are explained on the dashboard
     assert queries() <= one + 9 * 25
+
+
+def test_the_advisors_audit_trail_is_in_words_with_tax_forms_and_alerts_but_no_screening_notes(
+        signed_in, firm, advisor):
+    """The advisor's case page reads the one label table: no event or state code shows; the tax
+    form's and the screening alert's events are there, but a screening note (it names list entries)
+    is for compliance only."""
+    from decimal import Decimal
+
+    from compliance.models import ScreeningAlert
+    from onboarding.audit import record_event
+    from tests.factories import tax_documented
+
+    person = PersonFactory(firm=firm, given_names="Maria", family_name="Rossi", residence_country="GB",
+                           nationalities=["GB"])
+    case = services.case_create(firm=firm, party=person, actor=advisor)
+    services.party_set_tax_residence(party=person, actor=advisor, country="GB", tin="1955839661")
+    tax_documented(person)
+    alert = ScreeningAlert.objects.create(firm=firm, party=person, source="ofac", entry_ref="OFAC-1234",
+                                          entry_hash="0" * 64, entry_name="MARIA ROSSA", party_version=1,
+                                          score=Decimal("0.81"))
+    record_event(subject=alert, event_type="screening.alert_cleared", from_state="open", to_state="cleared",
+                 reason="OFAC-1234 MARIA ROSSA born 1950: a different person")
+    html = signed_in.get(reverse("portal:case_detail", args=[case.pk])).content.decode()
+    audit = html[html.index('id="audit-title"'):]
+    for words in ("Case opened", "Tax residence recorded", "Tax form validated",
+                  "Screening alert cleared as a false positive"):
+        assert words in audit, words
+    for code in ("party.tax_residence_set", "case.created", "tax_form.", "screening.alert_cleared", "_"):
+        assert code not in audit.split("</table>")[0].split("<tbody>")[1], code
+    assert "MARIA ROSSA" not in html and "OFAC-1234" not in html

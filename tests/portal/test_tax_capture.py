@@ -79,3 +79,87 @@ def test_the_dashboard_lists_tax_forms_expiring_soon(signed_in, case, advisor, t
     assert page.status_code == 200, (page.status_code, page.get("Location"))
     assert [form.pk for form in page.context["tax_expiring"]] == [soon.pk]
     assert "Fjord Holdings AS" in page.content.decode() and "31 Dec 2026" in page.content.decode()
+
+
+@pytest.fixture
+def owned_case(case, advisor):
+    """Fjord Holdings is 60% owned by Kari Nordmann (a Norwegian resident) and 10% by Ola, below
+    the 25% CRS threshold; Kari's tax residence is recorded on the party."""
+    from tests.factories import PersonFactory
+
+    kari = PersonFactory(firm=case.firm, given_names="Kari", family_name="Nordmann", residence_country="NO",
+                         nationalities=["NO"])
+    services.party_set_tax_residence(party=kari, actor=advisor, country="NO", no_tin_reason="B",
+                                     no_tin_explanation="being issued")
+    ola = PersonFactory(firm=case.firm, given_names="Ola", family_name="Small")
+    services.ownership_link_add(owner=kari, owned=case.party, actor=advisor, percentage="60")
+    services.ownership_link_add(owner=ola, owned=case.party, actor=advisor, percentage="10")
+    return case
+
+
+def test_a_passive_nfe_lists_the_controlling_persons_of_its_ownership_and_is_recorded_valid(signed_in, owned_case):
+    """The dead end of issue 19: a passive NFE's CRS form always failed with "must name its
+    controlling persons". The controlling persons now come from the ownership step (OECD CRS
+    VIII(D)(6): a natural person holding 25% or more; CtrlgPersonType CRS801, control by
+    ownership), are offered ticked on the tax step, and the form is recorded valid."""
+    page = signed_in.get(reverse("portal:wizard_step", args=[owned_case.pk, "tax"]))
+    html = page.content.decode()
+    assert "Kari Nordmann (controlling person of a legal person: control by ownership)" in html
+    assert "Ola Small" not in html  # 10% is below the 25% threshold
+    kari_id = str(owned_case.party.owners.get(percentage=60).owner_id)
+    assert page.context["capture"].initial["controlling_persons"] == [kari_id]
+    response = capture(signed_in, owned_case, form_type="CRS_ENT", crs_classification="passive_nfe",
+                       controlling_persons=[kari_id])
+    assert response.status_code == 302, response.context["capture"].errors
+    form = TaxForm.objects.get(party=owned_case.party, form_type="CRS_ENT")
+    assert form.status == "valid", form.validation_errors
+    [person] = form.data["controlling_persons"]
+    assert person["name"] == "Kari Nordmann" and person["role"] == "CRS801"
+    assert person["tax_residences"][0]["country"] == "NO"
+    # The case page shows them, derived from the structure, in words
+    case_page = signed_in.get(reverse("portal:case_detail", args=[owned_case.pk])).content.decode()
+    assert "Controlling persons for CRS (passive NFE)" in case_page
+    assert "control by ownership" in case_page
+
+
+def test_a_passive_nfe_form_without_its_controlling_persons_is_refused_next_to_the_field(signed_in, owned_case):
+    response = capture(signed_in, owned_case, form_type="CRS_ENT", crs_classification="passive_nfe")
+    assert response.status_code == 422
+    assert "controlling persons" in " ".join(response.context["capture"].errors["controlling_persons"])
+
+
+def test_a_w8bene_and_a_crs_form_that_disagree_are_an_outstanding_item_with_the_reason(signed_in, owned_case):
+    """W-8BEN-E passive NFFE beside a CRS self-certification saying active NFE: under the OECD CRS
+    (VIII(D)(9)) and the W-8BEN-E instructions a passive NFFE is a passive NFE, so the two forms
+    disagree; the case lists it as outstanding with both statuses in words. A matching pair does not."""
+    from onboarding import selectors
+
+    capture(signed_in, owned_case, form_type="W8BENE", chapter3_status="corporation", chapter4_status="passive_nffe",
+            foreign_tin_not_required="on", no_substantial_us_owners="on")
+    capture(signed_in, owned_case, form_type="CRS_ENT", crs_classification="active_nfe")
+    assert set(TaxForm.objects.filter(party=owned_case.party).values_list("status", flat=True)) == {"valid"}
+    items = [o for o in selectors.case_outstanding(owned_case) if o.code == "tax.status_mismatch"]
+    assert len(items) == 1
+    assert "claims passive NFFE for FATCA" in items[0].reason and "says active NFE" in items[0].reason
+    assert "a passive NFFE is passive NFE under CRS" in items[0].reason
+    assert items[0].category == "tax" and "OECD CRS" in items[0].source
+    page = signed_in.get(reverse("portal:case_detail", args=[owned_case.pk])).content.decode()
+    assert "The W-8BEN-E and the CRS self-certification disagree" in page
+
+    kari_id = str(owned_case.party.owners.get(percentage=60).owner_id)
+    capture(signed_in, owned_case, form_type="CRS_ENT", crs_classification="passive_nfe", controlling_persons=[kari_id])
+    assert not [o for o in selectors.case_outstanding(owned_case) if o.code == "tax.status_mismatch"]
+
+
+def test_the_consistency_table_names_only_statuses_the_forms_know(tmp_path):
+    import yaml
+
+    from compliance.tax import rulefiles
+    from compliance.tax.exceptions import TaxRuleFileInvalid
+
+    data = yaml.safe_load((rulefiles.RULES_DIR / "form_rules.yaml").read_text())
+    data["status_consistency"]["crs_for_chapter4"]["passive_nffe"] = ["passive_nfe", "dormant_nfe"]
+    path = tmp_path / "form_rules.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(TaxRuleFileInvalid, match="dormant_nfe"):
+        rulefiles.load_form_rules(path)

@@ -76,7 +76,8 @@ def test_dns_rebinding_is_caught_at_delivery(settings, monkeypatch, django_captu
     monkeypatch.setattr(socket, "create_connection", lambda *a, **k: connected.append(a) or (_ for _ in ()).throw(
         AssertionError("must not connect")))
     with django_capture_on_commit_callbacks(execute=True):
-        webhooks.emit(firm=firm, event_type="case.state_changed", data={"case": 1})
+        webhooks.emit(firm=firm, event_type="case.state_changed",
+                      data={"case": 1, "party": 2, "from": "draft", "to": "submitted"})
     delivery = WebhookDelivery.objects.get()
     assert delivery.status != "delivered" and delivery.last_error.startswith("refused:")
     assert "loopback" in delivery.last_error and connected == []

@@ -236,7 +236,7 @@ def test_each_allocated_fill_is_announced_to_the_accounts_firm_by_webhook(desk, 
     services.execution_reports_import(content=csv_text, file="kowloon-full.csv")
     services.block_allocate(block=fresh(block))
     deliveries = WebhookDelivery.objects.filter(event_type="order.filled").select_related("endpoint")
-    payloads = sorted((d.endpoint.firm_id, d.payload["data"]["order"], Decimal(d.payload["data"]["quantity"]),
+    payloads = sorted((d.endpoint.firm_id, d.payload["data"]["order"], Decimal(d.payload["data"]["filled_quantity"]),
                        d.payload["data"]["complete"]) for d in deliveries)
     assert payloads == sorted([(jp1.account.firm_id, jp1.pk, jp1.quantity, True),
                                (jp2.account.firm_id, jp2.pk, jp2.quantity, True)])

@@ -18,8 +18,12 @@ MINOR = [2, 2, 0, 2]
 @st.composite
 def books(draw, generous_cash=False, restrictions=True):
     n_ccy = draw(st.integers(1, 4))
-    closed = draw(st.lists(st.tuples(st.integers(0, n_ccy - 1), st.integers(1, D - 1)), max_size=3))
-    cur = currencies(CODES[:n_ccy], FX[:n_ccy], spot_day=2, days=D, minor=MINOR[:n_ccy],
+    # holidays and spot lags (T+1 or T+2 per currency; a pair values from the later of its two);
+    # a book where cash is to allow every trade keeps to T+2 and open days, so FX can be in time
+    closed = draw(st.lists(st.tuples(st.integers(0, n_ccy - 1), st.integers(1, D - 1)),
+                           max_size=0 if generous_cash else 3))
+    spot = [2] * n_ccy if generous_cash else [draw(st.sampled_from([1, 2, 2])) for _ in range(n_ccy)]
+    cur = currencies(CODES[:n_ccy], FX[:n_ccy], spot_day=np.array(spot), days=D, minor=MINOR[:n_ccy],
                      closed=[(CODES[c], d) for c, d in closed])
     n_l = draw(st.integers(2, 7))
     rows = []
@@ -31,7 +35,8 @@ def books(draw, generous_cash=False, restrictions=True):
             price=round(price, 2), ccy=c, unit=unit,
             lot=draw(st.sampled_from([1.0, 1.0, 10.0, 100.0] if not generous_cash else [1.0, 5.0])),
             frac=draw(st.booleans()), underlying=draw(st.integers(0, max(n_l - 2, 0))),
-            ratio=draw(st.sampled_from([1.0, 1.0, 2.0, 0.5])), settle=draw(st.integers(0, 3)),
+            ratio=draw(st.sampled_from([1.0, 1.0, 2.0, 0.5])),
+            settle=draw(st.integers(2, 3) if generous_cash else st.integers(0, 3)),
         ))
     for r in rows:  # substitutes share the underlying
         same = [j for j, o in enumerate(rows) if o["underlying"] == r["underlying"] and o is not r]
@@ -122,6 +127,36 @@ def test_no_currency_is_negative_on_any_value_date_after_the_trades_settle(book,
         ladder[f.account[i], f.buy_ccy[i], f.value_day[i]:] += f.buy_amount[i]
         ladder[f.account[i], f.sell_ccy[i], f.value_day[i]:] -= f.sell_amount[i]
     assert (ladder >= -1e-6).all()
+
+
+@SETTINGS
+@given(books())
+def test_fx_never_values_before_the_pairs_spot_date_nor_on_a_day_either_currency_is_shut(book):
+    _, cur, _, _, _ = book
+    f = run(book).fx
+    for i in range(len(f)):
+        b, s_, d = int(f.buy_ccy[i]), int(f.sell_ccy[i]), int(f.value_day[i])
+        assert d >= cur.pair_spot[b, s_], (d, cur.pair_spot[b, s_])
+        assert cur.open[b, d] and cur.open[s_, d]
+
+
+@SETTINGS
+@given(books())
+def test_surplus_foreign_cash_is_swept_back_to_base_down_to_its_target(book):
+    """An out-of-band account ends with no more of a foreign currency than its cash target (0
+    here) plus what is too small to trade, whenever the pair can still deal on the last day of the
+    grid (later arrivals are swept by a later run)."""
+    _, cur, acc, _, _ = book
+    r = run(book)
+    A, C, Dd = acc.cash.shape
+    fx_to_base = cur.fx[None, :] / cur.fx[acc.base][:, None]
+    for a in np.nonzero(r.out_of_band)[0]:
+        b = int(acc.base[a])
+        for c in range(C):
+            if c == b or not (cur.open[b, Dd - 1] and cur.open[c, Dd - 1]):
+                continue
+            too_small = max(acc.min_trade[a] / fx_to_base[a, c], 1.0) + 10.0 ** -cur.minor_units[c]
+            assert r.cash_after[a, c, Dd - 1] <= too_small + 1e-6, (a, c, r.cash_after[a, c, Dd - 1])
 
 
 @SETTINGS

@@ -138,3 +138,53 @@ def test_a_frozen_restricted_holding_is_neither_bought_nor_sold_and_does_not_cou
     r = rebalance(lst, cur, acc, params=Params(trade_day=DAY))
     assert 0 not in r.orders.listing.tolist()
     assert r.effective_target[0, 0] == 0.4
+
+
+def _fx(r, codes):
+    f = r.fx
+    return [(codes[f.buy_ccy[i]], round(float(f.buy_amount[i]), 2), codes[f.sell_ccy[i]],
+             round(float(f.sell_amount[i]), 2), int(f.value_day[i])) for i in range(len(f))]
+
+
+def test_base_cash_short_before_spot_is_not_met_by_fx_for_value_before_spot_the_buy_is_cut():
+    """USD account: 1,000 USD and 200,000 JPY (100 JPY a dollar, so 2,000 USD); USD/JPY spot is
+    day 2. The model wants 90% in a US share at 10 USD settling on day 1: 0.9 x 3,000 = 2,700
+    USD = 270 shares. JPY cannot become USD before day 2, so only the 1,000 USD there on day 1
+    pay: 100 shares. The JPY (target 0) is swept back on day 2, spot: 2,000 USD."""
+    cur = currencies(["USD", "JPY"], [1.0, 0.01], spot_day=np.array([0, 2]), minor=[2, 0])
+    lst = listings([dict(price=10.0, ccy=0, settle=1)])
+    acc = accounts([0], [[0]], [[0]], [[0.9]], cash_ladder([[1_000.0, 200_000.0]]))
+    r = rebalance(lst, cur, acc, params=Params(trade_day=DAY))
+    assert list(zip(r.orders.side.tolist(), r.orders.qty.tolist(), r.orders.settle_day.tolist())) == [(1, 100.0, 1)]
+    assert _fx(r, cur.codes) == [("USD", 2_000.00, "JPY", 200_000.00, 2)]
+    assert r.cash_after[0, 0, :3].round(2).tolist() == [1_000.00, 0.00, 2_000.00]
+    assert r.buy_scale[0] < 1.0
+
+
+def test_surplus_foreign_cash_is_swept_back_as_each_sale_settles():
+    """USD account holding 100 each of two EUR shares at 10 EUR (1 EUR = 2 USD), both now out of
+    the model. The sales settle on days 2 and 4 (spot is day 2): 1,000 EUR swept on day 2 and
+    1,000 EUR on day 4, 2,000 USD each, rather than one deal when the last sale settles."""
+    cur = currencies(["USD", "EUR"], [1.0, 2.0], spot_day=np.array([0, 2]))
+    lst = listings([dict(price=10.0, ccy=1, settle=2), dict(price=10.0, ccy=1, settle=4)])
+    acc = accounts([0], [[0, 1]], [[100, 100]], [[0.0, 0.0]], cash_ladder([[0.0, 0.0]]))
+    r = rebalance(lst, cur, acc, params=Params(trade_day=DAY))
+    assert sorted(r.orders.qty.tolist()) == [100.0, 100.0] and (r.orders.side < 0).all()
+    assert _fx(r, cur.codes) == [("USD", 2_000.00, "EUR", 1_000.00, 2), ("USD", 2_000.00, "EUR", 1_000.00, 4)]
+    assert r.cash_after[0, 1, :].round(2).tolist() == [0.0] * 8
+    assert r.cash_after[0, 0, :5].round(2).tolist() == [0.00, 0.00, 2_000.00, 2_000.00, 4_000.00]
+
+
+def test_a_foreign_shortfall_and_a_later_surplus_make_a_buy_then_a_sweep():
+    """USD account, 3,000 USD. Sells 100 EUR shares at 10 EUR settling day 4 and buys 100 of
+    another at 10 EUR settling day 2 (1 EUR = 2 USD; spot day 2). EUR is short 1,000 on day 2:
+    bought for value day 2 (2,000 USD); the 1,000 EUR from the sale on day 4 go back to USD."""
+    cur = currencies(["USD", "EUR"], [1.0, 2.0], spot_day=np.array([0, 2]))
+    lst = listings([dict(price=10.0, ccy=1, settle=4), dict(price=10.0, ccy=1, settle=2)])
+    # total 3,000 + 2,000 = 5,000 USD; second share's target 2,000 USD = 100 shares
+    acc = accounts([0], [[0, 1]], [[100, 0]], [[0.0, 0.4]], cash_ladder([[3_000.0, 0.0]]))
+    r = rebalance(lst, cur, acc, params=Params(trade_day=DAY))
+    assert sorted(zip(r.orders.listing.tolist(), r.orders.side.tolist(), r.orders.qty.tolist())) == [
+        (0, -1, 100.0), (1, 1, 100.0)]
+    assert _fx(r, cur.codes) == [("EUR", 1_000.00, "USD", 2_000.00, 2), ("USD", 2_000.00, "EUR", 1_000.00, 4)]
+    assert r.cash_after[0, 0, :5].round(2).tolist() == [3_000.00, 3_000.00, 1_000.00, 1_000.00, 3_000.00]

@@ -167,12 +167,14 @@ def test_a_hedge_ratio_outside_zero_to_one_is_refused_by_the_database(desk):
 
 @pytest.mark.django_db
 def test_the_counts_say_what_was_not_routed_and_why(desk, subscribed):
-    # The first account loses its London cover (HSBC's primary line is in London), and no broker
-    # reaches Nasdaq any more (every broker reaching XNAS is deactivated), where Apple is sold.
+    # The first account loses its London and Hong Kong cover (both of HSBC's lines: it stays on
+    # its primary line, London, which nothing settles), and no broker reaches Nasdaq any more
+    # (every broker reaching XNAS is deactivated), where Apple is sold.
     from trading.models import Broker
 
-    account, ca_n, _ = desk["accounts"][0]
+    account, ca_n, ca_h = desk["accounts"][0]
     ca_n.markets.remove(desk["ref"].markets["XLON"])
+    ca_h.markets.remove(desk["ref"].markets["XHKG"])
     nasdaq = [b.pk for b in Broker.objects.all() if "XNAS" in b.markets]
     Broker.objects.filter(pk__in=nasdaq).update(is_active=False)
     stats = services.rebalance_run(scope=RebalanceScope(trade_date=TRADE, firm=desk["firm"].pk),

@@ -32,15 +32,17 @@ By hand:
   (160 - 170) = -210 GBP, a loss sale.
 - VOD: target 8,400 GBP = 10,500 shares; buy 500 = 400 GBP < 500 minimum: no trade.
 - 7203: ineligible, target 0: SELL 1,000 (2,800,000 JPY, settles 25 Sep).
-- TM: BUY 125 (22,500 USD, settles 23 Sep).
+- TM: wants 125 (22,500 USD, settles 23 Sep). But an FX deal never values before the pair's spot
+  date on both calendars: GBP/USD spot is 24 Sep, a day after the ADR settles, so the only USD
+  there on the 23rd is the AAPL sale's 4,200. The ADR buy is scaled down to what that pays for:
+  4,200 / 180 = 23.3 -> BUY 23 (4,140 USD = 3,312 GBP, above the 500 minimum); 60 USD are left,
+  worth 48 GBP: below the minimum trade, so not swept back.
 - 0005: target 18,900 GBP = 1,890 shares; holds 800, wants 1,090 more; board lots of 400:
   BUY 800 (80,000 HKD, settles 24 Sep); the deviation falls from 1,090 to 290 shares (73%).
-- FX: USD short 22,500 - 4,200 = 18,300 on 23 Sep: BUY 18,300 USD / SELL 14,640 GBP value
-  23 Sep (before USD spot: a tom trade, so the T+1 purchase is funded).
-  HKD short 80,000 on 24 Sep: BUY 80,000 HKD / SELL 8,000 GBP value 24 Sep.
-  JPY surplus 2,800,000 arrives 25 Sep (spot for JPY is also 25 Sep because of the holiday):
+- FX: HKD short 80,000 on 24 Sep, GBP/HKD spot 24 Sep: BUY 80,000 HKD / SELL 8,000 GBP value 24 Sep.
+  JPY surplus 2,800,000 arrives 25 Sep (GBP/JPY spot is also 25 Sep because of the holiday):
   SELL 2,800,000 JPY / BUY 14,000 GBP value 25 Sep.
-- GBP ladder: 24,000 (22nd) -> 9,360 (23rd) -> 1,360 (24th) -> 15,360 (25th): never negative.
+- GBP ladder: 24,000 (22nd) -> 24,000 (23rd) -> 16,000 (24th) -> 30,000 (25th): never negative.
 - Routing: AAPL and TM via NORTHBANK / ATLAS, 7203 and 0005 via HARBOUR / KOWLOON.
 """
 from __future__ import annotations
@@ -131,15 +133,17 @@ def test_worked_example_proposes_the_trades_worked_out_by_hand():
         (0, "sell", 21.0, 4_200.00, dt.date(2025, 9, 23)),      # AAPL, USD
         (2, "sell", 1_000.0, 2_800_000.00, dt.date(2025, 9, 25)),  # Toyota ordinary, JPY, after the holiday
         (3, "buy", 800.0, 80_000.00, dt.date(2025, 9, 24)),     # HSBC, two board lots of 400, HKD
-        (4, "buy", 125.0, 22_500.00, dt.date(2025, 9, 23)),     # Toyota ADR (10 ordinaries each), USD
+        (4, "buy", 23.0, 4_140.00, dt.date(2025, 9, 23)),       # Toyota ADR, only what the 4,200 USD pay for
     ]
-    assert fx_trades(result) == [
-        ("USD", 18_300.00, "GBP", 14_640.00, dt.date(2025, 9, 23)),
+    assert fx_trades(result) == [  # none values before its pair's spot date
         ("GBP", 14_000.00, "JPY", 2_800_000.00, dt.date(2025, 9, 25)),
         ("HKD", 80_000.00, "GBP", 8_000.00, dt.date(2025, 9, 24)),
     ]
     gbp = result.cash_after[0, 0, :4].round(2).tolist()
-    assert gbp == [24_000.00, 9_360.00, 1_360.00, 15_360.00]
+    assert gbp == [24_000.00, 24_000.00, 16_000.00, 30_000.00]
+    assert result.cash_after[0, 1, :4].round(2).tolist() == [0.00, 60.00, 60.00, 60.00]  # USD
+    assert round(float(result.buy_scale[0]), 4) == round(4_200 / 22_500, 4)
+    assert result.stats["fx_too_late"] == 1
     assert (result.cash_after >= -1e-9).all()
     assert len(result.forwards) == 0
 
@@ -171,18 +175,46 @@ def test_worked_example_routes_each_market_to_its_custodian_and_a_broker_that_se
 
 
 def test_a_tokyo_sale_settling_after_the_holiday_does_not_fund_a_t_plus_1_adr_purchase():
-    """Only 2,000 GBP is settled. Selling the 1,000 Toyota ordinaries raises 14,000 GBP, but
-    only on 25 September; the ADR purchase settles on the 23rd. 13 ADRs (1,872 GBP) is all the
-    settled cash pays for; 14 would cost 2,016."""
+    """Only 2,000 GBP is settled and no USD. Selling the 1,000 Toyota ordinaries raises 14,000 GBP,
+    but only on 25 September; the ADR purchase settles on the 23rd, and GBP cannot become USD
+    before the pair's spot date, the 24th. No USD is there in time: no ADR is bought (an FX deal
+    for value on the 22nd or 23rd would be before spot)."""
     lst, cur, acc, lots = book(gbp_cash=2_000.0, holdings=(0, 0, 1_000, 0, 0), target=(0.0, 0.0, 0.9, 0.0, 0.0))
     result = rebalance(lst, cur, acc, lots, params=Params(trade_day=TRADE.toordinal()))
     assert trades(result) == [
         (2, "sell", 1_000.0, 2_800_000.00, dt.date(2025, 9, 25)),
-        (4, "buy", 13.0, 2_340.00, dt.date(2025, 9, 23)),
     ]
     assert fx_trades(result) == [
-        ("USD", 2_340.00, "GBP", 1_872.00, dt.date(2025, 9, 23)),
         ("GBP", 14_000.00, "JPY", 2_800_000.00, dt.date(2025, 9, 25)),
     ]
-    assert result.buy_scale[0] < 1.0
-    assert result.cash_after[0, 0, :4].round(2).tolist() == [2_000.00, 128.00, 128.00, 14_128.00]
+    assert result.buy_scale[0] == 0.0
+    assert result.cash_after[0, 0, :4].round(2).tolist() == [2_000.00, 2_000.00, 2_000.00, 16_000.00]
+
+
+def test_with_usd_on_hand_the_adr_buy_is_cut_to_the_usd_there_on_its_settlement_day():
+    """The same account with 20,000 USD settled (16,000 GBP): total 86,000 GBP.
+    - AAPL: 0.18 x 86,000 = 15,480 GBP = 96.75 shares; sell 3 = 480 GBP < 500 minimum: no trade.
+    - VOD: 0.12 x 86,000 = 10,320 GBP = 12,900 shares: BUY 2,900 (2,320 GBP, settles 24 Sep).
+    - 7203: SELL 1,000 (2,800,000 JPY, 25 Sep).
+    - TM: 0.25 x 86,000 / 14 = 1,535.7 ordinaries = 153.57 ADRs -> wants 153 (27,540 USD, 23 Sep);
+      the USD there on the 23rd is the 20,000 held (no AAPL sale now): 20,000 / 27,540 of 153 =
+      111.1 -> BUY 111 (19,980 USD); 20 USD left (16 GBP, below the minimum: not swept).
+    - 0005: 0.27 x 86,000 = 23,220 GBP = 2,322 shares; holds 800, wants 1,522: BUY 1,200 (3 lots,
+      120,000 HKD, 24 Sep); deviation 1,522 -> 322 shares (79% removed).
+    - FX: BUY 120,000 HKD / SELL 12,000 GBP value 24 Sep; SELL 2,800,000 JPY / BUY 14,000 GBP 25 Sep.
+    - GBP: 24,000 -> 24,000 -> 24,000 - 2,320 - 12,000 = 9,680 -> 23,680."""
+    lst, cur, acc, lots = book()
+    acc.cash[0, 1, :] = 20_000.0
+    result = rebalance(lst, cur, acc, lots, params=Params(trade_day=TRADE.toordinal()))
+    assert trades(result) == [
+        (2, "sell", 1_000.0, 2_800_000.00, dt.date(2025, 9, 25)),
+        (1, "buy", 2_900.0, 2_320.00, dt.date(2025, 9, 24)),
+        (3, "buy", 1_200.0, 120_000.00, dt.date(2025, 9, 24)),
+        (4, "buy", 111.0, 19_980.00, dt.date(2025, 9, 23)),
+    ]
+    assert fx_trades(result) == [
+        ("GBP", 14_000.00, "JPY", 2_800_000.00, dt.date(2025, 9, 25)),
+        ("HKD", 120_000.00, "GBP", 12_000.00, dt.date(2025, 9, 24)),
+    ]
+    assert result.cash_after[0, 0, :4].round(2).tolist() == [24_000.00, 24_000.00, 9_680.00, 23_680.00]
+    assert result.cash_after[0, 1, 1].round(2) == 20.00

@@ -16,6 +16,8 @@ import numpy as np
 from accounts.models import (
     Account,
     CashBalance,
+    Custodian,
+    CustodyAccount,
     ModelOverride,
     ModelPortfolio,
     ModelSubscription,
@@ -132,9 +134,10 @@ def load_book(scope: RebalanceScope, *, days: int = DAYS) -> Book:
 
     _lap(timings, 'accounts')
     # positions (trade-date basis, summed over custody accounts) --------------------------------------
-    p_acc, p_ins, p_qty = fetch(
-        f"SELECT p.account_id::int8, p.instrument_id::int8, p.quantity::float8 FROM {pos_t} p "
-        f"JOIN ({sel}) s ON s.id = p.account_id WHERE p.basis = 'trade' AND p.quantity <> 0", params, "iif")
+    p_acc, p_ins, p_qty, p_cus = fetch(
+        f"SELECT p.account_id::int8, p.instrument_id::int8, p.quantity::float8, p.custody_account_id::int8 "
+        f"FROM {pos_t} p JOIN ({sel}) s ON s.id = p.account_id WHERE p.basis = 'trade' AND p.quantity <> 0",
+        params, "iifi")
 
     _lap(timings, 'positions')
     # subscriptions and model targets --------------------------------------------------------------
@@ -171,10 +174,19 @@ def load_book(scope: RebalanceScope, *, days: int = DAYS) -> Book:
     for r in Instrument.objects.filter(pk__in={r[1] for r in inst.values() if r[1]} - set(inst)).values_list(
             "pk", "underlying_id", "underlying_ratio", "eligibility_tags", "instrument_type"):
         inst.setdefault(r[0], r)
-    primary = ref.primary_listings(instrument_ids=inst.keys())
-    inst_ids = np.array(sorted(i for i in inst if i in primary), dtype=np.int64)
-    listing_ids = np.array([primary[i] for i in inst_ids], dtype=np.int64)
+    # every active line of every instrument: instrument index space (L, `ins_pos`) for slots,
+    # targets and eligibility; line space (the engine's listings) once each account's line is chosen
+    line_rows = list(Listing.objects.filter(instrument_id__in=inst.keys(), is_active=True).order_by(
+        "instrument_id", "-is_primary", "pk").values_list("pk", "instrument_id", "market_id", "is_primary"))
+    inst_ids = np.array(sorted({r[1] for r in line_rows}), dtype=np.int64)
     L = len(inst_ids)
+    ins_pos = {int(i): j for j, i in enumerate(inst_ids)}
+    listing_ids = np.array([r[0] for r in line_rows], dtype=np.int64)
+    line_inst = np.array([ins_pos[r[1]] for r in line_rows], dtype=np.int64)
+    line_market = np.array([r[2] for r in line_rows], dtype=np.int64)
+    line_primary = np.array([bool(r[3]) for r in line_rows], dtype=bool)
+    n_lines = np.bincount(line_inst, minlength=L)
+    first_line = np.cumsum(n_lines) - n_lines  # the primary line (or the lowest id) of each instrument
     lrows = {r[0]: r for r in Listing.objects.filter(pk__in=listing_ids.tolist()).values_list(
         "pk", "market_id", "trading_currency", "price_divisor", "lot_size", "allows_fractional")}
     prices = ref.latest_prices(listing_ids=listing_ids.tolist(), on=trade_date)
@@ -198,15 +210,22 @@ def load_book(scope: RebalanceScope, *, days: int = DAYS) -> Book:
     spot = np.array([
         min((ref.fx_value_date(currency_a=c, currency_b=main_base, trade_date=trade_date) - trade_date).days, days - 1)
         if c != main_base else 0 for c in codes])
+    # each pair's spot date on both currencies' calendars (FX never values before it)
+    pair_spot = np.zeros((len(codes), len(codes)), dtype=np.int64)
+    for i, a in enumerate(codes):
+        for j in range(i + 1, len(codes)):
+            d = (ref.fx_value_date(currency_a=a, currency_b=codes[j], trade_date=trade_date) - trade_date).days
+            pair_spot[i, j] = pair_spot[j, i] = d
     currencies = engine.Currencies(codes=codes, fx=fx, minor_units=np.array([minor_units(c) for c in codes]),
-                                   spot_day=spot, open=open_)
+                                   spot_day=spot, open=open_, pair_spot=pair_spot)
 
     _lap(timings, 'currencies')
     # listings ------------------------------------------------------------------------------------------
     settle_cache: dict[tuple, int] = {}
-    settle = np.full(L, -1)
+    NL = len(listing_ids)
+    settle = np.full(NL, -1)
     for j, lid in enumerate(listing_ids.tolist()):
-        key = (lrows[lid][1], inst[inst_ids[j]][4], lrows[lid][2])
+        key = (lrows[lid][1], inst[inst_ids[line_inst[j]]][4], lrows[lid][2])
         if key not in settle_cache:
             try:
                 listing = Listing.objects.select_related("market", "instrument").get(pk=lid)
@@ -218,10 +237,9 @@ def load_book(scope: RebalanceScope, *, days: int = DAYS) -> Book:
     price = np.array([float(prices[lid].price) if lid in prices else 0.0 for lid in listing_ids.tolist()])
     unit = np.array([float(prices[lid].price_divisor) if lid in prices else float(lrows[lid][3])
                      for lid in listing_ids.tolist()])
-    ins_pos = {int(i): j for j, i in enumerate(inst_ids)}
-    underlying = np.array([ins_pos.get(inst[i][1] or i, j) for j, i in enumerate(inst_ids.tolist())])
+    underlying = np.array([ins_pos.get(inst[i][1] or i, j) for j, i in enumerate(inst_ids.tolist())], dtype=np.int64)
     ratio = np.array([float(inst[i][2] or 1) if inst[i][1] else 1.0 for i in inst_ids.tolist()])
-    # substitute: an ordinary's receipt, a receipt's ordinary
+    # substitute: an ordinary's receipt, a receipt's ordinary (instrument index space)
     substitute = np.full(L, -1)
     for j, i in enumerate(inst_ids.tolist()):
         u = inst[i][1]
@@ -229,11 +247,14 @@ def load_book(scope: RebalanceScope, *, days: int = DAYS) -> Book:
             substitute[j] = ins_pos[u]
             if substitute[ins_pos[u]] < 0:
                 substitute[ins_pos[u]] = j
+    # per line: the engine matches a substitute by its security, whichever line an account trades it on
+    line_sub = np.where(substitute[line_inst] >= 0, first_line[np.maximum(substitute[line_inst], 0)], -1)
     listings = engine.Listings(
         price=price, price_unit=unit, currency=np.array([cidx[lrows[lid][2]] for lid in listing_ids.tolist()]),
         lot_size=np.array([float(lrows[lid][4]) for lid in listing_ids.tolist()]),
         allows_fractional=np.array([bool(lrows[lid][5]) for lid in listing_ids.tolist()]),
-        underlying=underlying, ratio=ratio, settle_day=settle, substitute=substitute,
+        underlying=underlying[line_inst], ratio=ratio[line_inst], settle_day=settle, substitute=line_sub,
+        security=line_inst,
     )
 
     _lap(timings, 'listings')
@@ -241,7 +262,7 @@ def load_book(scope: RebalanceScope, *, days: int = DAYS) -> Book:
     arow = _positions_of(aid, p_acc)
     pl = _positions_of(inst_ids, p_ins)
     keep = (arow >= 0) & (pl >= 0)
-    arow, pl, p_qty = arow[keep], pl[keep], p_qty[keep]
+    arow, pl, p_qty, p_cus = arow[keep], pl[keep], p_qty[keep], p_cus[keep]
     models = sorted(set(acct_model.values()))
     midx = {m: k for k, m in enumerate(models)}
     t_model = np.array([midx[t[0]] for t in targets if t[1] and t[1] in ins_pos], dtype=np.int64)
@@ -330,6 +351,11 @@ def load_book(scope: RebalanceScope, *, days: int = DAYS) -> Book:
                 restricted[a, s_pos[p_]] = True
                 frozen[a, s_pos[p_]] = not any(sells)
 
+    # the line each account trades each security on: one its custody accounts settle, the held one first
+    slot_inst = slot_listing
+    slot_listing = _choose_lines(slot_inst, aid, arow, pl, p_cus, n_lines, first_line, line_market, line_primary,
+                                 sel, params)
+
     _lap(timings, 'slots')
     # cash ladder: settled balances plus pending cash legs by settle date --------------------------
     cash = np.zeros((A, len(codes), days))
@@ -368,19 +394,106 @@ def load_book(scope: RebalanceScope, *, days: int = DAYS) -> Book:
         f"SELECT l.id::int8, l.account_id::int8, l.instrument_id::int8, l.quantity_open::float8, "
         f"(l.cost_base / l.quantity)::float8, ({_days('l.acquisition_date')})::int8 FROM {lot_t} l "
         f"JOIN ({sel}) s ON s.id = l.account_id WHERE l.quantity_open > 0", params, "iiiffi")
-    l_row, l_lst = _positions_of(aid, l_acc), _positions_of(inst_ids, l_ins)
-    ok = (l_row >= 0) & (l_lst >= 0)
+    l_row, l_ins_row = _positions_of(aid, l_acc), _positions_of(inst_ids, l_ins)
+    ok = (l_row >= 0) & (l_ins_row >= 0)
+    l_slot = engine._slot_of(slot_inst, np.where(ok, l_row, 0), np.where(ok, l_ins_row, -1), L)
+    ok &= l_slot >= 0
+    l_lst = np.where(ok, slot_listing[np.where(ok, l_row, 0), np.maximum(l_slot, 0)], -1)
     lots = engine.TaxLots(account=l_row[ok], listing=l_lst[ok], qty=l_qty[ok], cost=l_cost[ok],
                           acquired=l_day[ok] + EPOCH.toordinal())
     l_id = l_id[ok]
     _lap(timings, 'lots')
     loss = _loss_sales(sel, params, trade_date, ins_pos, underlying)
     return Book(trade_date=trade_date, account_ids=aid, listing_ids=listing_ids,
-                market_ids=np.array([lrows[lid][1] for lid in listing_ids.tolist()], dtype=np.int64),
+                market_ids=line_market,
                 currency_codes=codes, listings=listings, currencies=currencies, accounts=accounts, lots=lots,
                 lot_ids=l_id, loss_sales=loss, positions=len(p_acc),
                 stats={"slots": S, "load_detail": (_lap(timings, "wash_sales") or
                                                    {k: round(v, 3) for k, v in timings.items() if k != "_t"})})
+
+
+def accounts_sql(account_ids: np.ndarray) -> tuple[str, list[object]]:
+    """A selector of these account ids (a sub-select with column `id`) and its parameters."""
+    from .dbio import is_postgres
+
+    ids = [int(a) for a in account_ids]
+    if is_postgres():
+        return "SELECT unnest(%s::int8[]) AS id", [ids]
+    return f"SELECT a.id FROM {_t(Account)} a WHERE a.id IN ({', '.join(map(str, ids)) or 'NULL'})", []
+
+
+def custody_coverage(sel: str, params: list[object]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(account, custody account, custodian, market) for every market an active custody account of
+    the selected accounts settles: the markets it names, or, when it names none, its custodian's.
+    `sel` is a sub-select of account ids (column `id`)."""
+    ca_t, cam = _t(CustodyAccount), CustodyAccount.markets.through._meta.db_table
+    cum = Custodian.markets.through._meta.db_table
+    acc, ca, cus, mkt = fetch(
+        f"SELECT ca.account_id::int8, ca.id::int8, ca.custodian_id::int8, cm.market_id::int8 FROM {ca_t} ca "
+        f"JOIN ({sel}) s ON s.id = ca.account_id JOIN {cam} cm ON cm.custodyaccount_id = ca.id WHERE ca.is_active "
+        f"UNION ALL "
+        f"SELECT ca.account_id::int8, ca.id::int8, ca.custodian_id::int8, km.market_id::int8 FROM {ca_t} ca "
+        f"JOIN ({sel}) s ON s.id = ca.account_id JOIN {cum} km ON km.custodian_id = ca.custodian_id "
+        f"WHERE ca.is_active AND NOT EXISTS (SELECT 1 FROM {cam} x WHERE x.custodyaccount_id = ca.id)",
+        [*params, *params], "iiii")
+    return acc, ca, cus, mkt
+
+
+def _in_sorted(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    if len(sorted_keys) == 0:
+        return np.zeros(len(keys), dtype=bool)
+    pos = np.clip(np.searchsorted(sorted_keys, keys), 0, len(sorted_keys) - 1)
+    return sorted_keys[pos] == keys
+
+
+def _ragged(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For groups of `counts` rows: the group of each row and its position within the group."""
+    group = np.repeat(np.arange(len(counts)), counts)
+    within = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    return group, within
+
+
+def _choose_lines(slot_inst: np.ndarray, aid: np.ndarray, arow: np.ndarray, pl: np.ndarray, p_cus: np.ndarray,
+                  n_lines: np.ndarray, first_line: np.ndarray, line_market: np.ndarray, line_primary: np.ndarray,
+                  sel: str, params: list[object]) -> np.ndarray:
+    """The line (index into the book's listings) each account trades each of its securities on.
+
+    A security with one line keeps it. For one with several (HSBC in London and Hong Kong) each
+    line scores: 4 if one of the account's custody accounts settles its market, 2 if the account
+    already holds the security at a custody account settling that market, 1 if it is the primary
+    line; the best score wins, ties to the primary line then the lowest id. No line settleable:
+    the primary (routing then says no custody account covers it)."""
+    valid = slot_inst >= 0
+    inst = np.maximum(slot_inst, 0)
+    out = np.where(valid, first_line[inst], -1)
+    multi = valid & (n_lines[inst] > 1)
+    if not multi.any():
+        return out
+    cov_acc, cov_ca, _cus, cov_mkt = custody_coverage(sel, params)
+    cov_row = _positions_of(aid, cov_acc)
+    n_inst = len(n_lines)
+    M = int(max(line_market.max(initial=0), cov_mkt.max(initial=0))) + 1
+    covered_keys = engine.unique_sorted(cov_row * M + cov_mkt)
+    # held: (account, security, market) of positions at a custody account settling that market
+    pm = n_lines[pl] > 1
+    pa, pi, pc = arow[pm], pl[pm], p_cus[pm]
+    by_ca = np.argsort(cov_ca, kind="stable")
+    ca_sorted, mkt_sorted = cov_ca[by_ca], cov_mkt[by_ca]
+    lo = np.searchsorted(ca_sorted, pc, "left")
+    group, within = _ragged(np.searchsorted(ca_sorted, pc, "right") - lo)
+    held_keys = engine.unique_sorted((pa[group] * n_inst + pi[group]) * M + mkt_sorted[lo[group] + within])
+    # every candidate line of every (account, multi-line security) slot
+    ma, ms = np.nonzero(multi)
+    mi = slot_inst[ma, ms]
+    group, within = _ragged(n_lines[mi])
+    cand = first_line[mi][group] + within
+    a, mkt = ma[group], line_market[cand]
+    score = (4 * _in_sorted(covered_keys, a * M + mkt) + 2 * _in_sorted(held_keys, (a * n_inst + mi[group]) * M + mkt)
+             + line_primary[cand].astype(np.int64))
+    order = np.lexsort((within, -score, group))
+    first = np.r_[True, group[order][1:] != group[order][:-1]]
+    out[ma, ms] = cand[order][first]
+    return out
 
 
 def _lap(timings: dict, name: str) -> None:

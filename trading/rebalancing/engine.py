@@ -3,7 +3,9 @@
 Layout
 ------
 Accounts are rows (A). Each account carries S *slots*: the union of the listings it holds and
-the listings its model targets (plus substitutes of ineligible targets), padded with -1.
+the listings its model targets (plus substitutes of ineligible targets), padded with -1. A
+security with several lines (HSBC in London and Hong Kong) occupies one slot, on the line the
+loader chose for that account (`Listings.security` says which lines are one security).
 Slot arrays are (A, S). Currencies are columns (C). Value dates form a grid of calendar days
 D starting at the trade date (day 0); settlement days and FX spot days are indices into that
 grid, computed outside from exchange and currency calendars (see `calendars.py`).
@@ -11,9 +13,8 @@ grid, computed outside from exchange and currency calendars (see `calendars.py`)
 Cash is given as ``cash[a, c, d]``: the balance in currency c that will have settled by day d
 (settled cash plus pending settlements with value date <= d). A purchase settling on day d
 may only use cash available by d; a sale settling on day d only funds purchases settling on
-or after d. FX spot trades go between each foreign currency and the account's base, netted
-to one trade per account and pair, with a value date no later than the first day the foreign
-currency would go short.
+or after d. FX spot trades go between each foreign currency and the account's base, and value
+only on days open in both currencies and not before the pair's spot date (`pair_spot`).
 
 Steps (two tiers: a vectorised screen over every account, then trades for those out of band)
 1. effective targets: restricted -> 0 (never bought; frozen ones neither bought nor sold),
@@ -25,10 +26,13 @@ Steps (two tiers: a vectorised screen over every account, then trades for those 
 4. tax lots relieved for sells (FIFO, HIFO, lowest tax), loss sales flagged;
 5. wash sale: for US taxpayers no buy of an underlying the household sold at a loss in the
    last 30 days or sells at a loss in this run;
-6. settlement-aware cash: buys scaled down per account (bisection, re-rounded to lots) until
-   no currency is negative on any value date after FX funding;
-7. FX spot per (account, foreign currency): fund shortfalls, sweep surplus above the cash
-   target back to base;
+6. settlement-aware cash: a foreign buy settling before FX can deliver its currency is cut to
+   the cash there by then (per account and currency); then buys are scaled down per account
+   (bisection, re-rounded to lots) until no currency is negative on any value date after FX;
+7. FX spot per (account, foreign currency), never before the pair's spot date: one buy funding
+   shortfalls and the top-up to the cash target; surplus above the target swept back to base
+   as each sale settles (one deal per good day on which more has arrived); base shortfalls
+   met by selling foreign cash in time, or not at all;
 8. currency hedge: FX forwards to keep the hedged share of each foreign exposure at target.
 """
 from __future__ import annotations
@@ -58,10 +62,16 @@ class Listings:
     ratio: np.ndarray  # float64 (L,) underlying ordinaries per share of this listing (ADR: 4, 10, 0.5)
     settle_day: np.ndarray  # int (L,) settlement day index for a trade today (-1 = cannot trade)
     substitute: np.ndarray | None = None  # int (L,) listing used when this one is ineligible, -1 none
+    # int (L,) the security each line is of: lines of one security share it (HSBC in London and Hong
+    # Kong). An account holds a security on one line; a substitute is found in an account's slots by
+    # its security, whichever line the account trades it on. Default: every listing its own security.
+    security: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.substitute is None:
             self.substitute = np.full(len(self.price), -1, dtype=np.int64)
+        if self.security is None:
+            self.security = np.arange(len(self.price), dtype=np.int64)
 
 
 @dataclass
@@ -71,8 +81,17 @@ class Currencies:
     codes: list[str]
     fx: np.ndarray  # float64 (C,)
     minor_units: np.ndarray  # int (C,)
-    spot_day: np.ndarray  # int (C,) FX spot value day against any other currency
+    spot_day: np.ndarray  # int (C,) FX spot value day against the book's main base currency
     open: np.ndarray  # bool (C, D) the currency settles on day d
+    # int (C, C) spot value day of each pair on both currencies' calendars; an FX deal never values
+    # before it. Default: the later of the two currencies' spot days (0 on the diagonal).
+    pair_spot: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.pair_spot is None:
+            sd = np.asarray(self.spot_day, dtype=np.int64)
+            self.pair_spot = np.maximum(sd[:, None], sd[None, :])
+            np.fill_diagonal(self.pair_spot, 0)
 
 
 @dataclass
@@ -330,7 +349,6 @@ def _prepare(listings: Listings, currencies: Currencies, acc: Accounts) -> Simpl
     """Values in base currency, effective targets (steps 1-2) and the drift screen."""
     A, S = acc.slot_listing.shape
     D = acc.cash.shape[2]
-    n_listings = len(listings.price)
     rows = np.arange(A)
     valid = acc.slot_listing >= 0
     lst = np.where(valid, acc.slot_listing, 0)
@@ -359,7 +377,9 @@ def _prepare(listings: Listings, currencies: Currencies, acc: Accounts) -> Simpl
     no_buy |= frozen
     if has_sub.any():
         ai, si = np.nonzero(has_sub)
-        sub_slot = _slot_of(acc.slot_listing, ai, sub_listing[ai, si], n_listings)
+        security = np.asarray(listings.security)
+        n_sec = int(security.max(initial=0)) + 1
+        sub_slot = _slot_of(np.where(valid, security[lst], -1), ai, security[sub_listing[ai, si]], n_sec)
         ok = sub_slot >= 0
         ok &= ~no_buy[ai, np.where(ok, sub_slot, 0)]
         ai, si, sub_slot = ai[ok], si[ok], sub_slot[ok]
@@ -468,6 +488,25 @@ def _rebalance_rows(
     idx = (rows[:, None] * C + ccy) * D + settle
     sell_flow = np.bincount(idx.ravel(), weights=sell_local.ravel(), minlength=A * C * D).reshape(A, C, D)
 
+    # a buy in a foreign currency settling before FX can deliver that currency (the pair's first
+    # good value day) uses only the cash there by then: scaled down per account and currency
+    late_scale = np.ones(A)
+    _, first_ok = _fx_days(acc, currencies)
+    early = valid & (buys > 0) & (settle < first_ok[rows[:, None], ccy])
+    if early.any():
+        early_flow = np.bincount(idx[early], weights=buy_local[early], minlength=A * C * D).reshape(A, C, D)
+        spent = np.cumsum(early_flow, axis=2)
+        have = acc.cash + np.cumsum(sell_flow, axis=2)
+        before = np.arange(D)[None, None, :] < first_ok[:, :, None]
+        ratio = np.where(before & (spent > EPS), np.maximum(have, 0.0) / np.where(spent > EPS, spent, 1.0), np.inf)
+        cap = np.minimum(ratio.min(axis=2), 1.0)  # (A, C)
+        cap_slot = np.where(early, cap[rows[:, None], ccy], 1.0)
+        q = np.floor(buys * cap_slot / step + 1e-9) * step
+        q = np.where(q * share_base >= acc.min_trade[:, None] - EPS, q, 0.0)
+        buys = np.where(early & (cap_slot < 1.0), q, buys)
+        late_scale = np.where(early, cap_slot, 1.0).min(axis=1)
+        buy_local = buys * share_local * cost_factor
+
     scale = np.ones(A)
     kept_buys = buys
     final_cash, fx = _fund(acc, currencies, fx_to_base, ctarget, total, sell_flow, buy_local, idx, out, p, 1.0)
@@ -534,11 +573,12 @@ def _rebalance_rows(
     weights_after = new_qty * share_base / np.where(total_after > 0, total_after, 1.0)[:, None]
     forwards = _hedge(acc, currencies, fx_to_base, new_qty, share_local, ccy, final_cash, p)
     return Result(
-        orders=orders, reliefs=reliefs, fx=fx, forwards=forwards, out_of_band=out, buy_scale=scale,
+        orders=orders, reliefs=reliefs, fx=fx, forwards=forwards, out_of_band=out, buy_scale=np.minimum(scale, late_scale),
         wash_blocked=wash_blocked, new_qty=new_qty, cash_after=final_cash, weights_after=weights_after,
         effective_target=eff, band=band,
         stats={"accounts": A, "out_of_band": int(out.sum()), "orders": len(orders), "fx_orders": len(fx),
-               "forwards": len(forwards), "cash_limited": int((scale < 1).sum())},
+               "forwards": len(forwards), "cash_limited": int((np.minimum(scale, late_scale) < 1).sum()),
+               "fx_too_late": int((late_scale < 1).sum())},
     )
 
 
@@ -557,15 +597,36 @@ def _feasible(cash: np.ndarray) -> np.ndarray:
     return (cash >= -1e-6).all(axis=(1, 2))
 
 
+def _fx_days(acc: Accounts, currencies: Currencies) -> tuple[np.ndarray, np.ndarray]:
+    """(A, C, D) days an FX deal between the account's base and currency c may value: open in
+    both currencies and not before the pair's spot date; and (A, C) the first such day (D if none)."""
+    A = len(acc.base)
+    C, D = currencies.open.shape
+    days = np.arange(D)
+    spot = np.asarray(currencies.pair_spot)[acc.base]  # (A, C)
+    ok = currencies.open[None, :, :] & currencies.open[acc.base][:, None, :] & (days[None, None, :] >= spot[:, :, None])
+    first = np.where(ok.any(axis=2), np.argmax(ok, axis=2), D)
+    foreign = np.ones((A, C), dtype=bool)
+    foreign[np.arange(A), acc.base] = False
+    return ok & foreign[:, :, None], np.where(foreign, first, 0)
+
+
 def _fund(acc: Accounts, currencies: Currencies, fx_to_base: np.ndarray, ctarget: np.ndarray, total: np.ndarray,
           sell_flow: np.ndarray, buy_local: np.ndarray, idx: Any, out: Any, p: Params,
           topup_scale: np.ndarray) -> Any:
-    """Cash by value date after trades, plus the spot FX that funds each foreign shortfall and
-    sweeps surplus above the cash target back to base (one trade per account and pair).
+    """Cash by value date after trades, plus the spot FX between each foreign currency and base.
 
-    Buys of a foreign currency value on the latest day, open in both currencies, not after the
-    first day it would go short. Sweeps value on the earliest day from which the surplus stays
-    available, not before spot unless the base currency is short earlier."""
+    Every deal values on a day open in both currencies and not before the pair's spot date
+    (`Currencies.pair_spot`): a shortfall before that day cannot be funded by FX, and the
+    caller scales buys down until none is left.
+    1. Buy foreign currency (one deal per account and currency) for a shortfall, valued on the
+       latest good day not after the first short day (the first good day if none is that early),
+       together with any top-up to the cash target; a top-up alone values on the first good day.
+    2. Sweep what is above the currency's cash target back to base as it arrives: on each good
+       day, the amount that stays above target from then on and has not been swept yet (smaller
+       amounts than the minimum trade wait for the next good day).
+    3. If base still goes short, sell foreign cash (down to nothing) for value on the latest
+       good day not after the first short base day, currency by currency."""
     A, C, D = sell_flow.shape
     rows = np.arange(A)
     days = np.arange(D)
@@ -577,10 +638,11 @@ def _fund(acc: Accounts, currencies: Currencies, fx_to_base: np.ndarray, ctarget
     rate = fx_to_base  # base per unit of c
     minor = currencies.minor_units
     base_minor = minor[base][:, None]
-    both_open = currencies.open[None, :, :] & currencies.open[base][:, None, :]  # (A, C, D)
+    fx_ok, first_ok = _fx_days(acc, currencies)
     active = out[:, None] & foreign
+    parts: list[tuple[np.ndarray, ...]] = []  # (account, currency, day, foreign amount, base amount, is_buy)
 
-    # buys of foreign currency: shortfalls, and top-ups to the cash target
+    # 1. buys of foreign currency: shortfalls, and top-ups to the cash target
     need = np.where(foreign, np.maximum(-cash.min(axis=2), 0.0), 0.0)
     want_final = ctarget * total[:, None] / np.where(rate > 0, rate, 1.0)
     desired = want_final - cash[:, :, D - 1]
@@ -588,58 +650,77 @@ def _fund(acc: Accounts, currencies: Currencies, fx_to_base: np.ndarray, ctarget
     ts = ts[:, None] if ts.ndim else ts
     topup = np.where(active, np.maximum(desired, 0.0) * ts, 0.0)
     buy_amt = _round_up(np.where(need > 0, np.maximum(need, topup), topup), minor[None, :])
-    short_day = np.where(need > 0, np.argmax(cash < -EPS, axis=2), np.minimum(currencies.spot_day[None, :], D - 1))
-    ok_before = both_open & (days[None, None, :] <= short_day[:, :, None])
-    buy_day = np.where(ok_before.any(axis=2), D - 1 - np.argmax(ok_before[:, :, ::-1], axis=2), 0)
+    buy_amt = np.where(first_ok < D, buy_amt, 0.0)  # no good day on the grid: nothing to deal
+    short_day = np.argmax(cash < -EPS, axis=2)
+    in_time = fx_ok & (days[None, None, :] <= short_day[:, :, None]) & (need > 0)[:, :, None]
+    buy_day = np.where(in_time.any(axis=2), D - 1 - np.argmax(in_time[:, :, ::-1], axis=2), np.minimum(first_ok, D - 1))
     base_pay = _round_up(buy_amt * rate, base_minor)
-    delta = np.zeros((A, C, D))
     bi, bc = np.nonzero(buy_amt > 0)
+    delta = np.zeros((A, C, D))
     np.add.at(delta, (bi, bc, buy_day[bi, bc]), buy_amt[bi, bc])
     np.add.at(delta, (bi, base[bi], buy_day[bi, bc]), -base_pay[bi, bc])
     cash = cash + np.cumsum(delta, axis=2)
+    parts.append((bi, bc, buy_day[bi, bc], buy_amt[bi, bc], base_pay[bi, bc], np.ones(len(bi), bool)))
 
-    # sweeps of foreign surplus back to base
-    base_cash = cash[rows, base]  # (A, D)
-    base_short = (base_cash < -EPS).any(axis=1)
-    base_short_day = np.where(base_short, np.argmax(base_cash < -EPS, axis=1), D - 1)
-    surplus = np.where(active & (buy_amt <= 0), np.maximum(-desired, 0.0), 0.0)
-    surplus = np.where(foreign & (buy_amt <= 0) & base_short[:, None], np.maximum(surplus, cash[:, :, D - 1]), surplus)
+    # 2. sweeps of surplus above the target, as it arrives
+    keep = np.maximum(want_final, 0.0)
     rev_min = np.minimum.accumulate(cash[:, :, ::-1], axis=2)[:, :, ::-1]  # nondecreasing in d
-    surplus = np.minimum(surplus, np.maximum(rev_min[:, :, D - 1], 0.0))
-    # base short: value on the latest open day not after the shortfall, selling what is there by then
-    ok_by = both_open & (days[None, None, :] <= base_short_day[:, None, None])
-    rescue_day = np.where(ok_by.any(axis=2), D - 1 - np.argmax(ok_by[:, :, ::-1], axis=2), 0)
-    cap_then = np.take_along_axis(rev_min, rescue_day[:, :, None], axis=2)[:, :, 0]
-    surplus = np.where(base_short[:, None], np.minimum(surplus, np.maximum(cap_then, 0.0)), surplus)
-    surplus = np.where(surplus * rate < acc.min_trade[:, None], 0.0, surplus)
-    sell_amt = _round_down(surplus, minor[None, :])
-    # otherwise: the earliest open day from spot on from which the surplus stays available
-    ok_after = both_open & (days[None, None, :] >= currencies.spot_day[None, :, None])
-    ok_after &= rev_min >= sell_amt[:, :, None] - 1e-9
-    sweep_day = np.where(ok_after.any(axis=2), np.argmax(ok_after, axis=2), D - 1)
-    sell_day = np.where(base_short[:, None], rescue_day, sweep_day)
-    base_get = _round_down(sell_amt * rate, base_minor)
-    sell_amt = np.where(base_get > 0, sell_amt, 0.0)
+    free = np.where(active[:, :, None], np.maximum(rev_min - keep[:, :, None], 0.0), 0.0)
+    swept = np.zeros((A, C))
+    sweep = np.zeros((A, C, D))
+    for d in range(D):
+        amount = np.where(fx_ok[:, :, d], _round_down(free[:, :, d] - swept, minor[None, :]), 0.0)
+        amount = np.where((amount > 0) & (amount * rate >= acc.min_trade[:, None] - EPS)
+                          & (_round_down(amount * rate, base_minor) > 0), amount, 0.0)
+        sweep[:, :, d] = amount
+        swept += amount
+    si, sc, sd = np.nonzero(sweep > 0)
+    sell_amt = sweep[si, sc, sd]
+    base_get = _round_down(sell_amt * rate[si, sc], minor[base[si]])
     delta = np.zeros((A, C, D))
-    si, sc = np.nonzero(sell_amt > 0)
-    np.add.at(delta, (si, sc, sell_day[si, sc]), -sell_amt[si, sc])
-    np.add.at(delta, (si, base[si], sell_day[si, sc]), base_get[si, sc])
+    np.add.at(delta, (si, sc, sd), -sell_amt)
+    np.add.at(delta, (si, base[si], sd), base_get)
     cash = cash + np.cumsum(delta, axis=2)
+    parts.append((si, sc, sd, sell_amt, base_get, np.zeros(len(si), bool)))
 
-    ai = np.concatenate([bi, si])
-    ci = np.concatenate([bc, sc])
-    is_buy = np.r_[np.ones(len(bi), bool), np.zeros(len(si), bool)]
+    # 3. base still short: sell foreign cash for value in time, currency by currency
+    base_cash = cash[rows, base]  # (A, D)
+    base_short = (base_cash < -EPS).any(axis=1) & out
+    if base_short.any():
+        short_at = np.argmax(base_cash < -EPS, axis=1)
+        remaining = np.where(base_short, np.maximum(-base_cash.min(axis=1), 0.0), 0.0)
+        for c in range(C):
+            ok = fx_ok[:, c, :] & (days[None, :] <= short_at[:, None])
+            day = np.where(ok.any(axis=1), D - 1 - np.argmax(ok[:, ::-1], axis=1), -1)
+            avail = np.where(day >= 0, np.minimum.accumulate(cash[:, c, ::-1], axis=1)[:, ::-1][rows, np.maximum(day, 0)],
+                             0.0)
+            r = rate[:, c]
+            amount = np.minimum(np.maximum(avail, 0.0), _round_up(remaining / np.where(r > 0, r, 1.0), minor[c]))
+            amount = _round_down(np.where(base_short & (remaining > EPS) & (day >= 0), amount, 0.0), minor[c])
+            get = _round_down(amount * r, minor[base])
+            amount = np.where(get > 0, amount, 0.0)
+            ri = np.nonzero(amount > 0)[0]
+            if len(ri):
+                from_day = days[None, :] >= day[ri][:, None]
+                cash[ri, c, :] -= from_day * amount[ri, None]
+                cash[ri, base[ri], :] += from_day * get[ri, None]
+                remaining[ri] -= get[ri]
+                parts.append((ri, np.full(len(ri), c), day[ri], amount[ri], get[ri], np.zeros(len(ri), bool)))
+
+    ai, ci, vd, famt, bamt, is_buy = (np.concatenate([part[k] for part in parts]) for k in range(6))
+    ai, ci, vd = ai.astype(np.int64), ci.astype(np.int64), vd.astype(np.int64)
+    is_buy = is_buy.astype(bool)
     fx = FxOrders(
         account=ai,
         buy_ccy=np.where(is_buy, ci, base[ai]),
         sell_ccy=np.where(is_buy, base[ai], ci),
-        buy_amount=np.where(is_buy, buy_amt[ai, ci], base_get[ai, ci]),
-        sell_amount=np.where(is_buy, base_pay[ai, ci], sell_amt[ai, ci]),
-        rate=np.where(is_buy, rate[ai, ci], 1.0 / rate[ai, ci]),
-        value_day=np.where(is_buy, buy_day[ai, ci], sell_day[ai, ci]),
+        buy_amount=np.where(is_buy, famt, bamt),
+        sell_amount=np.where(is_buy, bamt, famt),
+        rate=np.where(is_buy, rate[ai, ci], 1.0 / np.where(rate[ai, ci] > 0, rate[ai, ci], 1.0)),
+        value_day=vd,
         kind=np.zeros(len(ai), dtype=np.int8),
     )
-    order = np.lexsort((ci, ai))
+    order = np.lexsort((vd, ci, ai))
     fx = FxOrders(*(getattr(fx, f)[order] for f in ("account", "buy_ccy", "sell_ccy", "buy_amount",
                                                        "sell_amount", "rate", "value_day", "kind")))
     return cash, fx

@@ -8,12 +8,12 @@ from decimal import Decimal
 import numpy as np
 from django.db import connection
 
-from accounts.models import Custodian, CustodyAccount
+from accounts.models import Custodian
 from trading.models import Broker, FxKind, FxOrder, Order
 
 from . import engine
-from .book import Book, _t
-from .dbio import copy_records, fetch, fixed_text, is_postgres
+from .book import Book, _t, accounts_sql, custody_coverage
+from .dbio import copy_records, fixed_text, is_postgres
 from .engine import unique_sorted
 
 PG_EPOCH = dt.date(2000, 1, 1)
@@ -21,23 +21,13 @@ PG_EPOCH = dt.date(2000, 1, 1)
 
 def route(book: Book, orders: engine.Orders) -> tuple[np.ndarray, np.ndarray]:
     """Custody account and broker id per order (-1 where none): the account's custody account
-    that settles the listing's market, and the preferred broker reaching that market and
+    that settles the listing's market (the lowest id if several; one naming no markets settles
+    its custodian's), and the preferred broker reaching that market and
     settling with that custodian."""
     n = len(orders)
     if n == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    ca_t, m2m = _t(CustodyAccount), CustodyAccount.markets.through._meta.db_table
-    acc_sel = ",".join(str(int(a)) for a in unique_sorted(book.account_ids[orders.account])) if not is_postgres() else None
-    if is_postgres():
-        ca_acc, ca_mkt, ca_id, ca_cus = fetch(
-            f"SELECT ca.account_id::int8, cm.market_id::int8, ca.id::int8, ca.custodian_id::int8 FROM {ca_t} ca "
-            f"JOIN {m2m} cm ON cm.custodyaccount_id = ca.id WHERE ca.is_active AND ca.account_id = ANY(%s)",
-            [list(map(int, unique_sorted(book.account_ids[orders.account])))], "iiii")
-    else:
-        ca_acc, ca_mkt, ca_id, ca_cus = fetch(
-            f"SELECT ca.account_id, cm.market_id, ca.id, ca.custodian_id FROM {ca_t} ca "
-            f"JOIN {m2m} cm ON cm.custodyaccount_id = ca.id WHERE ca.is_active AND ca.account_id IN ({acc_sel})",
-            [], "iiii")
+    ca_acc, ca_mkt, ca_id, ca_cus = _coverage(unique_sorted(book.account_ids[orders.account]))
     o_acc = book.account_ids[orders.account]
     o_mkt = book.market_ids[orders.listing]
     M = int(max(o_mkt.max(initial=0), ca_mkt.max(initial=0))) + 1
@@ -65,6 +55,15 @@ def route(book: Book, orders: engine.Orders) -> tuple[np.ndarray, np.ndarray]:
                 broker[(o_mkt == mkt) & (custodian == cus)] = pk
                 break
     return custody, broker
+
+
+def _coverage(account_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(account, market, custody account, custodian) rows: what each custody account settles
+    (its own markets, or its custodian's when it names none), lowest custody account id first."""
+    sel, params = accounts_sql(account_ids)
+    acc, ca, cus, mkt = custody_coverage(sel, params)
+    order = np.lexsort((ca, mkt, acc))
+    return acc[order], mkt[order], ca[order], cus[order]
 
 
 def write_orders(*, run_id: int, book: Book, result: engine.Result, custody: np.ndarray,

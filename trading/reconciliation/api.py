@@ -21,6 +21,7 @@ from rest_framework.response import Response
 
 from accounts.api import ID_REGEX, MAX_ID
 from onboarding.api.idempotency import idempotent
+from onboarding.api.pagination import Cursor
 from onboarding.exceptions import NotFound, PermissionDenied, ValidationFailed
 from onboarding.models import User
 
@@ -87,12 +88,12 @@ class UploadResultSerializer(serializers.Serializer):
     run = ReconRunSerializer(allow_null=True)
 
 
-class AssignSerializer(serializers.Serializer):
+class BreakAssignSerializer(serializers.Serializer):
     owner = serializers.IntegerField(min_value=1, max_value=MAX_ID, required=False, allow_null=True,
                                      help_text="User id (default: the requester)")
 
 
-class NoteSerializer(serializers.Serializer):
+class BreakNoteInputSerializer(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
 
 
@@ -153,19 +154,23 @@ class ReconRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 
 
 class BreakViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Breaks, newest first, paged by cursor (every run can open more): follow `next` (an opaque `?cursor=`)
+    until it is null. Filter by `priority` or `state` for a work queue."""
+
     serializer_class = BreakSerializer
     lookup_value_regex = ID_REGEX
+    pagination_class = Cursor
     filterset_fields = ["state", "kind", "custodian_code", "custody_account", "priority", "explained", "owner",
                         "last_run", "asset"]
 
     def get_queryset(self):
         return breaks_for(self.request.user).order_by("priority", "pk")
 
-    @extend_schema(request=AssignSerializer, responses={200: BreakSerializer})
+    @extend_schema(request=BreakAssignSerializer, responses={200: BreakSerializer})
     @action(detail=True, methods=["post"])
     def assign(self, request, pk=None):
         brk = self.get_object()
-        data = AssignSerializer(data=request.data)
+        data = BreakAssignSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         owner = request.user
         if data.validated_data.get("owner"):
@@ -177,10 +182,10 @@ class BreakViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
                 raise NotFound("owner not found")
         return Response(BreakSerializer(services.break_assign(brk=brk, owner=owner, actor=request.user)).data)
 
-    @extend_schema(request=NoteSerializer, responses={200: BreakSerializer})
+    @extend_schema(request=BreakNoteInputSerializer, responses={200: BreakSerializer})
     @action(detail=True, methods=["post"])
     def investigate(self, request, pk=None):
-        data = NoteSerializer(data=request.data)
+        data = BreakNoteInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         brk = services.break_investigate(brk=self.get_object(), actor=request.user, note=data.validated_data["note"])
         return Response(BreakSerializer(brk).data)

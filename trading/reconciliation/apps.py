@@ -8,7 +8,8 @@ class ReconciliationConfig(AppConfig):
     verbose_name = "Reconciliation"
 
     def ready(self) -> None:
-        from . import panels, queues
+        from . import panels, queues, webhook_events
 
         queues.register()
         panels.register()
+        webhook_events.register_events()

@@ -553,6 +553,13 @@ def _transition(brk: Break, name: str, *, actor: User, event: str, reason: str =
     brk.save()
     record_event(subject=brk, event_type=event, actor=actor, from_state=before, to_state=brk.state, reason=reason,
                  detail=detail or {})
+    if event in ("break.resolved", "break.written_off") and brk.firm_id is not None:
+        from onboarding import webhooks
+
+        webhooks.emit(firm=brk.firm_id, event_type=event, data={
+            "break": brk.pk, "custodian": brk.custodian_code, "custody_account": brk.custody_account,
+            "kind": brk.kind, "amount_base": brk.amount_base, "base_currency": brk.base_currency,
+            "state": brk.state, "reason": reason})
     return brk
 
 

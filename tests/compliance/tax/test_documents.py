@@ -109,13 +109,15 @@ def test_the_case_file_shows_party_ownership_requirements_forms_screening_and_au
     with time_machine.travel(dt.datetime(2026, 6, 1, tzinfo=dt.UTC)):
         services.tax_form_capture(party=trust, form_type="W8BENE", data=form("W8BENE", name="Solaris Family Trust"),
                                   signed_on=SIGNED)
-    record_event(subject=case, event_type="screening.cleared", to_state="cleared",
+    record_event(subject=case, event_type="screening.alert_cleared", to_state="cleared",
                  reason="false positive: different date of birth")
     text = pdf_text(render_case_file_pdf(case))
     for expected in ["Onboarding case file: Solaris Family Trust", "94 Solaris Avenue", "Ann Lee", "settlor",
-                     "crs self-certification", "form w-8ben-e", "screening.cleared", "false positive",
-                     "tax_form.validated", "audit trail"]:
+                     "crs self-certification", "form w-8ben-e",
+                     "Screening alert cleared as a false positive", "false positive", "Tax form validated",
+                     "audit trail"]:
         assert expected.lower() in text.lower(), expected
+    assert "tax_form.validated" not in text and "screening.alert_cleared" not in text  # events in words
 
 
 def test_the_case_file_degrades_when_the_rule_pack_evaluator_fails(monkeypatch):

@@ -1,0 +1,32 @@
+"""Trading's and reconciliation's words for their audit events, registered with onboarding's
+label table."""
+from __future__ import annotations
+
+from onboarding.labels import register_event_labels
+
+EVENTS = {
+    "block.allocated": "Block allocated to accounts",
+    "block.cancelled": "Block cancelled",
+    "block.filled": "Block filled",
+    "block.released": "Block released to the broker",
+    "order.filled": "Order filled",
+    "rebalance.dry_run": "Rebalance tried without orders (dry run)",
+    "rebalance.failed": "Rebalance failed",
+    "rebalance.proposed": "Rebalance proposed orders",
+    "instrument.ratio_changed": "Instrument ratio changed",
+    "reference.rule_created": "Reference rule loaded",
+    "reference.rule_changed": "Reference rule changed",
+    "break.opened": "Reconciliation break opened",
+    "break.note_added": "Note added to a reconciliation break",
+    "break.write_off_requested": "Write-off of a reconciliation break requested",
+    "recon.corporate_action_loaded": "Corporate-action events loaded",
+    "recon.corporate_action_saved": "Corporate-action event saved",
+    "recon.daily_run_started": "Daily reconciliation started",
+    "recon.daily_run_finished": "Daily reconciliation finished",
+    "recon.file_received": "Custodian file received",
+    "recon.run_completed": "Reconciliation run completed",
+}
+
+
+def register() -> None:
+    register_event_labels(EVENTS)
