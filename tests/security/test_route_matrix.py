@@ -38,6 +38,7 @@ PUBLIC = {
     "admin:login", "admin:logout",  # the admin's own sign-in
     "api-schema", "api-docs",  # the OpenAPI description and its viewer: no data
     "error-catalogue",  # GET /api/v1/errors/: the documented error codes
+    "webhook-event-types",  # GET /api/v1/webhook-events/: the documented event types and example bodies
     "api-root",  # GET /api/v1/: the list of resources
 }
 FIRM_PATHS = ("firm", "party__firm", "account__firm", "endpoint__firm", "custody_account__account__firm",
@@ -181,6 +182,19 @@ def fill(route: Route, world: World, *, other: bool) -> dict[str, Any] | None:
             if obj is None:
                 world.missing.add(f"{route.name}:{name}")
             kwargs[name] = obj.pk if obj is not None else 999999
+        elif name in ("party_id", "delivery_id"):
+            from onboarding.models import Party, WebhookDelivery
+
+            model = {"party_id": Party, "delivery_id": WebhookDelivery}[name]
+            obj = _object(model, firm, other=other)
+            scoped = True
+            if obj is None:
+                world.missing.add(f"{route.name}:{name}")
+            kwargs[name] = obj.pk if obj is not None else 999999
+        elif name == "mic":  # reference data, shared by every firm
+            kwargs[name] = "XNYS"
+        elif name == "code":
+            kwargs[name] = "USD"
         elif name == "app_label":
             kwargs[name] = "onboarding"
         elif name == "content_type_id":
