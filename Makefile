@@ -29,6 +29,7 @@ data: migrate
 	$(PY) manage.py risk_models_load
 	$(PY) manage.py reference_load
 	$(PY) manage.py recon_rules_load
+	$(PY) manage.py brokers_load
 
 SANCTIONS := ../shared/data/sanctions
 

@@ -19,6 +19,7 @@ from .models import (
     ModelTarget,
     Movement,
     Position,
+    RebalancePolicy,
     Sleeve,
     TaxLot,
     Transaction,
@@ -238,5 +239,25 @@ class ApprovalPolicyAdmin(admin.ModelAdmin):
         obj.updated_by = request.user
         super().save_model(request, obj, form, change)
         record_event(subject=obj, event_type="approval_policy.changed", actor=request.user, firm=obj.firm,
+                     detail={"fields": sorted(form.changed_data),
+                             "values": {f: str(form.cleaned_data.get(f)) for f in sorted(form.changed_data)}})
+
+
+@admin.register(RebalancePolicy)
+class RebalancePolicyAdmin(admin.ModelAdmin):
+    """The firm's rebalancing defaults (an account's own settings, then its model's, come first);
+    each change is audited with the fields changed."""
+
+    list_display = ("firm", "band_abs", "band_rel", "min_trade", "min_trade_currency", "min_improvement",
+                    "trade_scope", "updated_at")
+    readonly_fields = ("updated_at", "updated_by")
+    raw_id_fields = ("firm",)
+
+    def save_model(self, request, obj, form, change):
+        from onboarding.audit import record_event
+
+        obj.updated_by = request.user
+        super().save_model(request, obj, form, change)
+        record_event(subject=obj, event_type="rebalance_policy.changed", actor=request.user, firm=obj.firm,
                      detail={"fields": sorted(form.changed_data),
                              "values": {f: str(form.cleaned_data.get(f)) for f in sorted(form.changed_data)}})

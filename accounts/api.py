@@ -53,6 +53,7 @@ class AccountSerializer(serializers.ModelSerializer):
         model = Account
         fields = ["id", "number", "name", "owner", "household", "base_currency", "booking_centre",
                   "booking_jurisdiction", "tax_status", "investor_type", "is_us_person", "lot_relief_method",
+                  "band_abs", "band_rel", "min_trade", "min_improvement", "trade_scope",
                   "status", "opened_at", "closed_at", "created_at"]
         read_only_fields = fields
 
@@ -326,7 +327,8 @@ class ModelPortfolioSerializer(serializers.ModelSerializer):
     class Meta:
         model = ModelPortfolio
         fields = ["id", "publisher", "provider", "code", "version", "name", "base_currency", "effective_from",
-                  "status", "source_file", "checksum", "created_at", "targets"]
+                  "status", "source_file", "checksum", "band_abs", "band_rel", "min_trade", "min_improvement",
+                  "trade_scope", "created_at", "targets"]
         read_only_fields = fields
 
 

@@ -108,6 +108,19 @@ class LotReliefMethod(models.TextChoices):
     SPECIFIC = "specific", "Specific lot"
 
 
+class TradeScope(models.TextChoices):
+    WHOLE_ACCOUNT = "whole_account", "Trade every line toward its target once the account is out of band"
+    OUT_OF_BAND_LINES = "out_of_band_lines", "Trade only the lines out of their band (and, when cash is out of band, the lines that bring it back)"
+
+
+SHARE: dict[str, Any] = {"max_digits": 5, "decimal_places": 4}
+
+
+def _share_check(name: str, field: str) -> models.CheckConstraint:
+    return models.CheckConstraint(name=name, condition=Q(**{f"{field}__isnull": True})
+                                  | (Q(**{f"{field}__gte": 0}) & Q(**{f"{field}__lte": 1})))
+
+
 class AccountStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     ACTIVE = "active", "Active"
@@ -142,6 +155,17 @@ class Account(ConcurrentTransitionMixin, models.Model):
         help_text="Tolerance around the hedged share, as a share of the exposure, before forwards are adjusted",
     )
     allows_short = models.BooleanField(default=False)
+    # rebalancing settings: empty takes the model's, then the firm's (RebalancePolicy)
+    band_abs = models.DecimalField(**SHARE, null=True, blank=True,
+                                   help_text="Absolute drift band, a share of the account (0.02 = 2 points); empty: the model's or the firm's")
+    band_rel = models.DecimalField(**SHARE, null=True, blank=True,
+                                   help_text="Relative drift band, a share of each target weight (0.25); empty: the model's or the firm's")
+    min_trade = models.DecimalField(**MONEY, null=True, blank=True,
+                                    help_text="Smallest trade worth doing, in the account's base currency; empty: the model's or the firm's")
+    min_improvement = models.DecimalField(**SHARE, null=True, blank=True,
+                                          help_text="Share of a line's deviation a trade must remove (0.5); empty: the model's or the firm's")
+    trade_scope = models.CharField(max_length=20, choices=TradeScope.choices, blank=True, default="",
+                                   help_text="Out of band: trade the whole account or only the lines out of band; empty: the model's or the firm's")
     status = FSMField(default=AccountStatus.PENDING, choices=AccountStatus.choices, protected=True)
     opened_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
@@ -157,6 +181,11 @@ class Account(ConcurrentTransitionMixin, models.Model):
                                    condition=models.Q(hedge_ratio__gte=0) & models.Q(hedge_ratio__lte=1)),
             models.CheckConstraint(name="account_hedge_band_0_1",
                                    condition=models.Q(hedge_band__gte=0) & models.Q(hedge_band__lte=1)),
+            _share_check("account_band_abs_0_1", "band_abs"),
+            _share_check("account_band_rel_0_1", "band_rel"),
+            _share_check("account_min_improvement_0_1", "min_improvement"),
+            models.CheckConstraint(name="account_min_trade_not_negative",
+                                   condition=Q(min_trade__isnull=True) | Q(min_trade__gte=0)),
         ]
 
     def __str__(self) -> str:
@@ -247,6 +276,15 @@ class ModelPortfolio(models.Model):
     status = models.CharField(max_length=10, choices=ModelStatus.choices, default=ModelStatus.PUBLISHED)
     source_file = models.CharField(max_length=300, blank=True)
     checksum = models.CharField(max_length=64, blank=True, help_text="SHA-256 of the delivery file")
+    # rebalancing defaults for accounts following this version (an account's own settings win;
+    # empty here: the firm's)
+    band_abs = models.DecimalField(**SHARE, null=True, blank=True, help_text="Absolute drift band (0.02)")
+    band_rel = models.DecimalField(**SHARE, null=True, blank=True, help_text="Relative drift band (0.25)")
+    min_trade = models.DecimalField(**MONEY, null=True, blank=True,
+                                    help_text="Smallest trade worth doing, in the model's base currency")
+    min_improvement = models.DecimalField(**SHARE, null=True, blank=True,
+                                          help_text="Share of a deviation a trade must remove")
+    trade_scope = models.CharField(max_length=20, choices=TradeScope.choices, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -254,6 +292,11 @@ class ModelPortfolio(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["code", "version"], name="uniq_model_version"),
             ccy_check("base_currency", "model_base_ccy_iso"),
+            _share_check("model_band_abs_0_1", "band_abs"),
+            _share_check("model_band_rel_0_1", "band_rel"),
+            _share_check("model_min_improvement_0_1", "min_improvement"),
+            models.CheckConstraint(name="model_min_trade_not_negative",
+                                   condition=Q(min_trade__isnull=True) | Q(min_trade__gte=0)),
         ]
 
     def __str__(self) -> str:
@@ -728,3 +771,34 @@ class ApprovalPolicy(models.Model):
 
     def limit_for(self, kind: str) -> Decimal | None:
         return getattr(self, f"{kind}_limit")
+
+
+class RebalancePolicy(models.Model):
+    """A firm's rebalancing defaults: what an account uses when neither it nor its model says.
+    A firm without a row works to the defaults of a new row. Edited in the admin, audited."""
+
+    firm = models.OneToOneField(Firm, on_delete=models.CASCADE, related_name="rebalance_policy")
+    band_abs = models.DecimalField(**SHARE, default=Decimal("0.02"), help_text="Absolute drift band (0.02 = 2 points)")
+    band_rel = models.DecimalField(**SHARE, default=Decimal("0.25"),
+                                   help_text="Relative drift band, a share of each target weight")
+    min_trade = models.DecimalField(**MONEY, default=Decimal(0), help_text="Smallest trade worth doing")
+    min_trade_currency = currency_field(default="USD", help_text="Currency of the minimum trade")
+    min_improvement = models.DecimalField(**SHARE, default=Decimal(0),
+                                          help_text="Share of a line's deviation a trade must remove")
+    trade_scope = models.CharField(max_length=20, choices=TradeScope.choices, default=TradeScope.WHOLE_ACCOUNT)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+")
+
+    class Meta:
+        verbose_name_plural = "rebalance policies"
+        constraints = [
+            _share_check("policy_band_abs_0_1", "band_abs"),
+            _share_check("policy_band_rel_0_1", "band_rel"),
+            _share_check("policy_min_improvement_0_1", "min_improvement"),
+            models.CheckConstraint(name="policy_min_trade_not_negative", condition=Q(min_trade__gte=0)),
+            ccy_check("min_trade_currency", "policy_min_trade_ccy_iso"),
+        ]
+
+    def __str__(self) -> str:
+        return f"rebalance policy of {self.firm}"

@@ -30,9 +30,21 @@ def _user(username: str, *, firm: Firm | None, role: str, staff: bool = False, s
                                      "is_superuser": superuser, "email": f"{username}@example.com"}
     )
     if created:
-        user.set_password(DEMO_PASSWORD)
+        user.password = _demo_password_hash()
         user.save()
     return user
+
+
+_HASHED: list[str] = []
+
+
+def _demo_password_hash() -> str:
+    """The published demo password hashed once for every demo user (a hash costs about a second)."""
+    if not _HASHED:
+        from django.contrib.auth.hashers import make_password
+
+        _HASHED.append(make_password(DEMO_PASSWORD))
+    return _HASHED[0]
 
 
 def _docs(party: Party, actor: User, *types: str) -> None:

@@ -1,5 +1,6 @@
 """Trading's panel on the account page (accounts/panels.py): the account's proposed and working
-orders. Registered in TradingConfig.ready()."""
+orders (approved, with the broker, filled, allocated and awaiting settlement, or failed to
+settle), oldest trade date first. Registered in TradingConfig.ready()."""
 from __future__ import annotations
 
 from typing import Any
@@ -7,11 +8,16 @@ from typing import Any
 from accounts.models import Account
 from accounts.panels import account_page
 
+from .models import OrderStatus
+
+DONE = (OrderStatus.SETTLED, OrderStatus.CANCELLED, OrderStatus.REJECTED)
+
 
 def account_orders(account: Account) -> list[Any]:
-    from . import selectors
+    from .models import Order
 
-    return list(selectors.orders_in_state(firm=account.firm_id).filter(account=account)
+    return list(Order.objects.filter(account=account).exclude(status__in=DONE)
+                .select_related("listing", "listing__market", "broker", "block")
                 .order_by("trade_date", "reference")[:100])
 
 

@@ -408,6 +408,63 @@ def securities_transfer(
 
 
 
+# --- Opening balances (a book moved onto Meridian) ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class OpeningLot:
+    """One open tax lot of a holding brought over from another book: quantity, total cost in the
+    listing's trading currency, and the date it was acquired (which stays the lot's date)."""
+
+    listing: Listing
+    quantity: Decimal
+    cost_local: Decimal
+    acquisition_date: dt.date
+
+
+@transaction.atomic
+def opening_balance_book(
+    *, account: Account, custody_account: CustodyAccount, as_of: dt.date, lots: Sequence[OpeningLot] = (),
+    cash: Sequence[tuple[str, Decimal]] = (), actor: User | None = None, external_ref: str = "",
+    fx_rates: dict[str, Decimal] | None = None,
+) -> Transaction:
+    """Bring a custody account's holdings and cash over from a previous book as of `as_of`: one
+    transfer-in transaction (free of payment, settled on `as_of`) whose security legs open the lots
+    with their own acquisition dates and costs, and whose cash legs set the opening balance per
+    currency. Not back-dated trades, not deposits made to fit. `fx_rates` (currency -> base) value
+    the cost in base currency; without one, the rate on file for `as_of`."""
+    account = _lock_account(account)
+    _gate(account, actor=actor)
+    fx_rates = fx_rates or {}
+    legs: list[Leg] = []
+    for lot in lots:
+        ccy = lot.listing.trading_currency
+        if lot.quantity <= 0:
+            raise ValidationFailed("an opening lot needs a positive quantity", detail={"isin": lot.listing.instrument.isin})
+        held_markets = set(custody_account.markets.values_list("mic", flat=True))
+        if held_markets and lot.listing.market.mic not in held_markets:
+            raise ValidationFailed(
+                f"custody account {custody_account.number} does not hold {lot.listing.market.mic} securities",
+                detail={"market": lot.listing.market.mic, "custody_markets": sorted(held_markets)})
+        rate = _fx_to_base(account, ccy, as_of, fx_rates.get(ccy))
+        cost = quantize_money(lot.cost_local, ccy)
+        cost_base = quantize_money(cost * rate, account.base_currency)
+        legs.append(Leg(custody_account=custody_account, instrument=lot.listing.instrument, listing=lot.listing,
+                        quantity=lot.quantity, currency=ccy, amount=cost, amount_base=cost_base,
+                        carry_lot={"acquisition_date": lot.acquisition_date, "cost_local": cost,
+                                   "cost_base": cost_base}))
+    for ccy, amount in cash:
+        money = quantize_money(Decimal(amount), ccy)
+        if money:
+            rate = _fx_to_base(account, ccy, as_of, fx_rates.get(ccy))
+            legs.append(Leg(custody_account=custody_account, currency=ccy, amount=money,
+                            cash_purpose=CashPurpose.TRANSFER,
+                            amount_base=quantize_money(money * rate, account.base_currency)))
+    return _post(account=account, kind=TransactionKind.TRANSFER, trade_date=as_of, settle_date=as_of, legs=legs,
+                 actor=actor, external_ref=external_ref, description=f"opening balances of {custody_account.number}",
+                 detail={"opening_balance": True, "free_of_payment": True})
+
+
 # --- Reversal ----------------------------------------------------------------------------------
 
 

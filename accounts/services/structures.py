@@ -51,7 +51,7 @@ def household_create(*, firm: Firm, name: str, actor: User | None = None) -> Hou
 
 @transaction.atomic
 def custodian_create(
-    *, name: str, bic: str, country: str, markets: Iterable[str] = (), file_formats: Iterable[str] = (),
+    *, name: str, bic: str | None, country: str, markets: Iterable[str] = (), file_formats: Iterable[str] = (),
     csv_layout: str = "", actor: User | None = None,
 ) -> Custodian:
     """A custodian with its BIC (checked), the MICs it settles and the file formats it sends."""
@@ -64,7 +64,8 @@ def custodian_create(
     if len(market_rows) != len(set(mics)):
         missing = sorted(set(mics) - {m.mic for m in market_rows})
         raise ValidationFailed(f"unknown markets {missing}", detail={"markets": missing})
-    custodian = _validated(Custodian(name=name, bic=bic, country=country, file_formats=formats, csv_layout=csv_layout))
+    custodian = _validated(Custodian(name=name, bic=bic or None, country=country, file_formats=formats,
+                                     csv_layout=csv_layout))  # a broker may have no BIC
     custodian.save()
     custodian.markets.set(market_rows)
     record_event(subject=custodian, event_type="custodian.created", actor=actor, firm=None,

@@ -13,7 +13,7 @@ from django.apps import apps
 from tests.conftest import SHARED_DATA
 from tests.trading.reconciliation.builders import camt053, semt002
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("recon_rules")]
 
 
 def row_counts() -> dict[str, int]:

@@ -17,7 +17,7 @@ from tests.trading.reconciliation.builders import semt002
 from trading.reconciliation import services
 from trading.reconciliation.models import CustodianFile, ReconRun
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres, pytest.mark.usefixtures("recon_rules")]
 CSV = ("account,isin,cusip,sedol,ticker,mic,quantity,price,price_currency,fx_rate\n"
        "A1,US0378331005,,,,,100,185.64,USD,1\n")
 SEMT = semt002(holdings=[{"isin": "US0378331005", "qty": "100", "price": "185.64", "price_ccy": "USD"}])

@@ -188,3 +188,41 @@ def test_a_foreign_shortfall_and_a_later_surplus_make_a_buy_then_a_sweep():
         (0, -1, 100.0), (1, 1, 100.0)]
     assert _fx(r, cur.codes) == [("EUR", 1_000.00, "USD", 2_000.00, 2), ("USD", 2_000.00, "EUR", 1_000.00, 4)]
     assert r.cash_after[0, 0, :5].round(2).tolist() == [3_000.00, 3_000.00, 1_000.00, 1_000.00, 3_000.00]
+
+
+def _trades(r):
+    o = r.orders
+    return sorted(zip(o.listing.tolist(), o.side.tolist(), o.qty.tolist()))
+
+
+def test_trading_only_the_lines_out_of_band_leaves_the_lines_inside_alone():
+    """Three USD shares at 10, targets 30% each and 10% cash, bands 2 points (no relative band).
+    Holdings 400 / 310 / 190 shares and 1,000 USD: weights 40% / 31% / 19% / 10% of 10,000.
+    Whole account: sell 100 of the first, sell 10 of the second, buy 110 of the third.
+    Only lines out of band: the second (1 point off) is left: sell 100, buy 110."""
+    cur = usd_only()
+    lst = listings([dict(price=10.0, ccy=0, settle=1)] * 3)
+    base = dict(band_abs=np.array([0.02]), band_rel=np.array([0.0]))
+    args = ([0], [[0, 1, 2]], [[400, 310, 190]], [[0.3, 0.3, 0.3]], cash_ladder([[1_000.0]]))
+    whole = rebalance(lst, cur, accounts(*args, **base), params=Params(trade_day=DAY))
+    assert _trades(whole) == [(0, -1, 100.0), (1, -1, 10.0), (2, 1, 110.0)]
+    only = rebalance(lst, cur, accounts(*args, lines_only=np.array([True]), **base), params=Params(trade_day=DAY))
+    assert _trades(only) == [(0, -1, 100.0), (2, 1, 110.0)]
+    assert only.cash_after[0, 0, -1] == 900.0  # 1,000 + 1,000 - 1,100
+
+
+def test_with_cash_out_of_band_only_the_lines_that_bring_it_back_trade():
+    """Targets 30% / 30% / 30% / cash 10%; bands 2 points or half the target (lines 15 points,
+    cash 5). Holdings 252 / 252 / 396 at 10 USD and 3,000 USD: 21% / 21% / 33% / 25% of 12,000.
+    Every line is inside its band, cash is 15 points over. Targets 3,600 USD = 360 shares.
+    Whole account: buy 108, buy 108, sell 36. Only lines out of band: cash is high, so the
+    underweight lines are bought (108 each) and the overweight third is not sold: 840 USD left."""
+    cur = usd_only()
+    lst = listings([dict(price=10.0, ccy=0, settle=1)] * 3)
+    base = dict(band_abs=np.array([0.02]), band_rel=np.array([0.5]))
+    args = ([0], [[0, 1, 2]], [[252, 252, 396]], [[0.3, 0.3, 0.3]], cash_ladder([[3_000.0]]))
+    whole = rebalance(lst, cur, accounts(*args, **base), params=Params(trade_day=DAY))
+    assert _trades(whole) == [(0, 1, 108.0), (1, 1, 108.0), (2, -1, 36.0)]
+    only = rebalance(lst, cur, accounts(*args, lines_only=np.array([True]), **base), params=Params(trade_day=DAY))
+    assert _trades(only) == [(0, 1, 108.0), (1, 1, 108.0)]
+    assert only.cash_after[0, 0, -1] == 840.0

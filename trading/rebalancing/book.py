@@ -129,7 +129,9 @@ def load_book(scope: RebalanceScope, *, days: int = DAYS) -> Book:
                    params, "i")
     meta = list(Account.objects.filter(pk__in=_ids_or_none(aid, where, params)).order_by("pk").values_list(
         "pk", "base_currency", "household_id", "is_us_person", "lot_relief_method", "investor_type",
-        "booking_jurisdiction", "booking_centre", "hedge_ratio", "hedge_band"))
+        "booking_jurisdiction", "booking_centre", "hedge_ratio", "hedge_band", "firm_id"))
+    own = list(Account.objects.filter(pk__in=_ids_or_none(aid, where, params)).order_by("pk").values_list(
+        *SETTINGS))
     A = len(aid)
 
     _lap(timings, 'accounts')
@@ -387,6 +389,9 @@ def load_book(scope: RebalanceScope, *, days: int = DAYS) -> Book:
         hedge_band=np.array([float(m[9]) for m in meta], dtype=np.float64),
     )
 
+    settings = _settings(meta, own, a_model, models, codes, fx, trade_date)
+    accounts.band_abs, accounts.band_rel, accounts.min_trade, accounts.min_improvement, accounts.lines_only = settings
+
     _lap(timings, 'accounts_arrays')
     # tax lots ----------------------------------------------------------------------------------------
     lot_t = _t(TaxLot)
@@ -494,6 +499,50 @@ def _choose_lines(slot_inst: np.ndarray, aid: np.ndarray, arow: np.ndarray, pl: 
     first = np.r_[True, group[order][1:] != group[order][:-1]]
     out[ma, ms] = cand[order][first]
     return out
+
+
+SETTINGS = ("band_abs", "band_rel", "min_trade", "min_improvement", "trade_scope")
+
+
+def _settings(meta: list, own: list, a_model: np.ndarray, models: list, codes: list[str], fx: np.ndarray,
+              trade_date: dt.date) -> tuple[np.ndarray, ...]:
+    """Per account: bands, minimum trade (in its base currency), minimum improvement and trade
+    scope. Each is the account's own, else its model's, else its firm's `RebalancePolicy`, else
+    a new policy's default. Amounts set on a model or a firm are converted from their currency."""
+    from accounts.models import RebalancePolicy, TradeScope
+
+    A = len(meta)
+    cols = {name: [r[k] for r in own] for k, name in enumerate(SETTINGS)}
+    by_model = {r[0]: r[1:] for r in ModelPortfolio.objects.filter(pk__in=models).values_list(
+        "pk", *SETTINGS, "base_currency")}
+    by_firm = {r[0]: r[1:] for r in RebalancePolicy.objects.filter(firm_id__in={m[10] for m in meta}).values_list(
+        "firm_id", *SETTINGS, "min_trade_currency")}
+    fresh = RebalancePolicy()
+    default = tuple(getattr(fresh, n) for n in SETTINGS) + (fresh.min_trade_currency,)
+    needed = {r[-1] for r in by_model.values()} | {r[-1] for r in by_firm.values()} | {default[-1]}
+    rates = {c: float(fx[i]) for i, c in enumerate(codes)}
+    missing = sorted(needed - set(rates))
+    if missing:
+        rates.update({c: float(r.rate) for c, r in ref.fx_rates_to(target="USD", currencies=missing, on=trade_date).items()})
+    out: dict[str, list] = {n: [] for n in SETTINGS}
+    for k in range(A):
+        model_row = by_model.get(models[a_model[k]]) if a_model[k] >= 0 else None
+        firm_row = by_firm.get(meta[k][10], default)
+        base = meta[k][1]
+        for j, name in enumerate(SETTINGS):
+            value = cols[name][k]
+            if value in (None, ""):
+                value = model_row[j] if model_row is not None else None
+                if name == "min_trade" and value is not None and model_row is not None:
+                    value = float(value) * rates[model_row[-1]] / rates[base]
+            if value in (None, ""):
+                value = firm_row[j]
+                if name == "min_trade":
+                    value = float(value) * rates[firm_row[-1]] / rates[base]
+            out[name].append(value)
+    return (np.array(out["band_abs"], dtype=np.float64), np.array(out["band_rel"], dtype=np.float64),
+            np.array(out["min_trade"], dtype=np.float64), np.array(out["min_improvement"], dtype=np.float64),
+            np.array([v == TradeScope.OUT_OF_BAND_LINES for v in out["trade_scope"]], dtype=bool))
 
 
 def _lap(timings: dict, name: str) -> None:

@@ -21,7 +21,8 @@ Steps (two tiers: a vectorised screen over every account, then trades for those 
    ineligible -> substitute slot with the
    ADR ratio applied (same number of underlying ordinaries) or cash; base cash absorbs the rest;
 2. drift screen: absolute and relative bands on every slot and on cash;
-3. raw trades to target, rounded to lots (sells to the nearest lot, buys down), minimum trade
+3. raw trades to target (every line, or with `lines_only` just the lines out of band and, when
+   cash is out of band, those that bring it back), rounded to lots (sells to the nearest lot, buys down), minimum trade
    value, minimum-improvement rule, no buys of restricted/ineligible listings;
 4. tax lots relieved for sells (FIFO, HIFO, lowest tax), loss sales flagged;
 5. wash sale: for US taxpayers no buy of an underlying the household sold at a loss in the
@@ -111,6 +112,9 @@ class Accounts:
     band_rel: np.ndarray | None = None  # float64 (A,) e.g. 0.20 of the target weight
     min_trade: np.ndarray | None = None  # float64 (A,) in base currency
     min_improvement: np.ndarray | None = None  # float64 (A,) share of the deviation a trade must remove
+    # bool (A,) once out of band, trade only the lines out of their band (and, when cash is out of
+    # its band, the lines on the side that brings it back); False: every line toward its target
+    lines_only: np.ndarray | None = None
     household: np.ndarray | None = None  # int (A,)
     us_taxpayer: np.ndarray | None = None  # bool (A,)
     lot_method: np.ndarray | None = None  # int (A,) FIFO/HIFO/LOWEST_TAX
@@ -130,6 +134,7 @@ class Accounts:
         self.band_rel = _default(self.band_rel, (a,), 0.25)
         self.min_trade = _default(self.min_trade, (a,), 0.0)
         self.min_improvement = _default(self.min_improvement, (a,), 0.0)
+        self.lines_only = _default(self.lines_only, (a,), False)
         self.household = _default(self.household, (a,), -1, np.int64)
         if self.household is not None and (self.household < 0).all():
             self.household = np.arange(a, dtype=np.int64)
@@ -402,10 +407,12 @@ def _prepare(listings: Listings, currencies: Currencies, acc: Accounts) -> Simpl
     cash_w = cash_base / safe_total
     cash_t = ctarget.sum(axis=1)
     cash_band = np.maximum(acc.band_abs, acc.band_rel * cash_t)
-    out = slot_out.any(axis=1) | (np.abs(cash_w - cash_t) > cash_band + EPS)
+    cash_high = cash_w - cash_t > cash_band + EPS
+    cash_low = cash_t - cash_w > cash_band + EPS
+    out = slot_out.any(axis=1) | cash_high | cash_low
     out &= total > 0
 
-    return SimpleNamespace(valid=valid, lst=lst, qty=qty, ccy=ccy, base=base, fx_to_base=fx_to_base,
+    return SimpleNamespace(slot_out=slot_out, cash_high=cash_high, cash_low=cash_low, valid=valid, lst=lst, qty=qty, ccy=ccy, base=base, fx_to_base=fx_to_base,
                            share_local=share_local, share_base=share_base, total=total, eff=eff, ctarget=ctarget,
                            band=band, out=out, no_buy=no_buy, weight=weight, frozen=frozen)
 
@@ -438,6 +445,11 @@ def _rebalance_rows(
     tradable = valid & (listings.settle_day[lst] >= 0) & (share_base > 0) & out[:, None] & ~v.frozen
     tq = np.where(share_base > 0, eff * total[:, None] / np.where(share_base > 0, share_base, 1.0), 0.0)
     diff = tq - qty
+    # trade scope: whole account, or only lines out of band (plus, with cash out of its band, the
+    # lines whose trade brings cash back: buys when cash is high, sells when it is low)
+    in_scope = (~acc.lines_only[:, None] | v.slot_out | (v.cash_high[:, None] & (diff > 0))
+                | (v.cash_low[:, None] & (diff < 0)))
+    tradable &= in_scope
     sell_q = np.where(diff < 0, np.round(-diff / step) * step, 0.0)
     sell_q = np.where((eff <= 0) & (diff < 0), qty, np.minimum(sell_q, qty))  # full exit may be an odd lot
     buy_q = np.where(diff > 0, np.floor(diff / step + 1e-9) * step, 0.0)

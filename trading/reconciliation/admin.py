@@ -1,26 +1,120 @@
+from django import forms
 from django.contrib import admin
 
+from . import services
+from .exceptions import UnknownFormat
 from .models import (
     BookCash,
     BookCorporateAction,
+    BookImport,
     BookPendingTrade,
     BookPosition,
     Break,
     BreakNote,
     CustodianFile,
+    CustodianFormat,
     DailyRun,
     InstrumentIdentifier,
     ReconRun,
+    RuleKind,
     RuleSet,
     StatementBalance,
 )
+from .parsers.layouts import LayoutError, validate_layout
+
+
+class RuleSetForm(forms.ModelForm):
+    class Meta:
+        model = RuleSet
+        fields = ("kind", "code", "source", "effective_from", "spec", "note")
+
+    def clean(self):
+        data = super().clean()
+        kind = data.get("kind") or self.instance.kind
+        code = data.get("code") or self.instance.code
+        if kind == RuleKind.LAYOUT and isinstance(data.get("spec"), dict):
+            try:
+                validate_layout(data["spec"], name=code or "layout")
+            except LayoutError as exc:
+                raise forms.ValidationError({"spec": str(exc)}) from None
+            if data["spec"].get("code") != code:
+                raise forms.ValidationError({"spec": "the layout's code must be the rule set's code"})
+        return data
 
 
 @admin.register(RuleSet)
 class RuleSetAdmin(admin.ModelAdmin):
-    list_display = ("kind", "code", "version", "effective_from", "source", "loaded_at")
+    """Layouts, tolerances and SLA rules. A saved change is a new version beside the old one
+    (who and when kept, audited); versions are never edited in place or deleted."""
+
+    form = RuleSetForm
+    list_display = ("kind", "code", "version", "effective_from", "source", "created_by", "loaded_at")
     list_filter = ("kind",)
     search_fields = ("code", "source")
+    readonly_fields = ("version", "sha256", "created_by", "loaded_at")
+
+    def get_readonly_fields(self, request, obj=None):
+        return (*self.readonly_fields, "kind", "code") if obj else self.readonly_fields
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        if change:
+            previous = RuleSet.objects.get(pk=obj.pk)
+            new = services.ruleset_new_version(previous=previous, spec=data["spec"], source=data["source"],
+                                               effective_from=data["effective_from"], actor=request.user,
+                                               note=data.get("note", ""))
+        else:
+            new = services.ruleset_add(kind=data["kind"], code=data["code"], spec=data["spec"], source=data["source"],
+                                       effective_from=data["effective_from"], actor=request.user,
+                                       note=data.get("note", ""))
+        obj.pk, obj.version = new.pk, new.version
+
+
+class CustodianFormatForm(forms.ModelForm):
+    class Meta:
+        model = CustodianFormat
+        fields = ("custodian_code", "format", "file_pattern", "active", "source", "effective_from", "note")
+
+    def clean(self):
+        data = super().clean()
+        if data.get("format") and data.get("active", True):
+            try:
+                services.check_format(data["format"])
+            except UnknownFormat as exc:
+                raise forms.ValidationError({"format": exc.message}) from None
+        return data
+
+
+@admin.register(CustodianFormat)
+class CustodianFormatAdmin(admin.ModelAdmin):
+    """Which formats each custodian sends. A saved change (or switching a format off) is a new
+    version, with who and when, audited; versions are never edited in place or deleted."""
+
+    form = CustodianFormatForm
+    list_display = ("custodian_code", "format", "file_pattern", "active", "version", "effective_from", "created_by",
+                    "created_at")
+    list_filter = ("custodian_code", "active")
+    search_fields = ("custodian_code", "format")
+    readonly_fields = ("version", "created_by", "created_at")
+
+    def get_readonly_fields(self, request, obj=None):
+        return (*self.readonly_fields, "custodian_code", "format") if obj else self.readonly_fields
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        code = obj.custodian_code if change else data["custodian_code"]
+        fmt = obj.format if change else data["format"]
+        new = services.custodian_format_set(custodian_code=code, fmt=fmt, file_pattern=data.get("file_pattern", ""),
+                                            active=data.get("active", True), source=data.get("source", ""),
+                                            effective_from=data["effective_from"], actor=request.user,
+                                            note=data.get("note", ""))
+        obj.pk, obj.version = new.pk, new.version
 
 
 @admin.register(CustodianFile)
@@ -108,3 +202,20 @@ class BookCorporateActionAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         record_event(subject=obj, event_type="recon.corporate_action_saved", actor=request.user,
                      detail={"status": obj.status, "ratio": str(obj.ratio), "changed": list(form.changed_data)})
+
+
+@admin.register(BookImport)
+class BookImportAdmin(admin.ModelAdmin):
+    """Books files imported (`book_import`): read-only, the ledger holds what they posted."""
+
+    list_display = ("name", "as_of", "counts", "created_by", "created_at")
+    readonly_fields = ("sha256", "name", "as_of", "counts", "created_by", "created_at")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -26,7 +26,8 @@ from onboarding.exceptions import NotFound, PermissionDenied, ValidationFailed
 from onboarding.models import User
 
 from . import services
-from .models import Break, BreakNote, ReconRun
+from .book_import import book_import
+from .models import BookImport, Break, BreakNote, ReconRun
 from .selectors import breaks_for, runs_for, sees_all_firms
 
 MAX_FILE_BYTES = 200 * 1024 * 1024
@@ -63,7 +64,8 @@ class BreakSerializer(serializers.ModelSerializer):
         model = Break
         fields = ["id", "key", "custodian_code", "custody_account", "instrument_id", "identifier", "asset", "kind",
                   "cause", "explained", "state", "owner", "custodian_quantity", "book_quantity", "custodian_price",
-                  "book_price", "custodian_fx", "book_fx", "amount_base", "base_currency", "priority", "sla_rule",
+                  "book_price", "custodian_fx", "book_fx", "book_price_source", "book_fx_source",
+                  "custodian_price_source", "custodian_fx_source", "amount_base", "base_currency", "priority", "sla_rule",
                   "due_at", "first_seen", "last_seen", "first_run", "last_run", "occurrences", "line",
                   "resolution_reason", "write_off_requested_by", "written_off_approved_by", "created_at",
                   "updated_at"]
@@ -105,7 +107,51 @@ class TextSerializer(serializers.Serializer):
     text = serializers.CharField(max_length=5000)
 
 
+class BookImportUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="CSV in the book-import template (see the README)")
+    as_of = serializers.DateField()
+
+
+class BookImportSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = BookImport
+        fields = ["id", "name", "sha256", "as_of", "counts", "created_at"]
+
+
 # --- Views -----------------------------------------------------------------------------------------
+
+
+class BookImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Our books brought onto Meridian: opening positions (lots and cost), cash, pending trades.
+    POST a file: validated whole (a bad file is refused with each line and field, nothing written),
+    posted through the ledger; the same bytes again answer with the first import (200)."""
+
+    serializer_class = BookImportSerializer
+    lookup_value_regex = ID_REGEX
+    parser_classes = [MultiPartParser, FormParser]
+
+    def get_queryset(self):
+        qs = BookImport.objects.order_by("-pk")
+        if sees_all_firms(self.request.user):
+            return qs
+        return qs.filter(created_by__firm_id=self.request.user.firm_id)
+
+    @extend_schema(request={"multipart/form-data": BookImportUploadSerializer},
+                   responses={201: BookImportSerializer, 200: BookImportSerializer})
+    @idempotent
+    def create(self, request):
+        if getattr(request.user, "role", "") not in services.BREAK_ROLES and not request.user.is_superuser:
+            raise PermissionDenied("books are imported by operations, the firm's administrator or platform officers")
+        data = BookImportUploadSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        upload = data.validated_data["file"]
+        if upload.size > MAX_FILE_BYTES:
+            raise ValidationFailed("file: larger than 200 MB", detail={"file": ["too_large"]})
+        name = re.sub(r"[^A-Za-z0-9._-]", "_", Path(upload.name or "").name)[:120].lstrip(".") or "books.csv"
+        outcome = book_import(data=upload.read(), name=name, as_of=data.validated_data["as_of"], actor=request.user)
+        body = {**BookImportSerializer(outcome.book_import).data, "duplicate": outcome.duplicate}
+        return Response(body, status=status.HTTP_200_OK if outcome.duplicate else status.HTTP_201_CREATED)
+
 
 
 class ReconRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

@@ -35,3 +35,10 @@ class BreakRoleRefused(MeridianError):
 
     code = "permission_denied"
     status_code = 403
+
+
+class BookImportRefused(MeridianError):
+    """The books file was refused whole (each problem named by line and field); nothing was imported."""
+
+    code = "book_import_refused"
+    status_code = 422

@@ -60,6 +60,8 @@ class CustodianPositions:
     price_currency: np.ndarray
     fx_rate: np.ndarray                       # float64 price currency -> base, NaN when absent
     line: np.ndarray
+    price_source: np.ndarray | None = None    # object: the custodian's price source where the file names it
+    fx_source: np.ndarray | None = None       # object: the custodian's FX rate source (quoting institution)
 
     @classmethod
     def from_holdings(cls, holdings: Sequence[Any]) -> CustodianPositions:
@@ -74,6 +76,8 @@ class CustodianPositions:
             price_currency=_str([h.price_currency for h in holdings]),
             fx_rate=np.array([float(h.fx_rate) if h.fx_rate is not None else np.nan for h in holdings], dtype=float),
             line=np.array([h.line or 0 for h in holdings], dtype=np.int64) if n else np.zeros(0, dtype=np.int64),
+            price_source=_str([h.price_source for h in holdings]),
+            fx_source=_str([getattr(h, "fx_source", "") for h in holdings]),
         )
 
     def __len__(self) -> int:
@@ -139,6 +143,8 @@ class Differences:
     amount_local: np.ndarray | None = None    # float64 signed difference (custodian - ours) in local_currency
     local_currency: np.ndarray | None = None
     base_currency: np.ndarray | None = None   # per line, when lines differ in base currency
+    custodian_price_source: np.ndarray | None = None  # object, per line: the file's price source ("" if none)
+    custodian_fx_source: np.ndarray | None = None     # object, per line: the file's FX source ("" if none)
 
     def __len__(self) -> int:
         return len(self.kind)
@@ -283,6 +289,11 @@ def reconcile_positions(cust: CustodianPositions, books: BookPositions, idmap: I
     fxc = _first_by(ci, size, cust.fx_rate[resolved], np.nan)
     ccy_c = _first_by(ci, size, cccy[resolved].astype(object), "")
     line = _first_by(ci, size, cust.line[resolved], 0)
+    no_text = np.full(len(cust), "", dtype=object)
+    c_psrc = cust.price_source if cust.price_source is not None else no_text
+    c_fsrc = cust.fx_source if cust.fx_source is not None else no_text
+    psrc = _first_by(ci, size, c_psrc[resolved].astype(object), "")
+    fsrc = _first_by(ci, size, c_fsrc[resolved].astype(object), "")
     mpass = _first_by(ci, size, passed[resolved], -1)
     pb = _first_by(bi, size, books.price.astype(float), np.nan)
     fxb = _first_by(bi, size, books.fx_rate.astype(float), np.nan)
@@ -401,6 +412,8 @@ def reconcile_positions(cust: CustodianPositions, books: BookPositions, idmap: I
     unknown_account = cust.account[unk][u_first] if n_unknown else np.zeros(0, object)
     unknown_ident = unknown_ident[u_first] if n_unknown else np.zeros(0, object)
     unknown_line = cust.line[unk][u_first] if n_unknown else np.zeros(0, np.int64)
+    unknown_psrc = c_psrc[unk][u_first].astype(object) if n_unknown else np.zeros(0, object)
+    unknown_fsrc = c_fsrc[unk][u_first].astype(object) if n_unknown else np.zeros(0, object)
     def build(sel: np.ndarray) -> Any:
         return Differences(
             kind=np.concatenate([kind[sel], np.full(n_unknown, "unknown_instrument", dtype=object)]),
@@ -421,6 +434,8 @@ def reconcile_positions(cust: CustodianPositions, books: BookPositions, idmap: I
             amount_local=np.concatenate([local[sel], np.nan_to_num(u_qty.astype(float) / QSCALE * u_price, nan=0.0)]),
             local_currency=np.concatenate([local_ccy[sel], (cccy[unk][u_first] if n_unknown
                                                             else np.zeros(0, object)).astype(object)]),
+            custodian_price_source=np.concatenate([psrc[sel], unknown_psrc]),
+            custodian_fx_source=np.concatenate([fsrc[sel], unknown_fsrc]),
         )
 
     diffs = build(sel)

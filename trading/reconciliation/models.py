@@ -35,13 +35,51 @@ class RuleSet(models.Model):
     spec = models.JSONField()
     sha256 = models.CharField(max_length=64)
     loaded_at = models.DateTimeField(auto_now_add=True)
+    # a version is never edited: a change is a new version, by whom (none: loaded from a file)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+")
+    note = models.CharField(max_length=300, blank=True, default="", db_default="")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["kind", "code", "version"], name="recon_ruleset_version")]
         ordering = ["kind", "code", "-version"]
+        verbose_name = "rule set (layout, tolerances, SLA)"
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.code} v{self.version}"
+
+
+BUILTIN_FORMATS = ("semt002", "camt053", "mt535", "mt940", "mt950")
+
+
+class CustodianFormat(models.Model):
+    """A file format a custodian sends (several per custodian: a holdings and a cash statement,
+    a CSV export...). `custodian_code` is `accounts.Custodian.code` (or any code a feed uses);
+    `format` is a standard (semt002, camt053, mt535, mt940, mt950) or `csv:<layout code>`; the
+    file pattern (fnmatch on the file name, e.g. `*.sta`) tells files of one custodian apart.
+    Versioned like the layouts: a change, or switching a format off, is a new version."""
+
+    custodian_code = models.CharField(max_length=40)
+    format = models.CharField(max_length=60)
+    file_pattern = models.CharField(max_length=100, blank=True, default="",
+                                    help_text="Which files of this custodian are in this format (e.g. *.sta); "
+                                              "empty: any file")
+    active = models.BooleanField(default=True)
+    version = models.PositiveIntegerField()
+    source = models.CharField(max_length=300, blank=True, default="")
+    effective_from = models.DateField()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    note = models.CharField(max_length=300, blank=True, default="")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["custodian_code", "format", "version"],
+                                               name="recon_custodianformat_version")]
+        ordering = ["custodian_code", "format", "-version"]
+
+    def __str__(self) -> str:
+        return f"{self.custodian_code}: {self.format} v{self.version}{'' if self.active else ' (off)'}"
 
 
 # ---------------------------------------------------------------- books interface
@@ -159,6 +197,25 @@ class BookCorporateAction(models.Model):
                               default=CorporateActionStatus.BOOKED, db_default=CorporateActionStatus.BOOKED)
     source = models.CharField(max_length=200, blank=True, default="", db_default="")
     reference = models.CharField(max_length=60, blank=True, default="", db_default="")
+
+
+class BookImport(models.Model):
+    """A books file imported through `book_import` (opening positions, cash, pending trades, posted
+    through the accounts ledger): kept by SHA-256 so the same bytes are imported once."""
+
+    sha256 = models.CharField(max_length=64, unique=True)
+    name = models.CharField(max_length=255)
+    as_of = models.DateField()
+    counts = models.JSONField(default=dict)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} as of {self.as_of} ({self.sha256[:10]})"
 
 
 # ---------------------------------------------------------------- files and runs
@@ -306,6 +363,9 @@ class ReconLine(models.Model):
     book_fx = models.FloatField(null=True)
     book_price_source = models.CharField(max_length=40, blank=True, default="")
     custodian_source = models.CharField(max_length=60, blank=True, default="")  # the statement (format) read
+    # the custodian's own price and FX sources, where the file carries them (a MIC, a vendor, a BIC)
+    custodian_price_source = models.CharField(max_length=40, blank=True, default="", db_default="")
+    custodian_fx_source = models.CharField(max_length=40, blank=True, default="", db_default="")
     amount_local = models.FloatField(null=True)
     amount_base = models.FloatField(null=True)
     line = models.IntegerField(null=True)
@@ -361,6 +421,11 @@ class Break(ConcurrentTransitionMixin, models.Model):
     book_price = models.DecimalField(**DEC, null=True)
     custodian_fx = models.DecimalField(max_digits=24, decimal_places=12, null=True)
     book_fx = models.DecimalField(max_digits=24, decimal_places=12, null=True)
+    # each side's sources: ours from the books (price source, rate source), the custodian's where its file says
+    book_price_source = models.CharField(max_length=40, blank=True, default="", db_default="")
+    book_fx_source = models.CharField(max_length=40, blank=True, default="", db_default="")
+    custodian_price_source = models.CharField(max_length=40, blank=True, default="", db_default="")
+    custodian_fx_source = models.CharField(max_length=40, blank=True, default="", db_default="")
     amount_base = models.DecimalField(max_digits=24, decimal_places=2, default=0)
     base_currency = models.CharField(max_length=3, default="USD")
     # the difference (custodian - ours) in the line's own currency: the cash account's currency,

@@ -15,10 +15,56 @@ from .models import (
     BookPendingTrade,
     BookPosition,
     Break,
+    CustodianFormat,
     InstrumentIdentifier,
     ReconRun,
+    RuleKind,
+    RuleSet,
     StatementBalance,
 )
+
+# ---------------------------------------------------------------- formats and layouts (data, versioned)
+
+def layout_version(code: str, *, on: dt.date | None = None) -> RuleSet:
+    """The layout version in force on `on` (the newest whose effective date has come; for an
+    older statement than every version, the first one), from the database, never from a file."""
+    from .exceptions import UnknownFormat
+
+    versions = RuleSet.objects.filter(kind=RuleKind.LAYOUT, code=code)
+    chosen = (versions.filter(effective_from__lte=on) if on else versions).order_by("-version").first() \
+        or versions.order_by("version").first()
+    if chosen is None:
+        raise UnknownFormat(f"no layout {code!r} is loaded (recon_rules_load, or add it in the admin)",
+                            detail={"format": f"csv:{code}"})
+    return chosen
+
+
+def layout_spec(code: str, *, on: dt.date | None = None) -> dict:
+    return layout_version(code, on=on).spec
+
+
+def custodian_formats(custodian_code: str, *, on: dt.date | None = None) -> list[CustodianFormat]:
+    """The formats a custodian sends, as of `on`: per format its newest version in force, if active."""
+    rows = CustodianFormat.objects.filter(custodian_code=custodian_code)
+    if on is not None:
+        rows = rows.filter(effective_from__lte=on)
+    newest: dict[str, CustodianFormat] = {}
+    for row in rows.order_by("format", "-version"):
+        newest.setdefault(row.format, row)
+    return [r for r in newest.values() if r.active]
+
+
+def format_for_file(custodian_code: str, filename: str, *, on: dt.date | None = None) -> str | None:
+    """The format of one received file: the custodian's format whose pattern the name matches,
+    else its only format without a pattern; None lets the content decide (XML and SWIFT tell)."""
+    from fnmatch import fnmatch
+
+    formats = custodian_formats(custodian_code, on=on)
+    for row in formats:
+        if row.file_pattern and fnmatch(filename.lower(), row.file_pattern.lower()):
+            return row.format
+    open_ended = [r.format for r in formats if not r.file_pattern]
+    return open_ended[0] if len(open_ended) == 1 else None
 
 
 def _scaled(values) -> np.ndarray:
@@ -100,6 +146,12 @@ def cash_fx_to_base(custodian_code: str) -> dict:
     return {(a, ccy): (float(rate), base) for a, ccy, rate, base in
             BookCash.objects.filter(custodian_code=custodian_code).values_list(
                 "custody_account", "currency", "fx_rate", "base_currency")}
+
+
+def cash_fx_sources(custodian_code: str) -> dict:
+    """(cash account, currency) -> the source of our rate to base (e.g. WMR_4PM_LONDON)."""
+    return {(a, ccy): src for a, ccy, src in BookCash.objects.filter(custodian_code=custodian_code)
+            .exclude(fx_source="").values_list("custody_account", "currency", "fx_source")}
 
 
 def base_currency_of(custodian_code: str) -> str:
@@ -212,7 +264,7 @@ def _firm_custody(firm_id: int, *, number=None, custodian=None):
     qs = CustodyAccount.objects.filter(account__firm_id=firm_id)
     if number is not None:
         qs = qs.filter(number=number)
-    return qs.filter(Q(custodian__bic=custodian) | Q(custodian__name=custodian))
+    return qs.filter(Q(custodian__code=custodian) | Q(custodian__bic=custodian) | Q(custodian__name=custodian))
 
 
 def breaks_for(user):

@@ -26,6 +26,7 @@ from django_fsm import TransitionNotAllowed
 
 from onboarding import safeyaml
 from onboarding.audit import record_event
+from onboarding.exceptions import ValidationFailed
 from onboarding.models import AuditEvent, User
 
 from . import selectors
@@ -47,10 +48,12 @@ from .matching import (
 )
 from .models import (
     ACTIVE_STATES,
+    BUILTIN_FORMATS,
     Break,
     BreakNote,
     BreakState,
     CustodianFile,
+    CustodianFormat,
     DailyRun,
     ReconRun,
     RuleKind,
@@ -62,7 +65,7 @@ from .models import (
 from .parsers import ParsedFile, parse_file
 from .parsers.base import ParseError
 from .parsers.checks import check_statements
-from .parsers.layouts import LAYOUT_DIR, load_layout, pushdown_supported
+from .parsers.layouts import LAYOUT_DIR, LayoutError, pushdown_supported, validate_layout
 from .policy import RULES_DIR, price_units, priority_for, sla_rules, tolerances_for
 
 Progress = Callable[[str], None]
@@ -75,27 +78,144 @@ def _noop(stage: str) -> None:
 # ---------------------------------------------------------------- rules
 
 @transaction.atomic
-def rules_load() -> dict[str, int]:
-    """Load the layout, tolerance and SLA files into versioned RuleSet rows (idempotent)."""
-    created = {"layout": 0, "tolerance": 0, "sla": 0}
-    files = [(RuleKind.LAYOUT, p) for p in sorted(LAYOUT_DIR.glob("*.yaml"))]
-    files += [(RuleKind.TOLERANCE, RULES_DIR / "tolerances.yaml"), (RuleKind.SLA, RULES_DIR / "sla.yaml")]
+def rules_load(*, layout_paths: list[Path] | None = None, custodians_path: Path | None = None,
+               actor: User | None = None) -> dict[str, int]:
+    """Load layouts, tolerances, SLA rules and the custodian-to-format map from YAML into
+    versioned rows (idempotent: a (code, version) already loaded is left as it is, so a version
+    an officer made in the admin is never overwritten). With no paths: the shipped examples."""
+    created = {"layout": 0, "tolerance": 0, "sla": 0, "custodian_format": 0}
+    if layout_paths is None and custodians_path is None:
+        files = [(RuleKind.LAYOUT, p) for p in sorted(LAYOUT_DIR.glob("*.yaml"))]
+        files += [(RuleKind.TOLERANCE, RULES_DIR / "tolerances.yaml"), (RuleKind.SLA, RULES_DIR / "sla.yaml")]
+        custodians_path = RULES_DIR / "custodians.yaml"
+    else:
+        files = [(RuleKind.LAYOUT, Path(p)) for p in layout_paths or []]
     for kind, path in files:
         raw = path.read_bytes()
         spec = safeyaml.load(raw)
         if kind == RuleKind.LAYOUT:
-            load_layout(path)
+            try:
+                validate_layout(spec, name=path.name)
+            except LayoutError as exc:
+                raise ValidationFailed(str(exc), detail={"file": path.name}) from None
             code, version, source, eff = spec["code"], spec["version"], spec["source"], spec["effective_from"]
         else:
             code, version = path.stem, spec["version"]
             source = "; ".join(sorted({r["source"] for r in spec["rules"]}))[:300]
             eff = min(str(r["effective_from"]) for r in spec["rules"])
-        sha = hashlib.sha256(raw).hexdigest()
-        _, was_created = RuleSet.objects.get_or_create(
-            kind=kind, code=code, version=version,
-            defaults={"source": source, "effective_from": str(eff), "spec": _jsonable(spec), "sha256": sha})
-        created[kind] += int(was_created)
+        if RuleSet.objects.filter(kind=kind, code=code, version=version).exists():
+            continue
+        _ruleset_create(kind=kind, code=code, version=int(version), source=str(source)[:300], effective_from=str(eff),
+                        spec=_jsonable(spec), actor=actor, note=f"loaded from {path.name}")
+        created[kind] += 1
+    if custodians_path is not None:
+        spec = safeyaml.load(Path(custodians_path).read_bytes())
+        version = int(spec.get("version", 1))
+        for rule in spec["rules"]:
+            formats = rule.get("formats") or [{"format": rule["format"], "file_pattern": rule.get("file_pattern", "")}]
+            for entry in formats:
+                if CustodianFormat.objects.filter(custodian_code=rule["code"], format=entry["format"],
+                                                  version=version).exists():
+                    continue
+                _custodian_format_create(custodian_code=rule["code"], fmt=entry["format"],
+                                         file_pattern=entry.get("file_pattern", ""), active=True, version=version,
+                                         source=rule["source"], effective_from=str(rule["effective_from"]),
+                                         actor=actor, note=f"loaded from {Path(custodians_path).name}")
+                created["custodian_format"] += 1
     return created
+
+
+def _spec_sha(spec: dict[str, Any]) -> str:
+    import json
+
+    content = {k: v for k, v in spec.items() if k != "version"}  # a layout names its own version number
+    return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _ruleset_create(*, kind: str, code: str, version: int, source: str, effective_from: str, spec: dict[str, Any],
+                    actor: User | None, note: str = "") -> RuleSet:
+    rule = RuleSet.objects.create(kind=kind, code=code, version=version, source=source, effective_from=effective_from,
+                                  spec=spec, sha256=_spec_sha(spec), created_by=_user(actor), note=note[:300])
+    record_event(subject=rule, event_type="recon.rules_version_created", actor=_user(actor),
+                 detail={"kind": kind, "code": code, "version": version, "sha256": rule.sha256, "note": note[:300]})
+    return rule
+
+
+def _user(actor: User | None) -> User | None:
+    return actor if actor is not None and actor.is_authenticated else None
+
+
+@transaction.atomic
+def ruleset_new_version(*, previous: RuleSet, spec: dict[str, Any], source: str, effective_from: dt.date | str,
+                        actor: User | None, note: str = "") -> RuleSet:
+    """A change to a layout (or tolerances, SLA) is a new version beside the old one, never an
+    edit in place; a layout is validated first. The same content as the newest version changes nothing."""
+    if previous.kind == RuleKind.LAYOUT:
+        try:
+            validate_layout(spec, name=previous.code)
+        except LayoutError as exc:
+            raise ValidationFailed(str(exc), detail={"spec": [str(exc)]}) from None
+        if spec.get("code") != previous.code:
+            raise ValidationFailed(f"a new version keeps the layout's code {previous.code!r}",
+                                   detail={"spec": ["code"]})
+    latest = RuleSet.objects.select_for_update().filter(kind=previous.kind, code=previous.code) \
+        .order_by("-version").first()
+    assert latest is not None
+    spec = _jsonable(spec)
+    if _spec_sha(spec) == latest.sha256 and str(effective_from) == str(latest.effective_from) \
+            and source == latest.source:
+        return latest
+    version = latest.version + 1
+    if previous.kind == RuleKind.LAYOUT:
+        spec["version"] = version
+    return _ruleset_create(kind=previous.kind, code=previous.code, version=version, source=source[:300],
+                           effective_from=str(effective_from), spec=spec, actor=actor, note=note)
+
+
+@transaction.atomic
+def ruleset_add(*, kind: str, code: str, spec: dict[str, Any], source: str, effective_from: dt.date | str,
+                actor: User | None, note: str = "") -> RuleSet:
+    """A new layout (or rule set) under a code not used yet: its version 1."""
+    if RuleSet.objects.filter(kind=kind, code=code).exists():
+        raise ValidationFailed(f"{kind} {code!r} exists: change it to make a new version", detail={"code": [code]})
+    if kind == RuleKind.LAYOUT:
+        try:
+            validate_layout(spec, name=code)
+        except LayoutError as exc:
+            raise ValidationFailed(str(exc), detail={"spec": [str(exc)]}) from None
+    spec = {**_jsonable(spec), **({"version": 1} if kind == RuleKind.LAYOUT else {})}
+    return _ruleset_create(kind=kind, code=code, version=1, source=source[:300], effective_from=str(effective_from),
+                           spec=spec, actor=actor, note=note)
+
+
+def _custodian_format_create(*, custodian_code: str, fmt: str, file_pattern: str, active: bool, version: int,
+                             source: str, effective_from: str, actor: User | None, note: str = "") -> CustodianFormat:
+    if active:
+        check_format(fmt)
+    row = CustodianFormat.objects.create(custodian_code=custodian_code, format=fmt, file_pattern=file_pattern,
+                                         active=active, version=version, source=source[:300],
+                                         effective_from=effective_from, created_by=_user(actor), note=note[:300])
+    record_event(subject=row, event_type="recon.custodian_format_version_created", actor=_user(actor),
+                 detail={"custodian": custodian_code, "format": fmt, "file_pattern": file_pattern, "active": active,
+                         "version": version, "note": note[:300]})
+    return row
+
+
+@transaction.atomic
+def custodian_format_set(*, custodian_code: str, fmt: str, file_pattern: str = "", active: bool = True,
+                         source: str = "", effective_from: dt.date | str | None = None, actor: User | None = None,
+                         note: str = "") -> CustodianFormat:
+    """Say that a custodian sends files in `fmt` (or, `active=False`, no longer does): a new
+    version of that (custodian, format) entry; the same values as the newest version change nothing."""
+    latest = CustodianFormat.objects.select_for_update().filter(custodian_code=custodian_code, format=fmt) \
+        .order_by("-version").first()
+    effective_from = str(effective_from or timezone.localdate())
+    if latest is not None and (latest.file_pattern, latest.active, latest.source, str(latest.effective_from)) == \
+            (file_pattern, active, source, effective_from):
+        return latest
+    return _custodian_format_create(custodian_code=custodian_code, fmt=fmt, file_pattern=file_pattern, active=active,
+                                    version=(latest.version + 1) if latest else 1, source=source,
+                                    effective_from=effective_from, actor=actor, note=note)
 
 
 def _jsonable(obj: Any) -> Any:
@@ -134,12 +254,14 @@ def _store(path: Path, on_bytes: Callable[[int], None] | None = None) -> tuple[s
     return sha, size, target
 
 
-def _check_format(fmt: str) -> None:
-    if fmt in {"semt002", "camt053", "mt535", "mt940", "mt950"}:
+def check_format(fmt: str) -> None:
+    """A standard format, or csv:<layout> with the layout loaded; else UnknownFormat."""
+    if fmt in BUILTIN_FORMATS:
         return
-    if fmt.startswith("csv:") and (LAYOUT_DIR / f"{fmt[4:]}.yaml").exists():
+    if fmt.startswith("csv:") and RuleSet.objects.filter(kind=RuleKind.LAYOUT, code=fmt[4:]).exists():
         return
-    raise UnknownFormat(f"unknown format {fmt!r}", detail={"format": fmt})
+    raise UnknownFormat(f"unknown format {fmt!r}: a standard ({', '.join(BUILTIN_FORMATS)}) or csv:<layout> "
+                        f"with a layout loaded (recon_rules_load, or the admin)", detail={"format": fmt})
 
 
 def guess_format(path: Path) -> str:
@@ -172,7 +294,7 @@ def reconcile_file(*, custodian_code: str, path: str | Path, fmt: str | None = N
     `accounts` (code = its BIC) our side is first refreshed from the ledger for the date."""
     path = Path(path)
     fmt = fmt or guess_format(path)
-    _check_format(fmt)
+    check_format(fmt)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     progress("hash")
@@ -185,29 +307,30 @@ def reconcile_file(*, custodian_code: str, path: str | Path, fmt: str | None = N
     timings["seconds_hash"] = time.perf_counter() - t0
     if refresh_books and as_of is not None and custodian_in_accounts(custodian_code):
         progress("books")
-        books_snapshot_load(custodian_bic=custodian_code, as_of=as_of)
+        books_snapshot_load(custodian_code=custodian_code, as_of=as_of)
+    layout = selectors.layout_spec(fmt[4:], on=as_of) if fmt.startswith("csv:") else None
     use_sql = (engine == "sql" or (engine == "auto" and connection.vendor == "postgresql")) and \
-        fmt.startswith("csv:") and pushdown_supported(load_layout(fmt[4:]))
+        layout is not None and pushdown_supported(layout)
     if use_sql:
         from .sql import reconcile_positions_sql
 
         if as_of is None:
             raise FileRefused("a CSV positions file without a date needs --as-of", detail={"file": path.name})
         outcome = reconcile_positions_sql(custodian_code=custodian_code, path=path, stored=stored, sha=sha,
-                                          size=size, fmt=fmt, as_of=as_of, actor=actor, daily_run=daily_run,
+                                          size=size, fmt=fmt, as_of=as_of, layout=layout, actor=actor, daily_run=daily_run,
                                           progress=progress, timings=timings)
         _announce_new_breaks(outcome.run)
         return outcome
     progress("parse")
     t = time.perf_counter()
     try:
-        parsed = parse_file(path.read_bytes(), fmt, file=path.name)
+        parsed = parse_file(path.read_bytes(), fmt, file=path.name, layout=layout)
     except ParseError as exc:
         raise FileRefused(str(exc), detail=exc.as_dict()) from None
     _check_account_ids(parsed, path.name)
     timings["seconds_parse"] = time.perf_counter() - t
     if as_of is None and parsed.as_of is not None and refresh_books and custodian_in_accounts(custodian_code):
-        books_snapshot_load(custodian_bic=custodian_code, as_of=parsed.as_of)
+        books_snapshot_load(custodian_code=custodian_code, as_of=parsed.as_of)
     as_of = as_of or parsed.as_of
     if as_of is None:
         raise FileRefused(f"{path.name}: the file carries no statement date; give --as-of", detail={"file": path.name})
@@ -261,16 +384,15 @@ def reconcile_file(*, custodian_code: str, path: str | Path, fmt: str | None = N
         timings["seconds_match"] = time.perf_counter() - t
         progress("write")
         t = time.perf_counter()
+        sources = selectors.book_price_sources(custodian_code) if asset == "position" else {}
         written = write_differences(run=run, diffs=result.differences, base_currency=base, asset=asset,
-                                    scope_accounts=scope, actor=actor)
+                                    scope_accounts=scope, actor=actor, book_sources=sources)
         if parsed.kind == "holdings" and cash_result is not None:  # a position file's cash rows are compared too
             cash_written = write_differences(run=run, diffs=cash_result.differences, base_currency=base, asset="cash",
                                              scope_accounts={c.account for c in parsed.cash}, actor=actor)
             written["cash_lines"] = write_lines(run=run, lines=cash_result.lines, asset="cash", source=fmt)
             written["cash_breaks_opened"] = cash_written["breaks_opened"]
-        written["lines"] = write_lines(run=run, lines=result.lines, asset=asset, source=fmt,
-                                       book_sources=selectors.book_price_sources(custodian_code)
-                                       if asset == "position" else {})
+        written["lines"] = write_lines(run=run, lines=result.lines, asset=asset, source=fmt, book_sources=sources)
         timings["seconds_write"] = time.perf_counter() - t
         run.status = RunStatus.COMPLETED
         run.finished_at = timezone.now()
@@ -381,9 +503,16 @@ def _due(first_seen: dt.date, hours: int) -> dt.datetime:
     return start + dt.timedelta(hours=hours)
 
 
+def _text_at(values: Any, n: int, limit: int = 40) -> str:
+    return "" if values is None else str(values[n] or "")[:limit]
+
+
 def write_differences(*, run: ReconRun, diffs: Differences, base_currency: str, asset: str,
-                      scope_accounts: set[str] | None, actor: User | None = None) -> dict[str, int]:
+                      scope_accounts: set[str] | None, actor: User | None = None,
+                      book_sources: dict[Any, Any] | None = None) -> dict[str, int]:
     """Upsert the run's differences as breaks under their stable keys (ORM bulk path)."""
+    book_sources = book_sources or {}
+    fx_sources = selectors.cash_fx_sources(run.custodian_code) if asset == "cash" else {}
     custodian, as_of = run.custodian_code, run.as_of
     rules = sla_rules(on=as_of)
     keys = [break_key(custodian, a, int(i), ident, asset) for a, i, ident in
@@ -418,6 +547,10 @@ def write_differences(*, run: ReconRun, diffs: Differences, base_currency: str, 
             local_currency="" if diffs.local_currency is None else str(diffs.local_currency[n] or "")[:3],
             base_currency=(diffs.base_currency[n] if diffs.base_currency is not None and diffs.base_currency[n]
                            else base_currency),
+            custodian_price_source=_text_at(diffs.custodian_price_source, n),
+            custodian_fx_source=_text_at(diffs.custodian_fx_source, n),
+            book_price_source=str(book_sources.get((str(diffs.account[n]), int(diffs.instrument_id[n])), ""))[:40],
+            book_fx_source=str(fx_sources.get((str(diffs.account[n]), str(diffs.identifier[n])), ""))[:40],
         )
         brk = existing.get(key)
         first_seen = brk.first_seen if brk else as_of
@@ -448,6 +581,8 @@ def write_differences(*, run: ReconRun, diffs: Differences, base_currency: str, 
     Break.objects.bulk_update(carried, ["kind", "cause", "explained", "custodian_quantity", "book_quantity",
                                         "custodian_price", "book_price", "custodian_fx", "book_fx", "amount_base",
                                         "amount_local", "local_currency", "base_currency",
+                                        "custodian_price_source", "custodian_fx_source", "book_price_source",
+                                        "book_fx_source",
                                         "last_seen", "last_run", "line", "priority", "sla_rule", "due_at",
                                         "occurrences"], batch_size=2000)
     if reopen_ids:
@@ -519,6 +654,8 @@ def write_lines(*, run: ReconRun, lines: Differences | None, asset: str, source:
             price_currency=("" if lines.local_currency is None else str(lines.local_currency[n] or ""))[:3],
             custodian_fx=_f(lines.custodian_fx[n]), book_fx=_f(lines.book_fx[n]),
             book_price_source=book_sources.get((str(lines.account[n]), iid), "")[:40], custodian_source=source[:60],
+            custodian_price_source=_text_at(lines.custodian_price_source, n),
+            custodian_fx_source=_text_at(lines.custodian_fx_source, n),
             amount_local=None if lines.amount_local is None else _f(lines.amount_local[n]),
             amount_base=_f(lines.amount_base[n]), line=int(lines.line[n]) or None))
     ReconLine.objects.bulk_create(objs, batch_size=5000)
@@ -733,7 +870,7 @@ def identifiers_refresh() -> int:
 
 
 @transaction.atomic
-def books_snapshot_load(*, custodian_bic: str, as_of: dt.date) -> dict[str, int]:
+def books_snapshot_load(*, custodian_code: str = "", as_of: dt.date, custodian_bic: str = "") -> dict[str, int]:
     """Our books at one custodian on `as_of`, read through `accounts.selectors.custodian_books`,
     written in bulk into the tables the matcher reads (replacing the previous snapshot).
     Positions are on trade date; trades pending settlement after `as_of` are listed so that a
@@ -744,14 +881,17 @@ def books_snapshot_load(*, custodian_bic: str, as_of: dt.date) -> dict[str, int]
 
     from .models import BookCash, BookCorporateAction, BookCustodyAccount, BookPendingTrade, BookPosition
 
-    books = custodian_books(custodian_bic=custodian_bic, as_of=as_of)
+    custodian = _accounts_custodian(custodian_code or custodian_bic)
+    assert custodian is not None, f"no custodian {custodian_code or custodian_bic!r} in accounts"
+    custodian_bic = custodian_code or custodian_bic  # the code the files and the books tables use
+    books = custodian_books(custodian_id=custodian.pk, custodian_bic=custodian.bic or "", as_of=as_of)
     cash_numbers = {(n, c): iban for n, c, iban in CustodyCashAccount.objects.filter(
-        custody_account__custodian__bic=custodian_bic).values_list("custody_account__number", "currency", "number")}
+        custody_account__custodian_id=custodian.pk).values_list("custody_account__number", "currency", "number")}
     BookPosition.objects.filter(custodian_code=custodian_bic).delete()
     BookPendingTrade.objects.filter(custodian_code=custodian_bic).delete()
     BookCash.objects.filter(custodian_code=custodian_bic).delete()
     BookCustodyAccount.objects.filter(custodian_code=custodian_bic).delete()
-    firms = list(CustodyAccount.objects.filter(custodian__bic=custodian_bic)
+    firms = list(CustodyAccount.objects.filter(custodian_id=custodian.pk)
                  .values_list("number", "account__firm_id"))
     firms += [(iban, firm) for (number, _ccy), iban in cash_numbers.items() for n, firm in firms if n == number]
     BookCustodyAccount.objects.bulk_create(
@@ -769,7 +909,7 @@ def books_snapshot_load(*, custodian_bic: str, as_of: dt.date) -> dict[str, int]
            for number, ccy, amount, sd in books.pending_cash], batch_size=5000)
     from trading.reference.selectors import fx_rates_to
 
-    base_of = dict(CustodyAccount.objects.filter(custodian__bic=custodian_bic)
+    base_of = dict(CustodyAccount.objects.filter(custodian_id=custodian.pk)
                    .values_list("number", "account__base_currency"))
     rates = {base: fx_rates_to(target=base, currencies={c for _n, c, _t, _s in books.cash}, on=as_of)
              for base in set(base_of.values())}
@@ -799,7 +939,14 @@ def books_snapshot_load(*, custodian_bic: str, as_of: dt.date) -> dict[str, int]
             "cash": len(books.cash)}
 
 
-def custodian_in_accounts(code: str) -> bool:
+def _accounts_custodian(code: str) -> Any:
+    """The accounts custodian a file's code names: its `code` (a BIC by default), or its BIC."""
+    from django.db.models import Q
+
     from accounts.models import Custodian
 
-    return Custodian.objects.filter(bic=code).exists()
+    return Custodian.objects.filter(Q(code=code) | Q(bic=code)).order_by("pk").first() if code else None
+
+
+def custodian_in_accounts(code: str) -> bool:
+    return _accounts_custodian(code) is not None

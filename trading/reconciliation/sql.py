@@ -26,6 +26,7 @@ from django.utils import timezone
 from onboarding.audit import record_event
 from onboarding.models import AuditEvent
 
+from . import selectors
 from .exceptions import FileRefused
 from .models import (
     BookPosition,
@@ -34,7 +35,7 @@ from .models import (
     ReconRun,
     RunStatus,
 )
-from .parsers.layouts import load_layout, sql_pushdown
+from .parsers.layouts import sql_pushdown
 from .policy import price_units, sla_rules, tolerances_for
 from .services import RunOutcome
 
@@ -407,9 +408,9 @@ def _write_breaks_sql(cur, *, run: ReconRun, custodian: str, as_of: dt.date, bas
 
 def reconcile_positions_sql(*, custodian_code: str, path: Path, stored: Path, sha: str, size: int, fmt: str,
                             as_of: dt.date, actor=None, daily_run=None, progress=lambda s: None,
-                            timings: dict | None = None) -> RunOutcome:
+                            timings: dict | None = None, layout: dict | None = None) -> RunOutcome:
     timings = dict(timings or {})
-    spec = load_layout(fmt[4:])
+    spec = layout if layout is not None else selectors.layout_spec(fmt[4:], on=as_of)
     push = sql_pushdown(spec)
     columns = spec["columns"]
     tol = tolerances_for(custodian_code, on=as_of)

@@ -13,10 +13,7 @@ from pathlib import Path
 from celery import chord, shared_task
 from django.conf import settings
 
-from onboarding import safeyaml
-
 from .models import DailyRun, ReconRun
-from .policy import RULES_DIR
 
 logger = logging.getLogger(__name__)
 
@@ -25,20 +22,18 @@ def inbox_root() -> Path:
     return Path(getattr(settings, "RECON_INBOX", Path(settings.MEDIA_ROOT) / "custodian_inbox"))
 
 
-def custodian_formats() -> dict[str, str]:
-    spec = safeyaml.load((RULES_DIR / "custodians.yaml").read_text())
-    return {r["code"]: r["format"] for r in spec["rules"]}
-
-
 def inbox_files(as_of: dt.date) -> list[tuple[str, str, str | None]]:
+    """(custodian code, path, format) for every file in the day's inbox. The format comes from the
+    custodian's formats on file (`CustodianFormat`, by file pattern); None lets the content tell."""
+    from .selectors import format_for_file
+
     day = inbox_root() / as_of.isoformat()
-    formats = custodian_formats()
-    out = []
+    out: list[tuple[str, str, str | None]] = []
     if not day.exists():
         return out
     for cdir in sorted(p for p in day.iterdir() if p.is_dir()):
         for f in sorted(p for p in cdir.iterdir() if p.is_file() and not p.name.startswith(".")):
-            out.append((cdir.name, str(f), formats.get(cdir.name)))
+            out.append((cdir.name, str(f), format_for_file(cdir.name, f.name, on=as_of)))
     return out
 
 

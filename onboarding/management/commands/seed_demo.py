@@ -37,18 +37,23 @@ class Command(BaseCommand):
                     self.stdout.write(f"Demo data loaded for {config.label}.")
             for problem in finish(context):
                 self.stderr.write(f"note: not approved: {problem}")
-            for config in apps.get_app_configs():
-                try:
-                    module = importlib.import_module(f"{config.name}.demo")
-                except ModuleNotFoundError:
-                    continue
-                if config.name != "onboarding" and hasattr(module, "after_approval"):
-                    module.after_approval(context)
-                    self.stdout.write(f"Demo data loaded for {config.label} (after approval).")
+        # Each app's after-approval step finds its own data and does nothing twice, so it also runs
+        # on a database seeded before that step existed (e.g. the trading day).
+        for config in apps.get_app_configs():
+            try:
+                module = importlib.import_module(f"{config.name}.demo")
+            except ModuleNotFoundError:
+                continue
+            if config.name != "onboarding" and hasattr(module, "after_approval"):
+                module.after_approval(context)
+                self.stdout.write(f"Demo data loaded for {config.label} (after approval).")
         self.stdout.write(self.style.SUCCESS(
             "\nMeridian is ready at http://127.0.0.1:8000/\n"
             f"  Advisor portal:      thames-advisor / {DEMO_PASSWORD}   (also alpen-advisor, hudson-advisor)\n"
             f"  Compliance (admin):  officer / {DEMO_PASSWORD}   and officer2 / {DEMO_PASSWORD}   at /admin/\n"
             f"  Superuser:           admin / {DEMO_PASSWORD}\n"
             "  API schema:          /api/schema/   interactive: /api/docs/\n"
+            "  Trading day:         20 Nov 2026 in progress on account TWP-0001 (orders, blocks, fills, one open\n"
+            "                       break): /clients/accounts/ as thames-advisor, /admin/trading/ and\n"
+            "                       /reconciliation/runs/2026-11-20/report/ as officer\n"
         ))

@@ -11,6 +11,21 @@ import pytest
 SIM_DAY = dt.date(2026, 11, 24)  # a Tuesday
 
 
+@pytest.fixture(autouse=True)
+def _recon_rules_loaded(request):
+    """Every test here that touches the database sees the shipped layouts and custodian formats
+    loaded (as `make run` does); pure parser and engine tests stay without a database."""
+    marker = request.node.get_closest_marker("django_db")
+    names = set(request.fixturenames)
+    if not marker and not names & {"db", "transactional_db", "django_db_setup"}:
+        return
+    transactional = "transactional_db" in names or bool(marker and marker.kwargs.get("transaction"))
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    from trading.reconciliation.services import rules_load
+
+    rules_load()
+
+
 @dataclass
 class SimLedger:
     ref: object
@@ -20,24 +35,21 @@ class SimLedger:
 
 
 @pytest.fixture
-def sim_ledger(db, settings, tmp_path, monkeypatch):
+def sim_ledger(db, settings, tmp_path):
     from accounts import services as accounts_services
     from accounts.demo import custodians_demo
-    from onboarding import requirements
     from onboarding.models import Relationship
     from tests.accounts.conftest import fund, make_account
-    from tests.factories import FirmFactory, PersonFactory
+    from tests.factories import FirmFactory, PersonFactory, tax_documented
     from trading.reference.demo import reference_demo
 
-    # The party here has no tax forms on file; the accounts tests' own convention (their conftest)
-    # is to run against onboarding's activation checks only.
-    monkeypatch.setattr(requirements, "_activation_checks", {})
     settings.MEDIA_ROOT = tmp_path / "media"
     ref = reference_demo()
     custodians = custodians_demo()
     firm = FirmFactory(home_jurisdiction="CH")
     owner = PersonFactory(firm=firm, residence_country="CH", nationalities=["GB"])
     Relationship.objects.create(firm=firm, party=owner, state="active")
+    tax_documented(owner)  # the real activation gate asks for a current W-8BEN and CRS self-certification
     account, custody = make_account(firm, owner, custodians, number="SIM-1")
     fund(account, custody["us"], "USD", "100000", day=dt.date(2026, 11, 2))
     fund(account, custody["eu"], "GBP", "50000", day=dt.date(2026, 11, 2))

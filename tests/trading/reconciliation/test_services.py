@@ -224,9 +224,14 @@ def test_reconcile_command_prints_json_and_refuses_bad_files(books, tmp_path):
 
 
 def test_rules_load_is_idempotent():
+    from trading.reconciliation.models import CustodianFormat
+
+    RuleSet.objects.all().delete()
+    CustodianFormat.objects.all().delete()
     first = services.rules_load()
     assert first["layout"] >= 4 and first["tolerance"] == 1 and first["sla"] == 1
-    assert services.rules_load() == {"layout": 0, "tolerance": 0, "sla": 0}
+    assert first["custodian_format"] == 5  # SCHWAB, PERSHING, DEPOTBANK one each; GLOBALCUST semt002 and camt053
+    assert services.rules_load() == {"layout": 0, "tolerance": 0, "sla": 0, "custodian_format": 0}
     layout = RuleSet.objects.get(kind="layout", code="euro_semicolon")
     assert layout.spec["decimal"] == "," and layout.source
 

@@ -26,7 +26,9 @@ class ParsedFile:
     holding_statements: list[HoldingsStatement] = field(default_factory=list)
 
 
-def parse_file(data: bytes, fmt: str, *, file: str = "") -> ParsedFile:
+def parse_file(data: bytes, fmt: str, *, file: str = "", layout: dict | None = None) -> ParsedFile:
+    """`layout`: for csv:<code>, the layout's spec (the service reads it from the database);
+    without it the shipped example file of that code is read (tests and tools)."""
     if fmt in {"mt940", "mt950"}:
         statements = (parse_mt940 if fmt == "mt940" else parse_mt950)(data, file=file)
         return _cash(fmt, statements)
@@ -40,7 +42,7 @@ def parse_file(data: bytes, fmt: str, *, file: str = "") -> ParsedFile:
         return ParsedFile(format=fmt, kind="holdings", as_of=statements[0].as_of, basis=statements[0].basis,
                           holdings=[h for s in statements for h in s.holdings], holding_statements=statements)
     if fmt.startswith("csv:"):
-        result = parse_layout(data, fmt[4:], file=file)
+        result = parse_layout(data, layout if layout is not None else fmt[4:], file=file)
         return ParsedFile(format=fmt, kind="holdings", as_of=result.as_of, basis=result.basis,
                           holdings=result.holdings, cash=result.cash)
     raise ParseError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}", file=file)

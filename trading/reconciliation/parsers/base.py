@@ -97,7 +97,8 @@ class Holding:
     quantity_type: str = "UNIT"           # UNIT (shares) or FAMT (face amount)
     price: Decimal | None = None
     price_currency: str = ""
-    price_source: str = ""
+    price_source: str = ""                # where the custodian's price comes from (exchange MIC, vendor)
+    fx_source: str = ""                   # who quoted the custodian's FX rate, where the file says
     price_type: str = ""                  # ACTU (amount per unit) or PRCT (% of par, already / 100 in price)
     market_value: Decimal | None = None
     market_value_currency: str = ""

@@ -282,8 +282,9 @@ def _semt_price(doc: _Doc, bal, denomination: str) -> tuple[Decimal | None, str,
     if not prices:
         return None, "", "", ""
     chosen = next((p for p in prices if doc.text(p, "Tp/Cd", required=False) == "MRKT"), prices[0])
-    source = doc.text(chosen, "Tp/Cd", required=False) or doc.text(chosen, "Tp/Prtry/Id", required=False) \
-        or doc.text(chosen, "SrcOfPric/Id/MktIdrCd", required=False)
+    # the source where the file names one (the market the price comes from), else its type (MRKT ...)
+    source = doc.text(chosen, "SrcOfPric/Id/MktIdrCd", required=False) or _first_text(doc.find(chosen, "SrcOfPric")) \
+        or doc.text(chosen, "Tp/Cd", required=False) or doc.text(chosen, "Tp/Prtry/Id", required=False)
     if doc.find(chosen, "Val/Amt") is not None:
         price, ccy = doc.amount(chosen, "Val/Amt")
         return price, ccy, source, "ACTU"
@@ -293,6 +294,16 @@ def _semt_price(doc: _Doc, bal, denomination: str) -> tuple[Decimal | None, str,
     if doc.find(chosen, "Val/UknwnInd") is not None:
         return None, "", source, ""
     raise doc.error(chosen, "price has neither Val/Amt nor Val/Rate", "Val")
+
+
+def _first_text(el) -> str:
+    """The first non-empty text under an element (a BIC, a MIC or a proprietary id), or ""."""
+    if el is None:
+        return ""
+    for node in el.iter():
+        if isinstance(node.tag, str) and node.text and node.text.strip():
+            return node.text.strip()[:40]
+    return ""
 
 
 def _fx_to_base(doc: _Doc, fx_el, instrument_ccy: str, base_ccy: str) -> tuple[Decimal | None, str]:
@@ -346,9 +357,11 @@ def _semt_holding(doc: _Doc, bal, account: str) -> Holding:
     price, price_ccy, price_source, price_type = _semt_price(doc, bal, denomination)
     instrument_ccy = price_ccy or mv_ccy or denomination
     fx_rate = None
+    fx_source = ""
     fx_el = doc.find(bal, "FXDtls")
     if fx_el is not None:
         fx_rate, fx_base = _fx_to_base(doc, fx_el, instrument_ccy, base_ccy)
+        fx_source = _first_text(doc.find(fx_el, "QtgInstn"))  # the institution that quoted the rate
         base_ccy = base_ccy or fx_base
     elif instrument_ccy and base_ccy == instrument_ccy:
         fx_rate = Decimal(1)
@@ -364,7 +377,7 @@ def _semt_holding(doc: _Doc, bal, account: str) -> Holding:
         cusip=ids.get("cusip", ""), sedol=ids.get("sedol", ""), ticker=ids.get("ticker", ""),
         custodian_code=ids.get("custodian_code", ""), description=doc.text(ident, "Desc", required=False),
         price=price, price_currency=price_ccy or "", price_source=price_source, price_type=price_type,
-        market_value=mv,
+        fx_source=fx_source, market_value=mv,
         market_value_currency=mv_ccy, fx_rate=fx_rate, base_currency=base_ccy, base_value=base_value,
         available=available, not_available=not_available, sub_balances=tuple(subs), line=bal.sourceline,
     )

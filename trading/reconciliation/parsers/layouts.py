@@ -27,7 +27,7 @@ from .base import Holding, ParseError
 
 LAYOUT_DIR = Path(__file__).resolve().parent.parent / "layouts"
 HOLDING_FIELDS = {"account", "isin", "cusip", "sedol", "ticker", "mic", "custodian_code", "description",
-                  "quantity", "quantity_type", "price", "price_currency", "price_source", "market_value",
+                  "quantity", "quantity_type", "price", "price_currency", "price_source", "fx_source", "market_value",
                   "market_value_currency", "fx_rate", "base_currency", "base_value"}
 DECIMAL_FIELDS = {"quantity", "trade_quantity", "settled_quantity", "price", "market_value", "fx_rate", "base_value",
                   "amount"}

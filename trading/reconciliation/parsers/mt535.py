@@ -209,7 +209,7 @@ def _fin_field(f: Field, fin: dict, *, file: str) -> None:
         qual, data = _qualified(f, file=file)
         if qual == "PRIC":
             source, _, place = data.partition("/")
-            fin["price_source"] = source
+            fin["price_source"] = f"{source}/{place}" if place else source  # EXCH/XLON: the exchange's price
             if source == "EXCH" and place:
                 fin["mic"] = place
         return

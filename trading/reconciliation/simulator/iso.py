@@ -57,7 +57,7 @@ def _qty(p: Position, value: Decimal) -> dict:
 SEMT_NS = "urn:iso:std:iso:20022:tech:xsd:semt.002.001.11"
 
 
-def _balance(p: Position, basis: str) -> dict:
+def _balance(p: Position, basis: str, quoting_bic: str = "") -> dict:
     bal: dict = {
         "FinInstrmId": {"ISIN": p.isin, "Desc": p.name[:140]},
         "AggtBal": {"Qty": {"Qty": {"Qty": _qty(p, p.quantity)}}, "ShrtLngInd": "SHOR" if p.quantity < 0 else "LONG"},
@@ -74,10 +74,14 @@ def _balance(p: Position, basis: str) -> dict:
         val = {"Rate": _plain(p.price * 100)} if p.face_amount else \
             {"Amt": {"value": _plain(p.price), "Ccy": p.currency}}
         bal["PricDtls"] = [{"Tp": {"Cd": "MRKT"}, "Val": val, "ValTp": {"Yldd": False}}]
+        if p.mic:  # the price's source: the exchange it closed on
+            bal["PricDtls"][0]["SrcOfPric"] = {"Id": {"MktIdrCd": p.mic}, "Tp": {"Cd": "LMAR"}}  # local market
     if p.fx_to_base is not None and p.currency and p.currency != p.base_currency:
         # quoted the way a GBP custodian quotes cable: 1 base currency = XchgRate instrument currency
         bal["FXDtls"] = [{"UnitCcy": p.base_currency, "QtdCcy": p.currency,
                           "XchgRate": (1 / p.fx_to_base).quantize(RATE_Q, ROUND_HALF_EVEN)}]
+        if quoting_bic:  # the custodian quoted the rate itself
+            bal["FXDtls"][0]["QtgInstn"] = {"AnyBIC": quoting_bic}
     if p.market_value is not None:
         bal["InstrmCcyAmts"] = {"HldgVal": _signed(p.market_value, p.currency)}
     if p.base_value is not None:
@@ -105,7 +109,7 @@ def semt002_files(snap: Snapshot, *, page_size: int = 0) -> list[tuple[str, byte
                     "ActvtyInd": True, "SubAcctInd": False,
                 },
                 "SfkpgAcct": {"Id": account},
-                "BalForAcct": [_balance(p, snap.basis) for p in page],
+                "BalForAcct": [_balance(p, snap.basis, snap.custodian_bic) for p in page],
             }
             if snap.custodian_bic:
                 report["AcctSvcr"] = {"Id": {"AnyBIC": snap.custodian_bic}}

@@ -55,6 +55,8 @@ def _fin(p: Position, basis: str) -> list[str]:
     if p.price is not None:
         out.append(f":90A::MRKT//PRCT/{d15(p.price * 100)}" if p.face_amount
                    else f":90B::MRKT//ACTU/{p.currency}{d15(p.price)}")
+        if p.mic:  # source of price: the exchange's close (4!c/4!c: EXCH and the MIC)
+            out.append(f":94B::PRIC//EXCH/{p.mic}")
     out.append(f":93B::AGGR//{kind}/{_signed_qty(p.quantity)}")
     available = p.settled_quantity if basis == "TRAD" else p.quantity
     out.append(f":93B::AVAI//{kind}/{_signed_qty(available)}")

@@ -118,6 +118,9 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, **opts):
+        from trading.reconciliation.services import rules_load
+
+        rules_load()  # the benchmark's layout is read from the database, as every run's is
         n = opts["positions"]
         workdir = Path(tempfile.mkdtemp(prefix="recon-bench-"))
         path = workdir / f"bench-{n}.csv"

@@ -1,0 +1,160 @@
+"""A hand-checked day at three custodians, loaded only through the interfaces a user has:
+our books through `book_import`, the custodians' files from the simulator (with named
+differences injected), reconciled by `reconcile_file`. Every figure below is worked by hand.
+
+One GBP account "T-1" of a Swiss-resident client:
+- Citibank London (CITIGB2L), MT535 + MT940: 1,000 Vodafone (GBp line), 20 SAP (EUR) and USD 10,000 face of a
+  bond quoted in % of par, GBP cash 48,500.00.
+- BNY Mellon (IRVTUS3N), semt.002 + camt.053: 100 Apple, 10 SPY and 200 Vodafone ADRs (USD), USD cash 12,000.50.
+- Acme Brokerage, a US broker with no BIC (code ACME_BROKERAGE), a positions CSV: 20 Apple settled,
+  and a buy of 5 Apple traded on the statement date that settles on Monday.
+
+Prices (the demo closes of Friday 20 Nov 2026): Apple USD 271.49, SPY USD 668.73, Vodafone 92.36 GBp
+= GBP 0.9236, SAP EUR 204.35. Our FX: 1 GBP = 1.3080 USD, 1 EUR = 1.1520 USD, so
+1 USD = 1 / 1.308 = 0.764525993884 GBP and 1 EUR = 1.152 / 1.308 = 0.880733944954 GBP.
+
+Injected differences and the breaks they must give:
+1. Citi MT940: an unbooked fee of GBP 1,500: closing 48,500 - 1,500 = 47,000.00 against our settled
+   48,500.00: a cash break of -1,500.00 GBP (= -1,500.00 in base, GBP).
+2. Citi MT535: Vodafone quantity -10: 990 against 1,000; at stake 10 x 0.9236 x 1 = GBP 9.236 -> 9.24.
+3. Citi MT535: the EUR rate x 1.02: 0.880733944954 x 1.02 = 0.8983486239 (10 places); same price, so a
+   market-value break with the FX rate as cause: 20 x 204.35 = EUR 4,087.00;
+   4,087 x (0.8983486239 - 0.880733944954) = 4,087 x 0.017614678946 = GBP 71.99.
+4. BNY semt.002: Apple price x 1.05: 271.49 x 1.05 = 285.0645; a price break:
+   100 x (285.0645 - 271.49) = USD 1,357.45; 1,357.45 / 1.308 = GBP 1,037.806 -> 1,037.81.
+5. BNY semt.002: SPY left out: missing at custodian, 10 x 668.73 = USD 6,687.30; / 1.308 = GBP 5,112.61.
+6. Acme CSV: 20 Apple settled against our 25 on trade date, the 5 pending: explained (pending settlement).
+BNY's USD cash (camt.053 closing 12,000.50) agrees: a matched line, no break. So do the bond (10,000 face at
+98.75 % of par: the custodian's 90A::MRKT//PRCT/98,75 is 0.9875 per unit of face, our price 98.75 / 100, market
+value USD 9,875.00) and the ADR (200 ADRs, never turned into Vodafone ordinaries: no line for VOD at BNY).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from onboarding.models import Relationship
+from tests.factories import FirmFactory, PersonFactory, tax_documented
+from trading.reconciliation import services, simulator
+from trading.reconciliation.book_import import book_import
+from trading.reconciliation.models import Break, ReconLine
+from trading.reference.models import Instrument
+
+pytestmark = pytest.mark.django_db
+
+DAY = dt.date(2026, 11, 20)
+VOD, SAP, AAPL, SPY = "GB00BH4HKS39", "DE0007164600", "US0378331005", "US78462F1030"
+BOOKS = """record,custodian,custody_account,isin,quantity,cost,acquisition_date,currency,amount,side,price,trade_date
+position,CITIGB2L,T-1-EU,GB00BH4HKS39,1000,880.00,2024-05-02,GBP,,,,
+position,CITIGB2L,T-1-EU,DE0007164600,20,3900.00,2025-02-11,EUR,,,,
+position,CITIGB2L,T-1-EU,XS2000000005,10000,9850.00,2024-08-01,USD,,,,
+cash,CITIGB2L,T-1-EU,,,,,GBP,48500.00,,,
+position,IRVTUS3N,T-1-US,US0378331005,100,21000.00,2023-09-15,USD,,,,
+position,IRVTUS3N,T-1-US,US78462F1030,10,5900.00,2025-07-01,USD,,,,
+position,IRVTUS3N,T-1-US,US92857W3088,200,2150.00,2025-03-03,USD,,,,
+cash,IRVTUS3N,T-1-US,,,,,USD,12000.50,,,
+position,ACME_BROKERAGE,T-1-BRK,US0378331005,20,4800.00,2024-11-29,USD,,,,
+cash,ACME_BROKERAGE,T-1-BRK,,,,,USD,5000.00,,,
+pending,ACME_BROKERAGE,T-1-BRK,US0378331005,5,,,,,buy,271.49,2026-11-20
+"""
+
+
+@pytest.fixture
+def day(settings, tmp_path):
+    from accounts import services as accounts_services
+    from accounts.demo import custodians_demo
+    from tests.accounts.conftest import make_account
+    from trading.reference.demo import reference_demo
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    reference_demo()
+    custodians = custodians_demo()
+    acme = accounts_services.custodian_create(name="Acme Brokerage", bic="", country="US", markets=["XNYS", "XNAS"])
+    assert (acme.code, acme.bic) == ("ACME_BROKERAGE", None)
+    firm = FirmFactory(home_jurisdiction="CH")
+    owner = PersonFactory(firm=firm, residence_country="CH", nationalities=["GB"])
+    Relationship.objects.create(firm=firm, party=owner, state="active")
+    tax_documented(owner)
+    account, _custody = make_account(firm, owner, custodians, number="T-1")
+    accounts_services.custody_account_add(account=account, custodian=acme, number="T-1-BRK", markets=["XNYS", "XNAS"])
+    outcome = book_import(data=BOOKS.encode(), name="books.csv", as_of=DAY)
+    assert outcome.counts == {"positions": 7, "lots": 7, "cash": 3, "pending": 1, "custody_accounts": 3}
+    return {"citi": custodians["CITIGB2L"], "bny": custodians["IRVTUS3N"], "acme": acme}
+
+
+def _files(custodian, fmt, inject, tmp_path):
+    snap = simulator.inject(simulator.collect(custodian, DAY), inject)
+    out = []
+    for name, data in simulator.statement_files(snap, fmt):
+        path = tmp_path / name
+        path.write_bytes(data)
+        out.append(path)
+    return out
+
+
+def _run(code, fmt, paths):
+    return [services.reconcile_file(custodian_code=code, path=p, fmt=fmt, as_of=DAY, engine="numpy").run
+            for p in paths]
+
+
+def test_three_custodians_line_for_line(day, tmp_path):
+    _run("CITIGB2L", "mt535", _files(day["citi"], "mt535", [f"quantity:{VOD}:-10", "fx:EUR:1.02"], tmp_path))
+    _run("CITIGB2L", "mt940", _files(day["citi"], "mt940", ["fee:1500:GBP"], tmp_path))
+    _run("IRVTUS3N", "semt002", _files(day["bny"], "semt002", [f"price:{AAPL}:1.05", f"missing:{SPY}"], tmp_path))
+    bny_cash = _run("IRVTUS3N", "camt053", _files(day["bny"], "camt053", [], tmp_path))
+    acme = _run("ACME_BROKERAGE", "csv:meridian_positions_csv",
+                _files(day["acme"], "csv:meridian_positions_csv", [], tmp_path))
+
+    open_breaks = {(b.custodian_code, b.asset, b.identifier): b for b in Break.objects.filter(explained=False)}
+    assert set(open_breaks) == {("CITIGB2L", "position", VOD), ("CITIGB2L", "position", SAP),
+                                ("CITIGB2L", "cash", "GBP"), ("IRVTUS3N", "position", AAPL),
+                                ("IRVTUS3N", "position", SPY)}
+
+    fee = open_breaks[("CITIGB2L", "cash", "GBP")]                                     # 1
+    assert (fee.kind, fee.amount_local, fee.local_currency) == ("cash", Decimal("-1500.00000000"), "GBP")
+    assert (abs(fee.amount_base), fee.base_currency) == (Decimal("1500.00"), "GBP")
+
+    vod = open_breaks[("CITIGB2L", "position", VOD)]                                   # 2
+    assert (vod.kind, vod.custodian_quantity, vod.book_quantity) == ("quantity", Decimal(990), Decimal(1000))
+    assert vod.amount_base == Decimal("9.24")
+
+    sap = open_breaks[("CITIGB2L", "position", SAP)]                                   # 3
+    assert (sap.kind, sap.cause) == ("market_value", "fx rate source")
+    assert sap.custodian_fx == Decimal("0.898348623900")
+    assert abs(sap.book_fx - Decimal("1.152") / Decimal("1.308")) < Decimal("1e-9")
+    assert sap.amount_base == Decimal("71.99")
+    assert (sap.custodian_price_source, sap.custodian_fx_source) == ("EXCH/XETR", "")  # MT535 :94B:, no FX source
+
+    apple = open_breaks[("IRVTUS3N", "position", AAPL)]                                # 4
+    assert (apple.kind, apple.custodian_price, apple.book_price) == ("price", Decimal("285.06450000"),
+                                                                     Decimal("271.49000000"))
+    assert apple.amount_base == Decimal("1037.81") and apple.amount_local == Decimal("1357.45000000")
+    assert (apple.custodian_price_source, apple.custodian_fx_source) == ("XNAS", "IRVTUS3N")  # SrcOfPric, QtgInstn
+
+    spy = open_breaks[("IRVTUS3N", "position", SPY)]                                   # 5
+    assert (spy.kind, spy.custodian_quantity, spy.book_quantity) == ("missing_at_custodian", Decimal(0), Decimal(10))
+    assert spy.amount_base == Decimal("5112.61")
+
+    pending = Break.objects.get(custodian_code="ACME_BROKERAGE")                       # 6
+    assert (pending.kind, pending.explained, pending.state) == ("pending_settlement", True, "resolved")
+    assert (pending.custodian_quantity, pending.book_quantity) == (Decimal(20), Decimal(25))
+    assert acme[0].stats["breaks"] == 0 and acme[0].stats["explained"] == 1
+
+    cash_line = ReconLine.objects.get(run=bny_cash[0], asset="cash")                    # BNY cash agrees
+    assert (cash_line.status, cash_line.identifier, cash_line.amount_base) == ("matched", "USD", 0.0)
+    assert Break.objects.filter(custodian_code="IRVTUS3N", asset="cash").count() == 0
+    bond = ReconLine.objects.get(run__custodian_code="CITIGB2L", asset="position",
+                                 instrument_id=Instrument.objects.get(isin="XS2000000005").pk)
+    assert (bond.status, bond.custodian_quantity, bond.book_quantity) == ("matched", Decimal(10000), Decimal(10000))
+    assert bond.custodian_price == pytest.approx(0.9875) and bond.book_price == pytest.approx(0.9875)
+    adr = ReconLine.objects.get(run__custodian_code="IRVTUS3N", asset="position",
+                                instrument_id=Instrument.objects.get(isin="US92857W3088").pk)
+    assert (adr.status, adr.custodian_quantity, adr.book_quantity) == ("matched", Decimal(200), Decimal(200))
+    assert not ReconLine.objects.filter(run__custodian_code="IRVTUS3N",
+                                        instrument_id=Instrument.objects.get(isin=VOD).pk).exists()
+    # the custodian's sources are on every line the file gave them for
+    line = ReconLine.objects.get(asset="position", identifier="", instrument_id=apple.instrument_id,
+                                 run__custodian_code="IRVTUS3N")
+    assert (line.custodian_price_source, line.custodian_fx_source) == ("XNAS", "IRVTUS3N")
