@@ -133,6 +133,7 @@ class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     serializer_class = AccountSerializer
     lookup_value_regex = ID_REGEX
     filterset_fields = ["status", "base_currency", "booking_centre", "household"]
+    search_fields = ["name", "number"]
 
     queryset = Account.objects.none()  # for the schema; requests use get_queryset
 
@@ -386,6 +387,7 @@ class HouseholdViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
     serializer_class = HouseholdSerializer
     lookup_value_regex = ID_REGEX
     filterset_fields = ["name"]
+    search_fields = ["name"]
 
     def get_queryset(self):
         return scope_to_user(Household.objects.all(), self.request.user).order_by("pk")
@@ -461,6 +463,7 @@ class ModelPortfolioViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vi
     serializer_class = ModelPortfolioSerializer
     lookup_value_regex = ID_REGEX
     filterset_fields = ["code", "status", "provider", "base_currency"]
+    search_fields = ["name", "code", "provider"]
 
     def get_queryset(self):
         return (models_visible_to(self.request.user)

@@ -232,6 +232,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     lookup_value_regex = ID_REGEX
     filterset_class = OrderFilter
     pagination_class = Cursor
+    search_fields = ["reference", "listing__ticker", "account__number"]
 
     def get_queryset(self):
         return orders_for(self.request.user).order_by("pk")
@@ -325,6 +326,7 @@ class FxOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     serializer_class = FxOrderSerializer
     lookup_value_regex = ID_REGEX
     filterset_class = FxOrderFilter
+    search_fields = ["reference", "account__number"]
 
     def get_queryset(self):
         return selectors.fx_orders_for(self.request.user).order_by("pk")
@@ -388,6 +390,7 @@ class BlockViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     serializer_class = BlockSerializer
     lookup_value_regex = ID_REGEX
     filterset_fields = ["status", "side", "trade_date", "reference"]
+    search_fields = ["reference"]
 
     def get_queryset(self):
         return blocks_for(self.request.user).order_by("pk")

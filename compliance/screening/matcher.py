@@ -67,6 +67,7 @@ class MatcherConfig:
     kunya_factor: float = 0.6
     rare_weight: float = 0.9
     partial_penalty: float = 0.15
+    partial_min_weight: float = 1.5
     partial_surname_factor: float = 0.9
     entity_extra_penalty: float = 0.3
     short_typo_sim: float = 0.75
@@ -214,7 +215,9 @@ class TokenArrays:
             abjad_v=[abjad(t, True) for t in tokens],
         )
 
-    def take(self, idx: np.ndarray) -> TokenArrays:
+    def take(self, idx: np.ndarray, abjad_keys: bool = True) -> TokenArrays:
+        """The rows `idx`; without the consonant keys (left empty) unless `abjad_keys`: only a
+        name written in an abjad compares them."""
         if not hasattr(self, "_objects"):
             object.__setattr__(self, "_objects", tuple(np.array(x, dtype=object) for x in
                                                        (self.tokens, self.phonetic, self.abjad, self.abjad_v)))
@@ -222,7 +225,8 @@ class TokenArrays:
         return TokenArrays(
             tokens=tok[idx].tolist(), phonetic=pho[idx].tolist(),
             ident=self.ident[idx], length=self.length[idx], first=self.first[idx], skel=self.skel[idx],
-            skel_len=self.skel_len[idx], abjad=ab[idx].tolist(), abjad_v=abv[idx].tolist())
+            skel_len=self.skel_len[idx], abjad=ab[idx].tolist() if abjad_keys else [],
+            abjad_v=abv[idx].tolist() if abjad_keys else [])
 
 
 def _abjad_matrix(a: TokenArrays, b: TokenArrays, cfg: MatcherConfig, same_first: np.ndarray,
@@ -552,6 +556,8 @@ class ScreeningIndex:
                     keys["&" + ab].append(tid)
         self.keys = {k: np.array(sorted(set(v)), dtype=np.int32) for k, v in keys.items()}
         self._neighbour_cache: dict[tuple[str, str], list[tuple[int, float]]] = {}
+        self._postings_cache: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+        self.name_is_person = self.name_kind == "person"
 
     @staticmethod
     def _keys(token: str) -> set[str]:
@@ -606,6 +612,24 @@ class ScreeningIndex:
             cached = self._neighbour_cache[cache_key] = self._find_neighbours(token, abjad_script)
         return cached
 
+    def _token_postings(self, token: str, abjad_script: str = "") -> tuple[np.ndarray, np.ndarray]:
+        """The names holding a vocabulary token similar to `token` (one entry per posting) and
+        that similarity, as two arrays (remembered, like the neighbours they come from)."""
+        cache_key = (token, abjad_script)
+        cached = self._postings_cache.get(cache_key)
+        if cached is None:
+            if len(self._postings_cache) >= 50_000:
+                self._postings_cache.clear()
+            neighbours = self._token_neighbours(token, abjad_script)
+            posts = [self.postings[tid] for tid, _ in neighbours]
+            if posts:
+                idx = np.concatenate(posts)
+                sims = np.repeat(np.array([s for _, s in neighbours]), [len(p) for p in posts])
+            else:
+                idx, sims = np.empty(0, dtype=np.int32), np.empty(0)
+            cached = self._postings_cache[cache_key] = (idx, sims)
+        return cached
+
     def _find_neighbours(self, token: str, abjad_script: str) -> list[tuple[int, float]]:
         found: set[int] = set()
         keys = self._keys(token)
@@ -620,7 +644,8 @@ class ScreeningIndex:
         if not found:
             return []
         tids = np.fromiter(found, dtype=np.int64, count=len(found))
-        sims = _similarity_matrix(TokenArrays.of([token]), self.vocab_arrays.take(tids), self.cfg, abjad_script)[0]
+        sims = _similarity_matrix(TokenArrays.of([token]), self.vocab_arrays.take(tids, bool(abjad_script)), self.cfg,
+                                  abjad_script)[0]
         keep = sims > 0
         return list(zip(tids[keep].tolist(), sims[keep].tolist()))
 
@@ -638,7 +663,7 @@ class ScreeningIndex:
         cand_tokens = self.name_tokens[candidates]  # K x M
         mask = cand_tokens >= 0
         union = np.unique(cand_tokens[mask])
-        listed = self.vocab_arrays.take(union)
+        listed = self.vocab_arrays.take(union, bool(abjad_script))
         S_union = _similarity_matrix(TokenArrays.of(q), listed, cfg, abjad_script)
         for alt in alternatives:
             if alt is not tokens and len(alt) == len(tokens):
@@ -676,11 +701,21 @@ class ScreeningIndex:
         surname_missing = self.name_has_surname[candidates] & ~((best_c > 0) & surname).any(axis=1)
         # A firm whose name merely contains a listed name plus words of its own.
         extra = ((best_q == 0) & (nq | gq)[:, None]).sum(axis=0) / max(int((nq | gq).sum()), 1)
-        extra_factor = np.where((self.name_kind[candidates] != "person") & (Wq > Wc),
+        extra_factor = np.where(~self.name_is_person[candidates] & (Wq > Wc),
                                 1.0 - cfg.entity_extra_penalty * extra, 1.0)
         # Partial names: the query is the smaller side, wholly matched, through rare listed tokens.
-        matched_w = np.where((best_c > 0) & nc, wc, np.inf).min(axis=1)
-        partial = (nq_total >= 1) & (Wq <= Wc) & (cq >= 0.9) & np.isfinite(matched_w) & (matched_w >= cfg.rare_weight)
+        # The part covered is distinctive when every listed token it meets is rare (BASHIRUDDIN),
+        # or when it meets two or more name tokens whose weights add up to `partial_min_weight`
+        # (GAVIDIA FLORES, DANDONG ZHICHENG): the rarer the tokens, the fewer names they share.
+        # A person's listed surname ("SURNAME, Given") must then be covered whole: a given name
+        # and one half of a compound surname are not a part of the name that identifies it.
+        covered = (best_c > 0) & nc
+        matched_w = np.where(covered, wc, np.inf).min(axis=1)
+        covered_w = np.where(covered, wc, 0.0).sum(axis=1)
+        surname_whole = ~(self.name_surname[candidates] & ~covered).any(axis=1)
+        distinctive = (matched_w >= cfg.rare_weight) | ((covered.sum(axis=1) >= 2) & surname_whole
+                                                         & (covered_w >= cfg.partial_min_weight))
+        partial = (nq_total >= 1) & (Wq <= Wc) & (cq >= 0.9) & np.isfinite(matched_w) & distinctive
         out = _finish_many(cq, cc, Wq, Wc, mq, mc, nq_total, nc_total, cfg, fq, fc, g_q, g_c, partial)
         out = np.where(surname_missing, out * np.where(partial, cfg.partial_surname_factor,
                                                        cfg.surname_missing_factor), out)
@@ -689,7 +724,7 @@ class ScreeningIndex:
     def _candidate_names(self, tokens: Sequence[tuple[str, str]], kind: str | None, abjad_script: str = "") -> np.ndarray:
         cfg = self.cfg
         parts_idx: list[np.ndarray] = []
-        parts_w: list[float] = []
+        parts_w: list[np.ndarray] = []
         wq_total = 0.0
         has_name = any(role == NAME for _, role in tokens)
         initials: list[tuple[int, float]] = []
@@ -701,17 +736,23 @@ class ScreeningIndex:
             if len(token) == 1 and len(tokens) > 1:
                 initials.append((ord(token), wq))  # matched below against the names' first letters
                 continue
-            for tid, s in self._token_neighbours(token, abjad_script):
-                post = self.postings[tid]
+            post, sims = self._token_postings(token, abjad_script)
+            if len(post):
                 parts_idx.append(post)
-                parts_w.append(wq * s)
+                parts_w.append(wq * sims)
         if not parts_idx:
             return np.empty(0, dtype=np.int64)
-        idx = np.concatenate(parts_idx)
-        w = np.repeat(np.array(parts_w), [len(p) for p in parts_idx])
-        acc_all = np.bincount(idx, weights=w, minlength=self.n_names)
-        names = np.flatnonzero(acc_all)
-        acc = acc_all[names]
+        idx = np.concatenate(parts_idx) if len(parts_idx) > 1 else parts_idx[0]
+        w = np.concatenate(parts_w) if len(parts_w) > 1 else parts_w[0]
+        if len(idx) < 2500:  # sorting a few postings is cheaper than a pass over every name
+            names, inverse = np.unique(idx, return_inverse=True)
+            acc = np.bincount(inverse, weights=w)
+            counts = np.bincount(inverse)
+        else:
+            acc_all = np.bincount(idx, weights=w, minlength=self.n_names)
+            names = np.flatnonzero(acc_all)
+            acc = acc_all[names]
+            counts = np.bincount(idx, minlength=self.n_names)[names]
         initial_found = np.zeros(len(names), dtype=np.int64)
         for letter, wq in initials:
             found = (self.name_first[names] == letter).any(axis=1)
@@ -722,12 +763,12 @@ class ScreeningIndex:
         # In an abjad a short name may keep one consonant (ALI, VALI): it cannot be looked up.
         keep = cover >= (cfg.abjad_candidate_floor if abjad_script else cfg.candidate_floor)
         if kind == "person":
-            keep &= self.name_kind[names] == "person"
+            keep &= self.name_is_person[names]
         elif kind == "entity":
-            keep &= self.name_kind[names] != "person"
+            keep &= ~self.name_is_person[names]
         names, cover, acc, wn, initial_found = names[keep], cover[keep], acc[keep], wn[keep], initial_found[keep]
         if len(names) > cfg.max_candidates:
-            evidence = np.bincount(idx, minlength=self.n_names)[names] + initial_found
+            evidence = counts[keep] + initial_found
             # Rank by an estimate of the final score, so that short names that only share one
             # common token do not crowd out a name that shares several.
             found_large = np.minimum(acc / np.maximum(wq_total, wn), 1.0)

@@ -63,10 +63,77 @@ def _identifier_problems(value: Any, path: str) -> dict[str, list[str]]:
     return problems
 
 
+# The shape of form data, by key (the same keys across form types): text, objects of fields, lists
+# of objects, yes/no. Other keys hold short text, numbers, yes/no or small lists/objects of them.
+TEXT_KEYS = frozenset({
+    "name", "signer_name", "citizenship", "country_of_incorporation", "chapter3_status", "chapter4_status",
+    "tax_classification", "date_of_birth", "foreign_tin", "us_tin", "tin", "giin", "income_description",
+    "entity_name", "role", "crs_classification", "lob_test", "line1", "line2", "city", "region", "postal_code",
+    "country", "article", "income_type", "no_tin_reason", "explanation", "place_of_birth_country",
+})
+OBJECT_KEYS = frozenset({"address", "permanent_address", "residence_address", "mailing_address",
+                         "us_business_address", "treaty_claim"})
+LIST_KEYS = frozenset({"tax_residences", "controlling_persons", "substantial_us_owners"})
+BOOL_KEYS = frozenset({"certified"})
+TEXT_LIMIT, NUMBER_LIMIT, DEPTH_LIMIT = 500, 10**15, 5
+
+
+def _text_problem(value: str) -> str | None:
+    if len(value) > TEXT_LIMIT:
+        return f"at most {TEXT_LIMIT} characters"
+    if any(ord(c) < 32 and c not in "\t\n\r" for c in value):
+        return "must not hold control characters"
+    return None
+
+
+def _shape_problems(key: str, value: Any, path: str, depth: int = 0) -> dict[str, list[str]]:
+    """Issue 15: every field of form data has the type its validation expects, so that a value of
+    the wrong type is refused by name (not turned into text and found valid)."""
+    if value is None:
+        return {}
+    if depth > DEPTH_LIMIT:
+        return {path: ["nested too deeply"]}
+    if key in TEXT_KEYS:
+        if not isinstance(value, str):
+            return {path: ["must be text"]}
+        problem = _text_problem(value)
+        return {path: [problem]} if problem else {}
+    if key in BOOL_KEYS:
+        return {} if isinstance(value, bool) else {path: ["must be true or false"]}
+    if key in OBJECT_KEYS and not isinstance(value, dict):
+        return {path: ["must be an object of fields"]}
+    if key in LIST_KEYS and not (isinstance(value, list) and all(isinstance(item, dict) for item in value)):
+        return {path: ["must be a list of objects"]}
+    if key == "withholding_statement" and not (  # yes (attached), or its lines
+            isinstance(value, bool) or (isinstance(value, list) and all(isinstance(item, dict) for item in value))):
+        return {path: ["must be true or false, or a list of lines"]}
+    problems: dict[str, list[str]] = {}
+    if isinstance(value, dict):
+        for sub, item in value.items():
+            problems.update(_shape_problems(str(sub), item, f"{path}.{sub}", depth + 1))
+    elif isinstance(value, list):
+        for n, item in enumerate(value):
+            if isinstance(item, dict):
+                for sub, inner in item.items():
+                    problems.update(_shape_problems(str(sub), inner, f"{path}[{n}].{sub}", depth + 1))
+            else:
+                problems.update(_shape_problems("", item, f"{path}[{n}]", depth + 1))
+    elif isinstance(value, str):
+        problem = _text_problem(value)
+        if problem:
+            problems[path] = [problem]
+    elif isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) > NUMBER_LIMIT:
+        problems[path] = ["number out of range"]
+    return problems
+
+
 def _check_identifier_values(data: dict[str, Any]) -> None:
     from onboarding.exceptions import ValidationFailed
 
     problems = _identifier_problems(data, "data")
+    for key, value in data.items():
+        for where, messages in _shape_problems(str(key), value, f"data.{key}").items():
+            problems.setdefault(where, messages)
     if problems:
         first = next(iter(problems))
         raise ValidationFailed(f"{first}: {problems[first][0]}", detail=problems)

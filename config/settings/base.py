@@ -162,7 +162,7 @@ REST_FRAMEWORK = {
     # ?search= on every list that declares search_fields (names, numbers, codes); related-object filters
     # accept only ids the user may see (onboarding.api.filters, issue 15).
     "DEFAULT_FILTER_BACKENDS": ["onboarding.api.filters.StrictFilterBackend",  # tenant rule + strict
-                                "rest_framework.filters.SearchFilter"],
+                                "onboarding.api.filters.DocumentedSearchFilter"],
     "NON_FIELD_ERRORS_KEY": "non_field_errors",
     "DEFAULT_THROTTLE_CLASSES": ["onboarding.api.throttling.TokenRateThrottle"],
     # JSON bodies; the upload operations declare multipart themselves. One content type per operation keeps

@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.core.exceptions import FieldDoesNotExist
 from django_filters import ModelChoiceFilter, ModelMultipleChoiceFilter
 from django_filters.rest_framework import DjangoFilterBackend
+from rest_framework.filters import SearchFilter
 
 from ..selectors import scope_to_user
 
@@ -80,3 +81,18 @@ class StrictFilterBackend(TenantFilterBackend):
         if errors:
             raise ValidationFailed("a filter parameter is not valid", detail=errors)
         return filterset
+
+
+class DocumentedSearchFilter(SearchFilter):
+    """`?search=` documented only on the lists that search (those with `search_fields`), naming what it
+    searches; a list without them does not offer a parameter it would ignore (issue 18)."""
+
+    def get_schema_operation_parameters(self, view):
+        fields = getattr(view, "search_fields", None)
+        if not fields:
+            return []
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            readable = ", ".join(f.lstrip("^=@$").replace("__", " ") for f in fields)
+            parameter["description"] = f"Case-insensitive search in: {readable}."
+        return parameters

@@ -38,6 +38,8 @@ def test_orders_are_paged_by_cursor_newest_first_and_stable_under_inserts():
     assert api.get("/api/v1/orders/", {"page_size": 3}).json()["results"][0]["id"] == late
     assert_error(api.get("/api/v1/orders/", {"cursor": "not-a-cursor"}), 404, "not_found")
     assert_error(api.get("/api/v1/orders/", {"page_size": 501}), 400, "validation_failed")
+    wanted = OrderFactory(account=account, listing=listing, reference="ZZ-FIND-ME")
+    assert [r["id"] for r in api.get("/api/v1/orders/", {"search": "find-me"}).json()["results"]] == [wanted.pk]
 
 
 def test_the_schema_documents_cursor_lists(db):
@@ -46,6 +48,12 @@ def test_the_schema_documents_cursor_lists(db):
         names = {p["name"] for p in doc["paths"][path]["get"]["parameters"]}
         assert {"cursor", "page_size"} <= names and "page" not in names, path
         assert set(doc["components"]["schemas"][component]["properties"]) == {"next", "previous", "results"}
+    # `search` is offered where it searches, never where it would be ignored
+    for path in ("/api/v1/orders/", "/api/v1/accounts/", "/api/v1/recon-breaks/", "/api/v1/households/"):
+        search = [p for p in doc["paths"][path]["get"]["parameters"] if p["name"] == "search"]
+        assert search and search[0]["description"].startswith("Case-insensitive search in:"), path
+    for path in ("/api/v1/fills/", "/api/v1/webhooks/", "/api/v1/screening-runs/"):
+        assert "search" not in {p["name"] for p in doc["paths"][path]["get"]["parameters"]}, path
     # lists that were paged by number stay so
     parties = {p["name"] for p in doc["paths"]["/api/v1/parties/"]["get"]["parameters"]}
     assert {"page", "page_size"} <= parties

@@ -194,3 +194,25 @@ def test_published_cases_of_other_screening_projects(full_index, case):
 def test_name_roles():
     assert tokenize("Golden Star Trading LLC")[2] == ("TRADING", GENERIC)
     assert tokenize("Golden Star Trading LLC")[0] == ("GOLDEN", NAME)
+
+
+@pytest.mark.parametrize("query, kind, listed", [
+    ("GAVIDIA FLORES", "person", "GAVIDIA FLORES, Yoswal Alexander"),  # the whole compound surname
+    ("RODRIGUEZ BALLADARES", "person", "RODRIGUEZ BALLADARES, Julio Modesto"),
+    ("DANDONG ZHICHENG", "entity", "DANDONG ZHICHENG METALLIC MATERIAL CO., LTD."),  # a firm's own words
+    ("TEJARAT TAVANMAD", "entity", "BARZAGANI TEJARAT TAVANMAD SACCAL COMPANIES"),
+])
+def test_a_distinctive_part_of_a_long_listed_name_is_scored_against_the_part_it_covers(full_index, query, kind,
+                                                                                       listed):
+    # Names from the real OFAC and UN lists: two or more name tokens that together are rare in the
+    # list (their weights add up), covering a listed person's whole surname.
+    hits = full_index.screen(Query(query, kind=kind))
+    assert listed in {h.listed_name for h in hits}, [(h.listed_name, h.score) for h in hits[:3]]
+
+
+@pytest.mark.parametrize("query", ["Sebastian Flores", "Maria Teresa", "Carlos Andres", "Gabriel Andres"])
+def test_common_given_names_or_half_a_compound_surname_are_not_a_partial_match(full_index, query):
+    # Listed: FLORES CHAVEZ, Kevin Sebastian; QUINTANA NAVARRO, Maria Teresa; RIVERA VARELA, Carlos
+    # Andres; CALVO LOMBANA, Gabriel Andres. Given names alone, or one half of a surname with a given
+    # name, identify no one.
+    assert full_index.screen(Query(query, kind="person")) == []

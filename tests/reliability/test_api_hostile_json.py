@@ -141,3 +141,81 @@ def _firm_with_advisor():
     firm = FirmFactory(home_jurisdiction="GB")
     UserFactory(firm=firm, role=Role.ADVISOR)
     return firm
+
+
+# --- One hostile field at a time, in an otherwise valid request ------------------------------
+# The bodies above fill every field with the same value, so a request stops at its first check
+# (for a tax form: the form type) and never reaches the validation of the other fields. Here each
+# case is a complete, valid form of a real type (tests/compliance/tax/samples.py, each checked to
+# be accepted first) with exactly one field replaced, so the case reaches that field's check.
+
+def _hostile_for(value) -> list:
+    """Values that are wrong for a field whose valid value is `value` (never right for it)."""
+    if isinstance(value, bool):
+        return [{"a": 1}, [True], "x" * 10_000]
+    if isinstance(value, str):
+        return [{"nested": "object"}, ["a", "list"], 10**40, "x" * 100_000, "a\x00b"]
+    if isinstance(value, dict):
+        return ["text", [1, 2], 10**40, {"line1": {"deep": ["x"]}}]
+    if isinstance(value, list):
+        return ["text", {"a": 1}, [["nested"]], [None]]
+    return ["text", {"a": 1}]
+
+
+def _names_field(body: dict, field: str) -> bool:
+    detail = body.get("detail") or {}
+    text = json.dumps(detail) + " " + str(body.get("message", ""))
+    return field in text
+
+
+@pytest.mark.parametrize("form_type", ["W9", "W8BEN", "W8BENE", "W8IMY", "W8ECI", "CRS_IND", "CRS_ENT", "CRS_CP"])
+def test_one_hostile_field_of_a_real_tax_form_reaches_its_validation(db, form_type):
+    from tests.compliance.tax.samples import FORMS, form
+    from tests.factories import EntityFactory, PersonFactory
+
+    firm = _firm_with_advisor()
+    _, token = api_token_create(user=User.objects.get(firm=firm), name="one-field")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    person = PersonFactory(firm=firm, given_names="Oliver", family_name="Twist")
+    entity = EntityFactory(firm=firm)
+    party = entity if form_type in ("W8BENE", "W8IMY", "W8ECI", "CRS_ENT") else person
+    base = {"party": party.pk, "form_type": form_type, "signed_on": "2026-03-10"}
+    if form_type == "CRS_CP":
+        base["related_party"] = entity.pk
+    accepted = client.post("/api/v1/tax-forms/", {**base, "data": form(form_type)}, format="json")
+    assert accepted.status_code == 201, (form_type, accepted.content)  # the base request passes every check
+    sent = 0
+    for field, good in FORMS[form_type].items():
+        for value in _hostile_for(good):
+            response = client.post("/api/v1/tax-forms/", {**base, "data": form(form_type, **{field: value})},
+                                   format="json")
+            sent += 1
+            where = (form_type, field, repr(value)[:40], response.status_code)
+            assert response.status_code in (201, 400), where
+            body = response.json()
+            if response.status_code == 400:
+                assert _names_field(body, field), (where, body)
+            else:  # captured as received, and validation names the field
+                assert body["status"] != "valid" and _names_field({"detail": body["validation_errors"]}, field), \
+                    (where, body)
+    assert sent >= 3 * len(FORMS[form_type])
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    (f, v) for f in ("given_names", "family_name", "email", "phone", "residence_country", "nationalities",
+                     "date_of_birth", "client_type", "kind")
+    for v in ({"a": 1}, ["x"], "x" * 100_000, "a\x00b")  # (a number is text to DRF's CharField by design)
+])
+def test_one_hostile_field_of_a_valid_party_reaches_its_validation(db, field, value):
+    firm = _firm_with_advisor()
+    _, token = api_token_create(user=User.objects.get(firm=firm), name="one-field")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    valid = {"kind": "person", "client_type": "individual", "given_names": "Ada", "family_name": "Lovelace",
+             "email": "ada@example.com", "phone": "+44 20 7946 0000", "residence_country": "GB",
+             "nationalities": ["GB"], "date_of_birth": "1980-12-10"}
+    assert client.post("/api/v1/parties/", valid, format="json").status_code == 201
+    response = client.post("/api/v1/parties/", {**valid, field: value}, format="json")
+    assert response.status_code == 400, (field, response.status_code, response.content[:300])
+    assert field in (response.json()["detail"] or {}), response.json()

@@ -206,6 +206,7 @@ class BreakViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     serializer_class = BreakSerializer
     lookup_value_regex = ID_REGEX
     pagination_class = Cursor
+    search_fields = ["identifier", "custody_account", "cause"]
     filterset_fields = ["state", "kind", "custodian_code", "custody_account", "priority", "explained", "owner",
                         "last_run", "asset"]
 
