@@ -36,6 +36,7 @@ from .models import (
     ModelSubscription,
     ModelTarget,
     Sleeve,
+    TradeScope,
     Transaction,
 )
 
@@ -49,6 +50,9 @@ DATE_PARAMS = [
 
 
 class AccountSerializer(serializers.ModelSerializer):
+    # blank: not set here, the model's (then the firm's) setting applies
+    trade_scope = serializers.ChoiceField(choices=TradeScope.choices, allow_blank=True, read_only=True)
+
     class Meta:
         model = Account
         fields = ["id", "number", "name", "owner", "household", "base_currency", "booking_centre",
@@ -324,6 +328,8 @@ class ModelTargetSerializer(serializers.ModelSerializer):
 
 class ModelPortfolioSerializer(serializers.ModelSerializer):
     targets = ModelTargetSerializer(many=True, read_only=True)
+    # blank: not set here, the firm's setting applies
+    trade_scope = serializers.ChoiceField(choices=TradeScope.choices, allow_blank=True, read_only=True)
 
     class Meta:
         model = ModelPortfolio
