@@ -1,6 +1,10 @@
 """One trading day through the REST API alone, with the real activation gate and every
 registered requirement provider and activation check (nothing stubbed, no registry emptied).
 
+The client is a Cayman company with two owners resident in different countries, one of whom the
+UN list's screening flags on submission and officers clear; W-8BEN-E and CRS self-certification;
+four-eyes approval (see `onboard`).
+
 Platform data (rule packs, reference data and prices, the broker master, two custodians) is
 loaded as an operator would load it; everything a partner does goes through /api/v1/. The clock
 is pinned by passing it: releases carry `now`, settlements `as_of` (a worker process does not
@@ -25,7 +29,6 @@ from rest_framework.test import APIClient
 
 from onboarding.api.auth import api_token_create
 from onboarding.webhooks import verify
-from tests.compliance.tax.samples import form as tax_form
 from tests.portal.conftest import audit_cleared_for_flush  # noqa: F401 - fixture
 
 TRADE = dt.date(2026, 11, 20)
@@ -74,12 +77,16 @@ def ok(response, status=200) -> dict:
 def platform():
     """What the operator loads before any partner call: rule packs, reference data with prices and
     FX, the broker master, and two custodians (the brokers settle with NORTHBANK and HARBOUR)."""
+    from django.core.management import call_command
+
     from accounts import services as accounts_services
     from onboarding import services as onboarding_services
+    from tests.conftest import SHARED_DATA
     from trading.reference.demo import reference_demo
     from trading.services import brokers_load
 
     onboarding_services.rulepacks_load()
+    call_command("sanctions_import", "--source", "un", str(SHARED_DATA / "sanctions" / "un" / "consolidated.xml"))
     reference_demo()
     brokers_load()
     accounts_services.custodian_create(name="NORTHBANK", bic="NRTHGB2L", country="GB",
@@ -88,38 +95,109 @@ def platform():
                                        markets=["XTKS", "XHKG"], file_formats=["mt535", "mt940"])
 
 
-def onboard(advisor, officer, second_officer) -> int:
-    """A person resident in Switzerland, documented, screened, submitted and approved."""
+def _upload(advisor, doc_type: str) -> int:
+    """A document uploaded before its party exists (POST /documents/ without a party)."""
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     from onboarding.samples import pdf_bytes
 
-    pid = ok(advisor.post("/api/v1/parties/", {
-        "kind": "person", "given_names": "Oliver", "family_name": "Twist", "date_of_birth": "1980-05-01",
-        "residence_country": "GB", "nationalities": ["GB"]}, format="json"), 201)["id"]
-    case = ok(advisor.post("/api/v1/cases/", {"party": pid}, format="json"), 201)
-    ok(advisor.post(f"/api/v1/parties/{pid}/addresses/", {"kind": "residential", "line1": "10 Downing Street",
-                    "city": "London", "postal_code": "SW1A 2AA", "country": "GB"}, format="json"), 201)
-    ok(advisor.post(f"/api/v1/parties/{pid}/identifiers/", {"kind": "passport", "country": "GB",
-                    "value": "123456789"}, format="json"), 201)
-    ok(advisor.post(f"/api/v1/parties/{pid}/tax-residences/", {"country": "GB", "tin": "1955839661"},
-                    format="json"), 201)
-    for doc_type in ("passport", "utility_bill"):
-        ok(advisor.post("/api/v1/documents/", {"party": pid, "doc_type": doc_type, "file": SimpleUploadedFile(
-            f"{doc_type}.pdf", pdf_bytes(doc_type), content_type="application/pdf")}, format="multipart"), 201)
-    outstanding = ok(advisor.get(f"/api/v1/cases/{case['id']}/requirements/"))
-    for item in outstanding:
-        assert item["code"].startswith("tax."), outstanding
-    for form_type in ("W8BEN", "CRS_IND"):
-        signed = ok(advisor.post("/api/v1/tax-forms/", {"party": pid, "form_type": form_type, "signed_on": "2026-11-01",
-                    "data": tax_form(form_type, name="Oliver Twist", date_of_birth="1980-05-01")}, format="json"), 201)
+    return ok(advisor.post("/api/v1/documents/", {"doc_type": doc_type, "file": SimpleUploadedFile(
+        f"{doc_type}.pdf", pdf_bytes(doc_type), content_type="application/pdf")}, format="multipart"), 201)["id"]
+
+
+KY_OFFICE = {"line1": "94 Solaris Avenue", "city": "George Town", "country": "KY"}
+
+
+def onboard(advisor, officer, second_officer) -> int:
+    """A Cayman holding company, booked in the Cayman Islands (the KY pack asks four eyes of any
+    company), owned 60% by Ann Lee, resident in the UK and its director, and 40% by Eric Badege,
+    resident in Germany. The UN list names an ERIC BADEGE born in 1971 (a Congolese national):
+    ours, born 1971 too but German, raises an alert on submission that officers clear. Tax: a
+    W-8BEN-E and a CRS entity self-certification. Approved by two officers."""
+    people = {
+        "ann": {"kind": "person", "given_names": "Ann", "family_name": "Lee", "date_of_birth": "1970-01-01",
+                "residence_country": "GB", "nationalities": ["GB"],
+                "addresses": [{"kind": "residential", "line1": "10 Downing Street", "city": "London",
+                               "postal_code": "SW1A 2AA", "country": "GB"}],
+                "identifiers": [{"kind": "passport", "country": "GB", "value": "123456789"}],
+                "tax_residences": [{"country": "GB", "tin": "1955839661"}]},
+        "eric": {"kind": "person", "given_names": "Eric", "family_name": "Badege", "date_of_birth": "1971-05-01",
+                 "residence_country": "DE", "nationalities": ["DE"],
+                 "addresses": [{"kind": "residential", "line1": "Unter den Linden 1", "city": "Berlin",
+                                "postal_code": "10117", "country": "DE"}],
+                 "identifiers": [{"kind": "passport", "country": "DE", "value": "C01X00T47"}],
+                 "tax_residences": [{"country": "DE", "tin": "36574261809"}]},
+    }
+    for ref, person in people.items():
+        person["documents"] = [_upload(advisor, "passport"), _upload(advisor, "utility_bill")]
+    case = ok(advisor.post("/api/v1/cases/", {
+        "jurisdiction": "KY",
+        "client": {"kind": "entity", "client_type": "corporation", "legal_name": "Solaris Holdings Ltd",
+                   "country_of_incorporation": "KY", "date_of_incorporation": "2015-02-02",
+                   "identifiers": [{"kind": "registration", "country": "KY", "value": "CR-301234"}],
+                   "addresses": [{"kind": "registered", **KY_OFFICE}],
+                   "tax_residences": [{"country": "KY", "no_tin_reason": "A"}],
+                   "documents": [_upload(advisor, "certificate_of_incorporation"),
+                                 _upload(advisor, "register_of_members")]},
+        "related": [{"ref": ref, "party": person} for ref, person in people.items()],
+        "ownership": [{"owner": "ann", "owned": "client", "percentage": "60"},
+                      {"owner": "ann", "owned": "client", "role": "director"},
+                      {"owner": "eric", "owned": "client", "percentage": "40"}],
+    }, format="json"), 201)
+    cid, pid = case["id"], case["party"]
+    owners = {o["name"]: o for o in ok(advisor.get(f"/api/v1/cases/{cid}/beneficial-owners/"))}
+    assert {n: o["effective_percentage"] for n, o in owners.items()} == {"Ann Lee": "60.00", "Eric Badege": "40.00"}
+    # the structure is screened as it is created (on a worker, in its own time): Eric Badege alone
+    eric = owners["Eric Badege"]["party_id"]
+    alerts = _wait_for(lambda: ok(officer.get("/api/v1/screening-alerts/", {"party": eric}))["results"])
+    assert len(alerts) == 1 and alerts[0]["state"] == "open", alerts
+    for other in (pid, owners["Ann Lee"]["party_id"]):
+        assert ok(officer.get("/api/v1/screening-alerts/", {"party": other}))["results"] == []
+    outstanding = ok(advisor.get(f"/api/v1/cases/{cid}/requirements/"))
+    assert sorted(i["code"] for i in outstanding) == ["screening.alert_open", "tax.crs_entity", "tax.w8bene"], \
+        outstanding
+    entity = {"name": "Solaris Holdings Ltd", "signer_name": "Ann Lee"}
+    for form_type, data in (
+        ("W8BENE", {**entity, "country_of_incorporation": "KY", "chapter3_status": "corporation",
+                    "chapter4_status": "active_nffe", "permanent_address": KY_OFFICE, "foreign_tin": "",
+                    "foreign_tin_not_required": True, "certified": True}),
+        ("CRS_ENT", {**entity, "address": KY_OFFICE, "crs_classification": "active_nfe",
+                     "tax_residences": [{"country": "KY", "no_tin_reason": "A"}]})):
+        signed = ok(advisor.post("/api/v1/tax-forms/", {"party": pid, "form_type": form_type,
+                                                        "signed_on": "2026-11-01", "data": data}, format="json"), 201)
         assert signed["status"] == "valid", signed
-    assert ok(advisor.get(f"/api/v1/cases/{case['id']}/requirements/")) == []
-    assert ok(advisor.post(f"/api/v1/cases/{case['id']}/submit/"))["state"] == "submitted"
-    assert ok(officer.post(f"/api/v1/cases/{case['id']}/start-review/"))["state"] == "in_review"
-    assert ok(officer.post(f"/api/v1/cases/{case['id']}/approve/", {"reason": "documented"},
-                           format="json"))["state"] == "approved"
+    assert [i["code"] for i in ok(advisor.get(f"/api/v1/cases/{cid}/requirements/"))] == ["screening.alert_open"]
+    assert ok(advisor.post(f"/api/v1/cases/{cid}/submit/"))["state"] == "submitted"
+    assert ok(officer.post(f"/api/v1/cases/{cid}/start-review/"))["state"] == "in_review"
+    refused = officer.post(f"/api/v1/cases/{cid}/approve/", {"reason": "documented"}, format="json")
+    assert refused.status_code >= 400 and "screening" in refused.content.decode(), refused.content
+    url = f"/api/v1/screening-alerts/{alerts[0]['id']}"
+    ok(officer.post(f"{url}/review/"))
+    note = "born 1971 like the listed person, but a German national resident in Berlin; passport C01X00T47"
+    cleared = ok(officer.post(f"{url}/clear/", {"note": note}, format="json"))
+    if cleared["state"] != "cleared":  # at or above the high score a second officer confirms the clearing
+        cleared = ok(second_officer.post(f"{url}/clear/", {"note": "agreed: not the listed person"}, format="json"))
+    assert cleared["state"] == "cleared"
+    assert ok(advisor.get(f"/api/v1/cases/{cid}/requirements/")) == []
+    first = ok(officer.post(f"/api/v1/cases/{cid}/approve/", {"reason": "documented"}, format="json"))
+    assert first["state"] == "awaiting_second_approval"  # the KY pack: four eyes for a company
+    again = officer.post(f"/api/v1/cases/{cid}/approve/", {"reason": "me again"}, format="json")
+    assert again.status_code == 403 and again.json()["code"] == "four_eyes_required"
+    assert ok(second_officer.post(f"/api/v1/cases/{cid}/approve/", {"reason": "agreed"},
+                                  format="json"))["state"] == "approved"
     return pid
+
+
+def _wait_for(read, *, seconds: float = 60.0):
+    """Poll until `read()` returns something (a worker screens the parties after their commit)."""
+    import time
+
+    deadline = time.time() + seconds
+    while True:
+        found = read()
+        if found or time.time() >= deadline:
+            return found
+        time.sleep(0.5)
 
 
 def open_account(advisor, pid) -> dict:
@@ -300,7 +378,7 @@ def check_webhooks(secret, day, *, wait=0.0):
     import time
 
     deadline = time.time() + wait
-    wanted = {"case.state_changed", "order.released", "order.filled", "order.settled"}
+    wanted = {"case.state_changed", "alert.raised", "order.released", "order.filled", "order.settled"}
     while True:
         events = [(h, json.loads(b)) for h, b in Receiver.received]
         types = {e["type"] for _, e in events}

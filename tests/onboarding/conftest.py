@@ -30,6 +30,10 @@ def second_officer(db):
     return OfficerFactory()
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "with_registered_apps: run with every app's providers, checks and hooks")
+
+
 @pytest.fixture(autouse=True)
 def onboarding_alone(request):
     """Onboarding's own tests run without the providers, checks and hooks other apps register

@@ -4,7 +4,9 @@ from django.core.management import call_command
 
 from onboarding.models import CaseState, Firm, OnboardingCase, Role, User
 
-pytestmark = pytest.mark.django_db
+# The demo seeds through every registered provider and activation check (tax forms, screening),
+# as `make run` does: the registries are not emptied here.
+pytestmark = [pytest.mark.django_db, pytest.mark.with_registered_apps]
 
 
 def test_the_demo_loads_every_role_and_cases_in_several_states_and_is_idempotent():

@@ -12,7 +12,7 @@ import hashlib
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django_fsm import TransitionNotAllowed
 
@@ -40,11 +40,14 @@ from .exceptions import (
 )
 from .matching import (
     QSCALE,
+    BookPositions,
     CashBalances,
     CustodianPositions,
     Differences,
+    IdentifierMap,
     reconcile_cash,
     reconcile_positions,
+    resolve_instruments,
 )
 from .models import (
     ACTIVE_STATES,
@@ -357,13 +360,14 @@ def reconcile_file(*, custodian_code: str, path: str | Path, fmt: str | None = N
         cash_result = None
         if parsed.kind == "holdings":
             books, base = selectors.book_positions(custodian_code)
+            custodian_side = CustodianPositions.from_holdings(parsed.holdings)
+            idmap = selectors.identifier_map(custodian_code)
+            books, scope, scope_keys = _statement_scope(parsed, custodian_side, books, idmap, custodian_code)
             result = reconcile_positions(
-                CustodianPositions.from_holdings(parsed.holdings), books, selectors.identifier_map(custodian_code),
+                custodian_side, books, idmap,
                 tolerances=tol, price_units=price_units(), as_of=as_of, basis=parsed.basis,
                 custodian=custodian_code, pending=selectors.pending_trades(custodian_code),
                 corporate_actions=selectors.corporate_actions())
-            scope = None if all(s.complete for s in parsed.holding_statements) or not parsed.holding_statements \
-                else {h.account for h in parsed.holdings}
             asset = "position"
             cash_result = _cash_rows_of_holdings_file(parsed, custodian_code, tol, as_of)
         else:
@@ -380,13 +384,14 @@ def reconcile_file(*, custodian_code: str, path: str | Path, fmt: str | None = N
                                     pending=None if settled else selectors.pending_cash(custodian_code, as_of),
                                     fx_to_base=selectors.cash_fx_to_base(custodian_code))
             base = selectors.base_currency_of(custodian_code)
-            scope, asset = accounts, "cash"
+            scope, scope_keys, asset = accounts, set(), "cash"
         timings["seconds_match"] = time.perf_counter() - t
         progress("write")
         t = time.perf_counter()
         sources = selectors.book_price_sources(custodian_code) if asset == "position" else {}
         written = write_differences(run=run, diffs=result.differences, base_currency=base, asset=asset,
-                                    scope_accounts=scope, actor=actor, book_sources=sources)
+                                    scope_accounts=scope, scope_keys=scope_keys, actor=actor,
+                                    book_sources=sources)
         if parsed.kind == "holdings" and cash_result is not None:  # a position file's cash rows are compared too
             cash_written = write_differences(run=run, diffs=cash_result.differences, base_currency=base, asset="cash",
                                              scope_accounts={c.account for c in parsed.cash}, actor=actor)
@@ -409,6 +414,28 @@ def reconcile_file(*, custodian_code: str, path: str | Path, fmt: str | None = N
         _announce_new_breaks(run)
     progress("done")
     return RunOutcome(run=run, timings=timings)
+
+
+def _statement_scope(parsed: ParsedFile, cust: CustodianPositions, books: BookPositions, idmap: IdentifierMap,
+                     custodian_code: str) -> tuple[BookPositions, set[str] | None, set[str]]:
+    """What a holdings file speaks for (issue 14): a statement covers its own safekeeping account
+    only, all of it when complete (COMP), only the lines it lists when a delta (DELT). Our books are
+    cut to that before matching, and only breaks there may be cleared: returns the books, the
+    accounts and the break keys in scope. A file without statements (a CSV extract) covers the
+    custodian, as the SQL engine does."""
+    statements = parsed.holding_statements
+    if not statements:
+        return books, None, set()
+    complete = {s.account for s in statements if s.complete}
+    delta = {s.account for s in statements if not s.complete} - complete
+    listed: set[tuple[str, int]] = set()
+    if delta:
+        instrument, _factor, _pass = resolve_instruments(cust, idmap, custodian=custodian_code)
+        listed = {(a, i) for a, i in zip(cust.account.tolist(), instrument.tolist()) if a in delta and i >= 0}
+    keep = np.array([a in complete or (a, i) in listed
+                     for a, i in zip(books.account.tolist(), books.instrument_id.tolist())], dtype=bool)
+    books = BookPositions(**{f.name: getattr(books, f.name)[keep] for f in fields(BookPositions)})
+    return books, complete, {break_key(custodian_code, a, i, "", "position") for a, i in listed}
 
 
 def _cash_rows_of_holdings_file(parsed: ParsedFile, custodian_code: str, tol: Any, as_of: dt.date) -> Any:
@@ -509,7 +536,8 @@ def _text_at(values: Any, n: int, limit: int = 40) -> str:
 
 def write_differences(*, run: ReconRun, diffs: Differences, base_currency: str, asset: str,
                       scope_accounts: set[str] | None, actor: User | None = None,
-                      book_sources: dict[Any, Any] | None = None) -> dict[str, int]:
+                      book_sources: dict[Any, Any] | None = None,
+                      scope_keys: set[str] | None = None) -> dict[str, int]:
     """Upsert the run's differences as breaks under their stable keys (ORM bulk path)."""
     book_sources = book_sources or {}
     fx_sources = selectors.cash_fx_sources(run.custodian_code) if asset == "cash" else {}
@@ -591,8 +619,8 @@ def write_differences(*, run: ReconRun, diffs: Differences, base_currency: str, 
         Break.objects.filter(pk__in=explain_ids).update(state=BreakState.RESOLVED, resolution_reason=F("cause"))
     cleared_qs = Break.objects.filter(custodian_code=custodian, asset=asset, state__in=ACTIVE_STATES) \
         .exclude(last_run=run)
-    if scope_accounts is not None:
-        cleared_qs = cleared_qs.filter(custody_account__in=scope_accounts)
+    if scope_accounts is not None:  # only what the file speaks for: its accounts, or a delta's lines
+        cleared_qs = cleared_qs.filter(Q(custody_account__in=scope_accounts) | Q(key__in=scope_keys or ()))
     cleared_ids = list(cleared_qs.values_list("pk", flat=True))
     if cleared_ids:
         Break.objects.filter(pk__in=cleared_ids).update(
