@@ -36,6 +36,7 @@ from .models import (
     ModelSubscription,
     ModelTarget,
     Sleeve,
+    TradeScope,
     Transaction,
 )
 
@@ -49,6 +50,10 @@ DATE_PARAMS = [
 
 
 class AccountSerializer(serializers.ModelSerializer):
+    trade_scope = serializers.ChoiceField(
+        choices=TradeScope.choices, allow_blank=True, read_only=True,
+        help_text="Out of band: trade the whole account or only the lines out of band; empty: inherited")
+
     class Meta:
         model = Account
         fields = ["id", "number", "name", "owner", "household", "base_currency", "booking_centre",
@@ -324,6 +329,9 @@ class ModelTargetSerializer(serializers.ModelSerializer):
 
 class ModelPortfolioSerializer(serializers.ModelSerializer):
     targets = ModelTargetSerializer(many=True, read_only=True)
+    trade_scope = serializers.ChoiceField(
+        choices=TradeScope.choices, allow_blank=True, read_only=True,
+        help_text="Out of band: trade the whole account or only the lines out of band; empty: inherited")
 
     class Meta:
         model = ModelPortfolio
