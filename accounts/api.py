@@ -50,8 +50,9 @@ DATE_PARAMS = [
 
 
 class AccountSerializer(serializers.ModelSerializer):
-    # blank: not set here, the model's (then the firm's) setting applies
-    trade_scope = serializers.ChoiceField(choices=TradeScope.choices, allow_blank=True, read_only=True)
+    trade_scope = serializers.ChoiceField(
+        choices=TradeScope.choices, allow_blank=True, read_only=True,
+        help_text="Out of band: trade the whole account or only the lines out of band; empty: inherited")
 
     class Meta:
         model = Account
@@ -328,8 +329,9 @@ class ModelTargetSerializer(serializers.ModelSerializer):
 
 class ModelPortfolioSerializer(serializers.ModelSerializer):
     targets = ModelTargetSerializer(many=True, read_only=True)
-    # blank: not set here, the firm's setting applies
-    trade_scope = serializers.ChoiceField(choices=TradeScope.choices, allow_blank=True, read_only=True)
+    trade_scope = serializers.ChoiceField(
+        choices=TradeScope.choices, allow_blank=True, read_only=True,
+        help_text="Out of band: trade the whole account or only the lines out of band; empty: inherited")
 
     class Meta:
         model = ModelPortfolio

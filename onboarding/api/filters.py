@@ -33,7 +33,19 @@ def firm_path(model) -> str | None:
     return None
 
 
+def _not_a_list(view) -> bool:
+    """Query-string filters narrow a list; a read or an action on one object (`get_object` also runs the
+    filter backends) has nothing to narrow, so it skips building a filter set on every request (about a
+    quarter of a case-status read's time, measured with pyinstrument)."""
+    return getattr(view, "action", "list") not in ("list", None)
+
+
 class TenantFilterBackend(DjangoFilterBackend):
+    def filter_queryset(self, request, queryset, view):
+        if _not_a_list(view):
+            return queryset
+        return super().filter_queryset(request, queryset, view)
+
     def get_filterset(self, request, queryset, view):
         filterset = super().get_filterset(request, queryset, view)
         if filterset is None:
@@ -78,6 +90,9 @@ class StrictFilterBackend(TenantFilterBackend):
                 errors[name] = ["must be true or false"]
             elif isinstance(flt, (django_filters.ChoiceFilter, ModelChoiceFilter)) and raw == "":
                 errors[name] = ["must be one of the documented values"]
+            elif isinstance(flt, (django_filters.DateFilter, django_filters.DateTimeFilter,
+                                  django_filters.NumberFilter)) and raw == "":
+                errors[name] = ["must not be empty"]  # documented as a date or a number, not as optional text
         if errors:
             raise ValidationFailed("a filter parameter is not valid", detail=errors)
         return filterset
@@ -86,6 +101,11 @@ class StrictFilterBackend(TenantFilterBackend):
 class DocumentedSearchFilter(SearchFilter):
     """`?search=` documented only on the lists that search (those with `search_fields`), naming what it
     searches; a list without them does not offer a parameter it would ignore (issue 18)."""
+
+    def filter_queryset(self, request, queryset, view):
+        if _not_a_list(view):
+            return queryset
+        return super().filter_queryset(request, queryset, view)
 
     def get_schema_operation_parameters(self, view):
         fields = getattr(view, "search_fields", None)

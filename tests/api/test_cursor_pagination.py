@@ -57,3 +57,12 @@ def test_the_schema_documents_cursor_lists(db):
     # lists that were paged by number stay so
     parties = {p["name"] for p in doc["paths"]["/api/v1/parties/"]["get"]["parameters"]}
     assert {"page", "page_size"} <= parties
+
+
+def test_an_empty_date_or_number_filter_is_refused_not_ignored(db):
+    """Found by the contract run: GET /api/v1/blocks/?trade_date= answered the unfiltered list (200), though
+    the schema documents a date."""
+    api = token_client(UserFactory(firm=FirmFactory(), role="operations"))
+    assert "trade_date" in assert_error(api.get("/api/v1/blocks/", {"trade_date": ""}), 400)["detail"]
+    assert "instrument" in assert_error(api.get("/api/v1/listings/", {"instrument": ""}), 400)["detail"]
+    assert api.get("/api/v1/listings/", {"ticker": ""}).status_code == 200  # text may be empty

@@ -58,6 +58,10 @@ def test_listings_are_filtered_by_isin_ticker_and_market(partner):
     assert {r["mic"] for r in rows} == {"XLON"} and rows[0]["ticker"] == "VOD"
     assert rows[0]["trading_currency"] == "GBP" and rows[0]["price_unit"] in ("GBp", "GBX")
     assert all(r["mic"] == "XTKS" for r in results(partner.get("/api/v1/listings/?mic=xtks")))
+    # found by the contract run: an id filter beyond a bigint was a 500 (OverflowError), now a 400
+    for bad in ("-9.874334316379485e+33", str(10**30), "1.5"):
+        assert "instrument" in assert_error(partner.get("/api/v1/listings/", {"instrument": bad}), 400,
+                                            "validation_failed")["detail"]
 
 
 @time_machine.travel("2026-12-07 12:00:00+00:00", tick=False)

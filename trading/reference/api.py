@@ -16,7 +16,7 @@ from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from onboarding.api.ids import ID_REGEX
+from onboarding.api.ids import ID_REGEX, MAX_ID
 from onboarding.exceptions import ValidationFailed
 from onboarding.money import minor_units
 
@@ -153,7 +153,8 @@ class InstrumentFilter(django_filters.FilterSet):
 
 
 class ListingFilter(django_filters.FilterSet):
-    instrument = django_filters.NumberFilter(field_name="instrument_id")
+    instrument = django_filters.NumberFilter(field_name="instrument_id", min_value=1, max_value=MAX_ID,
+                                             decimal_places=0, help_text="an instrument id")
     isin = django_filters.CharFilter(field_name="instrument__isin", lookup_expr="iexact")
     ticker = django_filters.CharFilter(lookup_expr="iexact")
     mic = django_filters.CharFilter(field_name="market__mic", lookup_expr="iexact")
