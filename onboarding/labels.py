@@ -82,6 +82,19 @@ def register_state_labels(subject_type: str, choices: Iterable[tuple[str, str]])
     STATE_LABELS.setdefault(subject_type, {}).update(dict(choices))
 
 
+# Other codes shown on pages (a reconciliation break's kind ...), by table: table -> code -> words.
+CODE_LABELS: dict[str, dict[str, str]] = {}
+
+
+def register_code_labels(table: str, labels: dict[str, str]) -> None:
+    CODE_LABELS.setdefault(table, {}).update(labels)
+
+
+def code_label(table: str, code: str) -> str:
+    """The words for `code` in `table` (registered by the app that owns the codes), else the code humanized."""
+    return (CODE_LABELS.get(table) or {}).get(code) or humanize(code)
+
+
 def register_audit_subjects(name: str, provider: Callable[[list[int]], Q]) -> None:
     """`provider(party_ids)` returns a filter on AuditEvent selecting the events about records of
     these parties that live in another app (their tax forms, their screening alerts)."""

@@ -2,7 +2,7 @@
 label table."""
 from __future__ import annotations
 
-from onboarding.labels import register_event_labels
+from onboarding.labels import register_code_labels, register_event_labels
 
 EVENTS = {
     "block.allocated": "Block allocated to accounts",
@@ -28,5 +28,20 @@ EVENTS = {
 }
 
 
+# a reconciliation break's kind (Break.kind), in the words of the run report
+BREAK_KINDS = {
+    "quantity": "Quantity differs",
+    "price": "Price differs",
+    "market_value": "Market value differs (price or FX source)",
+    "pending_settlement": "Trade pending settlement",
+    "corporate_action": "Corporate action",
+    "unknown_instrument": "Instrument not recognised",
+    "missing_at_custodian": "In our books, not at the custodian",
+    "missing_in_books": "At the custodian, not in our books",
+    "cash": "Cash balance differs",
+}
+
+
 def register() -> None:
     register_event_labels(EVENTS)
+    register_code_labels("reconciliation.break.kind", BREAK_KINDS)

@@ -7,6 +7,8 @@ from decimal import Decimal
 import numpy as np
 from django.db.models import Count, Exists, OuterRef, Q
 
+from onboarding.labels import code_label
+
 from .matching import QSCALE, BookPositions, CashBalances, CorporateActions, IdentifierMap, PendingTrades
 from .models import (
     ACTIVE_STATES,
@@ -239,6 +241,7 @@ def run_report(daily_run, *, user=None) -> dict:
                                   "breaks": own_counts.get(run.custodian_code, 0), "explained": None,
                                   "positions": None})
     by_kind = dict(breaks.values_list("kind").annotate(n=Count("id")).order_by("kind"))
+    kinds_in_words = [(code_label("reconciliation.break.kind", k), n) for k, n in by_kind.items()]
     buckets = {"0-1 days": 0, "2-5 days": 0, "6-20 days": 0, "over 20 days": 0}
     for first_seen in breaks.values_list("first_seen", flat=True):
         age = (as_of - first_seen).days
@@ -248,6 +251,7 @@ def run_report(daily_run, *, user=None) -> dict:
     top = list(breaks.order_by("priority", "-amount_base")[:25])
     return {"as_of": as_of, "daily_run": daily_run, "match_rate": (clean / pairs) if pairs else None,
             "compared": pairs, "clean": clean, "by_custodian": per_custodian, "by_kind": by_kind,
+            "by_kind_words": kinds_in_words,
             "by_age": buckets, "open_breaks": breaks.count(), "top_breaks": top, "whole": whole}
 
 

@@ -261,7 +261,9 @@ def test_daily_run_reconciles_every_custodian_and_renders_the_report(books, tmp_
     runs = {r.custodian_code: r for r in daily.runs.all()}
     assert runs["GLOBALCUST"].stats["breaks"] == 1 and "refused" in runs["DEPOTBANK"].stats
     html = (settings.MEDIA_ROOT / "recon_reports" / "recon-2024-01-31.html").read_text()
-    assert "GLOBALCUST" in html and "quantity" in html
+    assert "GLOBALCUST" in html
+    # open breaks by type in words from the label table, not the kind code
+    assert "<td>Quantity differs</td>" in html and "<td>quantity</td>" not in html
     pdf = PdfReader(settings.MEDIA_ROOT / "recon_reports" / "recon-2024-01-31.pdf")
     assert "Reconciliation report" in pdf.pages[0].extract_text()
     # running the day again is harmless: same files, no new breaks
@@ -286,10 +288,10 @@ def test_report_page_and_pdf_for_operations_only(books, tmp_path, client):
     assert client.get("/reconciliation/runs/2024-01-31/report/").status_code == 403
     client.force_login(UserFactory(role="operations"))  # another firm's operations: none of these breaks
     page = client.get("/reconciliation/runs/2024-01-31/report/")
-    assert page.status_code == 200 and b"quantity" not in page.content
+    assert page.status_code == 200 and b"Quantity differs" not in page.content
     client.force_login(operations)
     page = client.get("/reconciliation/runs/2024-01-31/report/")
-    assert page.status_code == 200 and b"GLOBALCUST" in page.content and b"quantity" in page.content
+    assert page.status_code == 200 and b"GLOBALCUST" in page.content and b"Quantity differs" in page.content
     pdf = client.get("/reconciliation/runs/2024-01-31/report/?format=pdf")
     assert pdf["Content-Type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
     assert client.get("/reconciliation/runs/2024-02-01/report/").status_code == 404
