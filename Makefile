@@ -2,6 +2,8 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
+# the suite runs on two xdist workers; PYTEST_ARGS= (empty) runs it in one process
+PYTEST_ARGS ?= -n 2 --dist loadgroup
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
 .PHONY: setup run test fuzz migrate data lists demo clean lint system-deps
@@ -59,6 +61,8 @@ test: setup
 fuzz: setup
 	CONTRACT_RANDOM=1 CONTRACT_MAX_EXAMPLES=$${CONTRACT_MAX_EXAMPLES:-50} CONTRACT_STATEFUL_EXAMPLES=$${CONTRACT_STATEFUL_EXAMPLES:-60} \
 	  $(PY) -m pytest -q tests/api/test_contract.py $(PYTEST_ARGS)
+	CONTRACT_RANDOM=1 HOSTILE_JSON_EXAMPLES=$${HOSTILE_JSON_EXAMPLES:-200} \
+	  $(PY) -m pytest -q tests/reliability/test_api_hostile_json.py $(PYTEST_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check .
