@@ -53,13 +53,18 @@ def _drive(port: int, plan: dict, seconds: float, connections: int, queue) -> No
         with lock:
             i = counter[0]
             counter[0] += 1
+        if i >= len(plan["requests"]) and not plan.get("cycle", True):
+            return None  # each request may be made once (a case per fresh party): the plan is spent
         return plan["requests"][i % len(plan["requests"])]
 
     def client():
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         local, bad = [], 0
         while time.perf_counter() < deadline:
-            method, path, body, headers = next_request()
+            request = next_request()
+            if request is None:
+                break
+            method, path, body, headers = request
             started = time.perf_counter()
             try:
                 conn.request(method, path, body=body, headers=headers)
@@ -147,7 +152,8 @@ class Command(BaseCommand):
             for name in PATHS:
                 queue = multiprocessing.get_context("spawn").Queue()
                 proc = multiprocessing.get_context("spawn").Process(
-                    target=_drive, args=(port, {"requests": plans[name]}, options["seconds"], options["connections"], queue))
+                    target=_drive, args=(port, {"requests": plans[name], "cycle": name != "case_create"}, options["seconds"],
+                                      options["connections"], queue))
                 proc.start()
                 results[name] = queue.get(timeout=options["seconds"] + 120)
                 proc.join()
