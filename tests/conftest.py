@@ -79,6 +79,12 @@ def celery_worker_process(transactional_db):
     broker = os.environ.get("CELERY_INTEGRATION_BROKER")
     if not broker or connection.vendor != "postgresql":
         pytest.skip("needs CELERY_INTEGRATION_BROKER and PostgreSQL (run by .ci/run)")
+    # under pytest-xdist each xdist worker gets its own Redis database below the given one (gw0: 15, gw1: 14 ...),
+    # so two real-worker tests running at once never take each other's tasks
+    xdist = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if xdist.startswith("gw") and broker.rsplit("/", 1)[-1].isdigit():
+        base, number = broker.rsplit("/", 1)
+        broker = f"{base}/{max(0, int(number) - int(xdist[2:]))}"
     db = connection.settings_dict
     url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
     env = dict(os.environ, DATABASE_URL=url, CELERY_BROKER_URL=broker, CELERY_RESULT_BACKEND=broker,
@@ -154,6 +160,7 @@ def recon_rules():
     rules_load()
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook turns the marker into the group
 def pytest_collection_modifyitems(config, items):
     """Under pytest-xdist (`-n`), the tests that start a real Celery worker share one Redis broker
     database, so they all run on one xdist worker (`--dist loadgroup`)."""
