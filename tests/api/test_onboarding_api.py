@@ -1,8 +1,6 @@
 """The partner API for onboarding: token auth and scopes, firm scoping, error bodies,
 Idempotency-Key, the full journey from party to activation, and signed webhooks."""
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 from rest_framework.test import APIClient
@@ -14,6 +12,7 @@ from onboarding.samples import pdf_bytes
 from onboarding.webhooks import verify
 from tests.compliance.tax.samples import form as tax_form
 from tests.factories import FirmFactory, OfficerFactory, UserFactory
+from tests.webhook_receiver import Receiver, serving
 
 from .conftest import assert_error
 
@@ -175,26 +174,8 @@ def test_an_approval_with_requirements_outstanding_lists_them(packs, firm, partn
     assert "client Al Bo has no date of birth" in body["detail"]["requirements"]
 
 
-class _Receiver(BaseHTTPRequestHandler):
-    received: list = []
-
-    def do_POST(self):  # noqa: N802 - http.server API
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        type(self).received.append((dict(self.headers), body))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
 def test_case_state_changes_are_delivered_as_signed_webhooks(firm, partner):
-    server = HTTPServer(("127.0.0.1", 0), _Receiver)
-    _Receiver.received = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        url = f"http://127.0.0.1:{server.server_port}/hook"
+    with serving("/hook") as url:
         hook = partner.post("/api/v1/webhooks/", {"url": url, "events": ["case.state_changed"]}, format="json")
         assert hook.status_code == 201, hook.json()
         secret = hook.json()["secret"]
@@ -205,8 +186,8 @@ def test_case_state_changes_are_delivered_as_signed_webhooks(firm, partner):
 
         with TestCase.captureOnCommitCallbacks(execute=True):
             partner.post(f"/api/v1/cases/{cid}/withdraw/", {"reason": "test"}, format="json")
-        assert len(_Receiver.received) == 1
-        headers, body = _Receiver.received[0]
+        assert len(Receiver.received) == 1
+        headers, body = Receiver.received[0]
         assert verify(secret, headers["Meridian-Signature"], body)
         assert not verify("wrong-secret", headers["Meridian-Signature"], body)
         event = json.loads(body)
@@ -214,8 +195,6 @@ def test_case_state_changes_are_delivered_as_signed_webhooks(firm, partner):
         assert event["data"] == {"case": cid, "party": pid, "from": "draft", "to": "withdrawn"}
         delivery = WebhookDelivery.objects.get()
         assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("delivered", 1, 204)
-    finally:
-        server.shutdown()
 
 
 def test_an_unreachable_webhook_is_logged_as_pending_with_the_error(firm, partner):

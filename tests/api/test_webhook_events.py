@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import jsonschema
 import pytest
@@ -15,6 +13,7 @@ from rest_framework.test import APIClient
 from onboarding import services, webhook_events, webhooks
 from onboarding.models import AuditEvent, WebhookDelivery, WebhookEndpoint
 from tests.factories import FirmFactory, UserFactory
+from tests.webhook_receiver import Receiver, serving
 
 from .conftest import assert_error, token_client
 
@@ -31,27 +30,10 @@ EXPECTED_TYPES = {
 }
 
 
-class Receiver(BaseHTTPRequestHandler):
-    received: list[tuple[dict, bytes]] = []
-
-    def do_POST(self):  # noqa: N802 - http.server API
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        type(self).received.append((dict(self.headers), body))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def receiver():
-    server = HTTPServer(("127.0.0.1", 0), Receiver)
-    Receiver.received = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/hook"
-    server.shutdown()
+    with serving("/hook") as url:
+        yield url
 
 
 @pytest.fixture

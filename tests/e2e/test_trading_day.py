@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import threading
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 from rest_framework.test import APIClient
@@ -30,6 +28,7 @@ from rest_framework.test import APIClient
 from onboarding.api.auth import api_token_create
 from onboarding.webhooks import verify
 from tests.portal.conftest import audit_cleared_for_flush  # noqa: F401 - fixture
+from tests.webhook_receiver import Receiver, serving
 
 TRADE = dt.date(2026, 11, 20)
 UTC = dt.UTC
@@ -39,27 +38,10 @@ WAVES = {"XTKS": dt.datetime(2026, 11, 20, 0, 30, tzinfo=UTC),   # 09:30 in Toky
 FILL_PRICE = {"AAPL": "271.40", "VOD": "92.30", "7203": "3250", "TM": "207.00"}
 
 
-class Receiver(BaseHTTPRequestHandler):
-    received: list = []
-
-    def do_POST(self):  # noqa: N802 - http.server API
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        type(self).received.append((dict(self.headers), body))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def receiver():
-    server = HTTPServer(("127.0.0.1", 0), Receiver)
-    Receiver.received = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/hooks"
-    server.shutdown()
+    with serving("/hooks") as url:
+        yield url
 
 
 def client_for(user) -> APIClient:
