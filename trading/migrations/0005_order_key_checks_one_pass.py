@@ -4,7 +4,6 @@ key. Only when a key points nowhere are the keys checked one by one, to name the
 error. The function runs with enough work_mem to hash the referenced ids in memory."""
 from django.db import migrations
 
-
 TABLES = {
     "trading_order": [
         ("account_id", "accounts_account"), ("listing_id", "reference_listing"),
