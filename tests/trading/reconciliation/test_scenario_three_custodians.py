@@ -161,6 +161,8 @@ def test_three_custodians_line_for_line(day, tmp_path):
     fee = open_breaks[("CITIGB2L", "cash", "GBP")]                                     # 1
     assert (fee.kind, fee.amount_local, fee.local_currency) == ("cash", Decimal("-1500.00000000"), "GBP")
     assert (abs(fee.amount_base), fee.base_currency) == (Decimal("1500.00"), "GBP")
+    # the MT940's :61: entry with the simulator's reference FEE + date + 01, which nothing of ours pairs
+    assert fee.cause == "custodian entry FEE2026112001 -1,500.00 not in our books"
 
     vod = open_breaks[("CITIGB2L", "position", VOD)]                                   # 2
     assert (vod.kind, vod.custodian_quantity, vod.book_quantity) == ("quantity", Decimal(990), Decimal(1000))
@@ -244,3 +246,6 @@ def test_sale_settled_at_another_price_is_a_cash_break(day, tmp_path):
     assert (cash.kind, cash.explained, cash.state) == ("cash", False, "open")
     assert (cash.amount_local, cash.local_currency) == (Decimal("-45.00000000"), "USD")
     assert (cash.amount_base, cash.base_currency) == (Decimal("34.40"), "GBP")
+    # the one entry of the day on each side: the sale's proceeds, 10,312.50 - 10,357.50 = -45.00
+    assert cash.cause == "SALE-TM-1 settled at 10,312.50, booked at 10,357.50 (-45.00)"
+    assert line.rule == cash.cause and line.status == "break"
