@@ -450,7 +450,7 @@ def _name_cash_entries(result: Any, parsed: ParsedFile, custodian_code: str, as_
         for k, e in enumerate(st.entries):
             if e.status == "BOOK" and as_of in {e.value_date, e.entry_date}:
                 theirs.setdefault((st.account, st.currency), []).append(
-                    Txn(id=f"s{len(theirs.get((st.account, st.currency), [])):05d}", account="", currency=e.currency,
+                    Txn(id=f"s{len(theirs.get((st.account, st.currency), [])):05d}", account="", currency=st.currency,
                         amount=e.amount, value_date=as_of, reference=e.reference))  # signed already
     for diffs, n in targets:
         key = (str(diffs.account[n]), str(diffs.identifier[n]))
