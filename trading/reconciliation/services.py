@@ -424,6 +424,22 @@ def _our_reference(ref: str) -> str:
     return ref.rsplit(":", 1)[-1] if ref.startswith("book-import:") else ref
 
 
+def statement_txns(parsed: ParsedFile, *, on: dt.date | None = None) -> dict[tuple[str, str], list[Any]]:
+    """A cash file's booked entries (of the day `on`, or all) per (account, currency), as
+    `matching.Txn` (amounts signed already, reversals included), in the statement's currency."""
+    from .matching import Txn
+
+    out: dict[tuple[str, str], list[Txn]] = {}
+    for st in parsed.cash_statements:
+        for e in st.entries:
+            if e.status != "BOOK" or (on is not None and on not in {e.value_date, e.entry_date}):
+                continue
+            txns = out.setdefault((st.account, st.currency), [])
+            txns.append(Txn(id=f"s{len(txns):05d}", account="", currency=st.currency, amount=e.amount,
+                            value_date=e.value_date if on is None else on, reference=e.reference))
+    return out
+
+
 def _name_cash_entries(result: Any, parsed: ParsedFile, custodian_code: str, as_of: dt.date) -> None:
     """The cause of each unexplained cash difference, from the entries: the statement's booked
     entries of `as_of` against our cash legs settling that day (`matching.cash_entry_causes`)."""
@@ -445,13 +461,7 @@ def _name_cash_entries(result: Any, parsed: ParsedFile, custodian_code: str, as_
                     reference=_our_reference(ref or "")) for k, (amount, _kind, ref, _td) in enumerate(day.entries)]
         for number in {day.custody_number, day.cash_number} - {""}:
             ours[(number, day.currency)] = txns
-    theirs: dict[tuple[str, str], list[Txn]] = {}
-    for st in parsed.cash_statements:
-        for k, e in enumerate(st.entries):
-            if e.status == "BOOK" and as_of in {e.value_date, e.entry_date}:
-                theirs.setdefault((st.account, st.currency), []).append(
-                    Txn(id=f"s{len(theirs.get((st.account, st.currency), [])):05d}", account="", currency=st.currency,
-                        amount=e.amount, value_date=as_of, reference=e.reference))  # signed already
+    theirs = statement_txns(parsed, on=as_of)
     for diffs, n in targets:
         key = (str(diffs.account[n]), str(diffs.identifier[n]))
         cause = cash_entry_causes(theirs.get(key, []), ours.get(key, []))
