@@ -97,21 +97,37 @@ def _classify_sql(push: dict, columns: list[str], *, custodian: str, as_of: dt.d
               ("ticker_mic", "CASE WHEN c.ticker <> '' THEN c.ticker || '@' || c.mic END", "custodian_code = ''"),
               ("custodian_code", "NULLIF(c.ccode, '')", f"custodian_code IN ('', {cust})")]
     needed = {"isin": "isin", "cusip": "cusip", "sedol": "sedol", "ticker_mic": "ticker", "custodian_code": "custodian_code"}
-    used = [(n, *rest) for n, *rest in passes if needed[n] in push["exprs"]]
-    def probe(n, key):  # a weaker key is looked up only for lines the stronger passes left unresolved
-        if n == 0:
-            return key
-        unresolved = " AND ".join(f"i{m}.instrument_id IS NULL" for m in range(n))
-        return f"CASE WHEN {unresolved} THEN {key} END"
-
-    joins = "\n  ".join(
-        f"LEFT JOIN (SELECT value, instrument_id, quantity_factor::float8 AS f FROM reconciliation_instrumentidentifier "
-        f"WHERE kind = '{name}' AND {cond}) i{n} ON i{n}.value = {probe(n, key)}"
-        for n, (name, key, cond) in enumerate(used))
-    iid = "COALESCE(" + ", ".join(f"i{n}.instrument_id" for n in range(len(used))) + ", NULL::int8)"
-    factor = "COALESCE(" + ", ".join(f"i{n}.f" for n in range(len(used))) + ", NULL::float8)"
-    pass_case = "CASE " + " ".join(f"WHEN i{n}.instrument_id IS NOT NULL THEN {passes.index(next(p for p in passes if p[0] == name))}"
-                                   for n, (name, _, _) in enumerate(used)) + " END" if used else "NULL::int"
+    used = [(passes.index(p), *p) for p in passes if needed[p[0]] in push["exprs"]]
+    # One hash join resolves a line by its strongest identifier present (the map is keyed by
+    # (pass, value)). Only a line whose strongest identifier is unknown to us but which carries a
+    # weaker one is looked up again, pass by pass through the map's unique index: the same
+    # result as one join per pass (the strongest key that resolves wins), without probing every
+    # line once per pass.
+    if used:
+        keys = [key for _, _, key, _ in used]
+        map_rows = " OR ".join(f"(kind = {_lit(name)} AND {cond})" for _, name, _, cond in used)
+        pass_of_kind = "CASE kind " + " ".join(f"WHEN {_lit(name)} THEN {g}" for g, name, _, _ in used) + " END"
+        # (kind, value) is unique but for custodian codes, shared ('') or one custodian's own:
+        # the custodian's own wins
+        distinct, order = ("DISTINCT ON (pass, value) ", " ORDER BY pass, value, custodian_code DESC") \
+            if any(name == "custodian_code" for _, name, _, _ in used) else ("", "")
+        idmap = (f"(SELECT {distinct}{pass_of_kind} AS pass, value, instrument_id, quantity_factor::float8 AS f "
+                 f"FROM reconciliation_instrumentidentifier WHERE {map_rows}{order})")
+        kp = "CASE " + " ".join(f"WHEN {key} IS NOT NULL THEN {g}" for g, _, key, _ in used) + " END"
+        kv = f"COALESCE({', '.join(keys)})"
+        probes = ", ".join(f"({g}, {_lit(name)}, {key})" for g, name, key, _ in used)
+        fb = (f"CASE WHEN m.instrument_id IS NULL AND num_nonnulls({', '.join(keys)}) > 1 THEN ("
+              f"SELECT ROW(k.p, i.instrument_id, i.quantity_factor::float8)::recon_pass FROM (VALUES {probes}) k(p, kind, v) "
+              f"JOIN reconciliation_instrumentidentifier i ON i.kind = k.kind AND i.value = k.v "
+              f"WHERE i.custodian_code = '' OR (i.kind = 'custodian_code' AND i.custodian_code = {cust}) "
+              f"ORDER BY k.p, i.custodian_code DESC LIMIT 1) END")
+        joins = f"LEFT JOIN {idmap} m ON m.pass = {kp} AND m.value = {kv}"
+        fb_sql = f"({fb})"
+        iid = f"COALESCE(m.instrument_id, ({fb_sql}).iid)"
+        factor = f"COALESCE(m.f, ({fb_sql}).f)"
+        pass_case = f"COALESCE(m.pass, ({fb_sql}).pass)"
+    else:
+        joins, iid, factor, pass_case = "", "NULL::int8", "NULL::float8", "NULL::int"
     ident = ("COALESCE(NULLIF(isin, ''), NULLIF(cusip, ''), NULLIF(sedol, ''), "
              "NULLIF(ticker || CASE WHEN ticker <> '' THEN '@' || mic ELSE '' END, ''), ccode)")
     qconv = "CASE WHEN factor IS NULL OR factor = 1 THEN qty ELSE round(qty * factor)::int8 END"
@@ -226,7 +242,8 @@ WITH c AS (
   OFFSET 0  -- a fence: classify each row once, not once per reference to kind
 ){lines_cte}, agg AS (
   -- one pass over the classified rows: the counts, and the differences gathered as an array
-  SELECT count(*) FILTER (WHERE qc IS NOT NULL AND qb IS NOT NULL AND NOT unknown) AS pairs,
+  SELECT count(*) AS nlines,  -- one line written per classified row
+         count(*) FILTER (WHERE qc IS NOT NULL AND qb IS NOT NULL AND NOT unknown) AS pairs,
          count(*) FILTER (WHERE qb IS NOT NULL) AS book_side,
          count(*) FILTER (WHERE qc IS NOT NULL AND qb IS NOT NULL AND NOT unknown AND kind IS NULL) AS clean,
          array_agg(ROW(kind, (kind = 'pending_settlement' OR (kind = 'corporate_action' AND ca_open)),
@@ -262,11 +279,12 @@ WITH c AS (
 ), ins AS (
   INSERT INTO recon_diff SELECT (d).* FROM agg, unnest(agg.diffs) AS d RETURNING 1
 )
-SELECT agg.pairs, agg.clean, (SELECT count(*) FROM ins), agg.book_side FROM agg
+SELECT agg.pairs, agg.clean, (SELECT count(*) FROM ins), agg.book_side, agg.nlines FROM agg
 """
 
 
-def _classify(cur, push, columns, custodian, as_of, tol, nbooks, *, run_id=None, source="") -> tuple[int, int, int]:
+def _classify(cur, push, columns, custodian, as_of, tol, nbooks, *, run_id=None,
+              source="") -> tuple[int, int, int, int]:
     """Fast path first (no per-key aggregation). If the file holds a key twice (a book row met
     twice, or one custodian-only key in two lines), roll back and aggregate."""
     units = price_units()
@@ -274,7 +292,7 @@ def _classify(cur, push, columns, custodian, as_of, tol, nbooks, *, run_id=None,
     t = time.perf_counter()
     cur.execute(_classify_sql(push, columns, custodian=custodian, as_of=as_of, basis="SETT", tol=tol, units=units,
                               run_id=run_id, source=source))
-    pairs, clean, ndiff, book_side = cur.fetchone()
+    pairs, clean, ndiff, book_side, nlines = cur.fetchone()
     _classify.last_seconds = time.perf_counter() - t
     duplicated = book_side > nbooks
     if not duplicated:
@@ -284,11 +302,14 @@ def _classify(cur, push, columns, custodian, as_of, tol, nbooks, *, run_id=None,
         cur.execute("ROLLBACK TO SAVEPOINT recon_fast")
         cur.execute(_classify_sql(push, columns, custodian=custodian, as_of=as_of, basis="SETT", tol=tol, units=units,
                                   aggregate=True, run_id=run_id, source=source))
-        pairs, clean, ndiff, _ = cur.fetchone()
+        pairs, clean, ndiff, _, nlines = cur.fetchone()
     else:
         cur.execute("RELEASE SAVEPOINT recon_fast")
-    return pairs, clean, ndiff
+    return pairs, clean, ndiff, nlines
 
+
+# the row type of an identifier looked up pass by pass (see _classify_sql)
+PASS_TYPE = "CREATE TEMP TABLE recon_pass (pass int, iid int8, f float8) ON COMMIT DROP"
 
 DIFF_TABLE = """
 CREATE TEMP TABLE recon_diff (
@@ -425,7 +446,7 @@ def reconcile_positions_sql(*, custodian_code: str, path: Path, stored: Path, sh
             cur.execute("SET LOCAL work_mem = '512MB'")
             cur.execute("SET LOCAL jit = off")
             # ON COMMIT DROP is not enough when the caller's transaction is wider than this one
-            cur.execute("DROP TABLE IF EXISTS recon_stage, recon_diff, recon_diff_sla")
+            cur.execute("DROP TABLE IF EXISTS recon_stage, recon_diff, recon_diff_sla, recon_pass")
             cur.execute(f"CREATE TEMP TABLE recon_stage (line_no bigint GENERATED ALWAYS AS IDENTITY (CACHE 100000), "
                         f"{', '.join(_q(c) + ' text' for c in columns)}) ON COMMIT DROP")
             progress("load")
@@ -441,6 +462,7 @@ def reconcile_positions_sql(*, custodian_code: str, path: Path, stored: Path, sh
                                   detail={"file": path.name, "line": line, "field": "", "reason": reason}) from None
             cur.execute("ANALYZE recon_stage")
             cur.execute(DIFF_TABLE)
+            cur.execute(PASS_TYPE)
             timings["seconds_parse"] = timings.get("seconds_hash", 0) + time.perf_counter() - t
             progress("match")
             t = time.perf_counter()
@@ -452,7 +474,7 @@ def reconcile_positions_sql(*, custodian_code: str, path: Path, stored: Path, sh
             run_id = cur.fetchone()[0]
             cur.execute("SAVEPOINT recon_match")
             try:
-                _pairs, clean, ndiff = _classify(cur, push, columns, custodian_code, as_of, tol, nbooks,
+                _pairs, clean, ndiff, nlines = _classify(cur, push, columns, custodian_code, as_of, tol, nbooks,
                                                  run_id=run_id, source=fmt)
             except (DatabaseError, psycopg.Error):
                 cur.execute("ROLLBACK TO SAVEPOINT recon_match")
@@ -486,8 +508,7 @@ def reconcile_positions_sql(*, custodian_code: str, path: Path, stored: Path, sh
                                           daily_run=daily_run, engine="sql")
             written = _write_breaks_sql(cur, run=run, custodian=custodian_code, as_of=as_of, base_currency=base,
                                         actor_id=getattr(actor, "pk", None))
-            cur.execute("SELECT count(*) FROM reconciliation_reconline WHERE run_id = %s", [run.pk])
-            written["lines"] = cur.fetchone()[0]
+            written["lines"] = nlines  # counted by the statement that wrote them
             cur.execute("SELECT kind, explained, count(*) FROM recon_diff GROUP BY 1, 2 ORDER BY 1, 2")
             by_kind = {f"{k}{' (explained)' if e else ''}": n for k, e, n in cur.fetchall()}
             explained = sum(n for k, n in by_kind.items() if k.endswith("(explained)"))

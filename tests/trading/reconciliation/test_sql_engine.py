@@ -111,6 +111,22 @@ def test_sql_engine_aggregates_a_key_given_twice(books, tmp_path):
     assert brk.kind == "quantity" and brk.custodian_quantity == Decimal(102)
 
 
+def test_a_weaker_identifier_resolves_a_line_whose_strongest_is_unknown(books, tmp_path):
+    """Fixture map (hand-read): ISIN XS0000000000 is nobody's; CUSIP 594918104 is MSFT (2), ticker
+    AAPL@XNAS is Apple (1), SEDOL 0989529 is AZN (3). Each line resolves by the strongest of its
+    identifiers that maps, and says so in its rule."""
+    rows = ["A1,XS0000000000,594918104,,,,50,397.58,USD,1",   # ISIN unknown, CUSIP: MSFT, A1 holds 50
+            "A2,XS0000000000,,,AAPL,XNAS,10,185.64,USD,1",     # ISIN unknown, ticker: Apple, A2 holds 10
+            "A1,,000000000,0989529,MSFT,XNAS,1000,7152,GBX,1.27",  # CUSIP unknown, SEDOL (AZN) before ticker
+            "A3,US0378331005,000000000,,,,5,185.64,USD,1"]     # ISIN: Apple, the unknown CUSIP is not looked at
+    run = services.reconcile_file(custodian_code="CUST", path=write(tmp_path, "w.csv", rows),
+                                  fmt="csv:meridian_positions_csv", as_of=AS_OF, engine="sql").run
+    got = {(x.custody_account, x.instrument_id): (x.status, x.rule)
+           for x in ReconLine.objects.filter(run=run, custodian_quantity__gt=0)}
+    assert got == {("A1", 2): ("matched", "matched by cusip"), ("A2", 1): ("matched", "matched by ticker_mic"),
+                   ("A1", 3): ("matched", "matched by sedol"), ("A3", 1): ("matched", "matched by isin")}
+
+
 def test_sql_engine_refuses_a_bad_number_naming_line_and_field(books, tmp_path):
     rows = list(FILE_ROWS)
     rows[2] = "A1,,,0989529,,,1O00,7152,GBX,1.27"
@@ -195,7 +211,10 @@ from hypothesis import strategies as st  # noqa: E402
 
 IDENTS = [("US0378331005", "", "", "", ""), ("", "594918104", "", "", ""), ("", "", "0989529", "", ""),
           ("", "", "", "AAPL", "XNAS"), ("KR7005930003", "", "", "", ""), ("US88160R1014", "", "", "", ""),
-          ("NL0010273215", "", "", "", ""), ("XS0000000000", "", "", "", ""), ("US5949181045", "", "", "", "")]
+          ("NL0010273215", "", "", "", ""), ("XS0000000000", "", "", "", ""), ("US5949181045", "", "", "", ""),
+          # several identifiers on a line: the strongest that maps to an instrument wins
+          ("XS0000000000", "594918104", "", "", ""), ("US0378331005", "000000000", "", "", ""),
+          ("XS0000000000", "", "", "AAPL", "XNAS"), ("", "000000000", "0989529", "MSFT", "XNAS")]
 ROW = st.tuples(st.sampled_from(["A1", "A2", "A3", "A4"]), st.sampled_from(IDENTS),
                 st.one_of(st.just(""), st.integers(min_value=-50, max_value=2000).map(str)),
                 st.sampled_from(["185.64", "397.58", "7152", "600", "1250", "", "190"]),
