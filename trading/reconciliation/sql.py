@@ -3,8 +3,9 @@
 1. COPY the raw file into a temporary staging table whose columns are the layout's columns
    (HEADER MATCH checks the header); a COPY error names the file's line.
 2. One statement converts the text by the layout's expressions, maps identifiers to our
-   instruments in passes (ISIN, CUSIP, SEDOL, ticker + MIC, custodian code: COALESCE in that
-   order, so the strongest key wins), converts quantities (ADR factor) and price units,
+   instruments (ISIN, CUSIP, SEDOL, ticker + MIC, custodian code in that order: the strongest
+   key that maps wins; one hash join on the strongest key present, an index lookup for the rare
+   line whose strongest key is unknown but which carries a weaker one), converts quantities (ADR factor) and price units,
    aggregates per (custody account, instrument), FULL OUTER hash joins our positions, joins
    pending trades and corporate actions, classifies, and keeps only the differences. A value
    that does not convert refuses the file, naming the first bad line and field.
