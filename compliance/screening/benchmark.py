@@ -7,12 +7,12 @@ import statistics
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .importers import WatchlistRecord
 from .matcher import Query, ScreeningIndex
-from .normalize import GENERIC, LEGAL, NAME, PARTICLE, tokenize
+from .normalize import GENERIC, LEGAL, NAME, PARTICLE, is_abjad, script_of, tokenize
 
 _CYRILLIC = [("SHCH", "Щ"), ("KH", "Х"), ("ZH", "Ж"), ("TS", "Ц"), ("CH", "Ч"), ("SH", "Ш"), ("YU", "Ю"),
              ("YA", "Я"), ("A", "А"), ("B", "Б"), ("V", "В"), ("G", "Г"), ("D", "Д"), ("E", "Е"), ("Z", "З"),
@@ -483,3 +483,23 @@ def run_public_cases(index: ScreeningIndex, cases: Sequence[dict], threshold: fl
             failures.append({"source": case["source"], "query": case["query"], "listed": case["listed"],
                              "expect": case["expect"], "hits": [h.listed_name for h in hits[:3]]})
     return {"cases": len(cases), "passed": passed, "failures": failures}
+
+
+def original_script_cases(records: Sequence[WatchlistRecord]) -> tuple[list[WatchlistRecord], list[LabelledQuery]]:
+    """Real renderings: the names the UN list gives in their original script (Arabic, Persian,
+    Urdu, Cyrillic) beside its own Latin forms. Returns the records without any name in another
+    script (the index to screen them against, so that nothing matches the query's own letters)
+    and one query per person's original-script name, labelled with the record. Entities are left
+    out: their original-script names are translations ("EGYPTIAN ISLAMIC JIHAD"), not renderings."""
+    latin_only: list[WatchlistRecord] = []
+    queries: list[LabelledQuery] = []
+    for e, record in enumerate(records):
+        scripted = [n for n in record.aliases if is_abjad(n) or script_of(n) == "cyrillic"]
+        latin_only.append(replace(record, aliases=[n for n in record.aliases if script_of(n) == "latin"],
+                                  weak_aliases=[n for n in record.weak_aliases if script_of(n) == "latin"]))
+        if record.kind != "person" or record.source != "un" or not any(script_of(n) == "latin" for n in record.all_names):
+            continue
+        for name in scripted:
+            kind = is_abjad(name) or script_of(name)
+            queries.append(LabelledQuery(Query(name, kind="person"), e, f"un_{kind}_original"))
+    return latin_only, queries
