@@ -126,7 +126,7 @@ class Hit:
 
 _VOWEL_START = frozenset("AEIOU")
 _ROLE_CODE = {NAME: 0, PARTICLE: 1, LEGAL: 2, GENERIC: 3}
-_KUNYA = frozenset({"ABU", "ABOU", "UMM"})
+_KUNYA = frozenset({"ABU", "ABOU", "ABO", "UMM"})
 
 
 def _role_weight(role: str, cfg: MatcherConfig) -> float:
@@ -145,7 +145,7 @@ def _kunya_flags(tokens: Sequence[tuple[str, str]]) -> np.ndarray:
     flags = np.zeros(len(tokens), dtype=bool)
     for i, (token, role) in enumerate(tokens):
         after = i > 0 and tokens[i - 1][0] in _KUNYA
-        glued = len(token) >= 6 and token.startswith(("ABU", "ABOU", "UMM")) and token not in _KUNYA
+        glued = len(token) >= 6 and token.startswith(("ABU", "ABOU", "ABO", "UMM")) and token not in _KUNYA
         flags[i] = role == NAME and (after or glued)
     return flags
 

@@ -90,7 +90,7 @@ def _country_words() -> set[str]:
 GENERIC_WORDS = frozenset(_GENERIC_WORDS.split()) | frozenset(_country_words())
 
 # Compound particles glued to their neighbours in the "glued" variant of a name.
-_GLUE_NEXT = frozenset("AL EL ABD ABDUL ABDEL ABDUR ABDOL ABDU ABU ABOU UMM BIN IBN VAN VON DER DE DEL DI DA LA LE "
+_GLUE_NEXT = frozenset("AL EL ABD ABDUL ABDEL ABDUR ABDOL ABDU ABU ABOU ABO UMM BIN BN IBN VAN VON DER DE DEL DI DA LA LE "
                        "MC MAC".split())
 _GLUE_BOTH = frozenset("UD UL UR UZ US AD AR AS AZ ED".split())
 _ARTICLES = frozenset("AL EL ED ES ET EZ AD AR AS AT AZ UD UL UR".split())
@@ -262,7 +262,9 @@ def _hebrew(text: str, reading: dict[str, str]) -> str:
 # الله), so names are read by the conventions the lists' own romanisations follow (the UN
 # list's original-script names beside their Latin forms):
 # - consonants as the common English-based romanisation writes them: ث = TH, خ = KH, ذ = DH,
-#   ش = SH, غ = GH, ص = S, ض = D, ط = T, ظ = Z, ق = Q; Persian and Urdu پ P, چ CH, ژ ZH, گ G;
+#   ش = SH, غ = GH, ص = S, ض = D, ط = T, ظ = DH, ق = Q; Persian and Urdu پ P, چ CH, ژ ZH, گ G;
+#   and a second reading with the values Persian, Urdu and Pashto names take (FAZL for فضل,
+#   ZAKIR for ذاکر, SAQIB for ثاقب): ث = S, ذ ض ظ = Z;
 # - the letters that carry long vowels: ا and ى = A, و = U (W at the start of a word or before
 #   a vowel letter), ي/ی = I (Y at the start or before a vowel letter), ة = A;
 # - ع and ء carry a vowel: nothing before a vowel letter, A otherwise (عمر = AMR as OMAR, عبد = ABD);
@@ -271,10 +273,11 @@ def _hebrew(text: str, reading: dict[str, str]) -> str:
 # Short vowels are not written, so the matcher compares the consonants (normalize.abjad).
 _ARABIC_CONSONANTS = {
     "ب": "B", "ت": "T", "ث": "TH", "ج": "J", "ح": "H", "خ": "KH", "د": "D", "ذ": "DH", "ر": "R", "ز": "Z",
-    "س": "S", "ش": "SH", "ص": "S", "ض": "D", "ط": "T", "ظ": "Z", "غ": "GH", "ف": "F", "ق": "Q", "ك": "K",
+    "س": "S", "ش": "SH", "ص": "S", "ض": "D", "ط": "T", "ظ": "DH", "غ": "GH", "ف": "F", "ق": "Q", "ك": "K",
     "ک": "K", "ل": "L", "م": "M", "ن": "N", "ه": "H", "ہ": "H", "ھ": "H", "پ": "P", "چ": "CH", "ژ": "ZH",
     "گ": "G", "ٹ": "T", "ڈ": "D", "ڑ": "R", "ں": "N", "ڤ": "V", "ۀ": "H",
 }
+_ARABIC_PERSIAN = {**_ARABIC_CONSONANTS, "ث": "S", "ذ": "Z", "ض": "Z", "ظ": "Z"}
 _ARABIC_ALEF = frozenset("اأإآٱ")
 _ARABIC_Y = frozenset("يیئےى")
 _ARABIC_W = frozenset("وؤ")
@@ -283,7 +286,7 @@ _ARABIC_MARKS = {"\u064e": "A", "\u064f": "U", "\u0650": "I", "\u064b": "AN", "\
 _ARABIC_IGNORED = re.compile("[\u0610-\u061A\u0651-\u065F\u0670\u06D6-\u06ED\u0640]")  # shadda, sukun, tatweel...
 
 
-def _arabic_word(word: str) -> str:
+def _arabic_word(word: str, consonants: dict[str, str]) -> str:
     letters = [c for c in word if not _ARABIC_IGNORED.match(c)]
     out: list[str] = []
     n = len(letters)
@@ -307,7 +310,7 @@ def _arabic_word(word: str) -> str:
         elif ch in ("ع", "ء"):
             latin = "" if nxt in _ARABIC_VOWEL_LETTERS or nxt in _ARABIC_MARKS or not nxt else "A"
         else:
-            latin = _ARABIC_CONSONANTS.get(ch, "")
+            latin = consonants.get(ch, "")
         # Two consonants that would spell a Latin digraph they do not mean (ت+ه is not TH) keep
         # the unwritten vowel between them.
         if out and out[-1] and latin and (out[-1][-1] + latin[0]) in _LATIN_DIGRAPHS and len(latin) == 1 \
@@ -317,7 +320,7 @@ def _arabic_word(word: str) -> str:
     return "".join(out)
 
 
-def _arabic(text: str) -> str:
+def _arabic(text: str, consonants: dict[str, str]) -> str:
     """The Latin reading of a name in Arabic letters (see the conventions above)."""
     words = []
     for word in re.split(r"[\s\-\u060c]+", unicodedata.normalize("NFC", text)):
@@ -329,7 +332,7 @@ def _arabic(text: str) -> str:
         if word.startswith(("ال", "ٱل")) and len(word) > 3:
             words.append("AL")
             word = word[2:]
-        latin = _arabic_word(word)
+        latin = _arabic_word(word, consonants)
         if latin:
             words.append(latin)
     return " ".join(words)
@@ -376,7 +379,7 @@ def renderings(text: str) -> tuple[str, ...]:
     if script == "greek":
         return tuple(dict.fromkeys([_transform("Greek-Latin/UNGEGN").transliterate(text), *_greek_foreign(text)]))
     if script == "arabic":
-        return (_arabic(text),)
+        return tuple(dict.fromkeys(_arabic(text, table) for table in (_ARABIC_CONSONANTS, _ARABIC_PERSIAN)))
     if script == "hebrew":
         return tuple(dict.fromkeys(_hebrew(text, reading) for reading in (_HEBREW_ARABIC, _HEBREW_HEBREW)))
     if script == "hangul":
@@ -552,6 +555,8 @@ def abjad(token: str, v_as_b: bool = False) -> str:
     (B/P/F, T/D, S/Z, K/Q/G/H/CH/KH; J, a glide as often as a consonant, dropped):
     NETANYAHU ~ NTNYHW, HUSSEIN ~ HSYN, BENJAMIN ~ BNYMYN."""
     t = token[:-1] if len(token) > 2 and token.endswith("H") and token[-2] in _VOWEL_LETTERS else token
+    if v_as_b:  # French spelling writes ش as CH (ALOUCHE for علوش)
+        t = t.replace("TCH", "K").replace("CH", "SH")
     for a, b in _ABJAD_DIGRAPHS:
         t = t.replace(a, b)
     t = t[:-1] if len(t) > 2 and t.endswith("H") else t  # a final he / ta marbuta is a vowel
