@@ -511,7 +511,9 @@ def original_script_cases(records: Sequence[WatchlistRecord]) -> tuple[list[Watc
     latin_only: list[WatchlistRecord] = []
     queries: list[LabelledQuery] = []
     for e, record in enumerate(records):
-        scripted = [n for n in record.aliases if is_abjad(n) or script_of(n) == "cyrillic"]
+        # Names wholly in the script ("Djaafar Abou Mohamed (جعفر ابو محمد)" is a Latin alias with a gloss).
+        scripted = [n for n in record.aliases if (is_abjad(n) or script_of(n) == "cyrillic")
+                    and not any("A" <= c <= "Z" for c in n.upper())]
         latin_only.append(replace(record, aliases=[n for n in record.aliases if script_of(n) == "latin"],
                                   weak_aliases=[n for n in record.weak_aliases if script_of(n) == "latin"]))
         if record.kind != "person" or record.source != "un" or not any(script_of(n) == "latin" for n in record.all_names):

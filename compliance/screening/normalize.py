@@ -93,6 +93,7 @@ GENERIC_WORDS = frozenset(_GENERIC_WORDS.split()) | frozenset(_country_words())
 _GLUE_NEXT = frozenset("AL EL ABD ABDUL ABDEL ABDUR ABDOL ABDU ABU ABOU ABO UMM BIN BN IBN VAN VON DER DE DEL DI DA LA LE "
                        "MC MAC".split())
 _GLUE_BOTH = frozenset("UD UL UR UZ US AD AR AS AZ ED".split())
+_GLUE_COMPOUND = frozenset("AL EL ABD ABDUL ABDEL ABDUR ABDOL ABDU".split())
 _ARTICLES = frozenset("AL EL ED ES ET EZ AD AR AS AT AZ UD UL UR".split())
 _GLUE_PREV = frozenset("DIN DEEN UDDIN UDDEEN ALLAH ULLAH ULLA".split())
 # Particles that a name can carry glued to its front, whose removal gives a retrieval key.
@@ -453,8 +454,11 @@ def tokenize(text: str) -> tuple[tuple[str, str], ...]:
     return _tokenize_latin(renderings(text or "")[0], not is_abjad(text or ""))
 
 
-def glued(tokens: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
-    """The tokens with compound particles and runs of initials glued to their neighbours."""
+def glued(tokens: tuple[tuple[str, str], ...], compounds_only: bool = False) -> tuple[tuple[str, str], ...]:
+    """The tokens with compound particles and runs of initials glued to their neighbours.
+    `compounds_only`: only the parts of compound given names (ABD ALLAH, SALAH AL DIN, NUR UD
+    DIN), leaving BIN, ABU, VAN, DE... apart, as most lists write them ("BEN ABDALLAH")."""
+    glue_after = _GLUE_COMPOUND if compounds_only else _GLUE_NEXT
     out: list[list[str]] = []
     glue_next = False
     for token, _ in tokens:
@@ -468,7 +472,7 @@ def glued(tokens: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
                 out[-2].extend(out.pop())
         else:
             out.append([token])
-        glue_next = token in _GLUE_NEXT or token in _GLUE_BOTH
+        glue_next = token in glue_after or token in _GLUE_BOTH
     result = []
     for parts in out:
         token = "".join(parts)
@@ -488,9 +492,9 @@ def name_variants(text: str) -> tuple[tuple[tuple[str, str], ...], ...]:
         variants.append(tokens)
         if _CJK.search(text) and len(tokens) >= 3:
             variants.append(((tokens[0][0], NAME), ("".join(t for t, _ in tokens[1:]), NAME)))
-        g = glued(tokens)
-        if len(g) >= 1 and g != tokens and any(r == NAME for _, r in g):
-            variants.append(g)
+        for g in (glued(tokens, compounds_only=True), glued(tokens)):
+            if len(g) >= 1 and g != tokens and any(r == NAME for _, r in g):
+                variants.append(g)
     return tuple(dict.fromkeys(v for v in variants if v))
 
 
@@ -541,6 +545,7 @@ def skeleton(token: str) -> str:
     return _collapse(_VOWELS.sub("", phonetic(token)))
 
 
+_SOFT_C = re.compile("C(?=[EIY])")
 _ABJAD_DIGRAPHS = (("TSH", "K"), ("TCH", "K"), ("SCH", "S"), ("SH", "S"), ("CH", "K"), ("KH", "K"), ("GH", "K"), ("TH", "T"), ("DH", "T"),
                    ("PH", "B"), ("TS", "S"), ("TZ", "S"), ("DZH", "K"), ("DJ", "K"), ("ZH", "K"))
 _ABJAD_CLASS = str.maketrans({"P": "B", "F": "B", "D": "T", "Z": "S", "C": "K", "Q": "K", "G": "K",
@@ -555,6 +560,7 @@ def abjad(token: str, v_as_b: bool = False) -> str:
     (B/P/F, T/D, S/Z, K/Q/G/H/CH/KH; J, a glide as often as a consonant, dropped):
     NETANYAHU ~ NTNYHW, HUSSEIN ~ HSYN, BENJAMIN ~ BNYMYN."""
     t = token[:-1] if len(token) > 2 and token.endswith("H") and token[-2] in _VOWEL_LETTERS else token
+    t = _SOFT_C.sub("S", t)  # C before E, I, Y is S (BELGACEM for بلقاسم is Q-S-M, LOUNICI)
     if v_as_b:  # French spelling writes ش as CH (ALOUCHE for علوش)
         t = t.replace("TCH", "K").replace("CH", "SH")
     for a, b in _ABJAD_DIGRAPHS:
