@@ -716,6 +716,10 @@ class ScreeningIndex:
         distinctive = (matched_w >= cfg.rare_weight) | ((covered.sum(axis=1) >= 2) & surname_whole
                                                          & (covered_w >= cfg.partial_min_weight))
         partial = (nq_total >= 1) & (Wq <= Wc) & (cq >= 0.9) & np.isfinite(matched_w) & distinctive
+        if abjad_script:
+            # A name read from an abjad matches through consonant keys that many names share
+            # (ALVAREZ and لرس are both L-R-S): a part of a listed name is not identified by them.
+            partial = partial & False
         out = _finish_many(cq, cc, Wq, Wc, mq, mc, nq_total, nc_total, cfg, fq, fc, g_q, g_c, partial)
         out = np.where(surname_missing, out * np.where(partial, cfg.partial_surname_factor,
                                                        cfg.surname_missing_factor), out)

@@ -546,10 +546,10 @@ def skeleton(token: str) -> str:
 
 
 _SOFT_C = re.compile("C(?=[EIY])")
-_ABJAD_DIGRAPHS = (("TSH", "K"), ("TCH", "K"), ("SCH", "S"), ("SH", "S"), ("CH", "K"), ("KH", "K"), ("GH", "K"), ("TH", "T"), ("DH", "T"),
+_ABJAD_DIGRAPHS = (("TSH", "K"), ("TCH", "K"), ("SCH", "S"), ("SH", "S"), ("CH", "K"), ("KH", "H"), ("GH", "K"), ("TH", "T"), ("DH", "T"),
                    ("PH", "B"), ("TS", "S"), ("TZ", "S"), ("DZH", "K"), ("DJ", "K"), ("ZH", "K"))
 _ABJAD_CLASS = str.maketrans({"P": "B", "F": "B", "D": "T", "Z": "S", "C": "K", "Q": "K", "G": "K",
-                              "H": "K", "X": "K"})
+                              "X": "K"})
 
 
 @lru_cache(maxsize=131072)
@@ -557,7 +557,8 @@ def abjad(token: str, v_as_b: bool = False) -> str:
     """A coarse consonant key for names written in an abjad (Arabic, Persian, Hebrew): the
     letters those scripts also use for vowels (W/V, Y) dropped with the vowels, and consonants
     that one script writes with one letter and Latin spells in several ways folded into a class
-    (B/P/F, T/D, S/Z, K/Q/G/H/CH/KH; J, a glide as often as a consonant, dropped):
+    (B/P/F, T/D, S/Z, K/Q/G/C/CH/GH, and H/KH apart: ح ه خ are never a K or a G, nor ج ق ك غ an
+    H; J, a glide as often as a consonant, dropped):
     NETANYAHU ~ NTNYHW, HUSSEIN ~ HSYN, BENJAMIN ~ BNYMYN."""
     t = token[:-1] if len(token) > 2 and token.endswith("H") and token[-2] in _VOWEL_LETTERS else token
     t = _SOFT_C.sub("S", t)  # C before E, I, Y is S (BELGACEM for بلقاسم is Q-S-M, LOUNICI)
