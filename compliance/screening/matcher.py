@@ -46,6 +46,7 @@ from .normalize import (
     PARTICLE,
     abjad,
     is_abjad,
+    name_readings,
     name_variants,
     phonetic,
     skeleton,
@@ -82,6 +83,7 @@ class MatcherConfig:
     surname_missing_factor: float = 0.85
     single_token_factor: float = 0.7
     weak_alias_factor: float = 0.9
+    joined_factor: float = 0.97
     dob_match_bonus: float = 0.05
     dob_year_conflict: float = 0.20
     dob_day_conflict: float = 0.10
@@ -392,6 +394,21 @@ def name_similarity(a: str, b: str, cfg: MatcherConfig = DEFAULT_CONFIG,
         for tb in name_variants(b):
             best = max(best, _pair_score(_for_kind(ta, kind), _for_kind(tb, kind), cfg, weight, abjad_script))
     return best
+
+
+def joined_names(tokens: tuple[tuple[str, str], ...]) -> list[tuple[tuple[str, str], ...]]:
+    """The name with two adjacent name tokens written as one, for each such pair of a name of three
+    or four tokens: compound names are written apart or together at will (AKHUND ZADA ~
+    AKHUNZADA, SHAHID KHEL ~ SHAHIDKHEL, KHUDAI DAD ~ KHUDAIDAD). A name of two tokens is not
+    joined: one long token alone is met by too many other names' tokens (AVA ALLEN ~ WALIJAN)."""
+    if not 3 <= len(tokens) <= 4:
+        return []
+    out = []
+    for i in range(len(tokens) - 1):
+        (a, ra), (b, rb) = tokens[i], tokens[i + 1]
+        if ra == NAME and rb == NAME and len(a) >= 2 and len(b) >= 2:
+            out.append((*tokens[:i], (a + b, NAME), *tokens[i + 2:]))
+    return out
 
 
 def _surname_mask(text: str, tokens: Sequence[tuple[str, str]]) -> list[bool]:
@@ -787,13 +804,31 @@ class ScreeningIndex:
     def query_variants(self, query: Query) -> list[tuple[tuple[str, str], ...]]:
         return [_for_kind(tokens, query.kind) for tokens in name_variants(query.name) if tokens]
 
+    def query_groups(self, query: Query) -> list[tuple[list[tuple[tuple[str, str], ...]], float]]:
+        """The query's token lists, grouped for scoring: the script's readings with as many tokens
+        are one group, read position by position (a Greek name read the modern and the ancient
+        way); every other form (particles glued, two names joined) is a group of its own, as its
+        tokens do not line up with the readings'. Each group comes with the factor its scores take:
+        `joined_factor` for two names joined, a guess at how the name was written."""
+        readings = {_for_kind(r, query.kind) for r in name_readings(query.name)}
+        groups: dict[Any, list] = defaultdict(list)
+        variants = self.query_variants(query)
+        for tokens in variants:
+            groups[len(tokens) if tokens in readings else tokens].append(tokens)
+        out = [(group, 1.0) for group in groups.values()]
+        if variants:
+            out.extend(([joined], self.cfg.joined_factor) for joined in joined_names(variants[0])
+                       if joined not in groups)
+        return out
+
     def candidates(self, query: Query) -> set[int]:
         """The entries retrieval hands to the scorer for this query (for measuring retrieval)."""
         abjad_script = is_abjad(query.name)
         out: set[int] = set()
-        for tokens in self.query_variants(query):
-            names = self._candidate_names(tokens, query.kind, abjad_script)
-            out.update(self.name_entry[names].tolist())
+        for group, _ in self.query_groups(query):
+            for tokens in group:
+                names = self._candidate_names(tokens, query.kind, abjad_script)
+                out.update(self.name_entry[names].tolist())
         return out
 
     def screen(self, query: Query, *, threshold: float | None = None,
@@ -803,17 +838,14 @@ class ScreeningIndex:
         default_threshold = cfg.threshold if threshold is None else threshold
         abjad_script = is_abjad(query.name)
         best: dict[int, tuple[float, int, tuple]] = {}  # entry -> (name score, name id, query tokens)
-        groups: dict[int, list] = defaultdict(list)  # readings with as many tokens are read token by token
-        for tokens in self.query_variants(query):
-            groups[len(tokens)].append(tokens)
-        for readings in groups.values():
+        for readings, factor in self.query_groups(query):
             tokens = readings[0]
             parts = [self._candidate_names(r, query.kind, abjad_script) for r in readings]
             candidates = parts[0] if len(parts) == 1 else np.unique(np.concatenate(parts))
             if len(candidates) == 0:
                 continue
             scores = self._score_names(tokens, candidates, abjad_script, readings)
-            scores = np.where(self.name_weak[candidates], scores * cfg.weak_alias_factor, scores)
+            scores = np.where(self.name_weak[candidates], scores * cfg.weak_alias_factor, scores) * factor
             for n, s in zip(candidates.tolist(), scores.tolist()):
                 if s <= 0:
                     continue

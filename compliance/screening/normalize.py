@@ -481,6 +481,13 @@ def glued(tokens: tuple[tuple[str, str], ...], compounds_only: bool = False) -> 
 
 
 @lru_cache(maxsize=65536)
+def name_readings(text: str) -> tuple[tuple[tuple[str, str], ...], ...]:
+    """The token lists of the script's readings alone (no glued or joined forms)."""
+    titles = not is_abjad(text or "")
+    return tuple(dict.fromkeys(t for t in (_tokenize_latin(r, titles) for r in renderings(text or "")) if t))
+
+
+@lru_cache(maxsize=65536)
 def name_variants(text: str) -> tuple[tuple[tuple[str, str], ...], ...]:
     """Every token list to screen for a name: each rendering, the CJK given name joined, and
     the form with compound particles glued."""
