@@ -390,9 +390,18 @@ def name_similarity(a: str, b: str, cfg: MatcherConfig = DEFAULT_CONFIG,
     weight = weight or (lambda token, role: _role_weight(role, cfg))
     abjad_script = is_abjad(a) or is_abjad(b)
     best = 0.0
-    for ta in name_variants(a):
-        for tb in name_variants(b):
-            best = max(best, _pair_score(_for_kind(ta, kind), _for_kind(tb, kind), cfg, weight, abjad_script))
+
+    def forms(text: str) -> list[tuple[Any, float]]:
+        variants = name_variants(text)
+        joined = joined_names(variants[0]) if variants else []
+        return [(v, 1.0) for v in variants] + [(j, cfg.joined_factor) for j in joined]
+
+    for ta, fa in forms(a):
+        for tb, fb in forms(b):
+            if fa * fb < 1.0 and fa * fb * 1.0 <= best:
+                continue
+            score = _pair_score(_for_kind(ta, kind), _for_kind(tb, kind), cfg, weight, abjad_script)
+            best = max(best, score * min(fa, fb))
     return best
 
 
