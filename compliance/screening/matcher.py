@@ -90,6 +90,9 @@ class MatcherConfig:
     country_match_bonus: float = 0.02
     country_conflict: float = 0.10
     max_candidates: int = 40
+    # A name read from an abjad meets many names through its consonant keys (N-S-R is NASR,
+    # NASSER, NASIR, NSOUR...): the scorer, not the estimate, has to pick among more of them.
+    abjad_max_candidates: int = 150
     candidate_floor: float = 0.55
     abjad_candidate_floor: float = 0.4
 
@@ -797,7 +800,8 @@ class ScreeningIndex:
         elif kind == "entity":
             keep &= ~self.name_is_person[names]
         names, cover, acc, wn, initial_found = names[keep], cover[keep], acc[keep], wn[keep], initial_found[keep]
-        if len(names) > cfg.max_candidates:
+        max_candidates = cfg.abjad_max_candidates if abjad_script else cfg.max_candidates
+        if len(names) > max_candidates:
             evidence = counts[keep] + initial_found
             # Rank by an estimate of the final score, so that short names that only share one
             # common token do not crowd out a name that shares several.
@@ -806,7 +810,7 @@ class ScreeningIndex:
             q_names = sum(1 for _, role in tokens if role == NAME)
             single = (evidence <= 1) & ((q_names >= 2) | (self.name_name_count[names] >= 2))
             estimate = np.where(single, estimate * cfg.single_token_factor, estimate)
-            top = np.argpartition(-estimate, cfg.max_candidates)[: cfg.max_candidates]
+            top = np.argpartition(-estimate, max_candidates)[:max_candidates]
             names = names[top]
         return names
 

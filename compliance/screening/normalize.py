@@ -308,6 +308,10 @@ def _arabic_word(word: str, consonants: dict[str, str]) -> str:
                 else "I"
             if ch == "ے":
                 latin = "E"
+        elif ch == "ت" and nxt == "ش":
+            latin = "CH"  # تش writes a foreign CH (ميتشل Mitchell)
+        elif ch == "ش" and letters[i - 1:i] == ["ت"]:
+            latin = ""
         elif ch in ("ع", "ء"):
             latin = "" if nxt in _ARABIC_VOWEL_LETTERS or nxt in _ARABIC_MARKS or not nxt else "A"
         else:
@@ -553,6 +557,7 @@ def skeleton(token: str) -> str:
 
 
 _SOFT_C = re.compile("C(?=[EIY])")
+_FRENCH_CH = re.compile("(?<!T)CH(?!$)")
 _ABJAD_DIGRAPHS = (("TSH", "K"), ("TCH", "K"), ("SCH", "S"), ("SH", "S"), ("CH", "K"), ("KH", "H"), ("GH", "K"), ("TH", "T"), ("DH", "T"),
                    ("PH", "B"), ("TS", "S"), ("TZ", "S"), ("DZH", "K"), ("DJ", "K"), ("ZH", "K"))
 _ABJAD_CLASS = str.maketrans({"P": "B", "F": "B", "D": "T", "Z": "S", "C": "K", "Q": "K", "G": "K",
@@ -569,8 +574,8 @@ def abjad(token: str, v_as_b: bool = False) -> str:
     NETANYAHU ~ NTNYHW, HUSSEIN ~ HSYN, BENJAMIN ~ BNYMYN."""
     t = token[:-1] if len(token) > 2 and token.endswith("H") and token[-2] in _VOWEL_LETTERS else token
     t = _SOFT_C.sub("S", t)  # C before E, I, Y is S (BELGACEM for بلقاسم is Q-S-M, LOUNICI)
-    if v_as_b:  # French spelling writes ش as CH (ALOUCHE for علوش)
-        t = t.replace("TCH", "K").replace("CH", "SH")
+    if v_as_b:  # French spelling writes ش as CH (ALOUCHE for علوش); a final CH (-VICH) is چ
+        t = _FRENCH_CH.sub("SH", t.replace("TCH", "CH"))
     for a, b in _ABJAD_DIGRAPHS:
         t = t.replace(a, b)
     t = t[:-1] if len(t) > 2 and t.endswith("H") else t  # a final he / ta marbuta is a vowel
