@@ -75,6 +75,7 @@ class MatcherConfig:
     abjad_sim: float = 0.92  # consonant keys of three consonants or more
     abjad_sim_two: float = 0.8
     abjad_sim_one: float = 0.75
+    abjad_exponent: float = 1.5  # consonant keys that differ count for less than the letters of spellings that do
     abjad_min_letters: float = 0.5
     min_idf_weight: float = 0.3
     phonetic_factor: float = 0.95
@@ -254,7 +255,7 @@ def _abjad_matrix(a: TokenArrays, b: TokenArrays, cfg: MatcherConfig, same_first
         # A key of one or two consonants is met by many names: it tells less than a long one.
         short = np.minimum(la[:, None], lb[None, :])
         factor = np.where(short >= 3, cfg.abjad_sim, np.where(short == 2, cfg.abjad_sim_two, cfg.abjad_sim_one))
-        best = np.maximum(best, np.where(ok, factor * ab, 0.0))
+        best = np.maximum(best, np.where(ok, factor * ab ** cfg.abjad_exponent, 0.0))
     if letters is not None:
         # The letters an abjad does write (consonants and long vowels, in order) are most of the
         # listed spelling: a reading sharing under `abjad_min_letters` of it only shares a key.
