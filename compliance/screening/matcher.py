@@ -397,7 +397,7 @@ def name_similarity(a: str, b: str, cfg: MatcherConfig = DEFAULT_CONFIG,
 
     def forms(text: str) -> list[tuple[Any, float]]:
         variants = name_variants(text)
-        joined = joined_names(variants[0]) if variants else []
+        joined = joined_names(variants[0]) if variants and is_abjad(text) else []
         return [(v, 1.0) for v in variants] + [(j, cfg.joined_factor) for j in joined]
 
     for ta, fa in forms(a):
@@ -830,7 +830,9 @@ class ScreeningIndex:
         for tokens in variants:
             groups[len(tokens) if tokens in readings else tokens].append(tokens)
         out = [(group, 1.0) for group in groups.values()]
-        if variants:
+        if variants and is_abjad(query.name):
+            # Persian, Urdu and Pashto compounds (AKHUND ZADA, SHAHID KHEL) are written apart or
+            # together at will; a Latin name's compounds are covered by the glued forms.
             out.extend(([joined], self.cfg.joined_factor) for joined in joined_names(variants[0])
                        if joined not in groups)
         return out
