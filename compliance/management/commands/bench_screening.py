@@ -54,12 +54,13 @@ class Command(BaseCommand):
         # Real renderings: the UN list's original-script names, screened against the lists without
         # any name in another script (so that only their Latin forms can be found).
         latin_only, script_queries = benchmark.original_script_cases(records)
-        latin_index = ScreeningIndex(latin_only)
-        scripted = benchmark.run(latin_index, script_queries, threshold=opts["threshold"])
-        for key in ("recall_by_variant", "retrieval_recall_by_variant", "queries_by_variant"):
-            result[key] = dict(sorted({**result[key], **scripted[key]}.items()))
-        result["original_script_recall"] = scripted["recall"]
-        result["sample_misses"] += scripted["sample_misses"][:20]
+        result["original_script_recall"] = None  # lists without original-script names
+        if script_queries:
+            scripted = benchmark.run(ScreeningIndex(latin_only), script_queries, threshold=opts["threshold"])
+            for key in ("recall_by_variant", "retrieval_recall_by_variant", "queries_by_variant"):
+                result[key] = dict(sorted({**result[key], **scripted[key]}.items()))
+            result["original_script_recall"] = scripted["recall"]
+            result["sample_misses"] += scripted["sample_misses"][:20]
         public = None
         if opts["public_cases"] and os.path.exists(opts["public_cases"]):
             with open(opts["public_cases"], encoding="utf-8") as fh:
