@@ -87,4 +87,5 @@ def assert_may_approve(*, policy: ApprovalPolicy, kind: str, actor, items: list[
 
 
 def _noun(kind: str) -> str:
-    return {"order": "orders", "fx": "FX orders", "deposit": "deposits", "withdrawal": "withdrawals"}[kind]
+    return {"order": "orders", "fx": "FX orders", "deposit": "deposits", "withdrawal": "withdrawals",
+            "transfer": "cash transfers"}[kind]
