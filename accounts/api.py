@@ -214,9 +214,14 @@ class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         account = self._account(pk)
         as_of = _date(request, "as_of")
         rows = selectors.projected_cash(account=account, as_of=as_of)
+        by_custody = [
+            {"custody_account": custody.pk, "custodian": custody.custodian.name, "currency": r.currency,
+             "value_date": r.value_date, "flow": _dec(r.flow), "balance": _dec(r.balance)}
+            for custody in account.custody_accounts.select_related("custodian").order_by("pk")
+            for r in selectors.projected_cash(account=account, as_of=as_of, custody_account=custody)]
         return Response({"as_of": as_of, "projection": [
             {"currency": r.currency, "value_date": r.value_date, "flow": _dec(r.flow), "balance": _dec(r.balance)}
-            for r in rows]})
+            for r in rows], "by_custody_account": by_custody})
 
     @extend_schema(parameters=[OpenApiParameter("on", str), DATE_PARAMS[1]], responses={200: dict})
     @action(detail=True, methods=["get"])
