@@ -180,5 +180,5 @@ def test_a_buy_at_one_custodian_with_cash_at_the_other_gets_a_transfer_in_time()
 def test_a_transfer_that_cannot_arrive_by_settlement_scales_the_buy_down_and_says_why():
     r = _one_buy(lag=3)  # the transfer would value on day 3, the buy settles on day 2
     assert len(r.orders) == 0 and len(r.transfers) == 0
-    assert r.transfer_late[0] and r.buy_scale[0] == 0.0
+    assert r.transfer_late[0] and r.buy_scale[0] < 1e-3  # not one share
     assert r.stats["transfer_too_late"] == 1

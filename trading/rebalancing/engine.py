@@ -779,6 +779,18 @@ def _custody(acc: Accounts, fx: FxOrders, sell_local: np.ndarray, buy_local: np.
         fx_k[si] = np.argmax(spare[fx.account[si], :, foreign[si]], axis=1)
         book(si)
         move()
+    # what a later sale brought in may make an earlier transfer (partly) unneeded: keep only what
+    # the receiving custody account still lacks without it, latest transfers first
+    for n in range(len(parts) - 1, -1, -1):
+        ai, ci, fj, tk, amt, vd = parts[n]
+        slack = np.minimum.accumulate(ladder[ai, tk, ci, ::-1], axis=1)[:, ::-1][np.arange(len(ai)), vd]
+        x = np.minimum(_round_down(np.maximum(slack, 0.0), minor[ci]), amt)
+        if (x > 0).any():
+            back = (days[None, :] >= vd[:, None]) * x[:, None]
+            np.add.at(ladder, (ai, tk, ci), -back)
+            np.add.at(ladder, (ai, fj, ci), back)
+            parts[n] = (ai, ci, fj, tk, amt - x, vd)
+    parts = [tuple(p_[i][p_[4] > EPS] for i in range(6)) for p_ in parts]
     if parts:  # one transfer per (account, currency, giver, receiver, value day)
         ai, ci, fj, tk, amt, vd = (np.concatenate([part[i] for part in parts]) for i in range(6))
         key = (((ai * C + ci) * K + fj) * K + tk) * D + vd
