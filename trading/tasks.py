@@ -49,8 +49,9 @@ def release_open_markets(now: str | None = None, market: str | None = None) -> d
 
 @shared_task(acks_late=True)
 def settle_due(as_of: str | None = None) -> dict:
-    """The beat's settlement pass for `as_of` (ISO date, default today): allocated orders and
-    released FX due by then settle where the market and currency calendars allow."""
+    """The beat's settlement pass for `as_of` (ISO date, default today): allocated orders,
+    released FX and approved cash transfers due by then settle where the market and currency
+    calendars allow."""
     from django.utils import timezone
 
     from .services import settlements_run
@@ -58,4 +59,4 @@ def settle_due(as_of: str | None = None) -> dict:
     day = dt.date.fromisoformat(as_of) if as_of else timezone.localdate()
     report = settlements_run(as_of=day)
     return {"as_of": day.isoformat(), "settled": report.settled, "fx_settled": report.fx_settled,
-            "failed": report.failed, "waiting": report.waiting}
+            "transfers_settled": report.transfers_settled, "failed": report.failed, "waiting": report.waiting}
