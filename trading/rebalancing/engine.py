@@ -35,6 +35,11 @@ Steps (two tiers: a vectorised screen over every account, then trades for those 
    as each sale settles (one deal per good day on which more has arrived); base shortfalls
    met by selling foreign cash in time, or not at all;
 8. currency hedge: FX forwards to keep the hedged share of each foreign exposure at target.
+
+Cash per custody account (`Accounts.custody_cash`, (A, K, C, D)): after step 7 the ladders are
+split by custody account (trades at their slot's, each FX deal at one named custody account) and
+a custody account short in a currency receives a transfer from the others in time (`_custody`);
+buys are scaled down (step 6's bisection) when no transfer can arrive before they settle.
 """
 from __future__ import annotations
 
