@@ -9,7 +9,7 @@ from rest_framework.response import Response
 
 from .. import csvsafe, intake, services, webhook_events, webhooks
 from ..exceptions import PermissionDenied
-from ..models import Document, OwnershipLink, WebhookDelivery, WebhookEndpoint
+from ..models import Document, OnboardingCase, OwnershipLink, WebhookDelivery, WebhookEndpoint
 from ..selectors import (
     AUDIT_EXPORT_FIELDS,
     audit_rows,
@@ -171,7 +171,14 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     filterset_fields = ["state", "kind", "jurisdiction", "party", "risk_level"]
     search_fields = ["party__given_names", "party__family_name", "party__legal_name"]
 
+    # Reads of one case touch only the case's own row (the requirements read its pinned policy too): its
+    # party, firm and relationship load only if a requirement evaluation misses the cache (issue 18's
+    # profile: the joins cost more to build than to run).
     def get_queryset(self):
+        if self.action == "retrieve":
+            return scope_to_user(OnboardingCase.objects.defer("policy", "acknowledged_flags"), self.request.user)
+        if self.action == "requirements":
+            return scope_to_user(OnboardingCase.objects.all(), self.request.user)
         return cases_for(self.request.user).order_by("pk")
 
     @extend_schema(request=s.CaseCreateSerializer, responses={201: s.CaseSerializer})
