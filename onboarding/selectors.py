@@ -327,6 +327,43 @@ def case_audit_events(case: OnboardingCase):
     return AuditEvent.objects.filter(query).select_related("actor").order_by("created_at", "id")
 
 
+def audit_events_for(user: User):
+    """The firm-wide audit list's tenant rule: a firm's users see the events of their own firm's records
+    only, never another firm's and never the platform's own (rule packs, watchlists and risk models
+    loaded: firm empty); platform officers see every event."""
+    from .models import AuditEvent
+
+    events = AuditEvent.objects.select_related("actor")
+    if not getattr(user, "is_authenticated", False):
+        return events.none()
+    if user.is_platform_officer or user.is_superuser:
+        return events
+    if user.firm_id is None:
+        return events.none()
+    return events.filter(firm_id=user.firm_id)
+
+
+def audit_rows_for(events, user: User, *, detail_as_text: bool = False, firm_list: bool = True) -> list[dict]:
+    """Audit events as the API shows them to `user`: a firm user sees a compliance-internal event
+    (a screening alert, a screening run) in words, with its states and time, but never its reason or
+    detail (they name list entries, scores and list versions) nor which officer acted (`compliance`);
+    `detail_withheld` says so on the firm-wide list. Officers see everything."""
+    from .labels import is_confidential
+
+    officer = bool(getattr(user, "is_platform_officer", False) or getattr(user, "is_superuser", False))
+    events = list(events)
+    rows = audit_rows(events, detail_as_text=detail_as_text)
+    for event, row in zip(events, rows, strict=True):
+        withheld = not officer and is_confidential(event)
+        if withheld:
+            row.update(reason="", detail="{}" if detail_as_text else {})
+            if event.actor is not None and event.actor.firm_id != getattr(user, "firm_id", None):
+                row["actor"] = "compliance"
+        if firm_list:
+            row.update(firm=event.firm_id, detail_withheld=withheld)
+    return rows
+
+
 AUDIT_EXPORT_FIELDS = ("id", "created_at", "event_type", "subject_type", "subject_id", "from_state",
                        "to_state", "actor", "reason", "detail", "what")
 

@@ -258,6 +258,19 @@ class AuditEventSerializer(serializers.Serializer):
     detail = serializers.DictField(help_text="the event's structured detail (a JSON object)")
 
 
+class FirmAuditEventSerializer(AuditEventSerializer):
+    what = serializers.CharField(help_text="the event in words, e.g. `Case approved (In review → Approved)`")
+    firm = serializers.IntegerField(allow_null=True, help_text="the firm whose record it is (null: the platform's)")
+    reason = serializers.CharField(allow_blank=True, help_text="empty when `detail_withheld`")
+    actor = serializers.CharField(help_text="username, `system`, or `compliance` for a compliance officer's "
+                                            "action on a confidential record")
+    detail = serializers.DictField(help_text="the event's structured detail (a JSON object); empty when "
+                                             "`detail_withheld`")
+    detail_withheld = serializers.BooleanField(
+        help_text="true when the event is compliance-internal (screening alerts and runs): its reason, detail "
+                  "and officer are withheld from the firm's users")
+
+
 class BeneficialOwnerSerializer(serializers.Serializer):
     party_id = serializers.IntegerField()
     name = serializers.CharField()

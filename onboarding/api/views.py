@@ -12,7 +12,8 @@ from ..exceptions import PermissionDenied
 from ..models import Document, OnboardingCase, OwnershipLink, WebhookDelivery, WebhookEndpoint
 from ..selectors import (
     AUDIT_EXPORT_FIELDS,
-    audit_rows,
+    audit_events_for,
+    audit_rows_for,
     beneficial_owner_summary,
     case_audit_events,
     case_outstanding_cached,
@@ -25,6 +26,7 @@ from ..selectors import (
 from . import serializers as s
 from .errors import catalogue
 from .idempotency import idempotent
+from .pagination import Cursor
 from .ids import ID_REGEX
 
 
@@ -219,7 +221,8 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     def audit(self, request, pk=None):
         """The case's audit trail (case, relationship, every party in its structure), oldest first."""
         csv_export = request.query_params.get("export") == "csv"
-        rows = audit_rows(case_audit_events(self.get_object()), detail_as_text=csv_export)
+        rows = audit_rows_for(case_audit_events(self.get_object()), request.user, detail_as_text=csv_export,
+                              firm_list=False)
         if csv_export:
             import io
 
@@ -282,6 +285,28 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         case = services.case_request_information(case=self.get_object(), actor=request.user,
                                                  reason=reason.validated_data["reason"])
         return Response(self._fresh(case))
+
+
+class AuditEventViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """The firm's audit trail, newest first, paged by cursor (follow `next`, an opaque `?cursor=`, until it
+    is null). A firm's users see the events about their own firm's records only: never another firm's, never
+    the platform's own (rule packs, watchlists, risk models loaded). Compliance-internal events (screening
+    alerts and screening runs) are listed in words with their states and time, but their `reason`, `detail`
+    and the officer who acted are withheld (`detail_withheld: true`, `actor: compliance`). Platform officers
+    see every firm's events in full. Filter by `event_type`, `subject_type` and `subject_id`, and by time
+    with `created_at__gte` / `created_at__lt`."""
+
+    serializer_class = s.FirmAuditEventSerializer
+    pagination_class = Cursor
+    filterset_fields = {"event_type": ["exact"], "subject_type": ["exact"], "subject_id": ["exact"],
+                        "created_at": ["gte", "lt"]}
+
+    def get_queryset(self):
+        return audit_events_for(self.request.user)
+
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(audit_rows_for(page, request.user))
 
 
 class RelationshipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
