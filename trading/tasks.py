@@ -21,10 +21,10 @@ def rebalance_chunk(self, key: str, scope: dict, chunk: int, dry_run: bool = Fal
 def rebalance_in_chunks(*, key: str, scope: RebalanceScope, chunk_size: int = 5000, dry_run: bool = False) -> list:
     """Queue one task per chunk of account ids (each chunk is idempotent under `key`). The run
     records the whole scope; each chunk narrows it to an id range."""
+    from django.db import transaction
+
     from .models import RebalanceRun
     from .rebalancing.book import scope_account_ids
-
-    from django.db import transaction
 
     RebalanceRun.objects.get_or_create(key=key, defaults={
         "trade_date": scope.trade_date, "dry_run": dry_run, "firm_id": scope.firm, "scope": scope.as_json()})

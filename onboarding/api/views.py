@@ -26,8 +26,8 @@ from ..selectors import (
 from . import serializers as s
 from .errors import catalogue
 from .idempotency import idempotent
-from .pagination import Cursor
 from .ids import ID_REGEX
+from .pagination import Cursor
 
 
 def _party_spec(data: dict) -> intake.PartySpec:

@@ -11,7 +11,7 @@ from onboarding.models import AuditEvent, WebhookDelivery, WebhookEndpoint
 from tests.conftest import requires_postgres
 from tests.factories import FirmFactory, UserFactory
 from trading.reconciliation import services
-from trading.reconciliation.models import Break, BookCustodyAccount
+from trading.reconciliation.models import BookCustodyAccount, Break
 
 from .test_sql_engine import AS_OF, FILE_ROWS, books, write  # noqa: F401 - the fixture is used by name
 
