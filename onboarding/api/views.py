@@ -178,7 +178,7 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     # profile: the joins cost more to build than to run).
     def get_queryset(self):
         if self.action == "retrieve":
-            return scope_to_user(OnboardingCase.objects.defer("policy", "acknowledged_flags"), self.request.user)
+            return self._lean(self.request.user)
         if self.action == "requirements":
             return scope_to_user(OnboardingCase.objects.all(), self.request.user)
         return cases_for(self.request.user).order_by("pk")
@@ -205,7 +205,12 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     def _fresh(self, case):
         """The response to a write is the state after it, as a following GET reads it (hooks that ran on
         the write, such as screening and risk rating on submission, included)."""
-        return s.CaseSerializer(cases_for(self.request.user).get(pk=case.pk)).data
+        return s.CaseSerializer(self._lean(self.request.user).get(pk=case.pk)).data
+
+    @staticmethod
+    def _lean(user):
+        """The case's own row only: what the case body shows (no joins, no pinned policy)."""
+        return scope_to_user(OnboardingCase.objects.defer("policy", "acknowledged_flags"), user)
 
     @extend_schema(responses={200: s.OutstandingSerializer(many=True)})
     @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
