@@ -57,7 +57,7 @@ def test_a_later_run_that_no_longer_finds_the_difference_sends_break_resolved(bo
     cleared = AuditEvent.objects.get(subject_id=str(brk.pk), event_type="break.cleared")
     assert cleared.firm_id == firm.pk  # the firm's audit list shows it
     # a third run that still agrees resolves nothing again
-    services.reconcile_file(custodian_code="CUST", path=write(tmp_path, "d3.csv", FIXED + [""]),
+    services.reconcile_file(custodian_code="CUST", path=write(tmp_path, "d3.csv", list(reversed(FIXED))),
                             fmt="csv:meridian_positions_csv", as_of=AS_OF + dt.timedelta(days=2), engine=engine)
     assert len([p for p in _resolved(endpoint) if p["data"]["break"] == brk.pk]) == 1
 
