@@ -130,6 +130,16 @@ def audit_subjects(party_ids: list[int]) -> Q:
     return query
 
 
+DOCUMENT_KINDS = {"application/pdf": "PDF document", "image/png": "PNG image", "image/jpeg": "JPEG image"}
+
+
+def document_kind(content_type: str) -> str:
+    """A stored file's type in words: "PDF document", "JPEG image"; "File" when unknown."""
+    if not content_type:
+        return "File"
+    return DOCUMENT_KINDS.get(content_type.split(";")[0].strip().lower(), "File")
+
+
 def humanize(code: str) -> str:
     """'party.tax_residence_set' -> 'Tax residence set' for a code nobody has labelled yet."""
     tail = code.rsplit(".", 1)[-1] if code else ""

@@ -40,7 +40,7 @@ def tax_forms_for_case(case: OnboardingCase) -> dict[str, Any]:
             for req in required
         ],
         "on_file": [{"form": selectors.form_label(f.form_type), "status": f.get_status_display(),
-                     "valid_until": f.valid_until, "reason": f.status_reason, "signed_on": f.signed_on}
+                     "valid_until": f.valid_until, "reason": selectors.status_reason_words(f), "signed_on": f.signed_on}
                     for f in on_file],
     }
 

@@ -3,6 +3,7 @@ outstanding requirements, withholding."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -392,6 +393,31 @@ def forms_for_firm(firm) -> QuerySet[TaxForm]:
 
 def form_label(form_type: str) -> str:
     return FORM_TYPES.get(form_type, form_type)
+
+
+def superseded_reason(form) -> str:
+    """Why a form was superseded, naming the newer form in words: "Superseded by Form W-8BEN-E
+    signed 3 Mar 2026" (a form without a signing date: "received 3 Mar 2026")."""
+    from django.utils.dateformat import format as date_format
+
+    label = form_label(form.form_type)
+    if form.signed_on:
+        return f"Superseded by {label} signed {date_format(form.signed_on, 'j M Y')}"
+    return f"Superseded by {label} received {date_format(timezone.localtime(form.created_at), 'j M Y')}"
+
+
+LEGACY_SUPERSEDED = re.compile(r"^superseded by form (\d+)$")
+
+
+def status_reason_words(form) -> str:
+    """A form's status reason for people. Reasons written before forms were named in words
+    ("superseded by form 15") are rewritten from the newer form."""
+    reason = form.status_reason or ""
+    match = LEGACY_SUPERSEDED.match(reason.strip())
+    if match:
+        newer = TaxForm.objects.filter(pk=int(match.group(1))).only("form_type", "signed_on", "created_at").first()
+        return superseded_reason(newer) if newer is not None else "Superseded by a newer form"
+    return reason
 
 
 
