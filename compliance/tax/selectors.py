@@ -173,10 +173,15 @@ def kyc_us_owners(party: Party) -> tuple[tuple[str, str], ...]:
 
 
 def controlling_persons(party: Party) -> list[tuple[Party, str]]:
-    """Natural persons controlling an entity, with their CRS CtrlgPersonType: direct links from
-    persons, shareholders only at or above the threshold."""
+    """Natural persons controlling an entity, with their CRS CtrlgPersonType (OECD CRS VIII(D)(6),
+    read with the FATF beneficial owner: control through direct or indirect ownership). Persons
+    linked directly in another role (director, trustee, ...) come first, in the order they were
+    added; shareholders count at or above the threshold of their effective share, summed over
+    every chain of holding companies (60% of a holding that owns 100% is 60%)."""
     if party.kind != PartyKind.ENTITY:
         return []
+    from onboarding.selectors import ownership_of
+
     table = rulefiles.form_rules()["controlling_persons"]
     threshold = Decimal(str(table["ownership_threshold"]))
     if party.client_type == "trust":
@@ -185,17 +190,26 @@ def controlling_persons(party: Party) -> list[tuple[Party, str]]:
         codes = table["legal_arrangement"]
     else:
         codes = table["legal_person"]
+    shares = ownership_of(party).shares
+    effective = {pid: share.effective for pid, share in shares.items()}
+    people = {p.pk: p for p in Party.objects.filter(pk__in=list(shares), kind=PartyKind.PERSON)}
     result: list[tuple[Party, str]] = []
     seen: set[int] = set()
-    links = OwnershipLink.objects.filter(owned=party, owner__kind=PartyKind.PERSON).select_related("owner").order_by("id")
-    for link in links:
-        if link.role == "shareholder" and link.percentage < threshold:
+    links = OwnershipLink.objects.filter(owned=party, owner__kind=PartyKind.PERSON).order_by("id") \
+        .values_list("owner_id", "role")
+    for owner_id, role in links:
+        if role == "shareholder" and effective.get(owner_id, Decimal(0)) < threshold:
             continue
-        code = codes.get(link.role) or codes.get("default")
-        if code is None or link.owner_id in seen:
+        code = codes.get(role) or codes.get("default")
+        if code is None or owner_id in seen or owner_id not in people:
             continue
-        seen.add(link.owner_id)
-        result.append((link.owner, code))
+        seen.add(owner_id)
+        result.append((people[owner_id], code))
+    ownership_code = codes.get("shareholder") or codes.get("default")
+    indirect = sorted((pid for pid in people if pid not in seen and effective.get(pid, Decimal(0)) >= threshold),
+                      key=lambda pid: (-effective[pid], pid))
+    if ownership_code is not None:
+        result.extend((people[pid], ownership_code) for pid in indirect)
     return result
 
 

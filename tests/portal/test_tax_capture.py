@@ -163,3 +163,37 @@ def test_the_consistency_table_names_only_statuses_the_forms_know(tmp_path):
     path.write_text(yaml.safe_dump(data))
     with pytest.raises(TaxRuleFileInvalid, match="dormant_nfe"):
         rulefiles.load_form_rules(path)
+
+
+def test_the_owners_of_a_holding_company_are_the_controlling_persons_of_its_subsidiary(signed_in, case, advisor):
+    """Fjord Holdings AS is owned 100% by Fjord Topco AS, which Kari owns 70% and Ola 30% (so
+    Kari 70% and Ola 30% of Fjord Holdings, both over the 25% threshold, OECD CRS VIII(D)(6)
+    read with the FATF beneficial owner). Before, only direct person links counted and a
+    passive NFE held through a holding company had no controlling persons at all."""
+    from compliance.tax.selectors import controlling_persons_for_crs
+    from tests.factories import PersonFactory
+
+    topco = EntityFactory(firm=case.firm, legal_name="Fjord Topco AS", country_of_incorporation="NO")
+    kari = PersonFactory(firm=case.firm, given_names="Kari", family_name="Nordmann", residence_country="NO")
+    ola = PersonFactory(firm=case.firm, given_names="Ola", family_name="Nordmann", residence_country="NO")
+    services.ownership_link_add(owner=topco, owned=case.party, actor=advisor, percentage="100")
+    services.ownership_link_add(owner=kari, owned=topco, actor=advisor, percentage="70")
+    services.ownership_link_add(owner=ola, owned=topco, actor=advisor, percentage="30")
+    persons = controlling_persons_for_crs(case.party)
+    assert [(p["name"], p["role"]) for p in persons] == [("Kari Nordmann", "CRS801"), ("Ola Nordmann", "CRS801")]
+    page = signed_in.get(reverse("portal:wizard_step", args=[case.pk, "tax"]))
+    assert page.context["capture"].initial["controlling_persons"] == [str(kari.pk), str(ola.pk)]
+    # Ola has no tax residence yet: the problem names him
+    response = capture(signed_in, case, form_type="CRS_ENT", crs_classification="passive_nfe",
+                       controlling_persons=[str(kari.pk), str(ola.pk)])
+    assert response.status_code == 422
+    assert response.context["capture"].errors["controlling_persons"] == [
+        "Kari Nordmann: at least one tax residence is required", "Ola Nordmann: at least one tax residence is required"]
+    for person in (kari, ola):
+        services.party_set_tax_residence(party=person, actor=advisor, country="NO", no_tin_reason="B",
+                                         no_tin_explanation="being issued")
+    response = capture(signed_in, case, form_type="CRS_ENT", crs_classification="passive_nfe",
+                       controlling_persons=[str(kari.pk), str(ola.pk)])
+    assert response.status_code == 302, response.context["capture"].errors
+    assert list(TaxForm.objects.filter(party=case.party, form_type="CRS_ENT").order_by("pk")
+                .values_list("status", flat=True)) == ["superseded", "valid"]
