@@ -197,3 +197,31 @@ def test_the_owners_of_a_holding_company_are_the_controlling_persons_of_its_subs
     assert response.status_code == 302, response.context["capture"].errors
     assert list(TaxForm.objects.filter(party=case.party, form_type="CRS_ENT").order_by("pk")
                 .values_list("status", flat=True)) == ["superseded", "valid"]
+
+
+def test_the_tax_step_records_a_controlling_persons_tax_residence(signed_in, owned_case):
+    """A passive NFE's self-certification carries its controlling persons' residences: the tax
+    step offers them under "Whose tax residence" and records theirs, not the client's."""
+    from onboarding.models import TaxResidence
+
+    kari = owned_case.party.owners.get(percentage=60).owner
+    page = signed_in.get(reverse("portal:wizard_step", args=[owned_case.pk, "tax"]))
+    choices = dict(page.context["form"].fields["party"].choices)
+    assert choices[kari.pk] == "Kari Nordmann (controlling person)"
+    response = signed_in.post(reverse("portal:wizard_step", args=[owned_case.pk, "tax"]), {
+        "action": "residence", "party": kari.pk, "country": "SE", "no_tin_reason": "B",
+        "no_tin_explanation": "being issued"}, follow=True)
+    assert "Tax residence of Kari Nordmann saved." in response.content.decode()
+    assert set(TaxResidence.objects.filter(party=kari).values_list("country", flat=True)) == {"NO", "SE"}
+    assert not TaxResidence.objects.filter(party=owned_case.party, country="SE").exists()
+
+
+def test_the_tax_step_does_not_record_a_residence_for_someone_outside_the_structure(signed_in, owned_case):
+    from tests.factories import PersonFactory
+
+    stranger = PersonFactory(firm=owned_case.firm, given_names="Sven", family_name="Stranger")
+    response = signed_in.post(reverse("portal:wizard_step", args=[owned_case.pk, "tax"]), {
+        "action": "residence", "party": stranger.pk, "country": "SE", "no_tin_reason": "B",
+        "no_tin_explanation": "being issued"})
+    assert response.status_code == 422 and "party" in response.context["form"].errors
+    assert not stranger.tax_residences.exists()
