@@ -172,6 +172,13 @@ def describe(event) -> str:
         text += f" ({before} → {after})"
     elif after and not before and after.lower() not in text.lower():
         text += f" ({after})"
+    detail = getattr(event, "detail", None) or {}
+    if event.event_type in ("document.viewed", "document.added") and isinstance(detail, dict) \
+            and detail.get("doc_type"):
+        from .models import DocumentType
+
+        kinds = dict(DocumentType.choices)
+        text += f": {kinds.get(str(detail['doc_type'])) or humanize(str(detail['doc_type']))}"
     return text
 
 

@@ -146,7 +146,7 @@ def record_tax_form(request: HttpRequest, case: OnboardingCase, capture: TaxForm
         return None
     label = dict(capture.fields["form_type"].choices).get(recorded.form_type, recorded.form_type)
     if recorded.status == "valid":
-        until = f", valid until {recorded.valid_until}" if recorded.valid_until else ""
+        until = f", valid until {recorded.valid_until:%-d %b %Y}" if recorded.valid_until else ""
         messages.success(request, f"{label} recorded and valid{until}.")
         return redirect("portal:wizard_step", case.pk, "tax")
     for issue in recorded.validation_errors or []:

@@ -242,7 +242,7 @@ def test_advisor_onboards_an_entity_with_two_owners_submits_and_sees_what_is_out
 
     # Step 4: tax. The passive NFE's controlling persons are the holding company's owners
     page.click_link("Continue to tax")
-    page.fill({"country": "GB", "no_tin_reason": "A"})
+    page.fill({"country": "GB", "no_tin_reason": "B", "no_tin_explanation": "UTR applied for; HMRC has not issued it yet."})
     page.click_button("Save tax residence")
     page.wait_for_text(".messages", "Tax residence saved")
     body = page.text()
@@ -301,13 +301,15 @@ def test_advisor_onboards_an_entity_with_two_owners_submits_and_sees_what_is_out
     # The case page says what is still needed and why
     case.refresh_from_db()
     assert case.state == CaseState.SUBMITTED
+    page.screenshot("07-case-submitted")
     body = page.text()
     assert "Submitted" in body
-    assert "beneficial owner Ingrid Nordahl (60%) has no proof of identity" in body
-    assert "beneficial owner Tomas Berg (40%) has no proof of address" in body
+    assert "beneficial owner Ingrid Nordahl (60% through Borealis Holdings Ltd) has no proof of identity" in body
+    assert "beneficial owner Tomas Berg (40% through Borealis Holdings Ltd) has no proof of address" in body
+    # a passive NFE's controlling persons each self-certify (OECD CRS VI(A)(2)(b))
+    assert "Freya Lund" in body and "CRS self-certification (controlling person)" in body
     assert "Controlling persons for CRS (passive NFE)" in body
     assert "Submitted to compliance" in body and "case.submitted" not in body  # the audit trail in words
-    page.screenshot("07-case-submitted")
 
     # And the dashboard lists it with the same reasons
     page.click_link("Dashboard")
@@ -550,7 +552,7 @@ def test_a_person_is_onboarded_approved_by_two_officers_and_gets_a_funded_accoun
     assert viewed.detail == {"document": passport.pk, "doc_type": "passport", "purpose": "view"}
     page.driver.refresh()
     page.wait_for_text("h1", "Hugo Holder")
-    assert "Document viewed" in browser.find_element(page.By.CSS_SELECTOR, "table.audit").text
+    assert "Document viewed: Passport" in browser.find_element(page.By.CSS_SELECTOR, "table.audit").text
 
     browser.find_element(page.By.ID, "reason-approve").send_keys("PEP: wealth from the 2019 sale, evidenced.")
     page.click_button("Give the first approval (a second officer approves after you)")
