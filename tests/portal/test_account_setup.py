@@ -124,7 +124,7 @@ def test_a_role_the_policy_does_not_name_may_not_book_a_deposit(signed_in, activ
         "custody_account": active.custody_accounts.get().pk, "currency": "GBP", "amount": "10",
         "value_date": "2026-11-16"})
     assert response.status_code == 422
-    assert "may not approve deposits" in str(response.context["form"].errors)
+    assert "an advisor may not approve deposits at this firm" in str(response.context["form"].errors)
 
 
 def test_a_deposit_on_a_pending_account_is_refused_by_the_gate(signed_in, pending, advisor):

@@ -1,9 +1,17 @@
 """The portal in a real browser: headless Chromium (Debian's chromium and chromedriver) driven by
-Selenium against pytest-django's live server. An advisor signs in, onboards an entity with two
-owners, submits, and sees the outstanding requirements; an officer signs in with the second
-factor, claims a case on the review desk, reads the checklist and approves with a rationale; the
-desk and the case page hold at 400 px. Screenshots of the pages are kept in
-test-artifacts/screenshots/."""
+Selenium against pytest-django's live server.
+
+- An advisor onboards an entity held through a holding company, takes the passive-NFE path on the
+  tax step (controlling persons from the structure confirmed, a director added, their residences
+  recorded; CRS and W-8BEN-E consistent) and submits.
+- An advisor onboards a politically exposed person; one officer starts the review, views the
+  passport inline through the audited download and gives the first approval; a second officer
+  approves; the advisor opens the account from the case page, sets it up, funds and subscribes it.
+- The account page with holdings and the drift chart.
+- An officer signs in with the second factor, claims a case on the desk and approves it.
+
+One Chromium per test; users change by signing out and in. Every page visited is saved in
+test-artifacts/screenshots/ (desk pages also at 400 px, new pages at 360 px)."""
 from __future__ import annotations
 
 import os
