@@ -11,3 +11,8 @@ class AccountsConfig(AppConfig):
         labels.register()
         panels.register()
         webhook_events.register_events()
+        from onboarding.demo import register_demo
+
+        from . import demo
+
+        register_demo(self.label, after_approval=demo.after_approval)

@@ -14,3 +14,8 @@ class ComplianceConfig(AppConfig):
         desk_panels.register()
         queues.register()
         webhook_events.register_events()
+        from onboarding.demo import register_demo
+
+        from . import demo
+
+        register_demo(self.label, seed=demo.seed)

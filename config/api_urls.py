@@ -73,6 +73,7 @@ router.register("currencies", reference_api.CurrencyViewSet, basename="currency"
 router.register("recon-runs", recon_api.ReconRunViewSet, basename="recon-run")
 router.register("recon-breaks", recon_api.BreakViewSet, basename="recon-break")
 router.register("book-imports", recon_api.BookImportViewSet, basename="book-import")
+router.register("recon-layouts", recon_api.CustodianLayoutViewSet, basename="recon-layout")
 # screening (read-only)
 router.register("screening-alerts", compliance_api.AlertViewSet, basename="screening-alert")
 router.register("screening-runs", compliance_api.ScreeningRunViewSet, basename="screening-run")

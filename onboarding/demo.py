@@ -1,8 +1,11 @@
 """Demo data for `make run`: firms, users of each role, clients in several jurisdictions at
-different stages. Other apps add theirs through a `demo.seed(context)` function of their own,
-called in INSTALLED_APPS order by the `seed_demo` command."""
+different stages. Other apps add theirs by registering a seed step and/or an after-approval
+step with `register_demo` in their AppConfig.ready() (onboarding never imports them); the
+`seed_demo` command runs onboarding's seed, then every registered seed, approves the cases,
+then runs every registered after-approval step, all in registration (INSTALLED_APPS) order."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +25,32 @@ class DemoContext:
     users: dict[str, User] = field(default_factory=dict)
     parties: dict[str, Party] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DemoStep:
+    """One app's demo data: `seed(context)` runs before the cases are approved,
+    `after_approval(context)` after (and on every later run: it must find its own rows)."""
+
+    app: str
+    seed: Callable[[DemoContext], None] | None = None
+    after_approval: Callable[[DemoContext], None] | None = None
+
+
+_DEMO_STEPS: dict[str, DemoStep] = {}
+
+
+def register_demo(app: str, *, seed: Callable[[DemoContext], None] | None = None,
+                  after_approval: Callable[[DemoContext], None] | None = None) -> None:
+    """Called by an upper app's AppConfig.ready(): its demo steps (registering again replaces them)."""
+    if seed is None and after_approval is None:
+        raise ValueError(f"{app}: a demo registration needs a seed or an after_approval step")
+    _DEMO_STEPS[app] = DemoStep(app=app, seed=seed, after_approval=after_approval)
+
+
+def demo_steps() -> list[DemoStep]:
+    """The registered steps in registration order (AppConfig.ready() runs in INSTALLED_APPS order)."""
+    return list(_DEMO_STEPS.values())
 
 
 def _user(username: str, *, firm: Firm | None, role: str, staff: bool = False, superuser: bool = False) -> User:

@@ -172,9 +172,12 @@ class Order(models.Model):
     # anti-join per key per statement, refusing the whole statement if any row points nowhere.
     # The referenced rows are never deleted (accounts, listings, custody accounts and brokers are
     # deactivated or closed; Django's PROTECT guards the ORM path). Indexes are kept to what the
-    # queries need ((account, status) serves account lookups).
+    # queries need, and each costs the rebalance's COPY one insertion per order: (account, status)
+    # serves account lookups; (status, trade_date) leaves out proposed orders (the bulk a run
+    # writes, found by their run or account); the run is a BRIN index on PostgreSQL (a run's orders
+    # are written together, so a few page ranges per run; migration 0004), a b-tree elsewhere.
     run = models.ForeignKey(RebalanceRun, null=True, blank=True, on_delete=models.PROTECT, related_name="orders",
-                            db_constraint=False)
+                            db_constraint=False, db_index=False)
     reference = models.CharField(max_length=40)
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="orders", db_index=False,
                                 db_constraint=False)
@@ -206,7 +209,9 @@ class Order(models.Model):
     class Meta:
         ordering = ["trade_date", "account", "-side", "id"]
         indexes = [
-            models.Index(fields=["status", "trade_date"]), models.Index(fields=["account", "status"]),
+            models.Index(fields=["status", "trade_date"], condition=~Q(status=OrderStatus.PROPOSED),
+                         name="order_status_not_proposed_idx"),
+            models.Index(fields=["account", "status"]),
             models.Index(fields=["block"], condition=Q(block__isnull=False), name="order_block_idx"),
         ]
         constraints = [

@@ -15,3 +15,8 @@ class TaxConfig(AppConfig):
         desk_panels.register()
         queues.register()
         panels.register()
+        from onboarding.demo import register_demo
+
+        from . import demo
+
+        register_demo(self.label, seed=demo.seed)

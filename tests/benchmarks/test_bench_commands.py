@@ -34,7 +34,7 @@ def assert_machine(data: dict) -> None:
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)  # it VACUUMs the book, which needs no open transaction
 def test_bench_rebalance_writes_exactly_what_the_engine_proposed():
     _postgres_only()
     data = run_json("bench_rebalance", "--accounts", "40", "--holdings", "8", "--currencies", "3", "--json")

@@ -26,7 +26,45 @@ def test_an_order_pointing_at_a_missing_account_is_refused_by_the_statement_chec
         OrderFactory(account_id=999_999_999, listing=listing)
     with pytest.raises(IntegrityError, match="missing reference_listing"), transaction.atomic():
         OrderFactory(account=account, listing_id=999_999_999)
+    with pytest.raises(IntegrityError, match="trading_order.custody_account_id refers to a missing "
+                                             "accounts_custodyaccount row"), transaction.atomic():
+        OrderFactory(account=account, custody_account_id=999_999_999, listing=listing)
     assert Order.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_bad_key_among_a_thousand_copied_rows_refuses_the_whole_copy(desk):
+    """The check is one pass over the statement's rows; a single row pointing nowhere (here the
+    last of 1,000, a broker id no broker has) refuses the COPY and names the column."""
+    account, ca_n, _ = desk["accounts"][0]
+    listing = desk["ref"].listings["AAPL"]
+    n = 1000
+    from trading.models import Broker
+
+    broker = np.full(n, Broker.objects.order_by("pk").values_list("pk", flat=True).first(), dtype=np.int64)
+    broker[-1] = 999_999_999
+
+    def copy(brokers):
+        copy_records(Order._meta.db_table, [
+            ("reference", "text", fixed_text("K-", np.arange(n), 5)), ("account_id", "i8", account.pk),
+            ("custody_account_id", "i8", ca_n.pk), ("listing_id", "i8", listing.pk), ("broker_id", "i8", brokers),
+            ("side", "text", b"buy"), ("quantity", "num8", 1.0), ("currency", "text", b"USD"),
+            ("estimated_price", "num8", 1.0), ("estimated_value", "num6", 1.0), ("filled_quantity", "num8", 0.0),
+            ("trade_date", "date", 20_000), ("settle_date", "date", 20_001), ("loss_sale", "bool", 0),
+            ("status", "text", b"proposed"), ("created_at", "ts", 1_700_000_000_000_000),
+        ], n)
+
+    import psycopg
+
+    # the raw COPY cursor raises psycopg's own error (Django wraps only its cursor's)
+    with pytest.raises(psycopg.errors.ForeignKeyViolation,
+                       match="trading_order.broker_id refers to a missing trading_broker row"), transaction.atomic():
+        copy(broker)
+    assert Order.objects.count() == 0
+    broker[-1] = broker[0]
+    with transaction.atomic():
+        copy(broker)
+    assert Order.objects.count() == n
 
 
 @pytest.mark.django_db(transaction=True)

@@ -34,7 +34,7 @@ from trading.reference.exceptions import SettlementCycleMissing
 from trading.reference.models import Currency, Instrument, Listing
 
 from . import engine
-from .dbio import fetch
+from .dbio import fetch, is_postgres
 from .scope import RebalanceScope
 
 DAYS = 10
@@ -116,6 +116,81 @@ def scope_count(scope: RebalanceScope) -> int:
     return int(n or 0)
 
 
+TEXT_COLUMNS = ("base_currency", "lot_relief_method", "investor_type", "booking_jurisdiction", "booking_centre",
+                "trade_scope")
+NUMBER_COLUMNS = ("hedge_ratio", "hedge_band", "band_abs", "band_rel", "min_trade", "min_improvement")
+
+
+@dataclass
+class AccountColumns:
+    """The active accounts in scope as arrays in ascending id order: each text column as a code
+    into `text[column]` (its distinct values), numbers as float64 (NaN where empty)."""
+
+    ids: np.ndarray
+    firm: np.ndarray
+    household: np.ndarray  # -1: none
+    is_us_person: np.ndarray  # 0/1
+    codes: dict[str, np.ndarray]
+    text: dict[str, list[str]]
+    numbers: dict[str, np.ndarray]
+
+
+def account_columns(where: str, params: list[object]) -> AccountColumns:
+    """Two reads whatever the number of accounts: the distinct values of the text columns, then
+    every account's row as numbers (binary COPY on PostgreSQL), text replaced by its code in SQL."""
+    from django.db import connection
+
+    src = f"FROM {_t(Account)} a WHERE a.status = 'active' AND ({where})"
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT DISTINCT {', '.join(f'a.{c}' for c in TEXT_COLUMNS)} {src}", params)
+        combos = cur.fetchall()
+    text = {c: sorted({r[k] or "" for r in combos}) for k, c in enumerate(TEXT_COLUMNS)}
+    select, select_params = [], []
+    for c in TEXT_COLUMNS:
+        if text[c]:
+            select.append(f"(CASE COALESCE(a.{c}, '') "
+                          + " ".join(f"WHEN %s THEN {k}" for k in range(len(text[c]))) + " ELSE -1 END)::int8")
+            select_params.extend(text[c])
+        else:
+            select.append("(-1)::int8")
+    nan = "'NaN'::float8" if is_postgres() else "NULL"
+    select += [f"COALESCE(a.{c}::float8, {nan})" for c in NUMBER_COLUMNS]
+    rows = fetch(f"SELECT a.id::int8, a.firm_id::int8, COALESCE(a.household_id, -1)::int8, "
+                 f"(CASE WHEN a.is_us_person THEN 1 ELSE 0 END)::int8, {', '.join(select)} {src} ORDER BY a.id",
+                 [*select_params, *params], "iiii" + "i" * len(TEXT_COLUMNS) + "f" * len(NUMBER_COLUMNS))
+    ids, firm, household, us = rows[:4]
+    codes = dict(zip(TEXT_COLUMNS, rows[4:4 + len(TEXT_COLUMNS)]))
+    numbers = dict(zip(NUMBER_COLUMNS, rows[4 + len(TEXT_COLUMNS):]))
+    return AccountColumns(ids=ids, firm=firm, household=household, is_us_person=us, codes=codes, text=text,
+                          numbers=numbers)
+
+
+def account_models(aid: np.ndarray, sel: str, params: list[object]) -> np.ndarray:
+    """The model each account (ascending ids `aid`) follows today, -1 for none: its active
+    account-level subscription's model, or with `follow_latest` the newest published version
+    of that model's code. One read of subscriptions, one of the few models they name."""
+    sub_t = _t(ModelSubscription)
+    s_acc, s_model, s_follow = fetch(
+        f"SELECT m.account_id::int8, m.model_id::int8, (CASE WHEN m.follow_latest THEN 1 ELSE 0 END)::int8 "
+        f"FROM {sub_t} m JOIN ({sel}) s ON s.id = m.account_id "
+        f"WHERE m.status = 'active' AND m.sleeve_id IS NULL ORDER BY m.id", params, "iii")
+    out = np.full(len(aid), -1, dtype=np.int64)
+    if not len(s_acc):
+        return out
+    named = engine.unique_sorted(s_model)
+    code_of = dict(ModelPortfolio.objects.filter(pk__in=named.tolist()).values_list("pk", "code"))
+    latest: dict[str, int] = {}
+    for code, pk in ModelPortfolio.objects.filter(code__in=set(code_of.values()), status="published").order_by(
+            "code", "-version").values_list("code", "pk"):
+        latest.setdefault(code, pk)
+    newest = np.array([latest.get(code_of.get(m, ""), m) for m in named.tolist()], dtype=np.int64)
+    effective = np.where(s_follow == 1, newest[np.searchsorted(named, s_model)], s_model)
+    row = _positions_of(aid, s_acc)
+    ok = row >= 0
+    out[row[ok]] = effective[ok]  # one active account-level subscription per account (a unique constraint)
+    return out
+
+
 def load_book(scope: RebalanceScope, *, days: int = DAYS) -> Book:
     """Every active account in `scope`, loaded into engine arrays for `scope.trade_date`."""
     where, params = scope_sql(scope)
@@ -124,37 +199,23 @@ def load_book(scope: RebalanceScope, *, days: int = DAYS) -> Book:
     acc_t, pos_t = _t(Account), _t(Position)
     sel = f"SELECT a.id FROM {acc_t} a WHERE a.status = 'active' AND ({where})"
 
-    # accounts -----------------------------------------------------------------------------------
-    (aid,) = fetch(f"SELECT a.id::int8 FROM {acc_t} a WHERE a.status = 'active' AND ({where}) ORDER BY a.id",
-                   params, "i")
-    meta = list(Account.objects.filter(pk__in=_ids_or_none(aid, where, params)).order_by("pk").values_list(
-        "pk", "base_currency", "household_id", "is_us_person", "lot_relief_method", "investor_type",
-        "booking_jurisdiction", "booking_centre", "hedge_ratio", "hedge_band", "firm_id"))
-    own = list(Account.objects.filter(pk__in=_ids_or_none(aid, where, params)).order_by("pk").values_list(
-        *SETTINGS))
+    # accounts: one binary read of ids, codes of their text columns and numbers --------------------
+    cols = account_columns(where, params)
+    aid = cols.ids
     A = len(aid)
 
     _lap(timings, 'accounts')
-    # positions (trade-date basis, summed over custody accounts) --------------------------------------
-    p_acc, p_ins, p_qty, p_cus = fetch(
-        f"SELECT p.account_id::int8, p.instrument_id::int8, p.quantity::float8, p.custody_account_id::int8 "
+    # positions (trade-date basis, summed over custody accounts; which custody account holds a
+    # position is read later, and only for securities listed on several lines) ------------------
+    p_acc, p_ins, p_qty = fetch(
+        f"SELECT p.account_id::int8, p.instrument_id::int8, p.quantity::float8 "
         f"FROM {pos_t} p JOIN ({sel}) s ON s.id = p.account_id WHERE p.basis = 'trade' AND p.quantity <> 0",
-        params, "iifi")
+        params, "iif")
 
     _lap(timings, 'positions')
-    # subscriptions and model targets --------------------------------------------------------------
-    subs = list(ModelSubscription.objects.filter(
-        status="active", sleeve__isnull=True, account_id__in=_ids_or_none(aid, where, params)
-    ).values_list("account_id", "model_id", "follow_latest", "model__code", "pk"))
-    latest = {}
-    for code, pk, status in ModelPortfolio.objects.filter(
-            code__in={s[3] for s in subs}, status="published").order_by("code", "-version").values_list(
-            "code", "pk", "status"):
-        latest.setdefault(code, pk)
-    acct_model = {}
-    for account_id, model_id, follow, code, _ in subs:
-        acct_model[account_id] = latest.get(code, model_id) if follow else model_id
-    targets = list(ModelTarget.objects.filter(model_id__in=set(acct_model.values())).values_list(
+    # subscriptions and model targets ------------------------------------------------------------
+    a_model_id = account_models(aid, sel, params)  # the model each account follows today (-1: none)
+    targets = list(ModelTarget.objects.filter(model_id__in=set(a_model_id[a_model_id >= 0].tolist())).values_list(
         "model_id", "instrument_id", "cash_currency", "weight"))
     # account overrides: restricted (sold unless kept), substitutes, cash targets
     overrides = list(ModelOverride.objects.filter(
@@ -195,7 +256,7 @@ def load_book(scope: RebalanceScope, *, days: int = DAYS) -> Book:
 
     _lap(timings, 'instruments')
     # currencies -----------------------------------------------------------------------------------------
-    bases = {m[1] for m in meta}
+    bases = {cols.text["base_currency"][k] for k in engine.unique_sorted(cols.codes["base_currency"]).tolist()}
     codes = sorted(bases | {lrows[lid][2] for lid in listing_ids.tolist()} | {t[2] for t in targets if t[2]})
     cash_codes = [c for c, in CashBalance.objects.filter(account_id__in=_ids_or_none(aid, where, params))
                   .values_list("currency").distinct()]
@@ -208,7 +269,8 @@ def load_book(scope: RebalanceScope, *, days: int = DAYS) -> Book:
     calendars = dict(Currency.objects.filter(code__in=codes).values_list("code", "holiday_calendar"))
     grid = [trade_date + dt.timedelta(days=d) for d in range(days)]
     open_ = np.array([[refcal.is_currency_business_day(day, calendars.get(c, "")) for day in grid] for c in codes])
-    main_base = max(bases, key=lambda b: sum(1 for m in meta if m[1] == b)) if bases else "USD"
+    base_counts = np.bincount(cols.codes["base_currency"], minlength=len(cols.text["base_currency"]))
+    main_base = cols.text["base_currency"][int(np.argmax(base_counts))] if bases else "USD"
     spot = np.array([
         min((ref.fx_value_date(currency_a=c, currency_b=main_base, trade_date=trade_date) - trade_date).days, days - 1)
         if c != main_base else 0 for c in codes])
@@ -264,14 +326,14 @@ def load_book(scope: RebalanceScope, *, days: int = DAYS) -> Book:
     arow = _positions_of(aid, p_acc)
     pl = _positions_of(inst_ids, p_ins)
     keep = (arow >= 0) & (pl >= 0)
-    arow, pl, p_qty, p_cus = arow[keep], pl[keep], p_qty[keep], p_cus[keep]
-    models = sorted(set(acct_model.values()))
+    arow, pl, p_qty = arow[keep], pl[keep], p_qty[keep]
+    models = engine.unique_sorted(a_model_id[a_model_id >= 0]).tolist()
     midx = {m: k for k, m in enumerate(models)}
     t_model = np.array([midx[t[0]] for t in targets if t[1] and t[1] in ins_pos], dtype=np.int64)
     t_list = np.array([ins_pos[t[1]] for t in targets if t[1] and t[1] in ins_pos], dtype=np.int64)
     t_w = np.array([float(t[3]) for t in targets if t[1] and t[1] in ins_pos])
     cash_t = [(midx[t[0]], cidx[t[2]], float(t[3])) for t in targets if t[2] and t[2] in cidx]
-    a_model = np.array([midx.get(acct_model.get(int(a), -1), -1) for a in aid], dtype=np.int64)
+    a_model = np.where(a_model_id >= 0, np.searchsorted(np.asarray(models, dtype=np.int64), a_model_id), -1)
     order = np.argsort(t_model, kind="stable")
     t_model, t_list, t_w = t_model[order], t_list[order], t_w[order]
     m_ptr = np.searchsorted(t_model, np.arange(len(models) + 1))
@@ -294,10 +356,13 @@ def load_book(scope: RebalanceScope, *, days: int = DAYS) -> Book:
         tl = np.where(found, o_sub[hit], tl)
     _lap(timings, 'slots_targets')
     # eligibility per investor profile (a handful), then spread to the accounts
-    profile_index: dict[tuple, int] = {}
-    a_profile = np.array([profile_index.setdefault((m[5], m[6], m[7], bool(m[3])), len(profile_index))
-                          for m in meta], dtype=np.int64)
-    investors = [eligibility.Investor(*key) for key in profile_index]
+    profile_cols = [cols.codes["investor_type"], cols.codes["booking_jurisdiction"], cols.codes["booking_centre"],
+                    cols.is_us_person]
+    profiles, a_profile = (np.unique(np.stack(profile_cols, axis=1), axis=0, return_inverse=True) if A
+                           else (np.zeros((0, 4), np.int64), np.zeros(0, np.int64)))
+    a_profile = np.asarray(a_profile, dtype=np.int64).ravel()
+    investors = [eligibility.Investor(cols.text["investor_type"][p[0]], cols.text["booking_jurisdiction"][p[1]],
+                                      cols.text["booking_centre"][p[2]], bool(p[3])) for p in profiles.tolist()]
     tags = [list(inst[i][3] or []) for i in inst_ids.tolist()]
     per_profile = eligibility.matrix(investors, tags, ref.eligibility_rules(on=trade_date), on=trade_date) \
         if investors and L else np.ones((len(investors), L), bool)
@@ -355,7 +420,7 @@ def load_book(scope: RebalanceScope, *, days: int = DAYS) -> Book:
 
     # the line each account trades each security on: one its custody accounts settle, the held one first
     slot_inst = slot_listing
-    slot_listing = _choose_lines(slot_inst, aid, arow, pl, p_cus, n_lines, first_line, line_market, line_primary,
+    slot_listing = _choose_lines(slot_inst, aid, inst_ids, n_lines, first_line, line_market, line_primary,
                                  sel, params)
 
     _lap(timings, 'slots')
@@ -378,18 +443,20 @@ def load_book(scope: RebalanceScope, *, days: int = DAYS) -> Book:
             ctarget[np.searchsorted(aid, o[0]), cidx[o[4]]] = float(o[5])
 
     _lap(timings, 'cash')
-    base = np.array([cidx[m[1]] for m in meta], dtype=np.int64)
+    base = np.array([cidx[c] for c in cols.text["base_currency"]], dtype=np.int64)[cols.codes["base_currency"]] \
+        if A else np.zeros(0, dtype=np.int64)
     accounts = engine.Accounts(
         base=base, slot_listing=slot_listing, qty=qty, target=target, cash=cash, cash_target=ctarget,
         ineligible=ineligible, restricted=restricted, frozen=frozen,
-        household=np.array([m[2] if m[2] is not None else -(k + 1) for k, m in enumerate(meta)], dtype=np.int64),
-        us_taxpayer=np.array([bool(m[3]) for m in meta]),
-        lot_method=np.array([METHODS.get(m[4], engine.FIFO) for m in meta]),
-        hedge_ratio=np.array([float(m[8]) for m in meta], dtype=np.float64),
-        hedge_band=np.array([float(m[9]) for m in meta], dtype=np.float64),
+        household=np.where(cols.household >= 0, cols.household, -(np.arange(A, dtype=np.int64) + 1)),
+        us_taxpayer=cols.is_us_person.astype(bool),
+        lot_method=np.array([METHODS.get(m, engine.FIFO) for m in cols.text["lot_relief_method"]],
+                            dtype=np.int64)[cols.codes["lot_relief_method"]] if A else np.zeros(0, np.int64),
+        hedge_ratio=cols.numbers["hedge_ratio"],
+        hedge_band=cols.numbers["hedge_band"],
     )
 
-    settings = _settings(meta, own, a_model, models, codes, fx, trade_date)
+    settings = _settings(cols, a_model, models, codes, fx, trade_date)
     accounts.band_abs, accounts.band_rel, accounts.min_trade, accounts.min_improvement, accounts.lines_only = settings
 
     _lap(timings, 'accounts_arrays')
@@ -458,7 +525,7 @@ def _ragged(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return group, within
 
 
-def _choose_lines(slot_inst: np.ndarray, aid: np.ndarray, arow: np.ndarray, pl: np.ndarray, p_cus: np.ndarray,
+def _choose_lines(slot_inst: np.ndarray, aid: np.ndarray, inst_ids: np.ndarray,
                   n_lines: np.ndarray, first_line: np.ndarray, line_market: np.ndarray, line_primary: np.ndarray,
                   sel: str, params: list[object]) -> np.ndarray:
     """The line (index into the book's listings) each account trades each of its securities on.
@@ -479,9 +546,16 @@ def _choose_lines(slot_inst: np.ndarray, aid: np.ndarray, arow: np.ndarray, pl: 
     n_inst = len(n_lines)
     M = int(max(line_market.max(initial=0), cov_mkt.max(initial=0))) + 1
     covered_keys = engine.unique_sorted(cov_row * M + cov_mkt)
-    # held: (account, security, market) of positions at a custody account settling that market
-    pm = n_lines[pl] > 1
-    pa, pi, pc = arow[pm], pl[pm], p_cus[pm]
+    # held: (account, security, market) of positions at a custody account settling that market; the
+    # custody account of a position is read here, for the securities with several lines only
+    multi_ids = inst_ids[n_lines > 1]
+    h_acc, h_ins, h_cus = fetch(
+        f"SELECT p.account_id::int8, p.instrument_id::int8, p.custody_account_id::int8 FROM {_t(Position)} p "
+        f"JOIN ({sel}) s ON s.id = p.account_id WHERE p.basis = 'trade' AND p.quantity <> 0 "
+        f"AND p.instrument_id IN ({', '.join(str(int(i)) for i in multi_ids)})", params, "iii")
+    pa, pi = _positions_of(aid, h_acc), _positions_of(inst_ids, h_ins)
+    ok = (pa >= 0) & (pi >= 0)
+    pa, pi, pc = pa[ok], pi[ok], h_cus[ok]
     by_ca = np.argsort(cov_ca, kind="stable")
     ca_sorted, mkt_sorted = cov_ca[by_ca], cov_mkt[by_ca]
     lo = np.searchsorted(ca_sorted, pc, "left")
@@ -504,18 +578,19 @@ def _choose_lines(slot_inst: np.ndarray, aid: np.ndarray, arow: np.ndarray, pl: 
 SETTINGS = ("band_abs", "band_rel", "min_trade", "min_improvement", "trade_scope")
 
 
-def _settings(meta: list, own: list, a_model: np.ndarray, models: list, codes: list[str], fx: np.ndarray,
+def _settings(cols: AccountColumns, a_model: np.ndarray, models: list, codes: list[str], fx: np.ndarray,
               trade_date: dt.date) -> tuple[np.ndarray, ...]:
     """Per account: bands, minimum trade (in its base currency), minimum improvement and trade
     scope. Each is the account's own, else its model's, else its firm's `RebalancePolicy`, else
-    a new policy's default. Amounts set on a model or a firm are converted from their currency."""
+    a new policy's default. Amounts set on a model or a firm are converted from their currency.
+    Resolved with arrays: one value per model and per firm, spread to the accounts by index."""
     from accounts.models import RebalancePolicy, TradeScope
 
-    A = len(meta)
-    cols = {name: [r[k] for r in own] for k, name in enumerate(SETTINGS)}
+    A = len(cols.ids)
+    firms = engine.unique_sorted(cols.firm).tolist() if A else []
     by_model = {r[0]: r[1:] for r in ModelPortfolio.objects.filter(pk__in=models).values_list(
         "pk", *SETTINGS, "base_currency")}
-    by_firm = {r[0]: r[1:] for r in RebalancePolicy.objects.filter(firm_id__in={m[10] for m in meta}).values_list(
+    by_firm = {r[0]: r[1:] for r in RebalancePolicy.objects.filter(firm_id__in=firms).values_list(
         "firm_id", *SETTINGS, "min_trade_currency")}
     fresh = RebalancePolicy()
     default = tuple(getattr(fresh, n) for n in SETTINGS) + (fresh.min_trade_currency,)
@@ -524,25 +599,42 @@ def _settings(meta: list, own: list, a_model: np.ndarray, models: list, codes: l
     missing = sorted(needed - set(rates))
     if missing:
         rates.update({c: float(r.rate) for c, r in ref.fx_rates_to(target="USD", currencies=missing, on=trade_date).items()})
-    out: dict[str, list] = {n: [] for n in SETTINGS}
-    for k in range(A):
-        model_row = by_model.get(models[a_model[k]]) if a_model[k] >= 0 else None
-        firm_row = by_firm.get(meta[k][10], default)
-        base = meta[k][1]
-        for j, name in enumerate(SETTINGS):
-            value = cols[name][k]
-            if value in (None, ""):
-                value = model_row[j] if model_row is not None else None
-                if name == "min_trade" and value is not None and model_row is not None:
-                    value = float(value) * rates[model_row[-1]] / rates[base]
-            if value in (None, ""):
-                value = firm_row[j]
-                if name == "min_trade":
-                    value = float(value) * rates[firm_row[-1]] / rates[base]
-            out[name].append(value)
-    return (np.array(out["band_abs"], dtype=np.float64), np.array(out["band_rel"], dtype=np.float64),
-            np.array(out["min_trade"], dtype=np.float64), np.array(out["min_improvement"], dtype=np.float64),
-            np.array([v == TradeScope.OUT_OF_BAND_LINES for v in out["trade_scope"]], dtype=bool))
+    if not A:
+        empty = np.zeros(0)
+        return empty, empty, empty, empty, np.zeros(0, dtype=bool)
+    base_rate = np.array([rates[c] for c in cols.text["base_currency"]])[cols.codes["base_currency"]]
+    firm_rows = [by_firm.get(f, default) for f in firms]
+    f_idx = np.searchsorted(np.asarray(firms, dtype=np.int64), cols.firm)
+    model_rows = [by_model.get(m) for m in models]
+    has_model = a_model >= 0
+    m_idx = np.maximum(a_model, 0)
+
+    def num(value: object) -> float:
+        return np.nan if value is None or value == "" else float(value)  # type: ignore[arg-type]
+
+    out: dict[str, np.ndarray] = {}
+    for j, name in enumerate(SETTINGS[:-1]):  # the numeric settings
+        m_val = np.array([num(r[j]) if r is not None else np.nan for r in model_rows] + [np.nan])
+        f_val = np.array([num(r[j]) for r in firm_rows])
+        if name == "min_trade":  # a model's or a firm's amount is in its currency: into each account's base
+            m_val = m_val * np.array([rates[r[-1]] if r is not None else np.nan for r in model_rows] + [np.nan])
+            f_val = f_val * np.array([rates[r[-1]] for r in firm_rows])
+        from_model = np.where(has_model, m_val[m_idx], np.nan)
+        from_firm = f_val[f_idx]
+        if name == "min_trade":
+            from_model, from_firm = from_model / base_rate, from_firm / base_rate
+        value = cols.numbers[name]
+        value = np.where(np.isnan(value), from_model, value)
+        out[name] = np.where(np.isnan(value), from_firm, value)
+    # trade scope: the account's own, else the model's, else the firm's (1: out-of-band lines only)
+    lines = TradeScope.OUT_OF_BAND_LINES
+    own = np.array([-1 if t in (None, "") else int(t == lines) for t in cols.text["trade_scope"]],
+                   dtype=np.int64)[cols.codes["trade_scope"]]
+    m_scope = np.array([-1 if r is None or r[4] in (None, "") else int(r[4] == lines) for r in model_rows] + [-1])
+    f_scope = np.array([int(r[4] == lines) for r in firm_rows])
+    scope = np.where(own < 0, np.where(has_model, m_scope[m_idx], -1), own)
+    scope = np.where(scope < 0, f_scope[f_idx], scope)
+    return out["band_abs"], out["band_rel"], out["min_trade"], out["min_improvement"], scope == 1
 
 
 def _lap(timings: dict, name: str) -> None:

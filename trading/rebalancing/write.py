@@ -74,6 +74,9 @@ def write_orders(*, run_id: int, book: Book, result: engine.Result, custody: np.
     td = book.trade_date
     codes = book.currency_codes
     if is_postgres():
+        # the key-check triggers hold each COPY's rows in a transition table: in memory, not spilled
+        with connection.cursor() as cur:
+            cur.execute("SET LOCAL work_mem = '256MB'")
         _pg_orders(run_id, book, o, custody, broker, prefix)
         _pg_fx(run_id, book, f, result.forwards, prefix)
         return len(o), len(f)

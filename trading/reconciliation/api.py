@@ -13,7 +13,8 @@ import tempfile
 from pathlib import Path
 
 from django.db.models import Q
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -28,7 +29,7 @@ from onboarding.models import User
 from . import services
 from .book_import import book_import
 from .models import BookImport, Break, BreakNote, ReconRun
-from .selectors import breaks_for, runs_for, sees_all_firms
+from .selectors import breaks_for, custodians_for, formats_in_force, runs_for, sees_all_firms
 
 MAX_FILE_BYTES = 200 * 1024 * 1024
 
@@ -108,7 +109,7 @@ class TextSerializer(serializers.Serializer):
 
 
 class BookImportUploadSerializer(serializers.Serializer):
-    file = serializers.FileField(help_text="CSV in the book-import template (see the README)")
+    file = serializers.FileField(help_text="CSV or JSON in the book-import template (see the README)")
     as_of = serializers.DateField()
 
 
@@ -154,6 +155,85 @@ class BookImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         body = {**BookImportSerializer(outcome.book_import).data, "duplicate": outcome.duplicate}
         return Response(body, status=status.HTTP_200_OK if outcome.duplicate else status.HTTP_201_CREATED)
 
+
+
+class LayoutSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    version = serializers.IntegerField()
+    effective_from = serializers.DateField()
+    source = serializers.CharField()
+    note = serializers.CharField()
+    columns = serializers.ListField(child=serializers.CharField(), help_text="the file's columns, in order")
+    format = serializers.CharField(help_text="delimited or fixed_width")
+    record_types = serializers.DictField(help_text="per record type, its role and where each field is read from")
+
+
+class CustodianFormatSerializer(serializers.Serializer):
+    format = serializers.CharField(help_text="semt002, camt053, mt535, mt940, mt950 or csv:<layout>")
+    format_label = serializers.CharField()
+    file_pattern = serializers.CharField()
+    version = serializers.IntegerField()
+    effective_from = serializers.DateField()
+    source = serializers.CharField()
+    layout = LayoutSerializer(allow_null=True, help_text="for csv:<layout>, the layout version in force")
+
+
+class CustodianLayoutsSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    bic = serializers.CharField(allow_null=True)
+    country = serializers.CharField()
+    formats = CustodianFormatSerializer(many=True)
+
+
+FORMAT_LABELS = {"semt002": "ISO 20022 semt.002 statement of holdings", "camt053": "ISO 20022 camt.053 cash statement",
+                 "mt535": "SWIFT MT535 statement of holdings", "mt940": "SWIFT MT940 customer statement",
+                 "mt950": "SWIFT MT950 statement message"}
+
+
+class CustodianLayoutViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Read-only: the custodians the user's firm holds accounts at (platform officers: all), each with
+    the file formats it sends in force today (or on `?on=YYYY-MM-DD`) and, for a CSV export, the layout
+    version that reads it. Formats and layouts are changed in the admin or by `recon_rules_load`."""
+
+    serializer_class = CustodianLayoutsSerializer
+    pagination_class = None
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return custodians_for(None)
+        return custodians_for(self.request.user)
+
+    def _on(self):
+        import datetime as dt
+
+        text = self.request.query_params.get("on", "")
+        if not text:
+            return dt.date.today()
+        try:
+            return dt.date.fromisoformat(text)
+        except ValueError:
+            raise ValidationFailed(f"on: {text!r} is not a date (YYYY-MM-DD)", detail={"on": ["invalid_date"]}) from None
+
+    @extend_schema(parameters=[OpenApiParameter("on", OpenApiTypes.DATE, description="formats in force on this date")])
+    def list(self, request, *args, **kwargs):
+        custodians = list(self.get_queryset())
+        found = formats_in_force([c.code for c in custodians], on=self._on())
+        body = []
+        for c in custodians:
+            formats = []
+            for item in sorted(found.get(c.code, []), key=lambda f: f.format.format):
+                f, rs = item.format, item.layout
+                formats.append({
+                    "format": f.format, "format_label": FORMAT_LABELS.get(f.format, f"CSV layout {f.format[4:]}"),
+                    "file_pattern": f.file_pattern, "version": f.version, "effective_from": f.effective_from,
+                    "source": f.source,
+                    "layout": None if rs is None else {
+                        "code": rs.code, "version": rs.version, "effective_from": rs.effective_from,
+                        "source": rs.source, "note": rs.note, "columns": list(rs.spec.get("columns") or []),
+                        "format": rs.spec.get("format", ""), "record_types": dict(rs.spec.get("record_types") or {})}})
+            body.append({"code": c.code, "name": c.name, "bic": c.bic, "country": c.country, "formats": formats})
+        return Response(CustodianLayoutsSerializer(body, many=True).data)
 
 
 class ReconRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

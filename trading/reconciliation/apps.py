@@ -13,3 +13,8 @@ class ReconciliationConfig(AppConfig):
         queues.register()
         panels.register()
         webhook_events.register_events()
+        from onboarding.demo import register_demo
+
+        from . import demo
+
+        register_demo(self.label, after_approval=demo.after_approval)

@@ -19,6 +19,20 @@ apply to the record)::
   `quantity`, `price` as quoted on the listing (pence for a GBp line), `trade_date`,
   `settle_date` (default: the market's settlement cycle), `reference` (the order id).
 
+The JSON template holds the same records as objects keyed by the same column names (numbers as
+JSON numbers or strings, read as decimals; empty or absent keys where a column does not apply)::
+
+    {"records": [
+      {"record": "position", "custodian": "CITIGB2L", "custody_account": "T-1-EU", "isin": "GB00BH4HKS39",
+       "mic": "XLON", "quantity": 1000, "cost": "920.00", "acquisition_date": "2025-03-14", "currency": "GBP"},
+      {"record": "cash", "custodian": "CITIGB2L", "custody_account": "T-1-EU", "currency": "GBP", "amount": "48500.00"},
+      {"record": "pending", "custodian": "IRVTUS3N", "custody_account": "T-1-US", "isin": "US0378331005",
+       "quantity": 10, "side": "buy", "price": 260, "trade_date": "2026-11-24", "reference": "ORD-77"}
+    ]}
+
+A file whose name ends in .json, or whose text starts with `{` or `[`, is read as JSON; its problems
+are named by record number (from 1) and key instead of line and column.
+
 The file is validated whole before anything is written: every problem is reported with its line
 and field, an instrument not in the master is reported, never created, and a refused file writes
 nothing. The same bytes imported again change nothing (the file's SHA-256 is kept).
@@ -29,6 +43,7 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -72,6 +87,7 @@ class BookImportOutcome:
 class _Errors:
     def __init__(self) -> None:
         self.items: list[tuple[int, str, str]] = []
+        self.unit = "line"  # "record" for a JSON file: its records are counted from 1
 
     def add(self, line: int, fname: str, reason: str) -> None:
         if len(self.items) < MAX_ERRORS:
@@ -84,8 +100,8 @@ class _Errors:
         more = f" (and {len(self.items) - 1} more problems)" if len(self.items) > 1 else ""
         detail: dict[str, list[str]] = {}
         for ln, fn, why in self.items:
-            detail.setdefault(f"line {ln}.{fn}", []).append(why)
-        raise BookImportRefused(f"{name}: line {line}, field {fname}: {reason}{more}; nothing was imported",
+            detail.setdefault(f"{self.unit} {ln}.{fn}", []).append(why)
+        raise BookImportRefused(f"{name}: {self.unit} {line}, field {fname}: {reason}{more}; nothing was imported",
                                 detail=detail)
 
 
@@ -115,6 +131,8 @@ def _read(data: bytes, name: str, as_of: dt.date, errors: _Errors) -> list[_Row]
     except UnicodeDecodeError as exc:
         raise BookImportRefused(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start}); nothing was imported",
                                 detail={"file": [f"not UTF-8 text at byte {exc.start}"]}) from None
+    if name.lower().endswith(".json") or text.lstrip()[:1] in {"{", "["}:
+        return _read_json(text, name, as_of, errors)
     reader = csv.reader(io.StringIO(text), strict=True)
     rows: list[_Row] = []
     try:
@@ -131,54 +149,98 @@ def _read(data: bytes, name: str, as_of: dt.date, errors: _Errors) -> list[_Row]
             if len(raw) > len(header):
                 errors.add(line, "record", f"{len(raw)} cells, the header has {len(header)}")
                 continue
-            cells = {h: (raw[i].strip() if i < len(raw) else "") for i, h in enumerate(header)}
-            record = cells.get("record", "").lower()
-            if record not in REQUIRED:
-                errors.add(line, "record", f"{cells.get('record', '')!r} is not one of position, cash, pending")
-                continue
-            values: dict[str, Any] = {}
-            for fname in COLUMNS[1:]:
-                text = cells.get(fname, "")
-                if not text:
-                    if fname in REQUIRED[record]:
-                        errors.add(line, fname, f"required for a {record} record")
-                    continue
-                try:
-                    if fname in {"quantity", "cost", "amount", "price"}:
-                        values[fname] = _decimal(text)
-                    elif fname in {"acquisition_date", "trade_date", "settle_date"}:
-                        values[fname] = _date(text)
-                    elif fname in {"isin", "mic", "currency"}:
-                        values[fname] = text.upper()
-                    elif fname == "side":
-                        if text.lower() not in {"buy", "sell"}:
-                            raise ValueError(f"{text!r} is not buy or sell")
-                        values[fname] = text.lower()
-                    else:
-                        values[fname] = text
-                except ValueError as exc:
-                    errors.add(line, fname, str(exc))
-            q = values.get("quantity")
-            if q is not None and q <= 0:
-                errors.add(line, "quantity", "must be positive")
-            if record == "position" and values.get("cost") is not None and values["cost"] < 0:
-                errors.add(line, "cost", "a lot's cost cannot be negative")
-            if record == "position" and values.get("acquisition_date", as_of) > as_of:
-                errors.add(line, "acquisition_date", f"after the import date {as_of}")
-            if record == "pending" and "trade_date" in values:
-                if values["trade_date"] > as_of:
-                    errors.add(line, "trade_date", f"after the import date {as_of}: not a trade of these books")
-                if values.get("settle_date") is not None and values["settle_date"] <= as_of:
-                    errors.add(line, "settle_date", f"on or before the import date {as_of}: settled, not pending; "
-                                                    "put it in the opening position instead")
-            if record == "pending" and values.get("price") is not None and values["price"] <= 0:
-                errors.add(line, "price", "must be positive")
-            rows.append(_Row(line=line, record=record, values=values))
+            row = _row(line, {h: (raw[i].strip() if i < len(raw) else "") for i, h in enumerate(header)}, as_of,
+                       errors)
+            if row is not None:
+                rows.append(row)
     except csv.Error as exc:
         errors.add(reader.line_num, "record", f"not valid CSV: {exc}")
     if not rows and not errors.items:
         errors.add(1, "record", "the file holds no position, cash or pending record")
     return rows
+
+
+def _read_json(text: str, name: str, as_of: dt.date, errors: _Errors) -> list[_Row]:
+    """The JSON template: `{"records": [{...}, ...]}` (or the list alone), one object per record
+    with the CSV template's column names as keys; numbers as JSON numbers or strings (read as
+    decimals, never floats). Problems are named by record number (from 1) and key."""
+    errors.unit = "record"
+    try:
+        doc = json.loads(text, parse_float=Decimal, parse_int=Decimal)
+    except json.JSONDecodeError as exc:
+        raise BookImportRefused(f"{name}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
+                                "nothing was imported", detail={"file": [f"not valid JSON: {exc.msg}"]}) from None
+    records = doc.get("records") if isinstance(doc, dict) else doc
+    if not isinstance(records, list):
+        raise BookImportRefused(f'{name}: the JSON template is {{"records": [...]}} or a list of records; '
+                                "nothing was imported", detail={"file": ["no list of records"]})
+    rows: list[_Row] = []
+    for number, obj in enumerate(records, start=1):
+        if not isinstance(obj, dict):
+            errors.add(number, "record", "not an object")
+            continue
+        unknown = sorted(str(k) for k in obj if k not in COLUMNS)
+        if unknown:
+            errors.add(number, unknown[0], f"not a column of the template ({', '.join(COLUMNS)})")
+            continue
+        cells: dict[str, str] = {}
+        for key, value in obj.items():
+            if isinstance(value, (dict, list, bool)):
+                errors.add(number, key, "must be a string or a number")
+            cells[key] = "" if value is None else format(value, "f") if isinstance(value, Decimal) \
+                else str(value).strip()
+        row = _row(number, cells, as_of, errors)
+        if row is not None:
+            rows.append(row)
+    if not rows and not errors.items:
+        errors.add(1, "record", "the file holds no position, cash or pending record")
+    return rows
+
+
+def _row(line: int, cells: dict[str, str], as_of: dt.date, errors: _Errors) -> _Row | None:
+    """One record's cells (text), checked field by field; None when its record type is unknown."""
+    record = cells.get("record", "").lower()
+    if record not in REQUIRED:
+        errors.add(line, "record", f"{cells.get('record', '')!r} is not one of position, cash, pending")
+        return None
+    values: dict[str, Any] = {}
+    for fname in COLUMNS[1:]:
+        text = cells.get(fname, "")
+        if not text:
+            if fname in REQUIRED[record]:
+                errors.add(line, fname, f"required for a {record} record")
+            continue
+        try:
+            if fname in {"quantity", "cost", "amount", "price"}:
+                values[fname] = _decimal(text)
+            elif fname in {"acquisition_date", "trade_date", "settle_date"}:
+                values[fname] = _date(text)
+            elif fname in {"isin", "mic", "currency"}:
+                values[fname] = text.upper()
+            elif fname == "side":
+                if text.lower() not in {"buy", "sell"}:
+                    raise ValueError(f"{text!r} is not buy or sell")
+                values[fname] = text.lower()
+            else:
+                values[fname] = text
+        except ValueError as exc:
+            errors.add(line, fname, str(exc))
+    q = values.get("quantity")
+    if q is not None and q <= 0:
+        errors.add(line, "quantity", "must be positive")
+    if record == "position" and values.get("cost") is not None and values["cost"] < 0:
+        errors.add(line, "cost", "a lot's cost cannot be negative")
+    if record == "position" and values.get("acquisition_date", as_of) > as_of:
+        errors.add(line, "acquisition_date", f"after the import date {as_of}")
+    if record == "pending" and "trade_date" in values:
+        if values["trade_date"] > as_of:
+            errors.add(line, "trade_date", f"after the import date {as_of}: not a trade of these books")
+        if values.get("settle_date") is not None and values["settle_date"] <= as_of:
+            errors.add(line, "settle_date", f"on or before the import date {as_of}: settled, not pending; "
+                                            "put it in the opening position instead")
+    if record == "pending" and values.get("price") is not None and values["price"] <= 0:
+        errors.add(line, "price", "must be positive")
+    return _Row(line=line, record=record, values=values)
 
 
 def _resolve(rows: list[_Row], *, actor: User | None, errors: _Errors) -> None:
@@ -299,7 +361,7 @@ def book_import(*, data: bytes, name: str, as_of: dt.date, actor: User | None = 
         if isinstance(exc, BookImportRefused):
             raise
         lines = ", ".join(str(r.line) for r in current[:10])
-        where = f"line {lines}" if len(current) == 1 else f"lines {lines}"
+        where = f"{errors.unit} {lines}" if len(current) == 1 else f"{errors.unit}s {lines}"
         raise BookImportRefused(f"{name}: {where}: {exc.message}; nothing was imported",
-                                detail={f"line {current[0].line if current else 0}.record": [exc.message]}) from None
+                                detail={f"{errors.unit} {current[0].line if current else 0}.record": [exc.message]}) from None
     return BookImportOutcome(book_import=record, counts=counts)

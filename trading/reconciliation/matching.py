@@ -603,3 +603,34 @@ def match_transactions(statement: list[Txn], ours: list[Txn], *, date_window_day
                     del right[i]
                 break
     return TxnMatches(pairs=pairs, unmatched_statement=sorted(left), unmatched_ours=sorted(right))
+
+
+def _money(value: Decimal) -> str:
+    return f"{value:,.2f}"
+
+
+def cash_entry_causes(statement: list[Txn], ours: list[Txn], *, limit: int = 200) -> str:
+    """Name the entries behind a cash difference: the statement's booked entries of the day against
+    our cash legs settling that day, paired by `match_transactions`. What is left over is either one
+    entry on each side with the same reference (or the only one left on each side): settled at
+    another amount; an entry on the statement only (a fee, interest, a claim we have not booked); or
+    one of ours the custodian has not booked. Returns "" when every entry pairs (the difference is
+    then in the opening balances)."""
+    found = match_transactions(statement, ours)
+    left = {t.id: t for t in statement if t.id in set(found.unmatched_statement)}
+    right = {t.id: t for t in ours if t.id in set(found.unmatched_ours)}
+    parts: list[str] = []
+    for t in sorted(left.values(), key=lambda x: x.id):
+        mine = next((m for m in right.values() if t.reference and m.reference == t.reference), None)
+        if mine is None and len(left) == 1 and len(right) == 1:
+            mine = next(iter(right.values()))
+        if mine is not None:
+            del right[mine.id]
+            parts.append(f"{mine.reference or t.reference or 'an entry'} settled at {_money(t.amount)}, booked at "
+                         f"{_money(mine.amount)} ({t.amount - mine.amount:+,.2f})")
+        else:
+            parts.append(f"custodian entry {t.reference or 'without reference'} {_money(t.amount)} not in our books")
+    for m in sorted(right.values(), key=lambda x: x.id):
+        parts.append(f"our entry {m.reference or 'without reference'} {_money(m.amount)} not on the statement")
+    text = "; ".join(parts)
+    return text if len(text) <= limit else text[:limit - 1] + "…"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal
 
 import numpy as np
@@ -54,6 +55,50 @@ def custodian_formats(custodian_code: str, *, on: dt.date | None = None) -> list
     for row in rows.order_by("format", "-version"):
         newest.setdefault(row.format, row)
     return [r for r in newest.values() if r.active]
+
+
+def custodians_for(user):
+    """The custodians a user's firm holds custody accounts at (platform officers: every custodian)."""
+    from accounts.models import Custodian
+
+    qs = Custodian.objects.order_by("name")
+    if not getattr(user, "is_authenticated", False):
+        return qs.none()
+    if sees_all_firms(user):
+        return qs
+    if user.firm_id is None:
+        return qs.none()
+    return qs.filter(custody_accounts__account__firm_id=user.firm_id).distinct()
+
+
+@dataclass(frozen=True)
+class FormatInForce:
+    """One format a custodian sends, in force on a date, with its layout's version for a CSV."""
+
+    format: CustodianFormat
+    layout: RuleSet | None
+
+
+def formats_in_force(custodian_codes: list[str], *, on: dt.date) -> dict[str, list[FormatInForce]]:
+    """Per custodian code, the formats in force on `on` and, for `csv:<layout>`, the layout version
+    that reads them, in three queries (formats, layouts, nothing per row)."""
+    rows = CustodianFormat.objects.filter(custodian_code__in=custodian_codes, effective_from__lte=on)
+    newest: dict[tuple[str, str], CustodianFormat] = {}
+    for row in rows.order_by("custodian_code", "format", "-version"):
+        newest.setdefault((row.custodian_code, row.format), row)
+    codes = {f.format[4:] for f in newest.values() if f.format.startswith("csv:")}
+    versions: dict[str, list[RuleSet]] = {}
+    for rs in RuleSet.objects.filter(kind=RuleKind.LAYOUT, code__in=codes).order_by("code", "version"):
+        versions.setdefault(rs.code, []).append(rs)
+    layouts: dict[str, RuleSet] = {}
+    for code, vs in versions.items():  # as layout_version: the newest in force, else the first version
+        in_force = [v for v in vs if v.effective_from <= on]
+        layouts[code] = in_force[-1] if in_force else vs[0]
+    out: dict[str, list[FormatInForce]] = {code: [] for code in custodian_codes}
+    for (code, fmt), row in newest.items():
+        if row.active:
+            out[code].append(FormatInForce(row, layouts.get(fmt[4:]) if fmt.startswith("csv:") else None))
+    return out
 
 
 def format_for_file(custodian_code: str, filename: str, *, on: dt.date | None = None) -> str | None:

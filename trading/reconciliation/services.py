@@ -385,6 +385,8 @@ def reconcile_file(*, custodian_code: str, path: str | Path, fmt: str | None = N
                                     fx_to_base=selectors.cash_fx_to_base(custodian_code))
             base = selectors.base_currency_of(custodian_code)
             scope, scope_keys, asset = accounts, set(), "cash"
+            if custodian_in_accounts(custodian_code):
+                _name_cash_entries(result, parsed, custodian_code, as_of)
         timings["seconds_match"] = time.perf_counter() - t
         progress("write")
         t = time.perf_counter()
@@ -414,6 +416,57 @@ def reconcile_file(*, custodian_code: str, path: str | Path, fmt: str | None = N
         _announce_new_breaks(run)
     progress("done")
     return RunOutcome(run=run, timings=timings)
+
+
+def _our_reference(ref: str) -> str:
+    """Our movement's reference as the custodian knows it: a book import's trades carry the
+    file's own reference after the import's prefix."""
+    return ref.rsplit(":", 1)[-1] if ref.startswith("book-import:") else ref
+
+
+def statement_txns(parsed: ParsedFile, *, on: dt.date | None = None) -> dict[tuple[str, str], list[Any]]:
+    """A cash file's booked entries (of the day `on`, or all) per (account, currency), as
+    `matching.Txn` (amounts signed already, reversals included), in the statement's currency."""
+    from .matching import Txn
+
+    out: dict[tuple[str, str], list[Txn]] = {}
+    for st in parsed.cash_statements:
+        for e in st.entries:
+            if e.status != "BOOK" or (on is not None and on not in {e.value_date, e.entry_date}):
+                continue
+            txns = out.setdefault((st.account, st.currency), [])
+            txns.append(Txn(id=f"s{len(txns):05d}", account="", currency=st.currency, amount=e.amount,
+                            value_date=e.value_date if on is None else on, reference=e.reference))
+    return out
+
+
+def _name_cash_entries(result: Any, parsed: ParsedFile, custodian_code: str, as_of: dt.date) -> None:
+    """The cause of each unexplained cash difference, from the entries: the statement's booked
+    entries of `as_of` against our cash legs settling that day (`matching.cash_entry_causes`)."""
+    from accounts.selectors import custodian_cash_day
+
+    from .matching import Txn, cash_entry_causes
+
+    targets = [(diffs, n) for diffs in (result.differences, result.lines) if diffs is not None
+               for n in range(len(diffs)) if diffs.kind[n] == "cash" and not diffs.explained[n]]
+    if not targets:
+        return
+    for diffs in (result.differences, result.lines):
+        if diffs is not None:
+            diffs.cause = diffs.cause.astype(object)  # room for the entries' text
+    custodian = _accounts_custodian(custodian_code)
+    ours: dict[tuple[str, str], list[Txn]] = {}
+    for day in custodian_cash_day(custodian_id=custodian.pk, on=as_of):
+        txns = [Txn(id=f"o{k:05d}", account="", currency=day.currency, amount=amount, value_date=as_of,
+                    reference=_our_reference(ref or "")) for k, (amount, _kind, ref, _td) in enumerate(day.entries)]
+        for number in {day.custody_number, day.cash_number} - {""}:
+            ours[(number, day.currency)] = txns
+    theirs = statement_txns(parsed, on=as_of)
+    for diffs, n in targets:
+        key = (str(diffs.account[n]), str(diffs.identifier[n]))
+        cause = cash_entry_causes(theirs.get(key, []), ours.get(key, []))
+        if cause:
+            diffs.cause[n] = cause
 
 
 def _statement_scope(parsed: ParsedFile, cust: CustodianPositions, books: BookPositions, idmap: IdentifierMap,

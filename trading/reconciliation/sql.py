@@ -82,8 +82,12 @@ def _classify_sql(push: dict, columns: list[str], *, custodian: str, as_of: dt.d
     def f(name: str, default: str = "''") -> str:
         return e.get(name, default)
 
-    unit_values = ", ".join(f"({_lit(code)}, {_lit(ccy)}, {div}::float8)" for code, (ccy, div) in units.items()) \
-        or "(NULL, NULL, 1::float8)"
+    # minor-unit price currencies (GBX, ZAc, ...) as CASE expressions: no join over every line
+    unit_ccy = "CASE c.pccy " + " ".join(f"WHEN {_lit(code)} THEN {_lit(ccy)}" for code, (ccy, _d) in units.items()) \
+        + " ELSE c.pccy END" if units else "c.pccy"
+    unit_div = "CASE c.pccy " + " ".join(f"WHEN {_lit(code)} THEN {float(div)!r}::float8"
+                                         for code, (_c, div) in units.items()) + " ELSE 1::float8 END" \
+        if units else "1::float8"
     pend_filter = "TRUE" if basis == "SETT" else "FALSE"
     w = tol.corporate_action_window_days
     cust = _lit(custodian)
@@ -162,13 +166,11 @@ WITH c AS (
          {f('custodian_code')} AS ccode, {f('quantity', 'NULL::int8')} AS qty,
          {f('price', 'NULL::float8')} AS price, {f('price_currency')} AS pccy, {f('fx_rate', 'NULL::float8')} AS fx
   FROM recon_stage s
-), units(code, ccy, divisor) AS (VALUES {unit_values}),
-r AS (
+), r AS (
   SELECT c.*, {iid} AS iid, {factor} AS factor, {pass_case} AS pass,
-    COALESCE(u.ccy, c.pccy) AS ccy_n, c.price / COALESCE(u.divisor, 1) AS price_n
+    {unit_ccy} AS ccy_n, c.price / {unit_div} AS price_n
   FROM c
   {joins}
-  LEFT JOIN units u ON u.code = c.pccy
 ), cg AS (
 {cg}
 ), b AS (
@@ -334,7 +336,7 @@ def _write_breaks_sql(cur, *, run: ReconRun, custodian: str, as_of: dt.date, bas
         f" * 24) >= {r.min_age_hours} THEN {_lit(f'{r.priority}|{r.code}|{r.due_hours}')}" for r in rules)
     run_sql("key_index", "CREATE UNIQUE INDEX ON recon_diff (key)")
     # statistics, so that joins with the (ever growing) break table probe its key index
-    run_sql("analyze", "ANALYZE recon_diff")
+    run_sql("analyze", "ANALYZE recon_diff (key)")
     run_sql("sla", f"""
         CREATE TEMP TABLE recon_diff_sla ON COMMIT DROP AS
         SELECT d.key, split_part(s.v, '|', 1)::int AS priority, split_part(s.v, '|', 2) AS sla_rule,
@@ -379,8 +381,7 @@ def _write_breaks_sql(cur, *, run: ReconRun, custodian: str, as_of: dt.date, bas
           last_run_id, occurrences, line, resolution_reason, write_off_requested_by_id, written_off_approved_by_id,
           created_at, updated_at, amount_local, local_currency)
         SELECT d.key, m.firm_id, {_lit(custodian)}, d.acct, d.iid,
-          left(COALESCE(NULLIF(d.ident, ''), (SELECT max(i.value) FROM reconciliation_instrumentidentifier i
-            WHERE i.kind = 'isin' AND i.custodian_code = '' AND i.instrument_id = d.iid), ''), 60),
+          left(COALESCE(NULLIF(d.ident, ''), isin.value, ''), 60),
           'position', d.kind, d.cause,
           d.explained, CASE WHEN d.explained THEN 'resolved' ELSE 'open' END, NULL, d.qc, d.qb,
           round(d.pc::numeric, 8), round(d.pb::numeric, 8), round(d.fxc::numeric, 12), round(d.fxb::numeric, 12), d.amount, {_lit(base_currency)}, s.priority, s.sla_rule,
@@ -388,6 +389,8 @@ def _write_breaks_sql(cur, *, run: ReconRun, custodian: str, as_of: dt.date, bas
           CASE WHEN d.explained THEN d.cause ELSE '' END, NULL, NULL, now(), now(), d.alocal, left(d.lccy, 3)
         FROM recon_diff d JOIN recon_diff_sla s ON s.key = d.key
         LEFT JOIN reconciliation_bookcustodyaccount m ON m.custodian_code = {_lit(custodian)} AND m.custody_account = d.acct
+        LEFT JOIN (SELECT instrument_id, max(value) AS value FROM reconciliation_instrumentidentifier
+                   WHERE kind = 'isin' AND custodian_code = '' GROUP BY instrument_id) isin ON isin.instrument_id = d.iid
         WHERE NOT EXISTS (SELECT 1 FROM {bt} b WHERE b.key = d.key)
         RETURNING id, explained, kind, cause, firm_id)
         INSERT INTO {at} {audit_cols} SELECT x.firm_id, {actor}, 'reconciliation.break', x.id::text,

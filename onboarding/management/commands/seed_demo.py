@@ -1,12 +1,10 @@
-"""Load demo data: onboarding's, then every app's own `demo.seed(context)` in INSTALLED_APPS order."""
+"""Load demo data: onboarding's, then the steps other apps registered (`onboarding.demo.register_demo`
+in their AppConfig.ready()), in INSTALLED_APPS order."""
 from __future__ import annotations
 
-import importlib
-
-from django.apps import apps
 from django.core.management.base import BaseCommand
 
-from onboarding.demo import DEMO_PASSWORD, DemoContext, finish, seed
+from onboarding.demo import DEMO_PASSWORD, DemoContext, demo_steps, finish, seed
 
 
 class Command(BaseCommand):
@@ -23,30 +21,18 @@ class Command(BaseCommand):
         if context.extra.get("already_seeded"):
             self.stdout.write("Demo data already loaded.")
         else:
-            for config in apps.get_app_configs():
-                if config.name == "onboarding":
-                    continue
-                try:
-                    module = importlib.import_module(f"{config.name}.demo")
-                except ModuleNotFoundError as exc:
-                    if exc.name == f"{config.name}.demo":
-                        continue
-                    raise
-                if hasattr(module, "seed"):
-                    module.seed(context)
-                    self.stdout.write(f"Demo data loaded for {config.label}.")
+            for step in demo_steps():
+                if step.seed is not None:
+                    step.seed(context)
+                    self.stdout.write(f"Demo data loaded for {step.app}.")
             for problem in finish(context):
                 self.stderr.write(f"note: not approved: {problem}")
         # Each app's after-approval step finds its own data and does nothing twice, so it also runs
         # on a database seeded before that step existed (e.g. the trading day).
-        for config in apps.get_app_configs():
-            try:
-                module = importlib.import_module(f"{config.name}.demo")
-            except ModuleNotFoundError:
-                continue
-            if config.name != "onboarding" and hasattr(module, "after_approval"):
-                module.after_approval(context)
-                self.stdout.write(f"Demo data loaded for {config.label} (after approval).")
+        for step in demo_steps():
+            if step.after_approval is not None:
+                step.after_approval(context)
+                self.stdout.write(f"Demo data loaded for {step.app} (after approval).")
         self.stdout.write(self.style.SUCCESS(
             "\nMeridian is ready at http://127.0.0.1:8000/\n"
             f"  Advisor portal:      thames-advisor / {DEMO_PASSWORD}   (also alpen-advisor, hudson-advisor)\n"

@@ -167,3 +167,50 @@ def test_api_imports_for_operations_and_refuses_in_the_catalogue_language(books_
     response = advisor.post("/api/v1/book-imports/", {"as_of": "2026-11-20", "file": SimpleUploadedFile(
         "books3.csv", b"x", content_type="text/csv")}, format="multipart")
     assert_error(response, 403, "permission_denied")
+
+
+GOOD_JSON = """{"records": [
+  {"record": "position", "custodian": "CITIGB2L", "custody_account": "T-1-EU", "isin": "GB00BH4HKS39",
+   "quantity": 1000, "cost": "850.00", "acquisition_date": "2024-03-14", "currency": "GBP"},
+  {"record": "position", "custodian": "CITIGB2L", "custody_account": "T-1-EU", "isin": "GB00BH4HKS39",
+   "quantity": "500", "cost": 460.00, "acquisition_date": "2025-06-02", "mic": null},
+  {"record": "cash", "custodian": "CITIGB2L", "custody_account": "T-1-EU", "currency": "GBP", "amount": 48500.00},
+  {"record": "position", "custodian": "IRVTUS3N", "custody_account": "T-1-US", "isin": "US0378331005",
+   "quantity": 100, "cost": 25000.00, "acquisition_date": "2025-01-10", "currency": "USD"},
+  {"record": "cash", "custodian": "IRVTUS3N", "custody_account": "T-1-US", "currency": "USD", "amount": "12000.50"},
+  {"record": "pending", "custodian": "IRVTUS3N", "custody_account": "T-1-US", "isin": "US0378331005",
+   "quantity": 10, "side": "buy", "price": 260, "trade_date": "2026-11-20", "reference": "ORD-77"}
+]}"""
+
+
+def test_the_json_template_books_what_the_csv_template_books(books_account):
+    """GOOD_JSON holds GOOD's six records: the same lots, cash and pending trade (numbers given as
+    JSON numbers or strings alike; 12000.50 kept exact, never a float)."""
+    from accounts.selectors import custodian_books
+
+    outcome = book_import(data=GOOD_JSON.encode(), name="books.json", as_of=AS_OF)
+    assert outcome.counts == {"positions": 2, "lots": 3, "cash": 2, "pending": 1, "custody_accounts": 2}
+    us = custodian_books(custodian_bic="IRVTUS3N", as_of=AS_OF)
+    assert us.cash == [("T-1-US", "USD", Decimal("9400.50"), Decimal("12000.50"))]   # 12,000.50 - 10 x 260
+    assert us.pending[0][2:] == (Decimal(10), AS_OF, dt.date(2026, 11, 23))
+    lots = TaxLot.objects.filter(custody_account=books_account[3]["eu"]).order_by("acquisition_date")
+    assert [(lot.quantity, lot.cost_local) for lot in lots] == [(Decimal(1000), Decimal("850.00")),
+                                                                (Decimal(500), Decimal("460.00"))]
+
+
+def test_a_bad_json_file_is_refused_whole_naming_each_record_and_key(books_account):
+    bad = json.dumps({"records": [
+        {"record": "cash", "custodian": "CITIGB2L", "custody_account": "T-1-EU", "currency": "GBP", "amount": "x"},
+        {"record": "position", "custodian": "CITIGB2L", "custody_account": "T-1-EU", "isin": "GB00BH4HKS39",
+         "quantity": 5, "cost": 1, "colour": "red"},
+        {"record": "pending", "custodian": "IRVTUS3N", "custody_account": "T-1-US", "isin": "US0378331005",
+         "quantity": 10, "side": "buy", "price": [260], "trade_date": "2026-11-20"},
+    ]})
+    with pytest.raises(BookImportRefused) as err:
+        book_import(data=bad.encode(), name="bad.json", as_of=AS_OF)
+    assert err.value.message.startswith("bad.json: record 1, field amount: 'x' is not a number")
+    assert set(err.value.detail) >= {"record 1.amount", "record 2.colour", "record 3.price"}
+    with pytest.raises(BookImportRefused) as err:
+        book_import(data=b'{"records": [{"record": "cash",}]}', name="broken.json", as_of=AS_OF)
+    assert "not valid JSON (line 1" in err.value.message
+    assert not Transaction.objects.exists() and not BookImport.objects.exists()

@@ -4,6 +4,7 @@ sums where the statement does not add up), or refused with the line/element and 
 A file added to the folder without a decision here fails the inventory test."""
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal as D
 from pathlib import Path
 
@@ -136,6 +137,29 @@ def test_statement_parses_with_its_figures(shared_data, name):
     assert statements[-1].closing.amount == last_closing
     issues = [i for i in check_statements(statements, {}) if i.kind == "consistency"]
     assert [i.statement for i in issues] == inconsistent
+
+
+@pytest.mark.parametrize("name", sorted(CASH))
+def test_real_entries_pair_with_an_identical_ledger_and_a_missing_one_is_named(shared_data, name):
+    """The cash-break causes on files we did not write: a ledger holding exactly the statement's
+    booked entries pairs every one (no cause, repeated amounts and empty references included); take
+    one entry out of the ledger and the cause names that entry, and only it, as not in our books."""
+    from trading.reconciliation.matching import cash_entry_causes
+    from trading.reconciliation.services import statement_txns
+
+    fmt = CASH[name][0]
+    parsed = parse_file((_root(shared_data) / name).read_bytes(), fmt, file=Path(name).name)
+    for txns in statement_txns(parsed).values():
+        ours = [replace(t, id=f"o{t.id}") for t in txns]
+        assert cash_entry_causes(txns, ours) == ""
+        if len(txns) < 2:
+            continue
+        gone = txns[len(txns) // 2]
+        left = [o for o in ours if o.id != f"o{gone.id}"]
+        cause = cash_entry_causes(txns, left, limit=10_000)
+        # a same-amount twin may take its place, but exactly one entry of that amount is left unpaired
+        assert cause.count("not in our books") == 1 and f" {gone.amount:,.2f} not in our books" in cause, cause
+        assert "booked at" not in cause and "not on the statement" not in cause
 
 
 @pytest.mark.parametrize("name", sorted(REFUSED))

@@ -255,3 +255,27 @@ def test_the_same_unknown_identifier_twice_is_one_difference_with_the_quantities
     got = sorted(zip(d.account.tolist(), d.identifier.tolist(), (d.custodian_quantity // QSCALE).tolist()))
     assert got == [("A1", "XS0000000000", 7), ("A2", "XS0000000000", 1)]
     assert sorted(d.amount_base.tolist()) == [10.0, 70.0]
+
+
+def test_cash_entry_causes_name_the_entries_behind_a_cash_difference():
+    """Worked by hand: the statement holds a dividend (+120.00, pairs with ours by reference and
+    amount), a sale's proceeds at 50 x 206.25 = 10,312.50 where we booked 50 x 207.15 = 10,357.50,
+    and a fee of -25.00 we never booked; we also booked a deposit of 1,000.00 the custodian has not.
+    Net: -45.00 - 25.00 - 1,000.00 = -1,070.00, each part named."""
+    from trading.reconciliation.matching import Txn, cash_entry_causes
+
+    day = dt.date(2026, 11, 23)
+    statement = [Txn("s1", "A", "USD", Decimal("120.00"), day, "DIV-1"),
+                 Txn("s2", "A", "USD", Decimal("10312.50"), day, "SALE-TM-1"),
+                 Txn("s3", "A", "USD", Decimal("-25.00"), day, "FEE-9")]
+    ours = [Txn("o1", "A", "USD", Decimal("120.00"), day, "DIV-1"),
+            Txn("o2", "A", "USD", Decimal("10357.50"), day, "SALE-TM-1"),
+            Txn("o3", "A", "USD", Decimal("1000.00"), day, "DEP-4")]
+    assert cash_entry_causes(statement, ours) == (
+        "SALE-TM-1 settled at 10,312.50, booked at 10,357.50 (-45.00); "
+        "custodian entry FEE-9 -25.00 not in our books; our entry DEP-4 1,000.00 not on the statement")
+    # every entry pairs: the difference is not in the day's entries
+    assert cash_entry_causes(statement[:1], ours[:1]) == ""
+    # one left on each side with different references: the only candidate pair is still named
+    assert cash_entry_causes([statement[1]], [Txn("o9", "A", "USD", Decimal("10357.50"), day, "X")]) == (
+        "X settled at 10,312.50, booked at 10,357.50 (-45.00)")

@@ -74,7 +74,9 @@ class Command(BaseCommand):
             built = build_book(n_accounts=o["accounts"], holdings=o["holdings"], n_ccy=k, oob=o["out_of_band"],
                                seed=o["seed"])
         seconds_build = time.perf_counter() - t
-        with connection.cursor() as cur:
+        with connection.cursor() as cur:  # as autovacuum leaves tables in service: statistics, visibility map
+            for model in (Account, CustodyAccount, ModelSubscription, Position, CashBalance, Order, FxOrder):
+                cur.execute(f"VACUUM ANALYZE {model._meta.db_table}")
             cur.execute("ANALYZE")
 
         # a long-lived worker has its imports done and exchange calendars built once per process

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field, replace
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 
 from onboarding.exceptions import ValidationFailed
 
 FORMATS = ("semt002", "camt053", "mt535", "mt940", "csv:<layout>")
-INJECTIONS = ("fee", "price", "quantity", "fx", "missing")
+INJECTIONS = ("fee", "price", "quantity", "fx", "missing", "bonus", "settled")
 CENT = Decimal("0.01")
 
 
@@ -123,6 +123,10 @@ def inject(snap: Snapshot, specs: list[str]) -> Snapshot:
     quantity[:ISIN[:DELTA]]     the custodian's quantity + DELTA (default -1 unit, -1000 face)
     fx[:CCY[:FACTOR]]           the custodian's rate for CCY -> base x FACTOR (default 1.02)
     missing[:ISIN|CCY]          the line is left out of the statement
+    bonus:ISIN:RATIO            a bonus issue (or split) credited by the custodian: its quantity becomes
+                                floor(quantity x RATIO) (1.1 = 1 new for 10 held; fractions are paid in cash)
+    settled:REFERENCE:AMOUNT    the cash entry whose reference ends with REFERENCE is settled for AMOUNT
+                                (signed, in the entry's currency): a trade settled at another price
 
     Without an ISIN or currency the first line (by account and ISIN) that can take it is used."""
     for spec in specs:
@@ -195,6 +199,37 @@ def _inject_fx(snap: Snapshot, args: list[str]) -> None:
             snap.positions[i] = replace(p, fx_to_base=new)
             snap.injected.append({"kind": "fx", "account": p.account, "isin": p.isin, "currency": ccy,
                                   "ours": _txt(p.fx_to_base), "theirs": _txt(new)})
+
+
+def _inject_bonus(snap: Snapshot, args: list[str]) -> None:
+    if len(args) < 2 or not args[0] or not args[1]:
+        raise ValueError("bonus needs ISIN:RATIO")
+    ratio = Decimal(args[1])
+    if ratio <= 0:
+        raise ValueError(f"ratio {args[1]} is not positive")
+    hit = [i for i, p in enumerate(snap.positions) if p.isin == args[0].upper() and p.quantity]
+    if not hit:
+        raise ValueError(f"no position with ISIN {args[0]} at {snap.custodian_code}")
+    for i in hit:
+        p = snap.positions[i]
+        new = (p.quantity * ratio).to_integral_value(rounding=ROUND_FLOOR)
+        snap.positions[i] = replace(p, quantity=new)
+        snap.injected.append({"kind": "bonus", "account": p.account, "isin": p.isin, "ratio": _txt(ratio),
+                              "ours": _txt(p.quantity), "theirs": _txt(new)})
+
+
+def _inject_settled(snap: Snapshot, args: list[str]) -> None:
+    if len(args) < 2 or not args[0] or not args[1]:
+        raise ValueError("settled needs REFERENCE:AMOUNT")
+    amount = Decimal(args[1])
+    for day in snap.cash:
+        for k, e in enumerate(day.entries):
+            if e.reference and e.reference.endswith(args[0]):
+                day.entries[k] = replace(e, amount=amount)
+                snap.injected.append({"kind": "settled", "account": day.cash_account, "currency": day.currency,
+                                      "reference": e.reference, "ours": _txt(e.amount), "theirs": _txt(amount)})
+                return
+    raise ValueError(f"no cash entry with a reference ending {args[0]!r} on {snap.as_of}")
 
 
 def _inject_missing(snap: Snapshot, args: list[str]) -> None:

@@ -40,7 +40,8 @@ class Command(BaseCommand):
         parser.add_argument("--format", dest="fmt", required=True)
         parser.add_argument("--inject", action="append", default=[],
                             help="fee[:AMOUNT[:CCY]] | price[:ISIN[:FACTOR]] | quantity[:ISIN[:DELTA]] | "
-                                 "fx[:CCY[:FACTOR]] | missing[:ISIN|CCY]; repeatable")
+                                 "fx[:CCY[:FACTOR]] | missing[:ISIN|CCY] | bonus:ISIN:RATIO | "
+                                 "settled:REFERENCE:AMOUNT; repeatable")
         parser.add_argument("--basis", default="SETT", choices=["SETT", "TRAD"])
         parser.add_argument("--account", default="", help="only this custody account")
         parser.add_argument("--page-size", dest="page_size", type=int, default=0)
