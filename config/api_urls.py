@@ -48,7 +48,7 @@ class ApiRouter(DefaultRouter):
 
 
 router = ApiRouter()
-router.registry.extend(onboarding_router.registry)  # parties, ownership, documents, cases, relationships, webhooks
+router.registry.extend(onboarding_router.registry)  # parties, ownership, documents, cases, relationships, webhooks, audit-events
 router.register("api-tokens", ApiTokenViewSet, basename="api-token")
 router.register("tax-forms", TaxFormViewSet, basename="tax-form")
 # accounts

@@ -72,6 +72,9 @@ _subject_namers: dict[str, Callable[[list[str]], dict[str, str]]] = {}
 # Audit subjects whose reasons are for compliance only (a screening alert's note names list
 # entries): a firm's users see the event in words, never its reason.
 CONFIDENTIAL_SUBJECTS: set[str] = set()
+# Event types (by prefix) whose reason and detail are for compliance only, whatever their subject: a
+# screening run on a party records the list versions it used and the hits it found.
+CONFIDENTIAL_EVENT_PREFIXES: set[str] = set()
 
 
 def register_event_labels(labels: dict[str, str]) -> None:
@@ -121,6 +124,15 @@ def subject_names(events: Iterable) -> dict[tuple[str, str], str]:
 
 def register_confidential_subject(subject_type: str) -> None:
     CONFIDENTIAL_SUBJECTS.add(subject_type)
+
+
+def register_confidential_events(prefix: str) -> None:
+    CONFIDENTIAL_EVENT_PREFIXES.add(prefix)
+
+
+def is_confidential(event) -> bool:
+    """Whether an audit event's reason and detail are for compliance only (see the two registries)."""
+    return event.subject_type in CONFIDENTIAL_SUBJECTS or event.event_type.startswith(tuple(CONFIDENTIAL_EVENT_PREFIXES))
 
 
 def audit_subjects(party_ids: list[int]) -> Q:

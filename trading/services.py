@@ -703,6 +703,34 @@ def _run_failed(run_pk: int, *, reason: str, actor: User | None) -> None:
                      reason=reason[:500])
 
 
+def _finish_chunked_run(run: RebalanceRun, *, actor: Any = None) -> None:
+    """Called with the run's row locked, after a chunk wrote its orders: the chunk that finds every chunk
+    of the run written (`stats["chunks"]`, set before any was queued) completes the run with the totals
+    and sends `rebalance.completed`, as a run done at once does. The lock orders the chunks' commits,
+    so exactly one of them sees the others all committed."""
+    from django.db.models import Count, Sum
+
+    from .models import RunChunk, RunStatus
+
+    expected = run.stats.get("chunks")
+    if expected is None or run.status != RunStatus.RUNNING:
+        return
+    totals = RunChunk.objects.filter(run=run).aggregate(
+        n=Count("id"), accounts=Sum("accounts"), orders=Sum("orders"), fx_orders=Sum("fx_orders"))
+    if totals["n"] < expected:
+        return
+    sums = {k: totals[k] or 0 for k in ("accounts", "orders", "fx_orders")}
+    before = run.status
+    run.status, run.finished_at = RunStatus.COMPLETED, timezone.now()
+    run.stats = {**run.stats, **sums}
+    run.save(update_fields=["status", "finished_at", "stats"])
+    record_event(subject=run, event_type="rebalance.proposed", actor=actor, from_state=before, to_state=run.status,
+                 detail={"chunks": expected, **sums})
+    if run.firm_id is not None:
+        webhooks.emit(firm=run.firm_id, event_type="rebalance.completed", data={
+            "run": run.pk, "status": run.status, "trade_date": run.trade_date, **sums})
+
+
 def rebalance_start(*, scope: RebalanceScope, actor: Any = None, dry_run: bool = False,
                     key: str | None = None) -> RebalanceStarted:
     """Rebalance the scope (a firm's, as the API asks): up to SYNC_ACCOUNT_LIMIT accounts at once,
@@ -818,6 +846,8 @@ def _rebalance_run(*, scope: RebalanceScope, key: str, dry_run: bool, chunk: int
                 webhooks.emit(firm=run.firm_id, event_type="rebalance.completed", data={
                     "run": run.pk, "status": run.status, "trade_date": run.trade_date, "accounts": result.accounts,
                     "orders": result.orders, "fx_orders": result.fx_orders})
+            if chunk is not None:
+                _finish_chunked_run(run, actor=actor)
             tw = time.perf_counter()
         seconds_commit = time.perf_counter() - tw  # deferred key checks run here
     elif chunk is None:  # a dry run ends too, with what it would have proposed

@@ -21,12 +21,21 @@ def rebalance_chunk(self, key: str, scope: dict, chunk: int, dry_run: bool = Fal
 def rebalance_in_chunks(*, key: str, scope: RebalanceScope, chunk_size: int = 5000, dry_run: bool = False) -> list:
     """Queue one task per chunk of account ids (each chunk is idempotent under `key`). The run
     records the whole scope; each chunk narrows it to an id range."""
+    from django.db import transaction
+
     from .models import RebalanceRun
     from .rebalancing.book import scope_account_ids
 
     RebalanceRun.objects.get_or_create(key=key, defaults={
         "trade_date": scope.trade_date, "dry_run": dry_run, "firm_id": scope.firm, "scope": scope.as_json()})
     ids = scope_account_ids(scope)
+    chunks = (len(ids) + chunk_size - 1) // chunk_size
+    # The run learns how many chunks make it whole before any is queued: the chunk that commits last
+    # completes the run and announces it (trading.services._finish_chunked_run).
+    with transaction.atomic():
+        run = RebalanceRun.objects.select_for_update().get(key=key)
+        run.stats = {**run.stats, "chunks": chunks}
+        run.save(update_fields=["stats"])
     results = []
     for n, start in enumerate(range(0, len(ids), chunk_size)):
         part = ids[start:start + chunk_size]

@@ -109,7 +109,8 @@ def register_events() -> None:
     for name, (summary, state) in FX_EVENTS.items():
         register(name, summary=summary, data=data_schema(**_fx_fields()), example={**FX_EXAMPLE, "status": state})
     register("rebalance.completed", summary="A rebalance run of the firm finished (not a dry run): the orders "
-             "and FX orders it proposed wait for approval.",
+             "and FX orders it proposed wait for approval. A large book rebalanced in Celery chunks sends it once, "
+             "when its last chunk is written, with the totals over every chunk.",
              data=data_schema(run=ID, status=enum(*RunStatus.values), trade_date=DATE, accounts=INT, orders=INT,
                               fx_orders=INT),
              example={"run": 12, "status": "completed", "trade_date": "2026-12-07", "accounts": 40, "orders": 95,

@@ -288,14 +288,20 @@ def missing_forms(party: Party, *, booking_centre: str, on: dt.date | None = Non
     """Required forms with no valid current form on file: (requirement, why, latest form or None)."""
     on = on or timezone.localdate()
     missing = []
-    for req in required_forms(party, booking_centre=booking_centre, case=case):
+    required = required_forms(party, booking_centre=booking_centre, case=case)
+    if not required:
+        return missing
+    # Every form the requirements could be met by, in one query (newest first), instead of two per form.
+    on_file = list(TaxForm.objects.filter(party_id__in={_ref_to_pk(r.subject_ref) for r in required},
+                                          form_type__in={r.form for r in required})
+                   .exclude(status=TaxFormStatus.SUPERSEDED).order_by("-created_at", "-id"))
+    for req in required:
         subject_pk = _ref_to_pk(req.subject_ref)
-        qs = TaxForm.objects.filter(party_id=subject_pk, form_type=req.form)
-        if req.for_ref:
-            qs = qs.filter(related_party_id=_ref_to_pk(req.for_ref))
-        latest = qs.exclude(status=TaxFormStatus.SUPERSEDED).order_by("-created_at", "-id").first()
-        current = qs.filter(status=TaxFormStatus.VALID).exclude(valid_until__lt=on).first()
-        if current is not None:
+        related_pk = _ref_to_pk(req.for_ref) if req.for_ref else None
+        forms = [f for f in on_file if f.party_id == subject_pk and f.form_type == req.form
+                 and (related_pk is None or f.related_party_id == related_pk)]
+        latest = forms[0] if forms else None
+        if any(f.status == TaxFormStatus.VALID and (f.valid_until is None or f.valid_until >= on) for f in forms):
             continue
         if latest is None:
             why = "no form on file"
