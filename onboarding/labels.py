@@ -142,6 +142,16 @@ def audit_subjects(party_ids: list[int]) -> Q:
     return query
 
 
+DOCUMENT_KINDS = {"application/pdf": "PDF document", "image/png": "PNG image", "image/jpeg": "JPEG image"}
+
+
+def document_kind(content_type: str) -> str:
+    """A stored file's type in words: "PDF document", "JPEG image"; "File" when unknown."""
+    if not content_type:
+        return "File"
+    return DOCUMENT_KINDS.get(content_type.split(";")[0].strip().lower(), "File")
+
+
 def humanize(code: str) -> str:
     """'party.tax_residence_set' -> 'Tax residence set' for a code nobody has labelled yet."""
     tail = code.rsplit(".", 1)[-1] if code else ""
@@ -174,6 +184,13 @@ def describe(event) -> str:
         text += f" ({before} → {after})"
     elif after and not before and after.lower() not in text.lower():
         text += f" ({after})"
+    detail = getattr(event, "detail", None) or {}
+    if event.event_type in ("document.viewed", "document.added") and isinstance(detail, dict) \
+            and detail.get("doc_type"):
+        from .models import DocumentType
+
+        kinds = dict(DocumentType.choices)
+        text += f": {kinds.get(str(detail['doc_type'])) or humanize(str(detail['doc_type']))}"
     return text
 
 
