@@ -23,11 +23,10 @@ def fetch(sql: str, params: list | tuple = (), kinds: str = "") -> list[np.ndarr
     if is_postgres():
         with connection.cursor() as cur:
             raw = cur.cursor if hasattr(cur, "cursor") else cur
-            chunks = []
+            buf = bytearray()  # one growing buffer: the rows are held once, not as chunks plus their join
             with raw.copy(f"COPY ({sql}) TO STDOUT (FORMAT binary)", params or None) as copy:
                 for chunk in copy:
-                    chunks.append(bytes(chunk))
-        buf = b"".join(chunks)
+                    buf += chunk
         row = 2 + 12 * n
         rows = (len(buf) - PG_HEADER - 2) // row
         fields = [("n", ">i2")]
