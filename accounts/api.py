@@ -12,7 +12,6 @@ import datetime as dt
 from pathlib import Path
 
 import django_filters
-from django.db.models import Q
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
@@ -39,6 +38,7 @@ from .models import (
     TradeScope,
     Transaction,
 )
+from .selectors import models_visible_to
 
 MAX_DELIVERY_BYTES = 5 * 1024 * 1024
 
@@ -214,9 +214,14 @@ class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         account = self._account(pk)
         as_of = _date(request, "as_of")
         rows = selectors.projected_cash(account=account, as_of=as_of)
+        by_custody = [
+            {"custody_account": custody.pk, "custodian": custody.custodian.name, "currency": r.currency,
+             "value_date": r.value_date, "flow": _dec(r.flow), "balance": _dec(r.balance)}
+            for custody in account.custody_accounts.select_related("custodian").order_by("pk")
+            for r in selectors.projected_cash(account=account, as_of=as_of, custody_account=custody)]
         return Response({"as_of": as_of, "projection": [
             {"currency": r.currency, "value_date": r.value_date, "flow": _dec(r.flow), "balance": _dec(r.balance)}
-            for r in rows]})
+            for r in rows], "by_custody_account": by_custody})
 
     @extend_schema(parameters=[OpenApiParameter("on", str), DATE_PARAMS[1]], responses={200: dict})
     @action(detail=True, methods=["get"])
@@ -255,18 +260,6 @@ def firm_of(request):
     if firm is None:
         raise PermissionDenied("this action is for a firm's users; platform officers act in the admin")
     return firm
-
-
-def models_visible_to(user):
-    """The shared catalogue (no publisher) and the user's own firm's models; officers see all."""
-    qs = ModelPortfolio.objects.all()
-    if not getattr(user, "is_authenticated", False):
-        return qs.none()
-    if user.is_superuser or user.is_platform_officer:
-        return qs
-    if user.firm_id is None:
-        return qs.none()
-    return qs.filter(Q(publisher__isnull=True) | Q(publisher_id=user.firm_id))
 
 
 def _get(qs, pk, what: str):

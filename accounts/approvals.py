@@ -67,7 +67,7 @@ def assert_may_approve(*, policy: ApprovalPolicy, kind: str, actor, items: list[
     roles = policy.roles_for(kind)
     if not getattr(actor, "is_superuser", False) and actor.role not in roles:
         raise PermissionDenied(
-            f"a {actor.get_role_display().lower()} may not approve {_noun(kind)} at this firm "
+            f"{_article(actor.get_role_display().lower())} may not approve {_noun(kind)} at this firm "
             f"(allowed: {', '.join(roles) or 'nobody'})",
             detail={"role": actor.role, "allowed_roles": roles, "kind": kind})
     if not policy.proposer_may_approve:
@@ -87,4 +87,10 @@ def assert_may_approve(*, policy: ApprovalPolicy, kind: str, actor, items: list[
 
 
 def _noun(kind: str) -> str:
-    return {"order": "orders", "fx": "FX orders", "deposit": "deposits", "withdrawal": "withdrawals"}[kind]
+    return {"order": "orders", "fx": "FX orders", "deposit": "deposits", "withdrawal": "withdrawals",
+            "transfer": "cash transfers"}[kind]
+
+
+def _article(noun: str) -> str:
+    """The role with its indefinite article: 'an advisor', 'a firm administrator'."""
+    return f"an {noun}" if noun[:1] in "aeiou" else f"a {noun}"

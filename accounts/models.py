@@ -723,6 +723,7 @@ class ApprovalKind(models.TextChoices):
     FX = "fx", "FX orders"
     DEPOSIT = "deposit", "Deposits"
     WITHDRAWAL = "withdrawal", "Withdrawals"
+    TRANSFER = "transfer", "Cash transfers between custodians"
 
 
 def _default_approvers() -> list[str]:
@@ -740,12 +741,16 @@ class ApprovalPolicy(models.Model):
     fx_roles = models.JSONField(default=_default_approvers, help_text="Roles that may approve FX orders")
     deposit_roles = models.JSONField(default=_default_approvers, help_text="Roles that may book deposits")
     withdrawal_roles = models.JSONField(default=_default_approvers, help_text="Roles that may book withdrawals")
+    transfer_roles = models.JSONField(default=_default_approvers,
+                                      help_text="Roles that may approve cash transfers between custodians")
     order_limit = models.DecimalField(**MONEY, null=True, blank=True,
                                       help_text="Largest single order one approver may approve (base currency); empty: none")
     fx_limit = models.DecimalField(**MONEY, null=True, blank=True, help_text="Largest single FX order (base currency)")
     deposit_limit = models.DecimalField(**MONEY, null=True, blank=True, help_text="Largest single deposit (base currency)")
     withdrawal_limit = models.DecimalField(**MONEY, null=True, blank=True,
                                            help_text="Largest single withdrawal (base currency)")
+    transfer_limit = models.DecimalField(**MONEY, null=True, blank=True,
+                                         help_text="Largest single cash transfer between custodians (base currency)")
     proposer_may_approve = models.BooleanField(
         default=False, help_text="Off: four-eyes, whoever ran the rebalance may not approve its orders or FX")
     auto_approve_fx = models.BooleanField(

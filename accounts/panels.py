@@ -45,19 +45,24 @@ def case_next_steps(case: Any, user: Any) -> list[NextStep]:
     ids = [a.pk for a in accounts]
     firm_user = getattr(user, "firm_id", None) == case.firm_id
     open_url = reverse("portal:account_open", args=[case.party_id]) if firm_user else ""
-    first = reverse("portal:account_detail", args=[accounts[0].pk]) if accounts else ""
+    first = accounts[0] if accounts else None
+    page = reverse("portal:account_detail", args=[first.pk]) if first else ""
     active = [a for a in accounts if a.status == AccountStatus.ACTIVE]
     funded = Transaction.objects.filter(account_id__in=ids, kind=TransactionKind.DEPOSIT).exists()
     subscribed = ModelSubscription.objects.filter(account_id__in=ids, status=SubscriptionStatus.ACTIVE).exists()
     where = "" if firm_user else " (the advisor's firm does this)"
+    target = active[0] if active else first
+    fund_url = reverse("portal:account_deposit", args=[target.pk]) if target and firm_user else page
+    subscribe_url = reverse("portal:account_subscribe", args=[target.pk]) if target and firm_user else page
     return [
-        NextStep("Open an account for the client", bool(accounts), open_url or first,
+        NextStep("Open an account for the client", bool(accounts), open_url or page,
                  f"{len(accounts)} account(s) open." if accounts else f"Base currency, booking centre and number{where}."),
-        NextStep("Activate the account", bool(active), first,
-                 "Activation checks the relationship and the tax forms." if accounts else "After it is opened."),
-        NextStep("Fund it", funded, first, "Record the client's deposit (API: POST /api/v1/accounts/{id}/deposits/)."),
-        NextStep("Subscribe it to a model portfolio", subscribed, first,
-                 "Then the rebalancer proposes the orders (API: POST /api/v1/subscriptions/)."),
+        NextStep("Activate the account", bool(active), f"{page}#activate" if page and firm_user else page,
+                 "Add its custody account; activation checks the relationship and the tax forms." if accounts
+                 else "After it is opened."),
+        NextStep("Fund it", funded, fund_url, f"Record the client's deposit{where}."),
+        NextStep("Subscribe it to a model portfolio", subscribed, subscribe_url,
+                 f"Then the rebalancer proposes the orders{where}."),
     ]
 
 

@@ -70,6 +70,18 @@ def account_get(*, user, pk: int) -> Account:
     return account
 
 
+def models_visible_to(user) -> QuerySet[ModelPortfolio]:
+    """The shared catalogue (no publisher) and the user's own firm's models; officers see all."""
+    qs = ModelPortfolio.objects.all()
+    if not getattr(user, "is_authenticated", False):
+        return qs.none()
+    if user.is_superuser or getattr(user, "is_platform_officer", False):
+        return qs
+    if user.firm_id is None:
+        return qs.none()
+    return qs.filter(Q(publisher__isnull=True) | Q(publisher_id=user.firm_id))
+
+
 # --- Positions and cash ---------------------------------------------------------------------------
 
 

@@ -9,21 +9,32 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.views.decorators.http import require_POST
 
 from onboarding.exceptions import MeridianError
-from onboarding.forms import country_field
+from onboarding.forms import add_service_error
 from onboarding.selectors import get_party_for
 from onboarding.views.common import portal_view
 from trading.reference.sources import source_label
 
 from . import selectors
-from .models import Account, Basis, ModelSubscription, SubscriptionStatus
+from .forms import AccountOpenForm, CustodyAccountForm, DepositForm, SubscribeForm
+from .models import (
+    Account,
+    AccountStatus,
+    Basis,
+    ModelStatus,
+    ModelSubscription,
+    SubscriptionStatus,
+    Transaction,
+    TransactionKind,
+)
 from .panels import account_page
 
 CHART_WIDTH = 720
@@ -49,18 +60,6 @@ def _as_of(request: HttpRequest) -> dt.date:
         raise Http404("the date must be YYYY-MM-DD") from exc
 
 
-class AccountOpenForm(forms.Form):
-    number = forms.CharField(label="Account number", max_length=40, help_text="Your firm's number for the account.")
-    name = forms.CharField(label="Account name", max_length=200)
-    base_currency = forms.CharField(label="Base currency", max_length=3, min_length=3,
-                                    help_text="Three letters (ISO 4217), e.g. GBP, EUR, USD.")
-    booking_centre = forms.ChoiceField(label="Booking centre", choices=[("onshore", "Onshore"), ("offshore", "Offshore")])
-    booking_jurisdiction = country_field("Booked in", required=True)
-
-    def clean_base_currency(self) -> str:
-        return str(self.cleaned_data["base_currency"]).strip().upper()
-
-
 @portal_view
 def account_open(request: HttpRequest, party_id: int) -> HttpResponse:
     """The first step after approval: open an account for the approved client (in `pending`;
@@ -77,7 +76,8 @@ def account_open(request: HttpRequest, party_id: int) -> HttpResponse:
         except MeridianError as exc:
             form.add_error(None, exc.message)
         else:
-            messages.success(request, f"Account {account.number} opened for {party.display_name}. Next: activate it and fund it.")
+            messages.success(request, f"Account {account.number} opened for {party.display_name}. "
+                                      "Next: add the custody account, then activate it.")
             return redirect("portal:account_detail", account.pk)
     return render(request, "portal/account_open.html", {"form": form, "party": party, "case": case})
 
@@ -209,6 +209,9 @@ def account_detail(request: HttpRequest, account_id: int) -> HttpResponse:
         "projected": selectors.projected_cash(account=account, as_of=on),
         "drift": lines, "chart": drift_chart(lines) if lines else None, "subscription": subscription,
         "orders": proposed_orders(account), "breaks": breaks,
+        **setup_context(account, request.user), "firm_user": request.user.firm_id == account.firm_id,
+        "custody_form": CustodyAccountForm(initial={"number": f"{account.number}-C1"}),
+        "custody_accounts": list(custody.values()),
         "trading_installed": "orders" in account_page,
         "recon_installed": "breaks" in account_page,
     })
@@ -238,3 +241,147 @@ def proposed_orders(account: Account) -> list[Any]:
 def open_breaks(account: Account, custody_accounts) -> list[Any]:
     provider = account_page.provider("breaks")
     return provider(account, list(custody_accounts)) if provider is not None else []
+
+
+# --- Setting an account up: custody, activation, funding, a model -----------------------------------
+
+
+def _own_account(request: HttpRequest, account_id: int) -> Account:
+    """An account of the user's own firm (these pages act for the firm: a platform officer reads
+    the account page but does not fund or subscribe client accounts)."""
+    if request.user.firm_id is None:
+        raise PermissionDenied("Only the client's firm sets up, funds and subscribes its accounts.")
+    try:
+        return selectors.accounts_for_firm(firm=request.user.firm_id).get(pk=account_id)
+    except Account.DoesNotExist as exc:
+        raise Http404("account not found") from exc
+
+
+@dataclass(frozen=True)
+class SetupStep:
+    """One step of setting an account up, in words, with where it is taken."""
+
+    label: str
+    done: bool
+    url: str = ""
+    hint: str = ""
+
+
+def setup_steps(account: Account, user: Any) -> list[SetupStep]:
+    """What the account still needs before the rebalancer can run it: a custody account,
+    activation, a deposit, a model."""
+    from django.urls import reverse
+
+    firm_user = getattr(user, "firm_id", None) == account.firm_id
+    has_custody = account.custody_accounts.filter(is_active=True).exists()
+    active = account.status == AccountStatus.ACTIVE
+    funded = Transaction.objects.filter(account=account, kind=TransactionKind.DEPOSIT).exists()
+    subscribed = ModelSubscription.objects.filter(account=account, status=SubscriptionStatus.ACTIVE).exists()
+    here = reverse("portal:account_detail", args=[account.pk])
+    return [
+        SetupStep("Add a custody account", has_custody, f"{here}#custody" if firm_user else "",
+                  "Where the client's securities and cash are held."),
+        SetupStep("Activate the account", active or account.status not in (AccountStatus.PENDING,),
+                  f"{here}#activate" if firm_user else "",
+                  "Checks that the relationship is active and the tax forms are current."),
+        SetupStep("Fund it", funded, reverse("portal:account_deposit", args=[account.pk]) if firm_user else "",
+                  "Record the client's deposit at the custodian."),
+        SetupStep("Subscribe it to a model portfolio", subscribed,
+                  reverse("portal:account_subscribe", args=[account.pk]) if firm_user else "",
+                  "Then the rebalancer proposes the orders."),
+    ]
+
+
+def setup_context(account: Account, user: Any) -> dict[str, Any]:
+    steps = setup_steps(account, user)
+    return {"setup": steps, "setup_next": next((i for i, step in enumerate(steps) if not step.done), -1)}
+
+
+@portal_view
+@require_POST
+def account_custody_add(request: HttpRequest, account_id: int) -> HttpResponse:
+    from . import services
+
+    account = _own_account(request, account_id)
+    form = CustodyAccountForm(request.POST)
+    if form.is_valid():
+        try:
+            custody = services.custody_account_add(account=account, custodian=form.cleaned_data["custodian"],
+                                                   number=form.cleaned_data["number"].strip(), actor=request.user)
+        except MeridianError as exc:
+            messages.error(request, f"Custody account not added: {exc.message}")
+        else:
+            messages.success(request, f"Custody account {custody.number} at {custody.custodian.name} added. "
+                                      "Next: activate the account.")
+    else:
+        problems = "; ".join(f"{form.fields[name].label if name in form.fields else 'Form'}: {' '.join(errors)}"
+                             for name, errors in form.errors.items())
+        messages.error(request, f"Custody account not added. {problems}")
+    return redirect("portal:account_detail", account.pk)
+
+
+@portal_view
+@require_POST
+def account_activate(request: HttpRequest, account_id: int) -> HttpResponse:
+    """Pending to active through the one activation gate (relationship and tax forms)."""
+    from . import services
+
+    account = _own_account(request, account_id)
+    try:
+        services.account_activate(account=account, actor=request.user)
+    except MeridianError as exc:
+        messages.error(request, f"Account {account.number} is not activated: {exc.message}")
+    else:
+        messages.success(request, f"Account {account.number} is active. Next: fund it.")
+    return redirect("portal:account_detail", account.pk)
+
+
+@portal_view
+def account_deposit(request: HttpRequest, account_id: int) -> HttpResponse:
+    """Record the client's deposit: the activation gate and the firm's approval policy (role,
+    limit, sanity limit) apply, as through the API."""
+    from . import services
+
+    account = _own_account(request, account_id)
+    form = DepositForm(request.POST or None, account=account)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.cash_deposit(account=account, custody_account=data["custody_account"], currency=data["currency"],
+                                  amount=data["amount"], value_date=data["value_date"], actor=request.user,
+                                  external_ref=data["external_ref"].strip())
+        except MeridianError as exc:
+            add_service_error(form, exc)
+        else:
+            messages.success(request, f"Deposit of {data['amount']:,.2f} {data['currency']} recorded on "
+                                      f"{account.number}. Next: subscribe it to a model portfolio.")
+            return redirect("portal:account_detail", account.pk)
+    return render(request, "portal/account_deposit.html", {"account": account, "form": form,
+                                                            **setup_context(account, request.user)},
+                  status=422 if form.errors else 200)
+
+
+@portal_view
+def account_subscribe(request: HttpRequest, account_id: int) -> HttpResponse:
+    """Subscribe the account to a published model (the activation gate applies)."""
+    from . import services
+
+    account = _own_account(request, account_id)
+    published = selectors.models_visible_to(request.user).filter(status=ModelStatus.PUBLISHED).order_by("name", "-version")
+    form = SubscribeForm(request.POST or None, models=published)
+    current = (ModelSubscription.objects.filter(account=account, status=SubscriptionStatus.ACTIVE, sleeve__isnull=True)
+               .select_related("model").first())
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.model_subscribe(account=account, model=data["model"], start_date=data["start_date"],
+                                     follow_latest=data["follow_latest"], actor=request.user)
+        except MeridianError as exc:
+            add_service_error(form, exc)
+        else:
+            messages.success(request, f"{account.number} follows {data['model'].name} from "
+                                      f"{data['start_date']:%-d %b %Y}. The rebalancer proposes its orders on its next run.")
+            return redirect("portal:account_detail", account.pk)
+    return render(request, "portal/account_subscribe.html", {"account": account, "form": form, "current": current,
+                                                              **setup_context(account, request.user)},
+                  status=422 if form.errors else 200)

@@ -6,6 +6,7 @@ from django.db.models import Q
 
 from onboarding.labels import (
     register_audit_subjects,
+    register_confidential_events,
     register_confidential_subject,
     register_event_labels,
     register_state_labels,
@@ -35,6 +36,8 @@ def register() -> None:
     register_event_labels(EVENTS)
     register_state_labels(ScreeningAlert._meta.label_lower, AlertState.choices)
     register_confidential_subject(ScreeningAlert._meta.label_lower)
+    for prefix in ("screening.", "watchlist.", "risk_model."):
+        register_confidential_events(prefix)
 
     def subjects(party_ids: list[int]) -> Q:
         alerts = ScreeningAlert.objects.filter(party_id__in=party_ids).values_list("pk", flat=True)

@@ -48,7 +48,7 @@ class ApiRouter(DefaultRouter):
 
 
 router = ApiRouter()
-router.registry.extend(onboarding_router.registry)  # parties, ownership, documents, cases, relationships, webhooks
+router.registry.extend(onboarding_router.registry)  # parties, ownership, documents, cases, relationships, webhooks, audit-events
 router.register("api-tokens", ApiTokenViewSet, basename="api-token")
 router.register("tax-forms", TaxFormViewSet, basename="tax-form")
 # accounts
@@ -62,6 +62,7 @@ router.register("subscriptions", accounts_api.SubscriptionViewSet, basename="sub
 router.register("orders", trading_api.OrderViewSet, basename="order")
 router.register("blocks", trading_api.BlockViewSet, basename="block")
 router.register("fx-orders", trading_api.FxOrderViewSet, basename="fx-order")
+router.register("cash-transfers", trading_api.CashTransferViewSet, basename="cash-transfer")
 router.register("fills", trading_api.FillViewSet, basename="fill")
 router.register("rebalance-runs", trading_api.RebalanceRunViewSet, basename="rebalance-run")
 # reference data (read-only, shared)

@@ -72,6 +72,9 @@ _subject_namers: dict[str, Callable[[list[str]], dict[str, str]]] = {}
 # Audit subjects whose reasons are for compliance only (a screening alert's note names list
 # entries): a firm's users see the event in words, never its reason.
 CONFIDENTIAL_SUBJECTS: set[str] = set()
+# Event types (by prefix) whose reason and detail are for compliance only, whatever their subject: a
+# screening run on a party records the list versions it used and the hits it found.
+CONFIDENTIAL_EVENT_PREFIXES: set[str] = set()
 
 
 def register_event_labels(labels: dict[str, str]) -> None:
@@ -123,11 +126,30 @@ def register_confidential_subject(subject_type: str) -> None:
     CONFIDENTIAL_SUBJECTS.add(subject_type)
 
 
+def register_confidential_events(prefix: str) -> None:
+    CONFIDENTIAL_EVENT_PREFIXES.add(prefix)
+
+
+def is_confidential(event) -> bool:
+    """Whether an audit event's reason and detail are for compliance only (see the two registries)."""
+    return event.subject_type in CONFIDENTIAL_SUBJECTS or event.event_type.startswith(tuple(CONFIDENTIAL_EVENT_PREFIXES))
+
+
 def audit_subjects(party_ids: list[int]) -> Q:
     query = Q(pk__in=[])
     for provider in _subject_providers.values():
         query |= provider(party_ids)
     return query
+
+
+DOCUMENT_KINDS = {"application/pdf": "PDF document", "image/png": "PNG image", "image/jpeg": "JPEG image"}
+
+
+def document_kind(content_type: str) -> str:
+    """A stored file's type in words: "PDF document", "JPEG image"; "File" when unknown."""
+    if not content_type:
+        return "File"
+    return DOCUMENT_KINDS.get(content_type.split(";")[0].strip().lower(), "File")
 
 
 def humanize(code: str) -> str:
@@ -162,6 +184,13 @@ def describe(event) -> str:
         text += f" ({before} → {after})"
     elif after and not before and after.lower() not in text.lower():
         text += f" ({after})"
+    detail = getattr(event, "detail", None) or {}
+    if event.event_type in ("document.viewed", "document.added") and isinstance(detail, dict) \
+            and detail.get("doc_type"):
+        from .models import DocumentType
+
+        kinds = dict(DocumentType.choices)
+        text += f": {kinds.get(str(detail['doc_type'])) or humanize(str(detail['doc_type']))}"
     return text
 
 

@@ -266,15 +266,18 @@ def beneficial_owner_summary(case: OnboardingCase) -> list[dict]:
 
 
 def dashboard_counts(user: User) -> dict:
-    cases = cases_for(user)
-    by_state = dict(cases.values_list("state").annotate(n=Count("id")).values_list("state", "n"))
-    today = timezone.localdate()
-    rels = relationships_for(user)
+    """Two grouped queries (cases by state; relationships by state with those due for review)."""
+    by_state = dict(scope_to_user(OnboardingCase.objects.all(), user).order_by()
+                    .values_list("state").annotate(n=Count("id")).values_list("state", "n"))
+    horizon = timezone.localdate() + dt.timedelta(days=30)
+    rels = (scope_to_user(Relationship.objects.all(), user).order_by().values_list("state")
+            .annotate(n=Count("id"), due=Count("id", filter=Q(next_review_due__lte=horizon))))
+    rel_rows = list(rels.values_list("state", "n", "due"))
     return {
         "cases_by_state": by_state,
-        "open_cases": cases.filter(state__in=OPEN_CASE_STATES).count(),
-        "reviews_due": rels.filter(next_review_due__lte=today + dt.timedelta(days=30)).exclude(state="closed").count(),
-        "relationships_by_state": dict(rels.values_list("state").annotate(n=Count("id")).values_list("state", "n")),
+        "open_cases": sum(n for state, n in by_state.items() if state in OPEN_CASE_STATES),
+        "reviews_due": sum(due for state, _, due in rel_rows if state != "closed"),
+        "relationships_by_state": {state: n for state, n, _ in rel_rows},
     }
 
 
@@ -324,6 +327,43 @@ def case_audit_events(case: OnboardingCase):
     return AuditEvent.objects.filter(query).select_related("actor").order_by("created_at", "id")
 
 
+def audit_events_for(user: User):
+    """The firm-wide audit list's tenant rule: a firm's users see the events of their own firm's records
+    only, never another firm's and never the platform's own (rule packs, watchlists and risk models
+    loaded: firm empty); platform officers see every event."""
+    from .models import AuditEvent
+
+    events = AuditEvent.objects.select_related("actor")
+    if not getattr(user, "is_authenticated", False):
+        return events.none()
+    if user.is_platform_officer or user.is_superuser:
+        return events
+    if user.firm_id is None:
+        return events.none()
+    return events.filter(firm_id=user.firm_id)
+
+
+def audit_rows_for(events, user: User, *, detail_as_text: bool = False, firm_list: bool = True) -> list[dict]:
+    """Audit events as the API shows them to `user`: a firm user sees a compliance-internal event
+    (a screening alert, a screening run) in words, with its states and time, but never its reason or
+    detail (they name list entries, scores and list versions) nor which officer acted (`compliance`);
+    `detail_withheld` says so on the firm-wide list. Officers see everything."""
+    from .labels import is_confidential
+
+    officer = bool(getattr(user, "is_platform_officer", False) or getattr(user, "is_superuser", False))
+    events = list(events)
+    rows = audit_rows(events, detail_as_text=detail_as_text)
+    for event, row in zip(events, rows, strict=True):
+        withheld = not officer and is_confidential(event)
+        if withheld:
+            row.update(reason="", detail="{}" if detail_as_text else {})
+            if event.actor is not None and event.actor.firm_id != getattr(user, "firm_id", None):
+                row["actor"] = "compliance"
+        if firm_list:
+            row.update(firm=event.firm_id, detail_withheld=withheld)
+    return rows
+
+
 AUDIT_EXPORT_FIELDS = ("id", "created_at", "event_type", "subject_type", "subject_id", "from_state",
                        "to_state", "actor", "reason", "detail", "what")
 
@@ -345,11 +385,18 @@ def audit_rows(events, *, detail_as_text: bool = True) -> list[dict]:
 def audit_generation(firm_id: int | None) -> int:
     """The newest audit event that could change a firm's requirements: every data or state change
     is audited in the same transaction, so this number moves whenever an evaluation could."""
-    from django.db.models import Max
+    from django.db import connection
 
     from .models import AuditEvent
 
-    return AuditEvent.objects.filter(Q(firm_id=firm_id) | Q(firm__isnull=True)).aggregate(m=Max("id"))["m"] or 0
+    # Two index-only look-ups on (firm, id), written out: the ORM's OR of the two cost more to build
+    # than to run on every requirements read (issue 18's profile).
+    table, qn = AuditEvent._meta.db_table, connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT (SELECT MAX({qn('id')}) FROM {qn(table)} WHERE {qn('firm_id')} = %s), "
+                       f"(SELECT MAX({qn('id')}) FROM {qn(table)} WHERE {qn('firm_id')} IS NULL)", [firm_id])
+        firm_max, platform_max = cursor.fetchone()
+    return max(firm_max or 0, platform_max or 0)
 
 
 def case_outstanding_cached(case: OnboardingCase, *, generation: int | None = None) -> list[Outstanding]:

@@ -23,6 +23,7 @@ import socket
 import ssl
 import time
 import uuid
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -173,13 +174,25 @@ def _send_after_commit(ids: list[int]) -> None:
 def emit(*, firm: Firm | int, event_type: str, data: dict[str, Any]) -> list[int]:
     """Queue the event for every matching endpoint of the firm; deliveries go out after commit."""
     firm_id = firm if isinstance(firm, int) else firm.pk
-    payload = _envelope(event_type, data)
-    ids = []
-    for endpoint in WebhookEndpoint.objects.filter(firm_id=firm_id, is_active=True):
-        if endpoint.events and event_type not in endpoint.events:
-            continue
-        ids.append(WebhookDelivery.objects.create(endpoint=endpoint, event_id=payload["id"], event_type=event_type,
-                                                  payload=payload).pk)
+    return emit_many([(firm_id, event_type, data)])
+
+
+def emit_many(events: Iterable[tuple[int, str, dict[str, Any]]]) -> list[int]:
+    """Queue many events (firm id, type, data) at once, as a reconciliation run that resolves thousands of
+    breaks does: one query for the endpoints of all their firms and one bulk insert of the deliveries,
+    never a query and an insert per event. Each event keeps its own id; deliveries go out after commit."""
+    events = list(events)
+    if not events:
+        return []
+    endpoints: dict[int, list[WebhookEndpoint]] = {}
+    for endpoint in WebhookEndpoint.objects.filter(firm_id__in={e[0] for e in events}, is_active=True).order_by("pk"):
+        endpoints.setdefault(endpoint.firm_id, []).append(endpoint)
+    rows = []
+    for firm_id, event_type, data in events:
+        payload = _envelope(event_type, data)  # checks the type (and the data) even when nobody listens
+        rows += [WebhookDelivery(endpoint=endpoint, event_id=payload["id"], event_type=event_type, payload=payload)
+                 for endpoint in endpoints.get(firm_id, ()) if not endpoint.events or event_type in endpoint.events]
+    ids = [delivery.pk for delivery in WebhookDelivery.objects.bulk_create(rows, batch_size=1000)]
     _send_after_commit(ids)
     return ids
 

@@ -3,7 +3,7 @@ from django.contrib import admin, messages
 from onboarding.exceptions import MeridianError
 
 from . import services
-from .models import Allocation, Block, Broker, Fill, FxOrder, Order, RebalanceRun, RunChunk
+from .models import Allocation, Block, Broker, CashTransfer, Fill, FxOrder, Order, RebalanceRun, RunChunk
 
 
 @admin.register(Broker)
@@ -67,10 +67,10 @@ class OrderAdmin(admin.ModelAdmin):
 @admin.register(FxOrder)
 class FxOrderAdmin(admin.ModelAdmin):
     list_display = ("reference", "account", "kind", "buy_currency", "buy_amount", "sell_currency", "sell_amount",
-                    "value_date", "status")
+                    "value_date", "custody_account", "status")
     list_filter = ("kind", "status", "value_date")
     search_fields = ("reference", "account__number")
-    raw_id_fields = ("account", "run")
+    raw_id_fields = ("account", "run", "custody_account")
     readonly_fields = ("status", "funds_orders")
     actions = ["approve_fx", "release_fx", "settle_fx"]
 
@@ -112,6 +112,38 @@ class FxOrderAdmin(admin.ModelAdmin):
     @admin.action(description="Settle the selected released FX orders into the ledger")
     def settle_fx(self, request, queryset):
         self._each(request, queryset, lambda fx: services.fx_order_settle(fx_order=fx, actor=request.user), "settled")
+
+
+@admin.register(CashTransfer)
+class CashTransferAdmin(admin.ModelAdmin):
+    list_display = ("reference", "account", "currency", "amount", "from_custody_account", "to_custody_account",
+                    "value_date", "status")
+    list_filter = ("status", "currency", "value_date")
+    search_fields = ("reference", "account__number")
+    raw_id_fields = ("account", "run", "from_custody_account", "to_custody_account")
+    readonly_fields = ("status",)
+    actions = ["approve_transfers", "settle_transfers"]
+
+    @admin.action(description="Approve the selected cash transfers (firm approval rules apply)")
+    def approve_transfers(self, request, queryset):
+        try:
+            n = services.cash_transfers_approve(transfer_ids=list(queryset.values_list("pk", flat=True)),
+                                                actor=request.user)
+        except MeridianError as exc:
+            self.message_user(request, f"Nothing approved: {exc.message}", level=messages.ERROR)
+            return
+        self.message_user(request, f"{n} cash transfer(s) approved.")
+
+    @admin.action(description="Settle the selected approved cash transfers into the ledger")
+    def settle_transfers(self, request, queryset):
+        done = 0
+        for t in queryset.order_by("pk"):
+            try:
+                services.cash_transfer_settle(transfer=t, actor=request.user)
+                done += 1
+            except MeridianError as exc:
+                self.message_user(request, f"{t.reference}: {exc.message}", level=messages.ERROR)
+        self.message_user(request, f"{done} cash transfer(s) settled.")
 
 
 @admin.register(Block)

@@ -26,7 +26,7 @@ from onboarding.selectors import scope_to_user
 
 from . import selectors, services
 from .exceptions import ExecutionImportRejected
-from .models import Block, Fill, FxOrder, Order, RebalanceRun
+from .models import Block, CashTransfer, Fill, FxOrder, Order, RebalanceRun
 from .orders.execution_reports import ExecutionFileError, parse_execution_reports
 from .rebalancing.scope import RebalanceScope
 from .selectors import blocks_for, orders_for, sees_all_firms
@@ -98,6 +98,7 @@ class SettlementResultSerializer(serializers.Serializer):
     as_of = serializers.DateField()
     settled = serializers.ListField(child=serializers.CharField())
     fx_settled = serializers.ListField(child=serializers.CharField())
+    transfers_settled = serializers.ListField(child=serializers.CharField())
     failed = serializers.ListField(child=serializers.DictField(), help_text="reference and reason")
     waiting = serializers.ListField(child=serializers.DictField(),
                                     help_text="Due but not settling today (market or currency holiday), with why")
@@ -182,8 +183,19 @@ class FxOrderSerializer(serializers.ModelSerializer):
     class Meta:
         model = FxOrder
         fields = ["id", "reference", "run", "account", "kind", "buy_currency", "buy_amount", "sell_currency",
-                  "sell_amount", "rate", "trade_date", "value_date", "status", "created_at", "funds", "netting"]
+                  "sell_amount", "rate", "trade_date", "value_date", "custody_account", "cash_accounts", "status",
+                  "created_at", "funds", "netting"]
         read_only_fields = fields
+
+    cash_accounts = serializers.SerializerMethodField(
+        help_text="The custody account's cash account numbers where each leg settles: {bought: ..., sold: ...} "
+                  "(empty where the custodian keeps none in that currency)")
+
+    def get_cash_accounts(self, obj) -> dict:
+        numbers = selectors.cash_account_numbers([(obj.custody_account_id, obj.buy_currency),
+                                                  (obj.custody_account_id, obj.sell_currency)])
+        return {"bought": numbers.get((obj.custody_account_id, obj.buy_currency), ""),
+                "sold": numbers.get((obj.custody_account_id, obj.sell_currency), "")}
 
     def _funding(self, obj) -> dict:
         funding = self.context.get("funding")
@@ -214,6 +226,39 @@ class FxOrderFilter(django_filters.FilterSet):
         from django.db.models import Q
 
         return qs.filter(Q(buy_currency=value.upper()) | Q(sell_currency=value.upper()))
+
+
+class CashTransferSerializer(serializers.ModelSerializer):
+    from_custodian = serializers.CharField(source="from_custody_account.custodian.name", read_only=True)
+    to_custodian = serializers.CharField(source="to_custody_account.custodian.name", read_only=True)
+    cash_accounts = serializers.SerializerMethodField(
+        help_text="Cash account numbers moved between: {from: ..., to: ...} (empty where none is kept)")
+
+    class Meta:
+        model = CashTransfer
+        fields = ["id", "reference", "run", "account", "currency", "amount", "from_custody_account", "from_custodian",
+                  "to_custody_account", "to_custodian", "cash_accounts", "trade_date", "value_date", "status",
+                  "created_at"]
+        read_only_fields = fields
+
+    def get_cash_accounts(self, obj) -> dict:
+        numbers = selectors.cash_account_numbers([(obj.from_custody_account_id, obj.currency),
+                                                  (obj.to_custody_account_id, obj.currency)])
+        return {"from": numbers.get((obj.from_custody_account_id, obj.currency), ""),
+                "to": numbers.get((obj.to_custody_account_id, obj.currency), "")}
+
+
+class CashTransferFilter(django_filters.FilterSet):
+    value_date_before = django_filters.DateFilter(field_name="value_date", lookup_expr="lte")
+
+    class Meta:
+        model = CashTransfer
+        fields = ["status", "account", "run", "currency", "value_date", "trade_date"]
+
+
+class TransferApproveManySerializer(serializers.Serializer):
+    cash_transfers = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
+                                           allow_empty=False, max_length=10000)
 
 
 class FxApproveManySerializer(serializers.Serializer):
@@ -291,7 +336,8 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         firm = None if sees_all_firms(request.user) else firm_of(request)
         report = services.settlements_run(as_of=as_of, firm=firm, actor=request.user)
         return Response({"as_of": report.as_of, "settled": report.settled, "fx_settled": report.fx_settled,
-                         "failed": report.failed, "waiting": report.waiting})
+                         "transfers_settled": report.transfers_settled, "failed": report.failed,
+                         "waiting": report.waiting})
 
     @extend_schema(request=None, responses={200: OrderSerializer})
     @action(detail=True, methods=["post"], url_path="retry-settlement")
@@ -384,6 +430,59 @@ class FxOrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         fx = self.get_object()
         services.fx_order_cancel(fx_order=fx, actor=request.user, reason=reason.validated_data["reason"])
         return self._fresh(fx.pk)
+
+
+class CashTransferViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Cash transfers between an account's custody accounts, proposed by rebalances when a buy
+    settles at one custodian and the cash sits at another. Approved under the firm's rules for
+    transfers, settled on the value date (by the settlement task, or `settle`)."""
+
+    serializer_class = CashTransferSerializer
+    lookup_value_regex = ID_REGEX
+    filterset_class = CashTransferFilter
+    search_fields = ["reference", "account__number"]
+
+    def get_queryset(self):
+        return selectors.cash_transfers_for(self.request.user).order_by("pk")
+
+    def _fresh(self, pk):
+        return Response(CashTransferSerializer(self.get_queryset().get(pk=pk)).data)
+
+    @extend_schema(request=None, responses={200: CashTransferSerializer})
+    @action(detail=True, methods=["post"])
+    def approve(self, request, pk=None):
+        """Approve under the firm's rules for transfers: role, limit, four-eyes, sanity limit."""
+        t = self.get_object()
+        services.cash_transfers_approve(transfer_ids=[t.pk], actor=request.user)
+        return self._fresh(t.pk)
+
+    @extend_schema(request=TransferApproveManySerializer, responses={200: ApprovedSerializer})
+    @action(detail=False, methods=["post"], url_path="bulk-approve")
+    def approve_many(self, request):
+        data = TransferApproveManySerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        wanted = set(data.validated_data["cash_transfers"])
+        found = set(self.get_queryset().filter(pk__in=wanted).values_list("pk", flat=True))
+        if wanted - found:
+            raise NotFound("cash transfer(s) not found", detail={"cash_transfers": sorted(wanted - found)})
+        return Response({"approved": services.cash_transfers_approve(transfer_ids=sorted(found), actor=request.user)})
+
+    @extend_schema(request=None, responses={200: CashTransferSerializer})
+    @action(detail=True, methods=["post"])
+    def settle(self, request, pk=None):
+        """Book the transfer into both custody accounts' cash on its value date."""
+        t = self.get_object()
+        services.cash_transfer_settle(transfer=t, actor=request.user)
+        return self._fresh(t.pk)
+
+    @extend_schema(request=OrderReasonSerializer, responses={200: CashTransferSerializer})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        reason = OrderReasonSerializer(data=request.data)
+        reason.is_valid(raise_exception=True)
+        t = self.get_object()
+        services.cash_transfer_cancel(transfer=t, actor=request.user, reason=reason.validated_data["reason"])
+        return self._fresh(t.pk)
 
 
 class BlockViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

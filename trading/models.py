@@ -299,6 +299,11 @@ class FxOrder(models.Model):
     rate = models.DecimalField(**RATE, help_text="sell currency per unit of buy currency")
     trade_date = models.DateField()
     value_date = models.DateField()
+    # both legs settle at this custody account's cash accounts in the two currencies (key checked
+    # set-wise by the statement trigger, migration 0006)
+    custody_account = models.ForeignKey(CustodyAccount, null=True, blank=True, on_delete=models.PROTECT,
+                                        related_name="fx_orders", db_index=False, db_constraint=False,
+                                        help_text="Where both legs settle (its cash account in each currency)")
     status = FSMField(default=FxOrderStatus.PROPOSED, choices=FxOrderStatus.choices, protected=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -362,3 +367,55 @@ class Allocation(models.Model):
 
     class Meta:
         constraints = [models.CheckConstraint(name="allocation_quantity_nonnegative", condition=Q(quantity__gte=0))]
+
+
+class TransferStatus(models.TextChoices):
+    PROPOSED = "proposed", "Proposed"
+    APPROVED = "approved", "Approved"
+    SETTLED = "settled", "Settled"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class CashTransfer(models.Model):
+    """Cash the rebalance proposes to move between two custody accounts of one account, in one
+    currency, for value on a business day of that currency: a buy settles at one custodian while
+    the cash sits at another. Approved under the firm's ApprovalPolicy (transfer roles and limit,
+    four-eyes), then settled on its value date into both custody accounts' cash."""
+
+    run = models.ForeignKey(RebalanceRun, null=True, blank=True, on_delete=models.PROTECT,
+                            related_name="cash_transfers")
+    reference = models.CharField(max_length=40, unique=True)
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="cash_transfers")
+    from_custody_account = models.ForeignKey(CustodyAccount, on_delete=models.PROTECT, related_name="+")
+    to_custody_account = models.ForeignKey(CustodyAccount, on_delete=models.PROTECT, related_name="+")
+    currency = models.CharField(max_length=3)
+    amount = models.DecimalField(**MONEY)
+    trade_date = models.DateField()
+    value_date = models.DateField()
+    status = FSMField(default=TransferStatus.PROPOSED, choices=TransferStatus.choices, protected=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["trade_date", "account", "id"]
+        indexes = [models.Index(fields=["status", "value_date"])]
+        constraints = [
+            models.CheckConstraint(name="transfer_amount_positive", condition=Q(amount__gt=0)),
+            models.CheckConstraint(name="transfer_between_two_custody_accounts",
+                                   condition=~Q(from_custody_account=F("to_custody_account"))),
+            models.CheckConstraint(name="transfer_value_on_or_after_trade", condition=Q(value_date__gte=F("trade_date"))),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference} {self.amount} {self.currency}"
+
+    @transition(field=status, source=TransferStatus.PROPOSED, target=TransferStatus.APPROVED)
+    def approve(self) -> None:
+        pass
+
+    @transition(field=status, source=TransferStatus.APPROVED, target=TransferStatus.SETTLED)
+    def settle(self) -> None:
+        pass
+
+    @transition(field=status, source=[TransferStatus.PROPOSED, TransferStatus.APPROVED], target=TransferStatus.CANCELLED)
+    def cancel(self) -> None:
+        pass

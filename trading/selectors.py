@@ -45,6 +45,25 @@ def fx_orders_for(user):
     return scope_to_user(FxOrder.objects.select_related("account", "run"), user, firm_field="account__firm")
 
 
+def cash_transfers_for(user):
+    from .models import CashTransfer
+
+    return scope_to_user(CashTransfer.objects.select_related(
+        "account", "run", "from_custody_account__custodian", "to_custody_account__custodian"), user,
+        firm_field="account__firm")
+
+
+def cash_account_numbers(pairs) -> dict[tuple[int, str], str]:
+    """The custody cash account number for each (custody account id, currency), where one is kept."""
+    from accounts.models import CustodyCashAccount
+
+    pairs = {(int(c), ccy) for c, ccy in pairs if c is not None}
+    if not pairs:
+        return {}
+    rows = CustodyCashAccount.objects.filter(custody_account_id__in={c for c, _ in pairs}, is_active=True)
+    return {(r.custody_account_id, r.currency): r.number for r in rows if (r.custody_account_id, r.currency) in pairs}
+
+
 def fx_funding(fx_orders) -> dict[int, dict]:
     """For each FX order, the security orders of its run and account it funds (buys in the
     currency it buys) or sweeps from (sells in the currency it sells), and the netting: buys

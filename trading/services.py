@@ -31,6 +31,7 @@ from .models import (
     Block,
     BlockStatus,
     Broker,
+    CashTransfer,
     Fill,
     FxOrder,
     FxOrderStatus,
@@ -38,13 +39,14 @@ from .models import (
     OrderStatus,
     RebalanceRun,
     Side,
+    TransferStatus,
 )
 from .orders import allocation as alloc_engine
 from .orders.execution_reports import ExecutionFileError, parse_execution_reports
 from .orders.fix import Ticket, new_order_single, tickets_csv
 from .orders.routing import BROKER_FILE, load_broker_master
 from .rebalancing.scope import RebalanceResult, RebalanceScope, Timings
-from .webhook_events import FX_EVENTS, ORDER_EVENTS
+from .webhook_events import FX_EVENTS, ORDER_EVENTS, TRANSFER_EVENTS
 
 PRICE_Q = Decimal("0.00000001")
 
@@ -66,6 +68,8 @@ def _transition(obj: Any, method: str, *, actor: User | None, event: str, reason
         webhooks.emit(firm=obj.account.firm_id, event_type=event, data=_order_event_data(obj, event, reason, detail))
     elif isinstance(obj, FxOrder) and event in FX_EVENTS:
         webhooks.emit(firm=obj.account.firm_id, event_type=event, data=_fx_event_data(obj))
+    elif isinstance(obj, CashTransfer) and event in TRANSFER_EVENTS:
+        webhooks.emit(firm=obj.account.firm_id, event_type=event, data=_transfer_event_data(obj))
 
 
 def _order_event_data(order: Order, event: str, reason: str, detail: dict[str, Any] | None) -> dict[str, Any]:
@@ -91,6 +95,12 @@ def _fx_event_data(fx: FxOrder) -> dict[str, Any]:
     return {"fx_order": fx.pk, "reference": fx.reference, "account": fx.account_id, "kind": fx.kind,
             "buy_currency": fx.buy_currency, "buy_amount": fx.buy_amount, "sell_currency": fx.sell_currency,
             "sell_amount": fx.sell_amount, "value_date": fx.value_date, "status": fx.status}
+
+
+def _transfer_event_data(t: CashTransfer) -> dict[str, Any]:
+    return {"cash_transfer": t.pk, "reference": t.reference, "account": t.account_id, "currency": t.currency,
+            "amount": t.amount, "from_custody_account": t.from_custody_account_id,
+            "to_custody_account": t.to_custody_account_id, "value_date": t.value_date, "status": t.status}
 
 
 def _emit_block(block: Block, event: str, orders: Iterable[Order], **extra: Any) -> None:
@@ -532,6 +542,7 @@ class SettlementReport:
     as_of: dt.date
     settled: list[str] = field(default_factory=list)
     fx_settled: list[str] = field(default_factory=list)
+    transfers_settled: list[str] = field(default_factory=list)
     failed: list[dict[str, Any]] = field(default_factory=list)
     waiting: list[dict[str, Any]] = field(default_factory=list)
 
@@ -584,6 +595,20 @@ def settlements_run(*, as_of: dt.date, firm: Firm | None = None, actor: User | N
             report.fx_settled.append(fx.reference)
         except MeridianError as exc:
             report.failed.append({"reference": fx.reference, "reason": exc.message})
+    transfers_due = CashTransfer.objects.filter(status=TransferStatus.APPROVED, value_date__lte=as_of).order_by(
+        "value_date", "pk")
+    if firm is not None:
+        transfers_due = transfers_due.filter(account__firm=firm)
+    for t in transfers_due:
+        if not all(is_currency_business_day(as_of, spec) for spec in currency_calendars([t.currency])):
+            report.waiting.append({"reference": t.reference, "settle_date": t.value_date.isoformat(),
+                                   "reason": f"{as_of} is not a business day for {t.currency}"})
+            continue
+        try:
+            cash_transfer_settle(transfer=t, actor=actor)
+            report.transfers_settled.append(t.reference)
+        except MeridianError as exc:
+            report.failed.append({"reference": t.reference, "reason": exc.message})
     return report
 
 
@@ -703,6 +728,34 @@ def _run_failed(run_pk: int, *, reason: str, actor: User | None) -> None:
                      reason=reason[:500])
 
 
+def _finish_chunked_run(run: RebalanceRun, *, actor: Any = None) -> None:
+    """Called with the run's row locked, after a chunk wrote its orders: the chunk that finds every chunk
+    of the run written (`stats["chunks"]`, set before any was queued) completes the run with the totals
+    and sends `rebalance.completed`, as a run done at once does. The lock orders the chunks' commits,
+    so exactly one of them sees the others all committed."""
+    from django.db.models import Count, Sum
+
+    from .models import RunChunk, RunStatus
+
+    expected = run.stats.get("chunks")
+    if expected is None or run.status != RunStatus.RUNNING:
+        return
+    totals = RunChunk.objects.filter(run=run).aggregate(
+        n=Count("id"), accounts=Sum("accounts"), orders=Sum("orders"), fx_orders=Sum("fx_orders"))
+    if totals["n"] < expected:
+        return
+    sums = {k: totals[k] or 0 for k in ("accounts", "orders", "fx_orders")}
+    before = run.status
+    run.status, run.finished_at = RunStatus.COMPLETED, timezone.now()
+    run.stats = {**run.stats, **sums}
+    run.save(update_fields=["status", "finished_at", "stats"])
+    record_event(subject=run, event_type="rebalance.proposed", actor=actor, from_state=before, to_state=run.status,
+                 detail={"chunks": expected, **sums})
+    if run.firm_id is not None:
+        webhooks.emit(firm=run.firm_id, event_type="rebalance.completed", data={
+            "run": run.pk, "status": run.status, "trade_date": run.trade_date, **sums})
+
+
 def rebalance_start(*, scope: RebalanceScope, actor: Any = None, dry_run: bool = False,
                     key: str | None = None) -> RebalanceStarted:
     """Rebalance the scope (a firm's, as the API asks): up to SYNC_ACCOUNT_LIMIT accounts at once,
@@ -781,7 +834,8 @@ def _rebalance_run(*, scope: RebalanceScope, key: str, dry_run: bool, chunk: int
         run=run.pk, dry_run=dry_run, chunk=chunk, accounts=len(book.account_ids), holdings=book.positions,
         out_of_band=int(proposal.out_of_band.sum()), orders=len(proposal.orders), fx_orders=len(proposal.fx),
         forwards=len(proposal.forwards), cash_limited=int((proposal.buy_scale < 1).sum()),
-        fx_too_late=int(proposal.stats.get("fx_too_late", 0)),
+        fx_too_late=int(proposal.stats.get("fx_too_late", 0)), transfers=len(proposal.transfers),
+        transfer_too_late=int(proposal.stats.get("transfer_too_late", 0)),
         wash_sale_blocked=int(proposal.wash_blocked.sum()), load_detail=book.stats.get("load_detail"),
         proposal=proposal, book=book)
     seconds_route = seconds_copy = seconds_commit = None
@@ -818,6 +872,8 @@ def _rebalance_run(*, scope: RebalanceScope, key: str, dry_run: bool, chunk: int
                 webhooks.emit(firm=run.firm_id, event_type="rebalance.completed", data={
                     "run": run.pk, "status": run.status, "trade_date": run.trade_date, "accounts": result.accounts,
                     "orders": result.orders, "fx_orders": result.fx_orders})
+            if chunk is not None:
+                _finish_chunked_run(run, actor=actor)
             tw = time.perf_counter()
         seconds_commit = time.perf_counter() - tw  # deferred key checks run here
     elif chunk is None:  # a dry run ends too, with what it would have proposed
@@ -887,3 +943,56 @@ def fx_order_settle(*, fx_order: FxOrder, actor: User | None = None) -> FxOrder:
     txn = post_fx(fx_order=fx_order, actor=actor)
     _transition(fx_order, "settle", actor=actor, event="fx_order.settled", detail={"transaction": txn.pk})
     return fx_order
+
+
+# --- cash transfers between custody accounts -----------------------------------------------------------
+
+
+def _locked_transfers(ids: Iterable[int]) -> list[CashTransfer]:
+    return list(CashTransfer.objects.select_for_update(of=("self",)).filter(pk__in=list(ids)).order_by("pk")
+                .select_related("account", "account__firm", "account__owner", "run", "from_custody_account",
+                                "to_custody_account"))
+
+
+@transaction.atomic
+def cash_transfers_approve(*, transfer_ids: Iterable[int], actor: User) -> int:
+    """Approve proposed cash transfers, all or none, under the firm's rules for transfers (roles,
+    limit in base currency, four-eyes against whoever ran the rebalance, sanity limit)."""
+    from accounts.approvals import Item, assert_may_approve, policy_for, to_base
+
+    rows = _locked_transfers(transfer_ids)
+    by_firm: dict[int, list[Any]] = defaultdict(list[Any])
+    for t in rows:
+        base = t.account.base_currency
+        by_firm[t.account.firm_id].append(Item(
+            label=f"cash transfer {t.reference} ({t.amount:f} {t.currency} from {t.from_custody_account} "
+                  f"to {t.to_custody_account})",
+            amount_base=to_base(amount=t.amount, currency=t.currency, base_currency=base, on=t.trade_date),
+            base_currency=base, proposer_id=t.run.created_by_id if t.run_id and t.run else None))
+    for firm_id, items in by_firm.items():
+        assert_may_approve(policy=policy_for(firm_id), kind="transfer", actor=actor, items=items)
+    for t in rows:
+        _transition(t, "approve", actor=actor, event="cash_transfer.approved")
+    return len(rows)
+
+
+@transaction.atomic
+def cash_transfer_cancel(*, transfer: CashTransfer, actor: User | None, reason: str) -> CashTransfer:
+    (transfer,) = _locked_transfers([transfer.pk])
+    _transition(transfer, "cancel", actor=actor, event="cash_transfer.cancelled", reason=reason)
+    return transfer
+
+
+@transaction.atomic
+def cash_transfer_settle(*, transfer: CashTransfer, actor: User | None = None) -> CashTransfer:
+    """Book an approved transfer into the ledger: out of one custody account's cash, into the
+    other's, on the value date; then mark it settled."""
+    (transfer,) = _locked_transfers([transfer.pk])
+    if transfer.status != TransferStatus.APPROVED:
+        raise OrderStateError(f"cash transfer {transfer.reference} is {transfer.status}",
+                              detail={"cash_transfer": transfer.reference, "status": transfer.status})
+    from .ledger import post_transfer
+
+    txn = post_transfer(transfer=transfer, actor=actor)
+    _transition(transfer, "settle", actor=actor, event="cash_transfer.settled", detail={"transaction": txn.pk})
+    return transfer

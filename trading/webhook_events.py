@@ -97,6 +97,26 @@ FX_EVENTS = {
 }
 
 
+def _transfer_fields() -> dict[str, Schema]:
+    from .models import TransferStatus
+
+    return {"cash_transfer": ID, "reference": STR, "account": ID, "currency": CURRENCY, "amount": DECIMAL,
+            "from_custody_account": ID, "to_custody_account": ID, "value_date": DATE,
+            "status": enum(*TransferStatus.values)}
+
+
+TRANSFER_EXAMPLE: dict[str, Any] = {"cash_transfer": 5, "reference": "R12-T0", "account": 77, "currency": "EUR",
+                                    "amount": "50000.00", "from_custody_account": 3, "to_custody_account": 4,
+                                    "value_date": "2026-12-08", "status": "approved"}
+
+TRANSFER_EVENTS = {
+    "cash_transfer.approved": ("A cash transfer between two custody accounts was approved.", "approved"),
+    "cash_transfer.settled": ("A cash transfer settled: out of one custody account's cash, into the other's, "
+                               "on the value date.", "settled"),
+    "cash_transfer.cancelled": ("A cash transfer was cancelled.", "cancelled"),
+}
+
+
 def register_events() -> None:
     from .models import RunStatus
 
@@ -108,8 +128,12 @@ def register_events() -> None:
                  example={**BLOCK_EXAMPLE, **example})
     for name, (summary, state) in FX_EVENTS.items():
         register(name, summary=summary, data=data_schema(**_fx_fields()), example={**FX_EXAMPLE, "status": state})
+    for name, (summary, state) in TRANSFER_EVENTS.items():
+        register(name, summary=summary, data=data_schema(**_transfer_fields()),
+                 example={**TRANSFER_EXAMPLE, "status": state})
     register("rebalance.completed", summary="A rebalance run of the firm finished (not a dry run): the orders "
-             "and FX orders it proposed wait for approval.",
+             "and FX orders it proposed wait for approval. A large book rebalanced in Celery chunks sends it once, "
+             "when its last chunk is written, with the totals over every chunk.",
              data=data_schema(run=ID, status=enum(*RunStatus.values), trade_date=DATE, accounts=INT, orders=INT,
                               fx_orders=INT),
              example={"run": 12, "status": "completed", "trade_date": "2026-12-07", "accounts": 40, "orders": 95,

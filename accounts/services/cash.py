@@ -149,9 +149,10 @@ def cash_withdraw(
 def cash_transfer(
     *, account: Account, from_custody: CustodyAccount, to_custody: CustodyAccount, currency: str, amount: Decimal,
     value_date: dt.date, actor: User | None = None, from_sleeve: Sleeve | None = None,
-    to_sleeve: Sleeve | None = None, external_ref: str = "",
+    to_sleeve: Sleeve | None = None, external_ref: str = "", trade_date: dt.date | None = None,
 ) -> Transaction:
-    """Move cash between custody accounts or sleeves of one account."""
+    """Move cash between custody accounts or sleeves of one account, instructed on `trade_date`
+    (default: the value date) for value on `value_date`."""
     account = _lock_account(account)
     _gate(account, actor=actor)
     amount = quantize_money(Decimal(amount), currency)
@@ -159,8 +160,8 @@ def cash_transfer(
         raise ValidationFailed("a transfer must be positive")
     legs = [Leg(custody_account=from_custody, sleeve=from_sleeve, currency=currency, amount=-amount, cash_purpose=CashPurpose.TRANSFER),
             Leg(custody_account=to_custody, sleeve=to_sleeve, currency=currency, amount=amount, cash_purpose=CashPurpose.TRANSFER)]
-    return _post(account=account, kind=TransactionKind.TRANSFER, trade_date=value_date, settle_date=value_date,
-                 legs=legs, actor=actor, external_ref=external_ref)
+    return _post(account=account, kind=TransactionKind.TRANSFER, trade_date=trade_date or value_date,
+                 settle_date=value_date, legs=legs, actor=actor, external_ref=external_ref)
 
 
 

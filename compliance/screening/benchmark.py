@@ -7,12 +7,12 @@ import statistics
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .importers import WatchlistRecord
 from .matcher import Query, ScreeningIndex
-from .normalize import GENERIC, LEGAL, NAME, PARTICLE, tokenize
+from .normalize import GENERIC, LEGAL, NAME, PARTICLE, is_abjad, script_of, tokenize
 
 _CYRILLIC = [("SHCH", "Щ"), ("KH", "Х"), ("ZH", "Ж"), ("TS", "Ц"), ("CH", "Ч"), ("SH", "Ш"), ("YU", "Ю"),
              ("YA", "Я"), ("A", "А"), ("B", "Б"), ("V", "В"), ("G", "Г"), ("D", "Д"), ("E", "Е"), ("Z", "З"),
@@ -100,13 +100,17 @@ _GREEK = [("SCH", "Σ"), ("SH", "Σ"), ("CH", "Τσ"), ("KH", "Χ"), ("GH", "Γ"
           ("I", "ι"), ("O", "ο")]
 _GREEK_ALT = {"ο": "ω", "ε": "η", "ι": "η"}
 
-# Abjads: consonants written, short vowels not; long vowels and a word's first vowel are.
+# Abjads: consonants written, short vowels not; long vowels and a word's first vowel are. Foreign
+# names (which most listed Latin names are to an Arabic or Hebrew writer) are written with their
+# vowels in full, as the Israeli and Arab press write them: O and U with و/ו, I with ي/י, a final
+# vowel always, A often with alef.
 _ARABIC = [("SH", "ش"), ("KH", "خ"), ("GH", "غ"), ("TH", "ث"), ("DH", "ذ"), ("CH", "تش"), ("PH", "ف"),
            ("B", "ب"), ("T", "ت"), ("J", "ج"), ("H", "ح"), ("D", "د"), ("R", "ر"), ("Z", "ز"), ("S", "س"),
            ("F", "ف"), ("Q", "ق"), ("K", "ك"), ("C", "ك"), ("L", "ل"), ("M", "م"), ("N", "ن"), ("W", "و"),
            ("Y", "ي"), ("G", "ج"), ("P", "ب"), ("V", "ف"), ("X", "كس")]
 _ARABIC_ALT = {"ح": "ه", "س": "ص", "ت": "ط", "د": "ض", "ز": "ظ"}
-_HEBREW = [("SH", "ש"), ("KH", "ח"), ("CH", "ח"), ("TS", "צ"), ("TZ", "צ"), ("TH", "ת"), ("PH", "פ"), ("ZH", "ז'"),
+# CH in a listed Latin name is mostly Spanish, English or Korean (CHAVES, CHOE): צ'; KH is ח.
+_HEBREW = [("SH", "ש"), ("KH", "ח"), ("CH", "צ'"), ("TS", "צ"), ("TZ", "צ"), ("TH", "ת"), ("PH", "פ"), ("ZH", "ז'"),
            ("B", "ב"), ("V", "ו"), ("G", "ג"), ("D", "ד"), ("H", "ה"), ("W", "ו"), ("Z", "ז"), ("T", "ט"),
            ("Y", "י"), ("K", "כ"), ("C", "ק"), ("L", "ל"), ("M", "מ"), ("N", "נ"), ("S", "ס"), ("P", "פ"),
            ("F", "פ"), ("Q", "ק"), ("R", "ר"), ("J", "ג'"), ("X", "קס")]
@@ -148,15 +152,28 @@ def _abjad_word(rng: random.Random, word: str, rules: Sequence[tuple[str, Any]],
             run = ch
             while i + len(run) < len(word) and word[i + len(run)] in _VOWELS:
                 run += word[i + len(run)]
+            final = i + len(run) == len(word)
+            # Each long vowel of the run has its letter (I/Y and E before it: י/ي; O/U: ו/و);
+            # A and E alone are not written inside a word, but often A is, with alef.
+            letters: list[str] = []
+            for v in ("EE" if run == "EI" else run):
+                letter = long_i if v in "IY" or run == "EE" else long_u if v in "OU" else ""
+                if letter and (not letters or letters[-1] != letter):
+                    letters.append(letter)
             if i == 0:
+                # A first vowel is carried by alef, with the letter of a long vowel after it
+                # (איבן Ivan, אולג Oleg).
                 out.append(alef)
-            elif i + len(run) == len(word) and run[-1] in "AE":
+                out.extend(letters)
+            elif letters:
+                # Foreign names are written in full: O and U almost always (מדורו Maduro, فو Vo).
+                if final or len(run) > 1 or letters != [long_u] or rng.random() < 0.9:
+                    out.extend(letters)
+                if final and run[-1] in "AE":
+                    out.append(final_a)  # מריה Maria
+            elif final:
                 out.append(final_a)
-            elif any(v in run for v in "IY") or run in ("EE", "EI"):
-                out.append(long_i)
-            elif any(v in run for v in "OU") and (len(run) > 1 or rng.random() < 0.5):
-                out.append(long_u)
-            elif run in ("AA",) or (run == "A" and rng.random() < 0.25):
+            elif run == "AA" or (run == "A" and rng.random() < 0.4):
                 out.append(alef)
             i += len(run)
             continue
@@ -483,3 +500,25 @@ def run_public_cases(index: ScreeningIndex, cases: Sequence[dict], threshold: fl
             failures.append({"source": case["source"], "query": case["query"], "listed": case["listed"],
                              "expect": case["expect"], "hits": [h.listed_name for h in hits[:3]]})
     return {"cases": len(cases), "passed": passed, "failures": failures}
+
+
+def original_script_cases(records: Sequence[WatchlistRecord]) -> tuple[list[WatchlistRecord], list[LabelledQuery]]:
+    """Real renderings: the names the UN list gives in their original script (Arabic, Persian,
+    Urdu, Cyrillic) beside its own Latin forms. Returns the records without any name in another
+    script (the index to screen them against, so that nothing matches the query's own letters)
+    and one query per person's original-script name, labelled with the record. Entities are left
+    out: their original-script names are translations ("EGYPTIAN ISLAMIC JIHAD"), not renderings."""
+    latin_only: list[WatchlistRecord] = []
+    queries: list[LabelledQuery] = []
+    for e, record in enumerate(records):
+        # Names wholly in the script ("Djaafar Abou Mohamed (جعفر ابو محمد)" is a Latin alias with a gloss).
+        scripted = [n for n in record.aliases if (is_abjad(n) or script_of(n) == "cyrillic")
+                    and not any("A" <= c <= "Z" for c in n.upper())]
+        latin_only.append(replace(record, aliases=[n for n in record.aliases if script_of(n) == "latin"],
+                                  weak_aliases=[n for n in record.weak_aliases if script_of(n) == "latin"]))
+        if record.kind != "person" or record.source != "un" or not any(script_of(n) == "latin" for n in record.all_names):
+            continue
+        for name in scripted:
+            kind = is_abjad(name) or script_of(name)
+            queries.append(LabelledQuery(Query(name, kind="person"), e, f"un_{kind}_original"))
+    return latin_only, queries

@@ -46,6 +46,7 @@ from .normalize import (
     PARTICLE,
     abjad,
     is_abjad,
+    name_readings,
     name_variants,
     phonetic,
     skeleton,
@@ -74,6 +75,7 @@ class MatcherConfig:
     abjad_sim: float = 0.92  # consonant keys of three consonants or more
     abjad_sim_two: float = 0.8
     abjad_sim_one: float = 0.75
+    abjad_exponent: float = 1.5  # consonant keys that differ count for less than the letters of spellings that do
     abjad_min_letters: float = 0.5
     min_idf_weight: float = 0.3
     phonetic_factor: float = 0.95
@@ -82,12 +84,16 @@ class MatcherConfig:
     surname_missing_factor: float = 0.85
     single_token_factor: float = 0.7
     weak_alias_factor: float = 0.9
+    joined_factor: float = 0.97
     dob_match_bonus: float = 0.05
     dob_year_conflict: float = 0.20
     dob_day_conflict: float = 0.10
     country_match_bonus: float = 0.02
     country_conflict: float = 0.10
     max_candidates: int = 40
+    # A name read from an abjad meets many names through its consonant keys (N-S-R is NASR,
+    # NASSER, NASIR, NSOUR...): the scorer, not the estimate, has to pick among more of them.
+    abjad_max_candidates: int = 150
     candidate_floor: float = 0.55
     abjad_candidate_floor: float = 0.4
 
@@ -126,7 +132,7 @@ class Hit:
 
 _VOWEL_START = frozenset("AEIOU")
 _ROLE_CODE = {NAME: 0, PARTICLE: 1, LEGAL: 2, GENERIC: 3}
-_KUNYA = frozenset({"ABU", "ABOU", "UMM"})
+_KUNYA = frozenset({"ABU", "ABOU", "ABO", "UMM"})
 
 
 def _role_weight(role: str, cfg: MatcherConfig) -> float:
@@ -145,7 +151,7 @@ def _kunya_flags(tokens: Sequence[tuple[str, str]]) -> np.ndarray:
     flags = np.zeros(len(tokens), dtype=bool)
     for i, (token, role) in enumerate(tokens):
         after = i > 0 and tokens[i - 1][0] in _KUNYA
-        glued = len(token) >= 6 and token.startswith(("ABU", "ABOU", "UMM")) and token not in _KUNYA
+        glued = len(token) >= 6 and token.startswith(("ABU", "ABOU", "ABO", "UMM")) and token not in _KUNYA
         flags[i] = role == NAME and (after or glued)
     return flags
 
@@ -249,7 +255,7 @@ def _abjad_matrix(a: TokenArrays, b: TokenArrays, cfg: MatcherConfig, same_first
         # A key of one or two consonants is met by many names: it tells less than a long one.
         short = np.minimum(la[:, None], lb[None, :])
         factor = np.where(short >= 3, cfg.abjad_sim, np.where(short == 2, cfg.abjad_sim_two, cfg.abjad_sim_one))
-        best = np.maximum(best, np.where(ok, factor * ab, 0.0))
+        best = np.maximum(best, np.where(ok, factor * ab ** cfg.abjad_exponent, 0.0))
     if letters is not None:
         # The letters an abjad does write (consonants and long vowels, in order) are most of the
         # listed spelling: a reading sharing under `abjad_min_letters` of it only shares a key.
@@ -388,10 +394,34 @@ def name_similarity(a: str, b: str, cfg: MatcherConfig = DEFAULT_CONFIG,
     weight = weight or (lambda token, role: _role_weight(role, cfg))
     abjad_script = is_abjad(a) or is_abjad(b)
     best = 0.0
-    for ta in name_variants(a):
-        for tb in name_variants(b):
-            best = max(best, _pair_score(_for_kind(ta, kind), _for_kind(tb, kind), cfg, weight, abjad_script))
+
+    def forms(text: str) -> list[tuple[Any, float]]:
+        variants = name_variants(text)
+        joined = joined_names(variants[0]) if variants and is_abjad(text) else []
+        return [(v, 1.0) for v in variants] + [(j, cfg.joined_factor) for j in joined]
+
+    for ta, fa in forms(a):
+        for tb, fb in forms(b):
+            if fa * fb < 1.0 and fa * fb * 1.0 <= best:
+                continue
+            score = _pair_score(_for_kind(ta, kind), _for_kind(tb, kind), cfg, weight, abjad_script)
+            best = max(best, score * min(fa, fb))
     return best
+
+
+def joined_names(tokens: tuple[tuple[str, str], ...]) -> list[tuple[tuple[str, str], ...]]:
+    """The name with two adjacent name tokens written as one, for each such pair of a name of three
+    or four tokens: compound names are written apart or together at will (AKHUND ZADA ~
+    AKHUNZADA, SHAHID KHEL ~ SHAHIDKHEL, KHUDAI DAD ~ KHUDAIDAD). A name of two tokens is not
+    joined: one long token alone is met by too many other names' tokens (AVA ALLEN ~ WALIJAN)."""
+    if not 3 <= len(tokens) <= 4:
+        return []
+    out = []
+    for i in range(len(tokens) - 1):
+        (a, ra), (b, rb) = tokens[i], tokens[i + 1]
+        if ra == NAME and rb == NAME and len(a) >= 2 and len(b) >= 2:
+            out.append((*tokens[:i], (a + b, NAME), *tokens[i + 2:]))
+    return out
 
 
 def _surname_mask(text: str, tokens: Sequence[tuple[str, str]]) -> list[bool]:
@@ -716,6 +746,10 @@ class ScreeningIndex:
         distinctive = (matched_w >= cfg.rare_weight) | ((covered.sum(axis=1) >= 2) & surname_whole
                                                          & (covered_w >= cfg.partial_min_weight))
         partial = (nq_total >= 1) & (Wq <= Wc) & (cq >= 0.9) & np.isfinite(matched_w) & distinctive
+        if abjad_script:
+            # A name read from an abjad matches through consonant keys that many names share
+            # (ALVAREZ and لرس are both L-R-S): a part of a listed name is not identified by them.
+            partial = partial & False
         out = _finish_many(cq, cc, Wq, Wc, mq, mc, nq_total, nc_total, cfg, fq, fc, g_q, g_c, partial)
         out = np.where(surname_missing, out * np.where(partial, cfg.partial_surname_factor,
                                                        cfg.surname_missing_factor), out)
@@ -767,7 +801,8 @@ class ScreeningIndex:
         elif kind == "entity":
             keep &= ~self.name_is_person[names]
         names, cover, acc, wn, initial_found = names[keep], cover[keep], acc[keep], wn[keep], initial_found[keep]
-        if len(names) > cfg.max_candidates:
+        max_candidates = cfg.abjad_max_candidates if abjad_script else cfg.max_candidates
+        if len(names) > max_candidates:
             evidence = counts[keep] + initial_found
             # Rank by an estimate of the final score, so that short names that only share one
             # common token do not crowd out a name that shares several.
@@ -776,20 +811,40 @@ class ScreeningIndex:
             q_names = sum(1 for _, role in tokens if role == NAME)
             single = (evidence <= 1) & ((q_names >= 2) | (self.name_name_count[names] >= 2))
             estimate = np.where(single, estimate * cfg.single_token_factor, estimate)
-            top = np.argpartition(-estimate, cfg.max_candidates)[: cfg.max_candidates]
+            top = np.argpartition(-estimate, max_candidates)[:max_candidates]
             names = names[top]
         return names
 
     def query_variants(self, query: Query) -> list[tuple[tuple[str, str], ...]]:
         return [_for_kind(tokens, query.kind) for tokens in name_variants(query.name) if tokens]
 
+    def query_groups(self, query: Query) -> list[tuple[list[tuple[tuple[str, str], ...]], float]]:
+        """The query's token lists, grouped for scoring: the script's readings with as many tokens
+        are one group, read position by position (a Greek name read the modern and the ancient
+        way); every other form (particles glued, two names joined) is a group of its own, as its
+        tokens do not line up with the readings'. Each group comes with the factor its scores take:
+        `joined_factor` for two names joined, a guess at how the name was written."""
+        readings = {_for_kind(r, query.kind) for r in name_readings(query.name)}
+        groups: dict[Any, list] = defaultdict(list)
+        variants = self.query_variants(query)
+        for tokens in variants:
+            groups[len(tokens) if tokens in readings else tokens].append(tokens)
+        out = [(group, 1.0) for group in groups.values()]
+        if variants and is_abjad(query.name):
+            # Persian, Urdu and Pashto compounds (AKHUND ZADA, SHAHID KHEL) are written apart or
+            # together at will; a Latin name's compounds are covered by the glued forms.
+            out.extend(([joined], self.cfg.joined_factor) for joined in joined_names(variants[0])
+                       if joined not in groups)
+        return out
+
     def candidates(self, query: Query) -> set[int]:
         """The entries retrieval hands to the scorer for this query (for measuring retrieval)."""
         abjad_script = is_abjad(query.name)
         out: set[int] = set()
-        for tokens in self.query_variants(query):
-            names = self._candidate_names(tokens, query.kind, abjad_script)
-            out.update(self.name_entry[names].tolist())
+        for group, _ in self.query_groups(query):
+            for tokens in group:
+                names = self._candidate_names(tokens, query.kind, abjad_script)
+                out.update(self.name_entry[names].tolist())
         return out
 
     def screen(self, query: Query, *, threshold: float | None = None,
@@ -799,17 +854,14 @@ class ScreeningIndex:
         default_threshold = cfg.threshold if threshold is None else threshold
         abjad_script = is_abjad(query.name)
         best: dict[int, tuple[float, int, tuple]] = {}  # entry -> (name score, name id, query tokens)
-        groups: dict[int, list] = defaultdict(list)  # readings with as many tokens are read token by token
-        for tokens in self.query_variants(query):
-            groups[len(tokens)].append(tokens)
-        for readings in groups.values():
+        for readings, factor in self.query_groups(query):
             tokens = readings[0]
             parts = [self._candidate_names(r, query.kind, abjad_script) for r in readings]
             candidates = parts[0] if len(parts) == 1 else np.unique(np.concatenate(parts))
             if len(candidates) == 0:
                 continue
             scores = self._score_names(tokens, candidates, abjad_script, readings)
-            scores = np.where(self.name_weak[candidates], scores * cfg.weak_alias_factor, scores)
+            scores = np.where(self.name_weak[candidates], scores * cfg.weak_alias_factor, scores) * factor
             for n, s in zip(candidates.tolist(), scores.tolist()):
                 if s <= 0:
                     continue

@@ -90,9 +90,11 @@ def _country_words() -> set[str]:
 GENERIC_WORDS = frozenset(_GENERIC_WORDS.split()) | frozenset(_country_words())
 
 # Compound particles glued to their neighbours in the "glued" variant of a name.
-_GLUE_NEXT = frozenset("AL EL ABD ABDUL ABDEL ABDUR ABDOL ABDU ABU ABOU UMM BIN IBN VAN VON DER DE DEL DI DA LA LE "
+_GLUE_NEXT = frozenset("AL EL ABD ABDUL ABDEL ABDUR ABDOL ABDU ABU ABOU ABO UMM BIN BN IBN VAN VON DER DE DEL DI DA LA LE "
                        "MC MAC".split())
 _GLUE_BOTH = frozenset("UD UL UR UZ US AD AR AS AZ ED".split())
+_GLUE_COMPOUND = frozenset("AL EL ABD ABDUL ABDEL ABDUR ABDOL ABDU".split())
+_ARTICLES = frozenset("AL EL ED ES ET EZ AD AR AS AT AZ UD UL UR".split())
 _GLUE_PREV = frozenset("DIN DEEN UDDIN UDDEEN ALLAH ULLAH ULLA".split())
 # Particles that a name can carry glued to its front, whose removal gives a retrieval key.
 GLUED_PREFIXES = ("ABDUL", "ABDEL", "ABDUR", "ABOU", "ABU", "BIN", "IBN", "OULD", "VAN", "VON", "DEL", "AL",
@@ -104,7 +106,6 @@ _NON_ALNUM = re.compile(r"[^A-Z0-9]+")
 _CYRILLIC = re.compile(r"[\u0400-\u04FF]")
 _GREEK = re.compile(r"[\u0370-\u03FF\u1F00-\u1FFF]")
 _ARABIC = re.compile(r"[\u0600-\u06FF\u0750-\u077F\uFB50-\uFDFF\uFE70-\uFEFF]")
-_PERSIAN = re.compile(r"[\u067E\u0686\u0698\u06AF\u06A9\u06CC]")  # پ چ ژ گ ک ی
 _HEBREW = re.compile(r"[\u0590-\u05FF]")
 _HANGUL = re.compile(r"[\u1100-\u11FF\u3130-\u318F\uAC00-\uD7AF]")
 _CJK = re.compile(r"[\u3040-\u30FF\u3400-\u4DBF\u4E00-\u9FFF\uAC00-\uD7AF]")
@@ -172,17 +173,6 @@ def _greek_foreign(text: str) -> list[str]:
         _greek_apply(upper, [*_GREEK_INITIAL_KEPT, *_GREEK_CONSONANTS, *_GREEK_MODERN_VOWELS], "Greek-Latin/UNGEGN"),
         _greek_apply(upper, _GREEK_CONSONANTS, "Greek-Latin", plain=True),
     ]
-
-
-def _arabic_prepare(text: str) -> str:
-    # The article ال joined to the word becomes a separate AL; ta marbuta is a final vowel.
-    words = []
-    for w in text.split():
-        if w.startswith("ال") and len(w) > 3:
-            words.extend(["ال", w[2:]])
-        else:
-            words.append(w)
-    return " ".join(words).replace("ة", "").replace("ـ", "")
 
 
 # Hebrew letters in names written without vowel points (as lists, passports and the press write
@@ -267,6 +257,92 @@ def _hebrew(text: str, reading: dict[str, str]) -> str:
     return " ".join(words)
 
 
+# Arabic, Persian and Urdu letters in names written without vowel marks (as lists, passports
+# and the press write them). ICU's Arabic-Latin is a letter-by-letter transliteration for
+# scholars (ʿ for ayin, y and w for the letters that are vowels, the article's lam split from
+# الله), so names are read by the conventions the lists' own romanisations follow (the UN
+# list's original-script names beside their Latin forms):
+# - consonants as the common English-based romanisation writes them: ث = TH, خ = KH, ذ = DH,
+#   ش = SH, غ = GH, ص = S, ض = D, ط = T, ظ = DH, ق = Q; Persian and Urdu پ P, چ CH, ژ ZH, گ G;
+#   and a second reading with the values Persian, Urdu and Pashto names take (FAZL for فضل,
+#   ZAKIR for ذاکر, SAQIB for ثاقب): ث = S, ذ ض ظ = Z;
+# - the letters that carry long vowels: ا and ى = A, و = U (W at the start of a word or before
+#   a vowel letter), ي/ی = I (Y at the start or before a vowel letter), ة = A;
+# - ع and ء carry a vowel: nothing before a vowel letter, A otherwise (عمر = AMR as OMAR, عبد = ABD);
+# - the article ال joined to a word is read as a separate AL, but الله is ALLAH;
+# - vowel marks, where a name has them, give their vowel (fatha A, damma U, kasra I).
+# Short vowels are not written, so the matcher compares the consonants (normalize.abjad).
+_ARABIC_CONSONANTS = {
+    "ب": "B", "ت": "T", "ث": "TH", "ج": "J", "ح": "H", "خ": "KH", "د": "D", "ذ": "DH", "ر": "R", "ز": "Z",
+    "س": "S", "ش": "SH", "ص": "S", "ض": "D", "ط": "T", "ظ": "DH", "غ": "GH", "ف": "F", "ق": "Q", "ك": "K",
+    "ک": "K", "ل": "L", "م": "M", "ن": "N", "ه": "H", "ہ": "H", "ھ": "H", "پ": "P", "چ": "CH", "ژ": "ZH",
+    "گ": "G", "ٹ": "T", "ڈ": "D", "ڑ": "R", "ں": "N", "ڤ": "V", "ۀ": "H",
+}
+_ARABIC_PERSIAN = {**_ARABIC_CONSONANTS, "ث": "S", "ذ": "Z", "ض": "Z", "ظ": "Z"}
+_ARABIC_ALEF = frozenset("اأإآٱ")
+_ARABIC_Y = frozenset("يیئےى")
+_ARABIC_W = frozenset("وؤ")
+_ARABIC_VOWEL_LETTERS = _ARABIC_ALEF | _ARABIC_Y | _ARABIC_W | frozenset("ة")
+_ARABIC_MARKS = {"\u064e": "A", "\u064f": "U", "\u0650": "I", "\u064b": "AN", "\u064c": "UN", "\u064d": "IN"}
+_ARABIC_IGNORED = re.compile("[\u0610-\u061A\u0651-\u065F\u0670\u06D6-\u06ED\u0640]")  # shadda, sukun, tatweel...
+
+
+def _arabic_word(word: str, consonants: dict[str, str]) -> str:
+    letters = [c for c in word if not _ARABIC_IGNORED.match(c)]
+    out: list[str] = []
+    n = len(letters)
+    for i, ch in enumerate(letters):
+        nxt = letters[i + 1] if i + 1 < n else ""
+        if ch in _ARABIC_MARKS:
+            latin = _ARABIC_MARKS[ch]
+        elif ch in _ARABIC_ALEF:
+            latin = "I" if ch == "إ" else "A"
+        elif ch == "ى":
+            latin = "A"
+        elif ch == "ة":
+            latin = "A"
+        elif ch in _ARABIC_W:
+            latin = "W" if i == 0 or nxt in _ARABIC_ALEF else "U"
+        elif ch in _ARABIC_Y:
+            latin = "Y" if (i == 0 and nxt not in _ARABIC_VOWEL_LETTERS) or nxt in _ARABIC_ALEF or nxt in _ARABIC_W \
+                else "I"
+            if ch == "ے":
+                latin = "E"
+        elif ch == "ت" and nxt == "ش":
+            latin = "CH"  # تش writes a foreign CH (ميتشل Mitchell)
+        elif ch == "ش" and letters[i - 1:i] == ["ت"]:
+            latin = ""
+        elif ch in ("ع", "ء"):
+            latin = "" if nxt in _ARABIC_VOWEL_LETTERS or nxt in _ARABIC_MARKS or not nxt else "A"
+        else:
+            latin = consonants.get(ch, "")
+        # Two consonants that would spell a Latin digraph they do not mean (ت+ه is not TH) keep
+        # the unwritten vowel between them.
+        if out and out[-1] and latin and (out[-1][-1] + latin[0]) in _LATIN_DIGRAPHS and len(latin) == 1 \
+                and ch not in _ARABIC_VOWEL_LETTERS:
+            out.append("A")
+        out.append(latin)
+    return "".join(out)
+
+
+def _arabic(text: str, consonants: dict[str, str]) -> str:
+    """The Latin reading of a name in Arabic letters (see the conventions above)."""
+    words = []
+    for word in re.split(r"[\s\-\u060c]+", unicodedata.normalize("NFC", text)):
+        if not word:
+            continue
+        if word in ("الله", "اللہ", "ٱلله"):
+            words.append("ALLAH")
+            continue
+        if word.startswith(("ال", "ٱل")) and len(word) > 3:
+            words.append("AL")
+            word = word[2:]
+        latin = _arabic_word(word, consonants)
+        if latin:
+            words.append(latin)
+    return " ".join(words)
+
+
 def script_of(text: str) -> str:
     if text.isascii():
         return "latin"
@@ -308,9 +384,7 @@ def renderings(text: str) -> tuple[str, ...]:
     if script == "greek":
         return tuple(dict.fromkeys([_transform("Greek-Latin/UNGEGN").transliterate(text), *_greek_foreign(text)]))
     if script == "arabic":
-        prepared = _arabic_prepare(text)
-        tid = "Persian-Latin/BGN" if _PERSIAN.search(text) else "Arabic-Latin"
-        return tuple(dict.fromkeys([_transform(tid).transliterate(prepared), unidecode(prepared)]))
+        return tuple(dict.fromkeys(_arabic(text, table) for table in (_ARABIC_CONSONANTS, _ARABIC_PERSIAN)))
     if script == "hebrew":
         return tuple(dict.fromkeys(_hebrew(text, reading) for reading in (_HEBREW_ARABIC, _HEBREW_HEBREW)))
     if script == "hangul":
@@ -362,12 +436,14 @@ def _role(token: str) -> str:
 
 
 @lru_cache(maxsize=65536)
-def _tokenize_latin(text: str) -> tuple[tuple[str, str], ...]:
+def _tokenize_latin(text: str, titles: bool = True) -> tuple[tuple[str, str], ...]:
+    """`titles`: the text was written in Latin letters (or read from an alphabet), where MR or DR
+    can be a title; a reading of an abjad makes them from names (عمر = MR, OMAR)."""
     tokens = _fold(text).split()
     out = [(t, _role(t)) for t in tokens]
     # Leading titles go when at least two name tokens stay.
     lead = 0
-    while lead < len(out) and out[lead][0] in HONORIFICS:
+    while titles and lead < len(out) and out[lead][0] in HONORIFICS:
         lead += 1
     if lead and sum(1 for t, r in out[lead:] if r == NAME) >= 2:
         out = out[lead:]
@@ -379,20 +455,28 @@ def _tokenize_latin(text: str) -> tuple[tuple[str, str], ...]:
 
 def tokenize(text: str) -> tuple[tuple[str, str], ...]:
     """(token, role) pairs of a name in its script's standard rendering; titles removed."""
-    return _tokenize_latin(renderings(text or "")[0])
+    return _tokenize_latin(renderings(text or "")[0], not is_abjad(text or ""))
 
 
-def glued(tokens: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
-    """The tokens with compound particles and runs of initials glued to their neighbours."""
+def glued(tokens: tuple[tuple[str, str], ...], compounds_only: bool = False) -> tuple[tuple[str, str], ...]:
+    """The tokens with compound particles and runs of initials glued to their neighbours.
+    `compounds_only`: only the parts of compound given names (ABD ALLAH, SALAH AL DIN, NUR UD
+    DIN), leaving BIN, ABU, VAN, DE... apart, as most lists write them ("BEN ABDALLAH")."""
+    glue_after = _GLUE_COMPOUND if compounds_only else _GLUE_NEXT
     out: list[list[str]] = []
     glue_next = False
     for token, _ in tokens:
         if out and (glue_next or token in _GLUE_BOTH or token in _GLUE_PREV
                     or (len(token) == 1 and len(out[-1][-1]) == 1)):
             out[-1].append(token)
+            if (token in _GLUE_PREV and len(out) >= 2 and len(out[-1]) == 2 and out[-1][0] in _ARTICLES
+                    and out[-2][-1] not in _GLUE_NEXT):
+                # "SALAH AL DIN", "NUR AL DIN": the article and DIN/ALLAH belong to the name before
+                # (SALAHALDIN, NOUREDDINE), as UD DIN does.
+                out[-2].extend(out.pop())
         else:
             out.append([token])
-        glue_next = token in _GLUE_NEXT or token in _GLUE_BOTH
+        glue_next = token in glue_after or token in _GLUE_BOTH
     result = []
     for parts in out:
         token = "".join(parts)
@@ -401,19 +485,27 @@ def glued(tokens: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
 
 
 @lru_cache(maxsize=65536)
+def name_readings(text: str) -> tuple[tuple[tuple[str, str], ...], ...]:
+    """The token lists of the script's readings alone (no glued or joined forms)."""
+    titles = not is_abjad(text or "")
+    return tuple(dict.fromkeys(t for t in (_tokenize_latin(r, titles) for r in renderings(text or "")) if t))
+
+
+@lru_cache(maxsize=65536)
 def name_variants(text: str) -> tuple[tuple[tuple[str, str], ...], ...]:
     """Every token list to screen for a name: each rendering, the CJK given name joined, and
     the form with compound particles glued."""
     variants: list[tuple[tuple[str, str], ...]] = []
     text = text or ""
+    titles = not is_abjad(text)
     for rendering in renderings(text):
-        tokens = _tokenize_latin(rendering)
+        tokens = _tokenize_latin(rendering, titles)
         variants.append(tokens)
         if _CJK.search(text) and len(tokens) >= 3:
             variants.append(((tokens[0][0], NAME), ("".join(t for t, _ in tokens[1:]), NAME)))
-        g = glued(tokens)
-        if len(g) >= 1 and g != tokens and any(r == NAME for _, r in g):
-            variants.append(g)
+        for g in (glued(tokens, compounds_only=True), glued(tokens)):
+            if len(g) >= 1 and g != tokens and any(r == NAME for _, r in g):
+                variants.append(g)
     return tuple(dict.fromkeys(v for v in variants if v))
 
 
@@ -464,10 +556,12 @@ def skeleton(token: str) -> str:
     return _collapse(_VOWELS.sub("", phonetic(token)))
 
 
-_ABJAD_DIGRAPHS = (("TSH", "K"), ("TCH", "K"), ("SCH", "S"), ("SH", "S"), ("CH", "K"), ("KH", "K"), ("GH", "K"), ("TH", "T"), ("DH", "T"),
+_SOFT_C = re.compile("C(?=[EIY])")
+_FRENCH_CH = re.compile("(?<!T)CH(?!$)")
+_ABJAD_DIGRAPHS = (("TSH", "K"), ("TCH", "K"), ("SCH", "S"), ("SH", "S"), ("CH", "K"), ("KH", "H"), ("GH", "K"), ("TH", "T"), ("DH", "T"),
                    ("PH", "B"), ("TS", "S"), ("TZ", "S"), ("DZH", "K"), ("DJ", "K"), ("ZH", "K"))
 _ABJAD_CLASS = str.maketrans({"P": "B", "F": "B", "D": "T", "Z": "S", "C": "K", "Q": "K", "G": "K",
-                              "H": "K", "X": "K"})
+                              "X": "K"})
 
 
 @lru_cache(maxsize=131072)
@@ -475,9 +569,13 @@ def abjad(token: str, v_as_b: bool = False) -> str:
     """A coarse consonant key for names written in an abjad (Arabic, Persian, Hebrew): the
     letters those scripts also use for vowels (W/V, Y) dropped with the vowels, and consonants
     that one script writes with one letter and Latin spells in several ways folded into a class
-    (B/P/F, T/D, S/Z, K/Q/G/H/CH/KH; J, a glide as often as a consonant, dropped):
+    (B/P/F, T/D, S/Z, K/Q/G/C/CH/GH, and H/KH apart: ح ه خ are never a K or a G, nor ج ق ك غ an
+    H; J, a glide as often as a consonant, dropped):
     NETANYAHU ~ NTNYHW, HUSSEIN ~ HSYN, BENJAMIN ~ BNYMYN."""
     t = token[:-1] if len(token) > 2 and token.endswith("H") and token[-2] in _VOWEL_LETTERS else token
+    t = _SOFT_C.sub("S", t)  # C before E, I, Y is S (BELGACEM for بلقاسم is Q-S-M, LOUNICI)
+    if v_as_b:  # French spelling writes ش as CH (ALOUCHE for علوش); a final CH (-VICH) is چ
+        t = _FRENCH_CH.sub("SH", t.replace("TCH", "CH"))
     for a, b in _ABJAD_DIGRAPHS:
         t = t.replace(a, b)
     t = t[:-1] if len(t) > 2 and t.endswith("H") else t  # a final he / ta marbuta is a vowel

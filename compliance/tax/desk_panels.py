@@ -28,7 +28,7 @@ def tax_panel(request, case, party_ids):
     forms = list(TaxForm.objects.filter(party_id__in=party_ids).select_related("party", "related_party")
                  .order_by("party_id", "-created_at")[:50])
     on_file = [{"form": f, "label": selectors.form_label(f.form_type), "status": f.get_status_display(),
-                "who": f.party.display_name + (f" — controlling person of {f.related_party.display_name}"
+                "reason": selectors.status_reason_words(f), "who": f.party.display_name + (f" — controlling person of {f.related_party.display_name}"
                                                if f.related_party_id else ""),
                 "errors": [e.get("message", "") for e in (f.validation_errors or []) if isinstance(e, dict)]}
                for f in forms]

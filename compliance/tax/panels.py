@@ -39,10 +39,18 @@ def tax_forms_for_case(case: OnboardingCase) -> dict[str, Any]:
              "own": req.subject_ref == own_ref}
             for req in required
         ],
-        "on_file": [{"form": selectors.form_label(f.form_type), "status": f.get_status_display(),
-                     "valid_until": f.valid_until, "reason": f.status_reason, "signed_on": f.signed_on}
-                    for f in on_file],
+        "on_file": [_on_file(f) for f in on_file],
     }
+
+
+def _on_file(form: Any) -> dict[str, Any]:
+    """A form on file in words; a superseded form's status is the sentence naming its successor."""
+    reason = selectors.status_reason_words(form)
+    status = form.get_status_display()
+    if form.status == "superseded" and reason.startswith("Superseded"):
+        status, reason = reason, ""
+    return {"form": selectors.form_label(form.form_type), "status": status, "valid_until": form.valid_until,
+            "reason": reason, "signed_on": form.signed_on}
 
 
 def tax_forms_expiring(user: User) -> list[Any]:

@@ -3,6 +3,7 @@ outstanding requirements, withholding."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -172,10 +173,15 @@ def kyc_us_owners(party: Party) -> tuple[tuple[str, str], ...]:
 
 
 def controlling_persons(party: Party) -> list[tuple[Party, str]]:
-    """Natural persons controlling an entity, with their CRS CtrlgPersonType: direct links from
-    persons, shareholders only at or above the threshold."""
+    """Natural persons controlling an entity, with their CRS CtrlgPersonType (OECD CRS VIII(D)(6),
+    read with the FATF beneficial owner: control through direct or indirect ownership). Persons
+    linked directly in another role (director, trustee, ...) come first, in the order they were
+    added; shareholders count at or above the threshold of their effective share, summed over
+    every chain of holding companies (60% of a holding that owns 100% is 60%)."""
     if party.kind != PartyKind.ENTITY:
         return []
+    from onboarding.selectors import ownership_of
+
     table = rulefiles.form_rules()["controlling_persons"]
     threshold = Decimal(str(table["ownership_threshold"]))
     if party.client_type == "trust":
@@ -184,17 +190,26 @@ def controlling_persons(party: Party) -> list[tuple[Party, str]]:
         codes = table["legal_arrangement"]
     else:
         codes = table["legal_person"]
+    shares = ownership_of(party).shares
+    effective = {pid: share.effective for pid, share in shares.items()}
+    people = {p.pk: p for p in Party.objects.filter(pk__in=list(shares), kind=PartyKind.PERSON)}
     result: list[tuple[Party, str]] = []
     seen: set[int] = set()
-    links = OwnershipLink.objects.filter(owned=party, owner__kind=PartyKind.PERSON).select_related("owner").order_by("id")
-    for link in links:
-        if link.role == "shareholder" and link.percentage < threshold:
+    links = OwnershipLink.objects.filter(owned=party, owner__kind=PartyKind.PERSON).order_by("id") \
+        .values_list("owner_id", "role")
+    for owner_id, role in links:
+        if role == "shareholder" and effective.get(owner_id, Decimal(0)) < threshold:
             continue
-        code = codes.get(link.role) or codes.get("default")
-        if code is None or link.owner_id in seen:
+        code = codes.get(role) or codes.get("default")
+        if code is None or owner_id in seen or owner_id not in people:
             continue
-        seen.add(link.owner_id)
-        result.append((link.owner, code))
+        seen.add(owner_id)
+        result.append((people[owner_id], code))
+    ownership_code = codes.get("shareholder") or codes.get("default")
+    indirect = sorted((pid for pid in people if pid not in seen and effective.get(pid, Decimal(0)) >= threshold),
+                      key=lambda pid: (-effective[pid], pid))
+    if ownership_code is not None:
+        result.extend((people[pid], ownership_code) for pid in indirect)
     return result
 
 
@@ -273,14 +288,20 @@ def missing_forms(party: Party, *, booking_centre: str, on: dt.date | None = Non
     """Required forms with no valid current form on file: (requirement, why, latest form or None)."""
     on = on or timezone.localdate()
     missing = []
-    for req in required_forms(party, booking_centre=booking_centre, case=case):
+    required = required_forms(party, booking_centre=booking_centre, case=case)
+    if not required:
+        return missing
+    # Every form the requirements could be met by, in one query (newest first), instead of two per form.
+    on_file = list(TaxForm.objects.filter(party_id__in={_ref_to_pk(r.subject_ref) for r in required},
+                                          form_type__in={r.form for r in required})
+                   .exclude(status=TaxFormStatus.SUPERSEDED).order_by("-created_at", "-id"))
+    for req in required:
         subject_pk = _ref_to_pk(req.subject_ref)
-        qs = TaxForm.objects.filter(party_id=subject_pk, form_type=req.form)
-        if req.for_ref:
-            qs = qs.filter(related_party_id=_ref_to_pk(req.for_ref))
-        latest = qs.exclude(status=TaxFormStatus.SUPERSEDED).order_by("-created_at", "-id").first()
-        current = qs.filter(status=TaxFormStatus.VALID).exclude(valid_until__lt=on).first()
-        if current is not None:
+        related_pk = _ref_to_pk(req.for_ref) if req.for_ref else None
+        forms = [f for f in on_file if f.party_id == subject_pk and f.form_type == req.form
+                 and (related_pk is None or f.related_party_id == related_pk)]
+        latest = forms[0] if forms else None
+        if any(f.status == TaxFormStatus.VALID and (f.valid_until is None or f.valid_until >= on) for f in forms):
             continue
         if latest is None:
             why = "no form on file"
@@ -392,6 +413,31 @@ def forms_for_firm(firm) -> QuerySet[TaxForm]:
 
 def form_label(form_type: str) -> str:
     return FORM_TYPES.get(form_type, form_type)
+
+
+def superseded_reason(form) -> str:
+    """Why a form was superseded, naming the newer form in words: "Superseded by Form W-8BEN-E
+    signed 3 Mar 2026" (a form without a signing date: "received 3 Mar 2026")."""
+    from django.utils.dateformat import format as date_format
+
+    label = form_label(form.form_type)
+    if form.signed_on:
+        return f"Superseded by {label} signed {date_format(form.signed_on, 'j M Y')}"
+    return f"Superseded by {label} received {date_format(timezone.localtime(form.created_at), 'j M Y')}"
+
+
+LEGACY_SUPERSEDED = re.compile(r"^superseded by form (\d+)$")
+
+
+def status_reason_words(form) -> str:
+    """A form's status reason for people. Reasons written before forms were named in words
+    ("superseded by form 15") are rewritten from the newer form."""
+    reason = form.status_reason or ""
+    match = LEGACY_SUPERSEDED.match(reason.strip())
+    if match:
+        newer = TaxForm.objects.filter(pk=int(match.group(1))).only("form_type", "signed_on", "created_at").first()
+        return superseded_reason(newer) if newer is not None else "Superseded by a newer form"
+    return reason
 
 
 

@@ -337,7 +337,7 @@ def tax_form_validate(*, form: TaxForm, actor: User | None = None, today: dt.dat
         for old in earlier:
             old_state = old.status
             old.supersede()
-            old.status_reason = f"superseded by form {form.pk}"
+            old.status_reason = selectors.superseded_reason(form)
             old.save()
             _event(old, "tax_form.superseded", actor=actor, from_state=old_state, reason=old.status_reason,
                    detail={"by": form.pk})

@@ -87,7 +87,17 @@ def _check_address(result: ValidationResult, name: str, value: Any, *, no_po_box
         result.add(f"{name}.line1", "po_box", "a permanent residence address cannot be a P.O. box or in-care-of address")
 
 
-def _check_tax_residences(result: ValidationResult, residences: Any, *, prefix: str, entity: bool) -> None:
+def _check_tax_residences(result: ValidationResult, residences: Any, *, prefix: str, entity: bool,
+                          who: str = "") -> None:
+    """Each residence has a country and a valid TIN or an accepted reason for none. `who` names
+    the person the residences belong to (a controlling person) in every message."""
+    if who:
+        named = ValidationResult()
+        _check_tax_residences(named, residences, prefix=prefix, entity=entity)
+        for error in named.errors:
+            result.add(error.field, error.code, f"{who}: {error.message}")
+        result.tins.extend(named.tins)
+        return
     if not isinstance(residences, list) or not residences:
         result.add(prefix, "required", "at least one tax residence is required")
         return
@@ -287,7 +297,7 @@ def validate_form(
                     if person.get("role") not in statuses["crs_controlling_person_types"]:
                         result.add(f"{where}.role", "invalid", "controlling person type must be one of CRS801-CRS813")
                     _check_tax_residences(result, person.get("tax_residences"), prefix=f"{where}.tax_residences",
-                                          entity=False)
+                                          entity=False, who=str(person.get("name") or f"controlling person {i + 1}"))
         if form_type == "CRS_CP" and data.get("role") not in statuses["crs_controlling_person_types"]:
             result.add("role", "invalid", "controlling person type must be one of CRS801-CRS813")
     citizen_codes = set(rules["us_person"]["citizenship_codes"])

@@ -6,12 +6,12 @@ import hashlib
 import hmac
 import secrets
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from rest_framework import authentication, exceptions, permissions
 
 from ..audit import record_event
-from ..models import ApiToken, User
+from ..models import ApiToken, Firm, User
 
 
 def _hash(secret: str) -> str:
@@ -75,6 +75,55 @@ def api_token_revoke(*, token: ApiToken, actor: User | None) -> ApiToken:
     return token
 
 
+def _columns(model) -> list:
+    return [f for f in model._meta.concrete_fields]
+
+
+def _token_sql() -> str:
+    qn = connection.ops.quote_name
+    parts = []
+    for alias, model in (("t", ApiToken), ("u", User), ("f", Firm)):
+        parts += [f"{alias}.{qn(f.column)}" for f in _columns(model)]
+    return (f"SELECT {', '.join(parts)} FROM {qn(ApiToken._meta.db_table)} t "
+            f"JOIN {qn(User._meta.db_table)} u ON u.{qn('id')} = t.{qn('user_id')} "
+            f"LEFT JOIN {qn(Firm._meta.db_table)} f ON f.{qn('id')} = u.{qn('firm_id')} "
+            f"WHERE t.{qn('prefix')} = %s")
+
+
+def _instance(model, row: list, start: int):
+    """A model instance from a slice of a raw row, each value through its field's database converters
+    (JSON, dates) as the ORM would."""
+    fields = _columns(model)
+    values = []
+    for offset, field in enumerate(fields):
+        value = row[start + offset]
+        for converter in (connection.ops.get_db_converters(field.get_col(model._meta.db_table))
+                          + field.get_db_converters(connection)):
+            value = converter(value, field, connection)
+        values.append(value)
+    return model.from_db(connection.alias, [f.attname for f in fields], values), start + len(fields)
+
+
+def token_by_prefix(prefix: str) -> ApiToken | None:
+    """The token with its user and the user's firm in one statement, the same rows
+    `ApiToken.objects.select_related("user", "user__firm")` gives, without building the ORM query on
+    every API request (its compilation cost more than the lookup itself: issue 18's profile). Nothing is
+    cached: a revoked token or a deactivated user is refused on the very next request."""
+    with connection.cursor() as cursor:
+        cursor.execute(_token_sql(), [prefix])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    token, at = _instance(ApiToken, row, 0)
+    user, at = _instance(User, row, at)
+    firm = None
+    if user.firm_id is not None:
+        firm, at = _instance(Firm, row, at)
+    user._state.fields_cache["firm"] = firm
+    token._state.fields_cache["user"] = user
+    return token
+
+
 class TokenAuthentication(authentication.BaseAuthentication):
     keyword = "Token"
 
@@ -88,7 +137,7 @@ class TokenAuthentication(authentication.BaseAuthentication):
         if len(parts) != 2 or "." not in parts[1]:
             raise exceptions.AuthenticationFailed("malformed token header")
         prefix, secret = parts[1].split(".", 1)
-        token = ApiToken.objects.select_related("user", "user__firm").filter(prefix=prefix).first()
+        token = token_by_prefix(prefix)
         if token is None or not hmac.compare_digest(token.key_hash, _hash(secret)):
             raise exceptions.AuthenticationFailed("invalid token")
         if not token.is_active or not token.user.is_active:

@@ -10,4 +10,5 @@ router.register("documents", views.DocumentViewSet, basename="document")
 router.register("cases", views.CaseViewSet, basename="case")
 router.register("relationships", views.RelationshipViewSet, basename="relationship")
 router.register("webhooks", views.WebhookViewSet, basename="webhook")
+router.register("audit-events", views.AuditEventViewSet, basename="audit-event")
 urlpatterns = [path("errors/", views.ErrorCatalogueView.as_view(), name="error-catalogue"), *router.urls]

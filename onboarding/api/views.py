@@ -9,10 +9,11 @@ from rest_framework.response import Response
 
 from .. import csvsafe, intake, services, webhook_events, webhooks
 from ..exceptions import PermissionDenied
-from ..models import Document, OwnershipLink, WebhookDelivery, WebhookEndpoint
+from ..models import Document, OnboardingCase, OwnershipLink, WebhookDelivery, WebhookEndpoint
 from ..selectors import (
     AUDIT_EXPORT_FIELDS,
-    audit_rows,
+    audit_events_for,
+    audit_rows_for,
     beneficial_owner_summary,
     case_audit_events,
     case_outstanding_cached,
@@ -26,6 +27,7 @@ from . import serializers as s
 from .errors import catalogue
 from .idempotency import idempotent
 from .ids import ID_REGEX
+from .pagination import Cursor
 
 
 def _party_spec(data: dict) -> intake.PartySpec:
@@ -171,7 +173,14 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     filterset_fields = ["state", "kind", "jurisdiction", "party", "risk_level"]
     search_fields = ["party__given_names", "party__family_name", "party__legal_name"]
 
+    # Reads of one case touch only the case's own row (the requirements read its pinned policy too): its
+    # party, firm and relationship load only if a requirement evaluation misses the cache (issue 18's
+    # profile: the joins cost more to build than to run).
     def get_queryset(self):
+        if self.action == "retrieve":
+            return self._lean(self.request.user)
+        if self.action == "requirements":
+            return scope_to_user(OnboardingCase.objects.all(), self.request.user)
         return cases_for(self.request.user).order_by("pk")
 
     @extend_schema(request=s.CaseCreateSerializer, responses={201: s.CaseSerializer})
@@ -196,7 +205,12 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     def _fresh(self, case):
         """The response to a write is the state after it, as a following GET reads it (hooks that ran on
         the write, such as screening and risk rating on submission, included)."""
-        return s.CaseSerializer(cases_for(self.request.user).get(pk=case.pk)).data
+        return s.CaseSerializer(self._lean(self.request.user).get(pk=case.pk)).data
+
+    @staticmethod
+    def _lean(user):
+        """The case's own row only: what the case body shows (no joins, no pinned policy)."""
+        return scope_to_user(OnboardingCase.objects.defer("policy", "acknowledged_flags"), user)
 
     @extend_schema(responses={200: s.OutstandingSerializer(many=True)})
     @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
@@ -212,7 +226,8 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     def audit(self, request, pk=None):
         """The case's audit trail (case, relationship, every party in its structure), oldest first."""
         csv_export = request.query_params.get("export") == "csv"
-        rows = audit_rows(case_audit_events(self.get_object()), detail_as_text=csv_export)
+        rows = audit_rows_for(case_audit_events(self.get_object()), request.user, detail_as_text=csv_export,
+                              firm_list=False)
         if csv_export:
             import io
 
@@ -275,6 +290,28 @@ class CaseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         case = services.case_request_information(case=self.get_object(), actor=request.user,
                                                  reason=reason.validated_data["reason"])
         return Response(self._fresh(case))
+
+
+class AuditEventViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """The firm's audit trail, newest first, paged by cursor (follow `next`, an opaque `?cursor=`, until it
+    is null). A firm's users see the events about their own firm's records only: never another firm's, never
+    the platform's own (rule packs, watchlists, risk models loaded). Compliance-internal events (screening
+    alerts and screening runs) are listed in words with their states and time, but their `reason`, `detail`
+    and the officer who acted are withheld (`detail_withheld: true`, `actor: compliance`). Platform officers
+    see every firm's events in full. Filter by `event_type`, `subject_type` and `subject_id`, and by time
+    with `created_at__gte` / `created_at__lt`."""
+
+    serializer_class = s.FirmAuditEventSerializer
+    pagination_class = Cursor
+    filterset_fields = {"event_type": ["exact"], "subject_type": ["exact"], "subject_id": ["exact"],
+                        "created_at": ["gte", "lt"]}
+
+    def get_queryset(self):
+        return audit_events_for(self.request.user)
+
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(audit_rows_for(page, request.user))
 
 
 class RelationshipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

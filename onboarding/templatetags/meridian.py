@@ -33,3 +33,36 @@ def country_name(code: str) -> str:
 @register.filter
 def countries(codes) -> str:
     return ", ".join(country_name(c) for c in (codes or [])) or "—"
+
+
+# What the header calls the site, by the signed-in user's role (never "advisor portal" to an officer).
+SITE_NAMES = {"advisor": "advisor portal", "firm_admin": "firm administration", "operations": "operations",
+              "compliance_officer": "compliance review desk"}
+
+
+@register.filter
+def site_name(user) -> str:
+    if not getattr(user, "is_authenticated", False):
+        return "client onboarding and operations"
+    if user.is_superuser and not user.firm_id:
+        return "administration and review desk"
+    return SITE_NAMES.get(user.role, "portal")
+
+
+@register.filter
+def document_kind(content_type: str) -> str:
+    """A file's type in words ("PDF document"), never its MIME type."""
+    from onboarding.labels import document_kind as label
+
+    return label(content_type)
+
+
+@register.filter
+def local_datetime(value) -> str:
+    """An aware datetime in the site's local time, as people write it: 3 Mar 2026, 14:05."""
+    if not value:
+        return ""
+    from django.utils import timezone
+    from django.utils.dateformat import format as date_format
+
+    return date_format(timezone.localtime(value), "j M Y, H:i")

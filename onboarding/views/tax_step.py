@@ -19,6 +19,7 @@ from ..forms import (
 from ..models import (
     OnboardingCase,
     PartyKind,
+    TaxResidence,
 )
 from ..panels import case_page
 from .common import wizard_context
@@ -71,6 +72,10 @@ def tax_capture_form(request: HttpRequest, case: OnboardingCase, tax_forms: dict
         "signer_name": party.display_name if party.kind == PartyKind.PERSON else "",
         "tax_classification": "individual" if party.kind == PartyKind.PERSON else "",
     }
+    # The TIN of the client's tax residence outside the US, entered once, is offered again on the W-8
+    foreign = party.tax_residences.exclude(country="US").exclude(tin="").order_by("pk").first()
+    if foreign is not None:
+        initial["foreign_tin"] = foreign.tin
     if address:
         initial.update({"address_line1": address.line1, "address_city": address.city,
                         "address_postal_code": address.postal_code, "address_country": address.country})
@@ -79,24 +84,37 @@ def tax_capture_form(request: HttpRequest, case: OnboardingCase, tax_forms: dict
                               controlling_persons=capture.controlling_persons(case), initial=initial, prefix="tf")
 
 
+def residence_parties(case: OnboardingCase) -> list[tuple[int, str]]:
+    """Whose tax residences the step records: the client, then (an entity) its controlling persons
+    for CRS, whose residences its self-certification carries."""
+    parties = [(case.party_id, case.party.display_name)]
+    capture = case_page.provider("tax_capture")
+    if capture is not None and case.party.kind == PartyKind.ENTITY:
+        parties += [(int(p["party"]), f"{p['name']} (controlling person)") for p in capture.controlling_persons(case)]
+    return list(dict.fromkeys(parties))
+
+
 def step_tax(request: HttpRequest, case: OnboardingCase) -> HttpResponse:
     posted = request.POST.get("action") if request.method == "POST" else None
-    form = TaxResidenceForm(request.POST if posted == "residence" else None,
-                            party_choices=[(case.party_id, case.party.display_name)],
+    parties = residence_parties(case)
+    form = TaxResidenceForm(request.POST if posted == "residence" else None, party_choices=parties,
                             initial={"party": case.party_id, "country": case.party.jurisdiction})
     tax_forms = tax_forms_for_case(case)
     capture = tax_capture_form(request, case, tax_forms)
     if posted == "residence" and form.is_valid():
+        party = case.party if form.cleaned_data["party"] == case.party_id else \
+            selectors.get_party_for(request.user, form.cleaned_data["party"])
         try:
             services.party_set_tax_residence(
-                party=case.party, actor=request.user, country=form.cleaned_data["country"],
+                party=party, actor=request.user, country=form.cleaned_data["country"],
                 tin=form.cleaned_data["tin"].strip(), no_tin_reason=form.cleaned_data["no_tin_reason"],
                 no_tin_explanation=form.cleaned_data["no_tin_explanation"],
             )
         except MeridianError as exc:
             add_service_error(form, exc, TaxResidenceForm.ALIASES)
         else:
-            messages.success(request, "Tax residence saved.")
+            messages.success(request, "Tax residence saved." if party.pk == case.party_id
+                             else f"Tax residence of {party.display_name} saved.")
             return redirect("portal:wizard_step", case.pk, "tax")
     if posted == "tax_form" and capture is not None and capture.is_valid():
         response = record_tax_form(request, case, capture)
@@ -104,7 +122,8 @@ def step_tax(request: HttpRequest, case: OnboardingCase) -> HttpResponse:
             return response
     has_errors = bool(form.errors or (capture is not None and capture.errors))
     return render(request, "portal/wizard_tax.html", wizard_context(
-        case, "tax", form=form, residences=case.party.tax_residences.order_by("country"),
+        case, "tax", form=form, residences=TaxResidence.objects.filter(party_id__in=[pk for pk, _ in parties])
+        .select_related("party").order_by("party_id", "country"), several_parties=len(parties) > 1,
         tax_forms=tax_forms_for_case(case), capture=capture,
     ), status=422 if has_errors else 200)
 
@@ -127,7 +146,7 @@ def record_tax_form(request: HttpRequest, case: OnboardingCase, capture: TaxForm
         return None
     label = dict(capture.fields["form_type"].choices).get(recorded.form_type, recorded.form_type)
     if recorded.status == "valid":
-        until = f", valid until {recorded.valid_until}" if recorded.valid_until else ""
+        until = f", valid until {recorded.valid_until:%-d %b %Y}" if recorded.valid_until else ""
         messages.success(request, f"{label} recorded and valid{until}.")
         return redirect("portal:wizard_step", case.pk, "tax")
     for issue in recorded.validation_errors or []:

@@ -27,6 +27,8 @@ EXPECTED_TYPES = {
     "order.settled", "order.failed_to_settle", "block.released", "block.filled", "block.cancelled",
     "fx_order.approved", "fx_order.released", "fx_order.settled", "fx_order.cancelled",
     "break.opened", "break.resolved", "break.written_off", "webhook.test",
+    # issue 13 (cash held per custody account): transfers between custodians
+    "cash_transfer.approved", "cash_transfer.settled", "cash_transfer.cancelled",
 }
 
 

@@ -110,13 +110,18 @@ def _small_lists(src: Path, dst: Path, entries: int = 60) -> Path:
 
 def test_bench_screening_recalls_the_listed_names_and_spares_the_innocent(shared_data, tmp_path):
     data_dir = _small_lists(shared_data / "sanctions", tmp_path / "lists")
-    data = run_json("bench_screening", "--data", str(data_dir), "--positives", "60", "--innocents", "60", "--json")
+    data = run_json("bench_screening", "--data", str(data_dir), "--positives", "200", "--innocents", "60", "--json")
     assert data["list_entries"] > 0 and data["queries"] > 0
     for key in ("parse_seconds", "index_seconds", "per_second", "p50_ms", "p99_ms"):
         assert data[key] >= 0, key
     # the labelled queries are variants of listed names (positives) and made-up names (negatives)
     assert data["recall"] >= 0.9, data["recall_by_variant"]
     assert data["false_positive_rate"] <= 0.1
+    # the UN list's own original-script names, screened against its Latin names, are a kind of their own
+    # (the first half of the UN list kept here has none: the figure is then null, not an error)
+    assert "original_script_recall" in data
+    if data["original_script_recall"] is not None:
+        assert "un_arabic_original" in data["recall_by_variant"]
     assert_machine(data)
 
 

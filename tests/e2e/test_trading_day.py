@@ -239,6 +239,20 @@ def trading_day(advisor, approver, ops, ids, run_task) -> dict:
         assert f["funds"] or f["netting"]["currency"], f
         ok(approver.post(f"/api/v1/fx-orders/{f['id']}/approve/"))
         ok(ops.post(f"/api/v1/fx-orders/{f['id']}/release/"))
+    # cash is held per custody account: the yen for the Tokyo buy is bought where the buy settles
+    # (HARBOUR), paid in euros that sit at NORTHBANK, so the euros are moved there first
+    jpy = [f for f in fx if f["buy_currency"] == "JPY"]
+    assert jpy and all(f["custody_account"] == ids["harbour"] for f in jpy), jpy
+    assert all(f["custody_account"] for f in fx), fx
+    transfers = ok(advisor.get("/api/v1/cash-transfers/", {"run": run_id}))["results"]
+    assert transfers, "a buy at HARBOUR needs the euros held at NORTHBANK"
+    for t in transfers:
+        assert (t["from_custodian"], t["to_custodian"], t["currency"], t["status"]) == \
+            ("NORTHBANK", "HARBOUR", "EUR", "proposed"), t
+        assert t["value_date"] <= max(f["value_date"] for f in jpy)
+        refused = advisor.post(f"/api/v1/cash-transfers/{t['id']}/approve/")
+        assert refused.status_code == 403 and refused.json()["code"] == "four_eyes_required"
+        assert ok(approver.post(f"/api/v1/cash-transfers/{t['id']}/approve/"))["status"] == "approved"
 
     blocks = {}
     for mic in ("XTKS", "XLON", "XNAS"):
@@ -270,13 +284,25 @@ def trading_day(advisor, approver, ops, ids, run_task) -> dict:
     assert {o["settle_date"] for o in filled if o["market"] == "XTKS"} == {"2026-11-25"}  # over the holiday
     assert {o["settle_date"] for o in filled if o["market"] == "XLON"} == {"2026-11-24"}
     settled: set[str] = set()
+    moved: set[str] = set()
     for day in ("2026-11-23", "2026-11-24", "2026-11-25", "2026-11-26"):
         report = run_task("settle", {"as_of": day})
         assert not report["failed"], report
         for ref in report["settled"]:
             assert due[ref] <= day
         settled |= set(report["settled"])
+        moved |= set(report["transfers_settled"])
     assert settled == set(due)
+    assert moved == {t["reference"] for t in transfers}
+    assert {t["status"] for t in ok(advisor.get("/api/v1/cash-transfers/", {"run": run_id}))["results"]} == {"settled"}
+    # no custody account's cash is negative in any currency, settled or projected
+    cash = ok(advisor.get(f"/api/v1/accounts/{ids['account']}/cash/", {"as_of": "2026-11-26"}))["cash"]
+    assert {c["custody_account"] for c in cash} == {ids["north"], ids["harbour"]}
+    assert all(Decimal(c["amount"]) >= 0 for c in cash), cash
+    projected = ok(advisor.get(f"/api/v1/accounts/{ids['account']}/projected-cash/", {"as_of": TRADE.isoformat()}))
+    by_custody = projected["by_custody_account"]
+    assert {p["custody_account"] for p in by_custody} == {ids["north"], ids["harbour"]}
+    assert all(Decimal(p["balance"]) >= 0 for p in by_custody), by_custody
     final = ok(advisor.get("/api/v1/orders/", {"run": run_id, "page_size": 200}))["results"]
     assert {o["status"] for o in final} == {"settled"}
     fx_final = ok(advisor.get("/api/v1/fx-orders/", {"run": run_id}))["results"]
@@ -360,7 +386,8 @@ def check_webhooks(secret, day, *, wait=0.0):
     import time
 
     deadline = time.time() + wait
-    wanted = {"case.state_changed", "alert.raised", "order.released", "order.filled", "order.settled"}
+    wanted = {"case.state_changed", "alert.raised", "order.released", "order.filled", "order.settled",
+              "cash_transfer.approved", "cash_transfer.settled"}
     while True:
         events = [(h, json.loads(b)) for h, b in Receiver.received]
         types = {e["type"] for _, e in events}

@@ -11,7 +11,11 @@ pytestmark = [pytest.mark.django_db, pytest.mark.with_registered_apps]
 
 def test_the_demo_loads_every_role_and_cases_in_several_states_and_is_idempotent():
     call_command("rulepacks", "load")
-    call_command("seed_demo")
+    from io import StringIO
+
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    assert "review desk at /desk/" in out.getvalue()  # officers are told where their desk is
     assert Firm.objects.count() == 3
     assert set(User.objects.values_list("role", flat=True)) == set(Role.values)
     states = set(OnboardingCase.objects.values_list("state", flat=True))

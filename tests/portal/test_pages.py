@@ -424,3 +424,30 @@ def test_the_advisors_audit_trail_is_in_words_with_tax_forms_and_alerts_but_no_s
     for code in ("party.tax_residence_set", "case.created", "tax_form.", "screening.alert_cleared", "_"):
         assert code not in audit.split("</table>")[0].split("<tbody>")[1], code
     assert "MARIA ROSSA" not in html and "OFAC-1234" not in html
+
+
+def test_dashboard_rows_follow_every_change_at_once(signed_in, firm, advisor):
+    """The dashboard caches each open case's rendered row (issue 18); a change to the client (audited,
+    so the firm's audit generation moves) shows on the very next page."""
+    from django.utils.html import escape
+
+    case = entity_case(firm, advisor)
+    before = services_requirements(case)
+    wanted = [item for item in before if item.code == "field.registration_number"]
+    assert wanted, [item.code for item in before]
+    reason = escape(wanted[0].reason)
+    assert reason in signed_in.get(reverse("portal:home")).content.decode()
+    assert reason in signed_in.get(reverse("portal:home")).content.decode()  # now from the cache
+    services.party_add_identifier(party=case.party, actor=advisor, kind="registration", value="AB123456", country="GB")
+    html = signed_in.get(reverse("portal:home")).content.decode()
+    assert reason not in html and "Acme Holdings Ltd" in html
+    renamed = services.party_update(party=Party.objects.get(pk=case.party_id), actor=advisor, legal_name="Acme Renamed plc")
+    assert renamed.legal_name == "Acme Renamed plc"
+    html = signed_in.get(reverse("portal:home")).content.decode()
+    assert "Acme Renamed plc" in html and "Acme Holdings Ltd" not in html
+
+
+def services_requirements(case):
+    from onboarding.selectors import case_outstanding
+
+    return case_outstanding(OnboardingCase.objects.get(pk=case.pk))

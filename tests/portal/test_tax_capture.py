@@ -163,3 +163,65 @@ def test_the_consistency_table_names_only_statuses_the_forms_know(tmp_path):
     path.write_text(yaml.safe_dump(data))
     with pytest.raises(TaxRuleFileInvalid, match="dormant_nfe"):
         rulefiles.load_form_rules(path)
+
+
+def test_the_owners_of_a_holding_company_are_the_controlling_persons_of_its_subsidiary(signed_in, case, advisor):
+    """Fjord Holdings AS is owned 100% by Fjord Topco AS, which Kari owns 70% and Ola 30% (so
+    Kari 70% and Ola 30% of Fjord Holdings, both over the 25% threshold, OECD CRS VIII(D)(6)
+    read with the FATF beneficial owner). Before, only direct person links counted and a
+    passive NFE held through a holding company had no controlling persons at all."""
+    from compliance.tax.selectors import controlling_persons_for_crs
+    from tests.factories import PersonFactory
+
+    topco = EntityFactory(firm=case.firm, legal_name="Fjord Topco AS", country_of_incorporation="NO")
+    kari = PersonFactory(firm=case.firm, given_names="Kari", family_name="Nordmann", residence_country="NO")
+    ola = PersonFactory(firm=case.firm, given_names="Ola", family_name="Nordmann", residence_country="NO")
+    services.ownership_link_add(owner=topco, owned=case.party, actor=advisor, percentage="100")
+    services.ownership_link_add(owner=kari, owned=topco, actor=advisor, percentage="70")
+    services.ownership_link_add(owner=ola, owned=topco, actor=advisor, percentage="30")
+    persons = controlling_persons_for_crs(case.party)
+    assert [(p["name"], p["role"]) for p in persons] == [("Kari Nordmann", "CRS801"), ("Ola Nordmann", "CRS801")]
+    page = signed_in.get(reverse("portal:wizard_step", args=[case.pk, "tax"]))
+    assert page.context["capture"].initial["controlling_persons"] == [str(kari.pk), str(ola.pk)]
+    # Ola has no tax residence yet: the problem names him
+    response = capture(signed_in, case, form_type="CRS_ENT", crs_classification="passive_nfe",
+                       controlling_persons=[str(kari.pk), str(ola.pk)])
+    assert response.status_code == 422
+    assert response.context["capture"].errors["controlling_persons"] == [
+        "Kari Nordmann: at least one tax residence is required", "Ola Nordmann: at least one tax residence is required"]
+    for person in (kari, ola):
+        services.party_set_tax_residence(party=person, actor=advisor, country="NO", no_tin_reason="B",
+                                         no_tin_explanation="being issued")
+    response = capture(signed_in, case, form_type="CRS_ENT", crs_classification="passive_nfe",
+                       controlling_persons=[str(kari.pk), str(ola.pk)])
+    assert response.status_code == 302, response.context["capture"].errors
+    assert list(TaxForm.objects.filter(party=case.party, form_type="CRS_ENT").order_by("pk")
+                .values_list("status", flat=True)) == ["superseded", "valid"]
+
+
+def test_the_tax_step_records_a_controlling_persons_tax_residence(signed_in, owned_case):
+    """A passive NFE's self-certification carries its controlling persons' residences: the tax
+    step offers them under "Whose tax residence" and records theirs, not the client's."""
+    from onboarding.models import TaxResidence
+
+    kari = owned_case.party.owners.get(percentage=60).owner
+    page = signed_in.get(reverse("portal:wizard_step", args=[owned_case.pk, "tax"]))
+    choices = dict(page.context["form"].fields["party"].choices)
+    assert choices[kari.pk] == "Kari Nordmann (controlling person)"
+    response = signed_in.post(reverse("portal:wizard_step", args=[owned_case.pk, "tax"]), {
+        "action": "residence", "party": kari.pk, "country": "SE", "no_tin_reason": "B",
+        "no_tin_explanation": "being issued"}, follow=True)
+    assert "Tax residence of Kari Nordmann saved." in response.content.decode()
+    assert set(TaxResidence.objects.filter(party=kari).values_list("country", flat=True)) == {"NO", "SE"}
+    assert not TaxResidence.objects.filter(party=owned_case.party, country="SE").exists()
+
+
+def test_the_tax_step_does_not_record_a_residence_for_someone_outside_the_structure(signed_in, owned_case):
+    from tests.factories import PersonFactory
+
+    stranger = PersonFactory(firm=owned_case.firm, given_names="Sven", family_name="Stranger")
+    response = signed_in.post(reverse("portal:wizard_step", args=[owned_case.pk, "tax"]), {
+        "action": "residence", "party": stranger.pk, "country": "SE", "no_tin_reason": "B",
+        "no_tin_explanation": "being issued"})
+    assert response.status_code == 422 and "party" in response.context["form"].errors
+    assert not stranger.tax_residences.exists()

@@ -209,3 +209,32 @@ def test_an_ineligible_ordinary_hands_its_weight_to_its_adr_and_a_held_one_is_so
     assert sorted(sells.values_list("side", "quantity")) == [("sell", Decimal(1000)), ("sell", Decimal(1000))]
     adr = Order.objects.filter(listing=ref.listings["TM"])
     assert adr.count() == 2 and set(adr.values_list("side", flat=True)) == {"buy"}
+
+
+@pytest.mark.django_db
+def test_a_chunked_run_completes_with_its_totals_and_sends_rebalance_completed_once(desk, subscribed):
+    """Issue 18: a book split into Celery chunks ends `completed` when its last chunk is written, with the
+    totals over every chunk, and the firm gets one `rebalance.completed` (as a run done at once sends)."""
+    from onboarding.models import WebhookDelivery, WebhookEndpoint
+    from trading.tasks import rebalance_in_chunks
+
+    endpoint = WebhookEndpoint.objects.create(firm=desk["firm"], url="https://partner.example/hook", secret="s",
+                                              events=["rebalance.completed"])
+    whole = services.rebalance_run(scope=RebalanceScope(trade_date=TRADE, firm=desk["firm"].pk), key="whole",
+                                   dry_run=True)  # the same book at once: the totals the chunks must add up to
+    results = rebalance_in_chunks(key="split", scope=RebalanceScope(trade_date=TRADE, firm=desk["firm"].pk),
+                                  chunk_size=1)
+    per_chunk = [r.get() for r in results]
+    assert len(per_chunk) == 2 and [c["accounts"] for c in per_chunk] == [1, 1]
+    run = RebalanceRun.objects.get(key="split")
+    assert run.status == "completed" and run.finished_at is not None and run.stats["chunks"] == 2
+    assert (run.stats["accounts"], run.stats["orders"], run.stats["fx_orders"]) == (
+        2, sum(c["orders"] for c in per_chunk), sum(c["fx_orders"] for c in per_chunk))
+    assert run.stats["orders"] == Order.objects.filter(run=run).count() == whole.orders
+    sent = [d.payload for d in WebhookDelivery.objects.filter(endpoint=endpoint)]
+    assert len(sent) == 1 and sent[0]["type"] == "rebalance.completed"
+    assert sent[0]["data"] == {"run": run.pk, "status": "completed", "trade_date": TRADE.isoformat(), "accounts": 2,
+                               "orders": run.stats["orders"], "fx_orders": run.stats["fx_orders"]}
+    # a chunk delivered again is skipped and sends nothing more
+    rebalance_chunk.delay("split", RebalanceScope(trade_date=TRADE, firm=desk["firm"].pk).as_json(), 0).get()
+    assert WebhookDelivery.objects.filter(endpoint=endpoint).count() == 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -57,6 +58,8 @@ class Book:
     loss_sales: engine.LossSales
     positions: int = 0
     stats: dict = field(default_factory=dict)
+    # (A, K) db id of each account's custody accounts (the engine's custody slots), -1 padded
+    custody_ids: np.ndarray = field(default_factory=lambda: np.zeros((0, 1), np.int64))
 
     @property
     def days(self) -> list[dt.date]:
@@ -425,16 +428,22 @@ def load_book(scope: RebalanceScope, *, days: int = DAYS) -> Book:
 
     _lap(timings, 'slots')
     # cash ladder: settled balances plus pending cash legs by settle date --------------------------
-    cash = np.zeros((A, len(codes), days))
+    # held per custody account (K slots an account, its active custody accounts by id; cash at an
+    # inactive one counts at the first), summed over them for the pooled ladder
+    custody_ids, k_of = _custody_slots(aid, sel, params)
+    K = custody_ids.shape[1]
+    custody_cash = np.zeros((A, K, len(codes), days))
     ccy_case = " ".join(f"WHEN '{c}' THEN {i}" for i, c in enumerate(codes)) or "WHEN NULL THEN -1"  # valid SQL for an empty book
-    c_acc, c_ccy, c_amt = fetch(
-        f"SELECT c.account_id::int8, (CASE c.currency {ccy_case} ELSE -1 END)::int8, c.amount::float8 "
-        f"FROM {_t(CashBalance)} c JOIN ({sel}) s ON s.id = c.account_id WHERE c.basis = 'settle'", params, "iif")
-    np.add.at(cash, (np.searchsorted(aid, c_acc), c_ccy), c_amt[:, None])
+    c_acc, c_ccy, c_amt, c_ca = fetch(
+        f"SELECT c.account_id::int8, (CASE c.currency {ccy_case} ELSE -1 END)::int8, c.amount::float8, "
+        f"c.custody_account_id::int8 "
+        f"FROM {_t(CashBalance)} c JOIN ({sel}) s ON s.id = c.account_id WHERE c.basis = 'settle'", params, "iifi")
+    np.add.at(custody_cash, (np.searchsorted(aid, c_acc), k_of(c_ca), c_ccy), c_amt[:, None])
     mov_t = _t(Movement)
-    m_acc, m_day, m_amt, m_ccy = _pending_cash(mov_t, sel, params, trade_date, codes)
-    for a, d, amt, c in zip(np.searchsorted(aid, m_acc), m_day, m_amt, m_ccy):
-        cash[a, c, min(max(int(d), 0), days - 1):] += amt
+    m_acc, m_day, m_amt, m_ccy, m_ca = _pending_cash(mov_t, sel, params, trade_date, codes)
+    for a, k, d, amt, c in zip(np.searchsorted(aid, m_acc), k_of(m_ca), m_day, m_amt, m_ccy):
+        custody_cash[a, k, c, min(max(int(d), 0), days - 1):] += amt
+    cash = custody_cash.sum(axis=1)
     ctarget = np.zeros((A, len(codes)))
     for m, c, w in cash_t:
         ctarget[a_model == m, c] += w
@@ -445,7 +454,9 @@ def load_book(scope: RebalanceScope, *, days: int = DAYS) -> Book:
     _lap(timings, 'cash')
     base = np.array([cidx[c] for c in cols.text["base_currency"]], dtype=np.int64)[cols.codes["base_currency"]] \
         if A else np.zeros(0, dtype=np.int64)
+    slot_custody = _slot_custody(slot_listing, line_market, custody_ids, aid, sel, params)
     accounts = engine.Accounts(
+        custody_cash=custody_cash, slot_custody=slot_custody, custody_open=custody_ids >= 0,
         base=base, slot_listing=slot_listing, qty=qty, target=target, cash=cash, cash_target=ctarget,
         ineligible=ineligible, restricted=restricted, frozen=frozen,
         household=np.where(cols.household >= 0, cols.household, -(np.arange(A, dtype=np.int64) + 1)),
@@ -479,7 +490,7 @@ def load_book(scope: RebalanceScope, *, days: int = DAYS) -> Book:
     return Book(trade_date=trade_date, account_ids=aid, listing_ids=listing_ids,
                 market_ids=line_market,
                 currency_codes=codes, listings=listings, currencies=currencies, accounts=accounts, lots=lots,
-                lot_ids=l_id, loss_sales=loss, positions=len(p_acc),
+                lot_ids=l_id, loss_sales=loss, positions=len(p_acc), custody_ids=custody_ids,
                 stats={"slots": S, "load_detail": (_lap(timings, "wash_sales") or
                                                    {k: round(v, 3) for k, v in timings.items() if k != "_t"})})
 
@@ -676,15 +687,73 @@ def _pending_cash(mov_t, sel, params, trade_date, codes):
 
     ccy_case = " ".join(f"WHEN '{c}' THEN {i}" for i, c in enumerate(codes)) or "WHEN NULL THEN -1"  # valid SQL for an empty book
     date_lit = "%s::date" if is_postgres() else "%s"
-    m_acc, m_day, m_amt, m_ccy = fetch(
+    m_acc, m_day, m_amt, m_ccy, m_ca = fetch(
         f"SELECT m.account_id::int8, ({_days('m.settle_date')} - {_days(date_lit)})::int8, "
-        f"SUM(m.amount)::float8, (CASE m.currency {ccy_case} ELSE -1 END)::int8 FROM {mov_t} m "
+        f"SUM(m.amount)::float8, (CASE m.currency {ccy_case} ELSE -1 END)::int8, m.custody_account_id::int8 "
+        f"FROM {mov_t} m "
         f"JOIN ({sel}) s ON s.id = m.account_id WHERE m.leg = 'cash' AND m.trade_date <= {date_lit} "
-        f"AND m.settle_date > {date_lit} GROUP BY m.account_id, m.settle_date, m.currency",
+        f"AND m.settle_date > {date_lit} GROUP BY m.account_id, m.custody_account_id, m.settle_date, m.currency",
         [trade_date.isoformat(), *params, trade_date.isoformat(), trade_date.isoformat()],
-        "iifi")
+        "iifii")
     keep = m_ccy >= 0
-    return m_acc[keep], m_day[keep], m_amt[keep], m_ccy[keep]
+    return m_acc[keep], m_day[keep], m_amt[keep], m_ccy[keep], m_ca[keep]
+
+
+def _custody_slots(aid: np.ndarray, sel: str, params: list[object]) -> tuple[np.ndarray, Any]:
+    """(A, K) the active custody accounts of each account by id (-1 padded, K at least 1), and a
+    function mapping custody account ids to their slot (0 for one not among them)."""
+    ca_acc, ca_id = fetch(
+        f"SELECT ca.account_id::int8, ca.id::int8 FROM {_t(CustodyAccount)} ca JOIN ({sel}) s ON s.id = ca.account_id "
+        f"WHERE ca.is_active ORDER BY ca.account_id, ca.id", params, "ii")
+    A = len(aid)
+    row = _positions_of(aid, ca_acc)
+    keep = row >= 0
+    row, ca_id = row[keep], ca_id[keep]
+    counts = np.bincount(row, minlength=A)
+    K = max(int(counts.max(initial=0)), 1)
+    _, within = _ragged(counts)
+    ids = np.full((A, K), -1, dtype=np.int64)
+    ids[row, within] = ca_id
+    ids[:, 0] = np.where(counts == 0, -1, ids[:, 0])
+    order = np.argsort(ca_id, kind="stable")
+    sorted_ids, slot = ca_id[order], within[order]
+
+    def k_of(custody: np.ndarray) -> np.ndarray:
+        custody = np.asarray(custody, dtype=np.int64)
+        if len(sorted_ids) == 0:
+            return np.zeros(len(custody), dtype=np.int64)
+        pos = np.clip(np.searchsorted(sorted_ids, custody), 0, len(sorted_ids) - 1)
+        return np.where(sorted_ids[pos] == custody, slot[pos], 0)
+
+    return ids, k_of
+
+
+def _slot_custody(slot_listing: np.ndarray, line_market: np.ndarray, custody_ids: np.ndarray, aid: np.ndarray,
+                  sel: str, params: list[object]) -> np.ndarray:
+    """(A, S) the custody slot each slot's trades settle at: the account's lowest-id custody
+    account settling the line's market (as `write.route` routes the order); 0 where none does."""
+    A, S = slot_listing.shape
+    out = np.zeros((A, S), dtype=np.int64)
+    if custody_ids.shape[1] == 1 or not (slot_listing >= 0).any():
+        return out
+    cov_acc, cov_ca, _cus, cov_mkt = custody_coverage(sel, params)
+    cov_row = _positions_of(aid, cov_acc)
+    M = int(max(line_market.max(initial=0), cov_mkt.max(initial=0))) + 1
+    keys = cov_row * M + cov_mkt
+    order = np.lexsort((cov_ca, keys))
+    keys, cov_ca, cov_row = keys[order], cov_ca[order], cov_row[order]
+    first = np.r_[True, keys[1:] != keys[:-1]] if len(keys) else np.zeros(0, bool)
+    keys, cov_ca, cov_row = keys[first], cov_ca[first], cov_row[first]
+    ai, si = np.nonzero(slot_listing >= 0)
+    want = ai * M + line_market[slot_listing[ai, si]]
+    if len(keys) == 0:
+        return out
+    pos = np.clip(np.searchsorted(keys, want), 0, len(keys) - 1)
+    hit = keys[pos] == want
+    ca = np.where(hit, cov_ca[pos], -1)
+    k = np.argmax(custody_ids[ai] == ca[:, None], axis=1)
+    out[ai, si] = np.where(hit & (custody_ids[ai] == ca[:, None]).any(axis=1), k, 0)
+    return out
 
 
 def _loss_sales(sel, params, trade_date, ins_pos, underlying) -> engine.LossSales:

@@ -35,6 +35,11 @@ Steps (two tiers: a vectorised screen over every account, then trades for those 
    as each sale settles (one deal per good day on which more has arrived); base shortfalls
    met by selling foreign cash in time, or not at all;
 8. currency hedge: FX forwards to keep the hedged share of each foreign exposure at target.
+
+Cash per custody account (`Accounts.custody_cash`, (A, K, C, D)): after step 7 the ladders are
+split by custody account (trades at their slot's, each FX deal at one named custody account) and
+a custody account short in a currency receives a transfer from the others in time (`_custody`);
+buys are scaled down (step 6's bisection) when no transfer can arrive before they settle.
 """
 from __future__ import annotations
 
@@ -122,10 +127,20 @@ class Accounts:
     hedge_band: np.ndarray | None = None  # float64 (A,) share of exposure
     forward_notional: np.ndarray | None = None  # float64 (A, C) foreign amount bought (+) / sold (-) forward
     forward_maturity: np.ndarray | None = None  # int (A, C) day index of maturity (large = far)
+    # float64 (A, K, C, D) cash settled by day d at each of the account's K custody accounts (its
+    # cash accounts there); sums over K to `cash`. Default: one custody account holding it all.
+    custody_cash: np.ndarray | None = None
+    # int (A, S) the custody account (0..K-1) each slot's trades settle at; default 0
+    slot_custody: np.ndarray | None = None
+    custody_open: np.ndarray | None = None  # bool (A, K) the slot is a custody account (False: padding)
 
     def __post_init__(self) -> None:
         a, s = self.slot_listing.shape
         c = self.cash.shape[1]
+        if self.custody_cash is None:
+            self.custody_cash = np.asarray(self.cash, dtype=np.float64)[:, None, :, :]
+        self.slot_custody = _default(self.slot_custody, (a, s), 0, np.int64)
+        self.custody_open = _default(self.custody_open, self.custody_cash.shape[:2], True)
         self.cash_target = _default(self.cash_target, (a, c), 0.0)
         self.restricted = _default(self.restricted, (a, s), False)
         self.frozen = _default(self.frozen, (a, s), False)
@@ -188,6 +203,9 @@ class Params:
     lt_rate: float = 0.20
     long_term_days: int = 365
     bisection_steps: int = 24
+    # business days of the currency a cash transfer between custodians takes: instructed on the
+    # trade date, it values on the `transfer_lag`-th business day after it (0: the first business day)
+    transfer_lag: int = 1
     forward_day: int = 30  # value day (calendar days from trade date) of new forwards
     roll_window: int = 5  # forwards maturing within this many days are rolled
 
@@ -237,6 +255,27 @@ class FxOrders:
 
 
 @dataclass
+class Transfers:
+    """Cash moved between two custody accounts of one account (slots 0..K-1), in one currency,
+    for value on `value_day`: proposed when a buy at one custodian needs cash held at another."""
+
+    account: np.ndarray
+    currency: np.ndarray
+    from_custody: np.ndarray
+    to_custody: np.ndarray
+    amount: np.ndarray
+    value_day: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.account)
+
+    @classmethod
+    def empty(cls) -> Transfers:
+        z = np.zeros(0, dtype=np.int64)
+        return cls(z, z, z, z, np.zeros(0), z)
+
+
+@dataclass
 class Result:
     orders: Orders
     reliefs: LotReliefs
@@ -251,6 +290,12 @@ class Result:
     effective_target: np.ndarray  # (A, S)
     band: np.ndarray  # (A, S)
     stats: dict = field(default_factory=dict)
+    transfers: Transfers = field(default_factory=Transfers.empty)
+    fx_custody: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # (len fx,) custody slot
+    forward_custody: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    custody_after: np.ndarray | None = None  # (A, K, C, D) per custody account after trades, FX, transfers
+    # bool (A,) buys scaled down because cash at another custodian could not be moved in time
+    transfer_late: np.ndarray | None = None
 
 
 def unique_sorted(a: np.ndarray) -> np.ndarray:
@@ -314,7 +359,8 @@ def rebalance(
     acc = accounts
     A = acc.slot_listing.shape[0]
     screen = _prepare(listings, currencies, acc)
-    work = screen.out | (acc.cash < -EPS).any(axis=(1, 2)) | ((acc.hedge_ratio > 0) | (acc.forward_notional != 0).any(axis=1))
+    work = (screen.out | (acc.cash < -EPS).any(axis=(1, 2)) | (acc.custody_cash < -EPS).any(axis=(1, 2, 3))
+            | ((acc.hedge_ratio > 0) | (acc.forward_notional != 0).any(axis=1)))
     if work.all() or A == 0:
         return _rebalance_rows(listings, currencies, acc, lots, loss_sales, p)
     W = np.nonzero(work)[0]
@@ -325,7 +371,7 @@ def rebalance(
                        lots.cost[lot_keep], lots.acquired[lot_keep])
     r = _rebalance_rows(listings, currencies, acc.subset(W), sub_lots, loss_sales, p)
     # back to the whole book
-    for arr in (r.orders.account, r.fx.account, r.forwards.account):
+    for arr in (r.orders.account, r.fx.account, r.forwards.account, r.transfers.account):
         arr[:] = W[arr]
     r.reliefs.lot = lot_keep[r.reliefs.lot]
     out = np.zeros(A, dtype=bool)
@@ -345,6 +391,9 @@ def rebalance(
         cash_after=widen(r.cash_after, acc.cash), weights_after=widen(r.weights_after, screen.qty * screen.share_base
                                                                       / total[:, None]),
         effective_target=widen(r.effective_target, screen.eff), band=widen(r.band, screen.band), stats=r.stats,
+        transfers=r.transfers, fx_custody=r.fx_custody, forward_custody=r.forward_custody,
+        custody_after=widen(r.custody_after, acc.custody_cash),
+        transfer_late=widen(r.transfer_late, np.zeros(A, dtype=bool)),
     )
     result.stats.update(accounts=A, out_of_band=int(out.sum()), screened_in=len(W))
     return result
@@ -522,19 +571,27 @@ def _rebalance_rows(
     scale = np.ones(A)
     kept_buys = buys
     final_cash, fx = _fund(acc, currencies, fx_to_base, ctarget, total, sell_flow, buy_local, idx, out, p, 1.0)
-    short = out & ~_feasible(final_cash)
+    t_day = _transfer_days(currencies, p)
+    cust = _custody(acc, fx, sell_local, buy_local, ccy, settle, valid, currencies.minor_units, t_day)
+    pooled_ok = _feasible(final_cash)
+    # cash is there in total but held at another custodian and cannot be moved in time
+    transfer_late = out & pooled_ok & ~cust.ok
+    short = out & ~(pooled_ok & cust.ok)
     if short.any():
         sa = np.nonzero(short)[0]
         lo, hi = np.zeros(len(sa)), np.ones(len(sa))
         sub = _subset(acc, sa)
         sub_args = (currencies, fx_to_base[sa], ctarget[sa], total[sa], sell_flow[sa])
+        sub_idx = _reindex(idx[sa], len(sa), C, D, ccy[sa], settle[sa])
         for _ in range(p.bisection_steps):
             mid = (lo + hi) / 2
             q = np.floor(buys[sa] * mid[:, None] / step[sa] + 1e-9) * step[sa]
             bl = q * share_local[sa] * cost_factor
-            cash_mid, _ = _fund(sub, *sub_args, bl, _reindex(idx[sa], len(sa), C, D, ccy[sa], settle[sa]),
-                                np.ones(len(sa), bool), p, mid)
+            cash_mid, fx_mid = _fund(sub, *sub_args, bl, sub_idx, np.ones(len(sa), bool), p, mid)
             good = _feasible(cash_mid)
+            if (good & (sub.custody_cash.shape[1] > 1)).any():
+                good &= _custody(sub, fx_mid, sell_local[sa], bl, ccy[sa], settle[sa], valid[sa],
+                                 currencies.minor_units, t_day).ok
             lo = np.where(good, mid, lo)
             hi = np.where(good, hi, mid)
         scale[sa] = lo
@@ -545,13 +602,15 @@ def _rebalance_rows(
         buy_local = kept_buys * share_local * cost_factor
         final_cash, fx = _fund(acc, currencies, fx_to_base, ctarget, total, sell_flow, buy_local, idx, out, p,
                                np.where(short, scale, 1.0))
-        still = short & ~_feasible(final_cash)
+        cust = _custody(acc, fx, sell_local, buy_local, ccy, settle, valid, currencies.minor_units, t_day)
+        still = short & ~(_feasible(final_cash) & cust.ok)
         if still.any():  # starting cash already short: no buys at all
             kept_buys[still] = 0.0
             scale[still] = 0.0
             buy_local = kept_buys * share_local * cost_factor
             final_cash, fx = _fund(acc, currencies, fx_to_base, ctarget, total, sell_flow, buy_local, idx, out,
                                    p, np.where(short, scale, 1.0))
+            cust = _custody(acc, fx, sell_local, buy_local, ccy, settle, valid, currencies.minor_units, t_day)
     buys = kept_buys
 
     # 8. orders ------------------------------------------------------------------------------------
@@ -584,13 +643,18 @@ def _rebalance_rows(
     total_after = (new_qty * share_base).sum(axis=1) + after_base
     weights_after = new_qty * share_base / np.where(total_after > 0, total_after, 1.0)[:, None]
     forwards = _hedge(acc, currencies, fx_to_base, new_qty, share_local, ccy, final_cash, p)
+    transfer_late &= scale < 1
     return Result(
+        transfers=cust.transfers, fx_custody=cust.fx_custody, custody_after=cust.ladder, transfer_late=transfer_late,
+        forward_custody=cust.home[forwards.account, np.where(forwards.buy_ccy == acc.base[forwards.account],
+                                                             forwards.sell_ccy, forwards.buy_ccy)],
         orders=orders, reliefs=reliefs, fx=fx, forwards=forwards, out_of_band=out, buy_scale=np.minimum(scale, late_scale),
         wash_blocked=wash_blocked, new_qty=new_qty, cash_after=final_cash, weights_after=weights_after,
         effective_target=eff, band=band,
         stats={"accounts": A, "out_of_band": int(out.sum()), "orders": len(orders), "fx_orders": len(fx),
                "forwards": len(forwards), "cash_limited": int((np.minimum(scale, late_scale) < 1).sum()),
-               "fx_too_late": int((late_scale < 1).sum())},
+               "fx_too_late": int((late_scale < 1).sum()), "transfers": len(cust.transfers),
+               "transfer_too_late": int(transfer_late.sum())},
     )
 
 
@@ -602,11 +666,150 @@ def _subset(acc: Accounts, sa: np.ndarray) -> Accounts:
     return Accounts(
         base=acc.base[sa], slot_listing=acc.slot_listing[sa], qty=acc.qty[sa], target=acc.target[sa],
         cash=acc.cash[sa], cash_target=acc.cash_target[sa], min_trade=acc.min_trade[sa],
+        custody_cash=acc.custody_cash[sa], slot_custody=acc.slot_custody[sa], custody_open=acc.custody_open[sa],
     )
 
 
 def _feasible(cash: np.ndarray) -> np.ndarray:
     return (cash >= -1e-6).all(axis=(1, 2))
+
+
+def _transfer_days(currencies: Currencies, p: Params) -> np.ndarray:
+    """(C, D) days a cash transfer between custodians may value: business days of the currency
+    from the `transfer_lag`-th business day after the trade date on."""
+    open_ = np.asarray(currencies.open, dtype=bool)
+    C, D = open_.shape
+    after = open_ & (np.arange(D)[None, :] >= 1)
+    rank = np.cumsum(after, axis=1)  # business days after day 0 so far
+    first = np.where(p.transfer_lag <= 0, np.argmax(open_, axis=1),
+                     np.where((rank >= p.transfer_lag).any(axis=1), np.argmax(rank >= max(p.transfer_lag, 1), axis=1), D))
+    first = np.where(open_.any(axis=1), first, D)
+    return open_ & (np.arange(D)[None, :] >= first[:, None])
+
+
+def _custody(acc: Accounts, fx: FxOrders, sell_local: np.ndarray, buy_local: np.ndarray, ccy: np.ndarray,
+             settle: np.ndarray, valid: np.ndarray, minor: np.ndarray, t_ok: np.ndarray) -> SimpleNamespace:
+    """Cash per custody account by value date, and the transfers between custodians it needs.
+
+    Trades settle at their slot's custody account. Every spot FX deal in a foreign currency
+    settles (both legs) at that currency's home custody account: the one buying the most of it,
+    else the one holding the most of it. Then, currency by currency, a custody account going
+    short receives, for value on the latest transfer day (`t_ok`) not after it first goes short,
+    what it lacks from the others, each giving what it keeps spare from that day on; what is
+    still short then (cash arriving later) is met by a later transfer in another pass. Transfers
+    net: between two custody accounts, one currency moves one way on any one value day. `ok` is False
+    for an account still short somewhere: the cash could not be moved in time."""
+    A, K, C, D = acc.custody_cash.shape
+    rows = np.arange(A)
+    kc = np.where(valid, np.clip(acc.slot_custody, 0, K - 1), 0)
+    if K == 1:
+        ladder = np.zeros((A, 1, C, D))
+        cash_idx = (rows[:, None] * C + ccy) * D + settle
+        flow = np.bincount(cash_idx.ravel(), weights=(sell_local - buy_local).ravel(), minlength=A * C * D)
+        ladder[:, 0] = acc.custody_cash[:, 0] + np.cumsum(flow.reshape(A, C, D), axis=2)
+        home = np.zeros((A, C), dtype=np.int64)
+    else:
+        idx = ((rows[:, None] * K + kc) * C + ccy) * D + settle
+        flow = np.bincount(idx.ravel(), weights=(sell_local - buy_local).ravel(), minlength=A * K * C * D)
+        ladder = acc.custody_cash + np.cumsum(flow.reshape(A, K, C, D), axis=3)
+        bought = np.bincount(((rows[:, None] * K + kc) * C + ccy).ravel(), weights=buy_local.ravel(),
+                             minlength=A * K * C).reshape(A, K, C)
+        held = np.where(acc.custody_open[:, :, None], ladder[:, :, :, D - 1], -np.inf)
+        home = np.where(bought.max(axis=1) > EPS, np.argmax(bought, axis=1), np.argmax(held, axis=1))
+    # FX: both legs at one custody account: a purchase of foreign currency where it is bought
+    # (its home), a sale of it (a sweep, or base cash raised) where most of it is spare then
+    base = acc.base
+    selling = fx.buy_ccy == base[fx.account]
+    foreign = np.where(selling, fx.sell_ccy, fx.buy_ccy)
+    fx_k = home[fx.account, foreign] if len(fx) else np.zeros(0, np.int64)
+    days = np.arange(D)
+
+    def book(rows_: np.ndarray) -> None:
+        delta = np.zeros((A, K, C, D))
+        np.add.at(delta, (fx.account[rows_], fx_k[rows_], fx.buy_ccy[rows_], fx.value_day[rows_]), fx.buy_amount[rows_])
+        np.add.at(delta, (fx.account[rows_], fx_k[rows_], fx.sell_ccy[rows_], fx.value_day[rows_]),
+                  -fx.sell_amount[rows_])
+        ladder[...] = ladder + np.cumsum(delta, axis=3)
+
+    if K == 1:
+        book(np.arange(len(fx)))
+        return SimpleNamespace(ladder=ladder, ok=(ladder >= -1e-6).all(axis=(1, 2, 3)), transfers=Transfers.empty(),
+                               fx_custody=fx_k, home=home)
+    gave_on = np.zeros((A, K, C, D), dtype=bool)  # custody account k gave currency c on day d
+    parts: list[tuple[np.ndarray, ...]] = []
+
+    def move() -> None:
+        for _ in range(D):  # passes: a later shortfall may need a later transfer, from cash arriving later
+            moved = False
+            for k in range(K):
+                neg = ladder[:, k] < -EPS  # (A, C, D)
+                if not neg.any():
+                    continue
+                need = _round_up(np.maximum(-ladder[:, k].min(axis=2), 0.0), minor[None, :])
+                first_neg = np.argmax(neg, axis=2)
+                in_time = t_ok[None, :, :] & (days[None, None, :] <= first_neg[:, :, None]) & neg.any(axis=2)[:, :, None]
+                day = np.where(in_time.any(axis=2), D - 1 - np.argmax(in_time[:, :, ::-1], axis=2), -1)
+                remaining = np.where(day >= 0, need, 0.0)
+                d0 = np.maximum(day, 0)
+                for j in range(K):
+                    if j == k:
+                        continue
+                    spare = np.minimum.accumulate(ladder[:, j, :, ::-1], axis=2)[:, :, ::-1]  # kept from day d on
+                    avail = np.take_along_axis(spare, d0[:, :, None], axis=2)[:, :, 0]
+                    # whole minor units, unless the giver has just less spare than that (pooled cash at nil)
+                    amt = np.minimum(remaining, np.maximum(avail, 0.0))
+                    # net on the day: nothing goes back to a custody account that gave this currency then
+                    back = np.take_along_axis(gave_on[:, k], d0[:, :, None], axis=2)[:, :, 0]
+                    amt = np.where((day < 0) | back, 0.0, np.maximum(amt, 0.0))
+                    ai, ci = np.nonzero(amt > EPS)
+                    if len(ai) == 0:
+                        continue
+                    moved = True
+                    from_day = (days[None, :] >= day[ai, ci][:, None]) * amt[ai, ci][:, None]
+                    ladder[ai, j, ci, :] -= from_day
+                    ladder[ai, k, ci, :] += from_day
+                    remaining[ai, ci] -= amt[ai, ci]
+                    gave_on[ai, j, ci, day[ai, ci]] = True
+                    parts.append((ai, ci, np.full(len(ai), j), np.full(len(ai), k), amt[ai, ci], day[ai, ci]))
+            if not moved:
+                break
+
+    book(np.nonzero(~selling)[0])
+    move()
+    fx_k = fx_k.copy()
+    for d in unique_sorted(fx.value_day[selling]).tolist():  # each sale where the most is spare then
+        si = np.nonzero(selling & (fx.value_day == d))[0]
+        spare = np.minimum.accumulate(ladder[:, :, :, ::-1], axis=3)[:, :, :, ::-1][..., d]  # (A, K, C)
+        spare = np.where(acc.custody_open[:, :, None], spare, -np.inf)
+        fx_k[si] = np.argmax(spare[fx.account[si], :, foreign[si]], axis=1)
+        book(si)
+        move()
+    # what a later sale brought in may make an earlier transfer (partly) unneeded: keep only what
+    # the receiving custody account still lacks without it, latest transfers first
+    for n in range(len(parts) - 1, -1, -1):
+        ai, ci, fj, tk, amt, vd = parts[n]
+        slack = np.minimum.accumulate(ladder[ai, tk, ci, ::-1], axis=1)[:, ::-1][np.arange(len(ai)), vd]
+        x = np.minimum(_round_down(np.maximum(slack, 0.0), minor[ci]), amt)
+        if (x > 0).any():
+            back = (days[None, :] >= vd[:, None]) * x[:, None]
+            np.add.at(ladder, (ai, tk, ci), -back)
+            np.add.at(ladder, (ai, fj, ci), back)
+            parts[n] = (ai, ci, fj, tk, amt - x, vd)
+    parts = [tuple(p_[i][p_[4] > EPS] for i in range(6)) for p_ in parts]
+    if parts:  # one transfer per (account, currency, giver, receiver, value day)
+        ai, ci, fj, tk, amt, vd = (np.concatenate([part[i] for part in parts]) for i in range(6))
+        key = (((ai * C + ci) * K + fj) * K + tk) * D + vd
+        uniq = unique_sorted(key)
+        pos = np.searchsorted(uniq, key)
+        total_amt = np.bincount(pos, weights=amt, minlength=len(uniq))
+        first = np.zeros(len(uniq), dtype=np.int64)
+        first[pos[::-1]] = np.arange(len(key))[::-1]
+        transfers = Transfers(ai[first].astype(np.int64), ci[first].astype(np.int64), fj[first].astype(np.int64),
+                              tk[first].astype(np.int64), total_amt, vd[first].astype(np.int64))
+    else:
+        transfers = Transfers.empty()
+    return SimpleNamespace(ladder=ladder, ok=(ladder >= -1e-6).all(axis=(1, 2, 3)), transfers=transfers,
+                           fx_custody=fx_k, home=home)
 
 
 def _fx_days(acc: Accounts, currencies: Currencies) -> tuple[np.ndarray, np.ndarray]:

@@ -82,6 +82,9 @@ class RebalanceResult:
     forwards: int = 0
     cash_limited: int = 0
     fx_too_late: int = 0  # accounts whose foreign buys were cut because FX cannot value before they settle
+    transfers: int = 0  # cash transfers between custody accounts proposed
+    # accounts whose buys were cut because cash at another custodian cannot be moved before they settle
+    transfer_too_late: int = 0
     wash_sale_blocked: int = 0
     unrouted: int | None = None
     not_routed: dict[str, dict[str, int]] | None = None  # why: no custody account (per market), no broker
@@ -96,7 +99,9 @@ class RebalanceResult:
         out: dict[str, Any] = {
             "run": self.run, "accounts": self.accounts, "holdings": self.holdings, "out_of_band": self.out_of_band,
             "orders": self.orders, "fx_orders": self.fx_orders, "forwards": self.forwards,
-            "cash_limited": self.cash_limited, "fx_too_late": self.fx_too_late, "wash_sale_blocked": self.wash_sale_blocked, "dry_run": self.dry_run,
+            "cash_limited": self.cash_limited, "fx_too_late": self.fx_too_late, "transfers": self.transfers,
+            "transfer_too_late": self.transfer_too_late, "wash_sale_blocked": self.wash_sale_blocked,
+            "dry_run": self.dry_run,
         }
         if self.chunk is not None:
             out["chunk"] = self.chunk

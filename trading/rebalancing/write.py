@@ -73,12 +73,15 @@ def write_orders(*, run_id: int, book: Book, result: engine.Result, custody: np.
     prefix = f"R{run_id}-" if chunk is None else f"R{run_id}C{chunk}-"
     td = book.trade_date
     codes = book.currency_codes
+    fx_custody = _custody_of(book, f.account, result.fx_custody)
+    fwd_custody = _custody_of(book, result.forwards.account, result.forward_custody)
+    _write_transfers(run_id, book, result.transfers, prefix)
     if is_postgres():
         # the key-check triggers hold each COPY's rows in a transition table: in memory, not spilled
         with connection.cursor() as cur:
             cur.execute("SET LOCAL work_mem = '256MB'")
         _pg_orders(run_id, book, o, custody, broker, prefix)
-        _pg_fx(run_id, book, f, result.forwards, prefix)
+        _pg_fx(run_id, book, f, result.forwards, prefix, fx_custody, fwd_custody)
         return len(o), len(f)
     # portable path (tests on SQLite): bulk_create
     Order.objects.bulk_create([
@@ -92,16 +95,50 @@ def write_orders(*, run_id: int, book: Book, result: engine.Result, custody: np.
         for i in range(len(o))
     ], batch_size=2000)
     rows = []
-    for fx, kind in ((f, None), (result.forwards, "fwd")):
+    for fx, kind, where in ((f, None, fx_custody), (result.forwards, "fwd", fwd_custody)):
         for i in range(len(fx)):
             k = FxKind.SPOT if kind is None else (FxKind.ROLL if fx.kind[i] == 2 else FxKind.FORWARD)
             rows.append(FxOrder(
                 run_id=run_id, reference=f"{prefix}FX{len(rows)}", account_id=int(book.account_ids[fx.account[i]]),
+                custody_account_id=int(where[i]) if where[i] >= 0 else None,
                 kind=k, buy_currency=codes[fx.buy_ccy[i]], buy_amount=_dec(fx.buy_amount[i], 6),
                 sell_currency=codes[fx.sell_ccy[i]], sell_amount=_dec(fx.sell_amount[i], 6),
                 rate=_dec(fx.rate[i], 10), trade_date=td, value_date=td + dt.timedelta(days=int(fx.value_day[i]))))
     FxOrder.objects.bulk_create(rows, batch_size=2000)
     return len(o), len(f)
+
+
+def _custody_of(book: Book, account: np.ndarray, slot: np.ndarray) -> np.ndarray:
+    """Custody account db id of each (account row, custody slot); -1 where the slot is none."""
+    if len(account) == 0 or book.custody_ids.shape[0] == 0:
+        return np.full(len(account), -1, dtype=np.int64)
+    slot = np.clip(np.asarray(slot, dtype=np.int64), 0, book.custody_ids.shape[1] - 1)
+    return book.custody_ids[account, slot]
+
+
+def _write_transfers(run_id: int, book: Book, t: engine.Transfers, prefix: str) -> int:
+    """The proposed cash transfers between custody accounts (a handful a run: bulk_create).
+    Each values on its currency's business day the engine chose; minor units as the currency has."""
+    from onboarding.money import minor_units
+    from trading.models import CashTransfer
+
+    if not len(t):
+        return 0
+    src, dst = _custody_of(book, t.account, t.from_custody), _custody_of(book, t.account, t.to_custody)
+    td = book.trade_date
+    rows = []
+    for i in range(len(t)):
+        if src[i] < 0 or dst[i] < 0:
+            continue
+        code = book.currency_codes[t.currency[i]]
+        amount = Decimal(repr(round(float(t.amount[i]), 6))).quantize(Decimal(1).scaleb(-minor_units(code)),
+                                                                       rounding="ROUND_UP")
+        rows.append(CashTransfer(
+            run_id=run_id, reference=f"{prefix}T{i}", account_id=int(book.account_ids[t.account[i]]),
+            from_custody_account_id=int(src[i]), to_custody_account_id=int(dst[i]), currency=code, amount=amount,
+            trade_date=td, value_date=td + dt.timedelta(days=int(t.value_day[i]))))
+    CashTransfer.objects.bulk_create(rows, batch_size=2000)
+    return len(rows)
 
 
 def _dec(x: float, places: int) -> Decimal:
@@ -142,20 +179,25 @@ def _pg_orders(run_id, book, o, custody, broker, prefix) -> None:
         copy_records(_t(Order), columns, k)
 
 
-def _pg_fx(run_id, book, spot, forwards, prefix) -> None:
-    """Spot FX and hedge forwards, one binary COPY per kind (the kind is fixed-width text)."""
+def _pg_fx(run_id, book, spot, forwards, prefix, spot_custody, fwd_custody) -> None:
+    """Spot FX and hedge forwards, one binary COPY per kind (the kind is fixed-width text) and
+    per whether the custody account is known."""
     td = (book.trade_date - dt.date(1970, 1, 1)).days
     codes = np.array([c.encode() for c in book.currency_codes], dtype="S3")
     offset = 0
-    parts = [(spot, np.ones(len(spot), bool), b"spot")]
-    parts += [(forwards, forwards.kind == 1, b"forward"), (forwards, forwards.kind == 2, b"roll")]
-    for f, m, kind in parts:
+    parts = []
+    for f, m, kind, where in ((spot, np.ones(len(spot), bool), b"spot", spot_custody),
+                              (forwards, forwards.kind == 1, b"forward", fwd_custody),
+                              (forwards, forwards.kind == 2, b"roll", fwd_custody)):
+        parts += [(f, m & (where >= 0), kind, where), (f, m & (where < 0), kind, None)]
+    for f, m, kind, where in parts:
         n = int(m.sum())
         if not n:
             continue
         copy_records(_t(FxOrder), [
             ("run_id", "i8", run_id), ("reference", "text", fixed_text(f"{prefix}FX", offset + np.arange(n), 9)),
             ("account_id", "i8", book.account_ids[f.account[m]]), ("kind", "text", kind),
+            ("custody_account_id", "i8", where[m]) if where is not None else ("custody_account_id", "null", None),
             ("buy_currency", "text", codes[f.buy_ccy[m]]), ("buy_amount", "num6", f.buy_amount[m]),
             ("sell_currency", "text", codes[f.sell_ccy[m]]), ("sell_amount", "num6", f.sell_amount[m]),
             ("rate", "num10", f.rate[m]), ("trade_date", "date", td),

@@ -509,9 +509,11 @@ def _cash_rows_of_holdings_file(parsed: ParsedFile, custodian_code: str, tol: An
 
 def _announce_new_breaks(run: ReconRun | None) -> None:
     """One `break.opened` webhook per firm and run (not one per break: a run can open thousands),
-    with the count and the first hundred break ids."""
+    with the count and the first hundred break ids; and `break.resolved` for each active break this run
+    resolved (no difference any more, or explained), as when a person resolves one."""
     if run is None:
         return
+    _announce_resolved_breaks(run)
     from django.db.models import Count
 
     from onboarding import webhooks
@@ -524,6 +526,31 @@ def _announce_new_breaks(run: ReconRun | None) -> None:
         webhooks.emit(firm=row["firm_id"], event_type="break.opened",
                       data={"run": run.pk, "custodian": run.custodian_code, "as_of": str(run.as_of),
                             "breaks_opened": row["n"], "break_ids": ids})
+
+
+def _announce_resolved_breaks(run: ReconRun) -> None:
+    """The breaks the run resolved, found from its own audit rows (both engines write one per break,
+    `from_state` active, `detail.run` the run), announced in bulk (`webhooks.emit_many`)."""
+    from onboarding import webhooks
+    from onboarding.models import AuditEvent
+
+    resolved_ids = [int(subject_id) for subject_id, detail in AuditEvent.objects.filter(
+        # narrows the scan by the created_at index; a day's margin because the SQL engine's rows carry
+        # its transaction's start time, which can precede the run row's own
+        created_at__gte=run.started_at - dt.timedelta(days=1), subject_type="reconciliation.break",
+        event_type__in=("break.cleared", "break.explained"), from_state="active",
+    ).values_list("subject_id", "detail") if (detail or {}).get("run") == run.pk]
+    if not resolved_ids:
+        return
+    events = []
+    for chunk in range(0, len(resolved_ids), 5000):
+        for brk in Break.objects.filter(pk__in=resolved_ids[chunk:chunk + 5000], firm_id__isnull=False,
+                                        state=BreakState.RESOLVED).order_by("pk"):
+            events.append((brk.firm_id, "break.resolved", {
+                "break": brk.pk, "custodian": brk.custodian_code, "custody_account": brk.custody_account,
+                "kind": brk.kind, "amount_base": brk.amount_base, "base_currency": brk.base_currency,
+                "state": brk.state, "reason": brk.resolution_reason}))
+    webhooks.emit_many(events)
 
 
 def _stage(cfile: CustodianFile, parsed: ParsedFile) -> list[dict[str, Any]]:
@@ -674,7 +701,8 @@ def write_differences(*, run: ReconRun, diffs: Differences, base_currency: str, 
         .exclude(last_run=run)
     if scope_accounts is not None:  # only what the file speaks for: its accounts, or a delta's lines
         cleared_qs = cleared_qs.filter(Q(custody_account__in=scope_accounts) | Q(key__in=scope_keys or ()))
-    cleared_ids = list(cleared_qs.values_list("pk", flat=True))
+    cleared = dict(cleared_qs.values_list("pk", "firm_id"))
+    cleared_ids = list(cleared)
     if cleared_ids:
         Break.objects.filter(pk__in=cleared_ids).update(
             state=BreakState.RESOLVED, resolution_reason=f"cleared: no difference in run {run.pk} ({as_of})")
@@ -690,12 +718,13 @@ def write_differences(*, run: ReconRun, diffs: Differences, base_currency: str, 
             ev(b.pk, "break.explained", "", BreakState.RESOLVED, b.cause, firm_id=b.firm_id)
         else:
             ev(b.pk, "break.opened", "", BreakState.OPEN, b.kind, firm_id=b.firm_id)
+    firm_of_break = {b.pk: b.firm_id for b in carried} | cleared  # each break's events belong to its firm
     for pk in reopen_ids:
-        ev(pk, "break.reopened", BreakState.RESOLVED, BreakState.OPEN, "difference seen again")
+        ev(pk, "break.reopened", BreakState.RESOLVED, BreakState.OPEN, "difference seen again", firm_id=firm_of_break.get(pk))
     for pk in explain_ids:
-        ev(pk, "break.explained", "active", BreakState.RESOLVED, "explained")
+        ev(pk, "break.explained", "active", BreakState.RESOLVED, "explained", firm_id=firm_of_break.get(pk))
     for pk in cleared_ids:
-        ev(pk, "break.cleared", "active", BreakState.RESOLVED, "no difference")
+        ev(pk, "break.cleared", "active", BreakState.RESOLVED, "no difference", firm_id=firm_of_break.get(pk))
     AuditEvent.objects.bulk_create(events, batch_size=5000)
     return {"breaks_opened": sum(1 for b in created if not b.explained), "breaks_carried": len(carried),
             "breaks_reopened": len(reopen_ids), "breaks_cleared": len(cleared_ids)}

@@ -373,20 +373,20 @@ def _write_breaks_sql(cur, *, run: ReconRun, custodian: str, as_of: dt.date, bas
     audit_cols = "(firm_id, actor_id, subject_type, subject_id, event_type, from_state, to_state, reason, detail, created_at)"
 
     def audit(event: str, frm: str, to: str, reason_sql: str) -> str:
-        return (f"INSERT INTO {at} {audit_cols} SELECT NULL, {actor}, 'reconciliation.break', x.id::text, {_lit(event)}, "
+        return (f"INSERT INTO {at} {audit_cols} SELECT x.firm_id, {actor}, 'reconciliation.break', x.id::text, {_lit(event)}, "
                 f"{frm}, {to}, {reason_sql}, {detail}, now() FROM x")
 
     cur.execute("CREATE UNIQUE INDEX ON recon_diff_sla (key)")
     counts = {}
     # reopen: resolved before, a real difference again today
     run_sql("reopen", f"""WITH x AS (UPDATE {bt} b SET state = 'open', resolution_reason = ''
-        FROM recon_diff d WHERE b.key = d.key AND b.state = 'resolved' AND NOT d.explained RETURNING b.id)
+        FROM recon_diff d WHERE b.key = d.key AND b.state = 'resolved' AND NOT d.explained RETURNING b.id, b.firm_id)
         {audit('break.reopened', "'resolved'", "'open'", "'difference seen again'")}""")
     counts["breaks_reopened"] = cur.rowcount
     # explained today while still active
     run_sql("explain", f"""WITH x AS (UPDATE {bt} b SET state = 'resolved', resolution_reason = d.cause
         FROM recon_diff d WHERE b.key = d.key AND b.state IN ('open', 'assigned', 'investigating') AND d.explained
-        RETURNING b.id, d.cause)
+        RETURNING b.id, b.firm_id, d.cause)
         {audit('break.explained', "'active'", "'resolved'", 'x.cause')}""")
     # carried: same key, same break row (owner, notes, first_seen stay)
     run_sql("carry", f"""UPDATE {bt} b SET kind = d.kind, cause = d.cause, explained = d.explained,
@@ -425,7 +425,7 @@ def _write_breaks_sql(cur, *, run: ReconRun, custodian: str, as_of: dt.date, bas
           resolution_reason = {_lit(f'cleared: no difference in run {run.pk} ({as_of})')}, updated_at = now()
         WHERE custodian_code = {_lit(custodian)} AND asset = 'position'
           AND state IN ('open', 'assigned', 'investigating') AND last_run_id IS DISTINCT FROM {run.pk}
-        RETURNING id)
+        RETURNING id, firm_id)
         {audit('break.cleared', "'active'", "'resolved'", "'no difference'")}""")
     counts["breaks_cleared"] = cur.rowcount
     counts["seconds_write_steps"] = steps

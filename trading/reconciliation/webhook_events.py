@@ -24,7 +24,9 @@ def register_events() -> None:
              data=data_schema(run=ID, custodian=STR, as_of=DATE, breaks_opened=INT, break_ids=array(ID)),
              example={"run": 5, "custodian": "IRVTUS3N", "as_of": "2026-12-07", "breaks_opened": 2,
                       "break_ids": [31, 32]})
-    for name, summary in (("break.resolved", "A break was resolved with a reason (an explained difference)."),
+    for name, summary in (("break.resolved", "A break was resolved: by a person, with a reason (an explained "
+                                             "difference), or by a later run that no longer finds the difference "
+                                             "or finds it explained (`reason` says which run)."),
                           ("break.written_off", "An unexplained break was written off, approved by a second "
                                                 "person.")):
         register(name, summary=summary,

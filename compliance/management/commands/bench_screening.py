@@ -19,7 +19,8 @@ from onboarding.machine import machine
 
 
 class Command(BaseCommand):
-    help = "Screen a labelled query set against the full OFAC + UN lists; print one JSON object."
+    help = ("Screen a labelled query set against the full OFAC + UN lists (and the UN list's original-script "
+            "names against its Latin names); print one JSON object.")
 
     def add_arguments(self, parser):
         parser.add_argument("--data", default=str(settings.SHARED_DIR / "data" / "sanctions"))
@@ -50,6 +51,16 @@ class Command(BaseCommand):
         for lq in queries[:200]:
             index.screen(lq.query, threshold=opts["threshold"])
         result = benchmark.run(index, queries, threshold=opts["threshold"])
+        # Real renderings: the UN list's original-script names, screened against the lists without
+        # any name in another script (so that only their Latin forms can be found).
+        latin_only, script_queries = benchmark.original_script_cases(records)
+        result["original_script_recall"] = None  # lists without original-script names
+        if script_queries:
+            scripted = benchmark.run(ScreeningIndex(latin_only), script_queries, threshold=opts["threshold"])
+            for key in ("recall_by_variant", "retrieval_recall_by_variant", "queries_by_variant"):
+                result[key] = dict(sorted({**result[key], **scripted[key]}.items()))
+            result["original_script_recall"] = scripted["recall"]
+            result["sample_misses"] += scripted["sample_misses"][:20]
         public = None
         if opts["public_cases"] and os.path.exists(opts["public_cases"]):
             with open(opts["public_cases"], encoding="utf-8") as fh:

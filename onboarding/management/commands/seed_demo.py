@@ -36,7 +36,9 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(
             "\nMeridian is ready at http://127.0.0.1:8000/\n"
             f"  Advisor portal:      thames-advisor / {DEMO_PASSWORD}   (also alpen-advisor, hudson-advisor)\n"
-            f"  Compliance (admin):  officer / {DEMO_PASSWORD}   and officer2 / {DEMO_PASSWORD}   at /admin/\n"
+            f"  Compliance officers: officer / {DEMO_PASSWORD}   and officer2 / {DEMO_PASSWORD}\n"
+            "                       review desk at /desk/ (queues, cases, four-eyes approvals); rules and\n"
+            "                       reference data in /admin/\n"
             f"  Superuser:           admin / {DEMO_PASSWORD}\n"
             "  API schema:          /api/schema/   interactive: /api/docs/\n"
             "  Trading day:         20 Nov 2026 in progress on account TWP-0001 (orders, blocks, fills, one open\n"
