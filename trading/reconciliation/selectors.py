@@ -61,14 +61,20 @@ def custodians_for(user):
     """The custodians a user's firm holds custody accounts at (platform officers: every custodian)."""
     from accounts.models import Custodian
 
-    qs = Custodian.objects.order_by("name")
+    return _scoped(Custodian.objects.order_by("name"), user,
+                   lambda qs, firm_id: qs.filter(custody_accounts__account__firm_id=firm_id).distinct())
+
+
+def _scoped(qs, user, mine):
+    """`qs` as `user` may see it: nothing for the anonymous or a firmless user, all for platform
+    officers, else `mine(qs, firm_id)`."""
     if not getattr(user, "is_authenticated", False):
         return qs.none()
     if sees_all_firms(user):
         return qs
     if user.firm_id is None:
         return qs.none()
-    return qs.filter(custody_accounts__account__firm_id=user.firm_id).distinct()
+    return mine(qs, user.firm_id)
 
 
 @dataclass(frozen=True)
@@ -319,23 +325,13 @@ def _firm_custody(firm_id: int, *, number=None, custodian=None):
 def breaks_for(user):
     """Breaks on the user's firm's custody accounts (matched by custodian and account number
     when the run did not stamp the firm); platform officers see all."""
-    qs = Break.objects.select_related("owner")
-    if not getattr(user, "is_authenticated", False):
-        return qs.none()
-    if sees_all_firms(user):
-        return qs
-    if user.firm_id is None:
-        return qs.none()
-    mine = _firm_custody(user.firm_id, number=OuterRef("custody_account"), custodian=OuterRef("custodian_code"))
-    return qs.filter(Q(firm_id=user.firm_id) | (Q(firm__isnull=True) & Exists(mine)))
+    def mine(qs, firm_id):
+        held = _firm_custody(firm_id, number=OuterRef("custody_account"), custodian=OuterRef("custodian_code"))
+        return qs.filter(Q(firm_id=firm_id) | (Q(firm__isnull=True) & Exists(held)))
+
+    return _scoped(Break.objects.select_related("owner"), user, mine)
 
 
 def runs_for(user):
-    qs = ReconRun.objects.select_related("file")
-    if not getattr(user, "is_authenticated", False):
-        return qs.none()
-    if sees_all_firms(user):
-        return qs
-    if user.firm_id is None:
-        return qs.none()
-    return qs.filter(Exists(_firm_custody(user.firm_id, custodian=OuterRef("custodian_code"))))
+    return _scoped(ReconRun.objects.select_related("file"), user,
+                   lambda qs, firm_id: qs.filter(Exists(_firm_custody(firm_id, custodian=OuterRef("custodian_code")))))
